@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+import { App } from 'aws-cdk-lib';
+import { WebhooksStack } from '../lib/webhooks-stack';
+
+const app = new App();
+const context = (key: string): unknown => app.node.tryGetContext(key);
+
+new WebhooksStack(app, String(context('stackName') ?? 'TiledeskWebhooks'), {
+  description: 'tiledesk-webhooks: Tiledesk REST hooks with signed deliveries, retries and a DLQ',
+  allowHttpTargets: context('allowHttpTargets') === true || context('allowHttpTargets') === 'true',
+  targetAllowlist: String(context('targetAllowlist') ?? ''),
+  subscriptionLimit: Number(context('subscriptionLimit') ?? 100),
+});

@@ -1,0 +1,14 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { tracer } from './observability';
+
+/**
+ * SDK clients, created once per container and shared by every adapter. Endpoints come from
+ * the standard `AWS_ENDPOINT_URL` variable, which is how the local stack points them at itself.
+ */
+export const dynamoDocumentClient = DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})), {
+  marshallOptions: { removeUndefinedValues: true },
+});
+
+export const sqsClient = tracer.captureAWSv3Client(new SQSClient({}));

@@ -1,0 +1,323 @@
+import { createHash } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  BatchGetCommandOutput,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { TABLE_KEYS } from '../../lib/settings';
+import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
+import { ConflictError } from '../core/errors';
+import { Subscription } from '../core/subscription';
+import { dynamoDocumentClient } from './aws-clients';
+
+const { partitionKey: PK, sortKey: SK, topicIndex } = TABLE_KEYS;
+
+/** How old a guard without its subscription must be before it counts as abandoned. */
+const ABANDONED_GUARD_MS = 60_000;
+
+/** Where one subscription lives. */
+export interface SubscriptionKey {
+  projectId: string;
+  subscriptionId: string;
+}
+
+/** The DynamoDB items behind subscriptions (DESIGN: one table, keys in `lib/settings.ts`). */
+export const subscriptionKeys = {
+  project: (projectId: string) => `PROJECT#${projectId}`,
+  subscription: (subscriptionId: string) => `SUB#${subscriptionId}`,
+  topic: (projectId: string, topic: string) => `TOPIC#${projectId}#${topic}`,
+  counter: 'COUNT',
+  /**
+   * The uniqueness guard of a subscription: one per (event, target) in a project, and a single
+   * one for operator.select whatever its target, so a conditional put enforces both rules.
+   */
+  guard: (event: string, target: string) =>
+    event === OPERATOR_SELECT_EVENT
+      ? `UNIQUE#${OPERATOR_SELECT_EVENT}`
+      : `UNIQUE#${event}#${createHash('sha256').update(target).digest('base64url')}`,
+};
+
+/**
+ * Subscriptions in DynamoDB. DynamoDB Local emulators have no transactions, so creation is a
+ * sequence of conditional writes — guard, counter, item — each undone if a later one fails.
+ * A guard left behind by a crash is taken over once its subscription has been missing for a
+ * minute; a younger guard belongs to a create still in flight, so its rival gets 409.
+ */
+export class SubscriptionStore {
+  constructor(
+    private readonly tableName: string,
+    private readonly client = dynamoDocumentClient,
+  ) {}
+
+  /** Stores a new subscription; ConflictError on a duplicate or when the project is full. */
+  async create(subscription: Subscription, limit: number): Promise<void> {
+    const { id_project: projectId, _id: subscriptionId } = subscription;
+    await this.claimGuard(projectId, subscription.event, subscription.target, subscriptionId);
+    try {
+      await this.incrementCount(projectId, limit);
+    } catch (error) {
+      await this.releaseGuard(projectId, subscription.event, subscription.target, subscriptionId);
+      throw error;
+    }
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: this.toItem(subscription),
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PK },
+        }),
+      );
+    } catch (error) {
+      await this.decrementCount(projectId);
+      await this.releaseGuard(projectId, subscription.event, subscription.target, subscriptionId);
+      throw error;
+    }
+  }
+
+  /** Every subscription of a project, secrets included (callers strip them). */
+  async list(projectId: string): Promise<Subscription[]> {
+    const items: Subscription[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':prefix': 'SUB#' },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []).map(fromItem));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** One subscription, only if it belongs to this project. */
+  async get(projectId: string, subscriptionId: string): Promise<Subscription | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: this.key(projectId, subscriptionId),
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? fromItem(Item) : undefined;
+  }
+
+  /** Several subscriptions at once (the delivery batch); missing ones are left out. */
+  async getMany(keys: SubscriptionKey[]): Promise<Map<string, Subscription>> {
+    const found = new Map<string, Subscription>();
+    const unique = [...new Map(keys.map((key) => [`${key.projectId}/${key.subscriptionId}`, key])).values()];
+    for (let start = 0; start < unique.length; start += 100) {
+      let request: Record<string, unknown>[] | undefined = unique
+        .slice(start, start + 100)
+        .map(({ projectId, subscriptionId }) => this.key(projectId, subscriptionId));
+      while (request && request.length > 0) {
+        const result: BatchGetCommandOutput = await this.client.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: request, ConsistentRead: true } } }),
+        );
+        for (const item of result.Responses?.[this.tableName] ?? []) {
+          const subscription = fromItem(item);
+          found.set(subscription._id, subscription);
+        }
+        request = result.UnprocessedKeys?.[this.tableName]?.Keys;
+      }
+    }
+    return found;
+  }
+
+  /** The ids of a project's active subscriptions to one topic, from the sparse keys-only topic index. */
+  async findActiveByTopic(projectId: string, topic: string): Promise<string[]> {
+    const ids: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: topicIndex.name,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': topicIndex.partitionKey },
+          ExpressionAttributeValues: { ':pk': subscriptionKeys.topic(projectId, topic) },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      ids.push(...(page.Items ?? []).map((item) => String(item[SK]).slice('SUB#'.length)));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return ids;
+  }
+
+  /**
+   * Replaces a stored subscription with its changed version. When event or target change, the
+   * new uniqueness guard is claimed first and the old one released after.
+   */
+  async replace(previous: Subscription, next: Subscription): Promise<void> {
+    const projectId = previous.id_project;
+    const guardChanged =
+      subscriptionKeys.guard(previous.event, previous.target) !== subscriptionKeys.guard(next.event, next.target);
+    if (guardChanged) await this.claimGuard(projectId, next.event, next.target, next._id);
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: this.toItem(next),
+          ConditionExpression: 'attribute_exists(#pk) AND #updatedAt = :previousUpdatedAt',
+          ExpressionAttributeNames: { '#pk': PK, '#updatedAt': 'updatedAt' },
+          ExpressionAttributeValues: { ':previousUpdatedAt': previous.updatedAt },
+        }),
+      );
+    } catch (error) {
+      if (guardChanged) await this.releaseGuard(projectId, next.event, next.target, next._id);
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new ConflictError('the subscription changed meanwhile; read it again and retry');
+      }
+      throw error;
+    }
+    if (guardChanged) await this.releaseGuard(projectId, previous.event, previous.target, previous._id);
+  }
+
+  /** Deletes a subscription and its guard; returns what was deleted, if anything. */
+  async delete(projectId: string, subscriptionId: string): Promise<Subscription | undefined> {
+    const { Attributes } = await this.client.send(
+      new DeleteCommand({ TableName: this.tableName, Key: this.key(projectId, subscriptionId), ReturnValues: 'ALL_OLD' }),
+    );
+    if (!Attributes) return undefined;
+    const deleted = fromItem(Attributes);
+    await this.releaseGuard(projectId, deleted.event, deleted.target, subscriptionId);
+    await this.decrementCount(projectId);
+    return deleted;
+  }
+
+  private key(projectId: string, subscriptionId: string): Record<string, string> {
+    return { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.subscription(subscriptionId) };
+  }
+
+  private toItem(subscription: Subscription): Record<string, unknown> {
+    const item: Record<string, unknown> = { ...this.key(subscription.id_project, subscription._id), ...subscription };
+    if (subscription.status === 'active') {
+      item[topicIndex.partitionKey] = subscriptionKeys.topic(subscription.id_project, subscription.event);
+      item[topicIndex.sortKey] = subscriptionKeys.subscription(subscription._id);
+    }
+    return item;
+  }
+
+  private async claimGuard(projectId: string, event: string, target: string, subscriptionId: string): Promise<void> {
+    const Key = { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.guard(event, target) };
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...Key, subscriptionId, claimedAt: Date.now() },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PK },
+        }),
+      );
+      return;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }));
+    const holder = Item?.subscriptionId as string | undefined;
+    const claimedAt = Number(Item?.claimedAt ?? 0);
+    const inFlight = Date.now() - claimedAt < ABANDONED_GUARD_MS;
+    if (holder && holder !== subscriptionId && (inFlight || (await this.get(projectId, holder)))) {
+      throw new ConflictError(
+        event === OPERATOR_SELECT_EVENT
+          ? 'this project already has an operator.select subscription'
+          : 'a subscription to this event and target already exists in this project',
+      );
+    }
+    await this.takeOverGuard(Key, holder, subscriptionId, event);
+  }
+
+  /** Takes over a guard whose subscription no longer exists (left by an interrupted write). */
+  private async takeOverGuard(
+    Key: Record<string, string>,
+    holder: string | undefined,
+    subscriptionId: string,
+    event: string,
+  ): Promise<void> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...Key, subscriptionId, claimedAt: Date.now() },
+          ConditionExpression: holder ? 'subscriptionId = :holder' : 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: holder ? undefined : { '#pk': PK },
+          ExpressionAttributeValues: holder ? { ':holder': holder } : undefined,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new ConflictError(`a concurrent request created the same ${event} subscription`);
+      }
+      throw error;
+    }
+  }
+
+  private async releaseGuard(projectId: string, event: string, target: string, subscriptionId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.guard(event, target) },
+          ConditionExpression: 'subscriptionId = :id',
+          ExpressionAttributeValues: { ':id': subscriptionId },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  private async incrementCount(projectId: string, limit: number): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.counter },
+          UpdateExpression: 'ADD #n :one',
+          ConditionExpression: 'attribute_not_exists(#n) OR #n < :limit',
+          ExpressionAttributeNames: { '#n': 'subscriptionCount' },
+          ExpressionAttributeValues: { ':one': 1, ':limit': limit },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new ConflictError(`this project has reached its limit of ${limit} subscriptions`);
+      }
+      throw error;
+    }
+  }
+
+  private async decrementCount(projectId: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.counter },
+        UpdateExpression: 'ADD #n :minusOne',
+        ConditionExpression: '#n > :zero',
+        ExpressionAttributeNames: { '#n': 'subscriptionCount' },
+        ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0 },
+      }),
+    ).catch((error: unknown) => {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    });
+  }
+}
+
+const STORE_ONLY_ATTRIBUTES = new Set<string>([PK, SK, topicIndex.partitionKey, topicIndex.sortKey]);
+
+function fromItem(item: Record<string, unknown>): Subscription {
+  return Object.fromEntries(
+    Object.entries(item).filter(([name]) => !STORE_ONLY_ATTRIBUTES.has(name)),
+  ) as unknown as Subscription;
+}

@@ -1,0 +1,50 @@
+/** One error type per failure kind; `lambdas/handlers/http-response.ts` maps them to HTTP. */
+
+/** A field-level problem reported back to the caller. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Input that fails validation: 400. */
+export class ValidationError extends Error {
+  constructor(
+    message: string,
+    readonly errors: FieldError[] = [],
+  ) {
+    super(message);
+    this.name = 'ValidationError';
+  }
+}
+
+/** No token, or one that is expired, malformed or wrongly signed: 401. */
+export class UnauthenticatedError extends Error {
+  constructor(message = 'Unauthorized') {
+    super(message);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
+/** A valid token without the right on this project: 403. */
+export class ForbiddenError extends Error {
+  constructor(message = 'Forbidden') {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** Absent, or belonging to another project: 404. */
+export class NotFoundError extends Error {
+  constructor(message = 'Not found') {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** Conflicts with what exists: duplicate subscription, second operator.select, limit reached: 409. */
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}

@@ -1,0 +1,113 @@
+import { NotFoundError, ValidationError } from './errors';
+import {
+  CreateSubscriptionInput,
+  Subscription,
+  SubscriptionView,
+  UpdateSubscriptionInput,
+  newSigningSecret,
+  newSubscriptionId,
+  toView,
+} from './subscription';
+import { Resolver, TargetPolicy, checkTargetAddress, checkTargetForm } from './target-policy';
+
+/** What managing subscriptions needs from storage. */
+export interface SubscriptionRepository {
+  create(subscription: Subscription, limit: number): Promise<void>;
+  list(projectId: string): Promise<Subscription[]>;
+  get(projectId: string, subscriptionId: string): Promise<Subscription | undefined>;
+  replace(previous: Subscription, next: Subscription): Promise<void>;
+  delete(projectId: string, subscriptionId: string): Promise<Subscription | undefined>;
+}
+
+/** Everything the use cases depend on, injected so tests can pick each part. */
+export interface SubscriptionDeps {
+  repository: SubscriptionRepository;
+  targetPolicy: TargetPolicy;
+  resolve?: Resolver;
+  subscriptionLimit: number;
+  now?: () => Date;
+}
+
+/** Refuses a target by form or by where it leads, naming the field. */
+async function assertTargetAllowed(target: string, deps: SubscriptionDeps): Promise<void> {
+  const problem =
+    checkTargetForm(target, deps.targetPolicy) ?? (await checkTargetAddress(target, deps.targetPolicy, deps.resolve));
+  if (problem) throw new ValidationError(`target ${problem}`, [{ field: 'target', message: problem }]);
+}
+
+/** Creates a subscription; the result is the only place its secret is ever returned. */
+export async function createSubscription(
+  projectId: string,
+  input: CreateSubscriptionInput,
+  createdBy: string,
+  deps: SubscriptionDeps,
+): Promise<Subscription> {
+  await assertTargetAllowed(input.target, deps);
+  const now = (deps.now?.() ?? new Date()).toISOString();
+  const subscription: Subscription = {
+    _id: newSubscriptionId(),
+    id_project: projectId,
+    event: input.event,
+    target: input.target,
+    createdBy,
+    createdAt: now,
+    updatedAt: now,
+    status: 'active',
+    secret: newSigningSecret(),
+  };
+  await deps.repository.create(subscription, deps.subscriptionLimit);
+  return subscription;
+}
+
+export async function listSubscriptions(projectId: string, deps: SubscriptionDeps): Promise<SubscriptionView[]> {
+  return (await deps.repository.list(projectId)).map(toView);
+}
+
+export async function getSubscription(
+  projectId: string,
+  subscriptionId: string,
+  deps: SubscriptionDeps,
+): Promise<Subscription> {
+  const subscription = await deps.repository.get(projectId, subscriptionId);
+  if (!subscription) throw new NotFoundError(`subscription ${subscriptionId} not found in project ${projectId}`);
+  return subscription;
+}
+
+/** Changes only the given fields of an existing subscription; never creates one. */
+export async function updateSubscription(
+  projectId: string,
+  subscriptionId: string,
+  changes: UpdateSubscriptionInput,
+  deps: SubscriptionDeps,
+): Promise<SubscriptionView> {
+  const previous = await getSubscription(projectId, subscriptionId, deps);
+  if (changes.target !== undefined && changes.target !== previous.target) {
+    await assertTargetAllowed(changes.target, deps);
+  }
+  const next: Subscription = {
+    ...previous,
+    ...changes,
+    updatedAt: laterTimestamp(previous.updatedAt, deps.now?.() ?? new Date()),
+  };
+  await deps.repository.replace(previous, next);
+  return toView(next);
+}
+
+export async function deleteSubscription(
+  projectId: string,
+  subscriptionId: string,
+  deps: SubscriptionDeps,
+): Promise<SubscriptionView> {
+  const deleted = await deps.repository.delete(projectId, subscriptionId);
+  if (!deleted) throw new NotFoundError(`subscription ${subscriptionId} not found in project ${projectId}`);
+  return toView(deleted);
+}
+
+/**
+ * An ISO timestamp strictly after `previous`: `updatedAt` doubles as the optimistic-lock
+ * version, so two updates in the same millisecond must still differ.
+ */
+function laterTimestamp(previous: string, now: Date): string {
+  const previousMs = Date.parse(previous);
+  return new Date(Math.max(now.getTime(), previousMs + 1)).toISOString();
+}

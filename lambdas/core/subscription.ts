@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { isKnownEvent } from './event-catalog';
+import { TARGET_MAX_LENGTH } from './target-policy';
+
+export const SUBSCRIPTION_STATUSES = ['active', 'disabled'] as const;
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+
+/** A subscription as the API shows it (DESIGN §3); never carries the secret. */
+export interface SubscriptionView {
+  _id: string;
+  id_project: string;
+  event: string;
+  target: string;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  status: SubscriptionStatus;
+  disabledReason?: string;
+}
+
+/** A subscription as stored: the view plus its signing secret. */
+export interface Subscription extends SubscriptionView {
+  secret: string;
+}
+
+const eventSchema = z.string().refine(isKnownEvent, { message: 'unknown event; see GET /events' });
+const targetSchema = z.string().min(1).max(TARGET_MAX_LENGTH);
+
+/** Body of `POST /{projectId}/subscriptions`. Unknown fields are refused. */
+export const createSubscriptionSchema = z.strictObject({ event: eventSchema, target: targetSchema });
+export type CreateSubscriptionInput = z.infer<typeof createSubscriptionSchema>;
+
+/** Body of `PUT /{projectId}/subscriptions/{id}`: only these fields change. */
+export const updateSubscriptionSchema = z
+  .strictObject({ event: eventSchema.optional(), target: targetSchema.optional() })
+  .refine((body) => Object.keys(body).length > 0, { message: 'nothing to update: give event or target' });
+export type UpdateSubscriptionInput = z.infer<typeof updateSubscriptionSchema>;
+
+/** Path ids: Tiledesk project ids are Mongo ObjectIds, but any short token-safe id is accepted. */
+export const idSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');
+
+/** A new subscription id in Tiledesk's form: 24 hex characters, like a Mongo ObjectId. */
+export const newSubscriptionId = (): string => randomBytes(12).toString('hex');
+
+/** A Standard Webhooks secret: `whsec_` + base64 of 32 random bytes. */
+export const newSigningSecret = (): string => `whsec_${randomBytes(32).toString('base64')}`;
+
+/** Strips what only the store may see. */
+export function toView({ secret: _secret, ...view }: Subscription): SubscriptionView {
+  return view;
+}

@@ -1,0 +1,66 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { AddressAllowlist, isDeniedAddress, normalizeHost } from './address-policy';
+
+export const TARGET_MAX_LENGTH = 2048;
+
+/** What a webhook target may be: settings of the deployment. */
+export interface TargetPolicy {
+  /** Accept `http://` targets as well as `https://`. */
+  readonly allowHttp: boolean;
+  /** Hosts and ranges exempt from the private-address refusal. */
+  readonly allowlist: AddressAllowlist;
+}
+
+/** Resolves a host name to every address it has. */
+export type Resolver = (host: string) => Promise<string[]>;
+
+export const systemResolver: Resolver = async (host) =>
+  (await lookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
+
+/** Why a target was refused; `null` when it is acceptable. */
+export type TargetProblem = string | null;
+
+/**
+ * Checks the form of a target URL: scheme, length, no credentials, a host. Host names are
+ * normalised by the WHATWG parser, so decimal, octal and hex IPv4 spellings become dotted quads.
+ */
+export function checkTargetForm(target: string, policy: TargetPolicy): TargetProblem {
+  if (target.length > TARGET_MAX_LENGTH) return `must be at most ${TARGET_MAX_LENGTH} characters`;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return 'must be an absolute http(s) URL';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must use https';
+  if (url.protocol === 'http:' && !policy.allowHttp) return 'must use https (http is not enabled on this deployment)';
+  if (url.username || url.password) return 'must not contain credentials';
+  if (!url.hostname) return 'must have a host';
+  return null;
+}
+
+/**
+ * Checks where a target leads: refuses one that is, or resolves to, a denied address unless
+ * the allowlist exempts it. Used at creation and, with the address pinned, at delivery.
+ */
+export async function checkTargetAddress(
+  target: string,
+  policy: TargetPolicy,
+  resolve: Resolver = systemResolver,
+): Promise<TargetProblem> {
+  const host = normalizeHost(new URL(target).hostname);
+  if (policy.allowlist.hosts.has(host)) return null;
+  const addresses = isIP(host) ? [host] : await resolveOrEmpty(resolve, host);
+  if (addresses.length === 0) return `host ${host} cannot be resolved`;
+  const denied = addresses.find((address) => isDeniedAddress(address, policy.allowlist));
+  return denied ? `resolves to a private or reserved address (${denied})` : null;
+}
+
+async function resolveOrEmpty(resolve: Resolver, host: string): Promise<string[]> {
+  try {
+    return await resolve(host);
+  } catch {
+    return [];
+  }
+}

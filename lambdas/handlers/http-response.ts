@@ -1,0 +1,96 @@
+import type { APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { z } from 'zod';
+import {
+  ConflictError,
+  FieldError,
+  ForbiddenError,
+  NotFoundError,
+  UnauthenticatedError,
+  ValidationError,
+} from '../core/errors';
+import { Principal, ROLES, canManageProject } from '../core/token';
+import type { AuthorizerContext } from './authorizer';
+import { logger } from '../adapters/observability';
+
+export type ApiEvent = APIGatewayProxyEventV2WithLambdaAuthorizer<AuthorizerContext>;
+export type ApiResult = APIGatewayProxyStructuredResultV2;
+
+/** A JSON response. */
+export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+/** The one place errors become HTTP statuses; anything unexpected is logged and is a 500. */
+export function errorResponse(error: unknown): ApiResult {
+  const status = statusOf(error);
+  if (status === 500) {
+    logger.error('unexpected error', error as Error);
+    return jsonResponse(500, { success: false, msg: 'Internal error' });
+  }
+  const body: { success: false; msg: string; errors?: FieldError[] } = {
+    success: false,
+    msg: (error as Error).message,
+  };
+  if (error instanceof ValidationError && error.errors.length > 0) body.errors = error.errors;
+  return jsonResponse(status, body);
+}
+
+function statusOf(error: unknown): number {
+  if (error instanceof ValidationError) return 400;
+  if (error instanceof UnauthenticatedError) return 401;
+  if (error instanceof ForbiddenError) return 403;
+  if (error instanceof NotFoundError) return 404;
+  if (error instanceof ConflictError) return 409;
+  return 500;
+}
+
+const projectsClaimSchema = z.record(z.string(), z.enum(ROLES));
+
+/** The caller the authorizer established; 401 when it refused the token. */
+export function principalOf(event: ApiEvent): Principal {
+  const context = event.requestContext.authorizer?.lambda;
+  if (!context || !isTrue(context.authenticated)) {
+    throw new UnauthenticatedError(context?.reason || 'Missing or malformed Authorization header');
+  }
+  return {
+    userId: context.userId,
+    projects: projectsClaimSchema.parse(JSON.parse(context.projects)),
+    platform: isTrue(context.platform),
+  };
+}
+
+/** API Gateway may hand context booleans over as strings. */
+const isTrue = (value: unknown): boolean => value === true || value === 'true';
+
+/** 403 unless the caller may manage the project's subscriptions. */
+export function assertCanManage(principal: Principal, projectId: string): void {
+  if (!canManageProject(principal, projectId)) {
+    throw new ForbiddenError(`owner or admin role on project ${projectId} required`);
+  }
+}
+
+/** Parses a JSON body against a schema; 400 naming each offending field. */
+export function parseBody<T extends z.ZodType>(event: ApiEvent, schema: T): z.infer<T> {
+  let raw: unknown;
+  try {
+    const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : event.body;
+    raw = JSON.parse(text || 'null');
+  } catch {
+    throw new ValidationError('body must be valid JSON', [{ field: 'body', message: 'invalid JSON' }]);
+  }
+  return parseWith(schema, raw, 'body');
+}
+
+/** Validates any input against a schema, turning zod issues into field errors. */
+export function parseWith<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const errors = parsed.error.issues.flatMap((issue): FieldError[] => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ field: key, message: 'unknown field' }));
+    }
+    return [{ field: issue.path.join('.') || what, message: issue.message }];
+  });
+  const summary = errors.map((error) => `${error.field}: ${error.message}`).join('; ');
+  throw new ValidationError(`invalid ${what}: ${summary}`, errors);
+}

@@ -1,0 +1,90 @@
+/**
+ * Settings shared by the CDK stack and the local stack, declared once so the two runtimes
+ * cannot drift. Plain data only: no CDK imports, so the local runtime and tests can load it.
+ */
+
+/** Single-table layout of the webhooks table. */
+export const TABLE_KEYS = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Sparse index holding only active subscriptions, keyed by project and topic. */
+  topicIndex: { name: 'byTopic', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+  /** Attempt logs of a whole project, newest first. */
+  historyIndex: { name: 'byProjectHistory', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+  /** Epoch seconds after which DynamoDB TTL removes an attempt log. */
+  ttlAttribute: 'expiresAt',
+} as const;
+
+/** Resource names the local stack uses; the deployed stack lets CloudFormation name them. */
+export const LOCAL_NAMES = {
+  table: 'tiledesk-webhooks',
+  bus: 'tiledesk',
+  fanOutQueue: 'tiledesk-webhooks-fan-out',
+  fanOutDlq: 'tiledesk-webhooks-fan-out-dlq',
+  deliveryQueue: 'tiledesk-webhooks-delivery',
+  deliveryDlq: 'tiledesk-webhooks-delivery-dlq',
+  eventRuleDlq: 'tiledesk-webhooks-event-rule-dlq',
+} as const;
+
+/** The EventBridge source every Tiledesk event is published with. */
+export const EVENT_SOURCE = 'tiledesk';
+
+/** The rule pattern that routes bus events to the fan-out queue (deployed and local). */
+export const EVENT_RULE_PATTERN = { source: [EVENT_SOURCE] } as const;
+
+/** Fan-out queue and its event source mapping. */
+export const FAN_OUT = {
+  batchSize: 10,
+  maxBatchingWindowSeconds: 1,
+  functionTimeoutSeconds: 30,
+  visibilityTimeoutSeconds: 180,
+  maxReceiveCount: 5,
+} as const;
+
+/** Default retry schedule in seconds, after the first attempt (DESIGN §4). */
+export const DEFAULT_RETRY_SCHEDULE_SECONDS = [5, 300, 1800, 7200, 18000, 36000, 36000] as const;
+
+/** Delivery queue, its event source mapping and the HTTP delivery itself. */
+export const DELIVERY = {
+  batchSize: 10,
+  maxBatchingWindowSeconds: 0,
+  functionTimeoutSeconds: 60,
+  visibilityTimeoutSeconds: 360,
+  /** Upper bound of concurrent delivery Lambdas, so a burst cannot flood subscribers. */
+  maxConcurrency: 20,
+  timeoutMs: 10_000,
+  /** ± fraction applied to each retry delay. */
+  jitter: 0.2,
+  /** Bounds within which a subscriber's Retry-After is honoured, in seconds. */
+  retryAfterMinSeconds: 1,
+  retryAfterMaxSeconds: 43_200,
+  responseBodyLimitBytes: 4096,
+  attemptLogTtlDays: 30,
+} as const;
+
+/**
+ * Receives a delivery message may take: the first attempt plus one per retry. SQS moves a
+ * message to the DLQ when it is received more often than this.
+ */
+export const deliveryMaxReceiveCount = (schedule: readonly number[]): number => schedule.length + 1;
+
+/** Subscription API defaults. */
+export const API = {
+  subscriptionLimitPerProject: 100,
+  logsPageSize: 50,
+  logsPageSizeMax: 200,
+} as const;
+
+/** Routes of the HTTP API, shared by the CDK stack and the local API server. */
+export const SUBSCRIPTION_ROUTES = [
+  'GET /events',
+  'POST /{projectId}/subscriptions',
+  'GET /{projectId}/subscriptions',
+  'GET /{projectId}/subscriptions/history',
+  'GET /{projectId}/subscriptions/{id}',
+  'PUT /{projectId}/subscriptions/{id}',
+  'DELETE /{projectId}/subscriptions/{id}',
+  'GET /{projectId}/subscriptions/{id}/logs',
+] as const;
+
+export type SubscriptionRoute = (typeof SUBSCRIPTION_ROUTES)[number];

@@ -1,0 +1,91 @@
+import { CfnOutput, Duration } from 'aws-cdk-lib';
+import { HttpApi, HttpMethod, ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { API, SUBSCRIPTION_ROUTES } from './settings';
+import { WebhookFunction } from './webhook-function';
+
+/** Props of {@link SubscriptionApi}. */
+export interface SubscriptionApiProps {
+  readonly table: ITable;
+  /** Accept `http://` targets. @default false */
+  readonly allowHttpTargets?: boolean;
+  /** Comma-separated CIDRs and host names exempt from the private-address refusal. @default '' */
+  readonly targetAllowlist?: string;
+  /** @default 100 */
+  readonly subscriptionLimit?: number;
+  /** Stage throttling. @default burst 100, rate 50 requests/s */
+  readonly throttle?: ThrottleSettings;
+}
+
+/**
+ * The HTTPS subscription API (DESIGN §3): an HTTP API whose every route passes a Lambda
+ * authorizer (HS256 JWT, secret generated at deploy in Secrets Manager) and lands in the
+ * subscriptions function.
+ */
+export class SubscriptionApi extends Construct {
+  readonly httpApi: HttpApi;
+  readonly jwtSecret: Secret;
+  readonly apiFunction: WebhookFunction;
+
+  constructor(scope: Construct, id: string, props: SubscriptionApiProps) {
+    super(scope, id);
+    this.jwtSecret = new Secret(this, 'JwtSecret', {
+      description: 'HS256 signing secret of tiledesk-webhooks API tokens',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+
+    const authorizerFunction = new WebhookFunction(this, 'Authorizer', {
+      handlerFile: 'authorizer',
+      description: 'Verifies API tokens (HS256 JWT)',
+      environment: { JWT_SECRET_ARN: this.jwtSecret.secretArn },
+    });
+    this.jwtSecret.grantRead(authorizerFunction.function);
+
+    this.apiFunction = new WebhookFunction(this, 'Subscriptions', {
+      handlerFile: 'subscriptions-api',
+      description: 'Subscription API: create, list, get, update, delete, logs',
+      environment: {
+        ALLOW_HTTP_TARGETS: String(props.allowHttpTargets ?? false),
+        TARGET_ALLOWLIST: props.targetAllowlist ?? '',
+        SUBSCRIPTION_LIMIT: String(props.subscriptionLimit ?? API.subscriptionLimitPerProject),
+      },
+    }).bindTable(props.table, 'readWrite');
+
+    const authorizer = new HttpLambdaAuthorizer('TokenAuthorizer', authorizerFunction.function, {
+      responseTypes: [HttpLambdaResponseType.SIMPLE],
+      // No identity source and no cache: the authorizer runs on every request, so a missing
+      // token reaches the API function and gets the contract's 401 body.
+      identitySource: [],
+      resultsCacheTtl: Duration.seconds(0),
+    });
+
+    this.httpApi = new HttpApi(this, 'HttpApi', {
+      description: 'tiledesk-webhooks subscription API',
+      defaultAuthorizer: authorizer,
+      createDefaultStage: true,
+    });
+    const stage = this.httpApi.defaultStage?.node.defaultChild as
+      | import('aws-cdk-lib/aws-apigatewayv2').CfnStage
+      | undefined;
+    stage?.addPropertyOverride('DefaultRouteSettings', {
+      ThrottlingBurstLimit: props.throttle?.burstLimit ?? 100,
+      ThrottlingRateLimit: props.throttle?.rateLimit ?? 50,
+    });
+
+    const integration = new HttpLambdaIntegration('SubscriptionsIntegration', this.apiFunction.function);
+    for (const route of SUBSCRIPTION_ROUTES) {
+      const [method, path] = route.split(' ') as [keyof typeof HttpMethod, string];
+      this.httpApi.addRoutes({ path, methods: [HttpMethod[method]], integration });
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: this.httpApi.apiEndpoint, description: 'Subscription API base URL' });
+    new CfnOutput(this, 'JwtSecretArn', {
+      value: this.jwtSecret.secretArn,
+      description: 'Secrets Manager ARN of the API token signing secret',
+    });
+  }
+}

@@ -1,0 +1,45 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, Billing, ProjectionType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Construct } from 'constructs';
+import { TABLE_KEYS } from './settings';
+
+/** Props of {@link WebhooksTable}. */
+export interface WebhooksTableProps {
+  /** @default RemovalPolicy.RETAIN — subscriptions and their secrets outlive a stack deletion. */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The single table: subscriptions (by project, by id within a project), uniqueness guards,
+ * the sparse active-by-topic index for the fan-out, and attempt logs with a TTL.
+ */
+export class WebhooksTable extends Construct {
+  readonly table: TableV2;
+
+  constructor(scope: Construct, id: string, props: WebhooksTableProps = {}) {
+    super(scope, id);
+    const { partitionKey, sortKey, topicIndex, historyIndex, ttlAttribute } = TABLE_KEYS;
+    this.table = new TableV2(this, 'Table', {
+      partitionKey: { name: partitionKey, type: AttributeType.STRING },
+      sortKey: { name: sortKey, type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: TableEncryptionV2.awsManagedKey(),
+      timeToLiveAttribute: ttlAttribute,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      globalSecondaryIndexes: [
+        {
+          indexName: topicIndex.name,
+          partitionKey: { name: topicIndex.partitionKey, type: AttributeType.STRING },
+          sortKey: { name: topicIndex.sortKey, type: AttributeType.STRING },
+          projectionType: ProjectionType.KEYS_ONLY,
+        },
+        {
+          indexName: historyIndex.name,
+          partitionKey: { name: historyIndex.partitionKey, type: AttributeType.STRING },
+          sortKey: { name: historyIndex.sortKey, type: AttributeType.STRING },
+        },
+      ],
+    });
+  }
+}
