@@ -3,6 +3,9 @@
  * cannot drift. Plain data only: no CDK imports, so the local runtime and tests can load it.
  */
 
+/** The service version, sent in the `user-agent` of every webhook (kept equal to package.json by a test). */
+export const SERVICE_VERSION = '0.1.0';
+
 /** Single-table layout of the webhooks table. */
 export const TABLE_KEYS = {
   partitionKey: 'pk',

@@ -1,0 +1,106 @@
+import { BatchWriteCommand, BatchWriteCommandOutput, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DELIVERY, TABLE_KEYS } from '../../lib/settings';
+import { Attempt } from '../core/attempt';
+import { ValidationError } from '../core/errors';
+import { dynamoDocumentClient } from './aws-clients';
+
+const { partitionKey: PK, sortKey: SK, historyIndex, ttlAttribute } = TABLE_KEYS;
+
+const logKeys = {
+  subscription: (projectId: string, subscriptionId: string) => `LOGS#${projectId}#${subscriptionId}`,
+  project: (projectId: string) => `HISTORY#${projectId}`,
+};
+
+/** A page of attempts, newest first, and the cursor of the next page. */
+export interface AttemptPage {
+  items: Attempt[];
+  nextCursor: string | null;
+}
+
+/** Delivery attempt logs, each with a TTL, readable per subscription and per project. */
+export class AttemptLogStore {
+  constructor(
+    private readonly tableName: string,
+    private readonly ttlDays: number = DELIVERY.attemptLogTtlDays,
+    private readonly client = dynamoDocumentClient,
+  ) {}
+
+  /** Writes attempts in batches of 25, retrying what DynamoDB leaves unprocessed. */
+  async write(attempts: Attempt[]): Promise<void> {
+    for (let start = 0; start < attempts.length; start += 25) {
+      let requests = attempts.slice(start, start + 25).map((attempt) => ({ PutRequest: { Item: this.toItem(attempt) } }));
+      for (let round = 0; requests.length > 0; round++) {
+        if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** round)));
+        const result: BatchWriteCommandOutput = await this.client.send(
+          new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }),
+        );
+        requests = (result.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
+        if (round > 8 && requests.length > 0) throw new Error('attempt logs left unprocessed by DynamoDB');
+      }
+    }
+  }
+
+  /** A subscription's attempts, newest first. */
+  listBySubscription(projectId: string, subscriptionId: string, limit: number, cursor?: string): Promise<AttemptPage> {
+    return this.query(undefined, PK, logKeys.subscription(projectId, subscriptionId), limit, cursor);
+  }
+
+  /** A project's attempts across its subscriptions, newest first. */
+  listByProject(projectId: string, limit: number, cursor?: string): Promise<AttemptPage> {
+    return this.query(historyIndex.name, historyIndex.partitionKey, logKeys.project(projectId), limit, cursor);
+  }
+
+  private async query(
+    indexName: string | undefined,
+    keyName: string,
+    keyValue: string,
+    limit: number,
+    cursor: string | undefined,
+  ): Promise<AttemptPage> {
+    const page = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: indexName,
+        KeyConditionExpression: '#key = :value',
+        ExpressionAttributeNames: { '#key': keyName },
+        ExpressionAttributeValues: { ':value': keyValue },
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor, keyName, keyValue),
+      }),
+    );
+    return {
+      items: (page.Items ?? []).map(fromItem),
+      nextCursor: page.LastEvaluatedKey ? Buffer.from(JSON.stringify(page.LastEvaluatedKey)).toString('base64url') : null,
+    };
+  }
+
+  private toItem(attempt: Attempt): Record<string, unknown> {
+    return {
+      [PK]: logKeys.subscription(attempt.projectId, attempt.subscriptionId),
+      [SK]: attempt.logId,
+      [historyIndex.partitionKey]: logKeys.project(attempt.projectId),
+      [historyIndex.sortKey]: attempt.logId,
+      [ttlAttribute]: Math.floor(Date.parse(attempt.attemptedAt) / 1000) + this.ttlDays * 86_400,
+      ...attempt,
+    };
+  }
+}
+
+/** A cursor is only accepted for the listing it came from, so it cannot read another key. */
+function decodeCursor(cursor: string | undefined, keyName: string, keyValue: string): Record<string, unknown> | undefined {
+  if (!cursor) return undefined;
+  try {
+    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+    if (key[keyName] === keyValue) return key;
+  } catch {
+    // falls through to the validation error
+  }
+  throw new ValidationError('invalid cursor', [{ field: 'cursor', message: 'not a cursor of this listing' }]);
+}
+
+const STORE_ONLY = new Set<string>([PK, SK, historyIndex.partitionKey, historyIndex.sortKey, ttlAttribute]);
+
+function fromItem(item: Record<string, unknown>): Attempt {
+  return Object.fromEntries(Object.entries(item).filter(([name]) => !STORE_ONLY.has(name))) as unknown as Attempt;
+}

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { DeliveryMessage, webhookIdOf } from './delivery-message';
+import { OPERATOR_SELECT_EVENT, deriveTopics } from './event-catalog';
+
+/** An EventBridge event as the rule delivers it to the fan-out queue (DESIGN §2). */
+export const eventEnvelopeSchema = z.object({
+  id: z.string().min(1),
+  'detail-type': z.string().min(1),
+  source: z.string(),
+  time: z.string(),
+  detail: z.looseObject({ id_project: z.string().min(1, 'id_project must not be empty') }),
+});
+export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;
+
+/** An event the fan-out can never process; retrying it will not help. */
+export class MalformedEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MalformedEventError';
+  }
+}
+
+/** Reads and validates a fan-out queue message body. */
+export function parseEnvelope(body: string): EventEnvelope {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    throw new MalformedEventError('message body is not JSON');
+  }
+  const parsed = eventEnvelopeSchema.safeParse(raw);
+  if (!parsed.success) {
+    const reasons = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'event'}: ${issue.message}`);
+    throw new MalformedEventError(`not a Tiledesk event: ${reasons.join('; ')}`);
+  }
+  if (parsed.data['detail-type'] === OPERATOR_SELECT_EVENT) {
+    throw new MalformedEventError('operator.select is synchronous and is never published to the bus');
+  }
+  return parsed.data;
+}
+
+/** Finds the ids of a project's active subscriptions to a topic. */
+export type SubscriberLookup = (projectId: string, topic: string) => Promise<string[]>;
+
+/**
+ * One delivery message per (event, subscription): the event's topics (base name plus the
+ * refinement its payload selects) are looked up in the project only, never scanned.
+ */
+export async function planDeliveries(envelope: EventEnvelope, findSubscribers: SubscriberLookup): Promise<DeliveryMessage[]> {
+  const projectId = envelope.detail.id_project;
+  const topics = deriveTopics(envelope['detail-type'], envelope.detail);
+  const perTopic = await Promise.all(topics.map(async (topic) => ({ topic, ids: await findSubscribers(projectId, topic) })));
+  return perTopic.flatMap(({ topic, ids }) =>
+    ids.map((subscriptionId) => ({
+      webhookId: webhookIdOf(envelope.id, subscriptionId),
+      eventId: envelope.id,
+      event: topic,
+      projectId,
+      subscriptionId,
+      publishedAt: envelope.time,
+      payload: envelope.detail,
+    })),
+  );
+}

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { IncomingMessage, ServerResponse, createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
+import type {
+  APIGatewayProxyEventV2WithLambdaAuthorizer,
+  APIGatewayProxyStructuredResultV2,
+  APIGatewayRequestAuthorizerEventV2,
+  APIGatewaySimpleAuthorizerWithContextResult,
+  Context,
+} from 'aws-lambda';
+import { closeServer, listen } from './aws-endpoint';
+import { localLambdaContext } from './lambda-context';
+
+/** Middy-wrapped handlers take a third options argument the local runtime never passes. */
+type AuthorizerHandler = (event: APIGatewayRequestAuthorizerEventV2, context: Context, ...rest: never[]) => unknown;
+
+/** Each function types its own authorizer context, so the event is only checked at its edge. */
+type RouteHandler = (event: never, context: Context, ...rest: never[]) => unknown;
+type AuthorizerResult = APIGatewaySimpleAuthorizerWithContextResult<Record<string, unknown>>;
+
+/** A route of the HTTP API: `METHOD /path/{param}` and the function behind it. */
+export interface LocalRoute {
+  routeKey: string;
+  functionName: string;
+  handler: RouteHandler;
+}
+
+export interface ApiServerOptions {
+  port: number;
+  routes: LocalRoute[];
+  authorizer: AuthorizerHandler;
+  /** Largest accepted body, as API Gateway caps payloads (10 MB there). */
+  maxBodyBytes: number;
+}
+
+export interface ApiServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+interface CompiledRoute extends LocalRoute {
+  method: string;
+  pattern: RegExp;
+  names: string[];
+}
+
+/**
+ * The local HTTP API: turns each request into the API Gateway v2 (payload 2.0) event the
+ * deployed API sends, runs the same authorizer and handler modules, and writes their result.
+ * Route matching prefers literal segments over parameters, as API Gateway does.
+ */
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const routes = options.routes.map(compileRoute).sort((a, b) => specificity(b) - specificity(a));
+  const server = createServer((req, res) => {
+    serve(req, res, routes, options).catch((error: unknown) => {
+      writeJson(res, 500, { message: 'Internal Server Error', error: String(error) });
+    });
+  });
+  await listen(server, options.port);
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, stop: () => closeServer(server) };
+}
+
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  routes: CompiledRoute[],
+  options: ApiServerOptions,
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const method = req.method ?? 'GET';
+  const match = findRoute(routes, method, url.pathname);
+  if (!match) {
+    writeJson(res, 404, { message: 'Not Found' });
+    return;
+  }
+  const body = await readLimited(req, options.maxBodyBytes);
+  if (body === undefined) {
+    writeJson(res, 413, { message: 'Request Entity Too Large' });
+    return;
+  }
+  const headers = Object.fromEntries(
+    Object.entries(req.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(',') : (value ?? '')]),
+  );
+  const requestContext = {
+    accountId: '000000000000',
+    apiId: 'local',
+    domainName: String(req.headers.host ?? '127.0.0.1'),
+    domainPrefix: 'local',
+    http: {
+      method,
+      path: url.pathname,
+      protocol: 'HTTP/1.1',
+      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+      userAgent: headers['user-agent'] ?? '',
+    },
+    requestId: randomUUID(),
+    routeKey: match.route.routeKey,
+    stage: '$default',
+    time: new Date().toUTCString(),
+    timeEpoch: Date.now(),
+  };
+  const common = {
+    version: '2.0' as const,
+    routeKey: match.route.routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : undefined,
+    pathParameters: match.params,
+  };
+  const authorization = (await options.authorizer(
+    { ...common, cookies: [], type: 'REQUEST', routeArn: `arn:local:${match.route.routeKey}`, identitySource: [], requestContext },
+    localLambdaContext('authorizer', 10),
+  )) as AuthorizerResult;
+  if (!authorization.isAuthorized) {
+    writeJson(res, 403, { message: 'Forbidden' });
+    return;
+  }
+  const event: APIGatewayProxyEventV2WithLambdaAuthorizer<Record<string, unknown>> = {
+      ...common,
+      body: body.length > 0 ? body.toString('utf8') : undefined,
+      isBase64Encoded: false,
+      requestContext: { ...requestContext, authorizer: { lambda: authorization.context } },
+  };
+  const result = (await match.route.handler(
+    event as never,
+    localLambdaContext(match.route.functionName, 30),
+  )) as APIGatewayProxyStructuredResultV2;
+  res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
+  res.end(result.body ?? '');
+}
+
+function compileRoute(route: LocalRoute): CompiledRoute {
+  const [method = 'GET', path = '/'] = route.routeKey.split(' ');
+  const names: string[] = [];
+  const source = path
+    .split('/')
+    .map((segment) => {
+      const param = /^\{(\w+)\}$/.exec(segment);
+      if (!param?.[1]) return segment.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+      names.push(param[1]);
+      return '([^/]+)';
+    })
+    .join('/');
+  return { ...route, method, pattern: new RegExp(`^${source}$`), names };
+}
+
+const specificity = (route: CompiledRoute): number => route.pattern.source.split('/').length * 10 - route.names.length;
+
+function findRoute(
+  routes: CompiledRoute[],
+  method: string,
+  path: string,
+): { route: CompiledRoute; params: Record<string, string> } | undefined {
+  for (const route of routes) {
+    if (route.method !== method) continue;
+    const found = route.pattern.exec(path);
+    if (!found) continue;
+    const params = Object.fromEntries(route.names.map((name, index) => [name, decodeURIComponent(found[index + 1] ?? '')]));
+    return { route, params };
+  }
+  return undefined;
+}
+
+function readLimited(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function writeJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

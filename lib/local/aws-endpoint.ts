@@ -1,0 +1,184 @@
+import { IncomingMessage, Server, ServerResponse, createServer, request } from 'node:http';
+import { AddressInfo } from 'node:net';
+
+/** A service behind the local AWS endpoint that answers requests itself. */
+export type LocalActionHandler = (action: string, body: Buffer) => Promise<{ status: number; body: unknown }>;
+
+/** Props of {@link startAwsEndpoint}. */
+export interface AwsEndpointOptions {
+  port: number;
+  /** Where DynamoDB requests are forwarded (dynalite). */
+  dynamoDbUrl: string;
+  /** Where SQS requests are forwarded (fauxqs). */
+  sqsUrl: string;
+  /** Answers `AWSEvents.*` requests (the local EventBridge). */
+  events: LocalActionHandler;
+  /** Answers the SQS actions fauxqs lacks (message move tasks); `undefined` lets fauxqs answer. */
+  sqsExtensions?: (action: string) => LocalActionHandler | undefined;
+  /** Counts each request by `service.action` when set (the benchmark reads it). */
+  onRequest?: (service: string, action: string) => void;
+}
+
+export interface AwsEndpoint {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * One local AWS endpoint for every SDK client: it routes each request by its protocol
+ * header (`X-Amz-Target: DynamoDB_20120810.*`, `AmazonSQS.*`, `AWSEvents.*`) to dynalite,
+ * fauxqs or the local EventBridge.
+ */
+export async function startAwsEndpoint(options: AwsEndpointOptions): Promise<AwsEndpoint> {
+  const server = createServer((req, res) => {
+    route(req, res, options).catch((error: unknown) => {
+      sendJson(res, 500, { __type: 'InternalFailure', message: String(error) });
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await listen(server, options.port);
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () => closeServer(server),
+  };
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, options: AwsEndpointOptions): Promise<void> {
+  const target = String(req.headers['x-amz-target'] ?? '');
+  const [prefix, action = ''] = target.split('.');
+  if (req.method === 'GET' && (req.url === '/health' || req.url === '/')) {
+    sendJson(res, 200, { status: 'ok', services: ['dynamodb', 'sqs', 'events'] });
+    return;
+  }
+  if (prefix === 'DynamoDB_20120810') {
+    options.onRequest?.('dynamodb', action);
+    await forward(req, res, options.dynamoDbUrl);
+    return;
+  }
+  if (prefix === 'AmazonSQS') {
+    options.onRequest?.('sqs', action);
+    const extension = options.sqsExtensions?.(action);
+    if (extension) await answerLocally(req, res, action, extension, 'application/x-amz-json-1.0');
+    else await forwardSqs(req, res, options.sqsUrl);
+    return;
+  }
+  if (prefix === 'AWSEvents') {
+    options.onRequest?.('events', action);
+    await answerLocally(req, res, action, options.events, 'application/x-amz-json-1.1');
+    return;
+  }
+  sendJson(res, 400, {
+    __type: 'UnknownOperationException',
+    message: `The local AWS endpoint serves DynamoDB, SQS and EventBridge (JSON protocol); got X-Amz-Target "${target}"`,
+  });
+}
+
+async function answerLocally(
+  req: IncomingMessage,
+  res: ServerResponse,
+  action: string,
+  handler: LocalActionHandler,
+  contentType: string,
+): Promise<void> {
+  const body = await readBody(req);
+  const result = await handler(action, body);
+  sendJson(res, result.status, result.body, contentType);
+}
+
+/**
+ * fauxqs names queues `http://sqs.<region>.localhost:<port>/…`, a host name that does not
+ * resolve everywhere; the SDK would follow it. Queue URLs are therefore rewritten to this
+ * endpoint's own address on the way out, and back on the way in.
+ */
+async function forwardSqs(req: IncomingMessage, res: ServerResponse, upstream: string): Promise<void> {
+  const host = String(req.headers.host ?? '127.0.0.1');
+  const port = host.split(':')[1] ?? '80';
+  const ours = `http://${host}/`;
+  const theirs = (region: string): string => `http://sqs.${region}.localhost:${port}/`;
+  const body = (await readBody(req)).toString('utf8').replace(/http:\/\/(?:127\.0\.0\.1|localhost):\d+\//g, theirs('us-east-1'));
+  const response = await new Promise<{ status: number; headers: IncomingMessage['headers']; body: string }>(
+    (resolve, reject) => {
+      const upstreamRequest = request(
+        new URL(req.url ?? '/', upstream),
+        { method: req.method, headers: { ...req.headers, 'content-length': String(Buffer.byteLength(body)) } },
+        (upstreamResponse) => {
+          const chunks: Buffer[] = [];
+          upstreamResponse.on('data', (chunk: Buffer) => chunks.push(chunk));
+          upstreamResponse.on('end', () =>
+            resolve({
+              status: upstreamResponse.statusCode ?? 502,
+              headers: upstreamResponse.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+          upstreamResponse.on('error', reject);
+        },
+      );
+      upstreamRequest.on('error', reject);
+      upstreamRequest.end(body);
+    },
+  );
+  const rewritten = response.body.replace(/http:\/\/sqs\.[a-z0-9-]+\.localhost:\d+\//g, ours);
+  res.writeHead(response.status, {
+    ...response.headers,
+    'content-length': String(Buffer.byteLength(rewritten)),
+  });
+  res.end(rewritten);
+}
+
+function forward(req: IncomingMessage, res: ServerResponse, upstream: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(req.url ?? '/', upstream);
+    const upstreamRequest = request(
+      url,
+      { method: req.method, headers: req.headers },
+      (upstreamResponse) => {
+        res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+        upstreamResponse.pipe(res);
+        upstreamResponse.on('end', resolve);
+        upstreamResponse.on('error', reject);
+      },
+    );
+    upstreamRequest.on('error', reject);
+    req.pipe(upstreamRequest);
+  });
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, contentType = 'application/json'): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Starts listening on 127.0.0.1 (`port` 0 picks a free one). */
+export function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Closes a server, dropping idle keep-alive connections so it stops at once. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import { SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import type { LocalActionHandler } from './aws-endpoint';
+
+/** An EventBridge event as a rule target receives it. */
+export interface EventEnvelope {
+  version: '0';
+  id: string;
+  'detail-type': string;
+  source: string;
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: unknown;
+}
+
+/** A rule: an EventBridge pattern and the queue its matches go to. */
+export interface LocalRule {
+  pattern: Readonly<Record<string, unknown>>;
+  queueUrl: string;
+}
+
+export interface LocalEventBusOptions {
+  busName: string;
+  region: string;
+  account: string;
+  rules: LocalRule[];
+  sqs: SQSClient;
+}
+
+const MAX_ENTRIES = 10;
+const MAX_REQUEST_BYTES = 256 * 1024;
+
+interface PutEventsEntry {
+  Source?: unknown;
+  DetailType?: unknown;
+  Detail?: unknown;
+  EventBusName?: unknown;
+  Resources?: unknown;
+  Time?: unknown;
+}
+
+type EntryError = { ErrorCode: string; ErrorMessage: string };
+type EntryResult = { EventId: string } | EntryError;
+
+/**
+ * The local EventBridge: `PutEvents` on one named bus, matched against the same rule pattern
+ * the stack deploys, delivered to the rule's queue in EventBridge's envelope.
+ */
+export function localEventBus(options: LocalEventBusOptions): LocalActionHandler {
+  const busArn = `arn:aws:events:${options.region}:${options.account}:event-bus/${options.busName}`;
+  return async (action, body) => {
+    if (action !== 'PutEvents') {
+      return failure(400, 'UnknownOperationException', `The local EventBridge supports PutEvents only, not ${action}`);
+    }
+    if (body.length > MAX_REQUEST_BYTES) {
+      return failure(400, 'ValidationException', 'Total size of the entries in the request is over the limit of 256 KB');
+    }
+    let request: { Entries?: unknown };
+    try {
+      request = JSON.parse(body.toString('utf8')) as { Entries?: unknown };
+    } catch {
+      return failure(400, 'SerializationException', 'Request body is not valid JSON');
+    }
+    const entries = request.Entries;
+    if (!Array.isArray(entries) || entries.length < 1 || entries.length > MAX_ENTRIES) {
+      return failure(400, 'ValidationException', `Entries must hold 1 to ${MAX_ENTRIES} entries`);
+    }
+    const results: EntryResult[] = [];
+    const matched: { envelope: EventEnvelope; queueUrl: string; index: number }[] = [];
+    entries.forEach((entry: PutEventsEntry, index) => {
+      const checked = toEnvelope(entry, options, busArn);
+      if ('ErrorCode' in checked) {
+        results.push(checked);
+        return;
+      }
+      results.push({ EventId: checked.id });
+      for (const rule of options.rules) {
+        if (matchesPattern(rule.pattern, checked)) matched.push({ envelope: checked, queueUrl: rule.queueUrl, index });
+      }
+    });
+    await deliver(options.sqs, matched, results);
+    const failed = results.filter((result) => 'ErrorCode' in result).length;
+    return { status: 200, body: { FailedEntryCount: failed, Entries: results } };
+  };
+}
+
+function toEnvelope(entry: PutEventsEntry, options: LocalEventBusOptions, busArn: string): EventEnvelope | EntryError {
+  const bus = entry.EventBusName ?? 'default';
+  if (bus !== options.busName && bus !== busArn) {
+    return { ErrorCode: 'NotFoundException', ErrorMessage: `Event bus ${String(bus)} does not exist.` };
+  }
+  if (typeof entry.Source !== 'string' || entry.Source.length === 0) {
+    return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Parameter Source is not valid. Reason: Source is a required argument.' };
+  }
+  if (typeof entry.DetailType !== 'string' || entry.DetailType.length === 0) {
+    return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Parameter DetailType is not valid. Reason: DetailType is a required argument.' };
+  }
+  if (typeof entry.Detail !== 'string') {
+    return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Parameter Detail is not valid. Reason: Detail is a required argument.' };
+  }
+  let detail: unknown;
+  try {
+    detail = JSON.parse(entry.Detail);
+  } catch {
+    return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+  }
+  if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
+    return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+  }
+  const time = typeof entry.Time === 'number' ? new Date(entry.Time * 1000) : new Date();
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': entry.DetailType,
+    source: entry.Source,
+    account: options.account,
+    time: time.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: options.region,
+    resources: Array.isArray(entry.Resources) ? entry.Resources.map(String) : [],
+    detail,
+  };
+}
+
+async function deliver(
+  sqs: SQSClient,
+  matched: { envelope: EventEnvelope; queueUrl: string; index: number }[],
+  results: EntryResult[],
+): Promise<void> {
+  const byQueue = new Map<string, typeof matched>();
+  for (const item of matched) byQueue.set(item.queueUrl, [...(byQueue.get(item.queueUrl) ?? []), item]);
+  for (const [queueUrl, items] of byQueue) {
+    const response = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: items.map((item, n) => ({ Id: String(n), MessageBody: JSON.stringify(item.envelope) })),
+      }),
+    );
+    for (const failed of response.Failed ?? []) {
+      const item = items[Number(failed.Id)];
+      if (item) results[item.index] = { ErrorCode: 'InternalFailure', ErrorMessage: failed.Message ?? 'target failed' };
+    }
+  }
+}
+
+/**
+ * The subset of EventBridge pattern matching the service's rules use: each key of the pattern
+ * must be present in the event, a list matches any of its exact values, an object recurses.
+ */
+export function matchesPattern(pattern: Readonly<Record<string, unknown>>, event: unknown): boolean {
+  if (typeof event !== 'object' || event === null) return false;
+  return Object.entries(pattern).every(([key, expected]) => {
+    const actual = (event as Record<string, unknown>)[key];
+    if (Array.isArray(expected)) {
+      const values = Array.isArray(actual) ? actual : [actual];
+      return values.some((value) => expected.includes(value));
+    }
+    if (typeof expected === 'object' && expected !== null) {
+      return matchesPattern(expected as Record<string, unknown>, actual);
+    }
+    return false;
+  });
+}
+
+function failure(status: number, type: string, message: string): { status: number; body: unknown } {
+  return { status, body: { __type: type, message } };
+}

@@ -1,0 +1,290 @@
+import { mkdirSync } from 'node:fs';
+import { Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DEFAULT_RETRY_SCHEDULE_SECONDS,
+  DELIVERY,
+  EVENT_RULE_PATTERN,
+  FAN_OUT,
+  LOCAL_NAMES,
+  SUBSCRIPTION_ROUTES,
+  TABLE_KEYS,
+  deliveryMaxReceiveCount,
+} from '../settings';
+import { AwsEndpoint, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
+import { ApiServer, startApiServer } from './api-server';
+import { localEventBus } from './event-bus';
+import { startFauxqsProcess } from './fauxqs-process';
+import { SqsEventSource, startSqsEventSource } from './sqs-event-source';
+
+// dynalite ships no type declarations.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
+
+/** Options of the local stack; each has an environment variable in `bin/local.ts`. */
+export interface LocalStackOptions {
+  /** API port; 0 picks a free one. @default 3000 */
+  port?: number;
+  /** Local AWS endpoint port; 0 picks a free one. @default 4566 */
+  awsPort?: number;
+  /** API token signing secret. */
+  jwtSecret: string;
+  /** Keep DynamoDB data in this folder across restarts. @default in memory */
+  dataDir?: string;
+  /** Retry delays in seconds after the first attempt. @default DESIGN §4 schedule */
+  retrySchedule?: readonly number[];
+  /** Delivery timeout. @default 10 s */
+  deliveryTimeoutMs?: number;
+  /** Targets exempt from the private-address refusal. @default loopback */
+  targetAllowlist?: string;
+  /** Pollers per queue (Lambda concurrency). */
+  fanOutConcurrency?: number;
+  deliveryConcurrency?: number;
+  /** Receives errors of the in-process event sources. */
+  onError?: (error: unknown) => void;
+  /** Counts requests at the AWS endpoint. */
+  onAwsRequest?: (service: string, action: string) => void;
+}
+
+/** Queue URLs and ARNs of the local pipeline. */
+export interface LocalQueues {
+  fanOut: QueueRef;
+  fanOutDlq: QueueRef;
+  delivery: QueueRef;
+  deliveryDlq: QueueRef;
+}
+
+export interface QueueRef {
+  url: string;
+  arn: string;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  awsEndpoint: string;
+  busName: string;
+  tableName: string;
+  queues: LocalQueues;
+  stop(): Promise<void>;
+}
+
+const REGION = 'us-east-1';
+const ACCOUNT = '000000000000';
+
+/** Loopback only: the local stack's receivers live there. */
+export const LOCAL_TARGET_ALLOWLIST = '127.0.0.0/8,::1,localhost';
+
+/**
+ * Starts the deployed topology in one process: dynalite and fauxqs behind one AWS endpoint,
+ * the local EventBridge, the SQS event sources with Lambda semantics, and the HTTP API — all
+ * running the very handler modules the CDK stack deploys, configured through the same
+ * environment variables.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    const dynamo = dynalite(dynaliteOptions(options.dataDir));
+    await listen(dynamo, 0);
+    cleanups.push(() => closeServer(dynamo));
+    const fauxqs = await startFauxqsProcess();
+    cleanups.push(() => fauxqs.stop());
+
+    const endpointHolder: { sqs?: SQSClient } = {};
+    const rules: { pattern: Record<string, unknown>; queueUrl: string }[] = [];
+    const endpoint: AwsEndpoint = await startAwsEndpoint({
+      port: options.awsPort ?? 4566,
+      dynamoDbUrl: `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`,
+      sqsUrl: fauxqs.address,
+      events: (action, body) =>
+        localEventBus({ busName: LOCAL_NAMES.bus, region: REGION, account: ACCOUNT, rules, sqs: endpointHolder.sqs! })(
+          action,
+          body,
+        ),
+      onRequest: options.onAwsRequest,
+    });
+    cleanups.push(() => endpoint.stop());
+
+    const retrySchedule = options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
+    setFunctionEnvironment(endpoint.url, options, retrySchedule);
+    const sqs = new SQSClient({});
+    endpointHolder.sqs = sqs;
+    await createTable(new DynamoDBClient({}));
+    const queues = await createQueues(sqs, retrySchedule);
+    rules.push({ pattern: EVENT_RULE_PATTERN, queueUrl: queues.fanOut.url });
+    process.env.DELIVERY_QUEUE_URL = queues.delivery.url;
+    process.env.FAN_OUT_QUEUE_URL = queues.fanOut.url;
+
+    // Handlers read their configuration at import, so they load only once it is set.
+    const [authorizer, subscriptionsApi] = await Promise.all([
+      import('../../lambdas/handlers/authorizer'),
+      import('../../lambdas/handlers/subscriptions-api'),
+    ]);
+    const api: ApiServer = await startApiServer({
+      port: options.port ?? 3000,
+      authorizer: authorizer.handler,
+      maxBodyBytes: 1024 * 1024,
+      routes: SUBSCRIPTION_ROUTES.map((routeKey) => ({
+        routeKey,
+        functionName: 'subscriptions-api',
+        handler: subscriptionsApi.handler,
+      })),
+    });
+    cleanups.push(() => api.stop());
+
+    const sources = await startEventSources(sqs, queues, options);
+    cleanups.push(async () => {
+      await Promise.all(sources.map((source) => source.stop()));
+    });
+
+    return {
+      apiUrl: api.url,
+      awsEndpoint: endpoint.url,
+      busName: LOCAL_NAMES.bus,
+      tableName: LOCAL_NAMES.table,
+      queues,
+      stop: () => runCleanups(cleanups),
+    };
+  } catch (error) {
+    await runCleanups(cleanups);
+    throw error;
+  }
+}
+
+async function runCleanups(cleanups: (() => Promise<void>)[]): Promise<void> {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  cleanups.length = 0;
+}
+
+function dynaliteOptions(dataDir: string | undefined): Record<string, unknown> {
+  const options: Record<string, unknown> = { createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 };
+  if (dataDir) {
+    const dynamoDir = path.resolve(dataDir, 'dynamodb');
+    mkdirSync(dynamoDir, { recursive: true });
+    options.path = dynamoDir;
+  }
+  return options;
+}
+
+/** The environment each deployed function gets, set once for the in-process handlers. */
+function setFunctionEnvironment(endpointUrl: string, options: LocalStackOptions, retrySchedule: readonly number[]): void {
+  const env = process.env;
+  env.AWS_ENDPOINT_URL = endpointUrl;
+  env.AWS_REGION = REGION;
+  env.AWS_ACCESS_KEY_ID ??= 'local';
+  env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  env.TABLE_NAME = LOCAL_NAMES.table;
+  env.JWT_SECRET = options.jwtSecret;
+  env.ALLOW_HTTP_TARGETS = 'true';
+  env.TARGET_ALLOWLIST = options.targetAllowlist ?? LOCAL_TARGET_ALLOWLIST;
+  env.RETRY_SCHEDULE = retrySchedule.join(',');
+  env.DELIVERY_TIMEOUT_MS = String(options.deliveryTimeoutMs ?? DELIVERY.timeoutMs);
+  env.POWERTOOLS_TRACE_ENABLED = 'false';
+  env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  env.POWERTOOLS_SERVICE_NAME = 'tiledesk-webhooks';
+}
+
+/** Creates the table exactly as `lib/webhooks-table.ts` declares it. */
+async function createTable(client: DynamoDBClient): Promise<void> {
+  const { partitionKey, sortKey, topicIndex, historyIndex } = TABLE_KEYS;
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: LOCAL_NAMES.table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [partitionKey, sortKey, topicIndex.partitionKey, topicIndex.sortKey, historyIndex.partitionKey, historyIndex.sortKey].map(
+          (name) => ({ AttributeName: name, AttributeType: 'S' }),
+        ),
+        KeySchema: [
+          { AttributeName: partitionKey, KeyType: 'HASH' },
+          { AttributeName: sortKey, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: topicIndex.name,
+            KeySchema: [
+              { AttributeName: topicIndex.partitionKey, KeyType: 'HASH' },
+              { AttributeName: topicIndex.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+          {
+            IndexName: historyIndex.name,
+            KeySchema: [
+              { AttributeName: historyIndex.partitionKey, KeyType: 'HASH' },
+              { AttributeName: historyIndex.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      }),
+    );
+  } catch (error) {
+    if ((error as Error).name !== 'ResourceInUseException') throw error;
+  }
+}
+
+/** Creates the queues with the visibility and redrive the CDK constructs give them. */
+async function createQueues(sqs: SQSClient, retrySchedule: readonly number[]): Promise<LocalQueues> {
+  const create = async (name: string, attributes: Record<string, string> = {}): Promise<QueueRef> => {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+    return { url: QueueUrl!, arn: Attributes!.QueueArn! };
+  };
+  const fanOutDlq = await create(LOCAL_NAMES.fanOutDlq);
+  const deliveryDlq = await create(LOCAL_NAMES.deliveryDlq);
+  const fanOut = await create(LOCAL_NAMES.fanOutQueue, {
+    VisibilityTimeout: String(FAN_OUT.visibilityTimeoutSeconds),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: fanOutDlq.arn, maxReceiveCount: FAN_OUT.maxReceiveCount }),
+  });
+  const delivery = await create(LOCAL_NAMES.deliveryQueue, {
+    VisibilityTimeout: String(DELIVERY.visibilityTimeoutSeconds),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: deliveryDlq.arn,
+      maxReceiveCount: deliveryMaxReceiveCount(retrySchedule),
+    }),
+  });
+  return { fanOut, fanOutDlq, delivery, deliveryDlq };
+}
+
+/** The two SQS event source mappings, with the deployed batch settings. */
+async function startEventSources(
+  sqs: SQSClient,
+  queues: LocalQueues,
+  options: LocalStackOptions,
+): Promise<SqsEventSource[]> {
+  const [fanOut, delivery] = await Promise.all([
+    import('../../lambdas/handlers/fan-out'),
+    import('../../lambdas/handlers/delivery'),
+  ]);
+  return [
+    startSqsEventSource({
+      sqs,
+      queueUrl: queues.fanOut.url,
+      queueArn: queues.fanOut.arn,
+      functionName: 'fan-out',
+      handler: fanOut.handler,
+      batchSize: FAN_OUT.batchSize,
+      maxBatchingWindowSeconds: FAN_OUT.maxBatchingWindowSeconds,
+      concurrency: options.fanOutConcurrency ?? 2,
+      functionTimeoutSeconds: FAN_OUT.functionTimeoutSeconds,
+      region: REGION,
+      onError: options.onError,
+    }),
+    startSqsEventSource({
+      sqs,
+      queueUrl: queues.delivery.url,
+      queueArn: queues.delivery.arn,
+      functionName: 'delivery',
+      handler: delivery.handler,
+      batchSize: DELIVERY.batchSize,
+      maxBatchingWindowSeconds: DELIVERY.maxBatchingWindowSeconds,
+      concurrency: options.deliveryConcurrency ?? 4,
+      functionTimeoutSeconds: DELIVERY.functionTimeoutSeconds,
+      region: REGION,
+      onError: options.onError,
+    }),
+  ];
+}

@@ -1,0 +1,106 @@
+import {
+  EVENT_CATALOG,
+  OPERATOR_SELECT_EVENT,
+  deriveTopics,
+  isKnownEvent,
+  isPublishedEvent,
+} from '../../../lambdas/core/event-catalog';
+
+describe('isKnownEvent', () => {
+  it.each(EVENT_CATALOG.map((entry) => entry.event))('accepts the catalog event %s', (event) => {
+    expect(isKnownEvent(event)).toBe(true);
+  });
+
+  it.each([
+    'message.create.request.channel.telegram',
+    'message.create.request.channel.whatsapp',
+    'message.create.request.channel.chat21',
+    'event.emit.typing.start',
+    'event.emit.my_custom-event',
+    `event.emit.${'a'.repeat(100)}`,
+  ])('accepts the refinement %s', (event) => {
+    expect(isKnownEvent(event)).toBe(true);
+  });
+
+  it.each([
+    ['an empty string', ''],
+    ['an unknown name', 'foo'],
+    ['a near miss of a catalog event', 'request.created'],
+    ['a base event with a trailing dot', 'request.create.'],
+    ['a refinement of a base that has none', 'request.create.telegram'],
+    ['an empty channel name', 'message.create.request.channel.'],
+    ['an empty custom event name', 'event.emit.'],
+    ['a name with a space', 'event.emit.typing start'],
+    ['a name with a slash', 'message.create.request.channel.tele/gram'],
+    ['a name with an empty segment', 'event.emit.typing..start'],
+    ['a name with a trailing dot', 'event.emit.typing.'],
+    ['a name longer than 100 characters', `event.emit.${'a'.repeat(101)}`],
+    ['a differently cased base', 'Request.Create'],
+  ])('refuses %s', (_label, event) => {
+    expect(isKnownEvent(event)).toBe(false);
+  });
+});
+
+describe('isPublishedEvent', () => {
+  it('is true for bus events and their refinements', () => {
+    expect(isPublishedEvent('request.create')).toBe(true);
+    expect(isPublishedEvent('message.create.request.channel.telegram')).toBe(true);
+    expect(isPublishedEvent('event.emit.typing.start')).toBe(true);
+  });
+
+  it('is false for the synchronous operator.select hook', () => {
+    expect(OPERATOR_SELECT_EVENT).toBe('operator.select');
+    expect(isKnownEvent('operator.select')).toBe(true);
+    expect(isPublishedEvent('operator.select')).toBe(false);
+  });
+
+  it('is false for unknown events', () => {
+    expect(isPublishedEvent('foo')).toBe(false);
+  });
+});
+
+describe('deriveTopics', () => {
+  it('gives only the base topic for events without refinements', () => {
+    expect(deriveTopics('request.create', { id_project: 'p1', name: 'typing.start' })).toEqual(['request.create']);
+  });
+
+  it('adds the channel refinement of message.create', () => {
+    const payload = { id_project: 'p1', request: { channel: { name: 'telegram' } } };
+    expect(deriveTopics('message.create', payload)).toEqual([
+      'message.create',
+      'message.create.request.channel.telegram',
+    ]);
+  });
+
+  it('adds the name refinement of event.emit', () => {
+    expect(deriveTopics('event.emit', { id_project: 'p1', name: 'typing.start' })).toEqual([
+      'event.emit',
+      'event.emit.typing.start',
+    ]);
+  });
+
+  it.each([
+    ['no request', { id_project: 'p1' }],
+    ['a null request', { request: null }],
+    ['a request without channel', { request: {} }],
+    ['a string channel', { request: { channel: 'telegram' } }],
+    ['a numeric channel name', { request: { channel: { name: 42 } } }],
+    ['an empty channel name', { request: { channel: { name: '' } } }],
+    ['a channel name with invalid characters', { request: { channel: { name: 'tele gram/x' } } }],
+  ])('gives only message.create for a payload with %s', (_label, payload) => {
+    expect(deriveTopics('message.create', payload)).toEqual(['message.create']);
+  });
+
+  it.each([
+    ['no name', {}],
+    ['a non-string name', { name: { nested: 'typing' } }],
+    ['a name with invalid characters', { name: '../../admin' }],
+    ['a too long name', { name: 'x'.repeat(101) }],
+  ])('gives only event.emit for a payload with %s', (_label, payload) => {
+    expect(deriveTopics('event.emit', payload)).toEqual(['event.emit']);
+  });
+
+  it('does not take the event.emit name field for message.create', () => {
+    expect(deriveTopics('message.create', { name: 'telegram' })).toEqual(['message.create']);
+  });
+});

@@ -1,0 +1,279 @@
+import { parseAllowlist } from '../../../lambdas/core/address-policy';
+import { ConflictError, NotFoundError, ValidationError } from '../../../lambdas/core/errors';
+import {
+  SubscriptionDeps,
+  SubscriptionRepository,
+  createSubscription,
+  deleteSubscription,
+  getSubscription,
+  listSubscriptions,
+  updateSubscription,
+} from '../../../lambdas/core/manage-subscriptions';
+import { Subscription, toView } from '../../../lambdas/core/subscription';
+import { Resolver } from '../../../lambdas/core/target-policy';
+
+/**
+ * Keeps subscriptions in a map and enforces what the DynamoDB store promises: the project
+ * limit on create, and `replace` only over the version that was read (`updatedAt`).
+ */
+class InMemorySubscriptions implements SubscriptionRepository {
+  readonly items = new Map<string, Subscription>();
+
+  private static key(projectId: string, subscriptionId: string): string {
+    return `${projectId}/${subscriptionId}`;
+  }
+
+  async create(subscription: Subscription, limit: number): Promise<void> {
+    if ((await this.list(subscription.id_project)).length >= limit) throw new ConflictError('limit reached');
+    this.items.set(InMemorySubscriptions.key(subscription.id_project, subscription._id), structuredClone(subscription));
+  }
+
+  async list(projectId: string): Promise<Subscription[]> {
+    return [...this.items.values()].filter((item) => item.id_project === projectId).map((item) => structuredClone(item));
+  }
+
+  async get(projectId: string, subscriptionId: string): Promise<Subscription | undefined> {
+    const item = this.items.get(InMemorySubscriptions.key(projectId, subscriptionId));
+    return item && structuredClone(item);
+  }
+
+  async replace(previous: Subscription, next: Subscription): Promise<void> {
+    const key = InMemorySubscriptions.key(previous.id_project, previous._id);
+    if (this.items.get(key)?.updatedAt !== previous.updatedAt) throw new ConflictError('changed meanwhile');
+    this.items.set(key, structuredClone(next));
+  }
+
+  async delete(projectId: string, subscriptionId: string): Promise<Subscription | undefined> {
+    const key = InMemorySubscriptions.key(projectId, subscriptionId);
+    const item = this.items.get(key);
+    this.items.delete(key);
+    return item;
+  }
+}
+
+const resolve: Resolver = async (host) => {
+  const table: Record<string, string[]> = {
+    'hooks.example.com': ['93.184.216.34'],
+    'other.example.com': ['1.1.1.1'],
+    'intranet.example.com': ['10.0.0.7'],
+  };
+  const addresses = table[host];
+  if (!addresses) throw new Error(`ENOTFOUND ${host}`);
+  return addresses;
+};
+
+const T0 = new Date('2024-05-01T10:00:00.000Z');
+
+function setUp(overrides: Partial<SubscriptionDeps> = {}): { deps: SubscriptionDeps; repository: InMemorySubscriptions } {
+  const repository = new InMemorySubscriptions();
+  const deps: SubscriptionDeps = {
+    repository,
+    targetPolicy: { allowHttp: false, allowlist: parseAllowlist('') },
+    resolve,
+    subscriptionLimit: 100,
+    now: () => T0,
+    ...overrides,
+  };
+  return { deps, repository };
+}
+
+/** Catches what a promise rejects with, so tests can look at the error's fields. */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+describe('createSubscription', () => {
+  it('returns the new subscription with its secret and stores it', async () => {
+    const { deps, repository } = setUp();
+    const created = await createSubscription(
+      'p1',
+      { event: 'request.create', target: 'https://hooks.example.com/in' },
+      'user-1',
+      deps,
+    );
+    expect(created).toEqual<Subscription>({
+      _id: expect.stringMatching(/^[0-9a-f]{24}$/),
+      id_project: 'p1',
+      event: 'request.create',
+      target: 'https://hooks.example.com/in',
+      createdBy: 'user-1',
+      createdAt: T0.toISOString(),
+      updatedAt: T0.toISOString(),
+      status: 'active',
+      secret: expect.stringMatching(/^whsec_/),
+    });
+    expect(await repository.get('p1', created._id)).toEqual(created);
+  });
+
+  it('gives each subscription its own id and secret', async () => {
+    const { deps } = setUp();
+    const input = { event: 'request.create', target: 'https://hooks.example.com/in' };
+    const first = await createSubscription('p1', input, 'user-1', deps);
+    const second = await createSubscription('p1', { ...input, event: 'request.close' }, 'user-1', deps);
+    expect(second._id).not.toBe(first._id);
+    expect(second.secret).not.toBe(first.secret);
+  });
+
+  it.each([
+    ['an http target', 'http://hooks.example.com/in'],
+    ['a literal private address', 'https://10.0.0.1/in'],
+    ['the metadata address', 'https://169.254.169.254/latest'],
+    ['a host resolving to a private address', 'https://intranet.example.com/in'],
+    ['an unresolvable host', 'https://nowhere.example.com/in'],
+    ['credentials in the URL', 'https://user:pass@hooks.example.com/in'],
+  ])('refuses %s with a ValidationError naming target', async (_label, target) => {
+    const { deps, repository } = setUp();
+    const error = await rejectionOf(createSubscription('p1', { event: 'request.create', target }, 'user-1', deps));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).errors).toEqual([{ field: 'target', message: expect.any(String) }]);
+    expect(repository.items.size).toBe(0);
+  });
+
+  it('accepts http and allowlisted hosts when the policy says so', async () => {
+    const { deps } = setUp({ targetPolicy: { allowHttp: true, allowlist: parseAllowlist('127.0.0.0/8,localhost') } });
+    const created = await createSubscription(
+      'p1',
+      { event: 'request.create', target: 'http://localhost:4000/in' },
+      'user-1',
+      deps,
+    );
+    expect(created.target).toBe('http://localhost:4000/in');
+  });
+
+  it('passes the limit to the repository', async () => {
+    const { deps } = setUp({ subscriptionLimit: 1 });
+    const input = { event: 'request.create', target: 'https://hooks.example.com/in' };
+    await createSubscription('p1', input, 'user-1', deps);
+    await expect(createSubscription('p1', input, 'user-1', deps)).rejects.toBeInstanceOf(ConflictError);
+  });
+});
+
+describe('getSubscription and listSubscriptions', () => {
+  it('finds a subscription only in its own project', async () => {
+    const { deps } = setUp();
+    const created = await createSubscription(
+      'p1',
+      { event: 'request.create', target: 'https://hooks.example.com/in' },
+      'user-1',
+      deps,
+    );
+    await expect(getSubscription('p1', created._id, deps)).resolves.toEqual(created);
+    await expect(getSubscription('p2', created._id, deps)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('throws NotFoundError for an unknown id', async () => {
+    const { deps } = setUp();
+    await expect(getSubscription('p1', '0123456789abcdef01234567', deps)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it("lists the project's subscriptions without secrets", async () => {
+    const { deps } = setUp();
+    const target = 'https://hooks.example.com/in';
+    const mine = await createSubscription('p1', { event: 'request.create', target }, 'user-1', deps);
+    await createSubscription('p2', { event: 'request.create', target }, 'user-2', deps);
+    const listed = await listSubscriptions('p1', deps);
+    expect(listed).toEqual([toView(mine)]);
+    expect(listed[0]).not.toHaveProperty('secret');
+  });
+});
+
+describe('updateSubscription', () => {
+  async function existing(deps: SubscriptionDeps): Promise<Subscription> {
+    return createSubscription('p1', { event: 'request.create', target: 'https://hooks.example.com/in' }, 'user-1', deps);
+  }
+
+  it('changes only the given field and returns the view', async () => {
+    const { deps, repository } = setUp();
+    const before = await existing(deps);
+    const later = new Date(T0.getTime() + 60_000);
+    const view = await updateSubscription(
+      'p1',
+      before._id,
+      { target: 'https://other.example.com/in' },
+      { ...deps, now: () => later },
+    );
+    expect(view).toEqual({ ...toView(before), target: 'https://other.example.com/in', updatedAt: later.toISOString() });
+    expect(view).not.toHaveProperty('secret');
+    expect(await repository.get('p1', before._id)).toEqual({
+      ...before,
+      target: 'https://other.example.com/in',
+      updatedAt: later.toISOString(),
+    });
+  });
+
+  it('changes the event alone, keeping the target', async () => {
+    const { deps } = setUp();
+    const before = await existing(deps);
+    const view = await updateSubscription('p1', before._id, { event: 'request.close' }, deps);
+    expect(view.event).toBe('request.close');
+    expect(view.target).toBe(before.target);
+  });
+
+  it('moves updatedAt strictly forward even when the clock has not', async () => {
+    const { deps } = setUp();
+    const before = await existing(deps);
+    const first = await updateSubscription('p1', before._id, { event: 'request.close' }, deps);
+    expect(first.updatedAt).toBe(new Date(T0.getTime() + 1).toISOString());
+    const earlier = new Date(T0.getTime() - 3_600_000);
+    const second = await updateSubscription('p1', before._id, { event: 'request.update' }, { ...deps, now: () => earlier });
+    expect(Date.parse(second.updatedAt)).toBeGreaterThan(Date.parse(first.updatedAt));
+    expect(second.createdAt).toBe(before.createdAt);
+  });
+
+  it.each([
+    ['a literal private address', 'https://192.168.1.1/in'],
+    ['a host resolving to a private address', 'https://intranet.example.com/in'],
+    ['an http target', 'http://other.example.com/in'],
+  ])('refuses %s as the new target and keeps the old one', async (_label, target) => {
+    const { deps, repository } = setUp();
+    const before = await existing(deps);
+    const error = await rejectionOf(updateSubscription('p1', before._id, { target }, deps));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).errors.map((entry) => entry.field)).toEqual(['target']);
+    expect(await repository.get('p1', before._id)).toEqual(before);
+  });
+
+  it('never creates a subscription that does not exist', async () => {
+    const { deps, repository } = setUp();
+    await expect(
+      updateSubscription('p1', '0123456789abcdef01234567', { event: 'request.close' }, deps),
+    ).rejects.toBeInstanceOf(NotFoundError);
+    expect(repository.items.size).toBe(0);
+  });
+
+  it("does not update another project's subscription", async () => {
+    const { deps, repository } = setUp();
+    const before = await existing(deps);
+    await expect(updateSubscription('p2', before._id, { event: 'request.close' }, deps)).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+    expect(await repository.get('p1', before._id)).toEqual(before);
+  });
+});
+
+describe('deleteSubscription', () => {
+  it('removes the subscription and returns it without its secret', async () => {
+    const { deps, repository } = setUp();
+    const created = await createSubscription(
+      'p1',
+      { event: 'request.create', target: 'https://hooks.example.com/in' },
+      'user-1',
+      deps,
+    );
+    const deleted = await deleteSubscription('p1', created._id, deps);
+    expect(deleted).toEqual(toView(created));
+    expect(deleted).not.toHaveProperty('secret');
+    expect(repository.items.size).toBe(0);
+    await expect(getSubscription('p1', created._id, deps)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('throws NotFoundError for an unknown id', async () => {
+    const { deps } = setUp();
+    await expect(deleteSubscription('p1', '0123456789abcdef01234567', deps)).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
