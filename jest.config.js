@@ -3,6 +3,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  transform: { '^.+\\.(ts|js|mjs)$': '<rootDir>/jest-esbuild-transform.js' },
+  transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
   testTimeout: 60000,
 };

@@ -19,6 +19,7 @@ import { parseAllowlist } from '../core/address-policy';
 import { booleanFlag, readConfig } from '../adapters/config';
 import { logger, metrics, tracer } from '../adapters/observability';
 import { SubscriptionStore } from '../adapters/subscription-store';
+import { AttemptLogStore } from '../adapters/attempt-log-store';
 import {
   ApiEvent,
   ApiResult,
@@ -45,10 +46,18 @@ const deps: SubscriptionDeps = {
   subscriptionLimit: config.SUBSCRIPTION_LIMIT,
 };
 
+const attemptLogs = new AttemptLogStore(config.TABLE_NAME);
+
 const pathSchema = z.object({ projectId: idSchema, id: idSchema.optional() });
+
+const pageQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(API.logsPageSizeMax).default(API.logsPageSize),
+  cursor: z.string().max(2048).optional(),
+});
 
 /** Routes the subscription API's requests (routes declared in `lib/settings.ts`). */
 export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
+  metrics.addMetric('ApiRequest', 'Count', 1);
   try {
     if (event.routeKey === 'GET /events') {
       principalOf(event);
@@ -72,6 +81,19 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
       case 'PUT /{projectId}/subscriptions/{id}': {
         const changes = parseBody(event, updateSubscriptionSchema);
         return jsonResponse(200, await updateSubscription(projectId, requireId(id), changes, deps));
+      }
+      case 'GET /{projectId}/subscriptions/{id}/logs': {
+        const { limit, cursor } = parseWith(pageQuerySchema, event.queryStringParameters ?? {}, 'query');
+        const subscriptionId = requireId(id);
+        const page = await attemptLogs.listBySubscription(projectId, subscriptionId, limit, cursor);
+        // Logs outlive a deleted subscription (e.g. one removed by a 410), so only an id
+        // with neither a subscription nor any log is unknown.
+        if (page.items.length === 0 && !cursor) await getSubscription(projectId, subscriptionId, deps);
+        return jsonResponse(200, page);
+      }
+      case 'GET /{projectId}/subscriptions/history': {
+        const { limit, cursor } = parseWith(pageQuerySchema, event.queryStringParameters ?? {}, 'query');
+        return jsonResponse(200, await attemptLogs.listByProject(projectId, limit, cursor));
       }
       case 'DELETE /{projectId}/subscriptions/{id}': {
         const deleted = await deleteSubscription(projectId, requireId(id), deps);
