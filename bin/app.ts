@@ -10,4 +10,8 @@ new WebhooksStack(app, String(context('stackName') ?? 'TiledeskWebhooks'), {
   allowHttpTargets: context('allowHttpTargets') === true || context('allowHttpTargets') === 'true',
   targetAllowlist: String(context('targetAllowlist') ?? ''),
   subscriptionLimit: Number(context('subscriptionLimit') ?? 100),
+  busName: String(context('busName') ?? 'tiledesk'),
+  existingBus: context('existingBus') ? String(context('existingBus')) : undefined,
+  retrySchedule: context('retrySchedule') ? String(context('retrySchedule')).split(',').map(Number) : undefined,
+  deliveryTimeoutMs: context('deliveryTimeoutMs') ? Number(context('deliveryTimeoutMs')) : undefined,
 });

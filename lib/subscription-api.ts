@@ -1,10 +1,11 @@
-import { CfnOutput, Duration } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { HttpApi, HttpMethod, ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { stackOutput } from './stack-output';
 import { API, SUBSCRIPTION_ROUTES } from './settings';
 import { WebhookFunction } from './webhook-function';
 
@@ -82,10 +83,7 @@ export class SubscriptionApi extends Construct {
       this.httpApi.addRoutes({ path, methods: [HttpMethod[method]], integration });
     }
 
-    new CfnOutput(this, 'ApiUrl', { value: this.httpApi.apiEndpoint, description: 'Subscription API base URL' });
-    new CfnOutput(this, 'JwtSecretArn', {
-      value: this.jwtSecret.secretArn,
-      description: 'Secrets Manager ARN of the API token signing secret',
-    });
+    stackOutput(this, 'ApiUrl', this.httpApi.apiEndpoint, 'Subscription API base URL');
+    stackOutput(this, 'JwtSecretArn', this.jwtSecret.secretArn, 'Secrets Manager ARN of the API token signing secret');
   }
 }

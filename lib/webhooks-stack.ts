@@ -1,5 +1,8 @@
-import { CfnOutput, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { stackOutput } from './stack-output';
+import { Delivery } from './delivery';
+import { EventRouting } from './event-routing';
 import { SubscriptionApi } from './subscription-api';
 import { WebhooksTable } from './webhooks-table';
 
@@ -13,9 +16,17 @@ export interface WebhooksStackProps extends StackProps {
   readonly subscriptionLimit?: number;
   /** @default RemovalPolicy.RETAIN */
   readonly tableRemovalPolicy?: RemovalPolicy;
+  /** Name of the bus to create. @default 'tiledesk' */
+  readonly busName?: string;
+  /** An existing bus (name or ARN) to subscribe to instead of creating one. */
+  readonly existingBus?: string;
+  /** Retry delays in seconds. @default 5, 300, 1800, 7200, 18000, 36000, 36000 */
+  readonly retrySchedule?: readonly number[];
+  /** Per-attempt delivery timeout. @default 10000 */
+  readonly deliveryTimeoutMs?: number;
 }
 
-/** The whole service: table, subscription API, and (as they land) event routing and delivery. */
+/** The whole service: table, subscription API, event routing and delivery (DESIGN §1). */
 export class WebhooksStack extends Stack {
   constructor(scope: Construct, id: string, props: WebhooksStackProps = {}) {
     super(scope, id, props);
@@ -26,6 +37,18 @@ export class WebhooksStack extends Stack {
       targetAllowlist: props.targetAllowlist,
       subscriptionLimit: props.subscriptionLimit,
     });
-    new CfnOutput(this, 'TableName', { value: table.tableName });
+    const delivery = new Delivery(this, 'Delivery', {
+      table,
+      retrySchedule: props.retrySchedule,
+      timeoutMs: props.deliveryTimeoutMs,
+      targetAllowlist: props.targetAllowlist,
+    });
+    new EventRouting(this, 'Events', {
+      table,
+      deliveryQueue: delivery.queue,
+      busName: props.busName,
+      existingBus: props.existingBus,
+    });
+    stackOutput(this, 'TableName', table.tableName);
   }
 }

@@ -1,0 +1,90 @@
+import { Duration } from 'aws-cdk-lib';
+import { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus, IEventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { stackOutput } from './stack-output';
+import { EVENT_RULE_PATTERN, FAN_OUT } from './settings';
+import { WebhookFunction } from './webhook-function';
+
+/** Props of {@link EventRouting}. */
+export interface EventRoutingProps {
+  readonly table: ITable;
+  /** Where the fan-out sends one message per (event, subscription). */
+  readonly deliveryQueue: IQueue;
+  /** Name of the bus to create. @default 'tiledesk' */
+  readonly busName?: string;
+  /** Use this existing bus (name or ARN) instead of creating one. */
+  readonly existingBus?: string;
+}
+
+/**
+ * Events in: the EventBridge bus, the rule matching `source: tiledesk` (the same pattern the
+ * local stack applies), the fan-out queue with its DLQ, and the fan-out function that turns each
+ * event into delivery messages. The rule target has its own DLQ and retry policy, so an event
+ * EventBridge cannot hand to the queue is kept, never dropped.
+ */
+export class EventRouting extends Construct {
+  readonly bus: IEventBus;
+  readonly fanOutQueue: Queue;
+  readonly fanOutDlq: Queue;
+  readonly ruleDlq: Queue;
+  readonly fanOutFunction: WebhookFunction;
+
+  constructor(scope: Construct, id: string, props: EventRoutingProps) {
+    super(scope, id);
+    this.bus = props.existingBus
+      ? props.existingBus.startsWith('arn:')
+        ? EventBus.fromEventBusArn(this, 'Bus', props.existingBus)
+        : EventBus.fromEventBusName(this, 'Bus', props.existingBus)
+      : new EventBus(this, 'Bus', { eventBusName: props.busName ?? 'tiledesk' });
+
+    const queueDefaults = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
+    this.fanOutDlq = new Queue(this, 'FanOutDlq', { ...queueDefaults, retentionPeriod: Duration.days(14) });
+    this.fanOutQueue = new Queue(this, 'FanOutQueue', {
+      ...queueDefaults,
+      visibilityTimeout: Duration.seconds(FAN_OUT.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: this.fanOutDlq, maxReceiveCount: FAN_OUT.maxReceiveCount },
+    });
+    this.ruleDlq = new Queue(this, 'RuleDlq', { ...queueDefaults, retentionPeriod: Duration.days(14) });
+
+    new Rule(this, 'TiledeskEvents', {
+      eventBus: this.bus,
+      description: 'Every Tiledesk event to the webhook fan-out queue',
+      eventPattern: { source: [...EVENT_RULE_PATTERN.source] },
+      targets: [
+        new SqsQueue(this.fanOutQueue, {
+          deadLetterQueue: this.ruleDlq,
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
+
+    this.fanOutFunction = new WebhookFunction(this, 'FanOut', {
+      handlerFile: 'fan-out',
+      description: 'Fans each Tiledesk event out to its subscribers',
+      timeout: Duration.seconds(FAN_OUT.functionTimeoutSeconds),
+      environment: {
+        DELIVERY_QUEUE_URL: props.deliveryQueue.queueUrl,
+        FAN_OUT_QUEUE_URL: this.fanOutQueue.queueUrl,
+      },
+    }).bindTable(props.table, 'read');
+    props.deliveryQueue.grantSendMessages(this.fanOutFunction.function);
+    this.fanOutFunction.function.addEventSource(
+      new SqsEventSource(this.fanOutQueue, {
+        batchSize: FAN_OUT.batchSize,
+        maxBatchingWindow: Duration.seconds(FAN_OUT.maxBatchingWindowSeconds),
+        reportBatchItemFailures: true,
+      }),
+    );
+
+    stackOutput(this, 'EventBusName', this.bus.eventBusName, 'Publish Tiledesk events here');
+    stackOutput(this, 'EventBusArn', this.bus.eventBusArn);
+    stackOutput(this, 'FanOutQueueUrl', this.fanOutQueue.queueUrl);
+    stackOutput(this, 'FanOutDlqUrl', this.fanOutDlq.queueUrl, 'Events the fan-out could not process');
+    stackOutput(this, 'EventRuleDlqUrl', this.ruleDlq.queueUrl, 'Events EventBridge could not put on the fan-out queue');
+  }
+}
