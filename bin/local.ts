@@ -18,6 +18,8 @@ async function main(): Promise<void> {
     dataDir: env.DATA_DIR || undefined,
     retrySchedule,
     deliveryTimeoutMs: env.DELIVERY_TIMEOUT_MS ? Number(env.DELIVERY_TIMEOUT_MS) : undefined,
+    operatorSelectTimeoutMs: env.OPERATOR_SELECT_TIMEOUT_MS ? Number(env.OPERATOR_SELECT_TIMEOUT_MS) : undefined,
+    autoDisableAfterDead: env.AUTO_DISABLE_AFTER_DEAD ? Number(env.AUTO_DISABLE_AFTER_DEAD) : undefined,
     targetAllowlist: env.TARGET_ALLOWLIST || undefined,
     onError: (error) => console.error('[local-stack] event source error:', error),
   });

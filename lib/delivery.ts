@@ -20,6 +20,8 @@ export interface DeliveryProps {
   readonly maxConcurrency?: number;
   /** @default 30 */
   readonly attemptLogTtlDays?: number;
+  /** Dead deliveries in a row that disable a subscription. @default 5 */
+  readonly autoDisableAfterDead?: number;
 }
 
 /**
@@ -55,6 +57,7 @@ export class Delivery extends Construct {
         DELIVERY_TIMEOUT_MS: String(props.timeoutMs ?? DELIVERY.timeoutMs),
         TARGET_ALLOWLIST: props.targetAllowlist ?? '',
         ATTEMPT_LOG_TTL_DAYS: String(props.attemptLogTtlDays ?? DELIVERY.attemptLogTtlDays),
+        AUTO_DISABLE_AFTER_DEAD: String(props.autoDisableAfterDead ?? DELIVERY.autoDisableAfterDead),
       },
     }).bindTable(props.table, 'readWrite');
     this.deliveryFunction.function.addEventSource(

@@ -10,7 +10,7 @@ export const SERVICE_VERSION = '0.1.0';
 export const TABLE_KEYS = {
   partitionKey: 'pk',
   sortKey: 'sk',
-  /** Sparse index holding only active subscriptions, keyed by project and topic. */
+  /** Keys-only index of subscriptions by project and topic, read by the fan-out. */
   topicIndex: { name: 'byTopic', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
   /** Attempt logs of a whole project, newest first. */
   historyIndex: { name: 'byProjectHistory', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
@@ -63,6 +63,10 @@ export const DELIVERY = {
   retryAfterMaxSeconds: 43_200,
   responseBodyLimitBytes: 4096,
   attemptLogTtlDays: 30,
+  /** Dead-lettered deliveries in a row after which a subscription is disabled. */
+  autoDisableAfterDead: 5,
+  /** How long the operator.select hook may take before the default routing is used. */
+  operatorSelectTimeoutMs: 5000,
 } as const;
 
 /**
@@ -88,6 +92,13 @@ export const SUBSCRIPTION_ROUTES = [
   'PUT /{projectId}/subscriptions/{id}',
   'DELETE /{projectId}/subscriptions/{id}',
   'GET /{projectId}/subscriptions/{id}/logs',
+  'POST /{projectId}/subscriptions/{id}/rotate-secret',
+  'POST /{projectId}/subscriptions/{id}/test',
+  'POST /{projectId}/subscriptions/{id}/recover',
+  'POST /{projectId}/subscriptions/{id}/logs/{logId}/retry',
 ] as const;
+
+/** The synchronous operator.select hook's route (its own function). */
+export const OPERATOR_SELECT_ROUTE = 'POST /{projectId}/operator-select';
 
 export type SubscriptionRoute = (typeof SUBSCRIPTION_ROUTES)[number];

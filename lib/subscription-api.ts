@@ -3,15 +3,22 @@ import { HttpApi, HttpMethod, ThrottleSettings } from 'aws-cdk-lib/aws-apigatewa
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { API, SUBSCRIPTION_ROUTES } from './settings';
+import { API, DELIVERY, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES } from './settings';
 import { WebhookFunction } from './webhook-function';
 
 /** Props of {@link SubscriptionApi}. */
 export interface SubscriptionApiProps {
   readonly table: ITable;
+  /** Where recovered and replayed deliveries are sent. */
+  readonly deliveryQueue: IQueue;
+  /** Per-attempt timeout of test pings. @default 10 s */
+  readonly deliveryTimeoutMs?: number;
+  /** How long the operator.select hook may take. @default 5 s */
+  readonly operatorSelectTimeoutMs?: number;
   /** Accept `http://` targets. @default false */
   readonly allowHttpTargets?: boolean;
   /** Comma-separated CIDRs and host names exempt from the private-address refusal. @default '' */
@@ -31,6 +38,8 @@ export class SubscriptionApi extends Construct {
   readonly httpApi: HttpApi;
   readonly jwtSecret: Secret;
   readonly apiFunction: WebhookFunction;
+  /** Also invokable directly (Lambda Invoke with the routing payload) by a platform inside AWS. */
+  readonly operatorSelectFunction: WebhookFunction;
 
   constructor(scope: Construct, id: string, props: SubscriptionApiProps) {
     super(scope, id);
@@ -53,6 +62,19 @@ export class SubscriptionApi extends Construct {
         ALLOW_HTTP_TARGETS: String(props.allowHttpTargets ?? false),
         TARGET_ALLOWLIST: props.targetAllowlist ?? '',
         SUBSCRIPTION_LIMIT: String(props.subscriptionLimit ?? API.subscriptionLimitPerProject),
+        DELIVERY_QUEUE_URL: props.deliveryQueue.queueUrl,
+        DELIVERY_TIMEOUT_MS: String(props.deliveryTimeoutMs ?? DELIVERY.timeoutMs),
+      },
+    }).bindTable(props.table, 'readWrite');
+    props.deliveryQueue.grantSendMessages(this.apiFunction.function);
+
+    this.operatorSelectFunction = new WebhookFunction(this, 'OperatorSelect', {
+      handlerFile: 'operator-select',
+      description: 'operator.select: asks the project hook to choose agents, default routing otherwise',
+      timeout: Duration.seconds(Math.ceil((props.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs) / 1000) + 5),
+      environment: {
+        TARGET_ALLOWLIST: props.targetAllowlist ?? '',
+        OPERATOR_SELECT_TIMEOUT_MS: String(props.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
       },
     }).bindTable(props.table, 'readWrite');
 
@@ -78,12 +100,19 @@ export class SubscriptionApi extends Construct {
     });
 
     const integration = new HttpLambdaIntegration('SubscriptionsIntegration', this.apiFunction.function);
-    for (const route of SUBSCRIPTION_ROUTES) {
-      const [method, path] = route.split(' ') as [keyof typeof HttpMethod, string];
-      this.httpApi.addRoutes({ path, methods: [HttpMethod[method]], integration });
-    }
+    for (const route of SUBSCRIPTION_ROUTES) this.addRoute(route, integration);
+    this.addRoute(
+      OPERATOR_SELECT_ROUTE,
+      new HttpLambdaIntegration('OperatorSelectIntegration', this.operatorSelectFunction.function),
+    );
 
+    stackOutput(this, 'OperatorSelectFunctionArn', this.operatorSelectFunction.function.functionArn, 'Invoke directly with the routing payload');
     stackOutput(this, 'ApiUrl', this.httpApi.apiEndpoint, 'Subscription API base URL');
     stackOutput(this, 'JwtSecretArn', this.jwtSecret.secretArn, 'Secrets Manager ARN of the API token signing secret');
+  }
+
+  private addRoute(route: string, integration: HttpLambdaIntegration): void {
+    const [method, path] = route.split(' ') as [keyof typeof HttpMethod, string];
+    this.httpApi.addRoutes({ path, methods: [HttpMethod[method]], integration });
   }
 }

@@ -31,17 +31,19 @@ export class WebhooksStack extends Stack {
   constructor(scope: Construct, id: string, props: WebhooksStackProps = {}) {
     super(scope, id, props);
     const { table } = new WebhooksTable(this, 'Store', { removalPolicy: props.tableRemovalPolicy });
-    new SubscriptionApi(this, 'Api', {
-      table,
-      allowHttpTargets: props.allowHttpTargets,
-      targetAllowlist: props.targetAllowlist,
-      subscriptionLimit: props.subscriptionLimit,
-    });
     const delivery = new Delivery(this, 'Delivery', {
       table,
       retrySchedule: props.retrySchedule,
       timeoutMs: props.deliveryTimeoutMs,
       targetAllowlist: props.targetAllowlist,
+    });
+    new SubscriptionApi(this, 'Api', {
+      table,
+      deliveryQueue: delivery.queue,
+      deliveryTimeoutMs: props.deliveryTimeoutMs,
+      allowHttpTargets: props.allowHttpTargets,
+      targetAllowlist: props.targetAllowlist,
+      subscriptionLimit: props.subscriptionLimit,
     });
     new EventRouting(this, 'Events', {
       table,

@@ -1,4 +1,4 @@
-import { BatchWriteCommand, BatchWriteCommandOutput, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, BatchWriteCommandOutput, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DELIVERY, TABLE_KEYS } from '../../lib/settings';
 import { Attempt } from '../core/attempt';
 import { ValidationError } from '../core/errors';
@@ -43,6 +43,40 @@ export class AttemptLogStore {
   /** A subscription's attempts, newest first. */
   listBySubscription(projectId: string, subscriptionId: string, limit: number, cursor?: string): Promise<AttemptPage> {
     return this.query(undefined, PK, logKeys.subscription(projectId, subscriptionId), limit, cursor);
+  }
+
+  /** One attempt of a subscription. */
+  async get(projectId: string, subscriptionId: string, logId: string): Promise<Attempt | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { [PK]: logKeys.subscription(projectId, subscriptionId), [SK]: logId },
+      }),
+    );
+    return Item ? fromItem(Item) : undefined;
+  }
+
+  /** Every attempt of a subscription since a time (log ids begin with the attempt's epoch ms). */
+  async listSince(projectId: string, subscriptionId: string, since: Date): Promise<Attempt[]> {
+    const attempts: Attempt[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND #sk >= :since',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: {
+            ':pk': logKeys.subscription(projectId, subscriptionId),
+            ':since': since.getTime().toString().padStart(14, '0'),
+          },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      attempts.push(...(page.Items ?? []).map(fromItem));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return attempts;
   }
 
   /** A project's attempts across its subscriptions, newest first. */

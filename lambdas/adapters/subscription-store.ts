@@ -134,8 +134,11 @@ export class SubscriptionStore {
     return found;
   }
 
-  /** The ids of a project's active subscriptions to one topic, from the sparse keys-only topic index. */
-  async findActiveByTopic(projectId: string, topic: string): Promise<string[]> {
+  /**
+   * The ids of a project's subscriptions to one topic, from the keys-only topic index. Disabled
+   * ones are included: their deliveries are recorded as skipped so they can be recovered.
+   */
+  async findByTopic(projectId: string, topic: string): Promise<string[]> {
     const ids: string[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -200,13 +203,78 @@ export class SubscriptionStore {
     return { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.subscription(subscriptionId) };
   }
 
-  private toItem(subscription: Subscription): Record<string, unknown> {
-    const item: Record<string, unknown> = { ...this.key(subscription.id_project, subscription._id), ...subscription };
-    if (subscription.status === 'active') {
-      item[topicIndex.partitionKey] = subscriptionKeys.topic(subscription.id_project, subscription.event);
-      item[topicIndex.sortKey] = subscriptionKeys.subscription(subscription._id);
+  /**
+   * Counts a dead-lettered delivery; once `limit` are dead in a row the subscription is
+   * disabled with `reason`. Returns true when this call disabled it.
+   */
+  async recordDeadDelivery(projectId: string, subscriptionId: string, limit: number, reason: string): Promise<boolean> {
+    let count: number;
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(projectId, subscriptionId),
+          UpdateExpression: 'ADD #dead :one',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#dead': 'consecutiveDeadCount', '#pk': PK },
+          ExpressionAttributeValues: { ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      count = Number(Attributes?.consecutiveDeadCount ?? 0);
+      if (count < limit || Attributes?.status !== 'active') return false;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
     }
-    return item;
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(projectId, subscriptionId),
+          UpdateExpression: 'SET #status = :disabled, #reason = :reason, #updatedAt = :now',
+          ConditionExpression: '#status = :active',
+          ExpressionAttributeNames: { '#status': 'status', '#reason': 'disabledReason', '#updatedAt': 'updatedAt' },
+          ExpressionAttributeValues: {
+            ':disabled': 'disabled',
+            ':active': 'active',
+            ':reason': reason,
+            ':now': new Date().toISOString(),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** Clears the dead-delivery streak after a success. */
+  async resetDeadDeliveries(projectId: string, subscriptionId: string): Promise<void> {
+    await this.client
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(projectId, subscriptionId),
+          UpdateExpression: 'SET #dead = :zero',
+          ConditionExpression: '#dead > :zero',
+          ExpressionAttributeNames: { '#dead': 'consecutiveDeadCount' },
+          ExpressionAttributeValues: { ':zero': 0 },
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      });
+  }
+
+  private toItem(subscription: Subscription): Record<string, unknown> {
+    return {
+      ...this.key(subscription.id_project, subscription._id),
+      ...subscription,
+      [topicIndex.partitionKey]: subscriptionKeys.topic(subscription.id_project, subscription.event),
+      [topicIndex.sortKey]: subscriptionKeys.subscription(subscription._id),
+    };
   }
 
   private async claimGuard(projectId: string, event: string, target: string, subscriptionId: string): Promise<void> {

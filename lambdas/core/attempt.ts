@@ -25,7 +25,7 @@ export interface Attempt {
   attemptedAt: string;
   /** When the next try is due, for a failed attempt that will be retried. */
   nextAttemptAt?: string;
-  /** The event payload, kept with undelivered attempts so they can be recovered. */
+  /** The event payload, kept for the log's lifetime so the delivery can be recovered or replayed. */
   payload?: Record<string, unknown>;
 }
 

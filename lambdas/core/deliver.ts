@@ -2,7 +2,7 @@ import { Attempt, newLogId } from './attempt';
 import { DeliveryMessage } from './delivery-message';
 import { RetryOptions, nextRetry, parseRetryAfter } from './retry-schedule';
 import { webhookHeaders } from './signing';
-import { Subscription, toView } from './subscription';
+import { Subscription, signingSecrets, toView } from './subscription';
 
 /** One received delivery message and how often SQS has handed it out. */
 export interface DeliveryJob {
@@ -82,19 +82,7 @@ export async function deliverJob(
     };
   }
 
-  const timestampSeconds = Math.floor(attemptedAt.getTime() / 1000);
-  const body = JSON.stringify({ hook: toView(subscription), timestamp: attemptedAt.getTime(), payload: message.payload });
-  const result = await deps.post({
-    url: subscription.target,
-    body,
-    headers: webhookHeaders({
-      secrets: [subscription.secret],
-      webhookId: message.webhookId,
-      timestampSeconds,
-      body,
-      userAgent: deps.userAgent,
-    }),
-  });
+  const result = await postSigned(subscription, message.webhookId, message.payload, attemptedAt, deps);
   const logged = {
     ...base,
     target: subscription.target,
@@ -103,10 +91,11 @@ export async function deliverJob(
     error: result.error,
     errorKind: result.errorKind,
     responseBody: result.body || undefined,
+    payload: message.payload,
   };
 
   const status = result.statusCode;
-  if (status !== undefined && status >= 200 && status < 300 && !result.error) {
+  if (isSuccess(result)) {
     return { verdict: { done: true }, attempt: { ...logged, outcome: 'delivered' } };
   }
   if (status === 410) {
@@ -122,7 +111,7 @@ export async function deliverJob(
   if (!decision.retry) {
     return {
       verdict: { done: false, visibilitySeconds: 0 },
-      attempt: { ...logged, outcome: 'dead', error: `${failure}; retries exhausted, moved to the DLQ`, payload: message.payload },
+      attempt: { ...logged, outcome: 'dead', error: `${failure}; retries exhausted, moved to the DLQ` },
     };
   }
   return {
@@ -132,10 +121,38 @@ export async function deliverJob(
       outcome: 'failed',
       error: failure,
       nextAttemptAt: new Date(attemptedAt.getTime() + decision.delaySeconds * 1000).toISOString(),
-      payload: message.payload,
     },
   };
 }
+
+/**
+ * Signs and POSTs one webhook: body `{hook, timestamp, payload}`, Standard Webhooks headers
+ * signed with every secret in force (two during a rotation).
+ */
+export function postSigned(
+  subscription: Subscription,
+  webhookId: string,
+  payload: Record<string, unknown>,
+  at: Date,
+  deps: Pick<DeliveryDeps, 'post' | 'userAgent'>,
+): Promise<PostOutcome> {
+  const body = JSON.stringify({ hook: toView(subscription), timestamp: at.getTime(), payload });
+  return deps.post({
+    url: subscription.target,
+    body,
+    headers: webhookHeaders({
+      secrets: signingSecrets(subscription, at),
+      webhookId,
+      timestampSeconds: Math.floor(at.getTime() / 1000),
+      body,
+      userAgent: deps.userAgent,
+    }),
+  });
+}
+
+/** True for a 2xx answer that arrived whole. */
+export const isSuccess = (result: PostOutcome): boolean =>
+  result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300 && !result.error;
 
 /** Why a message must not be POSTed any more, if it must not. */
 function skipReason(message: DeliveryMessage, subscription: Subscription | undefined): string | undefined {

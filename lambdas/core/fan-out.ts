@@ -39,7 +39,7 @@ export function parseEnvelope(body: string): EventEnvelope {
   return parsed.data;
 }
 
-/** Finds the ids of a project's active subscriptions to a topic. */
+/** Finds the ids of a project's subscriptions to a topic. */
 export type SubscriberLookup = (projectId: string, topic: string) => Promise<string[]>;
 
 /**

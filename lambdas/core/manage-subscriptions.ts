@@ -4,6 +4,7 @@ import {
   Subscription,
   SubscriptionView,
   UpdateSubscriptionInput,
+  SECRET_ROTATION_OVERLAP_MS,
   newSigningSecret,
   newSubscriptionId,
   toView,
@@ -89,8 +90,32 @@ export async function updateSubscription(
     ...changes,
     updatedAt: laterTimestamp(previous.updatedAt, deps.now?.() ?? new Date()),
   };
+  if (changes.status === 'active') {
+    delete next.disabledReason;
+    next.consecutiveDeadCount = 0;
+  } else if (changes.status === 'disabled' && previous.status !== 'disabled') {
+    next.disabledReason = 'disabled through the API';
+  }
   await deps.repository.replace(previous, next);
   return toView(next);
+}
+
+/**
+ * Issues a new secret. The previous one keeps signing (a second `v1,` signature) for 24 h, so
+ * receivers can switch keys without losing a delivery.
+ */
+export async function rotateSecret(projectId: string, subscriptionId: string, deps: SubscriptionDeps): Promise<Subscription> {
+  const previous = await getSubscription(projectId, subscriptionId, deps);
+  const now = deps.now?.() ?? new Date();
+  const next: Subscription = {
+    ...previous,
+    secret: newSigningSecret(),
+    previousSecret: previous.secret,
+    previousSecretExpiresAt: new Date(now.getTime() + SECRET_ROTATION_OVERLAP_MS).toISOString(),
+    updatedAt: laterTimestamp(previous.updatedAt, now),
+  };
+  await deps.repository.replace(previous, next);
+  return next;
 }
 
 export async function deleteSubscription(

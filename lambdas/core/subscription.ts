@@ -19,9 +19,14 @@ export interface SubscriptionView {
   disabledReason?: string;
 }
 
-/** A subscription as stored: the view plus its signing secret. */
+/** A subscription as stored: the view plus its signing secrets and delivery health. */
 export interface Subscription extends SubscriptionView {
   secret: string;
+  /** The secret before the last rotation, still signing until `previousSecretExpiresAt`. */
+  previousSecret?: string;
+  previousSecretExpiresAt?: string;
+  /** Dead-lettered deliveries in a row; reaching the limit disables the subscription. */
+  consecutiveDeadCount?: number;
 }
 
 const eventSchema = z.string().refine(isKnownEvent, { message: 'unknown event; see GET /events' });
@@ -33,8 +38,12 @@ export type CreateSubscriptionInput = z.infer<typeof createSubscriptionSchema>;
 
 /** Body of `PUT /{projectId}/subscriptions/{id}`: only these fields change. */
 export const updateSubscriptionSchema = z
-  .strictObject({ event: eventSchema.optional(), target: targetSchema.optional() })
-  .refine((body) => Object.keys(body).length > 0, { message: 'nothing to update: give event or target' });
+  .strictObject({
+    event: eventSchema.optional(),
+    target: targetSchema.optional(),
+    status: z.enum(SUBSCRIPTION_STATUSES).optional(),
+  })
+  .refine((body) => Object.keys(body).length > 0, { message: 'nothing to update: give event, target or status' });
 export type UpdateSubscriptionInput = z.infer<typeof updateSubscriptionSchema>;
 
 /** Path ids: Tiledesk project ids are Mongo ObjectIds, but any short token-safe id is accepted. */
@@ -46,7 +55,25 @@ export const newSubscriptionId = (): string => randomBytes(12).toString('hex');
 /** A Standard Webhooks secret: `whsec_` + base64 of 32 random bytes. */
 export const newSigningSecret = (): string => `whsec_${randomBytes(32).toString('base64')}`;
 
+/** How long the previous secret keeps signing after a rotation. */
+export const SECRET_ROTATION_OVERLAP_MS = 24 * 3600 * 1000;
+
 /** Strips what only the store may see. */
-export function toView({ secret: _secret, ...view }: Subscription): SubscriptionView {
+export function toView({
+  secret: _secret,
+  previousSecret: _previousSecret,
+  previousSecretExpiresAt: _previousSecretExpiresAt,
+  consecutiveDeadCount: _consecutiveDeadCount,
+  ...view
+}: Subscription): SubscriptionView {
   return view;
+}
+
+/** The secrets a delivery is signed with now: the current one, and the previous during the overlap. */
+export function signingSecrets(subscription: Subscription, now: Date): string[] {
+  const { secret, previousSecret, previousSecretExpiresAt } = subscription;
+  if (previousSecret && previousSecretExpiresAt && Date.parse(previousSecretExpiresAt) > now.getTime()) {
+    return [secret, previousSecret];
+  }
+  return [secret];
 }

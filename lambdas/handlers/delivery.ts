@@ -9,6 +9,7 @@ import { parseAllowlist } from '../core/address-policy';
 import { Attempt } from '../core/attempt';
 import { DeliveryDeps, DeliveryJob, deliverJob } from '../core/deliver';
 import { deliveryMessageSchema } from '../core/delivery-message';
+import { Subscription } from '../core/subscription';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
 import { readConfig, secondsList } from '../adapters/config';
 import { logger, metrics, tracer } from '../adapters/observability';
@@ -24,6 +25,7 @@ const config = readConfig(
     DELIVERY_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.timeoutMs),
     TARGET_ALLOWLIST: z.string().optional(),
     ATTEMPT_LOG_TTL_DAYS: z.coerce.number().int().positive().default(DELIVERY.attemptLogTtlDays),
+    AUTO_DISABLE_AFTER_DEAD: z.coerce.number().int().positive().default(DELIVERY.autoDisableAfterDead),
   }),
 );
 
@@ -91,6 +93,7 @@ export async function deliverBatch(event: SQSEvent): Promise<SQSBatchResponse> {
   );
 
   await deliveryDeps.writeAttempts(results.map((result) => result.attempt));
+  await trackHealth(results.map((result) => result.attempt), found);
   for (const { entry, verdict, attempt } of results) {
     metrics.addMetric(`Attempt_${attempt.outcome}`, 'Count', 1);
     if (attempt.outcome === 'dead') {
@@ -110,6 +113,32 @@ export async function deliverBatch(event: SQSEvent): Promise<SQSBatchResponse> {
     );
   }
   return { batchItemFailures: failures };
+}
+
+/**
+ * Auto-disable: a subscription whose deliveries die `AUTO_DISABLE_AFTER_DEAD` times in a row
+ * is disabled; a success clears the streak (one write, only when there is a streak).
+ */
+async function trackHealth(attempts: Attempt[], found: Map<string, Subscription>): Promise<void> {
+  for (const attempt of attempts) {
+    if (attempt.outcome === 'dead') {
+      const disabled = await subscriptions.recordDeadDelivery(
+        attempt.projectId,
+        attempt.subscriptionId,
+        config.AUTO_DISABLE_AFTER_DEAD,
+        `${config.AUTO_DISABLE_AFTER_DEAD} deliveries in a row exhausted their retries`,
+      );
+      if (disabled) {
+        logger.warn('subscription disabled after repeated dead deliveries', {
+          projectId: attempt.projectId,
+          subscriptionId: attempt.subscriptionId,
+        });
+        metrics.addMetric('SubscriptionAutoDisabled', 'Count', 1);
+      }
+    } else if (attempt.outcome === 'delivered' && (found.get(attempt.subscriptionId)?.consecutiveDeadCount ?? 0) > 0) {
+      await subscriptions.resetDeadDeliveries(attempt.projectId, attempt.subscriptionId);
+    }
+  }
 }
 
 function safeJson(text: string): unknown {

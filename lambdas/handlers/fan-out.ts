@@ -23,7 +23,7 @@ const store = new SubscriptionStore(config.TABLE_NAME);
 
 /** The seams the fan-out uses, replaceable in tests (e.g. to inject a failure mid-batch). */
 export const fanOutDeps = {
-  findSubscribers: (projectId: string, topic: string) => store.findActiveByTopic(projectId, topic),
+  findSubscribers: (projectId: string, topic: string) => store.findByTopic(projectId, topic),
   enqueue: (bodies: string[]) => sendMessages(config.DELIVERY_QUEUE_URL, bodies),
 };
 

@@ -3,15 +3,20 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { z } from 'zod';
-import { API } from '../../lib/settings';
+import { API, DELIVERY, SERVICE_VERSION } from '../../lib/settings';
 import { EVENT_CATALOG, EVENT_REFINEMENTS } from '../core/event-catalog';
-import { NotFoundError } from '../core/errors';
+import { ConflictError, NotFoundError } from '../core/errors';
+import { DeliveryMessage } from '../core/delivery-message';
+import { PostRequest } from '../core/deliver';
+import { messageFromAttempt, planRecovery } from '../core/recovery';
+import { sendTestPing } from '../core/test-ping';
 import {
   SubscriptionDeps,
   createSubscription,
   deleteSubscription,
   getSubscription,
   listSubscriptions,
+  rotateSecret,
   updateSubscription,
 } from '../core/manage-subscriptions';
 import { createSubscriptionSchema, idSchema, toView, updateSubscriptionSchema } from '../core/subscription';
@@ -20,6 +25,8 @@ import { booleanFlag, readConfig } from '../adapters/config';
 import { logger, metrics, tracer } from '../adapters/observability';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
+import { sendMessages } from '../adapters/sqs-queue';
+import { postWebhook } from '../adapters/webhook-client';
 import {
   ApiEvent,
   ApiResult,
@@ -37,18 +44,40 @@ const config = readConfig(
     ALLOW_HTTP_TARGETS: booleanFlag,
     TARGET_ALLOWLIST: z.string().optional(),
     SUBSCRIPTION_LIMIT: z.coerce.number().int().positive().default(API.subscriptionLimitPerProject),
+    DELIVERY_QUEUE_URL: z.string().min(1),
+    DELIVERY_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.timeoutMs),
   }),
 );
 
+const allowlist = parseAllowlist(config.TARGET_ALLOWLIST);
+
 const deps: SubscriptionDeps = {
   repository: new SubscriptionStore(config.TABLE_NAME),
-  targetPolicy: { allowHttp: config.ALLOW_HTTP_TARGETS, allowlist: parseAllowlist(config.TARGET_ALLOWLIST) },
+  targetPolicy: { allowHttp: config.ALLOW_HTTP_TARGETS, allowlist },
   subscriptionLimit: config.SUBSCRIPTION_LIMIT,
 };
 
+const sender = {
+  post: (request: PostRequest) =>
+    postWebhook({
+      ...request,
+      timeoutMs: config.DELIVERY_TIMEOUT_MS,
+      maxResponseBytes: DELIVERY.responseBodyLimitBytes,
+      allowlist,
+    }),
+  userAgent: `tiledesk-webhooks/${SERVICE_VERSION}`,
+};
+
+const enqueue = (messages: DeliveryMessage[]): Promise<void> =>
+  sendMessages(config.DELIVERY_QUEUE_URL, messages.map((message) => JSON.stringify(message)));
+
 const attemptLogs = new AttemptLogStore(config.TABLE_NAME);
 
-const pathSchema = z.object({ projectId: idSchema, id: idSchema.optional() });
+const pathSchema = z.object({ projectId: idSchema, id: idSchema.optional(), logId: idSchema.optional() });
+
+const recoverSchema = z.strictObject({
+  since: z.iso.datetime({ offset: true, message: 'an ISO 8601 date-time, e.g. 2026-11-20T00:00:00Z' }),
+});
 
 const pageQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(API.logsPageSizeMax).default(API.logsPageSize),
@@ -64,7 +93,7 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
       return jsonResponse(200, { events: EVENT_CATALOG, refinements: EVENT_REFINEMENTS });
     }
     const principal = principalOf(event);
-    const { projectId, id } = parseWith(pathSchema, event.pathParameters ?? {}, 'path');
+    const { projectId, id, logId } = parseWith(pathSchema, event.pathParameters ?? {}, 'path');
     assertCanManage(principal, projectId);
     switch (event.routeKey) {
       case 'POST /{projectId}/subscriptions': {
@@ -99,6 +128,41 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
         const deleted = await deleteSubscription(projectId, requireId(id), deps);
         logger.info('subscription deleted', { projectId, subscriptionId: deleted._id });
         return jsonResponse(200, deleted);
+      }
+      case 'POST /{projectId}/subscriptions/{id}/rotate-secret': {
+        const rotated = await rotateSecret(projectId, requireId(id), deps);
+        logger.info('secret rotated', { projectId, subscriptionId: rotated._id });
+        return jsonResponse(
+          200,
+          { ...toView(rotated), secret: rotated.secret, previousSecretExpiresAt: rotated.previousSecretExpiresAt },
+          { 'x-hook-secret': rotated.secret },
+        );
+      }
+      case 'POST /{projectId}/subscriptions/{id}/test': {
+        const subscription = await getSubscription(projectId, requireId(id), deps);
+        const attempt = await sendTestPing(subscription, sender);
+        await attemptLogs.write([attempt]);
+        const { payload: _payload, ...shown } = attempt;
+        return jsonResponse(200, shown);
+      }
+      case 'POST /{projectId}/subscriptions/{id}/recover': {
+        const { since } = parseBody(event, recoverSchema);
+        const subscription = await getSubscription(projectId, requireId(id), deps);
+        if (subscription.status !== 'active') {
+          throw new ConflictError('the subscription is disabled: re-enable it first with PUT {"status":"active"}');
+        }
+        const messages = planRecovery(await attemptLogs.listSince(projectId, subscription._id, new Date(since)), new Date());
+        await enqueue(messages);
+        logger.info('deliveries recovered', { projectId, subscriptionId: subscription._id, count: messages.length });
+        return jsonResponse(202, { recovered: messages.length, webhookIds: messages.map((message) => message.webhookId) });
+      }
+      case 'POST /{projectId}/subscriptions/{id}/logs/{logId}/retry': {
+        const subscription = await getSubscription(projectId, requireId(id), deps);
+        const attempt = await attemptLogs.get(projectId, subscription._id, logId ?? '');
+        const message = attempt && messageFromAttempt(attempt);
+        if (!message) throw new NotFoundError(`no replayable attempt ${logId} for subscription ${subscription._id}`);
+        await enqueue([{ ...message, event: subscription.event }]);
+        return jsonResponse(202, { enqueued: 1, webhookId: message.webhookId });
       }
       default:
         throw new NotFoundError(`no route ${event.routeKey}`);

@@ -10,6 +10,7 @@ import {
   EVENT_RULE_PATTERN,
   FAN_OUT,
   LOCAL_NAMES,
+  OPERATOR_SELECT_ROUTE,
   SUBSCRIPTION_ROUTES,
   TABLE_KEYS,
   deliveryMaxReceiveCount,
@@ -17,6 +18,7 @@ import {
 import { AwsEndpoint, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
 import { ApiServer, startApiServer } from './api-server';
 import { localEventBus } from './event-bus';
+import { MoveQueue, localMessageMoves } from './message-move';
 import { startFauxqsProcess } from './fauxqs-process';
 import { SqsEventSource, startSqsEventSource } from './sqs-event-source';
 
@@ -38,6 +40,10 @@ export interface LocalStackOptions {
   retrySchedule?: readonly number[];
   /** Delivery timeout. @default 10 s */
   deliveryTimeoutMs?: number;
+  /** How long the operator.select hook may take. @default 5 s */
+  operatorSelectTimeoutMs?: number;
+  /** Dead deliveries in a row that disable a subscription. @default 5 */
+  autoDisableAfterDead?: number;
   /** Targets exempt from the private-address refusal. @default loopback */
   targetAllowlist?: string;
   /** Pollers per queue (Lambda concurrency). */
@@ -92,12 +98,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const fauxqs = await startFauxqsProcess();
     cleanups.push(() => fauxqs.stop());
 
-    const endpointHolder: { sqs?: SQSClient } = {};
+    const endpointHolder: { sqs?: SQSClient; queues?: LocalQueues } = {};
     const rules: { pattern: Record<string, unknown>; queueUrl: string }[] = [];
     const endpoint: AwsEndpoint = await startAwsEndpoint({
       port: options.awsPort ?? 4566,
       dynamoDbUrl: `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`,
       sqsUrl: fauxqs.address,
+      sqsExtensions: localMessageMoves(
+        () => endpointHolder.sqs!,
+        () => (endpointHolder.queues ? moveQueues(endpointHolder.queues) : []),
+      ),
       events: (action, body) =>
         localEventBus({ busName: LOCAL_NAMES.bus, region: REGION, account: ACCOUNT, rules, sqs: endpointHolder.sqs! })(
           action,
@@ -113,24 +123,29 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     endpointHolder.sqs = sqs;
     await createTable(new DynamoDBClient({}));
     const queues = await createQueues(sqs, retrySchedule);
+    endpointHolder.queues = queues;
     rules.push({ pattern: EVENT_RULE_PATTERN, queueUrl: queues.fanOut.url });
     process.env.DELIVERY_QUEUE_URL = queues.delivery.url;
     process.env.FAN_OUT_QUEUE_URL = queues.fanOut.url;
 
     // Handlers read their configuration at import, so they load only once it is set.
-    const [authorizer, subscriptionsApi] = await Promise.all([
+    const [authorizer, subscriptionsApi, operatorSelect] = await Promise.all([
       import('../../lambdas/handlers/authorizer'),
       import('../../lambdas/handlers/subscriptions-api'),
+      import('../../lambdas/handlers/operator-select'),
     ]);
     const api: ApiServer = await startApiServer({
       port: options.port ?? 3000,
       authorizer: authorizer.handler,
       maxBodyBytes: 1024 * 1024,
-      routes: SUBSCRIPTION_ROUTES.map((routeKey) => ({
-        routeKey,
-        functionName: 'subscriptions-api',
-        handler: subscriptionsApi.handler,
-      })),
+      routes: [
+        ...SUBSCRIPTION_ROUTES.map((routeKey) => ({
+          routeKey,
+          functionName: 'subscriptions-api',
+          handler: subscriptionsApi.handler,
+        })),
+        { routeKey: OPERATOR_SELECT_ROUTE, functionName: 'operator-select', handler: operatorSelect.handler },
+      ],
     });
     cleanups.push(() => api.stop());
 
@@ -181,6 +196,8 @@ function setFunctionEnvironment(endpointUrl: string, options: LocalStackOptions,
   env.TARGET_ALLOWLIST = options.targetAllowlist ?? LOCAL_TARGET_ALLOWLIST;
   env.RETRY_SCHEDULE = retrySchedule.join(',');
   env.DELIVERY_TIMEOUT_MS = String(options.deliveryTimeoutMs ?? DELIVERY.timeoutMs);
+  env.OPERATOR_SELECT_TIMEOUT_MS = String(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs);
+  env.AUTO_DISABLE_AFTER_DEAD = String(options.autoDisableAfterDead ?? DELIVERY.autoDisableAfterDead);
   env.POWERTOOLS_TRACE_ENABLED = 'false';
   env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   env.POWERTOOLS_SERVICE_NAME = 'tiledesk-webhooks';
@@ -247,6 +264,16 @@ async function createQueues(sqs: SQSClient, retrySchedule: readonly number[]): P
     }),
   });
   return { fanOut, fanOutDlq, delivery, deliveryDlq };
+}
+
+/** The queues a message move task may use, each DLQ pointing back at its source. */
+function moveQueues(queues: LocalQueues): MoveQueue[] {
+  return [
+    { ...queues.fanOut },
+    { ...queues.delivery },
+    { ...queues.fanOutDlq, redrivesTo: queues.fanOut.arn },
+    { ...queues.deliveryDlq, redrivesTo: queues.delivery.arn },
+  ];
 }
 
 /** The two SQS event source mappings, with the deployed batch settings. */

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { Attempt, newLogId } from './attempt';
+import { DeliveryDeps, isSuccess, postSigned } from './deliver';
+import { OPERATOR_SELECT_EVENT } from './event-catalog';
+import { Subscription } from './subscription';
+
+const operatorSchema = z.looseObject({ id_user: z.string().min(1) });
+
+/** Tiledesk's routing payload (DESIGN §6); fields the service does not read pass through. */
+export const routingRequestSchema = z.looseObject({
+  id_project: z.string().min(1),
+  operators: z.array(operatorSchema).default([]),
+  agents: z.array(z.unknown()).optional(),
+  available_agents: z.array(z.unknown()).optional(),
+  department: z.unknown().optional(),
+  group: z.unknown().optional(),
+  project: z.unknown().optional(),
+  context: z.unknown().optional(),
+  lastOperatorId: z.string().optional(),
+});
+export type RoutingRequest = z.infer<typeof routingRequestSchema>;
+
+/** The answer a hook must give to win: a non-empty `operators` array of `{id_user}`. */
+const hookAnswerSchema = z.looseObject({
+  operators: z.array(operatorSchema).min(1),
+  department: z.unknown().optional(),
+  agents: z.array(z.unknown()).optional(),
+});
+
+/** Which routing was used, for the response header and the log. */
+export type SelectionPath = 'hook' | 'default';
+
+export interface Selection {
+  result: RoutingRequest;
+  path: SelectionPath;
+  reason: string;
+  attempt?: Attempt;
+}
+
+/**
+ * Asks the project's operator.select hook to choose the agents. The hook's answer wins only
+ * when it is a 2xx JSON object with a non-empty `operators` array; `department` and `agents`
+ * come from the request when it leaves them out. Anything else — no hook, a disabled one, a
+ * non-2xx, a timeout, invalid JSON, no operators — gives the default routing: the request's
+ * own suggested operators. This function never throws because of the subscriber.
+ */
+export async function selectOperators(
+  request: RoutingRequest,
+  hook: Subscription | undefined,
+  webhookId: string,
+  deps: Pick<DeliveryDeps, 'post' | 'userAgent' | 'now'>,
+): Promise<Selection> {
+  if (!hook) return { result: request, path: 'default', reason: 'no operator.select subscription' };
+  if (hook.status !== 'active') return { result: request, path: 'default', reason: 'operator.select subscription disabled' };
+
+  const at = deps.now?.() ?? new Date();
+  const response = await postSigned(hook, webhookId, request, at, deps);
+  const attempt: Attempt = {
+    logId: newLogId(at),
+    projectId: request.id_project,
+    subscriptionId: hook._id,
+    webhookId,
+    eventId: webhookId,
+    event: OPERATOR_SELECT_EVENT,
+    target: hook.target,
+    attempt: 1,
+    outcome: 'failed',
+    statusCode: response.statusCode,
+    durationMs: response.durationMs,
+    error: response.error,
+    errorKind: response.errorKind,
+    responseBody: response.body || undefined,
+    attemptedAt: at.toISOString(),
+    payload: request,
+  };
+  const fallback = (reason: string): Selection => ({
+    result: request,
+    path: 'default',
+    reason,
+    attempt: { ...attempt, error: `${attempt.error ?? reason}; default routing used` },
+  });
+
+  if (!isSuccess(response)) return fallback(response.error ?? `hook answered ${response.statusCode}`);
+  let answer: unknown;
+  try {
+    answer = JSON.parse(response.body);
+  } catch {
+    return fallback('hook answer is not JSON');
+  }
+  const parsed = hookAnswerSchema.safeParse(answer);
+  if (!parsed.success) return fallback('hook answer has no operators');
+  return {
+    result: {
+      ...request,
+      operators: parsed.data.operators,
+      department: parsed.data.department ?? request.department,
+      agents: parsed.data.agents ?? request.agents,
+    },
+    path: 'hook',
+    reason: 'chosen by the operator.select hook',
+    attempt: { ...attempt, outcome: 'delivered' },
+  };
+}

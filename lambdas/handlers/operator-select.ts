@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { z } from 'zod';
+import { DELIVERY, SERVICE_VERSION } from '../../lib/settings';
+import { parseAllowlist } from '../core/address-policy';
+import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
+import { ValidationError } from '../core/errors';
+import { RoutingRequest, Selection, routingRequestSchema, selectOperators } from '../core/operator-select';
+import { idSchema } from '../core/subscription';
+import { AttemptLogStore } from '../adapters/attempt-log-store';
+import { readConfig } from '../adapters/config';
+import { logger, metrics, tracer } from '../adapters/observability';
+import { SubscriptionStore } from '../adapters/subscription-store';
+import { postWebhook } from '../adapters/webhook-client';
+import { ApiEvent, ApiResult, assertCanManage, errorResponse, jsonResponse, parseBody, parseWith, principalOf } from './http-response';
+
+const config = readConfig(
+  z.object({
+    TABLE_NAME: z.string().min(1),
+    TARGET_ALLOWLIST: z.string().optional(),
+    OPERATOR_SELECT_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.operatorSelectTimeoutMs),
+  }),
+);
+
+const subscriptions = new SubscriptionStore(config.TABLE_NAME);
+const attemptLogs = new AttemptLogStore(config.TABLE_NAME);
+const allowlist = parseAllowlist(config.TARGET_ALLOWLIST);
+
+/** The hook's answer is read whole up to this size (it is JSON, not a log excerpt). */
+const MAX_ANSWER_BYTES = 256 * 1024;
+
+const sender = {
+  post: (request: { url: string; headers: Record<string, string>; body: string }) =>
+    postWebhook({ ...request, timeoutMs: config.OPERATOR_SELECT_TIMEOUT_MS, maxResponseBytes: MAX_ANSWER_BYTES, allowlist }),
+  userAgent: `tiledesk-webhooks/${SERVICE_VERSION}`,
+};
+
+/** Runs the hook for one routing request; past validation, any failure means default routing. */
+async function route(request: RoutingRequest): Promise<Selection> {
+  let selection: Selection;
+  try {
+    const [id] = await subscriptions.findByTopic(request.id_project, OPERATOR_SELECT_EVENT);
+    const hook = id ? await subscriptions.get(request.id_project, id) : undefined;
+    selection = await selectOperators(request, hook, `msg_opsel_${randomUUID()}`, sender);
+    if (selection.attempt) await attemptLogs.write([selection.attempt]);
+  } catch (error) {
+    logger.error('operator.select failed inside the service; default routing used', error as Error);
+    selection = { result: request, path: 'default', reason: 'internal error' };
+  }
+  metrics.addMetric(selection.path === 'hook' ? 'OperatorSelectHook' : 'OperatorSelectDefault', 'Count', 1);
+  logger.info('operator.select', { projectId: request.id_project, path: selection.path, reason: selection.reason });
+  return selection;
+}
+
+/**
+ * `POST /{projectId}/operator-select` (platform token, or owner/admin of the project), or a
+ * direct Lambda Invoke with the routing payload itself. Answers the routing result, with
+ * `x-operator-select-path: hook|default` saying which routing was used.
+ */
+export async function operatorSelect(event: ApiEvent | Record<string, unknown>): Promise<ApiResult | RoutingRequest> {
+  if (!isApiEvent(event)) {
+    const request = parseWith(routingRequestSchema, event, 'payload');
+    return (await route(request)).result;
+  }
+  try {
+    const principal = principalOf(event);
+    const { projectId } = parseWith(z.object({ projectId: idSchema }), event.pathParameters ?? {}, 'path');
+    assertCanManage(principal, projectId);
+    const body = parseBody(event, z.looseObject({ id_project: z.string().optional() }));
+    if (body.id_project !== undefined && body.id_project !== projectId) {
+      throw new ValidationError('id_project must match the path', [{ field: 'id_project', message: 'differs from the path' }]);
+    }
+    const request = parseWith(routingRequestSchema, { ...body, id_project: projectId }, 'body');
+    const selection = await route(request);
+    return jsonResponse(200, selection.result, {
+      'x-operator-select-path': selection.path,
+      'x-operator-select-reason': selection.reason,
+    });
+  } catch (error) {
+    return errorResponse(error);
+  }
+}
+
+function isApiEvent(event: ApiEvent | Record<string, unknown>): event is ApiEvent {
+  return typeof event.requestContext === 'object' && event.requestContext !== null && 'routeKey' in event;
+}
+
+export const handler = middy(operatorSelect)
+  .use(captureLambdaHandler(tracer))
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));
