@@ -1,0 +1,190 @@
+import { Webhook } from 'standardwebhooks';
+import { TestStack, startTestStack } from '../support/local-stack-harness';
+import { eventually, logsOf, publish, subscribe } from '../support/pipeline';
+import { Receiver, Reply, startReceiver } from '../support/receiver';
+
+// One retry after 1 s, and two dead deliveries in a row disable a subscription.
+let t: TestStack;
+const receivers: Receiver[] = [];
+
+beforeAll(async () => {
+  t = await startTestStack({ retrySchedule: [1], deliveryTimeoutMs: 1000, autoDisableAfterDead: 2 });
+});
+afterAll(async () => {
+  await Promise.all(receivers.map((receiver) => receiver.close()));
+  await t.stop();
+});
+
+async function receiver(reply?: (index: number) => Reply): Promise<Receiver> {
+  const started = await startReceiver(reply);
+  receivers.push(started);
+  return started;
+}
+
+const owner = (projectId: string): string => t.tokenFor({ [projectId]: 'owner' });
+const headersOf = (headers: Record<string, unknown>): Record<string, string> =>
+  Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, String(value)]));
+const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('secret rotation', () => {
+  test('returns a new secret; during the overlap deliveries verify under the old and the new one', async () => {
+    const hook = await receiver();
+    const created = await subscribe(t, 'proj-rotate', 'lead.create', hook.url);
+    const rotated = await t.api('POST', `/proj-rotate/subscriptions/${created._id}/rotate-secret`, { token: owner('proj-rotate') });
+    expect(rotated.status).toBe(200);
+    const newSecret = rotated.body.secret as string;
+    expect(newSecret).toMatch(/^whsec_/);
+    expect(newSecret).not.toBe(created.secret);
+    expect(rotated.headers.get('x-hook-secret')).toBe(newSecret);
+    const overlapEnds = Date.parse(rotated.body.previousSecretExpiresAt as string);
+    expect(overlapEnds - Date.now()).toBeGreaterThan(23.9 * 3600 * 1000);
+
+    await publish(t, [{ type: 'lead.create', detail: { id_project: 'proj-rotate', email: 'a@example.com' } }]);
+    const [request] = await hook.waitFor(1);
+    const headers = headersOf(request!.headers);
+    expect(headers['webhook-signature']!.split(' ')).toHaveLength(2);
+    expect(headers['x-hook-secret']).toBe(newSecret);
+    expect(() => new Webhook(newSecret).verify(request!.body, headers)).not.toThrow();
+    expect(() => new Webhook(created.secret).verify(request!.body, headers)).not.toThrow();
+
+    const shown = await t.api('GET', `/proj-rotate/subscriptions/${created._id}`, { token: owner('proj-rotate') });
+    expect(shown.body).not.toHaveProperty('secret');
+    expect(shown.body).not.toHaveProperty('previousSecret');
+  });
+});
+
+describe('test ping', () => {
+  test('against a live receiver: a signed test delivery and the attempt', async () => {
+    const hook = await receiver(() => ({ status: 200, body: 'pong' }));
+    const created = await subscribe(t, 'proj-ping', 'request.create', hook.url);
+    const reply = await t.api('POST', `/proj-ping/subscriptions/${created._id}/test`, { token: owner('proj-ping') });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ outcome: 'delivered', statusCode: 200, responseBody: 'pong', attempt: 1 });
+    expect(typeof reply.body.durationMs).toBe('number');
+    expect(reply.body).not.toHaveProperty('payload');
+
+    const [request] = await hook.waitFor(1);
+    const verified = new Webhook(created.secret).verify(request!.body, headersOf(request!.headers)) as { payload: unknown };
+    expect(verified.payload).toMatchObject({ id_project: 'proj-ping', test: true, event: 'request.create' });
+    const logs = await logsOf(t, 'proj-ping', created._id);
+    expect(logs.map((log) => log.outcome)).toEqual(['delivered']);
+  });
+
+  test('against a dead receiver: the failed attempt, with its error', async () => {
+    const gone = await startReceiver();
+    await gone.close();
+    const created = await subscribe(t, 'proj-ping-dead', 'request.create', gone.url);
+    const reply = await t.api('POST', `/proj-ping-dead/subscriptions/${created._id}/test`, { token: owner('proj-ping-dead') });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ outcome: 'failed', errorKind: 'network' });
+    expect(reply.body.error).toMatch(/ECONNREFUSED/);
+  });
+
+  test('against a receiver answering 500: failed with the status and body', async () => {
+    const hook = await receiver(() => ({ status: 500, body: 'boom' }));
+    const created = await subscribe(t, 'proj-ping-500', 'request.create', hook.url);
+    const reply = await t.api('POST', `/proj-ping-500/subscriptions/${created._id}/test`, { token: owner('proj-ping-500') });
+    expect(reply.body).toMatchObject({ outcome: 'failed', statusCode: 500, responseBody: 'boom' });
+  });
+});
+
+describe('auto-disable, re-enable and recover', () => {
+  test('what was missed is delivered after recovery, once per webhook-id', async () => {
+    let healthy = false;
+    const hook = await receiver(() => (healthy ? { status: 200 } : { status: 500 }));
+    const created = await subscribe(t, 'proj-recover', 'request.create', hook.url);
+    const since = new Date(Date.now() - 1000).toISOString();
+    const token = owner('proj-recover');
+
+    // Two events die in a row (two attempts each): the subscription is disabled.
+    for (const n of [1, 2]) {
+      await publish(t, [{ type: 'request.create', detail: { id_project: 'proj-recover', n } }]);
+      await eventually(async () => {
+        const logs = await logsOf(t, 'proj-recover', created._id);
+        expect(logs.filter((log) => log.outcome === 'dead')).toHaveLength(n);
+      });
+    }
+    const disabled = await eventually(async () => {
+      const reply = await t.api('GET', `/proj-recover/subscriptions/${created._id}`, { token });
+      expect(reply.body.status).toBe('disabled');
+      return reply.body;
+    });
+    expect(disabled.disabledReason).toMatch(/2 deliveries in a row/);
+
+    // While disabled, an event is recorded, not POSTed.
+    const postsBefore = hook.received.length;
+    await publish(t, [{ type: 'request.create', detail: { id_project: 'proj-recover', n: 3 } }]);
+    await eventually(async () => {
+      const logs = await logsOf(t, 'proj-recover', created._id);
+      expect(logs.filter((log) => log.outcome === 'skipped')).toHaveLength(1);
+    });
+    expect(hook.received.length).toBe(postsBefore);
+    const refused = await t.api('POST', `/proj-recover/subscriptions/${created._id}/recover`, { token, body: { since } });
+    expect(refused.status).toBe(409);
+
+    // Re-enable, then recover: the three missed events arrive, each once.
+    healthy = true;
+    const enabled = await t.api('PUT', `/proj-recover/subscriptions/${created._id}`, { token, body: { status: 'active' } });
+    expect(enabled.status).toBe(200);
+    expect(enabled.body.status).toBe('active');
+    expect(enabled.body).not.toHaveProperty('disabledReason');
+    const recovered = await t.api('POST', `/proj-recover/subscriptions/${created._id}/recover`, { token, body: { since } });
+    expect(recovered.status).toBe(202);
+    expect(recovered.body.recovered).toBe(3);
+
+    await hook.waitFor(postsBefore + 3);
+    await settle(2500);
+    const delivered = hook.received.slice(postsBefore);
+    expect(delivered).toHaveLength(3);
+    const ids = delivered.map((request) => String(request.headers['webhook-id']));
+    expect(new Set(ids).size).toBe(3);
+    expect(delivered.map((request) => JSON.parse(request.body).payload.n).sort()).toEqual([1, 2, 3]);
+
+    // A second recovery finds nothing left to send.
+    const again = await t.api('POST', `/proj-recover/subscriptions/${created._id}/recover`, { token, body: { since } });
+    await eventually(async () => {
+      const logs = await logsOf(t, 'proj-recover', created._id);
+      expect(logs.filter((log) => log.outcome === 'delivered')).toHaveLength(3);
+    });
+    expect(again.body.recovered).toBe(0);
+  });
+
+  test('recover refuses a since that is not a date-time', async () => {
+    const hook = await receiver();
+    const created = await subscribe(t, 'proj-recover-bad', 'request.create', hook.url);
+    const reply = await t.api('POST', `/proj-recover-bad/subscriptions/${created._id}/recover`, {
+      token: owner('proj-recover-bad'),
+      body: { since: 'yesterday' },
+    });
+    expect(reply.status).toBe(400);
+    expect(reply.body.errors).toEqual([expect.objectContaining({ field: 'since' })]);
+  });
+});
+
+describe('replay one', () => {
+  test('resends a logged delivery under the same webhook-id', async () => {
+    const hook = await receiver();
+    const created = await subscribe(t, 'proj-replay', 'faq.update', hook.url);
+    await publish(t, [{ type: 'faq.update', detail: { id_project: 'proj-replay', question: 'q?' } }]);
+    const [first] = await hook.waitFor(1);
+    const [log] = await eventually(async () => {
+      const logs = await logsOf(t, 'proj-replay', created._id);
+      expect(logs).toHaveLength(1);
+      return logs;
+    });
+    const logId = (log as unknown as { logId: string }).logId;
+
+    const reply = await t.api('POST', `/proj-replay/subscriptions/${created._id}/logs/${logId}/retry`, {
+      token: owner('proj-replay'),
+    });
+    expect(reply.status).toBe(202);
+    const [, second] = await hook.waitFor(2);
+    expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
+    expect(JSON.parse(second!.body).payload).toEqual(JSON.parse(first!.body).payload);
+
+    const missing = await t.api('POST', `/proj-replay/subscriptions/${created._id}/logs/00000000000000-nope/retry`, {
+      token: owner('proj-replay'),
+    });
+    expect(missing.status).toBe(404);
+  });
+});
