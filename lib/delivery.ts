@@ -4,7 +4,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, deliveryMaxReceiveCount } from './settings';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, deliveryMaxReceiveCount, deliveryRetentionSeconds } from './settings';
 import { WebhookFunction } from './webhook-function';
 
 /** Props of {@link Delivery}. */
@@ -42,7 +42,7 @@ export class Delivery extends Construct {
     this.queue = new Queue(this, 'Queue', {
       ...queueDefaults,
       visibilityTimeout: Duration.seconds(DELIVERY.visibilityTimeoutSeconds),
-      retentionPeriod: Duration.days(4),
+      retentionPeriod: Duration.seconds(deliveryRetentionSeconds(schedule, DELIVERY.functionTimeoutSeconds)),
       deadLetterQueue: { queue: this.dlq, maxReceiveCount: deliveryMaxReceiveCount(schedule) },
     });
 

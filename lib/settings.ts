@@ -75,6 +75,30 @@ export const DELIVERY = {
  */
 export const deliveryMaxReceiveCount = (schedule: readonly number[]): number => schedule.length + 1;
 
+/** SQS limits that bound the retry schedule. */
+const MAX_VISIBILITY_SECONDS = 43_200;
+const MIN_RETENTION_SECONDS = 4 * 86_400;
+const MAX_RETENTION_SECONDS = 14 * 86_400;
+
+/**
+ * How long the delivery queue must keep a message: SQS counts retention from the first send,
+ * so it must outlast every retry at its longest (each delay can become a 12 h Retry-After)
+ * plus every invocation, or a message could expire before it reaches the DLQ. Throws for a
+ * schedule SQS cannot honour.
+ */
+export function deliveryRetentionSeconds(schedule: readonly number[], functionTimeoutSeconds: number): number {
+  for (const delay of schedule) {
+    if (!Number.isInteger(delay) || delay < 0 || delay > MAX_VISIBILITY_SECONDS) {
+      throw new Error(`retry delays must be whole seconds from 0 to ${MAX_VISIBILITY_SECONDS}; got ${delay}`);
+    }
+  }
+  const longestLife = schedule.length * MAX_VISIBILITY_SECONDS + deliveryMaxReceiveCount(schedule) * functionTimeoutSeconds;
+  if (longestLife > MAX_RETENTION_SECONDS) {
+    throw new Error(`a schedule of ${schedule.length} retries can outlive SQS's 14-day retention; use fewer retries`);
+  }
+  return Math.max(MIN_RETENTION_SECONDS, longestLife);
+}
+
 /** Subscription API defaults. */
 export const API = {
   subscriptionLimitPerProject: 100,

@@ -14,6 +14,7 @@ import {
   SUBSCRIPTION_ROUTES,
   TABLE_KEYS,
   deliveryMaxReceiveCount,
+  deliveryRetentionSeconds,
 } from '../settings';
 import { AwsEndpoint, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
 import { ApiServer, startApiServer } from './api-server';
@@ -258,6 +259,7 @@ async function createQueues(sqs: SQSClient, retrySchedule: readonly number[]): P
   });
   const delivery = await create(LOCAL_NAMES.deliveryQueue, {
     VisibilityTimeout: String(DELIVERY.visibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(deliveryRetentionSeconds(retrySchedule, DELIVERY.functionTimeoutSeconds)),
     RedrivePolicy: JSON.stringify({
       deadLetterTargetArn: deliveryDlq.arn,
       maxReceiveCount: deliveryMaxReceiveCount(retrySchedule),

@@ -1,68 +1,26 @@
-import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import { SUBSCRIPTION_ROUTES } from '../../lib/settings';
-import { WebhooksStack } from '../../lib/webhooks-stack';
+import { Match } from 'aws-cdk-lib/assertions';
+import { OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES } from '../../lib/settings';
+import { CfnResource, StackTemplate, actionsOf, getAtt, ref } from './stack-template';
 
-interface CfnResource {
-  Type: string;
-  Properties: Record<string, unknown>;
-}
-
-interface PolicyStatement {
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-}
-
-let template: Template;
+let stack: StackTemplate;
 
 beforeAll(() => {
-  // An empty bundling-stacks list makes NodejsFunction skip esbuild: the template is all we test.
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  template = Template.fromStack(new WebhooksStack(app, 'Test'));
+  stack = StackTemplate.synth();
 });
 
-function resources(type: string): Record<string, CfnResource> {
-  return template.findResources(type) as Record<string, CfnResource>;
-}
-
-function onlyLogicalId(type: string, props: object): string {
-  const ids = Object.keys(template.findResources(type, { Properties: props }));
-  expect(ids).toHaveLength(1);
-  return ids[0] as string;
-}
-
-/** The logical id of the function whose environment has the given variable. */
-function functionIdWithEnv(variable: string): string {
-  return onlyLogicalId('AWS::Lambda::Function', {
-    Environment: { Variables: Match.objectLike({ [variable]: Match.anyValue() }) },
-  });
-}
-
-function functionWithEnv(variable: string): CfnResource {
-  return resources('AWS::Lambda::Function')[functionIdWithEnv(variable)] as CfnResource;
-}
-
-/** Every statement of every IAM policy attached to the function's execution role. */
-function statementsOf(fn: CfnResource): PolicyStatement[] {
-  const role = fn.Properties.Role as { 'Fn::GetAtt': [string, string] };
-  const roleId = role['Fn::GetAtt'][0];
-  const policies = Object.values(resources('AWS::IAM::Policy')).filter((policy) =>
-    (policy.Properties.Roles as unknown[]).some((ref) => JSON.stringify(ref) === JSON.stringify({ Ref: roleId })),
-  );
-  expect(policies.length).toBeGreaterThan(0);
-  return policies.flatMap(
-    (policy) => (policy.Properties.PolicyDocument as { Statement: PolicyStatement[] }).Statement,
-  );
-}
-
-const actionsOf = (statements: PolicyStatement[]): string[] =>
-  statements.flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]));
+/** The environment variable only each function of the service has, naming it. */
+const FUNCTIONS_BY_ENV = {
+  authorizer: 'JWT_SECRET_ARN',
+  subscriptions: 'SUBSCRIPTION_LIMIT',
+  operatorSelect: 'OPERATOR_SELECT_TIMEOUT_MS',
+  fanOut: 'FAN_OUT_QUEUE_URL',
+  delivery: 'RETRY_SCHEDULE',
+} as const;
 
 describe('webhooks table', () => {
   it('is keyed by pk/sk, on demand, with point-in-time recovery, encryption and a TTL', () => {
-    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
-    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+    stack.template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
+    stack.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
         { AttributeName: 'sk', KeyType: 'RANGE' },
@@ -77,7 +35,7 @@ describe('webhooks table', () => {
   });
 
   it('has the sparse keys-only topic index and the project history index', () => {
-    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+    stack.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       GlobalSecondaryIndexes: Match.arrayWith([
         Match.objectLike({ IndexName: 'byTopic', Projection: { ProjectionType: 'KEYS_ONLY' } }),
         Match.objectLike({
@@ -92,14 +50,20 @@ describe('webhooks table', () => {
   });
 
   it('is retained when the stack is deleted, by default', () => {
-    template.hasResource('AWS::DynamoDB::GlobalTable', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    stack.template.hasResource('AWS::DynamoDB::GlobalTable', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
   });
 });
 
 describe('functions', () => {
+  it('are the authorizer, subscriptions, operator.select, fan-out and delivery functions, one of each', () => {
+    const ids = Object.values(FUNCTIONS_BY_ENV).map((variable) => stack.functionIdWithEnv(variable));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(Object.keys(stack.resources('AWS::Lambda::Function')).sort()).toEqual([...ids].sort());
+  });
+
   it('all run Node.js 22 on arm64 with active tracing', () => {
-    const functions = Object.values(resources('AWS::Lambda::Function'));
-    expect(functions.length).toBeGreaterThanOrEqual(2);
+    const functions = Object.values(stack.resources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(Object.keys(FUNCTIONS_BY_ENV).length);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -112,57 +76,117 @@ describe('functions', () => {
 
 describe('subscription API', () => {
   it('is an HTTP API', () => {
-    template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
-    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    stack.template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    stack.template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
   });
 
   it('has a REQUEST authorizer with simple responses, backed by the authorizer function', () => {
-    template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
-    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+    stack.template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+    stack.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'REQUEST',
       EnableSimpleResponses: true,
     });
-    const [authorizer] = Object.values(resources('AWS::ApiGatewayV2::Authorizer')) as [CfnResource];
-    expect(JSON.stringify(authorizer.Properties.AuthorizerUri)).toContain(`"${functionIdWithEnv('JWT_SECRET_ARN')}"`);
+    const [authorizer] = Object.values(stack.resources('AWS::ApiGatewayV2::Authorizer')) as [CfnResource];
+    expect(JSON.stringify(authorizer.Properties.AuthorizerUri)).toContain(`"${stack.functionIdWithEnv(FUNCTIONS_BY_ENV.authorizer)}"`);
   });
 
-  it('declares one route per entry of SUBSCRIPTION_ROUTES, each behind the authorizer', () => {
-    const authorizerId = onlyLogicalId('AWS::ApiGatewayV2::Authorizer', {});
-    const routes = Object.values(resources('AWS::ApiGatewayV2::Route'));
-    expect(routes.map((route) => route.Properties.RouteKey).sort()).toEqual([...SUBSCRIPTION_ROUTES].sort());
+  it('declares one route per entry of SUBSCRIPTION_ROUTES and the operator.select route, each behind the authorizer', () => {
+    const authorizerId = stack.onlyLogicalId('AWS::ApiGatewayV2::Authorizer', {});
+    const routes = Object.values(stack.resources('AWS::ApiGatewayV2::Route'));
+    expect(routes.map((route) => route.Properties.RouteKey).sort()).toEqual(
+      [...SUBSCRIPTION_ROUTES, OPERATOR_SELECT_ROUTE].sort(),
+    );
     for (const route of routes) {
       expect(route.Properties).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: authorizerId } });
     }
   });
 
   it('keeps a generated JWT secret in Secrets Manager', () => {
-    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
-    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+    stack.template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    stack.template.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: Match.objectLike({ PasswordLength: Match.anyValue() }),
     });
-    const [secret] = Object.values(resources('AWS::SecretsManager::Secret')) as [CfnResource];
+    const [secret] = Object.values(stack.resources('AWS::SecretsManager::Secret')) as [CfnResource];
     const generated = secret.Properties.GenerateSecretString as { PasswordLength: number };
     expect(generated.PasswordLength).toBeGreaterThanOrEqual(32);
   });
 });
 
+describe('queues', () => {
+  /** SQS defaults when a queue does not say: 30 s visibility, 4 days retention; Lambda's timeout default is 3 s. */
+  const visibilityOf = (queueId: string): number =>
+    (stack.resource('AWS::SQS::Queue', queueId).Properties.VisibilityTimeout as number | undefined) ?? 30;
+  const retentionOf = (queueId: string): number =>
+    (stack.resource('AWS::SQS::Queue', queueId).Properties.MessageRetentionPeriod as number | undefined) ?? 4 * 24 * 3600;
+
+  it('are five: fan-out, delivery, their DLQs and the rule DLQ', () => {
+    const fanOutQueue = stack.queueConsumedBy(stack.functionIdWithEnv(FUNCTIONS_BY_ENV.fanOut));
+    const deliveryQueue = stack.queueConsumedBy(stack.functionIdWithEnv(FUNCTIONS_BY_ENV.delivery));
+    const expected = [
+      fanOutQueue,
+      stack.deadLetterQueueOf(fanOutQueue),
+      deliveryQueue,
+      stack.deadLetterQueueOf(deliveryQueue),
+      stack.ruleDeadLetterQueue(),
+    ];
+    expect(new Set(expected).size).toBe(5);
+    expect(Object.keys(stack.resources('AWS::SQS::Queue')).sort()).toEqual(expected.sort());
+  });
+
+  it('are all encrypted with SQS-managed keys and refuse plain HTTP', () => {
+    for (const queueId of Object.keys(stack.resources('AWS::SQS::Queue'))) {
+      expect({ queueId, ...stack.resource('AWS::SQS::Queue', queueId).Properties }).toMatchObject({
+        queueId,
+        SqsManagedSseEnabled: true,
+      });
+      expect(stack.queuePolicyStatementsOf(queueId)).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Deny',
+          Action: 'sqs:*',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }),
+      );
+    }
+  });
+
+  it('each hide a received message at least as long as the function consuming it may run', () => {
+    const mappings = Object.values(stack.resources('AWS::Lambda::EventSourceMapping'));
+    expect(mappings).toHaveLength(2);
+    for (const mapping of mappings) {
+      const functionId = (mapping.Properties.FunctionName as { Ref: string }).Ref;
+      const queueId = stack.queueConsumedBy(functionId);
+      const timeout = (stack.resource('AWS::Lambda::Function', functionId).Properties.Timeout as number | undefined) ?? 3;
+      expect({ queueId, visibility: visibilityOf(queueId) >= timeout }).toEqual({ queueId, visibility: true });
+    }
+  });
+
+  it('each keep a message in the DLQ longer than in the queue it came from', () => {
+    // A dead-lettered message keeps its first enqueue time, so a shorter DLQ retention would drop it at once.
+    for (const queueId of Object.keys(stack.resources('AWS::SQS::Queue'))) {
+      if (!stack.resource('AWS::SQS::Queue', queueId).Properties.RedrivePolicy) continue;
+      const dlqId = stack.deadLetterQueueOf(queueId);
+      expect({ queueId, longer: retentionOf(dlqId) > retentionOf(queueId) }).toEqual({ queueId, longer: true });
+    }
+  });
+});
+
 describe('least privilege', () => {
   it('lets the authorizer read the JWT secret and nothing of DynamoDB', () => {
-    const secretId = onlyLogicalId('AWS::SecretsManager::Secret', {});
-    const statements = statementsOf(functionWithEnv('JWT_SECRET_ARN'));
+    const secretId = stack.onlyLogicalId('AWS::SecretsManager::Secret', {});
+    const statements = stack.statementsOf(stack.functionWithEnv(FUNCTIONS_BY_ENV.authorizer));
     expect(statements).toContainEqual(
       expect.objectContaining({
         Effect: 'Allow',
         Action: expect.arrayContaining(['secretsmanager:GetSecretValue']),
-        Resource: { Ref: secretId },
+        Resource: ref(secretId),
       }),
     );
     expect(actionsOf(statements).filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
   });
 
   it('lets the subscriptions function use the table and nothing of Secrets Manager', () => {
-    const tableId = onlyLogicalId('AWS::DynamoDB::GlobalTable', {});
-    const statements = statementsOf(functionWithEnv('TABLE_NAME'));
+    const tableId = stack.onlyLogicalId('AWS::DynamoDB::GlobalTable', {});
+    const statements = stack.statementsOf(stack.functionWithEnv(FUNCTIONS_BY_ENV.subscriptions));
     const tableStatements = statements.filter((statement) =>
       JSON.stringify(statement.Resource).includes(`"${tableId}"`),
     );
@@ -172,22 +196,52 @@ describe('least privilege', () => {
     expect(actionsOf(statements).filter((action) => action.startsWith('secretsmanager:'))).toEqual([]);
   });
 
-  it('gives the subscriptions function the table name it was granted', () => {
-    const tableId = onlyLogicalId('AWS::DynamoDB::GlobalTable', {});
-    const fn = functionWithEnv('TABLE_NAME');
-    expect(fn.Properties).toMatchObject({ Environment: { Variables: { TABLE_NAME: { Ref: tableId } } } });
+  it('lets no function but the authorizer touch Secrets Manager', () => {
+    const { authorizer, ...others } = FUNCTIONS_BY_ENV;
+    expect(actionsOf(stack.statementsOf(stack.functionWithEnv(authorizer)))).toContain('secretsmanager:GetSecretValue');
+    for (const variable of Object.values(others)) {
+      const actions = actionsOf(stack.statementsOf(stack.functionWithEnv(variable)));
+      expect({ variable, secretActions: actions.filter((action) => action.startsWith('secretsmanager:')) }).toEqual({
+        variable,
+        secretActions: [],
+      });
+    }
+  });
+
+  it.each([
+    ['subscriptions', FUNCTIONS_BY_ENV.subscriptions],
+    ['operator.select', FUNCTIONS_BY_ENV.operatorSelect],
+    ['fan-out', FUNCTIONS_BY_ENV.fanOut],
+    ['delivery', FUNCTIONS_BY_ENV.delivery],
+  ])('gives the %s function the name of the table it was granted', (_name, variable) => {
+    const tableId = stack.onlyLogicalId('AWS::DynamoDB::GlobalTable', {});
+    expect(stack.environmentOf(variable).TABLE_NAME).toEqual(ref(tableId));
+    expect(JSON.stringify(stack.statementsOf(stack.functionWithEnv(variable)))).toContain(`"${tableId}"`);
   });
 });
 
 describe('outputs', () => {
-  it.each([
-    ['ApiUrl', 'AWS::ApiGatewayV2::Api'],
-    ['JwtSecretArn', 'AWS::SecretsManager::Secret'],
-    ['TableName', 'AWS::DynamoDB::GlobalTable'],
-  ])('exports %s, pointing at the %s', (name, type) => {
-    const outputs = Object.entries(template.findOutputs('*')).filter(([id]) => id.includes(name));
-    expect(outputs).toHaveLength(1);
-    const [, output] = outputs[0] as [string, { Value: unknown }];
-    expect(JSON.stringify(output.Value)).toContain(`"${onlyLogicalId(type, {})}"`);
+  const fanOutQueue = (): string => stack.queueConsumedBy(stack.functionIdWithEnv(FUNCTIONS_BY_ENV.fanOut));
+  const deliveryQueue = (): string => stack.queueConsumedBy(stack.functionIdWithEnv(FUNCTIONS_BY_ENV.delivery));
+  const bus = (): string => stack.onlyLogicalId('AWS::Events::EventBus', {});
+
+  it.each<[string, () => unknown]>([
+    ['ApiUrl', () => getAtt(stack.onlyLogicalId('AWS::ApiGatewayV2::Api', {}), 'ApiEndpoint')],
+    ['JwtSecretArn', () => ref(stack.onlyLogicalId('AWS::SecretsManager::Secret', {}))],
+    ['TableName', () => ref(stack.onlyLogicalId('AWS::DynamoDB::GlobalTable', {}))],
+    ['EventBusName', () => ref(bus())],
+    ['EventBusArn', () => getAtt(bus())],
+    ['FanOutQueueUrl', () => ref(fanOutQueue())],
+    ['FanOutDlqUrl', () => ref(stack.deadLetterQueueOf(fanOutQueue()))],
+    ['EventRuleDlqUrl', () => ref(stack.ruleDeadLetterQueue())],
+    ['DeliveryQueueUrl', () => ref(deliveryQueue())],
+    ['DeliveryDlqUrl', () => ref(stack.deadLetterQueueOf(deliveryQueue()))],
+  ])('exports %s under exactly that logical id', (name, expectedValue) => {
+    stack.template.hasOutput(name, { Value: expectedValue() });
+  });
+
+  it('names no output with a construct-path hash', () => {
+    const hashed = Object.keys(stack.template.findOutputs('*')).filter((id) => /[0-9A-F]{8}$/.test(id));
+    expect(hashed).toEqual([]);
   });
 });

@@ -1,0 +1,155 @@
+import { EVENT_RULE_PATTERN, FAN_OUT } from '../../lib/settings';
+import { StackTemplate, actionsOf, getAtt, ref, resourcesAllowing } from './stack-template';
+
+const FAN_OUT_ENV = 'FAN_OUT_QUEUE_URL';
+const DELIVERY_ENV = 'RETRY_SCHEDULE';
+const EXISTING_BUS_ARN = 'arn:aws:events:eu-west-1:123456789012:event-bus/x';
+
+let stack: StackTemplate;
+let fanOutFunctionId: string;
+let fanOutQueueId: string;
+
+beforeAll(() => {
+  stack = StackTemplate.synth();
+  fanOutFunctionId = stack.functionIdWithEnv(FAN_OUT_ENV);
+  fanOutQueueId = stack.queueConsumedBy(fanOutFunctionId);
+});
+
+const deliveryQueueId = (): string => stack.queueConsumedBy(stack.functionIdWithEnv(DELIVERY_ENV));
+
+describe('event bus', () => {
+  it('is created and named tiledesk by default', () => {
+    stack.template.resourceCountIs('AWS::Events::EventBus', 1);
+    stack.template.hasResourceProperties('AWS::Events::EventBus', { Name: 'tiledesk' });
+  });
+
+  it('takes its name from the busName prop', () => {
+    const custom = StackTemplate.synth({ busName: 'tiledesk-staging' });
+    custom.template.resourceCountIs('AWS::Events::EventBus', 1);
+    custom.template.hasResourceProperties('AWS::Events::EventBus', { Name: 'tiledesk-staging' });
+  });
+
+  it('is not created when an existing bus ARN is given, and the rule listens on that bus', () => {
+    const existing = StackTemplate.synth({ existingBus: EXISTING_BUS_ARN });
+    existing.template.resourceCountIs('AWS::Events::EventBus', 0);
+    // CloudFormation accepts the bus's name or its ARN here.
+    expect(['x', EXISTING_BUS_ARN]).toContainEqual(existing.onlyRule().Properties.EventBusName);
+    existing.template.hasOutput('EventBusArn', { Value: EXISTING_BUS_ARN });
+  });
+
+  it('is not created when an existing bus name is given, and the rule listens on that bus', () => {
+    const existing = StackTemplate.synth({ existingBus: 'shared-bus' });
+    existing.template.resourceCountIs('AWS::Events::EventBus', 0);
+    expect(existing.onlyRule().Properties.EventBusName).toBe('shared-bus');
+  });
+});
+
+describe('event rule', () => {
+  it('listens on the created bus with exactly the pattern the local stack applies', () => {
+    expect(stack.onlyRule().Properties).toMatchObject({
+      EventBusName: ref(stack.onlyLogicalId('AWS::Events::EventBus', {})),
+      State: 'ENABLED',
+    });
+    expect(stack.onlyRule().Properties.EventPattern).toEqual(EVENT_RULE_PATTERN);
+  });
+
+  it('targets the fan-out queue, with a dead-letter queue and a day of retries', () => {
+    const target = stack.onlyRuleTarget();
+    expect(target.Arn).toEqual(getAtt(fanOutQueueId));
+    expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 });
+    const ruleDlqId = stack.ruleDeadLetterQueue();
+    expect(ruleDlqId).not.toBe(fanOutQueueId);
+    expect(target.DeadLetterConfig).toEqual({ Arn: getAtt(ruleDlqId) });
+  });
+
+  it('may send to the fan-out queue: its policy allows events.amazonaws.com, for this rule only', () => {
+    const ruleId = stack.onlyLogicalId('AWS::Events::Rule', {});
+    expect(stack.queuePolicyStatementsOf(fanOutQueueId)).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: expect.arrayContaining(['sqs:SendMessage']),
+        Resource: getAtt(fanOutQueueId),
+        Condition: { ArnEquals: { 'aws:SourceArn': getAtt(ruleId) } },
+      }),
+    );
+  });
+
+  it('may send to its dead-letter queue, so an undeliverable event is kept', () => {
+    const ruleDlqId = stack.ruleDeadLetterQueue();
+    const eventsStatements = stack
+      .queuePolicyStatementsOf(ruleDlqId)
+      .filter((statement) => JSON.stringify(statement.Principal) === JSON.stringify({ Service: 'events.amazonaws.com' }));
+    expect(resourcesAllowing(eventsStatements, 'sqs:SendMessage')).toEqual([JSON.stringify(getAtt(ruleDlqId))]);
+  });
+});
+
+describe('fan-out queue', () => {
+  it('redrives to its own DLQ after FAN_OUT.maxReceiveCount receives', () => {
+    const fanOutDlqId = stack.deadLetterQueueOf(fanOutQueueId);
+    expect(fanOutDlqId).not.toBe(stack.ruleDeadLetterQueue());
+    expect(stack.resource('AWS::SQS::Queue', fanOutQueueId).Properties).toMatchObject({
+      RedrivePolicy: { deadLetterTargetArn: getAtt(fanOutDlqId), maxReceiveCount: FAN_OUT.maxReceiveCount },
+      VisibilityTimeout: FAN_OUT.visibilityTimeoutSeconds,
+    });
+  });
+
+  it('feeds the fan-out function in batches, with partial batch failures', () => {
+    expect(stack.eventSourceMappingOf(fanOutFunctionId).Properties).toEqual({
+      EventSourceArn: getAtt(fanOutQueueId),
+      FunctionName: ref(fanOutFunctionId),
+      BatchSize: FAN_OUT.batchSize,
+      MaximumBatchingWindowInSeconds: FAN_OUT.maxBatchingWindowSeconds,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+});
+
+describe('fan-out function', () => {
+  it('times out as FAN_OUT says', () => {
+    expect(stack.functionWithEnv(FAN_OUT_ENV).Properties.Timeout).toBe(FAN_OUT.functionTimeoutSeconds);
+  });
+
+  it('knows the table, the delivery queue and its own queue', () => {
+    expect(stack.environmentOf(FAN_OUT_ENV)).toMatchObject({
+      TABLE_NAME: ref(stack.onlyLogicalId('AWS::DynamoDB::GlobalTable', {})),
+      DELIVERY_QUEUE_URL: ref(deliveryQueueId()),
+      FAN_OUT_QUEUE_URL: ref(fanOutQueueId),
+    });
+  });
+});
+
+describe('fan-out least privilege', () => {
+  const statements = (): ReturnType<StackTemplate['statementsOf']> => stack.statementsOf(stack.functionWithEnv(FAN_OUT_ENV));
+
+  it('may send messages to the delivery queue and nowhere else', () => {
+    expect(resourcesAllowing(statements(), 'sqs:SendMessage')).toEqual([JSON.stringify(getAtt(deliveryQueueId()))]);
+  });
+
+  it('may consume its own queue, and shorten the visibility of failed records', () => {
+    const ownQueue = JSON.stringify(getAtt(fanOutQueueId));
+    for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']) {
+      expect({ action, resources: resourcesAllowing(statements(), action) }).toEqual({ action, resources: [ownQueue] });
+    }
+    expect(resourcesAllowing(statements(), 'sqs:GetQueueAttributes')).toContain(ownQueue);
+  });
+
+  it('may read the table', () => {
+    const table = JSON.stringify(getAtt(stack.onlyLogicalId('AWS::DynamoDB::GlobalTable', {})));
+    for (const action of ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem']) {
+      expect({ action, granted: resourcesAllowing(statements(), action).includes(table) }).toEqual({ action, granted: true });
+    }
+  });
+
+  it.each(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'])(
+    'may not %s anywhere',
+    (action) => {
+      expect(resourcesAllowing(statements(), action)).toEqual([]);
+    },
+  );
+
+  it('has no Secrets Manager action', () => {
+    expect(actionsOf(statements()).filter((action) => action.toLowerCase().startsWith('secretsmanager:'))).toEqual([]);
+    expect(resourcesAllowing(statements(), 'secretsmanager:GetSecretValue')).toEqual([]);
+  });
+});
