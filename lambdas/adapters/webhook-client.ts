@@ -34,14 +34,21 @@ class RefusedAddressError extends Error {
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
+/** Resolves every address of a host, as `dns.lookup` with `all: true` does. */
+export type LookupAll = (
+  hostname: string,
+  options: { all: true; family?: number },
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
 /**
  * Resolves like `dns.lookup`, then refuses the answer if any address is denied. The socket
  * connects to the address vetted here, so a DNS answer that changes between check and
  * connect (rebinding) cannot reach an internal host.
  */
-function vettedLookup(allowlist: AddressAllowlist) {
+export function vettedLookup(allowlist: AddressAllowlist, lookupAll: LookupAll = dnsLookup as unknown as LookupAll) {
   return (hostname: string, options: { all?: boolean; family?: number }, callback: LookupCallback): void => {
-    dnsLookup(hostname, { all: true, family: options.family }, (error, addresses) => {
+    lookupAll(hostname, { all: true, family: options.family }, (error, addresses) => {
       if (error) return callback(error, []);
       if (!allowlist.hosts.has(normalizeHost(hostname))) {
         const denied = addresses.find((entry) => isDeniedAddress(entry.address, allowlist));
@@ -55,17 +62,17 @@ function vettedLookup(allowlist: AddressAllowlist) {
   };
 }
 
-const agents = new Map<string, { http: HttpAgent; https: HttpsAgent }>();
+/** Keyed by the allowlist object itself: its vetted lookup is baked into the agents. */
+const agents = new WeakMap<AddressAllowlist, { http: HttpAgent; https: HttpsAgent }>();
 
 /** Keep-alive agents per allowlist, created once per container and reused by every delivery. */
 function agentsFor(allowlist: AddressAllowlist): { http: HttpAgent; https: HttpsAgent } {
-  const key = [...allowlist.hosts].join(',');
-  let pair = agents.get(key);
+  let pair = agents.get(allowlist);
   if (!pair) {
     const lookup = vettedLookup(allowlist) as unknown as LookupFunction;
     const options = { keepAlive: true, maxSockets: 50, maxFreeSockets: 10, lookup };
     pair = { http: new HttpAgent(options), https: new HttpsAgent(options) };
-    agents.set(key, pair);
+    agents.set(allowlist, pair);
   }
   return pair;
 }
