@@ -146,7 +146,9 @@ function compileRoute(route: LocalRoute): CompiledRoute {
   return { ...route, method, pattern: new RegExp(`^${source}$`), names };
 }
 
-const specificity = (route: CompiledRoute): number => route.pattern.source.split('/').length * 10 - route.names.length;
+/** More path segments first; among equals, fewer parameters (literal segments win). */
+const specificity = (route: CompiledRoute): number =>
+  (route.routeKey.split(' ')[1] ?? '/').split('/').length * 10 - route.names.length;
 
 function findRoute(
   routes: CompiledRoute[],

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { Attempt } from '../../lambdas/core/attempt';
-import type { SubscriptionView } from '../../lambdas/core/subscription';
 import { signToken } from '../../lambdas/core/token';
 import {
   ISO_TIMESTAMP,
@@ -51,7 +50,14 @@ async function createOk(projectId: string, token: string, event = 'request.creat
   return subscriptionOf(reply);
 }
 
-const byId = (items: SubscriptionView[], id: string): SubscriptionView | undefined => items.find((item) => item._id === id);
+/** Page queries both attempt listings refuse: [field, query, message]. */
+const BAD_PAGE_QUERIES: [string, string, RegExp][] = [
+  ['cursor', '?cursor=garbage', /cursor/],
+  ['limit', '?limit=0', /\S/],
+  ['limit', '?limit=201', /\S/],
+  ['limit', '?limit=ten', /\S/],
+];
+
 
 describe('POST /{projectId}/subscriptions', () => {
   it('creates a subscription: 201 with the view, the secret and the x-hook-secret header', async () => {
@@ -339,10 +345,10 @@ describe('PUT /{projectId}/subscriptions/{id}', () => {
   });
 
   it.each([
-    ['status', { status: 'x' }],
     ['secret', { secret: 'whsec_mine' }],
+    ['createdBy', { createdBy: 'someone-else' }],
     ['foo', { target: 'http://127.0.0.1:9/other', foo: 1 }],
-  ])('refuses the unknown field %s: 400 naming it', async (field, body) => {
+  ])('refuses the unknown field %s: 400 naming it, nothing changed', async (field, body) => {
     const { projectId, token } = newProject();
     const { secret: _secret, ...created } = await createOk(projectId, token);
 
@@ -350,6 +356,35 @@ describe('PUT /{projectId}/subscriptions/{id}', () => {
 
     expectFieldError(reply, field, /unknown field/);
     expect((await t.api('GET', `/${projectId}/subscriptions/${created._id}`, { token })).body).toEqual(created);
+  });
+
+  it('refuses a status other than active or disabled: 400 naming status, nothing changed', async () => {
+    const { projectId, token } = newProject();
+    const { secret: _secret, ...created } = await createOk(projectId, token);
+
+    const reply = await t.api('PUT', `/${projectId}/subscriptions/${created._id}`, { token, body: { status: 'x' } });
+
+    expectFieldError(reply, 'status', /active.*disabled/);
+    expect((await t.api('GET', `/${projectId}/subscriptions/${created._id}`, { token })).body).toEqual(created);
+  });
+
+  it('disables and re-enables a subscription through status', async () => {
+    const { projectId, token } = newProject();
+    const { secret: _secret, ...created } = await createOk(projectId, token);
+    const path = `/${projectId}/subscriptions/${created._id}`;
+
+    const disabled = await t.api('PUT', path, { token, body: { status: 'disabled' } });
+    expect(disabled.status).toBe(200);
+    expect(disabled.body).toEqual({
+      ...created,
+      status: 'disabled',
+      disabledReason: expect.any(String),
+      updatedAt: expect.stringMatching(ISO_TIMESTAMP),
+    });
+
+    const enabled = await t.api('PUT', path, { token, body: { status: 'active' } });
+    expect(enabled.status).toBe(200);
+    expect(enabled.body).toEqual({ ...created, updatedAt: expect.stringMatching(ISO_TIMESTAMP) });
   });
 
   it.each([
@@ -495,7 +530,6 @@ describe('authentication (401) and authorization (403)', () => {
 
   it('answers 401 to a correctly signed token without exp', async () => {
     const { projectId } = newProject();
-    const { createHmac } = await import('node:crypto');
     const unsigned = forge({ alg: 'HS256', typ: 'JWT' }, { sub: 'u', projects: { [projectId]: 'owner' } }).slice(0, -1);
     const token = `${unsigned}.${createHmac('sha256', t.jwtSecret).update(unsigned).digest('base64url')}`;
     expect(await listAs(projectId, `Bearer ${token}`)).toEqual(unauthorized);
@@ -581,7 +615,7 @@ describe('GET /events', () => {
   });
 });
 
-describe('GET /{projectId}/subscriptions/{id}/logs and /history', () => {
+describe('GET /{projectId}/subscriptions/{id}/logs', () => {
   it('answers an empty first page for a fresh subscription', async () => {
     const { projectId, token } = newProject();
     const created = await createOk(projectId, token);
@@ -601,82 +635,109 @@ describe('GET /{projectId}/subscriptions/{id}/logs and /history', () => {
     expectError(await t.api('GET', `/${projectId}/subscriptions/${foreign._id}/logs`, { token }), 404);
   });
 
-  it.each([
-    ['cursor', '?cursor=garbage', /cursor/],
-    ['limit', '?limit=0', /\S/],
-    ['limit', '?limit=201', /\S/],
-    ['limit', '?limit=ten', /\S/],
-  ])('refuses a bad %s (%s): 400', async (field, query, message) => {
+  it.each(BAD_PAGE_QUERIES)('refuses a bad %s (%s): 400', async (field, query, message) => {
     const { projectId, token } = newProject();
     const created = await createOk(projectId, token);
     expectFieldError(await t.api('GET', `/${projectId}/subscriptions/${created._id}/logs${query}`, { token }), field, message);
+  });
+});
+
+describe('GET /{projectId}/subscriptions/history', () => {
+  it('answers an empty page for a project without deliveries', async () => {
+    const { projectId, token } = newProject();
+    const reply = await t.api('GET', `/${projectId}/subscriptions/history`, { token });
+    expect({ status: reply.status, body: reply.body }).toEqual({ status: 200, body: { items: [], nextCursor: null } });
+  });
+
+  it.each(BAD_PAGE_QUERIES)('refuses a bad %s (%s): 400', async (field, query, message) => {
+    const { projectId, token } = newProject();
     expectFieldError(await t.api('GET', `/${projectId}/subscriptions/history${query}`, { token }), field, message);
   });
 
-  it('answers the project history as a page', async () => {
-    const { projectId, token } = newProject();
-    const reply = await t.api('GET', `/${projectId}/subscriptions/history`, { token });
-    expect(reply.status).toBe(200);
-    expect(reply.body).toEqual({ items: [], nextCursor: null });
+  it('answers 403 to an agent of the project', async () => {
+    const { projectId } = newProject();
+    const agent = t.tokenFor({ [projectId]: 'agent' });
+    expectError(await t.api('GET', `/${projectId}/subscriptions/history`, { token: agent }), 403);
+  });
+});
+
+describe('attempt logs after real deliveries', () => {
+  let receiver: Receiver;
+  let project: { projectId: string; token: string };
+  let subscriptionId: string;
+  /** Both attempts, newest first, as the logs route lists them. */
+  let attempts: Attempt[];
+  const logsPath = () => `/${project.projectId}/subscriptions/${subscriptionId}/logs`;
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    project = newProject();
+    subscriptionId = (await createOk(project.projectId, project.token, 'request.create', receiver.url))._id;
+    const events = new EventBridgeClient({ endpoint: t.stack.awsEndpoint, region: 'us-east-1' });
+    for (const requestId of ['r1', 'r2']) {
+      await events.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              Source: 'tiledesk',
+              DetailType: 'request.create',
+              Detail: JSON.stringify({ id_project: project.projectId, request_id: requestId }),
+              EventBusName: t.stack.busName,
+            },
+          ],
+        }),
+      );
+    }
+    const all = await pollUntil(
+      () => t.api('GET', logsPath(), { token: project.token }),
+      (reply) => Array.isArray(reply.body.items) && reply.body.items.length === 2,
+    );
+    attempts = all.body.items as Attempt[];
   });
 
-  describe('with real deliveries', () => {
-    let receiver: Receiver;
+  afterAll(async () => {
+    await receiver?.close();
+  });
 
-    beforeAll(async () => {
-      receiver = await startReceiver();
-    });
-
-    afterAll(async () => {
-      await receiver.close();
-    });
-
-    it('pages the attempts newest first, per subscription and per project', async () => {
-      const { projectId, token } = newProject();
-      const created = await createOk(projectId, token, 'request.create', receiver.url);
-      const events = new EventBridgeClient({ endpoint: t.stack.awsEndpoint, region: 'us-east-1' });
-      for (const requestId of ['r1', 'r2']) {
-        await events.send(
-          new PutEventsCommand({
-            Entries: [
-              {
-                Source: 'tiledesk',
-                DetailType: 'request.create',
-                Detail: JSON.stringify({ id_project: projectId, request_id: requestId }),
-                EventBusName: t.stack.busName,
-              },
-            ],
-          }),
-        );
-      }
-      const logsPath = `/${projectId}/subscriptions/${created._id}/logs`;
-      const all = await pollUntil(
-        () => t.api('GET', logsPath, { token }),
-        (reply) => Array.isArray(reply.body.items) && reply.body.items.length === 2,
-      );
-      const attempts = all.body.items as Attempt[];
-      expect(attempts.map((attempt) => attempt.outcome)).toEqual(['delivered', 'delivered']);
-      for (const attempt of attempts) {
-        expect(attempt).toMatchObject({ projectId, subscriptionId: created._id, event: 'request.create', statusCode: 200, attempt: 1 });
-      }
-      expect(attempts[0]!.logId > attempts[1]!.logId).toBe(true);
-
-      const firstPage = await t.api('GET', `${logsPath}?limit=1`, { token });
-      expect(firstPage.status).toBe(200);
-      expect(firstPage.body).toEqual({ items: [attempts[0]], nextCursor: expect.any(String) });
-      const secondPage = await t.api('GET', `${logsPath}?limit=1&cursor=${String(firstPage.body.nextCursor)}`, { token });
-      expect(secondPage.body.items).toEqual([attempts[1]]);
-
-      const history = await t.api('GET', `/${projectId}/subscriptions/history`, { token });
-      expect(history.status).toBe(200);
-      expect(history.body).toEqual({ items: attempts, nextCursor: null });
-
-      // A cursor only reads the listing it came from.
-      const foreignCursor = await t.api('GET', `/${projectId}/subscriptions/history?cursor=${String(firstPage.body.nextCursor)}`, {
-        token,
+  it('logs each delivered attempt, newest first', () => {
+    expect(attempts.map((attempt) => attempt.outcome)).toEqual(['delivered', 'delivered']);
+    for (const attempt of attempts) {
+      expect(attempt).toMatchObject({
+        projectId: project.projectId,
+        subscriptionId,
+        event: 'request.create',
+        target: receiver.url,
+        statusCode: 200,
+        attempt: 1,
+        attemptedAt: expect.stringMatching(ISO_TIMESTAMP),
       });
-      expectFieldError(foreignCursor, 'cursor');
+    }
+    expect(attempts[0]!.logId > attempts[1]!.logId).toBe(true);
+  });
+
+  it('pages the logs with limit and nextCursor', async () => {
+    const firstPage = await t.api('GET', `${logsPath()}?limit=1`, { token: project.token });
+    expect(firstPage.status).toBe(200);
+    expect(firstPage.body).toEqual({ items: [attempts[0]], nextCursor: expect.any(String) });
+
+    const secondPage = await t.api('GET', `${logsPath()}?limit=1&cursor=${String(firstPage.body.nextCursor)}`, {
+      token: project.token,
     });
+    expect(secondPage.status).toBe(200);
+    expect(secondPage.body.items).toEqual([attempts[1]]);
+  });
+
+  it('lists the same attempts in the project history', async () => {
+    const history = await t.api('GET', `/${project.projectId}/subscriptions/history`, { token: project.token });
+    expect({ status: history.status, body: history.body }).toEqual({ status: 200, body: { items: attempts, nextCursor: null } });
+  });
+
+  it('accepts a cursor only on the listing it came from', async () => {
+    const firstPage = await t.api('GET', `${logsPath()}?limit=1`, { token: project.token });
+    const reply = await t.api('GET', `/${project.projectId}/subscriptions/history?cursor=${String(firstPage.body.nextCursor)}`, {
+      token: project.token,
+    });
+    expectFieldError(reply, 'cursor');
   });
 });
 

@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { expectError, subscriptionOf, subscriptionsOf } from '../support/api-expectations';
+import { ApiReply, TestStack, startTestStack } from '../support/local-stack-harness';
+
+/** The subscriptions handler reads SUBSCRIPTION_LIMIT once, at import, which the stack start does. */
+const LIMIT = 3;
+
+let t: TestStack;
+let previousLimit: string | undefined;
+
+beforeAll(async () => {
+  previousLimit = process.env.SUBSCRIPTION_LIMIT;
+  process.env.SUBSCRIPTION_LIMIT = String(LIMIT);
+  t = await startTestStack();
+});
+
+afterAll(async () => {
+  await t?.stop();
+  if (previousLimit === undefined) delete process.env.SUBSCRIPTION_LIMIT;
+  else process.env.SUBSCRIPTION_LIMIT = previousLimit;
+});
+
+let projectCount = 0;
+let targetCount = 0;
+
+function newProject(): { projectId: string; token: string } {
+  const projectId = `limit${++projectCount}-${randomBytes(3).toString('hex')}`;
+  return { projectId, token: t.tokenFor({ [projectId]: 'owner' }) };
+}
+
+const newTarget = (): string => `http://127.0.0.1:9/limit-${++targetCount}`;
+
+function create(projectId: string, token: string, target = newTarget(), event = 'request.create'): Promise<ApiReply> {
+  return t.api('POST', `/${projectId}/subscriptions`, { token, body: { event, target } });
+}
+
+/** Fills the project up to the limit and returns the ids created. */
+async function fill(projectId: string, token: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < LIMIT; i++) {
+    const reply = await create(projectId, token);
+    expect(reply.status).toBe(201);
+    ids.push(subscriptionOf(reply)._id);
+  }
+  return ids;
+}
+
+const listLength = async (projectId: string, token: string): Promise<number> =>
+  subscriptionsOf(await t.api('GET', `/${projectId}/subscriptions`, { token })).length;
+
+describe('the per-project subscription limit (SUBSCRIPTION_LIMIT=3)', () => {
+  it('refuses the 4th subscription with 409 and a clear message', async () => {
+    const { projectId, token } = newProject();
+    await fill(projectId, token);
+
+    const reply = await create(projectId, token);
+
+    expectError(reply, 409, new RegExp(`limit of ${LIMIT} subscriptions`));
+    expect(await listLength(projectId, token)).toBe(LIMIT);
+  });
+
+  it('accepts a create again after a delete, including the pair refused at the limit', async () => {
+    const { projectId, token } = newProject();
+    const [firstId] = await fill(projectId, token);
+    const refusedTarget = newTarget();
+    expectError(await create(projectId, token, refusedTarget), 409);
+
+    expect((await t.api('DELETE', `/${projectId}/subscriptions/${firstId}`, { token })).status).toBe(200);
+
+    // The refused create must not have kept the (event, target) pair for itself.
+    expect((await create(projectId, token, refusedTarget)).status).toBe(201);
+    expectError(await create(projectId, token), 409, /limit/);
+    expect(await listLength(projectId, token)).toBe(LIMIT);
+  });
+
+  it('counts per project: a full project does not stop another', async () => {
+    const full = newProject();
+    const other = newProject();
+    await fill(full.projectId, full.token);
+
+    expect((await create(other.projectId, other.token)).status).toBe(201);
+  });
+
+  it('does not count refused creates', async () => {
+    const { projectId, token } = newProject();
+    const duplicate = newTarget();
+    expect((await create(projectId, token, duplicate)).status).toBe(201);
+    expectError(await create(projectId, token, duplicate), 409, /already exists/);
+    expect((await create(projectId, token, 'http://10.0.0.1/hook')).status).toBe(400);
+
+    expect((await create(projectId, token)).status).toBe(201);
+    expect((await create(projectId, token)).status).toBe(201);
+    expect(await listLength(projectId, token)).toBe(LIMIT);
+  });
+
+  it('lets only one of two concurrent creates take the last place', async () => {
+    const { projectId, token } = newProject();
+    for (let i = 0; i < LIMIT - 1; i++) expect((await create(projectId, token)).status).toBe(201);
+
+    const replies = await Promise.all([create(projectId, token), create(projectId, token)]);
+
+    expect(replies.map((reply) => reply.status).sort()).toEqual([201, 409]);
+    expect(await listLength(projectId, token)).toBe(LIMIT);
+  });
+
+  it('answers a duplicate as a duplicate even when the project is full', async () => {
+    const { projectId, token } = newProject();
+    const target = newTarget();
+    expect((await create(projectId, token, target)).status).toBe(201);
+    await create(projectId, token);
+    await create(projectId, token);
+
+    expectError(await create(projectId, token, target), 409, /already exists/);
+  });
+});
