@@ -44,7 +44,13 @@ describe('createSubscriptionSchema', () => {
 });
 
 describe('updateSubscriptionSchema', () => {
-  it.each([{ event: 'request.close' }, { target }, { event: 'message.create.request.channel.telegram', target }])(
+  it.each([
+    { event: 'request.close' },
+    { target },
+    { event: 'message.create.request.channel.telegram', target },
+    { status: 'disabled' },
+    { status: 'active' },
+  ])(
     'accepts %p',
     (body) => {
       expect(updateSubscriptionSchema.parse(body)).toEqual(body);
@@ -53,7 +59,8 @@ describe('updateSubscriptionSchema', () => {
 
   it.each([
     ['an empty body', {}],
-    ['an unknown field', { status: 'disabled' }],
+    ['an unknown field', { secret: 'whsec_mine' }],
+    ['an unknown status', { status: 'paused' }],
     ['an unknown field beside a known one', { target, id_project: 'other' }],
     ['an unknown event', { event: 'foo' }],
     ['a null target', { target: null }],
