@@ -7,7 +7,7 @@ import { IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
 import { EVENT_RULE_PATTERN, FAN_OUT } from './settings';
-import { WebhookFunction } from './webhook-function';
+import { WebhookFunction, acknowledge } from './webhook-function';
 
 /** Props of {@link EventRouting}. */
 export interface EventRoutingProps {
@@ -49,6 +49,9 @@ export class EventRouting extends Construct {
       deadLetterQueue: { queue: this.fanOutDlq, maxReceiveCount: FAN_OUT.maxReceiveCount },
     });
     this.ruleDlq = new Queue(this, 'RuleDlq', { ...queueDefaults, retentionPeriod: Duration.days(14) });
+    acknowledge(this.ruleDlq, {
+      'AwsSolutions::AwsSolutions-SQS3': 'This queue is the DLQ of the EventBridge rule target, set on the rule, not by a redrive policy.',
+    });
 
     new Rule(this, 'TiledeskEvents', {
       eventBus: this.bus,

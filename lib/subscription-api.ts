@@ -1,14 +1,15 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { HttpApi, HttpMethod, ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
 import { API, DELIVERY, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES } from './settings';
-import { WebhookFunction } from './webhook-function';
+import { WebhookFunction, acknowledge } from './webhook-function';
 
 /** Props of {@link SubscriptionApi}. */
 export interface SubscriptionApiProps {
@@ -54,6 +55,10 @@ export class SubscriptionApi extends Construct {
       environment: { JWT_SECRET_ARN: this.jwtSecret.secretArn },
     });
     this.jwtSecret.grantRead(authorizerFunction.function);
+    acknowledge(this, {
+      'AwsSolutions::AwsSolutions-SMG4':
+        'Rotating the token signing key invalidates every issued token; it is rotated deliberately (README: Tokens).',
+    });
 
     this.apiFunction = new WebhookFunction(this, 'Subscriptions', {
       handlerFile: 'subscriptions-api',
@@ -94,6 +99,22 @@ export class SubscriptionApi extends Construct {
     const stage = this.httpApi.defaultStage?.node.defaultChild as
       | import('aws-cdk-lib/aws-apigatewayv2').CfnStage
       | undefined;
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    if (stage) {
+      stage.accessLogSettings = {
+        destinationArn: accessLogs.logGroupArn,
+        // No headers: the Authorization header (a bearer token) must never reach a log.
+        format: JSON.stringify({
+        requestId: '$context.requestId',
+        ip: '$context.identity.sourceIp',
+        requestTime: '$context.requestTime',
+        routeKey: '$context.routeKey',
+        status: '$context.status',
+        latency: '$context.responseLatency',
+        integrationError: '$context.integrationErrorMessage',
+        }),
+      };
+    }
     stage?.addPropertyOverride('DefaultRouteSettings', {
       ThrottlingBurstLimit: props.throttle?.burstLimit ?? 100,
       ThrottlingRateLimit: props.throttle?.rateLimit ?? 50,

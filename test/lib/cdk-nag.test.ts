@@ -1,0 +1,46 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { WebhooksStack } from '../../lib/webhooks-stack';
+
+function appWithChecks(): { app: App; stack: WebhooksStack } {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new WebhooksStack(app, 'Test');
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack };
+}
+
+describe('cdk-nag AwsSolutions', () => {
+  test('the stack synthesizes with no unacknowledged finding', () => {
+    const { app } = appWithChecks();
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  test('every acknowledgement names its rule and carries a reason', () => {
+    const spy = jest.spyOn(Validations.prototype, 'acknowledge');
+    appWithChecks();
+    const acks = spy.mock.calls.flatMap(([ack]) => (ack ? [ack] : []));
+    spy.mockRestore();
+    expect(acks.length).toBeGreaterThan(0);
+    for (const ack of acks) {
+      expect(ack.id).toMatch(/^AwsSolutions::AwsSolutions-/);
+      expect(ack.reason.length).toBeGreaterThan(20);
+    }
+    const rules = new Set(acks.map((ack) => ack.id.replace(/\[.*$/, '')));
+    expect([...rules].sort()).toEqual([
+      'AwsSolutions::AwsSolutions-IAM4',
+      'AwsSolutions::AwsSolutions-IAM5',
+      'AwsSolutions::AwsSolutions-L1',
+      'AwsSolutions::AwsSolutions-SMG4',
+      'AwsSolutions::AwsSolutions-SQS3',
+    ]);
+  });
+
+  test('a finding nobody acknowledged fails synthesis', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new WebhooksStack(app, 'Unchecked');
+    const { Queue } = jest.requireActual<typeof import('aws-cdk-lib/aws-sqs')>('aws-cdk-lib/aws-sqs');
+    new Queue(stack, 'Unencrypted', { enforceSSL: false });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).toThrow(/AwsSolutions-SQS/);
+  });
+});
