@@ -14,4 +14,5 @@ new WebhooksStack(app, String(context('stackName') ?? 'TiledeskWebhooks'), {
   existingBus: context('existingBus') ? String(context('existingBus')) : undefined,
   retrySchedule: context('retrySchedule') ? String(context('retrySchedule')).split(',').map(Number) : undefined,
   deliveryTimeoutMs: context('deliveryTimeoutMs') ? Number(context('deliveryTimeoutMs')) : undefined,
+  alarmTopicArn: context('alarmTopicArn') ? String(context('alarmTopicArn')) : undefined,
 });

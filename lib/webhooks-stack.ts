@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
 import { Delivery } from './delivery';
 import { EventRouting } from './event-routing';
+import { Monitoring } from './monitoring';
 import { SubscriptionApi } from './subscription-api';
 import { WebhooksTable } from './webhooks-table';
 
@@ -24,6 +25,8 @@ export interface WebhooksStackProps extends StackProps {
   readonly retrySchedule?: readonly number[];
   /** Per-attempt delivery timeout. @default 10000 */
   readonly deliveryTimeoutMs?: number;
+  /** SNS topic notified when a DLQ alarm fires. @default none */
+  readonly alarmTopicArn?: string;
 }
 
 /** The whole service: table, subscription API, event routing and delivery (DESIGN §1). */
@@ -45,11 +48,15 @@ export class WebhooksStack extends Stack {
       targetAllowlist: props.targetAllowlist,
       subscriptionLimit: props.subscriptionLimit,
     });
-    new EventRouting(this, 'Events', {
+    const events = new EventRouting(this, 'Events', {
       table,
       deliveryQueue: delivery.queue,
       busName: props.busName,
       existingBus: props.existingBus,
+    });
+    new Monitoring(this, 'Monitoring', {
+      deadLetterQueues: { Delivery: delivery.dlq, FanOut: events.fanOutDlq, EventRule: events.ruleDlq },
+      alarmTopicArn: props.alarmTopicArn,
     });
     stackOutput(this, 'TableName', table.tableName);
   }
