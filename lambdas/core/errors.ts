@@ -48,3 +48,11 @@ export class ConflictError extends Error {
     this.name = 'ConflictError';
   }
 }
+
+/** A request body over the API's cap: 413. */
+export class PayloadTooLargeError extends Error {
+  constructor(limitBytes: number) {
+    super(`request body is larger than ${limitBytes} bytes`);
+    this.name = 'PayloadTooLargeError';
+  }
+}

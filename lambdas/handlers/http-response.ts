@@ -5,6 +5,7 @@ import {
   FieldError,
   ForbiddenError,
   NotFoundError,
+  PayloadTooLargeError,
   UnauthenticatedError,
   ValidationError,
 } from '../core/errors';
@@ -41,6 +42,7 @@ function statusOf(error: unknown): number {
   if (error instanceof ForbiddenError) return 403;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError) return 409;
+  if (error instanceof PayloadTooLargeError) return 413;
   return 500;
 }
 
@@ -69,11 +71,15 @@ export function assertCanManage(principal: Principal, projectId: string): void {
   }
 }
 
-/** Parses a JSON body against a schema; 400 naming each offending field. */
+/** Largest request body the API reads (a routing payload with its context fits easily). */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+/** Parses a JSON body against a schema; 400 naming each offending field, 413 when too large. */
 export function parseBody<T extends z.ZodType>(event: ApiEvent, schema: T): z.infer<T> {
   let raw: unknown;
+  const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : event.body;
+  if (text && Buffer.byteLength(text) > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
   try {
-    const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : event.body;
     raw = JSON.parse(text || 'null');
   } catch {
     throw new ValidationError('body must be valid JSON', [{ field: 'body', message: 'invalid JSON' }]);
