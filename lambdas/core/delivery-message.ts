@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** One (event, subscription) pair on the delivery queue, written by the fan-out. */
 export const deliveryMessageSchema = z.object({

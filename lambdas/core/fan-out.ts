@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeliveryMessage, webhookIdOf } from './delivery-message';
 import { OPERATOR_SELECT_EVENT, deriveTopics } from './event-catalog';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Attempt, newLogId } from './attempt';
 import { DeliveryDeps, isSuccess, postSigned } from './deliver';
 import { OPERATOR_SELECT_EVENT } from './event-catalog';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isKnownEvent } from './event-catalog';
 import { TARGET_MAX_LENGTH } from './target-policy';
 

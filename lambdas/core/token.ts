@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { UnauthenticatedError } from './errors';
 
 /** A teammate's role in a project, as Tiledesk names them. */

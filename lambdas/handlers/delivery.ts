@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, SERVICE_VERSION } from '../../lib/settings';
 import { parseAllowlist } from '../core/address-policy';
 import { Attempt } from '../core/attempt';

@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DELIVERY, SERVICE_VERSION } from '../../lib/settings';
 import { parseAllowlist } from '../core/address-policy';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';

@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import { z } from 'zod';
+import * as z from 'zod';
 import { API, DELIVERY, SERVICE_VERSION } from '../../lib/settings';
 import { EVENT_CATALOG, EVENT_REFINEMENTS } from '../core/event-catalog';
 import { ConflictError, NotFoundError } from '../core/errors';
