@@ -61,6 +61,7 @@ async function route(request: RoutingRequest): Promise<Selection> {
  * `x-operator-select-path: hook|default` saying which routing was used.
  */
 export async function operatorSelect(event: ApiEvent | Record<string, unknown>): Promise<ApiResult | RoutingRequest> {
+  metrics.addMetric('OperatorSelectRequest', 'Count', 1);
   if (!isApiEvent(event)) {
     const request = parseWith(routingRequestSchema, event, 'payload');
     return (await route(request)).result;
