@@ -4,7 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import * as z from 'zod';
 import { API, DELIVERY, SERVICE_VERSION } from '../../lib/settings';
-import { EVENT_CATALOG, EVENT_REFINEMENTS } from '../core/event-catalog';
+import { EVENT_CATALOG, EVENT_REFINEMENTS, OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ConflictError, NotFoundError } from '../core/errors';
 import { DeliveryMessage } from '../core/delivery-message';
 import { PostRequest } from '../core/deliver';
@@ -19,7 +19,7 @@ import {
   rotateSecret,
   updateSubscription,
 } from '../core/manage-subscriptions';
-import { createSubscriptionSchema, idSchema, toView, updateSubscriptionSchema } from '../core/subscription';
+import { Subscription, createSubscriptionSchema, idSchema, toView, updateSubscriptionSchema } from '../core/subscription';
 import { parseAllowlist } from '../core/address-policy';
 import { booleanFlag, readConfig } from '../adapters/config';
 import { logger, metrics, tracer } from '../adapters/observability';
@@ -147,7 +147,7 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
       }
       case 'POST /{projectId}/subscriptions/{id}/recover': {
         const { since } = parseBody(event, recoverSchema);
-        const subscription = await getSubscription(projectId, requireId(id), deps);
+        const subscription = assertAsynchronous(await getSubscription(projectId, requireId(id), deps));
         if (subscription.status !== 'active') {
           throw new ConflictError('the subscription is disabled: re-enable it first with PUT {"status":"active"}');
         }
@@ -157,7 +157,7 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
         return jsonResponse(202, { recovered: messages.length, webhookIds: messages.map((message) => message.webhookId) });
       }
       case 'POST /{projectId}/subscriptions/{id}/logs/{logId}/retry': {
-        const subscription = await getSubscription(projectId, requireId(id), deps);
+        const subscription = assertAsynchronous(await getSubscription(projectId, requireId(id), deps));
         const attempt = await attemptLogs.get(projectId, subscription._id, logId ?? '');
         const message = attempt && messageFromAttempt(attempt);
         if (!message) throw new NotFoundError(`no replayable attempt ${logId} for subscription ${subscription._id}`);
@@ -170,6 +170,17 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
   } catch (error) {
     return errorResponse(error);
   }
+}
+
+/**
+ * operator.select is answered while the platform waits; a routing request replayed or
+ * recovered later would reach the hook when nobody listens, so both are refused.
+ */
+function assertAsynchronous(subscription: Subscription): Subscription {
+  if (subscription.event === OPERATOR_SELECT_EVENT) {
+    throw new ConflictError('operator.select is synchronous: its calls cannot be replayed or recovered');
+  }
+  return subscription;
 }
 
 function requireId(id: string | undefined): string {
