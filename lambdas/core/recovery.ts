@@ -1,12 +1,14 @@
 import { Attempt } from './attempt';
 import { DeliveryMessage } from './delivery-message';
+import { OPERATOR_SELECT_EVENT } from './event-catalog';
 
 /** A failed attempt whose retry should have happened this long ago is taken as lost. */
 const LOST_RETRY_GRACE_MS = 15 * 60 * 1000;
 
 /** The delivery message that resends what an attempt tried to deliver, under the same webhook id. */
 export function messageFromAttempt(attempt: Attempt): DeliveryMessage | undefined {
-  if (!attempt.payload) return undefined;
+  // operator.select calls were synchronous: a late resend would reach a hook nobody waits on.
+  if (!attempt.payload || attempt.event === OPERATOR_SELECT_EVENT) return undefined;
   return {
     webhookId: attempt.webhookId,
     eventId: attempt.eventId,
