@@ -15,4 +15,8 @@ new WebhooksStack(app, String(context('stackName') ?? 'TiledeskWebhooks'), {
   retrySchedule: context('retrySchedule') ? String(context('retrySchedule')).split(',').map(Number) : undefined,
   deliveryTimeoutMs: context('deliveryTimeoutMs') ? Number(context('deliveryTimeoutMs')) : undefined,
   alarmTopicArn: context('alarmTopicArn') ? String(context('alarmTopicArn')) : undefined,
+  apiThrottle: {
+    burstLimit: context('apiThrottleBurst') ? Number(context('apiThrottleBurst')) : undefined,
+    rateLimit: context('apiThrottleRate') ? Number(context('apiThrottleRate')) : undefined,
+  },
 });

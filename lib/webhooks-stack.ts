@@ -27,6 +27,8 @@ export interface WebhooksStackProps extends StackProps {
   readonly deliveryTimeoutMs?: number;
   /** SNS topic notified when a DLQ alarm fires. @default none */
   readonly alarmTopicArn?: string;
+  /** API stage throttling. @default burst 100, rate 50 requests/s */
+  readonly apiThrottle?: { burstLimit?: number; rateLimit?: number };
 }
 
 /** The whole service: table, subscription API, event routing and delivery (DESIGN §1). */
@@ -47,6 +49,7 @@ export class WebhooksStack extends Stack {
       allowHttpTargets: props.allowHttpTargets,
       targetAllowlist: props.targetAllowlist,
       subscriptionLimit: props.subscriptionLimit,
+      throttle: props.apiThrottle,
     });
     const events = new EventRouting(this, 'Events', {
       table,

@@ -33,3 +33,14 @@ describe('DLQ alarms', () => {
     });
   });
 });
+
+describe('API throttling', () => {
+  test('defaults to burst 100, rate 50, and follows the props', () => {
+    synth().hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingBurstLimit: 100, ThrottlingRateLimit: 50 },
+    });
+    synth({ apiThrottle: { burstLimit: 20, rateLimit: 5 } }).hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingBurstLimit: 20, ThrottlingRateLimit: 5 },
+    });
+  });
+});
