@@ -100,7 +100,7 @@ export class AttemptLogStore {
         ExpressionAttributeValues: { ':value': keyValue },
         ScanIndexForward: false,
         Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, keyName, keyValue),
+        ExclusiveStartKey: decodeCursor(cursor, keyName, keyValue, indexName ? HISTORY_CURSOR_KEYS : LOG_CURSOR_KEYS),
       }),
     );
     return {
@@ -121,12 +121,27 @@ export class AttemptLogStore {
   }
 }
 
-/** A cursor is only accepted for the listing it came from, so it cannot read another key. */
-function decodeCursor(cursor: string | undefined, keyName: string, keyValue: string): Record<string, unknown> | undefined {
+const LOG_CURSOR_KEYS = [PK, SK];
+const HISTORY_CURSOR_KEYS = [PK, SK, historyIndex.partitionKey, historyIndex.sortKey];
+
+/**
+ * A cursor is only accepted for the listing it came from, so it cannot read another key, and
+ * only with exactly the string keys DynamoDB expects, so a forged one is a 400, not a 500.
+ */
+function decodeCursor(
+  cursor: string | undefined,
+  keyName: string,
+  keyValue: string,
+  keyNames: string[],
+): Record<string, unknown> | undefined {
   if (!cursor) return undefined;
   try {
     const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
-    if (key[keyName] === keyValue) return key;
+    const names = Object.keys(key).sort();
+    const wellFormed =
+      names.length === keyNames.length &&
+      [...keyNames].sort().every((name, index) => names[index] === name && typeof key[name] === 'string');
+    if (wellFormed && key[keyName] === keyValue) return key;
   } catch {
     // falls through to the validation error
   }

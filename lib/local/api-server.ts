@@ -69,7 +69,14 @@ async function serve(
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://local');
   const method = req.method ?? 'GET';
-  const match = findRoute(routes, method, url.pathname);
+  let match: ReturnType<typeof findRoute>;
+  try {
+    match = findRoute(routes, method, url.pathname);
+  } catch {
+    // A malformed percent-escape in a path parameter, which API Gateway also refuses.
+    writeJson(res, 400, { message: 'Bad Request' });
+    return;
+  }
   if (!match) {
     writeJson(res, 404, { message: 'Not Found' });
     return;
