@@ -14,7 +14,7 @@ export default tseslint.config(
   },
   {
     files: ['**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', setInterval: 'readonly', Buffer: 'readonly' } },
   },
   {
     files: ['test/**/*.ts'],

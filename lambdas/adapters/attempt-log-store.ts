@@ -140,7 +140,7 @@ function decodeCursor(
     const names = Object.keys(key).sort();
     const wellFormed =
       names.length === keyNames.length &&
-      [...keyNames].sort().every((name, index) => names[index] === name && typeof key[name] === 'string');
+      [...keyNames].sort().every((name, index) => names[index] === name && typeof key[name] === 'string' && key[name] !== '');
     if (wellFormed && key[keyName] === keyValue) return key;
   } catch {
     // falls through to the validation error

@@ -40,17 +40,20 @@ function startCapture(): void {
   for (const method of CONSOLE_METHODS) {
     spies.push(
       jest.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-        capture(args.map((arg) => (arg instanceof Error ? `${arg.stack} ${JSON.stringify(arg)}` : typeof arg === 'string' ? arg : safeStringify(arg))).join(' '));
+        capture(args.map(printable).join(' '));
       }),
     );
   }
 }
 
-function safeStringify(value: unknown): string {
+/** A console argument as text: errors with their stack and fields, objects as JSON. */
+function printable(arg: unknown): string {
+  if (typeof arg === 'string') return arg;
+  if (arg instanceof Error) return `${arg.stack} ${JSON.stringify(arg)}`;
   try {
-    return JSON.stringify(value) ?? String(value);
+    return JSON.stringify(arg) ?? String(arg);
   } catch {
-    return String(value);
+    return String(arg);
   }
 }
 

@@ -467,6 +467,8 @@ describe('regressions found by the properties', () => {
     ['logs, sort key of the wrong type', 'LOGS', { pk: 'KEY', sk: 5 }],
     ['history, index key only', 'HISTORY', { gsi2pk: 'KEY' }],
     ['history, index keys without the table keys', 'HISTORY', { gsi2pk: 'KEY', gsi2sk: 'x' }],
+    ['logs, empty sort key', 'LOGS', { pk: 'KEY', sk: '' }],
+    ['history, empty table and index sort keys', 'HISTORY', { pk: '', sk: '', gsi2pk: 'KEY', gsi2sk: '' }],
   ])('a cursor naming the listing but not a valid start key (%s) is a 400, not a 500', async (_name, listing, key) => {
     const keyValue = listing === 'LOGS' ? `LOGS#${PROJECT}#${seedIds[0]}` : `HISTORY#${PROJECT}`;
     const cursor = b64url(JSON.stringify(Object.fromEntries(Object.entries(key).map(([k, v]) => [k, v === 'KEY' ? keyValue : v]))));
