@@ -26,7 +26,6 @@ export const LOCAL_NAMES = {
   fanOutDlq: 'tiledesk-webhooks-fan-out-dlq',
   deliveryQueue: 'tiledesk-webhooks-delivery',
   deliveryDlq: 'tiledesk-webhooks-delivery-dlq',
-  eventRuleDlq: 'tiledesk-webhooks-event-rule-dlq',
 } as const;
 
 /** The EventBridge source every Tiledesk event is published with. */

@@ -2,7 +2,7 @@ import { BatchWriteCommand, BatchWriteCommandOutput, GetCommand, QueryCommand } 
 import { DELIVERY, TABLE_KEYS } from '../../lib/settings';
 import { Attempt } from '../core/attempt';
 import { ValidationError } from '../core/errors';
-import { dynamoDocumentClient } from './aws-clients';
+import { dynamoDocumentClient, queryAll } from './aws-clients';
 
 const { partitionKey: PK, sortKey: SK, historyIndex, ttlAttribute } = TABLE_KEYS;
 
@@ -58,25 +58,16 @@ export class AttemptLogStore {
 
   /** Every attempt of a subscription since a time (log ids begin with the attempt's epoch ms). */
   async listSince(projectId: string, subscriptionId: string, since: Date): Promise<Attempt[]> {
-    const attempts: Attempt[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND #sk >= :since',
-          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-          ExpressionAttributeValues: {
-            ':pk': logKeys.subscription(projectId, subscriptionId),
-            ':since': since.getTime().toString().padStart(14, '0'),
-          },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      attempts.push(...(page.Items ?? []).map(fromItem));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return attempts;
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND #sk >= :since',
+      ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+      ExpressionAttributeValues: {
+        ':pk': logKeys.subscription(projectId, subscriptionId),
+        ':since': since.getTime().toString().padStart(14, '0'),
+      },
+    });
+    return items.map(fromItem);
   }
 
   /** A project's attempts across its subscriptions, newest first. */

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommandInput, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { tracer } from './observability';
 
 /**
@@ -12,3 +12,10 @@ export const dynamoDocumentClient = DynamoDBDocumentClient.from(tracer.captureAW
 });
 
 export const sqsClient = tracer.captureAWSv3Client(new SQSClient({}));
+
+/** Every item a query matches, following LastEvaluatedKey through all pages. */
+export async function queryAll(client: DynamoDBDocumentClient, input: QueryCommandInput): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  for await (const page of paginateQuery({ client }, input)) items.push(...(page.Items ?? []));
+  return items;
+}

@@ -6,14 +6,13 @@ import {
   DeleteCommand,
   GetCommand,
   PutCommand,
-  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { TABLE_KEYS } from '../../lib/settings';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ConflictError } from '../core/errors';
 import { Subscription } from '../core/subscription';
-import { dynamoDocumentClient } from './aws-clients';
+import { dynamoDocumentClient, queryAll } from './aws-clients';
 
 const { partitionKey: PK, sortKey: SK, topicIndex } = TABLE_KEYS;
 
@@ -82,22 +81,13 @@ export class SubscriptionStore {
 
   /** Every subscription of a project, secrets included (callers strip them). */
   async list(projectId: string): Promise<Subscription[]> {
-    const items: Subscription[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-          ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':prefix': 'SUB#' },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...(page.Items ?? []).map(fromItem));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return items.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+      ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':prefix': 'SUB#' },
+    });
+    return items.map(fromItem).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   /** One subscription, only if it belongs to this project. */
@@ -139,23 +129,14 @@ export class SubscriptionStore {
    * ones are included: their deliveries are recorded as skipped so they can be recovered.
    */
   async findByTopic(projectId: string, topic: string): Promise<string[]> {
-    const ids: string[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: topicIndex.name,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': topicIndex.partitionKey },
-          ExpressionAttributeValues: { ':pk': subscriptionKeys.topic(projectId, topic) },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      ids.push(...(page.Items ?? []).map((item) => String(item[SK]).slice('SUB#'.length)));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return ids;
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      IndexName: topicIndex.name,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': topicIndex.partitionKey },
+      ExpressionAttributeValues: { ':pk': subscriptionKeys.topic(projectId, topic) },
+    });
+    return items.map((item) => String(item[SK]).slice('SUB#'.length));
   }
 
   /**

@@ -16,7 +16,7 @@ import {
   deliveryMaxReceiveCount,
   deliveryRetentionSeconds,
 } from '../settings';
-import { AwsEndpoint, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
+import { AwsEndpoint, LocalActionHandler, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
 import { ApiServer, startApiServer } from './api-server';
 import { localEventBus } from './event-bus';
 import { MoveQueue, localMessageMoves } from './message-move';
@@ -100,6 +100,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     cleanups.push(() => fauxqs.stop());
 
     const endpointHolder: { sqs?: SQSClient; queues?: LocalQueues } = {};
+    let eventBus: LocalActionHandler | undefined;
     const rules: { pattern: Record<string, unknown>; queueUrl: string }[] = [];
     const endpoint: AwsEndpoint = await startAwsEndpoint({
       port: options.awsPort ?? 4566,
@@ -109,8 +110,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         () => endpointHolder.sqs!,
         () => (endpointHolder.queues ? moveQueues(endpointHolder.queues) : []),
       ),
+      // Built on first use (the SQS client exists only once the endpoint is up), then reused.
       events: (action, body) =>
-        localEventBus({ busName: LOCAL_NAMES.bus, region: REGION, account: ACCOUNT, rules, sqs: endpointHolder.sqs! })(
+        (eventBus ??= localEventBus({ busName: LOCAL_NAMES.bus, region: REGION, account: ACCOUNT, rules, sqs: endpointHolder.sqs! }))(
           action,
           body,
         ),
