@@ -36,7 +36,9 @@ export function parseEnvelope(body: string): EventEnvelope {
   if (parsed.data['detail-type'] === OPERATOR_SELECT_EVENT) {
     throw new MalformedEventError('operator.select is synchronous and is never published to the bus');
   }
-  return parsed.data;
+  // The payload is delivered as published: the parsed detail would list `id_project` first,
+  // so the raw object (same keys, original order) is kept.
+  return { ...parsed.data, detail: (raw as { detail: EventEnvelope['detail'] }).detail };
 }
 
 /** Finds the ids of a project's subscriptions to a topic. */

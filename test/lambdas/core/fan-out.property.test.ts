@@ -76,6 +76,18 @@ const envelopeLikeArb = fc
   });
 
 describe('parseEnvelope', () => {
+  test('keeps the published detail byte for byte: same keys in the same order', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 8 }), fc.string({ minLength: 1 }), (rest, projectId) => {
+        // id_project last, after keys that a schema would otherwise list after it.
+        const detail = JSON.stringify({ ...rest, id_project: projectId });
+        const body = `{"id":"e1","detail-type":"request.create","source":"tiledesk","time":"2026-11-23T00:00:00Z","detail":${detail}}`;
+        expect(JSON.stringify(parseEnvelope(body).detail)).toBe(detail);
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
   test('any string either parses or throws MalformedEventError', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' })), (body) => {
