@@ -1,0 +1,261 @@
+import { App, CfnElement } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { WebhooksStack } from '../../lib/webhooks-stack';
+import { CfnResource, PolicyStatement, getAtt, ref, resourcesAllowing } from './stack-template';
+
+/**
+ * What one function's role may do: readable resource → the actions allowed on it. Resources are
+ * written with construct paths (`Store/Table.Arn`, `Api/JwtSecret`) instead of logical ids.
+ */
+type Grants = Record<string, string[]>;
+
+/** Active tracing: X-Ray takes no resource-level permissions. */
+const XRAY = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
+
+// TableV2.grantReadData as CDK writes it, stream reads included although the table has no stream.
+const TABLE_READ = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DescribeTable',
+  'dynamodb:GetItem',
+  'dynamodb:GetRecords',
+  'dynamodb:GetShardIterator',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+];
+
+const TABLE_READ_WRITE = [
+  ...TABLE_READ,
+  'dynamodb:BatchWriteItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+];
+
+/** Queue.grantSendMessages. */
+const QUEUE_SEND = ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'];
+
+/** What an SQS event source gets (Queue.grantConsumeMessages). */
+const QUEUE_CONSUME = [
+  'sqs:ChangeMessageVisibility',
+  'sqs:DeleteMessage',
+  'sqs:GetQueueAttributes',
+  'sqs:GetQueueUrl',
+  'sqs:ReceiveMessage',
+];
+
+/**
+ * Every function of the stack and everything its role may do. A function missing here, or a
+ * permission added to any of them, fails the tests: review it, then update this table.
+ */
+const EXPECTED_GRANTS: Record<string, Grants> = {
+  'Api/Authorizer/Function': {
+    '*': XRAY,
+    'Api/JwtSecret': ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+  },
+  'Api/Subscriptions/Function': {
+    '*': XRAY,
+    'Store/Table.Arn': TABLE_READ_WRITE,
+    'Store/Table.Arn/index/*': TABLE_READ_WRITE,
+    'Delivery/Queue.Arn': QUEUE_SEND,
+  },
+  'Api/OperatorSelect/Function': {
+    '*': XRAY,
+    'Store/Table.Arn': TABLE_READ_WRITE,
+    'Store/Table.Arn/index/*': TABLE_READ_WRITE,
+  },
+  'Events/FanOut/Function': {
+    '*': XRAY,
+    'Store/Table.Arn': TABLE_READ,
+    'Store/Table.Arn/index/*': TABLE_READ,
+    'Delivery/Queue.Arn': QUEUE_SEND,
+    'Events/FanOutQueue.Arn': QUEUE_CONSUME,
+  },
+  'Delivery/Deliver/Function': {
+    '*': XRAY,
+    'Store/Table.Arn': TABLE_READ_WRITE,
+    'Store/Table.Arn/index/*': TABLE_READ_WRITE,
+    'Delivery/Queue.Arn': QUEUE_CONSUME,
+  },
+};
+
+/** The functions that may send to each queue of the stack; EventBridge sends by queue policy. */
+const EXPECTED_SENDERS: Record<string, string[]> = {
+  'Delivery/Queue': ['Api/Subscriptions/Function', 'Events/FanOut/Function'],
+  'Delivery/Dlq': [],
+  'Events/FanOutQueue': [],
+  'Events/FanOutDlq': [],
+  'Events/RuleDlq': [],
+};
+
+const BASIC_EXECUTION_ROLE = 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole';
+
+const LAMBDA_TRUST_POLICY = {
+  Version: '2012-10-17',
+  Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }],
+};
+
+let template: Template;
+/** Logical id → construct path under the stack, without the trailing `/Resource`. */
+let pathOf: Map<string, string>;
+
+beforeAll(() => {
+  // An empty bundling-stacks list makes NodejsFunction skip esbuild: the template is all we test.
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new WebhooksStack(app, 'Test');
+  template = Template.fromStack(stack);
+  pathOf = new Map(
+    stack.node
+      .findAll()
+      .filter(CfnElement.isCfnElement)
+      .map((element) => [
+        stack.resolve(element.logicalId) as string,
+        element.node.path.slice(`${stack.node.path}/`.length).replace(/\/Resource$/, ''),
+      ]),
+  );
+});
+
+const resourcesOf = (type: string): Record<string, CfnResource> => template.findResources(type) as Record<string, CfnResource>;
+
+const asList = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+function nameOf(logicalId: string): string {
+  const path = pathOf.get(logicalId);
+  if (path === undefined) throw new Error(`no construct for logical id ${logicalId}`);
+  return path;
+}
+
+/** A resource expression in readable form; an intrinsic this does not know fails the test. */
+function readable(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const intrinsic = value as { Ref?: string; 'Fn::GetAtt'?: [string, string]; 'Fn::Join'?: [string, unknown[]] };
+  if (typeof intrinsic.Ref === 'string') {
+    return intrinsic.Ref.startsWith('AWS::') ? `\${${intrinsic.Ref}}` : nameOf(intrinsic.Ref);
+  }
+  if (intrinsic['Fn::GetAtt']) {
+    const [logicalId, attribute] = intrinsic['Fn::GetAtt'];
+    return `${nameOf(logicalId)}.${attribute}`;
+  }
+  if (intrinsic['Fn::Join']) {
+    const [separator, parts] = intrinsic['Fn::Join'];
+    return parts.map(readable).join(separator);
+  }
+  throw new Error(`unexpected resource expression ${JSON.stringify(value)}`);
+}
+
+/** Function name (construct path) → logical id, for every function of the template. */
+function functionIds(): Map<string, string> {
+  return new Map(Object.keys(resourcesOf('AWS::Lambda::Function')).map((id) => [nameOf(id), id]));
+}
+
+function functionIdOf(name: string): string {
+  const id = functionIds().get(name);
+  if (id === undefined) throw new Error(`no function ${name}`);
+  return id;
+}
+
+function roleIdOf(functionId: string): string {
+  const role = resourcesOf('AWS::Lambda::Function')[functionId]?.Properties.Role as { 'Fn::GetAtt': [string, string] };
+  return role['Fn::GetAtt'][0];
+}
+
+/** Every statement of every AWS::IAM::Policy attached to the role. */
+function statementsOfRole(roleId: string): PolicyStatement[] {
+  return Object.values(resourcesOf('AWS::IAM::Policy'))
+    .filter((policy) => asList(policy.Properties.Roles).some((role) => JSON.stringify(role) === JSON.stringify(ref(roleId))))
+    .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: PolicyStatement[] }).Statement);
+}
+
+const statementsOfFunction = (name: string): PolicyStatement[] => statementsOfRole(roleIdOf(functionIdOf(name)));
+
+/** The (resource, action) pairs of the statements, grouped by resource, actions sorted and unique. */
+function grantsOf(statements: PolicyStatement[]): Grants {
+  const grants = new Map<string, Set<string>>();
+  for (const statement of statements) {
+    for (const resource of asList(statement.Resource).map(readable)) {
+      const actions = grants.get(resource) ?? new Set<string>();
+      for (const action of asList(statement.Action)) actions.add(action);
+      grants.set(resource, actions);
+    }
+  }
+  return normalized(Object.fromEntries([...grants].map(([resource, actions]) => [resource, [...actions]])));
+}
+
+function normalized(grants: Grants): Grants {
+  return Object.fromEntries(
+    Object.entries(grants)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([resource, actions]) => [resource, [...new Set(actions)].sort()]),
+  );
+}
+
+describe('IAM of every function', () => {
+  it('knows every function of the stack, and each has a role of its own', () => {
+    const ids = functionIds();
+    expect([...ids.keys()].sort()).toEqual(Object.keys(EXPECTED_GRANTS).sort());
+    const roles = [...ids.values()].map(roleIdOf);
+    expect(new Set(roles).size).toBe(roles.length);
+  });
+
+  it.each(Object.keys(EXPECTED_GRANTS))('grants %s exactly the actions of its table, on exactly those resources', (name) => {
+    expect(grantsOf(statementsOfFunction(name))).toEqual(normalized(EXPECTED_GRANTS[name] ?? {}));
+  });
+
+  it.each(Object.keys(EXPECTED_GRANTS))(
+    'gives %s a role only Lambda may assume, with the basic execution policy as its only managed policy',
+    (name) => {
+      const roleId = roleIdOf(functionIdOf(name));
+      const role = resourcesOf('AWS::IAM::Role')[roleId]?.Properties ?? {};
+      expect(Object.keys(role).sort()).toEqual(['AssumeRolePolicyDocument', 'ManagedPolicyArns']);
+      expect(role.AssumeRolePolicyDocument).toEqual(LAMBDA_TRUST_POLICY);
+      expect(asList(role.ManagedPolicyArns).map(readable)).toEqual([BASIC_EXECUTION_ROLE]);
+    },
+  );
+});
+
+describe('IAM of the stack', () => {
+  it('has no role, policy or managed policy besides those of the functions', () => {
+    const functionRoles = [...functionIds().values()].map(roleIdOf).sort();
+    expect(Object.keys(resourcesOf('AWS::IAM::Role')).sort()).toEqual(functionRoles);
+    expect(Object.keys(resourcesOf('AWS::IAM::ManagedPolicy'))).toEqual([]);
+    for (const policy of Object.values(resourcesOf('AWS::IAM::Policy'))) {
+      expect(Object.keys(policy.Properties).sort()).toEqual(['PolicyDocument', 'PolicyName', 'Roles']);
+      for (const role of asList(policy.Properties.Roles)) expect(functionRoles).toContain((role as { Ref: string }).Ref);
+    }
+  });
+
+  it('has only plain Allow statements: no Deny, NotAction, NotResource, Principal or Condition', () => {
+    const statements = Object.values(resourcesOf('AWS::IAM::Policy')).flatMap(
+      (policy) => (policy.Properties.PolicyDocument as { Statement: PolicyStatement[] }).Statement,
+    );
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      expect(Object.keys(statement).sort()).toEqual(['Action', 'Effect', 'Resource']);
+      expect(statement.Effect).toBe('Allow');
+    }
+  });
+
+  it('lets no function but the authorizer read the JWT secret', () => {
+    const secretIds = Object.keys(resourcesOf('AWS::SecretsManager::Secret'));
+    expect(secretIds.map(nameOf)).toEqual(['Api/JwtSecret']);
+    const covering = [JSON.stringify(ref(secretIds[0] as string)), JSON.stringify('*')];
+    const readers = [...functionIds().keys()].filter((name) =>
+      resourcesAllowing(statementsOfFunction(name), 'secretsmanager:GetSecretValue').some((resource) => covering.includes(resource)),
+    );
+    expect(readers).toEqual(['Api/Authorizer/Function']);
+  });
+
+  it('lets only the functions that enqueue send to each queue', () => {
+    const functions = [...functionIds().keys()].sort();
+    const senders = Object.fromEntries(
+      Object.keys(resourcesOf('AWS::SQS::Queue')).map((queueId) => {
+        const covering = [JSON.stringify(getAtt(queueId)), JSON.stringify('*')];
+        const allowed = functions.filter((name) =>
+          resourcesAllowing(statementsOfFunction(name), 'sqs:SendMessage').some((resource) => covering.includes(resource)),
+        );
+        return [nameOf(queueId), allowed];
+      }),
+    );
+    expect(senders).toEqual(EXPECTED_SENDERS);
+  });
+});
