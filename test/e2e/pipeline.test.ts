@@ -1,3 +1,4 @@
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { Webhook } from 'standardwebhooks';
 import { SERVICE_VERSION } from '../../lib/settings';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
@@ -59,6 +60,20 @@ describe('a published event', () => {
       return found;
     });
     expect(logs[0]).toMatchObject({ attempt: 1, outcome: 'delivered', statusCode: 200 });
+  });
+
+  test('carries its payload byte for byte, emoji and key order included', async () => {
+    const hook = await receiver();
+    await subscribe(t, 'proj-bytes', 'message.create', hook.url);
+    const detail = JSON.stringify({ text: 'ciao 👋 café 日本語 "quoted" \\ \n', '7': 'integer-like key', sender: { name: 'Zoë' }, id_project: 'proj-bytes' });
+    const client = new EventBridgeClient({ endpoint: t.stack.awsEndpoint });
+    const { FailedEntryCount } = await client.send(
+      new PutEventsCommand({ Entries: [{ EventBusName: t.stack.busName, Source: 'tiledesk', DetailType: 'message.create', Detail: detail }] }),
+    );
+    expect(FailedEntryCount).toBe(0);
+
+    const [request] = await hook.waitFor(1);
+    expect(request!.body.endsWith(`,"payload":${detail}}`)).toBe(true);
   });
 
   test('is delivered under its channel refinement, once per subscription', async () => {
