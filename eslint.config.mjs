@@ -14,7 +14,7 @@ export default tseslint.config(
   },
   {
     files: ['**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', setInterval: 'readonly', Buffer: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', setInterval: 'readonly', setTimeout: 'readonly', Buffer: 'readonly' } },
   },
   {
     files: ['test/**/*.ts'],

@@ -3,6 +3,7 @@
 // parent closes stdin or sends SIGTERM.
 import { startFauxqs } from 'fauxqs';
 
+await acceptSupplementaryCharacters();
 const server = await startFauxqs({ port: Number(process.env.FAUXQS_PORT ?? 0), logger: false });
 process.stdout.write(`${JSON.stringify({ address: server.address })}\n`);
 const stop = () => server.stop().finally(() => process.exit(0));
@@ -10,3 +11,17 @@ process.stdin.on('end', stop);
 process.stdin.resume();
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+
+/**
+ * SQS accepts #x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF in a message
+ * body. fauxqs 1.9.2 checks the body with a regular expression that lacks the `u` flag and so
+ * refuses every character beyond the BMP (an emoji is a surrogate pair), which would make any
+ * chat message with an emoji fail to publish locally. Its check goes through this RegExp
+ * object's `test`, so the object is given the full SQS rule.
+ */
+async function acceptSupplementaryCharacters() {
+  const types = await import(new globalThis.URL('./sqs/sqsTypes.js', import.meta.resolve('fauxqs')).href);
+  // eslint-disable-next-line no-control-regex -- tab, LF and CR are the SQS rule's own characters
+  const sqsRule = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+  types.INVALID_MESSAGE_BODY_CHAR.test = (body) => sqsRule.test(body);
+}

@@ -47,6 +47,11 @@ export interface LocalStackOptions {
   autoDisableAfterDead?: number;
   /** Targets exempt from the private-address refusal. @default loopback */
   targetAllowlist?: string;
+  /**
+   * Delivery queue visibility timeout: how long a batch whose invocation threw stays hidden.
+   * @default 360 s, as deployed; the reliability run shortens it.
+   */
+  deliveryVisibilityTimeoutSeconds?: number;
   /** Pollers per queue (Lambda concurrency). */
   fanOutConcurrency?: number;
   deliveryConcurrency?: number;
@@ -125,7 +130,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const sqs = new SQSClient({});
     endpointHolder.sqs = sqs;
     await createTable(new DynamoDBClient({}));
-    const queues = await createQueues(sqs, retrySchedule);
+    const queues = await createQueues(sqs, retrySchedule, options.deliveryVisibilityTimeoutSeconds);
     endpointHolder.queues = queues;
     rules.push({ pattern: EVENT_RULE_PATTERN, queueUrl: queues.fanOut.url });
     process.env.DELIVERY_QUEUE_URL = queues.delivery.url;
@@ -247,7 +252,11 @@ async function createTable(client: DynamoDBClient): Promise<void> {
 }
 
 /** Creates the queues with the visibility and redrive the CDK constructs give them. */
-async function createQueues(sqs: SQSClient, retrySchedule: readonly number[]): Promise<LocalQueues> {
+async function createQueues(
+  sqs: SQSClient,
+  retrySchedule: readonly number[],
+  deliveryVisibilityTimeoutSeconds: number = DELIVERY.visibilityTimeoutSeconds,
+): Promise<LocalQueues> {
   const create = async (name: string, attributes: Record<string, string> = {}): Promise<QueueRef> => {
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
     const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
@@ -260,7 +269,7 @@ async function createQueues(sqs: SQSClient, retrySchedule: readonly number[]): P
     RedrivePolicy: JSON.stringify({ deadLetterTargetArn: fanOutDlq.arn, maxReceiveCount: FAN_OUT.maxReceiveCount }),
   });
   const delivery = await create(LOCAL_NAMES.deliveryQueue, {
-    VisibilityTimeout: String(DELIVERY.visibilityTimeoutSeconds),
+    VisibilityTimeout: String(deliveryVisibilityTimeoutSeconds),
     MessageRetentionPeriod: String(deliveryRetentionSeconds(retrySchedule, DELIVERY.functionTimeoutSeconds)),
     RedrivePolicy: JSON.stringify({
       deadLetterTargetArn: deliveryDlq.arn,

@@ -1,0 +1,464 @@
+/**
+ * `npm run test:reliability`: the pipeline against a receiver that fails on purpose, on the
+ * local stack with its real emulators.
+ *
+ * 1. Chaos: EVENTS events × 3 subscriptions. The receiver answers at random 500/503, 429 with
+ *    Retry-After, a 302, hangs past the delivery timeout, resets the connection, or a 2xx
+ *    (some slow). The retry schedule is short (1, 2, 3 s). Meanwhile, through the handlers'
+ *    own test seams (`fanOutDeps`, `deliveryDeps`), the fan-out throws on some records mid-batch
+ *    and the delivery handler throws on some batches after its POSTs and before logging them.
+ *    Every (event, subscription) pair must end delivered (the receiver answered 2xx) or in the
+ *    DLQ, with its attempts logged; every body must carry the published payload byte for byte
+ *    and a signature `standardwebhooks` accepts; duplicates are counted.
+ * 2. Burst: BURST events published at once to a healthy receiver; the time to drain is reported.
+ *
+ * Prints the figures, writes them to bench-results/reliability.json, and ends with the counts
+ * as its final lines. Exits 1 when anything is lost, altered, unsigned or unlogged.
+ */
+import { ChildProcess, fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { Webhook } from 'standardwebhooks';
+import { webhookIdOf } from '../../lambdas/core/delivery-message';
+import { signToken } from '../../lambdas/core/token';
+import { LocalStack, startLocalStack } from '../../lib/local/local-stack';
+
+const env = process.env;
+const EVENTS = Number(env.RELIABILITY_EVENTS ?? 5000);
+const BURST = Number(env.RELIABILITY_BURST ?? 10_000);
+const SEED = Number(env.RELIABILITY_SEED ?? Date.now() % 1_000_000);
+const SUBSCRIPTIONS = 3;
+const RETRY_SCHEDULE = [1, 2, 3];
+const DELIVERY_TIMEOUT_MS = 800;
+/** A hanging receiver holds the request this long, well past the delivery timeout. */
+const HANG_MS = 1500;
+/** A batch whose invocation threw comes back after this (360 s deployed). */
+const VISIBILITY_TIMEOUT_SECONDS = 10;
+/** Injected failures: share of fan-out records, share of delivery batches. */
+const FAN_OUT_THROW_RATE = 0.02;
+const DELIVERY_THROW_RATE = 0.01;
+const SETTLE_TIMEOUT_MS = Number(env.RELIABILITY_SETTLE_TIMEOUT_MS ?? 180_000);
+
+/** A request as the chaos receiver reports it. */
+interface Receipt {
+  path: string;
+  id: string;
+  timestamp: string;
+  signature: string;
+  body: string;
+  /** The status answered, or what happened instead. */
+  outcome: number | 'hang' | 'reset' | 'gone';
+}
+
+/** One (event, subscription) pair the pipeline owes a delivery. */
+interface Pair {
+  webhookId: string;
+  subscriptionId: string;
+  secret: string;
+  detail: string;
+  received: number;
+  delivered: number;
+  dead: boolean;
+  /** Attempts the handler made but could not log, because the injected failure struck first. */
+  unloggable: number;
+}
+
+const rate = (random: () => number, share: number) => random() < share;
+
+async function main(): Promise<void> {
+  env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const started = Date.now();
+  const random = seeded(SEED);
+  const unexpectedErrors: string[] = [];
+  const receiver = await startReceiver(SEED);
+  const jwtSecret = 'reliability-secret';
+  const stack = await startLocalStack({
+    port: 0,
+    awsPort: 0,
+    jwtSecret,
+    retrySchedule: RETRY_SCHEDULE,
+    deliveryTimeoutMs: DELIVERY_TIMEOUT_MS,
+    deliveryVisibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
+    // Dead deliveries are expected here; none should disable a subscription mid-run.
+    autoDisableAfterDead: 1_000_000,
+    deliveryConcurrency: 8,
+    fanOutConcurrency: 2,
+    onError: (error) => {
+      if (!(error instanceof InjectedFailure)) unexpectedErrors.push(String(error));
+    },
+  });
+  const result: Record<string, unknown> = { seed: SEED, events: EVENTS, subscriptions: SUBSCRIPTIONS, burst: BURST };
+  let failed = false;
+  try {
+    const injected = await injectFailures(random);
+    const sqs = new SQSClient({});
+    const bus = new EventBridgeClient({});
+
+    // 1. Chaos.
+    const token = signToken({ sub: 'reliability', platform: true }, jwtSecret);
+    const subscriptions = await Promise.all(
+      Array.from({ length: SUBSCRIPTIONS }, (_, n) =>
+        subscribe(stack, token, 'reliability', `http://127.0.0.1:${receiver.port}/chaos/${n}`),
+      ),
+    );
+    const pairs = new Map<string, Pair>();
+    const published = await publishAll(bus, stack, 'reliability', EVENTS, 10);
+    for (const [eventId, detail] of published) {
+      for (const subscription of subscriptions) {
+        const webhookId = webhookIdOf(eventId, subscription._id);
+        pairs.set(webhookId, {
+          webhookId,
+          subscriptionId: subscription._id,
+          secret: subscription.secret,
+          detail,
+          received: 0,
+          delivered: 0,
+          dead: false,
+          unloggable: 0,
+        });
+      }
+    }
+    const checks = { badSignature: 0, badBody: 0, unknownWebhookId: 0 };
+    receiver.onReceipts = (receipts) => checkReceipts(receipts, pairs, checks);
+    receiver.onReceipts(receiver.backlog.splice(0));
+    injected.onUnlogged = (webhookIds) => {
+      for (const id of webhookIds) {
+        const pair = pairs.get(id);
+        if (pair) pair.unloggable++;
+      }
+    };
+
+    const chaosSettled = await settle(sqs, stack, SETTLE_TIMEOUT_MS, async () => {
+      for (const id of await drainQueue(sqs, stack.queues.deliveryDlq.url)) {
+        const pair = pairs.get(id);
+        if (pair) pair.dead = true;
+      }
+      return [...pairs.values()].every((pair) => pair.delivered > 0 || pair.dead);
+    });
+    const fanOutDead = (await drainQueue(sqs, stack.queues.fanOutDlq.url)).length;
+    injected.enabled = false;
+
+    const logs = await checkAttemptLogs(pairs, 'reliability', subscriptions.map((s) => s._id));
+    const all = [...pairs.values()];
+    const counts = {
+      pairs: all.length,
+      delivered: all.filter((pair) => pair.delivered > 0).length,
+      dead: all.filter((pair) => pair.delivered === 0 && pair.dead).length,
+      deliveredThenDeadLettered: all.filter((pair) => pair.delivered > 0 && pair.dead).length,
+      lost: all.filter((pair) => pair.delivered === 0 && !pair.dead).length,
+      duplicates: all.filter((pair) => pair.delivered > 1).length,
+      requestsReceived: all.reduce((sum, pair) => sum + pair.received, 0),
+      fanOutDeadLettered: fanOutDead,
+      ...checks,
+      ...logs,
+      injectedFanOutThrows: injected.fanOutThrows,
+      injectedDeliveryThrows: injected.deliveryThrows,
+      settledInSeconds: chaosSettled.seconds,
+    };
+    result.chaos = counts;
+
+    // 2. Burst.
+    const burstSubscription = await subscribe(stack, token, 'burst', `http://127.0.0.1:${receiver.port}/ok/burst`);
+    const burstIds = new Set<string>();
+    let burstReceived = 0;
+    receiver.onReceipts = (receipts) => {
+      for (const receipt of receipts) {
+        if (!receipt.path.startsWith('/ok/')) continue;
+        burstReceived++;
+        burstIds.add(receipt.id);
+      }
+    };
+    const burstStarted = Date.now();
+    const burstEvents = await publishAll(bus, stack, 'burst', BURST, 50);
+    const publishSeconds = (Date.now() - burstStarted) / 1000;
+    const burstSettled = await settle(sqs, stack, SETTLE_TIMEOUT_MS, async () => burstIds.size >= burstEvents.size);
+    const expectedBurstIds = new Set([...burstEvents.keys()].map((eventId) => webhookIdOf(eventId, burstSubscription._id)));
+    const burst = {
+      events: BURST,
+      delivered: [...expectedBurstIds].filter((id) => burstIds.has(id)).length,
+      lost: [...expectedBurstIds].filter((id) => !burstIds.has(id)).length,
+      duplicates: burstReceived - burstIds.size,
+      publishSeconds,
+      drainSeconds: (burstSettled.at - burstStarted) / 1000,
+    };
+    result.burst = burst;
+    result.unexpectedErrors = unexpectedErrors.slice(0, 20);
+    result.totalSeconds = (Date.now() - started) / 1000;
+
+    printReport(counts, burst, unexpectedErrors, result.totalSeconds as number);
+    failed =
+      counts.lost > 0 ||
+      counts.fanOutDeadLettered > 0 ||
+      counts.badSignature > 0 ||
+      counts.badBody > 0 ||
+      counts.unknownWebhookId > 0 ||
+      counts.pairsWithoutLogs > 0 ||
+      counts.unloggedAttempts > counts.unloggableAttempts ||
+      counts.deadWithoutDeadLog > 0 ||
+      burst.lost > 0 ||
+      injected.fanOutThrows === 0 ||
+      injected.deliveryThrows === 0 ||
+      unexpectedErrors.length > 0;
+  } finally {
+    receiver.child.kill();
+    await stack.stop();
+  }
+  mkdirSync('bench-results', { recursive: true });
+  writeFileSync('bench-results/reliability.json', JSON.stringify({ at: new Date().toISOString(), ...result }, null, 2));
+  if (failed) {
+    console.error('\nRELIABILITY RUN FAILED (see the figures above and bench-results/reliability.json)');
+    process.exitCode = 1;
+  }
+}
+
+/** A failure the run injects on purpose. */
+class InjectedFailure extends Error {
+  constructor(where: string) {
+    super(`injected failure in ${where}`);
+    this.name = 'InjectedFailure';
+  }
+}
+
+/**
+ * Wraps the handlers' seams: the fan-out's subscriber lookup throws for some records (the
+ * others of the batch go on), and the delivery's attempt-log write throws for some batches —
+ * after the POSTs, so the whole batch comes back and is delivered again.
+ */
+async function injectFailures(random: () => number) {
+  const [{ fanOutDeps }, { deliveryDeps }] = await Promise.all([
+    import('../../lambdas/handlers/fan-out'),
+    import('../../lambdas/handlers/delivery'),
+  ]);
+  const state = {
+    enabled: true,
+    fanOutThrows: 0,
+    deliveryThrows: 0,
+    onUnlogged: (_webhookIds: string[]): void => undefined,
+  };
+  const findSubscribers = fanOutDeps.findSubscribers;
+  fanOutDeps.findSubscribers = async (projectId, topic) => {
+    if (state.enabled && rate(random, FAN_OUT_THROW_RATE)) {
+      state.fanOutThrows++;
+      throw new InjectedFailure('fan-out');
+    }
+    return findSubscribers(projectId, topic);
+  };
+  const writeAttempts = deliveryDeps.writeAttempts;
+  deliveryDeps.writeAttempts = async (attempts) => {
+    if (state.enabled && rate(random, DELIVERY_THROW_RATE)) {
+      state.deliveryThrows++;
+      state.onUnlogged(attempts.map((attempt) => attempt.webhookId));
+      throw new InjectedFailure('delivery');
+    }
+    return writeAttempts(attempts);
+  };
+  return state;
+}
+
+/** Checks each request: known webhook-id, valid signature, the published payload byte for byte. */
+function checkReceipts(receipts: Receipt[], pairs: Map<string, Pair>, checks: { badSignature: number; badBody: number; unknownWebhookId: number }): void {
+  for (const receipt of receipts) {
+    if (!receipt.path.startsWith('/chaos/')) continue;
+    const pair = pairs.get(receipt.id);
+    if (!pair) {
+      checks.unknownWebhookId++;
+      continue;
+    }
+    pair.received++;
+    if (typeof receipt.outcome === 'number' && receipt.outcome >= 200 && receipt.outcome < 300) pair.delivered++;
+    try {
+      new Webhook(pair.secret).verify(receipt.body, {
+        'webhook-id': receipt.id,
+        'webhook-timestamp': receipt.timestamp,
+        'webhook-signature': receipt.signature,
+      });
+    } catch {
+      checks.badSignature++;
+    }
+    const hook = (JSON.parse(receipt.body) as { hook?: { _id?: string } }).hook;
+    if (!receipt.body.endsWith(`,"payload":${pair.detail}}`) || hook?._id !== pair.subscriptionId) checks.badBody++;
+  }
+}
+
+/**
+ * Compares the attempt logs with what the receiver saw: every pair has logged attempts, every
+ * request that reached the receiver is logged unless its batch's log write was the injected
+ * failure, and every dead-lettered pair has a `dead` attempt unless its last batch threw.
+ */
+async function checkAttemptLogs(pairs: Map<string, Pair>, projectId: string, subscriptionIds: string[]) {
+  // Imported here, not at the top: the adapters build their logger at import, from the
+  // environment the local stack sets.
+  const { AttemptLogStore } = await import('../../lambdas/adapters/attempt-log-store');
+  const store = new AttemptLogStore(process.env.TABLE_NAME!);
+  const logged = new Map<string, { count: number; dead: boolean }>();
+  let attemptsLogged = 0;
+  for (const subscriptionId of subscriptionIds) {
+    for (const attempt of await store.listSince(projectId, subscriptionId, new Date(0))) {
+      attemptsLogged++;
+      const entry = logged.get(attempt.webhookId) ?? { count: 0, dead: false };
+      entry.count++;
+      entry.dead ||= attempt.outcome === 'dead';
+      logged.set(attempt.webhookId, entry);
+    }
+  }
+  let unloggedAttempts = 0;
+  let unloggableAttempts = 0;
+  let pairsWithoutLogs = 0;
+  let deadWithoutDeadLog = 0;
+  for (const pair of pairs.values()) {
+    const entry = logged.get(pair.webhookId);
+    if (!entry && pair.unloggable === 0) pairsWithoutLogs++;
+    unloggedAttempts += Math.max(0, pair.received - (entry?.count ?? 0));
+    unloggableAttempts += pair.unloggable;
+    if (pair.dead && !entry?.dead && pair.unloggable === 0) deadWithoutDeadLog++;
+  }
+  return { attemptsLogged, unloggedAttempts, unloggableAttempts, pairsWithoutLogs, deadWithoutDeadLog };
+}
+
+/**
+ * Waits until `done` holds and both pipeline queues are empty (nothing waiting, nothing in
+ * flight), or the timeout passes; returns when that was and how long it took.
+ */
+async function settle(sqs: SQSClient, stack: LocalStack, timeoutMs: number, done: () => Promise<boolean>): Promise<{ at: number; seconds: number }> {
+  const started = Date.now();
+  for (;;) {
+    const finished = (await done()) && (await queueEmpty(sqs, stack.queues.fanOut.url)) && (await queueEmpty(sqs, stack.queues.delivery.url));
+    if (finished || Date.now() - started > timeoutMs) {
+      const at = Date.now();
+      return { at, seconds: (at - started) / 1000 };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function queueEmpty(sqs: SQSClient, queueUrl: string): Promise<boolean> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+  );
+  return Number(Attributes?.ApproximateNumberOfMessages) === 0 && Number(Attributes?.ApproximateNumberOfMessagesNotVisible) === 0;
+}
+
+/** Takes every message out of a DLQ and returns their webhook ids (or event ids). */
+async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (;;) {
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    if (Messages.length === 0) return ids;
+    for (const message of Messages) {
+      const body = JSON.parse(message.Body ?? '{}') as { webhookId?: string; id?: string };
+      ids.push(body.webhookId ?? body.id ?? '');
+    }
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: Messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle })),
+      }),
+    );
+  }
+}
+
+/**
+ * Publishes `count` events in PutEvents batches of 10, `parallel` calls at a time; returns each
+ * event id with the exact Detail string sent. Details vary in size and characters, and list
+ * `id_project` last, so a reordered or re-encoded payload shows.
+ */
+async function publishAll(bus: EventBridgeClient, stack: LocalStack, projectId: string, count: number, parallel: number): Promise<Map<string, string>> {
+  const published = new Map<string, string>();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < count) {
+        const first = next;
+        next = Math.min(count, next + 10);
+        const details = Array.from({ length: next - first }, (_, n) => detailOf(projectId, first + n));
+        const { FailedEntryCount, Entries = [] } = await bus.send(
+          new PutEventsCommand({
+            Entries: details.map((detail) => ({ EventBusName: stack.busName, Source: 'tiledesk', DetailType: 'message.create', Detail: detail })),
+          }),
+        );
+        if (FailedEntryCount) throw new Error(`PutEvents refused ${FailedEntryCount} entries: ${JSON.stringify(Entries.find((entry) => entry.ErrorCode))}`);
+        Entries.forEach((entry, n) => published.set(entry.EventId!, details[n]!));
+      }
+    }),
+  );
+  return published;
+}
+
+function detailOf(projectId: string, sequence: number): string {
+  return JSON.stringify({
+    sequence,
+    text: `message ${sequence}: café, 日本語, emoji 🚀, quote " backslash \\ newline \n tab \t`,
+    sender: { id: `user-${sequence % 97}`, fullname: 'Zoë Ångström', attributes: { score: sequence / 7, tags: ['a', 'b', null, true] } },
+    padding: 'x'.repeat(sequence % 1500),
+    '10': 'integer-like key',
+    id_project: projectId,
+  });
+}
+
+async function subscribe(stack: LocalStack, token: string, projectId: string, target: string): Promise<{ _id: string; secret: string }> {
+  const response = await fetch(`${stack.apiUrl}/${projectId}/subscriptions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ event: 'message.create', target }),
+  });
+  if (response.status !== 201) throw new Error(`subscription failed: ${response.status} ${await response.text()}`);
+  return (await response.json()) as { _id: string; secret: string };
+}
+
+interface ReceiverProcess {
+  child: ChildProcess;
+  port: number;
+  /** Receipts that arrived before a handler was set. */
+  backlog: Receipt[];
+  onReceipts?: (receipts: Receipt[]) => void;
+}
+
+function startReceiver(seed: number): Promise<ReceiverProcess> {
+  const child = fork(path.join(__dirname, 'chaos-receiver.mjs'), { env: { ...env, CHAOS_SEED: String(seed), CHAOS_HANG_MS: String(HANG_MS) } });
+  return new Promise((resolve, reject) => {
+    const receiver: ReceiverProcess = { child, port: 0, backlog: [] };
+    child.on('error', reject);
+    child.on('message', (message: { port?: number } | Receipt[]) => {
+      if (!Array.isArray(message)) {
+        receiver.port = message.port ?? 0;
+        resolve(receiver);
+      } else if (receiver.onReceipts) receiver.onReceipts(message);
+      else receiver.backlog.push(...message);
+    });
+  });
+}
+
+/** mulberry32, so a run's injected failures are repeatable from its seed. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function printReport(counts: Record<string, number>, burst: Record<string, number>, unexpectedErrors: string[], totalSeconds: number): void {
+  console.log(`\nreliability run, seed ${SEED} (RELIABILITY_SEED=${SEED} repeats the receiver's and the injected failures' draws)`);
+  console.log(`chaos: ${EVENTS} events × ${SUBSCRIPTIONS} subscriptions, retries after ${RETRY_SCHEDULE.join(', ')} s, timeout ${DELIVERY_TIMEOUT_MS} ms`);
+  for (const [name, value] of Object.entries(counts)) console.log(`  ${name.padEnd(28)} ${value}`);
+  console.log(`burst: ${BURST} events published at once to a healthy receiver`);
+  for (const [name, value] of Object.entries(burst)) console.log(`  ${name.padEnd(28)} ${Number.isInteger(value) ? value : value.toFixed(1)}`);
+  if (unexpectedErrors.length > 0) console.log(`unexpected handler errors: ${unexpectedErrors.length}, first: ${unexpectedErrors[0]}`);
+  console.log(`total ${totalSeconds.toFixed(0)} s\n`);
+  console.log(`delivered ${counts.delivered}, dead ${counts.dead}, lost ${counts.lost}, duplicates ${counts.duplicates}`);
+  console.log(`burst: delivered ${burst.delivered}, lost ${burst.lost}, duplicates ${burst.duplicates}, drained in ${burst.drainSeconds!.toFixed(1)} s`);
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
