@@ -2,7 +2,8 @@
 import { App } from 'aws-cdk-lib';
 import { WebhooksStack } from '../lib/webhooks-stack';
 
-const app = new App();
+/** Exported for the CDK Template test of the context settings. */
+export const app = new App();
 const context = (key: string): unknown => app.node.tryGetContext(key);
 
 new WebhooksStack(app, String(context('stackName') ?? 'TiledeskWebhooks'), {
@@ -19,4 +20,7 @@ new WebhooksStack(app, String(context('stackName') ?? 'TiledeskWebhooks'), {
     burstLimit: context('apiThrottleBurst') ? Number(context('apiThrottleBurst')) : undefined,
     rateLimit: context('apiThrottleRate') ? Number(context('apiThrottleRate')) : undefined,
   },
+  jwksUrl: context('jwksUrl') ? String(context('jwksUrl')) : undefined,
+  jwtIssuer: context('jwtIssuer') ? String(context('jwtIssuer')) : undefined,
+  jwtAudience: context('jwtAudience') ? String(context('jwtAudience')) : undefined,
 });

@@ -28,12 +28,21 @@ export interface SubscriptionApiProps {
   readonly subscriptionLimit?: number;
   /** Stage throttling. @default burst 100, rate 50 requests/s */
   readonly throttle?: ThrottleSettings;
+  /**
+   * `https://` URL of an identity provider's JSON Web Key Set: the authorizer then also accepts
+   * RS256 tokens signed by one of its keys (HS256 tokens keep working). @default HS256 only
+   */
+  readonly jwksUrl?: string;
+  /** `iss` that RS256 tokens must carry; needs `jwksUrl`. @default not checked */
+  readonly jwtIssuer?: string;
+  /** A value RS256 tokens' `aud` must contain; needs `jwksUrl`. @default not checked */
+  readonly jwtAudience?: string;
 }
 
 /**
  * The HTTPS subscription API (DESIGN §3): an HTTP API whose every route passes a Lambda
- * authorizer (HS256 JWT, secret generated at deploy in Secrets Manager) and lands in the
- * subscriptions function.
+ * authorizer (HS256 JWT, secret generated at deploy in Secrets Manager; RS256 JWT of an
+ * identity provider too when `jwksUrl` is set) and lands in the subscriptions function.
  */
 export class SubscriptionApi extends Construct {
   readonly httpApi: HttpApi;
@@ -51,8 +60,8 @@ export class SubscriptionApi extends Construct {
 
     const authorizerFunction = new WebhookFunction(this, 'Authorizer', {
       handlerFile: 'authorizer',
-      description: 'Verifies API tokens (HS256 JWT)',
-      environment: { JWT_SECRET_ARN: this.jwtSecret.secretArn },
+      description: props.jwksUrl ? 'Verifies API tokens (HS256 JWT, RS256 JWT from the JWKS)' : 'Verifies API tokens (HS256 JWT)',
+      environment: { JWT_SECRET_ARN: this.jwtSecret.secretArn, ...identityProviderEnvironment(props) },
     });
     this.jwtSecret.grantRead(authorizerFunction.function);
     acknowledge(this, {
@@ -136,4 +145,25 @@ export class SubscriptionApi extends Construct {
     const [method, path] = route.split(' ') as [keyof typeof HttpMethod, string];
     this.httpApi.addRoutes({ path, methods: [HttpMethod[method]], integration });
   }
+}
+
+/**
+ * The authorizer's RS256 settings (`JWKS_URL`, `JWT_ISSUER`, `JWT_AUDIENCE`), none when no key
+ * set is configured. Throws at synth for a key set URL that is not `https://`, and for an issuer
+ * or audience without a key set, which would otherwise be silently ignored.
+ */
+function identityProviderEnvironment(props: SubscriptionApiProps): Record<string, string> {
+  const { jwksUrl, jwtIssuer, jwtAudience } = props;
+  if (!jwksUrl) {
+    if (jwtIssuer || jwtAudience) throw new Error('jwtIssuer and jwtAudience apply to RS256 tokens: set jwksUrl too');
+    return {};
+  }
+  if (!URL.canParse(jwksUrl) || new URL(jwksUrl).protocol !== 'https:') {
+    throw new Error(`jwksUrl must be an https:// URL; got ${jwksUrl}`);
+  }
+  return {
+    JWKS_URL: jwksUrl,
+    ...(jwtIssuer ? { JWT_ISSUER: jwtIssuer } : {}),
+    ...(jwtAudience ? { JWT_AUDIENCE: jwtAudience } : {}),
+  };
 }

@@ -29,6 +29,12 @@ export interface WebhooksStackProps extends StackProps {
   readonly alarmTopicArn?: string;
   /** API stage throttling. @default burst 100, rate 50 requests/s */
   readonly apiThrottle?: { burstLimit?: number; rateLimit?: number };
+  /** An identity provider's JWKS (`https://`): RS256 tokens are then accepted too. @default HS256 only */
+  readonly jwksUrl?: string;
+  /** `iss` required of RS256 tokens. @default not checked */
+  readonly jwtIssuer?: string;
+  /** `aud` value required of RS256 tokens. @default not checked */
+  readonly jwtAudience?: string;
 }
 
 /** The whole service: table, subscription API, event routing and delivery (DESIGN §1). */
@@ -50,6 +56,9 @@ export class WebhooksStack extends Stack {
       targetAllowlist: props.targetAllowlist,
       subscriptionLimit: props.subscriptionLimit,
       throttle: props.apiThrottle,
+      jwksUrl: props.jwksUrl,
+      jwtIssuer: props.jwtIssuer,
+      jwtAudience: props.jwtAudience,
     });
     const events = new EventRouting(this, 'Events', {
       table,

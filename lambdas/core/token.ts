@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { KeyObject, createHmac, createPublicKey, timingSafeEqual, verify } from 'node:crypto';
 import * as z from 'zod';
 import { UnauthenticatedError } from './errors';
 
@@ -61,6 +61,145 @@ export function verifyToken(token: string, secret: string, nowSeconds = Math.flo
   if (!claims.success) throw new UnauthenticatedError('Invalid token claims');
   if (claims.data.exp <= nowSeconds) throw new UnauthenticatedError('Token expired');
   return { userId: claims.data.sub, projects: claims.data.projects ?? {}, platform: claims.data.platform === true };
+}
+
+/** A key of a JSON Web Key Set, as far as RS256 verification reads it. */
+export interface Jwk {
+  kty?: string;
+  kid?: string;
+  use?: string;
+  alg?: string;
+  key_ops?: string[];
+  n?: string;
+  e?: string;
+}
+
+/** What an RS256 token must also match, besides a key of the set. */
+export interface Rs256Expectations {
+  /** Exact `iss` the token must carry. @default no check */
+  issuer?: string;
+  /** A value the token's `aud` (string or array) must contain. @default no check */
+  audience?: string;
+}
+
+/** Below this modulus an RSA key is refused: 2048 bits is the floor of RFC 7518 §3.3. */
+const MIN_RSA_MODULUS_BITS = 2048;
+
+/** An IdP's clock may run ahead of ours; `nbf` (not `exp`) gets this much slack. */
+const NOT_BEFORE_LEEWAY_SECONDS = 60;
+
+const rs256HeaderSchema = z.object({
+  alg: z.literal('RS256'),
+  kid: z.string().min(1),
+  typ: z.string().optional(),
+  crit: z.never().optional(),
+});
+
+const rs256ClaimsSchema = claimsSchema.extend({
+  iss: z.string().optional(),
+  aud: z.union([z.string(), z.array(z.string())]).optional(),
+  nbf: z.number().optional(),
+});
+
+/**
+ * The token's header, unverified and only to choose how to verify it: `{}` when it cannot
+ * be read, so the verifier itself reports what is wrong.
+ */
+export function readTokenHeader(token: string): { alg?: string; kid?: string } {
+  const [headerPart] = token.split('.');
+  try {
+    const header: unknown = JSON.parse(Buffer.from(headerPart ?? '', 'base64url').toString('utf8'));
+    if (typeof header !== 'object' || header === null) return {};
+    const { alg, kid } = header as Record<string, unknown>;
+    return { ...(typeof alg === 'string' ? { alg } : {}), ...(typeof kid === 'string' ? { kid } : {}) };
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Verifies an RS256 JWT from an identity provider against its key set (JWKS): only `alg`
+ * RS256 (never `none`, never HS256 keyed with a public key), the key chosen by the header's
+ * `kid` among the set's RSA signing keys (keys carried or pointed to by the token are
+ * ignored), then the same claims as {@link verifyToken} plus `nbf`, `iss` and `aud`.
+ */
+export function verifyRs256Token(
+  token: string,
+  keys: readonly Jwk[],
+  expected: Rs256Expectations = {},
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Principal {
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new UnauthenticatedError('Malformed token');
+  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+  const header = parseSegment(headerPart);
+  const alg = (header as { alg?: unknown } | null)?.alg;
+  if (alg !== 'RS256') throw new UnauthenticatedError('Unsupported token algorithm');
+  const parsedHeader = rs256HeaderSchema.safeParse(header);
+  if (!parsedHeader.success) {
+    const kid = (header as { kid?: unknown }).kid;
+    throw new UnauthenticatedError(
+      typeof kid === 'string' && kid !== '' ? 'Unsupported token header' : 'Token header has no key id (kid)',
+    );
+  }
+  const publicKeys = verificationKeys(keys, parsedHeader.data.kid);
+  const data = Buffer.from(`${headerPart}.${payloadPart}`);
+  const signature = Buffer.from(signaturePart, 'base64url');
+  if (!publicKeys.some((key) => verify('sha256', data, key, signature))) {
+    throw new UnauthenticatedError('Invalid token signature');
+  }
+  const claims = rs256ClaimsSchema.safeParse(parseSegment(payloadPart));
+  if (!claims.success) throw new UnauthenticatedError('Invalid token claims');
+  const { sub, exp, nbf, iss, aud, projects, platform } = claims.data;
+  if (exp <= nowSeconds) throw new UnauthenticatedError('Token expired');
+  if (nbf !== undefined && nbf > nowSeconds + NOT_BEFORE_LEEWAY_SECONDS) throw new UnauthenticatedError('Token not yet valid');
+  if (expected.issuer !== undefined && iss !== expected.issuer) throw new UnauthenticatedError('Token issuer not accepted');
+  if (expected.audience !== undefined && !(Array.isArray(aud) ? aud : [aud]).includes(expected.audience)) {
+    throw new UnauthenticatedError('Token audience not accepted');
+  }
+  return { userId: sub, projects: projects ?? {}, platform: platform === true };
+}
+
+/**
+ * The public keys the set offers for `kid` that may verify RS256 signatures; throws, naming
+ * why, when there is none.
+ */
+function verificationKeys(keys: readonly Jwk[], kid: string): KeyObject[] {
+  const named = keys.filter((key) => key.kid === kid);
+  if (named.length === 0) throw new UnauthenticatedError('Unknown token key id');
+  const refusals: string[] = [];
+  const usable: KeyObject[] = [];
+  for (const jwk of named) {
+    const refusal = refuseKey(jwk);
+    if (refusal) refusals.push(refusal);
+    else usable.push(...publicKeyOf(jwk, refusals));
+  }
+  if (usable.length === 0) throw new UnauthenticatedError(refusals[0]);
+  return usable;
+}
+
+function refuseKey(jwk: Jwk): string | undefined {
+  if (jwk.kty !== 'RSA') return 'Token key is not an RSA key';
+  if (jwk.use !== undefined && jwk.use !== 'sig') return 'Token key is not a signing key';
+  if (jwk.key_ops !== undefined && !jwk.key_ops.includes('verify')) return 'Token key is not a verification key';
+  if (jwk.alg !== undefined && jwk.alg !== 'RS256') return 'Token key is for another algorithm';
+  return undefined;
+}
+
+/** The key as a KeyObject (one, or none with the reason added to `refusals`). */
+function publicKeyOf(jwk: Jwk, refusals: string[]): KeyObject[] {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: { kty: jwk.kty, n: jwk.n, e: jwk.e }, format: 'jwk' });
+  } catch {
+    refusals.push('Token key is malformed');
+    return [];
+  }
+  if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS) {
+    refusals.push('Token key is too short');
+    return [];
+  }
+  return [key];
 }
 
 function parseSegment(segment: string): unknown {

@@ -1,10 +1,32 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
+import * as z from 'zod';
 import { UnauthenticatedError } from '../core/errors';
-import { readAuthorizationHeader, verifyToken } from '../core/token';
+import { Principal, readAuthorizationHeader, readTokenHeader, verifyRs256Token, verifyToken } from '../core/token';
+import { readConfig } from '../adapters/config';
+import { createJwksSource } from '../adapters/jwks';
 import { loadJwtSecret } from '../adapters/jwt-secret';
 import { logger } from '../adapters/observability';
+
+/** An unset or empty variable is no setting. */
+const optionalSetting = z
+  .string()
+  .optional()
+  .transform((value) => (value?.trim() ? value.trim() : undefined));
+
+const config = readConfig(
+  z.object({
+    /** The identity provider's key set; RS256 tokens are accepted only when it is set. */
+    JWKS_URL: optionalSetting,
+    /** `iss` and `aud` that RS256 tokens must carry, when set. */
+    JWT_ISSUER: optionalSetting,
+    JWT_AUDIENCE: optionalSetting,
+  }),
+);
+
+// Module scope: the key set is cached for the container's life (see createJwksSource).
+const jwks = config.JWKS_URL ? createJwksSource(config.JWKS_URL) : undefined;
 
 /** What the authorizer hands to the API functions (values must be primitives). */
 export interface AuthorizerContext {
@@ -21,14 +43,14 @@ export interface AuthorizerContext {
  * Verifies the caller's JWT. A refused token is passed on as `authenticated: false` rather
  * than denied here, because an HTTP API authorizer can only deny with 403 and the contract
  * (Tiledesk's) answers a bad token with 401; every API function refuses such a request.
- * Only this function can read the signing secret.
+ * Only this function can read the signing secret. With `JWKS_URL` set, RS256 tokens of the
+ * identity provider are accepted too; the header's `alg` chooses the verification.
  */
 export async function authorize(
   event: APIGatewayRequestAuthorizerEventV2,
 ): Promise<APIGatewaySimpleAuthorizerWithContextResult<AuthorizerContext>> {
-  const secret = await loadJwtSecret();
   try {
-    const principal = verifyToken(readAuthorizationHeader(event.headers?.authorization), secret);
+    const principal = await verifyCaller(readAuthorizationHeader(event.headers?.authorization));
     return {
       isAuthorized: true,
       context: {
@@ -47,6 +69,19 @@ export async function authorize(
       context: { authenticated: false, userId: '', projects: '{}', platform: false, reason: error.message },
     };
   }
+}
+
+/**
+ * RS256 only when a key set is configured, HS256 with the generated secret otherwise. A failed
+ * key set or secret fetch is not the caller's fault: it is thrown (a 500), not a 401.
+ */
+async function verifyCaller(token: string): Promise<Principal> {
+  const { alg, kid } = readTokenHeader(token);
+  if (jwks && alg === 'RS256') {
+    const keys = kid ? await jwks.keysFor(kid) : [];
+    return verifyRs256Token(token, keys, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
+  }
+  return verifyToken(token, await loadJwtSecret());
 }
 
 export const handler = middy(authorize).use(injectLambdaContext(logger));
