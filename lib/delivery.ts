@@ -59,7 +59,12 @@ export class Delivery extends Construct {
         ATTEMPT_LOG_TTL_DAYS: String(props.attemptLogTtlDays ?? DELIVERY.attemptLogTtlDays),
         AUTO_DISABLE_AFTER_DEAD: String(props.autoDisableAfterDead ?? DELIVERY.autoDisableAfterDead),
       },
-    }).bindTable(props.table, 'readWrite');
+    }).bindTable(props.table, {
+      // BatchGetItem: the batch's subscriptions; BatchWriteItem: attempt logs; UpdateItem: the
+      // dead-delivery streak and auto-disable; DeleteItem (and UpdateItem of the project's
+      // counter): a subscription removed after a 410 Gone, with its uniqueness guard.
+      table: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+    });
     this.deliveryFunction.function.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: DELIVERY.batchSize,

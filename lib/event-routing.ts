@@ -6,7 +6,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { EVENT_RULE_PATTERN, FAN_OUT } from './settings';
+import { EVENT_RULE_PATTERN, FAN_OUT, TABLE_KEYS } from './settings';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
 /** Props of {@link EventRouting}. */
@@ -74,8 +74,10 @@ export class EventRouting extends Construct {
         DELIVERY_QUEUE_URL: props.deliveryQueue.queueUrl,
         FAN_OUT_QUEUE_URL: this.fanOutQueue.queueUrl,
       },
-    }).bindTable(props.table, 'read');
-    props.deliveryQueue.grantSendMessages(this.fanOutFunction.function);
+    })
+      // Subscriber ids come from the keys-only topic index alone; the base table is never read.
+      .bindTable(props.table, { indexes: { [TABLE_KEYS.topicIndex.name]: ['dynamodb:Query'] } })
+      .grantSendTo(props.deliveryQueue);
     this.fanOutFunction.function.addEventSource(
       new SqsEventSource(this.fanOutQueue, {
         batchSize: FAN_OUT.batchSize,

@@ -3,12 +3,13 @@ import { HttpApi, HttpMethod, ThrottleSettings } from 'aws-cdk-lib/aws-apigatewa
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Grant } from 'aws-cdk-lib/aws-iam';
 import { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { API, DELIVERY, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES } from './settings';
+import { API, DELIVERY, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, TABLE_KEYS } from './settings';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
 /** Props of {@link SubscriptionApi}. */
@@ -63,7 +64,12 @@ export class SubscriptionApi extends Construct {
       description: props.jwksUrl ? 'Verifies API tokens (HS256 JWT, RS256 JWT from the JWKS)' : 'Verifies API tokens (HS256 JWT)',
       environment: { JWT_SECRET_ARN: this.jwtSecret.secretArn, ...identityProviderEnvironment(props) },
     });
-    this.jwtSecret.grantRead(authorizerFunction.function);
+    // GetSecretValue only: grantRead would add DescribeSecret, which the authorizer never calls.
+    Grant.addToPrincipal({
+      grantee: authorizerFunction.function,
+      actions: ['secretsmanager:GetSecretValue'],
+      resourceArns: [this.jwtSecret.secretArn],
+    });
     acknowledge(this, {
       'AwsSolutions::AwsSolutions-SMG4':
         'Rotating the token signing key invalidates every issued token; it is rotated deliberately (README: Tokens).',
@@ -79,8 +85,22 @@ export class SubscriptionApi extends Construct {
         DELIVERY_QUEUE_URL: props.deliveryQueue.queueUrl,
         DELIVERY_TIMEOUT_MS: String(props.deliveryTimeoutMs ?? DELIVERY.timeoutMs),
       },
-    }).bindTable(props.table, 'readWrite');
-    props.deliveryQueue.grantSendMessages(this.apiFunction.function);
+    })
+      .bindTable(props.table, {
+        // Creation and updates are conditional writes of the subscription, its uniqueness guard
+        // and the project's counter; BatchWriteItem logs test pings; Query lists subscriptions
+        // and a subscription's logs (base table) and a project's history (its index).
+        table: [
+          'dynamodb:GetItem',
+          'dynamodb:Query',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:BatchWriteItem',
+        ],
+        indexes: { [TABLE_KEYS.historyIndex.name]: ['dynamodb:Query'] },
+      })
+      .grantSendTo(props.deliveryQueue);
 
     this.operatorSelectFunction = new WebhookFunction(this, 'OperatorSelect', {
       handlerFile: 'operator-select',
@@ -90,7 +110,11 @@ export class SubscriptionApi extends Construct {
         TARGET_ALLOWLIST: props.targetAllowlist ?? '',
         OPERATOR_SELECT_TIMEOUT_MS: String(props.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
       },
-    }).bindTable(props.table, 'readWrite');
+    }).bindTable(props.table, {
+      // The project's hook: its id from the topic index, then the subscription; then the attempt log.
+      table: ['dynamodb:GetItem', 'dynamodb:BatchWriteItem'],
+      indexes: { [TABLE_KEYS.topicIndex.name]: ['dynamodb:Query'] },
+    });
 
     const authorizer = new HttpLambdaAuthorizer('TokenAuthorizer', authorizerFunction.function, {
       responseTypes: [HttpLambdaResponseType.SIMPLE],

@@ -1,10 +1,13 @@
 import * as path from 'node:path';
-import { CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Grant } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { TABLE_KEYS } from './settings';
 
 /** Props of {@link WebhookFunction}. */
 export interface WebhookFunctionProps {
@@ -20,6 +23,30 @@ export interface WebhookFunctionProps {
   readonly environment?: Record<string, string>;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+}
+
+/** The DynamoDB actions the service's code calls (no scans, transactions, describes or streams). */
+export type TableAction =
+  | 'dynamodb:GetItem'
+  | 'dynamodb:BatchGetItem'
+  | 'dynamodb:Query'
+  | 'dynamodb:PutItem'
+  | 'dynamodb:UpdateItem'
+  | 'dynamodb:DeleteItem'
+  | 'dynamodb:BatchWriteItem';
+
+/** The table's global secondary indexes (`TABLE_KEYS` in `lib/settings.ts`). */
+export type IndexName = typeof TABLE_KEYS.topicIndex.name | typeof TABLE_KEYS.historyIndex.name;
+
+/**
+ * What a function may do with the table, action by action. A query of an index is authorized
+ * on that index's ARN only, so each index a function queries is named here.
+ */
+export interface TableAccess {
+  /** Actions on the table itself: item reads and writes, queries of the base table. @default none */
+  readonly table?: readonly TableAction[];
+  /** Actions on each index the function queries. @default none */
+  readonly indexes?: Partial<Record<IndexName, readonly 'dynamodb:Query'[]>>;
 }
 
 /**
@@ -70,15 +97,37 @@ export class WebhookFunction extends Construct {
     });
   }
 
-  /** Sets `TABLE_NAME` and grants exactly the access asked for, in one call so they cannot drift. */
-  bindTable(table: ITable, access: 'read' | 'readWrite'): this {
+  /**
+   * Sets `TABLE_NAME` and grants exactly the declared actions, on the table's ARN and on the
+   * ARN of each named index (never `index/*`), in one call so the two cannot drift.
+   */
+  bindTable(table: ITable, access: TableAccess): this {
+    // A customer-managed key would need KMS grants this method does not make; the deployed
+    // call would then fail only on AWS, so refuse it at synth.
+    if (table.encryptionKey) throw new Error('bindTable grants no KMS access: the table must use an AWS-owned or AWS-managed key');
     this.function.addEnvironment('TABLE_NAME', table.tableName);
-    if (access === 'read') table.grantReadData(this.function);
-    else table.grantReadWriteData(this.function);
-    acknowledge(this, {
-      [`AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(table).getLogicalId(table.node.defaultChild as CfnElement)}.Arn>/index/*]`]:
-        'Queries use the table\'s own indexes (byTopic, byProjectHistory); the grant covers them and nothing else.',
-    });
+    const grants: [string, readonly string[]][] = [
+      [table.tableArn, access.table ?? []],
+      ...Object.entries(access.indexes ?? {}).map(([index, actions]): [string, readonly string[]] => [
+        `${table.tableArn}/index/${index}`,
+        actions ?? [],
+      ]),
+    ];
+    for (const [resource, actions] of grants) {
+      if (actions.length > 0) Grant.addToPrincipal({ grantee: this.function, actions: [...actions], resourceArns: [resource] });
+    }
+    return this;
+  }
+
+  /**
+   * Grants `sqs:SendMessage` on the queue, which also authorizes SendMessageBatch. Nothing
+   * else: the queue URL comes from the environment, so GetQueueUrl and GetQueueAttributes
+   * are never called.
+   */
+  grantSendTo(queue: IQueue): this {
+    // Sending to a queue encrypted with a KMS key also needs kms:GenerateDataKey and kms:Decrypt.
+    if (queue.encryptionMasterKey) throw new Error('grantSendTo grants no KMS access: the queue must use SQS-managed encryption');
+    queue.grant(this.function, 'sqs:SendMessage');
     return this;
   }
 }
