@@ -80,6 +80,11 @@ export interface LocalStack {
   busName: string;
   tableName: string;
   queues: LocalQueues;
+  /**
+   * Stops polling the queues and waits for the invocations in flight to finish; the API and
+   * the emulators keep running. Part of `stop()`.
+   */
+  stopEventSources(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -158,9 +163,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     cleanups.push(() => api.stop());
 
     const sources = await startEventSources(sqs, queues, options);
-    cleanups.push(async () => {
+    const stopEventSources = async (): Promise<void> => {
       await Promise.all(sources.map((source) => source.stop()));
-    });
+    };
+    cleanups.push(stopEventSources);
 
     return {
       apiUrl: api.url,
@@ -168,6 +174,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       busName: LOCAL_NAMES.bus,
       tableName: LOCAL_NAMES.table,
       queues,
+      stopEventSources,
       stop: () => runCleanups(cleanups),
     };
   } catch (error) {

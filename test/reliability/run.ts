@@ -59,6 +59,8 @@ interface Pair {
   secret: string;
   detail: string;
   received: number;
+  /** What the receiver answered, in order of arrival. */
+  answers: Receipt['outcome'][];
   delivered: number;
   dead: boolean;
   /** Attempts the handler made but could not log, because the injected failure struck first. */
@@ -115,6 +117,7 @@ async function main(): Promise<void> {
           secret: subscription.secret,
           detail,
           received: 0,
+          answers: [],
           delivered: 0,
           dead: false,
           unloggable: 0,
@@ -122,7 +125,15 @@ async function main(): Promise<void> {
       }
     }
     const checks = { badSignature: 0, badBody: 0, unknownWebhookId: 0 };
-    receiver.onReceipts = (receipts) => checkReceipts(receipts, pairs, checks);
+    const burstIds = new Set<string>();
+    let burstReceived = 0;
+    receiver.onReceipts = (receipts) => {
+      checkReceipts(receipts, pairs, checks);
+      for (const receipt of receipts.filter((r) => r.path.startsWith('/ok/'))) {
+        burstReceived++;
+        burstIds.add(receipt.id);
+      }
+    };
     receiver.onReceipts(receiver.backlog.splice(0));
     injected.onUnlogged = (webhookIds) => {
       for (const id of webhookIds) {
@@ -141,6 +152,27 @@ async function main(): Promise<void> {
     const fanOutDead = (await drainQueue(sqs, stack.queues.fanOutDlq.url)).length;
     injected.enabled = false;
 
+    // 2. Burst.
+    const burstSubscription = await subscribe(stack, token, 'burst', `http://127.0.0.1:${receiver.port}/ok/burst`);
+    const burstStarted = Date.now();
+    const burstEvents = await publishAll(bus, stack, 'burst', BURST, 50);
+    const publishSeconds = (Date.now() - burstStarted) / 1000;
+    const burstSettled = await settle(sqs, stack, SETTLE_TIMEOUT_MS, async () => burstIds.size >= burstEvents.size);
+    const expectedBurstIds = new Set([...burstEvents.keys()].map((eventId) => webhookIdOf(eventId, burstSubscription._id)));
+    const burst = {
+      events: BURST,
+      delivered: [...expectedBurstIds].filter((id) => burstIds.has(id)).length,
+      lost: [...expectedBurstIds].filter((id) => !burstIds.has(id)).length,
+      duplicates: burstReceived - burstIds.size,
+      publishSeconds,
+      drainSeconds: (burstSettled.at - burstStarted) / 1000,
+    };
+    result.burst = burst;
+
+    // The chaos figures last: once no invocation is in flight (a batch redelivered after its
+    // visibility timeout can overlap a slow first invocation) and every receipt has arrived.
+    await stack.stopEventSources();
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const logs = await checkAttemptLogs(pairs, 'reliability', subscriptions.map((s) => s._id));
     const all = [...pairs.values()];
     const counts = {
@@ -159,32 +191,6 @@ async function main(): Promise<void> {
       settledInSeconds: chaosSettled.seconds,
     };
     result.chaos = counts;
-
-    // 2. Burst.
-    const burstSubscription = await subscribe(stack, token, 'burst', `http://127.0.0.1:${receiver.port}/ok/burst`);
-    const burstIds = new Set<string>();
-    let burstReceived = 0;
-    receiver.onReceipts = (receipts) => {
-      for (const receipt of receipts) {
-        if (!receipt.path.startsWith('/ok/')) continue;
-        burstReceived++;
-        burstIds.add(receipt.id);
-      }
-    };
-    const burstStarted = Date.now();
-    const burstEvents = await publishAll(bus, stack, 'burst', BURST, 50);
-    const publishSeconds = (Date.now() - burstStarted) / 1000;
-    const burstSettled = await settle(sqs, stack, SETTLE_TIMEOUT_MS, async () => burstIds.size >= burstEvents.size);
-    const expectedBurstIds = new Set([...burstEvents.keys()].map((eventId) => webhookIdOf(eventId, burstSubscription._id)));
-    const burst = {
-      events: BURST,
-      delivered: [...expectedBurstIds].filter((id) => burstIds.has(id)).length,
-      lost: [...expectedBurstIds].filter((id) => !burstIds.has(id)).length,
-      duplicates: burstReceived - burstIds.size,
-      publishSeconds,
-      drainSeconds: (burstSettled.at - burstStarted) / 1000,
-    };
-    result.burst = burst;
     result.unexpectedErrors = unexpectedErrors.slice(0, 20);
     result.totalSeconds = (Date.now() - started) / 1000;
 
@@ -268,6 +274,7 @@ function checkReceipts(receipts: Receipt[], pairs: Map<string, Pair>, checks: { 
       continue;
     }
     pair.received++;
+    pair.answers.push(receipt.outcome);
     if (typeof receipt.outcome === 'number' && receipt.outcome >= 200 && receipt.outcome < 300) pair.delivered++;
     try {
       new Webhook(pair.secret).verify(receipt.body, {
@@ -293,13 +300,14 @@ async function checkAttemptLogs(pairs: Map<string, Pair>, projectId: string, sub
   // environment the local stack sets.
   const { AttemptLogStore } = await import('../../lambdas/adapters/attempt-log-store');
   const store = new AttemptLogStore(process.env.TABLE_NAME!);
-  const logged = new Map<string, { count: number; dead: boolean }>();
+  const logged = new Map<string, { count: number; dead: boolean; attempts: string[] }>();
   let attemptsLogged = 0;
   for (const subscriptionId of subscriptionIds) {
     for (const attempt of await store.listSince(projectId, subscriptionId, new Date(0))) {
       attemptsLogged++;
-      const entry = logged.get(attempt.webhookId) ?? { count: 0, dead: false };
+      const entry = logged.get(attempt.webhookId) ?? { count: 0, dead: false, attempts: [] };
       entry.count++;
+      entry.attempts.push(`#${attempt.attempt} ${attempt.attemptedAt} ${attempt.outcome} ${attempt.statusCode ?? attempt.errorKind ?? ''}`);
       entry.dead ||= attempt.outcome === 'dead';
       logged.set(attempt.webhookId, entry);
     }
@@ -308,13 +316,18 @@ async function checkAttemptLogs(pairs: Map<string, Pair>, projectId: string, sub
   let unloggableAttempts = 0;
   let pairsWithoutLogs = 0;
   let deadWithoutDeadLog = 0;
+  const examples: string[] = [];
   for (const pair of pairs.values()) {
     const entry = logged.get(pair.webhookId);
     if (!entry && pair.unloggable === 0) pairsWithoutLogs++;
     unloggedAttempts += Math.max(0, pair.received - (entry?.count ?? 0));
+    if (pair.received - (entry?.count ?? 0) > pair.unloggable && examples.length < 5) {
+      examples.push(`${pair.webhookId}: received ${JSON.stringify(pair.answers)}, logged ${JSON.stringify(entry?.attempts.sort() ?? [])}, unloggable ${pair.unloggable}`);
+    }
     unloggableAttempts += pair.unloggable;
     if (pair.dead && !entry?.dead && pair.unloggable === 0) deadWithoutDeadLog++;
   }
+  for (const example of examples) console.log(`attempt received but not logged: ${example}`);
   return { attemptsLogged, unloggedAttempts, unloggableAttempts, pairsWithoutLogs, deadWithoutDeadLog };
 }
 
