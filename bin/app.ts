@@ -23,4 +23,5 @@ new WebhooksStack(app, String(context('stackName') ?? 'TiledeskWebhooks'), {
   jwksUrl: context('jwksUrl') ? String(context('jwksUrl')) : undefined,
   jwtIssuer: context('jwtIssuer') ? String(context('jwtIssuer')) : undefined,
   jwtAudience: context('jwtAudience') ? String(context('jwtAudience')) : undefined,
+  tracing: context('tracing') === true || context('tracing') === 'true',
 });

@@ -49,15 +49,21 @@ export interface TableAccess {
   readonly indexes?: Partial<Record<IndexName, readonly 'dynamodb:Query'[]>>;
 }
 
+/** Context key that turns on X-Ray tracing of every function (`cdk deploy -c tracing=true`). */
+export const TRACING_CONTEXT = 'tiledesk-webhooks:tracing';
+
 /**
  * Every function of the service with the same defaults: Node.js 22 on arm64, esbuild-minified
- * with source maps, X-Ray tracing, a log group with retention, Powertools settings.
+ * with source maps, a log group with retention, Powertools settings, and X-Ray tracing when
+ * {@link TRACING_CONTEXT} is true (off by default: it costs CPU on every delivery and time at
+ * every cold start; BENCHMARKS.md).
  */
 export class WebhookFunction extends Construct {
   readonly function: NodejsFunction;
 
   constructor(scope: Construct, id: string, props: WebhookFunctionProps) {
     super(scope, id);
+    const tracing = this.node.tryGetContext(TRACING_CONTEXT) === true;
     const logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -70,13 +76,14 @@ export class WebhookFunction extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(10),
-      tracing: Tracing.ACTIVE,
+      tracing: tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       logGroup,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'tiledesk-webhooks',
         POWERTOOLS_METRICS_NAMESPACE: 'TiledeskWebhooks',
         POWERTOOLS_LOG_LEVEL: 'INFO',
+        POWERTOOLS_TRACE_ENABLED: String(tracing),
         ...props.environment,
       },
       bundling: {
@@ -85,6 +92,8 @@ export class WebhookFunction extends Construct {
         target: 'node22',
         // The Node.js 22 runtime ships SDK v3; leaving it out keeps bundles small and cold starts short.
         externalModules: ['@aws-sdk/*'],
+        // A constant for the bundler, so an untraced bundle leaves the X-Ray SDK out entirely.
+        define: { 'process.env.POWERTOOLS_TRACE_ENABLED': JSON.stringify(String(tracing)) },
       },
     });
     acknowledge(this, {
@@ -92,9 +101,13 @@ export class WebhookFunction extends Construct {
         'nodejs22.x is the runtime the project chose (DEVELOPERS.md); the code stays Node 20-compatible for local runs.',
       'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]':
         'The basic execution role grants only CloudWatch Logs writes, which every function needs.',
-      'AwsSolutions::AwsSolutions-IAM5[Resource::*]':
-        'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.',
     });
+    if (tracing) {
+      acknowledge(this, {
+        'AwsSolutions::AwsSolutions-IAM5[Resource::*]':
+          'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.',
+      });
+    }
   }
 
   /**

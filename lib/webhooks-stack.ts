@@ -6,6 +6,7 @@ import { EventRouting } from './event-routing';
 import { Monitoring } from './monitoring';
 import { SubscriptionApi } from './subscription-api';
 import { WebhooksTable } from './webhooks-table';
+import { TRACING_CONTEXT } from './webhook-function';
 
 /** Settings a deployment chooses, read from CDK context by `bin/app.ts`. */
 export interface WebhooksStackProps extends StackProps {
@@ -35,12 +36,16 @@ export interface WebhooksStackProps extends StackProps {
   readonly jwtIssuer?: string;
   /** `aud` value required of RS256 tokens. @default not checked */
   readonly jwtAudience?: string;
+  /** X-Ray tracing of every function, with Powertools Tracer. @default false */
+  readonly tracing?: boolean;
 }
 
 /** The whole service: table, subscription API, event routing and delivery (DESIGN §1). */
 export class WebhooksStack extends Stack {
   constructor(scope: Construct, id: string, props: WebhooksStackProps = {}) {
     super(scope, id, props);
+    // Read by every WebhookFunction; set before any of them exists.
+    this.node.setContext(TRACING_CONTEXT, props.tracing === true);
     const { table } = new WebhooksTable(this, 'Store', { removalPolicy: props.tableRemovalPolicy });
     const delivery = new Delivery(this, 'Delivery', {
       table,

@@ -1,5 +1,3 @@
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
 import * as z from 'zod';
 import { UnauthenticatedError } from '../core/errors';
@@ -7,7 +5,7 @@ import { Principal, readAuthorizationHeader, readTokenHeader, verifyRs256Token, 
 import { readConfig } from '../adapters/config';
 import { createJwksSource } from '../adapters/jwks';
 import { loadJwtSecret } from '../adapters/jwt-secret';
-import { logger } from '../adapters/observability';
+import { instrument, logger } from '../adapters/observability';
 
 /** An unset or empty variable is no setting. */
 const optionalSetting = z
@@ -84,4 +82,4 @@ async function verifyCaller(token: string): Promise<Principal> {
   return verifyToken(token, await loadJwtSecret());
 }
 
-export const handler = middy(authorize).use(injectLambdaContext(logger));
+export const handler = instrument(authorize, { metrics: false });

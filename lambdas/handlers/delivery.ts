@@ -1,7 +1,3 @@
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, SERVICE_VERSION } from '../../lib/settings';
@@ -12,7 +8,7 @@ import { deliveryMessageSchema } from '../core/delivery-message';
 import { Subscription } from '../core/subscription';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
 import { readConfig, secondsList } from '../adapters/config';
-import { logger, metrics, tracer } from '../adapters/observability';
+import { instrument, logger, metrics } from '../adapters/observability';
 import { VisibilityChange, changeVisibility } from '../adapters/sqs-queue';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { postWebhook } from '../adapters/webhook-client';
@@ -149,7 +145,4 @@ function safeJson(text: string): unknown {
   }
 }
 
-export const handler = middy(deliverBatch)
-  .use(captureLambdaHandler(tracer))
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics));
+export const handler = instrument(deliverBatch);

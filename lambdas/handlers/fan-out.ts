@@ -1,13 +1,9 @@
-import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod';
 import { MalformedEventError, parseEnvelope, planDeliveries } from '../core/fan-out';
 import { readConfig } from '../adapters/config';
-import { logger, metrics, tracer } from '../adapters/observability';
+import { instrument, logger, metrics } from '../adapters/observability';
 import { changeVisibility, sendMessages } from '../adapters/sqs-queue';
 import { SubscriptionStore } from '../adapters/subscription-store';
 
@@ -83,7 +79,4 @@ export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatc
   return response;
 }
 
-export const handler = middy(fanOut)
-  .use(captureLambdaHandler(tracer))
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics));
+export const handler = instrument(fanOut);

@@ -1,8 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import * as z from 'zod';
 import { DELIVERY, SERVICE_VERSION } from '../../lib/settings';
 import { parseAllowlist } from '../core/address-policy';
@@ -12,7 +8,7 @@ import { RoutingRequest, Selection, routingRequestSchema, selectOperators } from
 import { idSchema } from '../core/subscription';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
 import { readConfig } from '../adapters/config';
-import { logger, metrics, tracer } from '../adapters/observability';
+import { instrument, logger, metrics } from '../adapters/observability';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { postWebhook } from '../adapters/webhook-client';
 import { ApiEvent, ApiResult, assertCanManage, errorResponse, jsonResponse, parseBody, parseWith, principalOf } from './http-response';
@@ -89,7 +85,4 @@ function isApiEvent(event: ApiEvent | Record<string, unknown>): event is ApiEven
   return typeof event.requestContext === 'object' && event.requestContext !== null && 'routeKey' in event;
 }
 
-export const handler = middy(operatorSelect)
-  .use(captureLambdaHandler(tracer))
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics));
+export const handler = instrument(operatorSelect);

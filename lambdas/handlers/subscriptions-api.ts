@@ -1,7 +1,3 @@
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import * as z from 'zod';
 import { API, DELIVERY, SERVICE_VERSION } from '../../lib/settings';
 import { EVENT_CATALOG, EVENT_REFINEMENTS, OPERATOR_SELECT_EVENT } from '../core/event-catalog';
@@ -22,7 +18,7 @@ import {
 import { Subscription, createSubscriptionSchema, idSchema, toView, updateSubscriptionSchema } from '../core/subscription';
 import { parseAllowlist } from '../core/address-policy';
 import { booleanFlag, readConfig } from '../adapters/config';
-import { logger, metrics, tracer } from '../adapters/observability';
+import { instrument, logger, metrics } from '../adapters/observability';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
 import { sendMessages } from '../adapters/sqs-queue';
@@ -188,7 +184,4 @@ function requireId(id: string | undefined): string {
   return id;
 }
 
-export const handler = middy(handleApiRequest)
-  .use(captureLambdaHandler(tracer))
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics));
+export const handler = instrument(handleApiRequest);

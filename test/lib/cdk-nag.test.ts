@@ -2,22 +2,22 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { WebhooksStack } from '../../lib/webhooks-stack';
 
-function appWithChecks(): { app: App; stack: WebhooksStack } {
+function appWithChecks(tracing = false): { app: App; stack: WebhooksStack } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new WebhooksStack(app, 'Test');
+  const stack = new WebhooksStack(app, 'Test', { tracing });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
 }
 
 describe('cdk-nag AwsSolutions', () => {
-  test('the stack synthesizes with no unacknowledged finding', () => {
-    const { app } = appWithChecks();
+  test.each([false, true])('the stack synthesizes with no unacknowledged finding (tracing %s)', (tracing) => {
+    const { app } = appWithChecks(tracing);
     expect(() => app.synth()).not.toThrow();
   });
 
   test('every acknowledgement names its rule and carries a reason', () => {
     const spy = jest.spyOn(Validations.prototype, 'acknowledge');
-    appWithChecks();
+    appWithChecks(true);
     const acks = spy.mock.calls.flatMap(([ack]) => (ack ? [ack] : []));
     spy.mockRestore();
     expect(acks.length).toBeGreaterThan(0);

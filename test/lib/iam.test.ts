@@ -13,7 +13,7 @@ import { CfnResource, PolicyStatement, getAtt, ref, resourcesAllowing } from './
  */
 type Grants = Record<string, string[]>;
 
-/** Active tracing: X-Ray takes no resource-level permissions. */
+/** With tracing on (`-c tracing=true`), each function also gets these, on `*`: X-Ray takes no resource-level permissions. */
 const XRAY = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
 
 /** What each function's code sends to SQS: SendMessageBatch is authorized by sqs:SendMessage. */
@@ -35,11 +35,9 @@ const QUEUE_CONSUME = [
  */
 const EXPECTED_GRANTS: Record<string, Grants> = {
   'Api/Authorizer/Function': {
-    '*': XRAY,
     'Api/JwtSecret': ['secretsmanager:GetSecretValue'],
   },
   'Api/Subscriptions/Function': {
-    '*': XRAY,
     'Store/Table.Arn': [
       'dynamodb:BatchWriteItem',
       'dynamodb:DeleteItem',
@@ -52,18 +50,15 @@ const EXPECTED_GRANTS: Record<string, Grants> = {
     'Delivery/Queue.Arn': QUEUE_SEND,
   },
   'Api/OperatorSelect/Function': {
-    '*': XRAY,
     'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:GetItem'],
     'Store/Table.Arn/index/byTopic': ['dynamodb:Query'],
   },
   'Events/FanOut/Function': {
-    '*': XRAY,
     'Store/Table.Arn/index/byTopic': ['dynamodb:Query'],
     'Delivery/Queue.Arn': QUEUE_SEND,
     'Events/FanOutQueue.Arn': QUEUE_CONSUME,
   },
   'Delivery/Deliver/Function': {
-    '*': XRAY,
     'Store/Table.Arn': ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
     'Delivery/Queue.Arn': QUEUE_CONSUME,
   },
@@ -270,5 +265,23 @@ describe('WebhookFunction grants', () => {
     const { stack, fn } = fixture();
     const queue = new Queue(stack, 'Queue', { encryption: QueueEncryption.KMS });
     expect(() => fn.grantSendTo(queue)).toThrow(/KMS/);
+  });
+});
+
+describe('with tracing on', () => {
+  test('each function gets exactly the X-Ray writes on *, and nothing else changes', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const traced = Template.fromStack(new WebhooksStack(app, 'Traced', { tracing: true }));
+    const policies = Object.values(traced.findResources('AWS::IAM::Policy')) as CfnResource[];
+    const wildcard = policies.flatMap((policy) =>
+      (policy.Properties.PolicyDocument as { Statement: PolicyStatement[] }).Statement.filter((statement) => statement.Resource === '*'),
+    );
+    expect(wildcard).toHaveLength(Object.keys(EXPECTED_GRANTS).length);
+    for (const statement of wildcard) expect(asList(statement.Action).sort()).toEqual(XRAY);
+    const statementsOf = (t: Template) =>
+      Object.values(t.findResources('AWS::IAM::Policy')).flatMap(
+        (policy) => (policy as CfnResource).Properties.PolicyDocument as { Statement: PolicyStatement[] },
+      ).flatMap((document) => document.Statement).length;
+    expect(statementsOf(traced)).toBe(statementsOf(template) + wildcard.length);
   });
 });

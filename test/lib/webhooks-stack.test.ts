@@ -61,14 +61,27 @@ describe('functions', () => {
     expect(Object.keys(stack.resources('AWS::Lambda::Function')).sort()).toEqual([...ids].sort());
   });
 
-  it('all run Node.js 22 on arm64 with active tracing', () => {
+  it('all run Node.js 22 on arm64, untraced unless tracing is asked for', () => {
     const functions = Object.values(stack.resources('AWS::Lambda::Function'));
     expect(functions).toHaveLength(Object.keys(FUNCTIONS_BY_ENV).length);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
+        Environment: { Variables: expect.objectContaining({ POWERTOOLS_TRACE_ENABLED: 'false' }) },
+      });
+      expect(fn.Properties).not.toHaveProperty('TracingConfig');
+    }
+  });
+
+  it('all trace to X-Ray with tracing on', () => {
+    const traced = StackTemplate.synth({ tracing: true });
+    const functions = Object.values(traced.resources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(Object.keys(FUNCTIONS_BY_ENV).length);
+    for (const fn of functions) {
+      expect(fn.Properties).toMatchObject({
         TracingConfig: { Mode: 'Active' },
+        Environment: { Variables: expect.objectContaining({ POWERTOOLS_TRACE_ENABLED: 'true' }) },
       });
     }
   });
