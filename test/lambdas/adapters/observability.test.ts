@@ -1,0 +1,52 @@
+import type { Context } from 'aws-lambda';
+
+/** Loads the observability module afresh with the given tracing setting. */
+function loadWithTracing(enabled: string | undefined): typeof import('../../../lambdas/adapters/observability') {
+  const previous = process.env.POWERTOOLS_TRACE_ENABLED;
+  if (enabled === undefined) delete process.env.POWERTOOLS_TRACE_ENABLED;
+  else process.env.POWERTOOLS_TRACE_ENABLED = enabled;
+  try {
+    let loaded: typeof import('../../../lambdas/adapters/observability') | undefined;
+    jest.isolateModules(() => {
+      loaded = jest.requireActual('../../../lambdas/adapters/observability');
+    });
+    return loaded!;
+  } finally {
+    if (previous === undefined) delete process.env.POWERTOOLS_TRACE_ENABLED;
+    else process.env.POWERTOOLS_TRACE_ENABLED = previous;
+  }
+}
+
+const context = { functionName: 'test', awsRequestId: 'r1', getRemainingTimeInMillis: () => 1000 } as unknown as Context;
+
+describe('tracing', () => {
+  test.each([undefined, 'false', 'TRUE', '1'])('is off unless POWERTOOLS_TRACE_ENABLED is exactly "true" (%s)', (value) => {
+    const observability = loadWithTracing(value);
+    expect(observability.tracer).toBeUndefined();
+    const client = { send: jest.fn() };
+    expect(observability.traced(client)).toBe(client);
+  });
+
+  test('is on with "true": the Powertools tracer exists and a handler still runs through it', async () => {
+    const observability = loadWithTracing('true');
+    expect(observability.tracer).toBeDefined();
+    const handler = observability.instrument(async (event: { n: number }) => event.n + 1, { metrics: false });
+    await expect(handler({ n: 1 }, context)).resolves.toBe(2);
+  });
+});
+
+describe('instrument', () => {
+  test('passes the event through and returns what the handler returns', async () => {
+    const { instrument } = loadWithTracing('false');
+    const handler = instrument(async (event: { n: number }) => ({ doubled: event.n * 2 }), { metrics: false });
+    await expect(handler({ n: 21 }, context)).resolves.toEqual({ doubled: 42 });
+  });
+
+  test('lets a handler error through, so the runtime sees the invocation fail', async () => {
+    const { instrument } = loadWithTracing('false');
+    const handler = instrument(async () => {
+      throw new Error('boom');
+    }, { metrics: false });
+    await expect(handler({}, context)).rejects.toThrow('boom');
+  });
+});
