@@ -1,6 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { Server } from 'node:http';
-import { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -16,16 +14,13 @@ import {
   deliveryMaxReceiveCount,
   deliveryRetentionSeconds,
 } from '../settings';
-import { AwsEndpoint, LocalActionHandler, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
+import { AwsEndpoint, LocalActionHandler, startAwsEndpoint } from './aws-endpoint';
 import { ApiServer, startApiServer } from './api-server';
 import { localEventBus } from './event-bus';
 import { MoveQueue, localMessageMoves } from './message-move';
-import { startFauxqsProcess } from './fauxqs-process';
+import { startEmulatorProcess } from './emulator-process';
 import { SqsEventSource, startSqsEventSource } from './sqs-event-source';
 
-// dynalite ships no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
 
 /** Options of the local stack; each has an environment variable in `bin/local.ts`. */
 export interface LocalStackOptions {
@@ -103,18 +98,18 @@ export const LOCAL_TARGET_ALLOWLIST = '127.0.0.0/8,::1,localhost';
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const cleanups: (() => Promise<void>)[] = [];
   try {
-    const dynamo = dynalite(dynaliteOptions(options.dataDir));
-    await listen(dynamo, 0);
-    cleanups.push(() => closeServer(dynamo));
-    const fauxqs = await startFauxqsProcess();
-    cleanups.push(() => fauxqs.stop());
+    const [dynamo, fauxqs] = await Promise.all([
+      startEmulatorProcess('dynalite', 'dynalite-server.mjs', { DYNALITE_OPTIONS: JSON.stringify(dynaliteOptions(options.dataDir)) }),
+      startEmulatorProcess('fauxqs', 'fauxqs-server.mjs', { FAUXQS_PORT: '0' }),
+    ]);
+    cleanups.push(() => dynamo.stop(), () => fauxqs.stop());
 
     const endpointHolder: { sqs?: SQSClient; queues?: LocalQueues } = {};
     let eventBus: LocalActionHandler | undefined;
     const rules: { pattern: Record<string, unknown>; queueUrl: string }[] = [];
     const endpoint: AwsEndpoint = await startAwsEndpoint({
       port: options.awsPort ?? 4566,
-      dynamoDbUrl: `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`,
+      dynamoDbUrl: dynamo.address,
       sqsUrl: fauxqs.address,
       sqsExtensions: localMessageMoves(
         () => endpointHolder.sqs!,

@@ -8,7 +8,7 @@ function loadWithTracing(enabled: string | undefined): typeof import('../../../l
   try {
     let loaded: typeof import('../../../lambdas/adapters/observability') | undefined;
     jest.isolateModules(() => {
-      loaded = jest.requireActual('../../../lambdas/adapters/observability');
+      loaded = jest.requireActual<typeof import('../../../lambdas/adapters/observability')>('../../../lambdas/adapters/observability');
     });
     return loaded!;
   } finally {
