@@ -45,6 +45,24 @@ export function parseEnvelope(body: string): EventEnvelope {
 export type SubscriberLookup = (projectId: string, topic: string) => Promise<string[]>;
 
 /**
+ * A lookup that asks once per (project, topic) and shares the answer: one batch of events,
+ * often from the same project and topic, then costs one query per distinct pair. Meant to live
+ * for one invocation only, so a subscription change shows from the next batch on.
+ */
+export function lookupOncePerTopic(lookup: SubscriberLookup): SubscriberLookup {
+  const answers = new Map<string, Promise<string[]>>();
+  return (projectId, topic) => {
+    const key = JSON.stringify([projectId, topic]);
+    let answer = answers.get(key);
+    if (!answer) {
+      answer = lookup(projectId, topic);
+      answers.set(key, answer);
+    }
+    return answer;
+  };
+}
+
+/**
  * One delivery message per (event, subscription): the event's topics (base name plus the
  * refinement its payload selects) are looked up in the project only, never scanned.
  */

@@ -1,7 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod';
-import { MalformedEventError, parseEnvelope, planDeliveries } from '../core/fan-out';
+import { MalformedEventError, SubscriberLookup, lookupOncePerTopic, parseEnvelope, planDeliveries } from '../core/fan-out';
 import { readConfig } from '../adapters/config';
 import { instrument, logger, metrics } from '../adapters/observability';
 import { changeVisibility, sendMessages } from '../adapters/sqs-queue';
@@ -24,7 +24,7 @@ export const fanOutDeps = {
 };
 
 /** Fans one event out to its subscribers' delivery messages. */
-async function fanOutRecord(record: SQSRecord, malformed: Set<string>): Promise<void> {
+async function fanOutRecord(record: SQSRecord, malformed: Set<string>, findSubscribers: SubscriberLookup): Promise<void> {
   let envelope;
   try {
     envelope = parseEnvelope(record.body);
@@ -36,7 +36,7 @@ async function fanOutRecord(record: SQSRecord, malformed: Set<string>): Promise<
     }
     throw error;
   }
-  const deliveries = await planDeliveries(envelope, fanOutDeps.findSubscribers);
+  const deliveries = await planDeliveries(envelope, findSubscribers);
   if (deliveries.length > 0) await fanOutDeps.enqueue(deliveries.map((delivery) => JSON.stringify(delivery)));
   logger.debug('event fanned out', {
     eventId: envelope.id,
@@ -51,11 +51,13 @@ async function fanOutRecord(record: SQSRecord, malformed: Set<string>): Promise<
  * Processes a batch with partial failures. A failed record is made visible again soon — at
  * once when it is malformed, so it reaches the DLQ after maxReceiveCount quick receives rather
  * than after hours of visibility timeouts; with a short backoff when the failure may pass.
+ * Subscribers are looked up once per (project, topic) of the batch.
  */
 export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const malformed = new Set<string>();
+  const findSubscribers = lookupOncePerTopic(fanOutDeps.findSubscribers);
   const processor = new BatchProcessor(EventType.SQS);
-  const response = await processPartialResponse(event, (record: SQSRecord) => fanOutRecord(record, malformed), processor, {
+  const response = await processPartialResponse(event, (record: SQSRecord) => fanOutRecord(record, malformed, findSubscribers), processor, {
     context,
     throwOnFullBatchFailure: false,
   });

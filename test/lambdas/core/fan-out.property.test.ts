@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { EventEnvelope, MalformedEventError, parseEnvelope, planDeliveries } from '../../../lambdas/core/fan-out';
+import { EventEnvelope, MalformedEventError, lookupOncePerTopic, parseEnvelope, planDeliveries } from '../../../lambdas/core/fan-out';
 import { EVENT_CATALOG, OPERATOR_SELECT_EVENT, deriveTopics } from '../../../lambdas/core/event-catalog';
 
 const NUM_RUNS = 300;
@@ -282,5 +282,38 @@ describe('planDeliveries', () => {
       }),
       { numRuns: 50 },
     );
+  });
+});
+
+describe('lookupOncePerTopic', () => {
+  test('asks once per (project, topic) and gives every caller the same answer', async () => {
+    const asked: string[] = [];
+    const lookup = lookupOncePerTopic(async (projectId, topic) => {
+      asked.push(`${projectId}/${topic}`);
+      return [`${projectId}-${topic}-sub`];
+    });
+    const answers = await Promise.all([lookup('p1', 'a'), lookup('p1', 'a'), lookup('p1', 'b'), lookup('p2', 'a'), lookup('p1', 'a')]);
+    expect(asked.sort()).toEqual(['p1/a', 'p1/b', 'p2/a']);
+    expect(answers).toEqual([['p1-a-sub'], ['p1-a-sub'], ['p1-b-sub'], ['p2-a-sub'], ['p1-a-sub']]);
+  });
+
+  test('keeps project and topic apart even when their names could run together', async () => {
+    const asked: string[] = [];
+    const lookup = lookupOncePerTopic(async (projectId, topic) => {
+      asked.push(JSON.stringify([projectId, topic]));
+      return [];
+    });
+    await Promise.all([lookup('a#b', 'c'), lookup('a', 'b#c')]);
+    expect(asked).toHaveLength(2);
+  });
+
+  test('a failed lookup fails every caller of that pair, and no other', async () => {
+    const lookup = lookupOncePerTopic(async (projectId) => {
+      if (projectId === 'bad') throw new Error('throttled');
+      return ['s1'];
+    });
+    await expect(lookup('bad', 't')).rejects.toThrow('throttled');
+    await expect(lookup('bad', 't')).rejects.toThrow('throttled');
+    await expect(lookup('good', 't')).resolves.toEqual(['s1']);
   });
 });
