@@ -7,18 +7,36 @@ const MAX_BATCH_ENTRIES = 10;
 
 /** Sends message bodies in as few SendMessageBatch calls as the limits allow; throws if any entry fails. */
 export async function sendMessages(queueUrl: string, bodies: string[], client = sqsClient): Promise<void> {
-  for (const batch of chunkBySize(bodies)) {
-    const result = await client.send(
-      new SendMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: batch.map((body, index) => ({ Id: String(index), MessageBody: body })),
-      }),
-    );
-    if (result.Failed && result.Failed.length > 0) {
-      const reasons = result.Failed.map((failure) => `${failure.Code}: ${failure.Message}`).join('; ');
-      throw new Error(`SQS refused ${result.Failed.length} message(s): ${reasons}`);
-    }
-  }
+  const unsent = await trySendMessages(queueUrl, bodies, client);
+  if (unsent.length > 0) throw new Error(`SQS did not take ${unsent.length} of ${bodies.length} message(s)`);
+}
+
+/**
+ * Sends message bodies in as few SendMessageBatch calls as the limits allow, in parallel, and
+ * returns the indexes of the bodies that were not sent (refused entries, failed calls), so a
+ * caller sending for several owners can fail just the owners concerned.
+ */
+export async function trySendMessages(queueUrl: string, bodies: string[], client = sqsClient): Promise<number[]> {
+  const unsent: number[] = [];
+  let offset = 0;
+  await Promise.all(
+    chunkBySize(bodies).map(async (batch) => {
+      const first = offset;
+      offset += batch.length;
+      try {
+        const result = await client.send(
+          new SendMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: batch.map((body, index) => ({ Id: String(first + index), MessageBody: body })),
+          }),
+        );
+        for (const failure of result.Failed ?? []) unsent.push(Number(failure.Id));
+      } catch {
+        unsent.push(...batch.map((_, index) => first + index));
+      }
+    }),
+  );
+  return unsent.sort((a, b) => a - b);
 }
 
 function chunkBySize(bodies: string[]): string[][] {

@@ -4,7 +4,7 @@ import * as z from 'zod';
 import { MalformedEventError, SubscriberLookup, lookupOncePerTopic, parseEnvelope, planDeliveries } from '../core/fan-out';
 import { readConfig } from '../adapters/config';
 import { instrument, logger, metrics } from '../adapters/observability';
-import { changeVisibility, sendMessages } from '../adapters/sqs-queue';
+import { changeVisibility, trySendMessages } from '../adapters/sqs-queue';
 import { SubscriptionStore } from '../adapters/subscription-store';
 
 const config = readConfig(
@@ -20,11 +20,17 @@ const store = new SubscriptionStore(config.TABLE_NAME);
 /** The seams the fan-out uses, replaceable in tests (e.g. to inject a failure mid-batch). */
 export const fanOutDeps = {
   findSubscribers: (projectId: string, topic: string) => store.findByTopic(projectId, topic),
-  enqueue: (bodies: string[]) => sendMessages(config.DELIVERY_QUEUE_URL, bodies),
+  /** Sends delivery messages; returns the indexes of those not sent. */
+  enqueue: (bodies: string[]) => trySendMessages(config.DELIVERY_QUEUE_URL, bodies),
 };
 
-/** Fans one event out to its subscribers' delivery messages. */
-async function fanOutRecord(record: SQSRecord, malformed: Set<string>, findSubscribers: SubscriberLookup): Promise<void> {
+/** Plans one event's delivery messages, one per subscriber, into `planned`. */
+async function planRecord(
+  record: SQSRecord,
+  malformed: Set<string>,
+  findSubscribers: SubscriberLookup,
+  planned: { messageId: string; body: string }[],
+): Promise<void> {
   let envelope;
   try {
     envelope = parseEnvelope(record.body);
@@ -37,7 +43,7 @@ async function fanOutRecord(record: SQSRecord, malformed: Set<string>, findSubsc
     throw error;
   }
   const deliveries = await planDeliveries(envelope, findSubscribers);
-  if (deliveries.length > 0) await fanOutDeps.enqueue(deliveries.map((delivery) => JSON.stringify(delivery)));
+  for (const delivery of deliveries) planned.push({ messageId: record.messageId, body: JSON.stringify(delivery) });
   logger.debug('event fanned out', {
     eventId: envelope.id,
     event: envelope['detail-type'],
@@ -51,17 +57,28 @@ async function fanOutRecord(record: SQSRecord, malformed: Set<string>, findSubsc
  * Processes a batch with partial failures. A failed record is made visible again soon — at
  * once when it is malformed, so it reaches the DLQ after maxReceiveCount quick receives rather
  * than after hours of visibility timeouts; with a short backoff when the failure may pass.
- * Subscribers are looked up once per (project, topic) of the batch.
+ * Subscribers are looked up once per (project, topic) of the batch, and the batch's delivery
+ * messages are sent together.
  */
 export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const malformed = new Set<string>();
   const findSubscribers = lookupOncePerTopic(fanOutDeps.findSubscribers);
+  const planned: { messageId: string; body: string }[] = [];
   const processor = new BatchProcessor(EventType.SQS);
-  const response = await processPartialResponse(event, (record: SQSRecord) => fanOutRecord(record, malformed, findSubscribers), processor, {
-    context,
-    throwOnFullBatchFailure: false,
-  });
+  const response = await processPartialResponse(
+    event,
+    (record: SQSRecord) => planRecord(record, malformed, findSubscribers, planned),
+    processor,
+    { context, throwOnFullBatchFailure: false },
+  );
   const failedIds = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
+  // The whole batch's messages go out together, ten per request. An event any of whose
+  // messages was not sent is retried whole; those that were sent then go again under the same
+  // webhook-id (at-least-once).
+  const sendable = planned.filter((entry) => !failedIds.has(entry.messageId));
+  for (const index of sendable.length > 0 ? await fanOutDeps.enqueue(sendable.map((entry) => entry.body)) : []) {
+    failedIds.add(sendable[index]!.messageId);
+  }
   const changes = event.Records.filter((record) => failedIds.has(record.messageId)).map((record) => ({
     receiptHandle: record.receiptHandle,
     visibilitySeconds: malformed.has(record.messageId)
@@ -78,7 +95,7 @@ export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatc
       }),
     );
   }
-  return response;
+  return { batchItemFailures: event.Records.filter((record) => failedIds.has(record.messageId)).map((record) => ({ itemIdentifier: record.messageId })) };
 }
 
 export const handler = instrument(fanOut);

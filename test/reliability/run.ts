@@ -6,7 +6,8 @@
  *    Retry-After, a 302, hangs past the delivery timeout, resets the connection, or a 2xx
  *    (some slow). The retry schedule is short (1, 2, 3 s). Meanwhile, through the handlers'
  *    own test seams (`fanOutDeps`, `deliveryDeps`), the fan-out throws on some records mid-batch
- *    and the delivery handler throws on some batches after its POSTs and before logging them.
+ *    or has a message refused, and the delivery handler throws on some batches after its POSTs
+ *    and before logging them.
  *    Every (event, subscription) pair must end delivered (the receiver answered 2xx) or in the
  *    DLQ, with its attempts logged; every body must carry the published payload byte for byte
  *    and a signature `standardwebhooks` accepts; duplicates are counted.
@@ -182,6 +183,7 @@ async function main(): Promise<void> {
       ...checks,
       ...logs,
       injectedFanOutThrows: injected.fanOutThrows,
+      injectedFanOutRefusals: injected.fanOutRefusals,
       injectedDeliveryThrows: injected.deliveryThrows,
       settledInSeconds: chaosSettled.seconds,
     };
@@ -201,6 +203,7 @@ async function main(): Promise<void> {
       counts.deadWithoutDeadLog > 0 ||
       burst.lost > 0 ||
       injected.fanOutThrows === 0 ||
+      injected.fanOutRefusals === 0 ||
       injected.deliveryThrows === 0 ||
       unexpectedErrors.length > 0;
   } finally {
@@ -225,8 +228,9 @@ class InjectedFailure extends Error {
 
 /**
  * Wraps the handlers' seams: the fan-out's subscriber lookup throws for some records (the
- * others of the batch go on), and the delivery's attempt-log write throws for some batches —
- * after the POSTs, so the whole batch comes back and is delivered again.
+ * others of the batch go on), its send has one entry refused now and then (as SQS may), and
+ * the delivery's attempt-log write throws for some batches — after the POSTs, so the whole
+ * batch comes back and is delivered again.
  */
 async function injectFailures(random: () => number) {
   const [{ fanOutDeps }, { deliveryDeps }] = await Promise.all([
@@ -236,6 +240,7 @@ async function injectFailures(random: () => number) {
   const state = {
     enabled: true,
     fanOutThrows: 0,
+    fanOutRefusals: 0,
     deliveryThrows: 0,
     /** Webhook ids whose attempt could not be logged because the injected failure struck: how often. */
     unlogged: new Map<string, number>(),
@@ -247,6 +252,15 @@ async function injectFailures(random: () => number) {
       throw new InjectedFailure('fan-out');
     }
     return findSubscribers(projectId, topic);
+  };
+  const enqueue = fanOutDeps.enqueue;
+  fanOutDeps.enqueue = async (bodies) => {
+    if (!state.enabled || bodies.length === 0 || !rate(random, FAN_OUT_THROW_RATE)) return enqueue(bodies);
+    // As if SQS refused one entry of the batch: that message is not sent, its event is retried.
+    state.fanOutRefusals++;
+    const refused = Math.floor(random() * bodies.length);
+    const unsent = await enqueue(bodies.filter((_, index) => index !== refused));
+    return [...unsent.map((index) => (index < refused ? index : index + 1)), refused];
   };
   const writeAttempts = deliveryDeps.writeAttempts;
   deliveryDeps.writeAttempts = async (attempts) => {

@@ -1,0 +1,45 @@
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { TestStack, startTestStack } from '../support/local-stack-harness';
+
+let t: TestStack;
+let adapter: typeof import('../../lambdas/adapters/sqs-queue');
+
+beforeAll(async () => {
+  t = await startTestStack();
+  // The adapter's client is built at import, from the environment the local stack sets.
+  adapter = await import('../../lambdas/adapters/sqs-queue');
+});
+afterAll(() => t.stop());
+
+async function drain(queueUrl: string): Promise<string[]> {
+  const client = new SQSClient({});
+  const bodies: string[] = [];
+  for (;;) {
+    const { Messages = [] } = await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60 }));
+    if (Messages.length === 0) return bodies;
+    bodies.push(...Messages.map((message) => message.Body ?? ''));
+  }
+}
+
+describe('trySendMessages', () => {
+  test('sends every body, more than ten in parallel requests, and reports none unsent', async () => {
+    const bodies = Array.from({ length: 23 }, (_, n) => `message ${n} 🚀`);
+    await expect(adapter.trySendMessages(t.stack.queues.fanOutDlq.url, bodies)).resolves.toEqual([]);
+    expect((await drain(t.stack.queues.fanOutDlq.url)).sort()).toEqual([...bodies].sort());
+  });
+
+  test('reports the indexes SQS refused (a lone surrogate is not a valid character) and sends the rest', async () => {
+    const bodies = Array.from({ length: 14 }, (_, n) => (n === 3 || n === 12 ? `broken \uD800 ${n}` : `fine ${n}`));
+    await expect(adapter.trySendMessages(t.stack.queues.fanOutDlq.url, bodies)).resolves.toEqual([3, 12]);
+    expect((await drain(t.stack.queues.fanOutDlq.url)).sort()).toEqual(bodies.filter((_, n) => n !== 3 && n !== 12).sort());
+  });
+
+  test('reports every index of a request that failed as a whole', async () => {
+    await expect(adapter.trySendMessages(`${t.stack.queues.fanOutDlq.url}-missing`, ['a', 'b'])).resolves.toEqual([0, 1]);
+  });
+
+  test('sendMessages throws when any body was not sent', async () => {
+    await expect(adapter.sendMessages(t.stack.queues.fanOutDlq.url, ['ok', 'bad \uD800'])).rejects.toThrow('SQS did not take 1 of 2 message(s)');
+    await drain(t.stack.queues.fanOutDlq.url);
+  });
+});
