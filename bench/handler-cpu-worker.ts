@@ -1,7 +1,7 @@
 /**
  * A worker thread of `npm run bench` that invokes the fan-out and delivery handlers directly,
  * as the Lambda service would, and reports the CPU time of this thread alone. Everything else
- * the invocations need — dynalite and the AWS endpoint on the main thread, fauxqs and the
+ * the invocations need — the AWS endpoint on the main thread, dynalite, fauxqs and the
  * receiver in their own processes — runs elsewhere, so the figure is the functions' own CPU:
  * handler code, SDK clients and their HTTP, middy and Powertools, JSON and signing, and this
  * thread's share of garbage collection. The SQS polling of an event source mapping is the
