@@ -138,13 +138,13 @@ export class SubscriptionApi extends Construct {
         destinationArn: accessLogs.logGroupArn,
         // No headers: the Authorization header (a bearer token) must never reach a log.
         format: JSON.stringify({
-        requestId: '$context.requestId',
-        ip: '$context.identity.sourceIp',
-        requestTime: '$context.requestTime',
-        routeKey: '$context.routeKey',
-        status: '$context.status',
-        latency: '$context.responseLatency',
-        integrationError: '$context.integrationErrorMessage',
+          requestId: '$context.requestId',
+          ip: '$context.identity.sourceIp',
+          requestTime: '$context.requestTime',
+          routeKey: '$context.routeKey',
+          status: '$context.status',
+          latency: '$context.responseLatency',
+          integrationError: '$context.integrationErrorMessage',
         }),
       };
     }

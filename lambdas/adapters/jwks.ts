@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { Jwk } from '../core/token';
+import { Jwk, jwkSchema } from '../core/token';
 
 /** How the key set is fetched and kept. */
 export interface JwksSourceOptions {
@@ -34,19 +34,7 @@ export class JwksFetchError extends Error {
   }
 }
 
-const jwksSchema = z.object({
-  keys: z.array(
-    z.looseObject({
-      kty: z.string().optional(),
-      kid: z.string().optional(),
-      use: z.string().optional(),
-      alg: z.string().optional(),
-      key_ops: z.array(z.string()).optional(),
-      n: z.string().optional(),
-      e: z.string().optional(),
-    }),
-  ),
-});
+const jwksSchema = z.object({ keys: z.array(jwkSchema) });
 
 const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 

@@ -63,16 +63,20 @@ export function verifyToken(token: string, secret: string, nowSeconds = Math.flo
   return { userId: claims.data.sub, projects: claims.data.projects ?? {}, platform: claims.data.platform === true };
 }
 
-/** A key of a JSON Web Key Set, as far as RS256 verification reads it. */
-export interface Jwk {
-  kty?: string;
-  kid?: string;
-  use?: string;
-  alg?: string;
-  key_ops?: string[];
-  n?: string;
-  e?: string;
-}
+/**
+ * A key of a JSON Web Key Set, as far as RS256 verification reads it; other members pass
+ * through. The one definition of a key: the JWKS fetcher parses key sets with it too.
+ */
+export const jwkSchema = z.looseObject({
+  kty: z.string().optional(),
+  kid: z.string().optional(),
+  use: z.string().optional(),
+  alg: z.string().optional(),
+  key_ops: z.array(z.string()).optional(),
+  n: z.string().optional(),
+  e: z.string().optional(),
+});
+export type Jwk = z.infer<typeof jwkSchema>;
 
 /** What an RS256 token must also match, besides a key of the set. */
 export interface Rs256Expectations {

@@ -21,7 +21,6 @@ import { MoveQueue, localMessageMoves } from './message-move';
 import { startEmulatorProcess } from './emulator-process';
 import { SqsEventSource, startSqsEventSource } from './sqs-event-source';
 
-
 /** Options of the local stack; each has an environment variable in `bin/local.ts`. */
 export interface LocalStackOptions {
   /** API port; 0 picks a free one. @default 3000 */
