@@ -61,17 +61,33 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   return { url: `http://127.0.0.1:${port}`, stop: () => closeServer(server) };
 }
 
+/**
+ * The request target's path and query, as sent. A WHATWG URL parser would rewrite the path
+ * (a backslash becomes a slash, `//x` becomes a host) while API Gateway passes it through; a
+ * target that is not origin-form (`/path?query`) is refused.
+ */
+function splitTarget(target: string): { path: string; query: string } | undefined {
+  if (!target.startsWith('/')) return undefined;
+  const mark = target.indexOf('?');
+  return mark < 0 ? { path: target, query: '' } : { path: target.slice(0, mark), query: target.slice(mark + 1) };
+}
+
 async function serve(
   req: IncomingMessage,
   res: ServerResponse,
   routes: CompiledRoute[],
   options: ApiServerOptions,
 ): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://local');
+  const target = splitTarget(req.url ?? '/');
+  if (!target) {
+    writeJson(res, 400, { message: 'Bad Request' });
+    return;
+  }
+  const { path, query } = target;
   const method = req.method ?? 'GET';
   let match: ReturnType<typeof findRoute>;
   try {
-    match = findRoute(routes, method, url.pathname);
+    match = findRoute(routes, method, path);
   } catch {
     // A malformed percent-escape in a path parameter, which API Gateway also refuses.
     writeJson(res, 400, { message: 'Bad Request' });
@@ -96,7 +112,7 @@ async function serve(
     domainPrefix: 'local',
     http: {
       method,
-      path: url.pathname,
+      path,
       protocol: 'HTTP/1.1',
       sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
       userAgent: headers['user-agent'] ?? '',
@@ -110,10 +126,10 @@ async function serve(
   const common = {
     version: '2.0' as const,
     routeKey: match.route.routeKey,
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
+    rawPath: path,
+    rawQueryString: query,
     headers,
-    queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : undefined,
+    queryStringParameters: query ? Object.fromEntries(new URLSearchParams(query)) : undefined,
     pathParameters: match.params,
   };
   const authorization = (await options.authorizer(

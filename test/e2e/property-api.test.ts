@@ -13,7 +13,8 @@ import { Receiver, startReceiver } from '../support/receiver';
  */
 
 const PROJECT = 'proj-prop';
-const NUM_RUNS = 150;
+/** `PROPERTY_RUNS=5000 npx jest test/e2e/property-api` searches harder than the default run. */
+const NUM_RUNS = Number(process.env.PROPERTY_RUNS ?? 150);
 
 let t: TestStack;
 let hook: Receiver;
@@ -455,6 +456,15 @@ describe('the subscription API under random input', () => {
 describe('regressions found by the properties', () => {
   test.each(['/%zz/subscriptions', `/${PROJECT}/subscriptions/%E0%A4%A`, `/${PROJECT}/subscriptions/%`])(
     'a malformed percent-escape in the path (%s) is a 4xx, not a 500',
+    async (path) => {
+      const reply = await send('GET', path, headersOf(`Bearer ${ownerToken}`, undefined));
+      expectContractReply(`GET ${path}`, reply);
+      expect(reply.status).toBeGreaterThanOrEqual(400);
+    },
+  );
+
+  test.each(['/\\<!/subscriptions', '//x/subscriptions', `/${PROJECT}\\..\\x/subscriptions`])(
+    'a path a URL parser would rewrite (%s) reaches the router as sent and is a 4xx, not a 500',
     async (path) => {
       const reply = await send('GET', path, headersOf(`Bearer ${ownerToken}`, undefined));
       expectContractReply(`GET ${path}`, reply);
