@@ -5,19 +5,27 @@ import { sqsClient } from './aws-clients';
 const MAX_BATCH_BYTES = 256 * 1024;
 const MAX_BATCH_ENTRIES = 10;
 
+/** A body that was not sent, by its index in the caller's list, and why. */
+export interface Unsent {
+  index: number;
+  reason: string;
+}
+
 /** Sends message bodies in as few SendMessageBatch calls as the limits allow; throws if any entry fails. */
 export async function sendMessages(queueUrl: string, bodies: string[], client = sqsClient): Promise<void> {
   const unsent = await trySendMessages(queueUrl, bodies, client);
-  if (unsent.length > 0) throw new Error(`SQS did not take ${unsent.length} of ${bodies.length} message(s)`);
+  if (unsent.length > 0) {
+    throw new Error(`SQS did not take ${unsent.length} of ${bodies.length} message(s): ${describeUnsent(unsent)}`);
+  }
 }
 
 /**
  * Sends message bodies in as few SendMessageBatch calls as the limits allow, in parallel, and
- * returns the indexes of the bodies that were not sent (refused entries, failed calls), so a
+ * returns the bodies that were not sent (refused entries, failed calls) in index order, so a
  * caller sending for several owners can fail just the owners concerned.
  */
-export async function trySendMessages(queueUrl: string, bodies: string[], client = sqsClient): Promise<number[]> {
-  const unsent: number[] = [];
+export async function trySendMessages(queueUrl: string, bodies: string[], client = sqsClient): Promise<Unsent[]> {
+  const unsent: Unsent[] = [];
   let offset = 0;
   await Promise.all(
     chunkBySize(bodies).map(async (batch) => {
@@ -30,13 +38,23 @@ export async function trySendMessages(queueUrl: string, bodies: string[], client
             Entries: batch.map((body, index) => ({ Id: String(first + index), MessageBody: body })),
           }),
         );
-        for (const failure of result.Failed ?? []) unsent.push(Number(failure.Id));
-      } catch {
-        unsent.push(...batch.map((_, index) => first + index));
+        for (const failure of result.Failed ?? []) {
+          unsent.push({ index: Number(failure.Id), reason: `${failure.Code ?? 'refused'}: ${failure.Message ?? ''}`.trim() });
+        }
+      } catch (error) {
+        const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        unsent.push(...batch.map((_, index) => ({ index: first + index, reason })));
       }
     }),
   );
-  return unsent.sort((a, b) => a - b);
+  return unsent.sort((a, b) => a.index - b.index);
+}
+
+/** The distinct reasons, each with how many bodies it concerns: short enough for one log line. */
+export function describeUnsent(unsent: Unsent[]): string {
+  const counts = new Map<string, number>();
+  for (const { reason } of unsent) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+  return [...counts].map(([reason, count]) => (count > 1 ? `${reason} (×${count})` : reason)).join('; ');
 }
 
 function chunkBySize(bodies: string[]): string[][] {

@@ -4,7 +4,7 @@ import * as z from 'zod';
 import { MalformedEventError, SubscriberLookup, lookupOncePerTopic, parseEnvelope, planDeliveries } from '../core/fan-out';
 import { readConfig } from '../adapters/config';
 import { instrument, logger, metrics } from '../adapters/observability';
-import { changeVisibility, trySendMessages } from '../adapters/sqs-queue';
+import { Unsent, changeVisibility, describeUnsent, trySendMessages } from '../adapters/sqs-queue';
 import { SubscriptionStore } from '../adapters/subscription-store';
 
 const config = readConfig(
@@ -20,7 +20,7 @@ const store = new SubscriptionStore(config.TABLE_NAME);
 /** The seams the fan-out uses, replaceable in tests (e.g. to inject a failure mid-batch). */
 export const fanOutDeps = {
   findSubscribers: (projectId: string, topic: string) => store.findByTopic(projectId, topic),
-  /** Sends delivery messages; returns the indexes of those not sent. */
+  /** Sends delivery messages; returns those not sent, by index, with SQS's reason. */
   enqueue: (bodies: string[]) => trySendMessages(config.DELIVERY_QUEUE_URL, bodies),
 };
 
@@ -76,8 +76,15 @@ export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatc
   // messages was not sent is retried whole; those that were sent then go again under the same
   // webhook-id (at-least-once).
   const sendable = planned.filter((entry) => !failedIds.has(entry.messageId));
-  for (const index of sendable.length > 0 ? await fanOutDeps.enqueue(sendable.map((entry) => entry.body)) : []) {
-    failedIds.add(sendable[index]!.messageId);
+  const unsent: Unsent[] = sendable.length > 0 ? await fanOutDeps.enqueue(sendable.map((entry) => entry.body)) : [];
+  for (const { index } of unsent) failedIds.add(sendable[index]!.messageId);
+  if (unsent.length > 0) {
+    logger.warn('SQS did not take some delivery messages; their events will retry', {
+      unsent: unsent.length,
+      of: sendable.length,
+      reasons: describeUnsent(unsent),
+    });
+    metrics.addMetric('DeliveryMessagesUnsent', 'Count', unsent.length);
   }
   const changes = event.Records.filter((record) => failedIds.has(record.messageId)).map((record) => ({
     receiptHandle: record.receiptHandle,

@@ -30,16 +30,21 @@ describe('trySendMessages', () => {
 
   test('reports the indexes SQS refused (a lone surrogate is not a valid character) and sends the rest', async () => {
     const bodies = Array.from({ length: 14 }, (_, n) => (n === 3 || n === 12 ? `broken \uD800 ${n}` : `fine ${n}`));
-    await expect(adapter.trySendMessages(t.stack.queues.fanOutDlq.url, bodies)).resolves.toEqual([3, 12]);
+    const unsent = await adapter.trySendMessages(t.stack.queues.fanOutDlq.url, bodies);
+    expect(unsent.map(({ index }) => index)).toEqual([3, 12]);
+    for (const { reason } of unsent) expect(reason).toMatch(/invalid|character/i);
     expect((await drain(t.stack.queues.fanOutDlq.url)).sort()).toEqual(bodies.filter((_, n) => n !== 3 && n !== 12).sort());
   });
 
   test('reports every index of a request that failed as a whole', async () => {
-    await expect(adapter.trySendMessages(`${t.stack.queues.fanOutDlq.url}-missing`, ['a', 'b'])).resolves.toEqual([0, 1]);
+    const unsent = await adapter.trySendMessages(`${t.stack.queues.fanOutDlq.url}-missing`, ['a', 'b']);
+    expect(unsent.map(({ index }) => index)).toEqual([0, 1]);
+    expect(unsent[0]!.reason).toMatch(/NonExistentQueue|does not exist/i);
+    expect(unsent[1]!.reason).toBe(unsent[0]!.reason);
   });
 
   test('sendMessages throws when any body was not sent', async () => {
-    await expect(adapter.sendMessages(t.stack.queues.fanOutDlq.url, ['ok', 'bad \uD800'])).rejects.toThrow('SQS did not take 1 of 2 message(s)');
+    await expect(adapter.sendMessages(t.stack.queues.fanOutDlq.url, ['ok', 'bad \uD800'])).rejects.toThrow(/^SQS did not take 1 of 2 message\(s\): \S.*invalid/i);
     await drain(t.stack.queues.fanOutDlq.url);
   });
 });

@@ -260,7 +260,10 @@ async function injectFailures(random: () => number) {
     state.fanOutRefusals++;
     const refused = Math.floor(random() * bodies.length);
     const unsent = await enqueue(bodies.filter((_, index) => index !== refused));
-    return [...unsent.map((index) => (index < refused ? index : index + 1)), refused];
+    return [
+      ...unsent.map(({ index, reason }) => ({ index: index < refused ? index : index + 1, reason })),
+      { index: refused, reason: 'InjectedRefusal: refused on purpose' },
+    ];
   };
   const writeAttempts = deliveryDeps.writeAttempts;
   deliveryDeps.writeAttempts = async (attempts) => {
