@@ -21,6 +21,8 @@ const claimsSchema = z.object({
   platform: z.boolean().optional(),
 });
 
+type Claims = z.infer<typeof claimsSchema>;
+
 const headerSchema = z.object({ alg: z.literal('HS256'), typ: z.string().optional() });
 
 const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -48,19 +50,14 @@ export function readAuthorizationHeader(header: string | undefined): string {
  * signature is compared in constant time, and `exp` is required and must be in the future.
  */
 export function verifyToken(token: string, secret: string, nowSeconds = Math.floor(Date.now() / 1000)): Principal {
-  const parts = token.split('.');
-  if (parts.length !== 3) throw new UnauthenticatedError('Malformed token');
-  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+  const [headerPart, payloadPart, signaturePart] = splitToken(token);
   if (!headerSchema.safeParse(parseSegment(headerPart)).success) throw new UnauthenticatedError('Unsupported token algorithm');
   const expected = createHmac('sha256', secret).update(`${headerPart}.${payloadPart}`).digest();
   const actual = Buffer.from(signaturePart, 'base64url');
   if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
     throw new UnauthenticatedError('Invalid token signature');
   }
-  const claims = claimsSchema.safeParse(parseSegment(payloadPart));
-  if (!claims.success) throw new UnauthenticatedError('Invalid token claims');
-  if (claims.data.exp <= nowSeconds) throw new UnauthenticatedError('Token expired');
-  return { userId: claims.data.sub, projects: claims.data.projects ?? {}, platform: claims.data.platform === true };
+  return principalOf(readClaims(claimsSchema, payloadPart, nowSeconds));
 }
 
 /**
@@ -133,9 +130,7 @@ export function verifyRs256Token(
   expected: Rs256Expectations = {},
   nowSeconds = Math.floor(Date.now() / 1000),
 ): Principal {
-  const parts = token.split('.');
-  if (parts.length !== 3) throw new UnauthenticatedError('Malformed token');
-  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+  const [headerPart, payloadPart, signaturePart] = splitToken(token);
   const header = parseSegment(headerPart);
   const alg = (header as { alg?: unknown } | null)?.alg;
   if (alg !== 'RS256') throw new UnauthenticatedError('Unsupported token algorithm');
@@ -152,16 +147,14 @@ export function verifyRs256Token(
   if (!publicKeys.some((key) => verify('sha256', data, key, signature))) {
     throw new UnauthenticatedError('Invalid token signature');
   }
-  const claims = rs256ClaimsSchema.safeParse(parseSegment(payloadPart));
-  if (!claims.success) throw new UnauthenticatedError('Invalid token claims');
-  const { sub, exp, nbf, iss, aud, projects, platform } = claims.data;
-  if (exp <= nowSeconds) throw new UnauthenticatedError('Token expired');
+  const claims = readClaims(rs256ClaimsSchema, payloadPart, nowSeconds);
+  const { nbf, iss, aud } = claims;
   if (nbf !== undefined && nbf > nowSeconds + NOT_BEFORE_LEEWAY_SECONDS) throw new UnauthenticatedError('Token not yet valid');
   if (expected.issuer !== undefined && iss !== expected.issuer) throw new UnauthenticatedError('Token issuer not accepted');
   if (expected.audience !== undefined && !(Array.isArray(aud) ? aud : [aud]).includes(expected.audience)) {
     throw new UnauthenticatedError('Token audience not accepted');
   }
-  return { userId: sub, projects: projects ?? {}, platform: platform === true };
+  return principalOf(claims);
 }
 
 /**
@@ -204,6 +197,25 @@ function publicKeyOf(jwk: Jwk, refusals: string[]): KeyObject[] {
     return [];
   }
   return [key];
+}
+
+/** The token's header, payload and signature segments: exactly three, or it is malformed. */
+function splitToken(token: string): [string, string, string] {
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new UnauthenticatedError('Malformed token');
+  return parts as [string, string, string];
+}
+
+/** The payload's claims by `schema`, once the signature is verified; `exp` must be in the future. */
+function readClaims<C extends Claims>(schema: z.ZodType<C>, payloadPart: string, nowSeconds: number): C {
+  const claims = schema.safeParse(parseSegment(payloadPart));
+  if (!claims.success) throw new UnauthenticatedError('Invalid token claims');
+  if (claims.data.exp <= nowSeconds) throw new UnauthenticatedError('Token expired');
+  return claims.data;
+}
+
+function principalOf({ sub, projects, platform }: Claims): Principal {
+  return { userId: sub, projects: projects ?? {}, platform: platform === true };
 }
 
 function parseSegment(segment: string): unknown {
