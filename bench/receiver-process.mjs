@@ -2,13 +2,9 @@
 // Answers 200 to every POST and reports each receipt (webhook-id, arrival time, payload's
 // sentAt) to the parent over IPC in batches.
 import { createServer } from 'node:http';
+import { listenForParent, reportToParent } from '../test/support/child-receiver.mjs';
 
-let pending = [];
-const flush = () => {
-  if (pending.length > 0 && process.send) process.send(pending);
-  pending = [];
-};
-setInterval(flush, 50).unref();
+const report = reportToParent();
 
 const server = createServer((req, res) => {
   const chunks = [];
@@ -20,14 +16,10 @@ const server = createServer((req, res) => {
     const now = Date.now();
     try {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      pending.push({ id: req.headers['webhook-id'], at: now, sentAt: body.payload?.sentAt ?? 0 });
+      report({ id: req.headers['webhook-id'], at: now, sentAt: body.payload?.sentAt ?? 0 });
     } catch {
-      pending.push({ id: 'unparsable', at: now, sentAt: 0 });
+      report({ id: 'unparsable', at: now, sentAt: 0 });
     }
   });
 });
-server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => {
-  process.send?.({ port: server.address().port });
-});
-process.on('disconnect', () => process.exit(0));
+listenForParent(server);

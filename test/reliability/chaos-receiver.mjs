@@ -3,6 +3,7 @@
 // reported to the parent over IPC with its headers, raw body and the answer given, so the
 // parent can check signatures, bodies and duplicates.
 import { createServer } from 'node:http';
+import { listenForParent, reportToParent } from '../support/child-receiver.mjs';
 
 const HANG_MS = Number(process.env.CHAOS_HANG_MS ?? 1500);
 let state = Number(process.env.CHAOS_SEED ?? 1) >>> 0;
@@ -37,12 +38,7 @@ function pick() {
   return { status: 200 };
 }
 
-let pending = [];
-const flush = () => {
-  if (pending.length > 0 && process.send) process.send(pending);
-  pending = [];
-};
-setInterval(flush, 50).unref();
+const reportReceipt = reportToParent();
 
 const server = createServer((req, res) => {
   const chunks = [];
@@ -50,7 +46,7 @@ const server = createServer((req, res) => {
   req.on('end', () => {
     const answer = req.url?.startsWith('/chaos/') ? pick() : { status: 200 };
     const report = (outcome) =>
-      pending.push({
+      reportReceipt({
         path: req.url,
         id: req.headers['webhook-id'],
         timestamp: req.headers['webhook-timestamp'],
@@ -77,8 +73,4 @@ const server = createServer((req, res) => {
     }
   });
 });
-server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => {
-  process.send?.({ port: server.address().port });
-});
-process.on('disconnect', () => process.exit(0));
+listenForParent(server);
