@@ -205,12 +205,19 @@ describe('the authorizer with JWKS_URL set', () => {
   const SECRET = 'authorizer-test-secret';
   const ISSUER = 'https://idp.example.com/';
   const AUDIENCE = 'tiledesk-webhooks';
-  const VARIABLES = ['JWKS_URL', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_SECRET', 'JWT_SECRET_ARN'] as const;
+  const VARIABLES = ['JWKS_URL', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_SECRET', 'JWT_SECRET_ARN', 'POWERTOOLS_LOG_LEVEL'] as const;
   const saved = Object.fromEntries(VARIABLES.map((name) => [name, process.env[name]]));
   let authorize: typeof import('../../../lambdas/handlers/authorizer').authorize;
 
   beforeAll(async () => {
-    Object.assign(process.env, { JWKS_URL: `${base}/jwks`, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_SECRET: SECRET });
+    Object.assign(process.env, {
+      JWKS_URL: `${base}/jwks`,
+      JWT_ISSUER: ISSUER,
+      JWT_AUDIENCE: AUDIENCE,
+      JWT_SECRET: SECRET,
+      // The refusals are asserted through the answers; their log lines would only clutter the run.
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+    });
     delete process.env.JWT_SECRET_ARN;
     // A fresh module: the authorizer reads its environment once, when loaded.
     await jest.isolateModulesAsync(async () => {
