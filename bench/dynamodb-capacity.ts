@@ -27,11 +27,11 @@ const READ_UNIT_BYTES = 4096;
 const INDEX_ENTRY_OVERHEAD_BYTES = 100;
 
 const { partitionKey: PK, sortKey: SK, topicIndex, historyIndex } = TABLE_KEYS;
-/** The table's indexes as `lib/webhooks-table.ts` declares them (byTopic keys only, history all). */
-const INDEXES = [
-  { keys: [topicIndex.partitionKey, topicIndex.sortKey], projectsAll: false },
-  { keys: [historyIndex.partitionKey, historyIndex.sortKey], projectsAll: true },
-];
+/** The table's indexes as `lib/webhooks-table.ts` declares them, from the same settings. */
+const INDEXES = [topicIndex, historyIndex].map((index) => ({
+  keys: [index.partitionKey, index.sortKey],
+  projectsAll: (index.projection as string) === 'ALL',
+}));
 
 const utf8 = (text: string): number => Buffer.byteLength(text);
 const binary = (value: string | Uint8Array): number =>

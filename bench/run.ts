@@ -29,6 +29,8 @@ import type { HandlerCpu, HandlerCpuRequest } from './handler-cpu-worker';
 import { insertUnrelatedSubscriptions } from './unrelated-subscriptions';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
+/** Size of each event's detail: padded up to this many bytes when set (Tiledesk's message events are often a few KB). */
+const PAYLOAD_BYTES = Number(process.env.BENCH_PAYLOAD_BYTES ?? 0);
 const SUBSCRIPTIONS_PER_EVENT = 3;
 const LATENCY_RATE = 100;
 const LATENCY_SECONDS = 10;
@@ -398,7 +400,11 @@ function sumOf(counts: Map<string, number>, keys: string[]): number {
   return keys.reduce((total, key) => total + (counts.get(key) ?? 0), 0);
 }
 
-const eventDetail = (n: number, sentAt: number): string => JSON.stringify({ id_project: PROJECT, text: `message ${n}`, sentAt });
+function eventDetail(n: number, sentAt: number): string {
+  const detail = JSON.stringify({ id_project: PROJECT, text: `message ${n}`, sentAt });
+  const missing = PAYLOAD_BYTES - Buffer.byteLength(detail) - ',"padding":""'.length;
+  return missing > 0 ? JSON.stringify({ id_project: PROJECT, text: `message ${n}`, sentAt, padding: 'x'.repeat(missing) }) : detail;
+}
 
 async function publishBatch(events: EventBridgeClient, count: number): Promise<void> {
   const sentAt = Date.now();
@@ -595,7 +601,8 @@ function report(figures: Record<string, number>, cost: ReturnType<typeof estimat
       `(arm64; CPU / vCPU share at ${fanOut.memoryMB} and ${delivery.memoryMB} MB, + ${fanOut.waitMsPerInvocation} and ${delivery.waitMsPerInvocation} ms assumed wait per fan-out and delivery invocation)`,
     total: '',
   };
-  console.log('\ncost per million deliveries, USD (us-east-1 list prices, 2025)');
+  const payload = PAYLOAD_BYTES > 0 ? `${PAYLOAD_BYTES}-byte payloads` : 'small payloads (~80 bytes; BENCH_PAYLOAD_BYTES=N pads them)';
+  console.log(`\ncost per million deliveries, USD (us-east-1 list prices, 2025; ${payload})`);
   for (const [name, value] of Object.entries(usd)) console.log(`${name.padEnd(16)} ${value.toFixed(3).padStart(8)}  ${basis[name] ?? ''}`);
 
   console.log('\ntargets');
@@ -607,6 +614,7 @@ function report(figures: Record<string, number>, cost: ReturnType<typeof estimat
       {
         at: new Date().toISOString(),
         events: EVENTS,
+        payloadBytes: PAYLOAD_BYTES || undefined,
         figures,
         cost: {
           usdPerMillionDeliveries: usd,

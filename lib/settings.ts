@@ -11,9 +11,13 @@ export const TABLE_KEYS = {
   partitionKey: 'pk',
   sortKey: 'sk',
   /** Keys-only index of subscriptions by project and topic, read by the fan-out. */
-  topicIndex: { name: 'byTopic', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
-  /** Attempt logs of a whole project, newest first. */
-  historyIndex: { name: 'byProjectHistory', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+  topicIndex: { name: 'byTopic', partitionKey: 'gsi1pk', sortKey: 'gsi1sk', projection: 'KEYS_ONLY' },
+  /**
+   * Keys-only index of a whole project's attempt logs, newest first; the history listing reads
+   * the items from the table. Projecting the attempts (payload included) would double each log's
+   * write units and storage for a rarely read listing.
+   */
+  historyIndex: { name: 'byProjectHistory', partitionKey: 'gsi2pk', sortKey: 'gsi2sk', projection: 'KEYS_ONLY' },
   /** Epoch seconds after which DynamoDB TTL removes an attempt log. */
   ttlAttribute: 'expiresAt',
 } as const;

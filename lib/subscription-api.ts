@@ -89,9 +89,11 @@ export class SubscriptionApi extends Construct {
       .bindTable(props.table, {
         // Creation and updates are conditional writes of the subscription, its uniqueness guard
         // and the project's counter; BatchWriteItem logs test pings; Query lists subscriptions
-        // and a subscription's logs (base table) and a project's history (its index).
+        // and a subscription's logs (base table) and a project's history (its keys-only index,
+        // whose attempts BatchGetItem then reads).
         table: [
           'dynamodb:GetItem',
+          'dynamodb:BatchGetItem',
           'dynamodb:Query',
           'dynamodb:PutItem',
           'dynamodb:UpdateItem',

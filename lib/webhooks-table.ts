@@ -32,12 +32,13 @@ export class WebhooksTable extends Construct {
           indexName: topicIndex.name,
           partitionKey: { name: topicIndex.partitionKey, type: AttributeType.STRING },
           sortKey: { name: topicIndex.sortKey, type: AttributeType.STRING },
-          projectionType: ProjectionType.KEYS_ONLY,
+          projectionType: ProjectionType[topicIndex.projection],
         },
         {
           indexName: historyIndex.name,
           partitionKey: { name: historyIndex.partitionKey, type: AttributeType.STRING },
           sortKey: { name: historyIndex.sortKey, type: AttributeType.STRING },
+          projectionType: ProjectionType[historyIndex.projection],
         },
       ],
     });

@@ -2,7 +2,7 @@ import { BatchWriteCommand, BatchWriteCommandOutput, GetCommand, QueryCommand } 
 import { DELIVERY, TABLE_KEYS } from '../../lib/settings';
 import { Attempt } from '../core/attempt';
 import { ValidationError } from '../core/errors';
-import { dynamoDocumentClient, queryAll } from './aws-clients';
+import { batchGetAll, dynamoDocumentClient, queryAll } from './aws-clients';
 
 const { partitionKey: PK, sortKey: SK, historyIndex, ttlAttribute } = TABLE_KEYS;
 
@@ -41,8 +41,9 @@ export class AttemptLogStore {
   }
 
   /** A subscription's attempts, newest first. */
-  listBySubscription(projectId: string, subscriptionId: string, limit: number, cursor?: string): Promise<AttemptPage> {
-    return this.query(undefined, PK, logKeys.subscription(projectId, subscriptionId), limit, cursor);
+  async listBySubscription(projectId: string, subscriptionId: string, limit: number, cursor?: string): Promise<AttemptPage> {
+    const page = await this.query(undefined, PK, logKeys.subscription(projectId, subscriptionId), limit, cursor);
+    return { items: page.items.map(fromItem), nextCursor: page.nextCursor };
   }
 
   /** One attempt of a subscription. */
@@ -70,9 +71,23 @@ export class AttemptLogStore {
     return items.map(fromItem);
   }
 
-  /** A project's attempts across its subscriptions, newest first. */
-  listByProject(projectId: string, limit: number, cursor?: string): Promise<AttemptPage> {
-    return this.query(historyIndex.name, historyIndex.partitionKey, logKeys.project(projectId), limit, cursor);
+  /**
+   * A project's attempts across its subscriptions, newest first: a page of keys from the
+   * keys-only history index, then the attempts themselves from the table. An attempt whose log
+   * expired in between is left out; the cursor still follows the index.
+   */
+  async listByProject(projectId: string, limit: number, cursor?: string): Promise<AttemptPage> {
+    const page = await this.query(historyIndex.name, historyIndex.partitionKey, logKeys.project(projectId), limit, cursor);
+    const keyOf = (item: Record<string, unknown>) => `${String(item[PK])}\n${String(item[SK])}`;
+    const items = await batchGetAll(this.client, this.tableName, page.items.map((item) => ({ [PK]: item[PK], [SK]: item[SK] })), true);
+    const byKey = new Map(items.map((item) => [keyOf(item), item]));
+    return {
+      items: page.items.flatMap((key) => {
+        const item = byKey.get(keyOf(key));
+        return item ? [fromItem(item)] : [];
+      }),
+      nextCursor: page.nextCursor,
+    };
   }
 
   private async query(
@@ -81,7 +96,7 @@ export class AttemptLogStore {
     keyValue: string,
     limit: number,
     cursor: string | undefined,
-  ): Promise<AttemptPage> {
+  ): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
     const page = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -95,7 +110,7 @@ export class AttemptLogStore {
       }),
     );
     return {
-      items: (page.Items ?? []).map(fromItem),
+      items: page.Items ?? [],
       nextCursor: page.LastEvaluatedKey ? Buffer.from(JSON.stringify(page.LastEvaluatedKey)).toString('base64url') : null,
     };
   }

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, QueryCommandInput, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchGetCommandOutput, DynamoDBDocumentClient, QueryCommandInput, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { traced } from './observability';
 
 /**
@@ -17,5 +17,33 @@ export const sqsClient = traced(new SQSClient({}));
 export async function queryAll(client: DynamoDBDocumentClient, input: QueryCommandInput): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   for await (const page of paginateQuery({ client }, input)) items.push(...(page.Items ?? []));
+  return items;
+}
+
+/** BatchGetItem takes at most 100 keys per request. */
+const BATCH_GET_KEYS = 100;
+
+/**
+ * The items of `keys` that exist, read in requests of 100; keys DynamoDB leaves unprocessed
+ * (throttling) are asked again after a short, growing pause. Order is not kept.
+ */
+export async function batchGetAll(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  keys: Record<string, unknown>[],
+  consistentRead: boolean,
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  for (let start = 0; start < keys.length; start += BATCH_GET_KEYS) {
+    let request: Record<string, unknown>[] | undefined = keys.slice(start, start + BATCH_GET_KEYS);
+    for (let round = 0; request && request.length > 0; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** round)));
+      const result: BatchGetCommandOutput = await client.send(
+        new BatchGetCommand({ RequestItems: { [tableName]: { Keys: request, ConsistentRead: consistentRead } } }),
+      );
+      items.push(...(result.Responses?.[tableName] ?? []));
+      request = result.UnprocessedKeys?.[tableName]?.Keys;
+    }
+  }
   return items;
 }

@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
-  BatchGetCommandOutput,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -12,7 +10,7 @@ import { TABLE_KEYS } from '../../lib/settings';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ConflictError } from '../core/errors';
 import { Subscription } from '../core/subscription';
-import { dynamoDocumentClient, queryAll } from './aws-clients';
+import { batchGetAll, dynamoDocumentClient, queryAll } from './aws-clients';
 
 const { partitionKey: PK, sortKey: SK, topicIndex } = TABLE_KEYS;
 
@@ -104,24 +102,14 @@ export class SubscriptionStore {
 
   /** Several subscriptions at once (the delivery batch); missing ones are left out. */
   async getMany(keys: SubscriptionKey[]): Promise<Map<string, Subscription>> {
-    const found = new Map<string, Subscription>();
     const unique = [...new Map(keys.map((key) => [`${key.projectId}/${key.subscriptionId}`, key])).values()];
-    for (let start = 0; start < unique.length; start += 100) {
-      let request: Record<string, unknown>[] | undefined = unique
-        .slice(start, start + 100)
-        .map(({ projectId, subscriptionId }) => this.key(projectId, subscriptionId));
-      while (request && request.length > 0) {
-        const result: BatchGetCommandOutput = await this.client.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: request, ConsistentRead: true } } }),
-        );
-        for (const item of result.Responses?.[this.tableName] ?? []) {
-          const subscription = fromItem(item);
-          found.set(subscription._id, subscription);
-        }
-        request = result.UnprocessedKeys?.[this.tableName]?.Keys;
-      }
-    }
-    return found;
+    const items = await batchGetAll(
+      this.client,
+      this.tableName,
+      unique.map(({ projectId, subscriptionId }) => this.key(projectId, subscriptionId)),
+      true,
+    );
+    return new Map(items.map((item) => fromItem(item)).map((subscription) => [subscription._id, subscription]));
   }
 
   /**

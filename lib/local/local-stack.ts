@@ -234,7 +234,7 @@ async function createTable(client: DynamoDBClient): Promise<void> {
               { AttributeName: topicIndex.partitionKey, KeyType: 'HASH' },
               { AttributeName: topicIndex.sortKey, KeyType: 'RANGE' },
             ],
-            Projection: { ProjectionType: 'KEYS_ONLY' },
+            Projection: { ProjectionType: topicIndex.projection },
           },
           {
             IndexName: historyIndex.name,
@@ -242,7 +242,7 @@ async function createTable(client: DynamoDBClient): Promise<void> {
               { AttributeName: historyIndex.partitionKey, KeyType: 'HASH' },
               { AttributeName: historyIndex.sortKey, KeyType: 'RANGE' },
             ],
-            Projection: { ProjectionType: 'ALL' },
+            Projection: { ProjectionType: historyIndex.projection },
           },
         ],
       }),

@@ -732,6 +732,16 @@ describe('attempt logs after real deliveries', () => {
     expect({ status: history.status, body: history.body }).toEqual({ status: 200, body: { items: attempts, nextCursor: null } });
   });
 
+  it('pages the history too: each page read whole from the table, payloads included', async () => {
+    const historyPath = `/${project.projectId}/subscriptions/history`;
+    const firstPage = await t.api('GET', `${historyPath}?limit=1`, { token: project.token });
+    expect(firstPage.body).toEqual({ items: [attempts[0]], nextCursor: expect.any(String) });
+    expect((firstPage.body.items as Attempt[])[0]!.payload).toEqual({ id_project: project.projectId, request_id: expect.stringMatching(/^r[12]$/) });
+
+    const secondPage = await t.api('GET', `${historyPath}?limit=1&cursor=${String(firstPage.body.nextCursor)}`, { token: project.token });
+    expect(secondPage.body.items).toEqual([attempts[1]]);
+  });
+
   it('accepts a cursor only on the listing it came from', async () => {
     const firstPage = await t.api('GET', `${logsPath()}?limit=1`, { token: project.token });
     const reply = await t.api('GET', `/${project.projectId}/subscriptions/history?cursor=${String(firstPage.body.nextCursor)}`, {

@@ -39,6 +39,7 @@ const EXPECTED_GRANTS: Record<string, Grants> = {
   },
   'Api/Subscriptions/Function': {
     'Store/Table.Arn': [
+      'dynamodb:BatchGetItem',
       'dynamodb:BatchWriteItem',
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',

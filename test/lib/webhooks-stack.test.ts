@@ -34,7 +34,7 @@ describe('webhooks table', () => {
     });
   });
 
-  it('has the sparse keys-only topic index and the project history index', () => {
+  it('has the sparse keys-only topic index and the keys-only project history index', () => {
     stack.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       GlobalSecondaryIndexes: Match.arrayWith([
         Match.objectLike({ IndexName: 'byTopic', Projection: { ProjectionType: 'KEYS_ONLY' } }),
@@ -44,6 +44,7 @@ describe('webhooks table', () => {
             { AttributeName: 'gsi2pk', KeyType: 'HASH' },
             { AttributeName: 'gsi2sk', KeyType: 'RANGE' },
           ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         }),
       ]),
     });
