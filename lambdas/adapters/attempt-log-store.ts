@@ -73,21 +73,31 @@ export class AttemptLogStore {
 
   /**
    * A project's attempts across its subscriptions, newest first: a page of keys from the
-   * keys-only history index, then the attempts themselves from the table. An attempt whose log
-   * expired in between is left out; the cursor still follows the index.
+   * keys-only history index, then the attempts themselves from the table, read in index order
+   * until the page holds about 1 MB (as a DynamoDB query page would), where the cursor then
+   * points. An attempt whose log expired in between is left out.
    */
   async listByProject(projectId: string, limit: number, cursor?: string): Promise<AttemptPage> {
     const page = await this.query(historyIndex.name, historyIndex.partitionKey, logKeys.project(projectId), limit, cursor);
     const keyOf = (item: Record<string, unknown>) => `${String(item[PK])}\n${String(item[SK])}`;
-    const items = await batchGetAll(this.client, this.tableName, page.items.map((item) => ({ [PK]: item[PK], [SK]: item[SK] })), true);
-    const byKey = new Map(items.map((item) => [keyOf(item), item]));
-    return {
-      items: page.items.flatMap((key) => {
-        const item = byKey.get(keyOf(key));
-        return item ? [fromItem(item)] : [];
-      }),
-      nextCursor: page.nextCursor,
-    };
+    const items: Attempt[] = [];
+    let bytes = 0;
+    for (let start = 0; start < page.items.length; start += HISTORY_READ_KEYS) {
+      const entries = page.items.slice(start, start + HISTORY_READ_KEYS);
+      const found = await batchGetAll(this.client, this.tableName, entries.map((entry) => ({ [PK]: entry[PK], [SK]: entry[SK] })), true);
+      const byKey = new Map(found.map((item) => [keyOf(item), item]));
+      for (const [offset, entry] of entries.entries()) {
+        const item = byKey.get(keyOf(entry));
+        if (!item) continue;
+        const attempt = fromItem(item);
+        items.push(attempt);
+        bytes += Buffer.byteLength(JSON.stringify(attempt));
+        if (bytes >= PAGE_BYTES && start + offset < page.items.length - 1) {
+          return { items, nextCursor: encodeCursor(Object.fromEntries(HISTORY_CURSOR_KEYS.map((name) => [name, entry[name]]))) };
+        }
+      }
+    }
+    return { items, nextCursor: page.nextCursor };
   }
 
   private async query(
@@ -111,7 +121,7 @@ export class AttemptLogStore {
     );
     return {
       items: page.Items ?? [],
-      nextCursor: page.LastEvaluatedKey ? Buffer.from(JSON.stringify(page.LastEvaluatedKey)).toString('base64url') : null,
+      nextCursor: page.LastEvaluatedKey ? encodeCursor(page.LastEvaluatedKey) : null,
     };
   }
 
@@ -127,8 +137,18 @@ export class AttemptLogStore {
   }
 }
 
+/**
+ * A page of attempts stops once it holds this many bytes, as DynamoDB stops a query page at
+ * 1 MB: attempts carry payloads of up to 256 KB, and a Lambda answer is capped at 6 MB.
+ */
+const PAGE_BYTES = 1024 * 1024;
+/** History attempts are read from the table this many at a time (BatchGetItem's maximum). */
+const HISTORY_READ_KEYS = 100;
+
 const LOG_CURSOR_KEYS = [PK, SK];
 const HISTORY_CURSOR_KEYS = [PK, SK, historyIndex.partitionKey, historyIndex.sortKey];
+
+const encodeCursor = (key: Record<string, unknown>): string => Buffer.from(JSON.stringify(key)).toString('base64url');
 
 /**
  * A cursor is only accepted for the listing it came from, so it cannot read another key, and
