@@ -401,9 +401,9 @@ function sumOf(counts: Map<string, number>, keys: string[]): number {
 }
 
 function eventDetail(n: number, sentAt: number): string {
-  const detail = JSON.stringify({ id_project: PROJECT, text: `message ${n}`, sentAt });
-  const missing = PAYLOAD_BYTES - Buffer.byteLength(detail) - ',"padding":""'.length;
-  return missing > 0 ? JSON.stringify({ id_project: PROJECT, text: `message ${n}`, sentAt, padding: 'x'.repeat(missing) }) : detail;
+  const detail = { id_project: PROJECT, text: `message ${n}`, sentAt };
+  const missing = PAYLOAD_BYTES - Buffer.byteLength(JSON.stringify(detail)) - ',"padding":""'.length;
+  return JSON.stringify(missing > 0 ? { ...detail, padding: 'x'.repeat(missing) } : detail);
 }
 
 async function publishBatch(events: EventBridgeClient, count: number): Promise<void> {
