@@ -8,7 +8,7 @@ module.exports = {
     const { code, map } = transformSync(source, {
       loader,
       format: 'cjs',
-      target: 'node20',
+      target: 'node22',
       sourcemap: 'both',
       sourcefile: filename,
       supported: { 'dynamic-import': false },

@@ -7,8 +7,6 @@ async function main(): Promise<void> {
   const env = process.env;
   const secretSource = env.JWT_SECRET ? '(from JWT_SECRET)' : '(default; set JWT_SECRET to change)';
   const jwtSecret = env.JWT_SECRET ?? 'tiledesk-webhooks-local-secret';
-  // The pinned SDK runs on Node 20; its notice about future versions is noise here.
-  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const retrySchedule = env.RETRY_SCHEDULE?.split(',').map((part) => Number(part.trim()));
   env.POWERTOOLS_LOG_LEVEL ??= 'INFO';
   const stack = await startLocalStack({

@@ -98,7 +98,7 @@ export class WebhookFunction extends Construct {
     });
     acknowledge(this, {
       'AwsSolutions::AwsSolutions-L1':
-        'nodejs22.x is the runtime the project chose (DEVELOPERS.md); the code stays Node 20-compatible for local runs.',
+        'nodejs22.x is the runtime the project chose (DEVELOPERS.md); the local stack and tests run on the same Node 22 (the pinned node dev dependency).',
       'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]':
         'The basic execution role grants only CloudWatch Logs writes, which every function needs.',
     });

@@ -14,7 +14,7 @@ export interface EmulatorProcess {
  * the process that runs the handlers: on a 2-core machine they then work in parallel.
  */
 export function startEmulatorProcess(name: string, script: string, env: Record<string, string> = {}): Promise<EmulatorProcess> {
-  const child = spawn(process.execPath, [path.join(__dirname, script)], {
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', path.join(__dirname, script)], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });
