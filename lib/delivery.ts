@@ -4,7 +4,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, deliveryMaxReceiveCount, deliveryRetentionSeconds } from './settings';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, DELIVERY_RETENTION_SECONDS, DeliveryLane, checkRetrySchedule } from './settings';
 import { WebhookFunction } from './webhook-function';
 
 /** Props of {@link Delivery}. */
@@ -12,12 +12,14 @@ export interface DeliveryProps {
   readonly table: ITable;
   /** Retry delays in seconds after the first attempt. @default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h */
   readonly retrySchedule?: readonly number[];
-  /** Per-attempt timeout. @default 10 s */
+  /** Per-attempt timeout (the slow lane's; the fast lane gives up sooner). @default 10 s */
   readonly timeoutMs?: number;
   /** CIDRs and host names exempt from the private-address refusal. @default '' */
   readonly targetAllowlist?: string;
-  /** Most delivery functions running at once. @default 20 */
+  /** Most fast-lane delivery functions running at once. @default 20 */
   readonly maxConcurrency?: number;
+  /** Most slow-lane delivery functions running at once. @default 5 */
+  readonly slowLaneMaxConcurrency?: number;
   /** @default 30 */
   readonly attemptLogTtlDays?: number;
   /** Dead deliveries in a row that disable a subscription. @default 5 */
@@ -25,55 +27,81 @@ export interface DeliveryProps {
 }
 
 /**
- * Webhooks out: the delivery queue (its redrive allows one receive per attempt of the
- * schedule, then the DLQ) and the delivery function that signs, POSTs, logs each attempt and
- * reschedules failures by changing the message's visibility.
+ * Webhooks out, in two lanes: a fast lane for subscribers that answer quickly and a slow lane,
+ * with its own concurrency, for those that do not, so a slow or hanging endpoint holds only
+ * slow-lane capacity. Each lane is a fair queue (the project is the tenant) and a function
+ * that signs, POSTs and logs; retries and every other wait are messages re-sent with a delay,
+ * never messages held in flight. The DLQ receives exhausted deliveries from the functions and
+ * poison messages from SQS's redrive.
  */
 export class Delivery extends Construct {
+  /** The fast lane's queue: where the fan-out, recover and replay send. */
   readonly queue: Queue;
+  readonly slowQueue: Queue;
   readonly dlq: Queue;
   readonly deliveryFunction: WebhookFunction;
+  readonly slowDeliveryFunction: WebhookFunction;
 
   constructor(scope: Construct, id: string, props: DeliveryProps) {
     super(scope, id);
     const schedule = props.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
+    checkRetrySchedule(schedule);
     const queueDefaults = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
     this.dlq = new Queue(this, 'Dlq', { ...queueDefaults, retentionPeriod: Duration.days(14) });
-    this.queue = new Queue(this, 'Queue', {
-      ...queueDefaults,
-      visibilityTimeout: Duration.seconds(DELIVERY.visibilityTimeoutSeconds),
-      retentionPeriod: Duration.seconds(deliveryRetentionSeconds(schedule, DELIVERY.functionTimeoutSeconds)),
-      deadLetterQueue: { queue: this.dlq, maxReceiveCount: deliveryMaxReceiveCount(schedule) },
-    });
+    const laneQueue = (name: string) =>
+      new Queue(this, name, {
+        ...queueDefaults,
+        visibilityTimeout: Duration.seconds(DELIVERY.visibilityTimeoutSeconds),
+        retentionPeriod: Duration.seconds(DELIVERY_RETENTION_SECONDS),
+        deadLetterQueue: { queue: this.dlq, maxReceiveCount: DELIVERY.poisonReceiveCount },
+      });
+    this.queue = laneQueue('Queue');
+    this.slowQueue = laneQueue('SlowQueue');
 
-    this.deliveryFunction = new WebhookFunction(this, 'Deliver', {
-      handlerFile: 'delivery',
-      description: 'Signs and POSTs webhooks, logs attempts, schedules retries',
-      timeout: Duration.seconds(DELIVERY.functionTimeoutSeconds),
-      memorySize: 512,
-      environment: {
-        DELIVERY_QUEUE_URL: this.queue.queueUrl,
-        RETRY_SCHEDULE: schedule.join(','),
-        DELIVERY_TIMEOUT_MS: String(props.timeoutMs ?? DELIVERY.timeoutMs),
-        TARGET_ALLOWLIST: props.targetAllowlist ?? '',
-        ATTEMPT_LOG_TTL_DAYS: String(props.attemptLogTtlDays ?? DELIVERY.attemptLogTtlDays),
-        AUTO_DISABLE_AFTER_DEAD: String(props.autoDisableAfterDead ?? DELIVERY.autoDisableAfterDead),
-      },
-    }).bindTable(props.table, {
-      // BatchGetItem: the batch's subscriptions; BatchWriteItem: attempt logs; UpdateItem: the
-      // dead-delivery streak and auto-disable; DeleteItem (and UpdateItem of the project's
-      // counter): a subscription removed after a 410 Gone, with its uniqueness guard.
-      table: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-    });
-    this.deliveryFunction.function.addEventSource(
-      new SqsEventSource(this.queue, {
-        batchSize: DELIVERY.batchSize,
-        reportBatchItemFailures: true,
-        maxConcurrency: props.maxConcurrency ?? DELIVERY.maxConcurrency,
-      }),
-    );
+    const lane = (laneName: DeliveryLane, functionId: string, queue: Queue, maxConcurrency: number): WebhookFunction => {
+      const fn = new WebhookFunction(this, functionId, {
+        handlerFile: 'delivery',
+        description: `Signs and POSTs webhooks of the ${laneName} lane, logs attempts, schedules retries`,
+        timeout: Duration.seconds(DELIVERY.functionTimeoutSeconds),
+        memorySize: 512,
+        environment: {
+          DELIVERY_LANE: laneName,
+          DELIVERY_QUEUE_URL: this.queue.queueUrl,
+          SLOW_DELIVERY_QUEUE_URL: this.slowQueue.queueUrl,
+          DELIVERY_DLQ_URL: this.dlq.queueUrl,
+          RETRY_SCHEDULE: schedule.join(','),
+          DELIVERY_TIMEOUT_MS: String(props.timeoutMs ?? DELIVERY.timeoutMs),
+          FAST_LANE_TIMEOUT_MS: String(DELIVERY.fastLaneTimeoutMs),
+          TARGET_ALLOWLIST: props.targetAllowlist ?? '',
+          ATTEMPT_LOG_TTL_DAYS: String(props.attemptLogTtlDays ?? DELIVERY.attemptLogTtlDays),
+          AUTO_DISABLE_AFTER_DEAD: String(props.autoDisableAfterDead ?? DELIVERY.autoDisableAfterDead),
+        },
+      }).bindTable(props.table, {
+        // GetItem and BatchGetItem: the batch's subscriptions and their health; BatchWriteItem and
+        // PutItem: attempt logs (an item alone when a batch is refused); UpdateItem: health, the
+        // rate clock, the dead-delivery streak and auto-disable; DeleteItem (and UpdateItem of the
+        // project's counter): a subscription removed after a 410 Gone, with its uniqueness guard.
+        table: [
+          'dynamodb:GetItem',
+          'dynamodb:BatchGetItem',
+          'dynamodb:BatchWriteItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+        ],
+      });
+      // Retries and waits are re-sent to either lane; exhausted deliveries go to the DLQ.
+      fn.grantSendTo(this.queue).grantSendTo(this.slowQueue).grantSendTo(this.dlq);
+      fn.function.addEventSource(
+        new SqsEventSource(queue, { batchSize: DELIVERY.batchSize, reportBatchItemFailures: true, maxConcurrency }),
+      );
+      return fn;
+    };
+    this.deliveryFunction = lane('fast', 'Deliver', this.queue, props.maxConcurrency ?? DELIVERY.maxConcurrency);
+    this.slowDeliveryFunction = lane('slow', 'DeliverSlow', this.slowQueue, props.slowLaneMaxConcurrency ?? DELIVERY.slowLaneMaxConcurrency);
 
     stackOutput(this, 'DeliveryQueueUrl', this.queue.queueUrl);
+    stackOutput(this, 'SlowDeliveryQueueUrl', this.slowQueue.queueUrl);
     stackOutput(this, 'DeliveryDlqUrl', this.dlq.queueUrl, 'Deliveries whose retries are exhausted; redrive them with a message move task');
   }
 }

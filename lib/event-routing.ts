@@ -81,7 +81,8 @@ export class EventRouting extends Construct {
     this.fanOutFunction.function.addEventSource(
       new SqsEventSource(this.fanOutQueue, {
         batchSize: FAN_OUT.batchSize,
-        maxBatchingWindow: Duration.seconds(FAN_OUT.maxBatchingWindowSeconds),
+        // No batching window by default: a lone event is fanned out at once.
+        maxBatchingWindow: FAN_OUT.maxBatchingWindowSeconds > 0 ? Duration.seconds(FAN_OUT.maxBatchingWindowSeconds) : undefined,
         reportBatchItemFailures: true,
       }),
     );

@@ -29,6 +29,7 @@ export const LOCAL_NAMES = {
   fanOutQueue: 'tiledesk-webhooks-fan-out',
   fanOutDlq: 'tiledesk-webhooks-fan-out-dlq',
   deliveryQueue: 'tiledesk-webhooks-delivery',
+  slowDeliveryQueue: 'tiledesk-webhooks-delivery-slow',
   deliveryDlq: 'tiledesk-webhooks-delivery-dlq',
 } as const;
 
@@ -41,7 +42,8 @@ export const EVENT_RULE_PATTERN = { source: [EVENT_SOURCE] } as const;
 /** Fan-out queue and its event source mapping. */
 export const FAN_OUT = {
   batchSize: 10,
-  maxBatchingWindowSeconds: 1,
+  /** No batching window: a lone event is fanned out at once instead of waiting for company. */
+  maxBatchingWindowSeconds: 0,
   functionTimeoutSeconds: 30,
   visibilityTimeoutSeconds: 180,
   maxReceiveCount: 5,
@@ -50,15 +52,40 @@ export const FAN_OUT = {
 /** Default retry schedule in seconds, after the first attempt (DESIGN §4). */
 export const DEFAULT_RETRY_SCHEDULE_SECONDS = [5, 300, 1800, 7200, 18000, 36000, 36000] as const;
 
-/** Delivery queue, its event source mapping and the HTTP delivery itself. */
+/** Delivery queues (fast and slow lane), their event source mappings and the HTTP delivery itself. */
 export const DELIVERY = {
   batchSize: 10,
   maxBatchingWindowSeconds: 0,
   functionTimeoutSeconds: 60,
   visibilityTimeoutSeconds: 360,
-  /** Upper bound of concurrent delivery Lambdas, so a burst cannot flood subscribers. */
+  /**
+   * Receives after which SQS moves a message to the DLQ. Attempts travel in the message, so this
+   * only catches poison: a message whose invocation keeps failing before it can be handled.
+   */
+  poisonReceiveCount: 5,
+  /** Upper bound of concurrent fast-lane delivery Lambdas, so a burst cannot flood subscribers. */
   maxConcurrency: 20,
+  /** Upper bound of concurrent slow-lane delivery Lambdas: slow subscribers share only these. */
+  slowLaneMaxConcurrency: 5,
+  /** The subscriber's deadline (DESIGN §4), applied in the slow lane. */
   timeoutMs: 10_000,
+  /**
+   * The fast lane's deadline: a subscriber that has not answered by then is moved to the slow
+   * lane, where the message is tried again at once with the full timeout.
+   */
+  fastLaneTimeoutMs: 2_000,
+  /** Answers this quick, this many in a row in the slow lane, bring a subscription back to the fast lane. */
+  quickAnswerMs: 1_000,
+  quickAnswersToReturn: 10,
+  /** Consecutive failures (error, timeout, non-2xx) that open a subscription's circuit. */
+  circuitFailuresToOpen: 5,
+  /** The open circuit's first cool-down, doubled at each failed probe up to the maximum. */
+  circuitCooldownSeconds: 30,
+  circuitMaxCooldownSeconds: 1_800,
+  /** Longest wait SQS can give a message (DelaySeconds); longer waits hop in steps of this. */
+  maxDelaySeconds: 900,
+  /** Burst a rate limit allows on top of its steady rate, in ms of the rate's worth. */
+  rateLimitToleranceMs: 500,
   /** ± fraction applied to each retry delay. */
   jitter: 0.2,
   /** Bounds within which a subscriber's Retry-After is honoured, in seconds. */
@@ -72,34 +99,21 @@ export const DELIVERY = {
   operatorSelectTimeoutMs: 5000,
 } as const;
 
-/**
- * Receives a delivery message may take: the first attempt plus one per retry. SQS moves a
- * message to the DLQ when it is received more often than this.
- */
-export const deliveryMaxReceiveCount = (schedule: readonly number[]): number => schedule.length + 1;
+/** The delivery lanes: each a queue and a function with its own concurrency. */
+export const DELIVERY_LANES = ['fast', 'slow'] as const;
+export type DeliveryLane = (typeof DELIVERY_LANES)[number];
 
-/** SQS limits that bound the retry schedule. */
-const MAX_VISIBILITY_SECONDS = 43_200;
-const MIN_RETENTION_SECONDS = 4 * 86_400;
-const MAX_RETENTION_SECONDS = 14 * 86_400;
+/** How long a delivery queue keeps a message: each wait is a new message, so a day is plenty. */
+export const DELIVERY_RETENTION_SECONDS = 4 * 86_400;
 
 /**
- * How long the delivery queue must keep a message: SQS counts retention from the first send,
- * so it must outlast every retry at its longest (each delay can become a 12 h Retry-After)
- * plus every invocation, or a message could expire before it reaches the DLQ. Throws for a
- * schedule SQS cannot honour.
+ * Checks a retry schedule: whole seconds, at least 0. Waits longer than SQS's 15-minute delay
+ * hop in steps, so there is no upper bound per delay.
  */
-export function deliveryRetentionSeconds(schedule: readonly number[], functionTimeoutSeconds: number): number {
+export function checkRetrySchedule(schedule: readonly number[]): void {
   for (const delay of schedule) {
-    if (!Number.isInteger(delay) || delay < 0 || delay > MAX_VISIBILITY_SECONDS) {
-      throw new Error(`retry delays must be whole seconds from 0 to ${MAX_VISIBILITY_SECONDS}; got ${delay}`);
-    }
+    if (!Number.isInteger(delay) || delay < 0) throw new Error(`retry delays must be whole seconds of at least 0; got ${delay}`);
   }
-  const longestLife = schedule.length * MAX_VISIBILITY_SECONDS + deliveryMaxReceiveCount(schedule) * functionTimeoutSeconds;
-  if (longestLife > MAX_RETENTION_SECONDS) {
-    throw new Error(`a schedule of ${schedule.length} retries can outlive SQS's 14-day retention; use fewer retries`);
-  }
-  return Math.max(MIN_RETENTION_SECONDS, longestLife);
 }
 
 /** Subscription API defaults. */

@@ -1,8 +1,11 @@
-import { BatchWriteCommand, BatchWriteCommandOutput, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { BatchWriteCommand, BatchWriteCommandOutput, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DELIVERY, TABLE_KEYS } from '../../lib/settings';
 import { Attempt } from '../core/attempt';
 import { ValidationError } from '../core/errors';
+import { stringifyJson } from '../core/json-text';
 import { batchGetAll, dynamoDocumentClient, queryAll } from './aws-clients';
+import { logger, metrics } from './observability';
 
 const { partitionKey: PK, sortKey: SK, historyIndex, ttlAttribute } = TABLE_KEYS;
 
@@ -25,18 +28,58 @@ export class AttemptLogStore {
     private readonly client = dynamoDocumentClient,
   ) {}
 
-  /** Writes attempts in batches of 25, retrying what DynamoDB leaves unprocessed. */
+  /**
+   * Writes attempts in batches of 25, retrying what DynamoDB leaves unprocessed. Nothing a
+   * client sent can make this throw: payloads are stored as compressed JSON text (DynamoDB
+   * cannot refuse bytes for their nesting or numbers), an item that would pass 400 KB is
+   * logged without its payload, and a batch DynamoDB refuses is written item by item, so one
+   * item it still refuses costs only that item's payload, never the other attempts.
+   */
   async write(attempts: Attempt[]): Promise<void> {
     for (let start = 0; start < attempts.length; start += 25) {
-      let requests = attempts.slice(start, start + 25).map((attempt) => ({ PutRequest: { Item: this.toItem(attempt) } }));
-      for (let round = 0; requests.length > 0; round++) {
-        if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** round)));
-        const result: BatchWriteCommandOutput = await this.client.send(
-          new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }),
-        );
-        requests = (result.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
-        if (round > 8 && requests.length > 0) throw new Error('attempt logs left unprocessed by DynamoDB');
+      const items = attempts.slice(start, start + 25).map((attempt) => this.toItem(attempt));
+      try {
+        await this.batchWrite(items);
+      } catch (error) {
+        if (!isValidationError(error)) throw error;
+        for (const item of items) await this.putAlone(item);
       }
+    }
+  }
+
+  private async batchWrite(items: Record<string, unknown>[]): Promise<void> {
+    let requests = items.map((Item) => ({ PutRequest: { Item } }));
+    for (let round = 0; requests.length > 0; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** round)));
+      const result: BatchWriteCommandOutput = await this.client.send(
+        new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }),
+      );
+      requests = (result.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
+      if (round > 8 && requests.length > 0) throw new Error('attempt logs left unprocessed by DynamoDB');
+    }
+  }
+
+  /** One item on its own; refused, it is written again without what a client sent. */
+  private async putAlone(item: Record<string, unknown>): Promise<void> {
+    try {
+      await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+      return;
+    } catch (error) {
+      if (!isValidationError(error)) throw error;
+      logger.error('attempt log refused by DynamoDB; logging it without payload and response', {
+        logId: item[SK],
+        reason: (error as Error).message,
+      });
+    }
+    const { payloadGz: _payload, responseBody: _response, ...bare } = item;
+    try {
+      await this.client.send(
+        new PutCommand({ TableName: this.tableName, Item: { ...bare, payloadOmitted: 'refused by DynamoDB' } }),
+      );
+    } catch (error) {
+      if (!isValidationError(error)) throw error;
+      logger.error('attempt log could not be written at all', { logId: item[SK], reason: (error as Error).message });
+      metrics.addMetric('AttemptLogUnwritable', 'Count', 1);
     }
   }
 
@@ -91,7 +134,7 @@ export class AttemptLogStore {
         if (!item) continue;
         const attempt = fromItem(item);
         items.push(attempt);
-        bytes += Buffer.byteLength(JSON.stringify(attempt));
+        bytes += Buffer.byteLength(stringifyJson(attempt));
         if (bytes >= PAGE_BYTES && start + offset < page.items.length - 1) {
           return { items, nextCursor: encodeCursor(Object.fromEntries(HISTORY_CURSOR_KEYS.map((name) => [name, entry[name]]))) };
         }
@@ -126,15 +169,34 @@ export class AttemptLogStore {
   }
 
   private toItem(attempt: Attempt): Record<string, unknown> {
-    return {
+    const { payload, ...rest } = attempt;
+    const item: Record<string, unknown> = {
       [PK]: logKeys.subscription(attempt.projectId, attempt.subscriptionId),
       [SK]: attempt.logId,
       [historyIndex.partitionKey]: logKeys.project(attempt.projectId),
       [historyIndex.sortKey]: attempt.logId,
       [ttlAttribute]: Math.floor(Date.parse(attempt.attemptedAt) / 1000) + this.ttlDays * 86_400,
-      ...attempt,
+      ...rest,
     };
+    if (payload === undefined) return item;
+    const payloadGz = gzipSync(stringifyJson(payload));
+    if (payloadGz.byteLength + approximateSize(item) > MAX_LOGGED_ITEM_BYTES) {
+      return { ...item, payloadOmitted: `too large to log (${payloadGz.byteLength} bytes compressed)` };
+    }
+    return { ...item, payloadGz };
   }
+}
+
+/** DynamoDB's item limit is 400 KB; the rest is margin for our estimate of the other attributes. */
+const MAX_LOGGED_ITEM_BYTES = 390 * 1024;
+
+/** An upper estimate of an item's size without its payload: names plus values as JSON text. */
+function approximateSize(item: Record<string, unknown>): number {
+  return Buffer.byteLength(JSON.stringify(item));
+}
+
+function isValidationError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ValidationException';
 }
 
 /**
@@ -174,8 +236,12 @@ function decodeCursor(
   throw new ValidationError('invalid cursor', [{ field: 'cursor', message: 'not a cursor of this listing' }]);
 }
 
-const STORE_ONLY = new Set<string>([PK, SK, historyIndex.partitionKey, historyIndex.sortKey, ttlAttribute]);
+const STORE_ONLY = new Set<string>([PK, SK, historyIndex.partitionKey, historyIndex.sortKey, ttlAttribute, 'payloadGz']);
 
 function fromItem(item: Record<string, unknown>): Attempt {
-  return Object.fromEntries(Object.entries(item).filter(([name]) => !STORE_ONLY.has(name))) as unknown as Attempt;
+  const attempt = Object.fromEntries(Object.entries(item).filter(([name]) => !STORE_ONLY.has(name))) as unknown as Attempt;
+  if (item.payloadGz instanceof Uint8Array) {
+    attempt.payload = JSON.parse(gunzipSync(item.payloadGz).toString('utf8')) as Attempt['payload'];
+  }
+  return attempt;
 }

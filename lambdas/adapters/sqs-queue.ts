@@ -11,31 +11,53 @@ export interface Unsent {
   reason: string;
 }
 
-/** Sends message bodies in as few SendMessageBatch calls as the limits allow; throws if any entry fails. */
-export async function sendMessages(queueUrl: string, bodies: string[], client = sqsClient): Promise<void> {
-  const unsent = await trySendMessages(queueUrl, bodies, client);
+/** A message to send: its body, how long SQS keeps it hidden first, and its tenant. */
+export interface OutgoingMessage {
+  body: string;
+  /** 0–900 seconds. */
+  delaySeconds?: number;
+  /**
+   * The tenant, as SQS fair queues read it (`MessageGroupId` on a standard queue): when one
+   * tenant holds a disproportionate share of the messages in flight, SQS serves the others first.
+   */
+  groupId?: string;
+}
+
+/** Sends messages in as few SendMessageBatch calls as the limits allow; throws if any entry fails. */
+export async function sendMessages(queueUrl: string, messages: (string | OutgoingMessage)[], client = sqsClient): Promise<void> {
+  const unsent = await trySendMessages(queueUrl, messages, client);
   if (unsent.length > 0) {
-    throw new Error(`SQS did not take ${unsent.length} of ${bodies.length} message(s): ${describeUnsent(unsent)}`);
+    throw new Error(`SQS did not take ${unsent.length} of ${messages.length} message(s): ${describeUnsent(unsent)}`);
   }
 }
 
 /**
- * Sends message bodies in as few SendMessageBatch calls as the limits allow, in parallel, and
- * returns the bodies that were not sent (refused entries, failed calls) in index order, so a
+ * Sends messages in as few SendMessageBatch calls as the limits allow, in parallel, and
+ * returns those that were not sent (refused entries, failed calls) in index order, so a
  * caller sending for several owners can fail just the owners concerned.
  */
-export async function trySendMessages(queueUrl: string, bodies: string[], client = sqsClient): Promise<Unsent[]> {
+export async function trySendMessages(
+  queueUrl: string,
+  messages: (string | OutgoingMessage)[],
+  client = sqsClient,
+): Promise<Unsent[]> {
   const unsent: Unsent[] = [];
   let offset = 0;
+  const outgoing = messages.map((message) => (typeof message === 'string' ? { body: message } : message));
   await Promise.all(
-    chunkBySize(bodies).map(async (batch) => {
+    chunkBySize(outgoing).map(async (batch) => {
       const first = offset;
       offset += batch.length;
       try {
         const result = await client.send(
           new SendMessageBatchCommand({
             QueueUrl: queueUrl,
-            Entries: batch.map((body, index) => ({ Id: String(first + index), MessageBody: body })),
+            Entries: batch.map((message, index) => ({
+              Id: String(first + index),
+              MessageBody: message.body,
+              DelaySeconds: message.delaySeconds || undefined,
+              MessageGroupId: message.groupId,
+            })),
           }),
         );
         for (const failure of result.Failed ?? []) {
@@ -57,18 +79,18 @@ export function describeUnsent(unsent: Unsent[]): string {
   return [...counts].map(([reason, count]) => (count > 1 ? `${reason} (×${count})` : reason)).join('; ');
 }
 
-function chunkBySize(bodies: string[]): string[][] {
-  const batches: string[][] = [];
-  let current: string[] = [];
+function chunkBySize(messages: OutgoingMessage[]): OutgoingMessage[][] {
+  const batches: OutgoingMessage[][] = [];
+  let current: OutgoingMessage[] = [];
   let size = 0;
-  for (const body of bodies) {
-    const bytes = Buffer.byteLength(body);
+  for (const message of messages) {
+    const bytes = Buffer.byteLength(message.body);
     if (current.length === MAX_BATCH_ENTRIES || (current.length > 0 && size + bytes > MAX_BATCH_BYTES)) {
       batches.push(current);
       current = [];
       size = 0;
     }
-    current.push(body);
+    current.push(message);
     size += bytes;
   }
   if (current.length > 0) batches.push(current);

@@ -27,6 +27,8 @@ export interface Attempt {
   nextAttemptAt?: string;
   /** The event payload, kept for the log's lifetime so the delivery can be recovered or replayed. */
   payload?: Record<string, unknown>;
+  /** Why the payload was not kept (too large for the log's item, or refused by DynamoDB). */
+  payloadOmitted?: string;
 }
 
 /** A log id that sorts by time (newest last) and is safe in a URL path. */

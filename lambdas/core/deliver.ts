@@ -1,18 +1,23 @@
+import type { DeliveryLane } from '../../lib/settings';
 import { Attempt, newLogId } from './attempt';
-import { DeliveryMessage } from './delivery-message';
+import { ParsedDeliveryMessage } from './delivery-message';
+import type { PostSignal } from './delivery-health';
 import { RetryOptions, nextRetry, parseRetryAfter } from './retry-schedule';
+import { stringifyJson } from './json-text';
 import { webhookHeaders } from './signing';
 import { Subscription, signingSecrets, toView } from './subscription';
 
-/** One received delivery message and how often SQS has handed it out. */
+/** One received delivery message, the lane that received it, and whether it is a circuit probe. */
 export interface DeliveryJob {
-  message: DeliveryMessage;
-  /** SQS ApproximateReceiveCount: the attempt number. */
-  receiveCount: number;
+  message: ParsedDeliveryMessage;
+  lane: DeliveryLane;
+  probe?: boolean;
 }
 
-/** What becomes of a job: done (delete the message), or try again after a delay. */
-export type DeliveryVerdict = { done: true } | { done: false; visibilitySeconds: number };
+/** Where a message goes next: nowhere (done), or re-sent to a queue after a delay. */
+export type Disposition =
+  | { kind: 'done' }
+  | { kind: 'send'; queue: DeliveryLane | 'dlq'; message: ParsedDeliveryMessage; delaySeconds: number };
 
 /** The outcome of one POST, as the HTTP adapter reports it. */
 export interface PostOutcome {
@@ -28,6 +33,8 @@ export interface PostRequest {
   url: string;
   headers: Record<string, string>;
   body: string;
+  /** Overrides the sender's own deadline (the fast lane's shorter one). */
+  timeoutMs?: number;
 }
 
 /** What delivering needs from the outside world. */
@@ -36,27 +43,46 @@ export interface DeliveryDeps {
   /** Removes a subscription whose target answered 410 Gone. */
   unsubscribe(subscription: Subscription): Promise<void>;
   retry: RetryOptions;
+  /** Deadline of a POST per lane. */
+  timeoutMs: Record<DeliveryLane, number>;
+  /** SQS's longest delay; a longer wait is re-sent in hops of it. */
+  maxDelaySeconds: number;
   userAgent: string;
   now?: () => Date;
 }
 
-/** Whether the attempt with this many receives is the schedule's last. */
-export const isLastAttempt = (receiveCount: number, retry: RetryOptions): boolean =>
-  receiveCount > retry.schedule.length;
+/** A message sent again after `seconds`: due then, re-sent in hops when longer than SQS allows. */
+export function deferred(
+  queue: DeliveryLane | 'dlq',
+  message: ParsedDeliveryMessage,
+  seconds: number,
+  now: number,
+  maxDelaySeconds: number,
+): Disposition {
+  const wait = Math.max(0, Math.ceil(seconds));
+  return {
+    kind: 'send',
+    queue,
+    message: { ...message, notBefore: wait > 0 ? now + wait * 1000 : undefined },
+    delaySeconds: Math.min(maxDelaySeconds, wait),
+  };
+}
 
 /**
  * Delivers one job to its subscription (already read from the store; `undefined` when it has
- * been deleted) and returns the verdict plus the attempt to log. Success is any 2xx; 410
- * unsubscribes; anything else retries on the schedule until it is spent, then the message is
- * left to SQS's redrive policy, which moves it to the DLQ.
+ * been deleted) and returns where the message goes next, the attempt to log and, when a POST
+ * was made, its signal for the subscription's health. Success is any 2xx; 410 unsubscribes; a
+ * fast-lane timeout tries again at once in the slow lane; anything else retries on the
+ * schedule, then goes to the DLQ with a fresh schedule for a later redrive.
  */
 export async function deliverJob(
   job: DeliveryJob,
   subscription: Subscription | undefined,
   deps: DeliveryDeps,
-): Promise<{ verdict: DeliveryVerdict; attempt: Attempt }> {
+): Promise<{ disposition: Disposition; attempt: Attempt; signal?: PostSignal }> {
   const { message } = job;
   const attemptedAt = deps.now?.() ?? new Date();
+  const now = attemptedAt.getTime();
   const base = {
     logId: newLogId(attemptedAt),
     projectId: message.projectId,
@@ -64,13 +90,13 @@ export async function deliverJob(
     webhookId: message.webhookId,
     eventId: message.eventId,
     event: message.event,
-    attempt: job.receiveCount,
+    attempt: message.attempt,
     attemptedAt: attemptedAt.toISOString(),
   };
   const skip = skipReason(message, subscription);
   if (skip || !subscription) {
     return {
-      verdict: { done: true },
+      disposition: { kind: 'done' },
       attempt: {
         ...base,
         target: subscription?.target ?? '',
@@ -82,7 +108,7 @@ export async function deliverJob(
     };
   }
 
-  const result = await postSigned(subscription, message.webhookId, message.payload, attemptedAt, deps);
+  const result = await postSigned(subscription, message.webhookId, message.payload, attemptedAt, deps, deps.timeoutMs[job.lane]);
   const logged = {
     ...base,
     target: subscription.target,
@@ -93,35 +119,51 @@ export async function deliverJob(
     responseBody: result.body || undefined,
     payload: message.payload,
   };
+  const ok = isSuccess(result);
+  const signal: PostSignal = { ok, durationMs: result.durationMs, at: now, probe: job.probe };
+  const following = { ...message, attempt: message.attempt + 1 };
 
-  const status = result.statusCode;
-  if (isSuccess(result)) {
-    return { verdict: { done: true }, attempt: { ...logged, outcome: 'delivered' } };
-  }
-  if (status === 410) {
+  if (ok) return { disposition: { kind: 'done' }, attempt: { ...logged, outcome: 'delivered' }, signal };
+  if (result.statusCode === 410) {
     await deps.unsubscribe(subscription);
     return {
-      verdict: { done: true },
+      disposition: { kind: 'done' },
       attempt: { ...logged, outcome: 'unsubscribed', error: 'target answered 410 Gone: subscription removed (REST Hooks)' },
+      signal: { ...signal, ok: true },
     };
   }
-  const failure = result.error ?? `target answered ${status}`;
-  const retryAfter = parseRetryAfter(headerValue(result.headers['retry-after']));
-  const decision = nextRetry(job.receiveCount, retryAfter, deps.retry);
+  const failure = result.error ?? `target answered ${result.statusCode}`;
+  if (job.lane === 'fast' && result.errorKind === 'timeout') {
+    return {
+      disposition: deferred('slow', following, 0, now, deps.maxDelaySeconds),
+      attempt: {
+        ...logged,
+        outcome: 'failed',
+        error: `${failure}; tried again at once in the slow lane, with the full timeout`,
+        nextAttemptAt: attemptedAt.toISOString(),
+      },
+      signal: { ...signal, fastLaneTimeout: true },
+    };
+  }
+  const retryAfter = parseRetryAfter(headerValue(result.headers['retry-after']), now);
+  const decision = nextRetry(message.retry, retryAfter, deps.retry);
   if (!decision.retry) {
     return {
-      verdict: { done: false, visibilitySeconds: 0 },
+      // A redrive from the DLQ starts the schedule again; the attempt numbers go on.
+      disposition: { kind: 'send', queue: 'dlq', message: { ...following, retry: 0, notBefore: undefined }, delaySeconds: 0 },
       attempt: { ...logged, outcome: 'dead', error: `${failure}; retries exhausted, moved to the DLQ` },
+      signal,
     };
   }
   return {
-    verdict: { done: false, visibilitySeconds: decision.delaySeconds },
+    disposition: deferred(job.lane, { ...following, retry: message.retry + 1 }, decision.delaySeconds, now, deps.maxDelaySeconds),
     attempt: {
       ...logged,
       outcome: 'failed',
       error: failure,
-      nextAttemptAt: new Date(attemptedAt.getTime() + decision.delaySeconds * 1000).toISOString(),
+      nextAttemptAt: new Date(now + decision.delaySeconds * 1000).toISOString(),
     },
+    signal,
   };
 }
 
@@ -135,10 +177,12 @@ export function postSigned(
   payload: Record<string, unknown>,
   at: Date,
   deps: Pick<DeliveryDeps, 'post' | 'userAgent'>,
+  timeoutMs?: number,
 ): Promise<PostOutcome> {
-  const body = JSON.stringify({ hook: toView(subscription), timestamp: at.getTime(), payload });
+  const body = stringifyJson({ hook: toView(subscription), timestamp: at.getTime(), payload });
   return deps.post({
     url: subscription.target,
+    timeoutMs,
     body,
     headers: webhookHeaders({
       secrets: signingSecrets(subscription, at),
@@ -155,7 +199,7 @@ export const isSuccess = (result: PostOutcome): boolean =>
   result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300 && !result.error;
 
 /** Why a message must not be POSTed any more, if it must not. */
-function skipReason(message: DeliveryMessage, subscription: Subscription | undefined): string | undefined {
+function skipReason(message: ParsedDeliveryMessage, subscription: Subscription | undefined): string | undefined {
   if (!subscription) return 'subscription deleted after the event was fanned out';
   if (subscription.id_project !== message.projectId) return 'subscription belongs to another project';
   if (subscription.status !== 'active') {

@@ -1,6 +1,11 @@
 import * as z from 'zod';
 
-/** One (event, subscription) pair on the delivery queue, written by the fan-out. */
+/**
+ * One (event, subscription) pair on a delivery queue, written by the fan-out and re-sent by the
+ * delivery function for every retry or wait. The attempt number and the place in the retry
+ * schedule travel in the message, so SQS's receive count only guards against poison (a message
+ * that crashes the function again and again), never decides how often a subscriber is tried.
+ */
 export const deliveryMessageSchema = z.object({
   /** Standard Webhooks `webhook-id`: stable across retries, unique per event and subscription. */
   webhookId: z.string().min(1),
@@ -11,8 +16,15 @@ export const deliveryMessageSchema = z.object({
   subscriptionId: z.string().min(1),
   publishedAt: z.string(),
   payload: z.record(z.string(), z.unknown()),
+  /** The number the next POST gets in the attempt log (1 for the first). */
+  attempt: z.number().int().positive().default(1),
+  /** Retries of the schedule already spent; 0 until the first failure (and again after a DLQ redrive). */
+  retry: z.number().int().nonnegative().default(0),
+  /** Epoch ms before which the message must not be POSTed (a retry's or a wait's due time). */
+  notBefore: z.number().int().nonnegative().optional(),
 });
-export type DeliveryMessage = z.infer<typeof deliveryMessageSchema>;
+export type DeliveryMessage = z.input<typeof deliveryMessageSchema>;
+export type ParsedDeliveryMessage = z.output<typeof deliveryMessageSchema>;
 
 /** The webhook id of an event for one subscription; never contains `.` (it is signed as `{id}.{ts}.{body}`). */
 export const webhookIdOf = (eventId: string, subscriptionId: string): string =>

@@ -54,6 +54,7 @@ export async function createSubscription(
     createdAt: now,
     updatedAt: now,
     status: 'active',
+    ...(input.rateLimit !== undefined ? { rateLimit: input.rateLimit } : {}),
     secret: newSigningSecret(),
   };
   await deps.repository.create(subscription, deps.subscriptionLimit);
@@ -85,11 +86,14 @@ export async function updateSubscription(
   if (changes.target !== undefined && changes.target !== previous.target) {
     await assertTargetAllowed(changes.target, deps);
   }
+  const { rateLimit, ...rest } = changes;
   const next: Subscription = {
     ...previous,
-    ...changes,
+    ...rest,
     updatedAt: laterTimestamp(previous.updatedAt, deps.now?.() ?? new Date()),
   };
+  if (rateLimit === null) delete next.rateLimit;
+  else if (rateLimit !== undefined) next.rateLimit = rateLimit;
   if (changes.status === 'active') {
     delete next.disabledReason;
     next.consecutiveDeadCount = 0;

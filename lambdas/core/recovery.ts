@@ -17,6 +17,9 @@ export function messageFromAttempt(attempt: Attempt): DeliveryMessage | undefine
     subscriptionId: attempt.subscriptionId,
     publishedAt: attempt.attemptedAt,
     payload: attempt.payload,
+    // The attempt numbers go on; a resend starts the retry schedule again.
+    attempt: attempt.attempt + 1,
+    retry: 0,
   };
 }
 

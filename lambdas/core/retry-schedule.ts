@@ -1,9 +1,6 @@
 /** Where a failed attempt leads: another try after a delay, or the end of the schedule. */
 export type RetryDecision = { retry: true; delaySeconds: number } | { retry: false };
 
-/** SQS caps a message's visibility timeout at 12 hours. */
-export const MAX_VISIBILITY_SECONDS = 43_200;
-
 export interface RetryOptions {
   /** Delays in seconds after attempt 1, 2, … */
   schedule: readonly number[];
@@ -16,12 +13,13 @@ export interface RetryOptions {
 }
 
 /**
- * Decides what follows failed attempt number `attempt` (1-based). A Retry-After the
- * subscriber sent replaces the scheduled delay, clamped to the bounds; otherwise the delay
- * is the schedule's, spread by the jitter.
+ * Decides what follows a failed attempt when `retriesSpent` retries of the schedule have been
+ * used before it. A Retry-After the subscriber sent replaces the scheduled delay, clamped to the
+ * bounds; otherwise the delay is the schedule's, spread by the jitter. Any length is honoured:
+ * waits travel as messages re-sent in hops of SQS's longest delay, not as in-flight visibility.
  */
-export function nextRetry(attempt: number, retryAfterSeconds: number | undefined, options: RetryOptions): RetryDecision {
-  const scheduled = options.schedule[attempt - 1];
+export function nextRetry(retriesSpent: number, retryAfterSeconds: number | undefined, options: RetryOptions): RetryDecision {
+  const scheduled = options.schedule[retriesSpent];
   if (scheduled === undefined) return { retry: false };
   let delay: number;
   if (retryAfterSeconds !== undefined) {
@@ -30,7 +28,7 @@ export function nextRetry(attempt: number, retryAfterSeconds: number | undefined
     const spread = 1 + (((options.random ?? Math.random)() * 2 - 1) * options.jitter);
     delay = scheduled * spread;
   }
-  return { retry: true, delaySeconds: Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.round(delay))) };
+  return { retry: true, delaySeconds: Math.max(0, Math.round(delay)) };
 }
 
 /** Reads a Retry-After header: delay-seconds or an HTTP date. */

@@ -17,6 +17,8 @@ export interface SubscriptionView {
   updatedAt: string;
   status: SubscriptionStatus;
   disabledReason?: string;
+  /** Most deliveries per second to this target; absent means unlimited. */
+  rateLimit?: number;
 }
 
 /** A subscription as stored: the view plus its signing secrets and delivery health. */
@@ -31,9 +33,11 @@ export interface Subscription extends SubscriptionView {
 
 const eventSchema = z.string().refine(isKnownEvent, { message: 'unknown event; see GET /events' });
 const targetSchema = z.string().min(1).max(TARGET_MAX_LENGTH);
+/** Deliveries per second, a whole number from 1 (Svix's throttleRate, Convoy's rate limit). */
+const rateLimitSchema = z.number().int('a whole number of deliveries per second').min(1).max(10_000);
 
 /** Body of `POST /{projectId}/subscriptions`. Unknown fields are refused. */
-export const createSubscriptionSchema = z.strictObject({ event: eventSchema, target: targetSchema });
+export const createSubscriptionSchema = z.strictObject({ event: eventSchema, target: targetSchema, rateLimit: rateLimitSchema.optional() });
 export type CreateSubscriptionInput = z.infer<typeof createSubscriptionSchema>;
 
 /** Body of `PUT /{projectId}/subscriptions/{id}`: only these fields change. */
@@ -42,8 +46,10 @@ export const updateSubscriptionSchema = z
     event: eventSchema.optional(),
     target: targetSchema.optional(),
     status: z.enum(SUBSCRIPTION_STATUSES).optional(),
+    /** `null` removes the limit. */
+    rateLimit: rateLimitSchema.nullable().optional(),
   })
-  .refine((body) => Object.keys(body).length > 0, { message: 'nothing to update: give event, target or status' });
+  .refine((body) => Object.keys(body).length > 0, { message: 'nothing to update: give event, target, status or rateLimit' });
 export type UpdateSubscriptionInput = z.infer<typeof updateSubscriptionSchema>;
 
 /** Path ids: Tiledesk project ids are Mongo ObjectIds, but any short token-safe id is accepted. */

@@ -2,9 +2,10 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod';
 import { MalformedEventError, SubscriberLookup, lookupOncePerTopic, parseEnvelope, planDeliveries } from '../core/fan-out';
+import { stringifyJson } from '../core/json-text';
 import { readConfig } from '../adapters/config';
 import { instrument, logger, metrics } from '../adapters/observability';
-import { Unsent, changeVisibility, describeUnsent, trySendMessages } from '../adapters/sqs-queue';
+import { OutgoingMessage, Unsent, changeVisibility, describeUnsent, trySendMessages } from '../adapters/sqs-queue';
 import { SubscriptionStore } from '../adapters/subscription-store';
 
 const config = readConfig(
@@ -21,7 +22,7 @@ const store = new SubscriptionStore(config.TABLE_NAME);
 export const fanOutDeps = {
   findSubscribers: (projectId: string, topic: string) => store.findByTopic(projectId, topic),
   /** Sends delivery messages; returns those not sent, by index, with SQS's reason. */
-  enqueue: (bodies: string[]) => trySendMessages(config.DELIVERY_QUEUE_URL, bodies),
+  enqueue: (messages: OutgoingMessage[]) => trySendMessages(config.DELIVERY_QUEUE_URL, messages),
 };
 
 /** Plans one event's delivery messages, one per subscriber, into `planned`. */
@@ -29,7 +30,7 @@ async function planRecord(
   record: SQSRecord,
   malformed: Set<string>,
   findSubscribers: SubscriberLookup,
-  planned: { messageId: string; body: string }[],
+  planned: { messageId: string; message: OutgoingMessage }[],
 ): Promise<void> {
   let envelope;
   try {
@@ -43,7 +44,11 @@ async function planRecord(
     throw error;
   }
   const deliveries = await planDeliveries(envelope, findSubscribers);
-  for (const delivery of deliveries) planned.push({ messageId: record.messageId, body: JSON.stringify(delivery) });
+  // The project is the tenant of the fair delivery queue; the payload is written without
+  // recursion, so no nesting a client can publish makes this throw.
+  for (const delivery of deliveries) {
+    planned.push({ messageId: record.messageId, message: { body: stringifyJson(delivery), groupId: delivery.projectId } });
+  }
   logger.debug('event fanned out', {
     eventId: envelope.id,
     event: envelope['detail-type'],
@@ -63,7 +68,7 @@ async function planRecord(
 export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const malformed = new Set<string>();
   const findSubscribers = lookupOncePerTopic(fanOutDeps.findSubscribers);
-  const planned: { messageId: string; body: string }[] = [];
+  const planned: { messageId: string; message: OutgoingMessage }[] = [];
   const processor = new BatchProcessor(EventType.SQS);
   const response = await processPartialResponse(
     event,
@@ -76,7 +81,7 @@ export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatc
   // messages was not sent is retried whole; those that were sent then go again under the same
   // webhook-id (at-least-once).
   const sendable = planned.filter((entry) => !failedIds.has(entry.messageId));
-  const unsent: Unsent[] = sendable.length > 0 ? await fanOutDeps.enqueue(sendable.map((entry) => entry.body)) : [];
+  const unsent: Unsent[] = sendable.length > 0 ? await fanOutDeps.enqueue(sendable.map((entry) => entry.message)) : [];
   for (const { index } of unsent) failedIds.add(sendable[index]!.messageId);
   if (unsent.length > 0) {
     logger.warn('SQS did not take some delivery messages; their events will retry', {

@@ -9,6 +9,7 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '../core/errors';
+import { stringifyJson } from '../core/json-text';
 import { Principal, ROLES, canManageProject } from '../core/token';
 import type { AuthorizerContext } from './authorizer';
 import { logger } from '../adapters/observability';
@@ -18,7 +19,7 @@ export type ApiResult = APIGatewayProxyStructuredResultV2;
 
 /** A JSON response. */
 export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
-  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: stringifyJson(body) };
 }
 
 /** The one place errors become HTTP statuses; anything unexpected is logged and is a 500. */

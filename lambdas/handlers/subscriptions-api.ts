@@ -6,6 +6,7 @@ import { DeliveryMessage } from '../core/delivery-message';
 import { PostRequest } from '../core/deliver';
 import { messageFromAttempt, planRecovery } from '../core/recovery';
 import { sendTestPing } from '../core/test-ping';
+import { stringifyJson } from '../core/json-text';
 import {
   SubscriptionDeps,
   createSubscription,
@@ -64,8 +65,12 @@ const sender = {
   userAgent: `tiledesk-webhooks/${SERVICE_VERSION}`,
 };
 
+/** Recovered and replayed deliveries join the fast lane's fair queue, the project as tenant. */
 const enqueue = (messages: DeliveryMessage[]): Promise<void> =>
-  sendMessages(config.DELIVERY_QUEUE_URL, messages.map((message) => JSON.stringify(message)));
+  sendMessages(
+    config.DELIVERY_QUEUE_URL,
+    messages.map((message) => ({ body: stringifyJson(message), groupId: message.projectId })),
+  );
 
 const attemptLogs = new AttemptLogStore(config.TABLE_NAME);
 

@@ -1,3 +1,4 @@
+import { stringifyJson } from '../../lambdas/core/json-text';
 import { randomUUID } from 'node:crypto';
 import { SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { LocalActionHandler } from './aws-endpoint';
@@ -134,7 +135,7 @@ async function deliver(
     const response = await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: queueUrl,
-        Entries: items.map((item, n) => ({ Id: String(n), MessageBody: JSON.stringify(item.envelope) })),
+        Entries: items.map((item, n) => ({ Id: String(n), MessageBody: stringifyJson(item.envelope) })),
       }),
     );
     for (const failed of response.Failed ?? []) {

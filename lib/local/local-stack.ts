@@ -5,14 +5,15 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import {
   DEFAULT_RETRY_SCHEDULE_SECONDS,
   DELIVERY,
+  DeliveryLane,
   EVENT_RULE_PATTERN,
   FAN_OUT,
   LOCAL_NAMES,
   OPERATOR_SELECT_ROUTE,
   SUBSCRIPTION_ROUTES,
   TABLE_KEYS,
-  deliveryMaxReceiveCount,
-  deliveryRetentionSeconds,
+  DELIVERY_RETENTION_SECONDS,
+  checkRetrySchedule,
 } from '../settings';
 import { AwsEndpoint, LocalActionHandler, startAwsEndpoint } from './aws-endpoint';
 import { ApiServer, startApiServer } from './api-server';
@@ -49,6 +50,7 @@ export interface LocalStackOptions {
   /** Pollers per queue (Lambda concurrency). */
   fanOutConcurrency?: number;
   deliveryConcurrency?: number;
+  slowDeliveryConcurrency?: number;
   /** Receives errors of the in-process event sources. */
   onError?: (error: unknown) => void;
   /** Counts requests at the AWS endpoint. */
@@ -59,7 +61,9 @@ export interface LocalStackOptions {
 export interface LocalQueues {
   fanOut: QueueRef;
   fanOutDlq: QueueRef;
+  /** The fast lane's delivery queue. */
   delivery: QueueRef;
+  slowDelivery: QueueRef;
   deliveryDlq: QueueRef;
 }
 
@@ -125,14 +129,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     cleanups.push(() => endpoint.stop());
 
     const retrySchedule = options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
+    checkRetrySchedule(retrySchedule);
     setFunctionEnvironment(endpoint.url, options, retrySchedule);
     const sqs = new SQSClient({});
     endpointHolder.sqs = sqs;
     await createTable(new DynamoDBClient({}));
-    const queues = await createQueues(sqs, retrySchedule, options.deliveryVisibilityTimeoutSeconds);
+    const queues = await createQueues(sqs, options.deliveryVisibilityTimeoutSeconds);
     endpointHolder.queues = queues;
     rules.push({ pattern: EVENT_RULE_PATTERN, queueUrl: queues.fanOut.url });
     process.env.DELIVERY_QUEUE_URL = queues.delivery.url;
+    process.env.SLOW_DELIVERY_QUEUE_URL = queues.slowDelivery.url;
+    process.env.DELIVERY_DLQ_URL = queues.deliveryDlq.url;
     process.env.FAN_OUT_QUEUE_URL = queues.fanOut.url;
 
     // Handlers read their configuration at import, so they load only once it is set.
@@ -255,7 +262,6 @@ async function createTable(client: DynamoDBClient): Promise<void> {
 /** Creates the queues with the visibility and redrive the CDK constructs give them. */
 async function createQueues(
   sqs: SQSClient,
-  retrySchedule: readonly number[],
   deliveryVisibilityTimeoutSeconds: number = DELIVERY.visibilityTimeoutSeconds,
 ): Promise<LocalQueues> {
   const create = async (name: string, attributes: Record<string, string> = {}): Promise<QueueRef> => {
@@ -269,15 +275,15 @@ async function createQueues(
     VisibilityTimeout: String(FAN_OUT.visibilityTimeoutSeconds),
     RedrivePolicy: JSON.stringify({ deadLetterTargetArn: fanOutDlq.arn, maxReceiveCount: FAN_OUT.maxReceiveCount }),
   });
-  const delivery = await create(LOCAL_NAMES.deliveryQueue, {
-    VisibilityTimeout: String(deliveryVisibilityTimeoutSeconds),
-    MessageRetentionPeriod: String(deliveryRetentionSeconds(retrySchedule, DELIVERY.functionTimeoutSeconds)),
-    RedrivePolicy: JSON.stringify({
-      deadLetterTargetArn: deliveryDlq.arn,
-      maxReceiveCount: deliveryMaxReceiveCount(retrySchedule),
-    }),
-  });
-  return { fanOut, fanOutDlq, delivery, deliveryDlq };
+  const lane = (name: string) =>
+    create(name, {
+      VisibilityTimeout: String(deliveryVisibilityTimeoutSeconds),
+      MessageRetentionPeriod: String(DELIVERY_RETENTION_SECONDS),
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deliveryDlq.arn, maxReceiveCount: DELIVERY.poisonReceiveCount }),
+    });
+  const delivery = await lane(LOCAL_NAMES.deliveryQueue);
+  const slowDelivery = await lane(LOCAL_NAMES.slowDeliveryQueue);
+  return { fanOut, fanOutDlq, delivery, slowDelivery, deliveryDlq };
 }
 
 /** The queues a message move task may use, each DLQ pointing back at its source. */
@@ -285,12 +291,18 @@ function moveQueues(queues: LocalQueues): MoveQueue[] {
   return [
     { ...queues.fanOut },
     { ...queues.delivery },
+    { ...queues.slowDelivery },
     { ...queues.fanOutDlq, redrivesTo: queues.fanOut.arn },
     { ...queues.deliveryDlq, redrivesTo: queues.delivery.arn },
   ];
 }
 
-/** The two SQS event source mappings, with the deployed batch settings. */
+/**
+ * The SQS event source mappings, with the deployed batch settings. Both delivery queues are
+ * fair queues on AWS (the project is each message's group); fauxqs does not emulate that, so
+ * the local event sources share out each receive among tenants themselves. The fan-out queue
+ * gets the same treatment locally, with the event's project as its tenant.
+ */
 async function startEventSources(
   sqs: SQSClient,
   queues: LocalQueues,
@@ -300,9 +312,23 @@ async function startEventSources(
     import('../../lambdas/handlers/fan-out'),
     import('../../lambdas/handlers/delivery'),
   ]);
+  const common = { sqs, region: REGION, onError: options.onError };
+  const deliveryLane = (lane: DeliveryLane, queue: QueueRef, concurrency: number) =>
+    startSqsEventSource({
+      ...common,
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      functionName: lane === 'fast' ? 'delivery' : 'delivery-slow',
+      handler: delivery.handlerFor(lane),
+      batchSize: DELIVERY.batchSize,
+      maxBatchingWindowSeconds: DELIVERY.maxBatchingWindowSeconds,
+      concurrency,
+      functionTimeoutSeconds: DELIVERY.functionTimeoutSeconds,
+      tenantOf: (body) => jsonField(body, ['projectId']),
+    });
   return [
     startSqsEventSource({
-      sqs,
+      ...common,
       queueUrl: queues.fanOut.url,
       queueArn: queues.fanOut.arn,
       functionName: 'fan-out',
@@ -311,21 +337,20 @@ async function startEventSources(
       maxBatchingWindowSeconds: FAN_OUT.maxBatchingWindowSeconds,
       concurrency: options.fanOutConcurrency ?? 2,
       functionTimeoutSeconds: FAN_OUT.functionTimeoutSeconds,
-      region: REGION,
-      onError: options.onError,
+      tenantOf: (body) => jsonField(body, ['detail', 'id_project']),
     }),
-    startSqsEventSource({
-      sqs,
-      queueUrl: queues.delivery.url,
-      queueArn: queues.delivery.arn,
-      functionName: 'delivery',
-      handler: delivery.handler,
-      batchSize: DELIVERY.batchSize,
-      maxBatchingWindowSeconds: DELIVERY.maxBatchingWindowSeconds,
-      concurrency: options.deliveryConcurrency ?? 4,
-      functionTimeoutSeconds: DELIVERY.functionTimeoutSeconds,
-      region: REGION,
-      onError: options.onError,
-    }),
+    deliveryLane('fast', queues.delivery, options.deliveryConcurrency ?? 4),
+    deliveryLane('slow', queues.slowDelivery, options.slowDeliveryConcurrency ?? 2),
   ];
+}
+
+/** A string field of a JSON message body, or '' when the body or the field is not there. */
+function jsonField(body: string, path: string[]): string {
+  try {
+    let value: unknown = JSON.parse(body);
+    for (const name of path) value = (value as Record<string, unknown> | null)?.[name];
+    return typeof value === 'string' ? value : '';
+  } catch {
+    return '';
+  }
 }

@@ -25,6 +25,13 @@ export interface SqsEventSourceOptions {
   region: string;
   /** Called when an invocation throws (the whole batch then returns to the queue). */
   onError?: (error: unknown) => void;
+  /**
+   * The tenant of a message body, for SQS fair queues: when set, batches are shared out among
+   * tenants (fewest messages in flight first) instead of taken in queue order.
+   */
+  tenantOf?: (body: string) => string;
+  /** Messages received ahead of the pollers, so a fair batch can choose among tenants. @default 1000 */
+  prefetch?: number;
 }
 
 export interface SqsEventSource {
@@ -40,13 +47,20 @@ export interface SqsEventSource {
 export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSource {
   let running = true;
   const abort = new AbortController();
+  const source = options.tenantOf ? fairReceiver(options, () => running, abort.signal) : undefined;
   const pollers = Array.from({ length: options.concurrency }, () => poll());
 
   async function poll(): Promise<void> {
     while (running) {
       try {
-        const messages = await receiveBatch();
-        if (messages.length > 0) await invoke(messages);
+        const messages = source ? await source.take(options.batchSize) : await receiveBatch();
+        if (messages.length > 0) {
+          try {
+            await invoke(messages);
+          } finally {
+            source?.done(messages);
+          }
+        }
       } catch (error) {
         if (!running) return;
         options.onError?.(error);
@@ -56,28 +70,14 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   }
 
   async function receiveBatch(): Promise<Message[]> {
-    const messages = await receive(options.batchSize, 1);
+    const messages = await receiveMessages(options, options.batchSize, 1, abort.signal);
     const windowEnds = Date.now() + options.maxBatchingWindowSeconds * 1000;
     while (running && messages.length > 0 && messages.length < options.batchSize && Date.now() < windowEnds) {
-      const more = await receive(options.batchSize - messages.length, 0);
+      const more = await receiveMessages(options, options.batchSize - messages.length, 0, abort.signal);
       if (more.length === 0) await sleep(Math.min(50, Math.max(0, windowEnds - Date.now())));
       messages.push(...more);
     }
     return messages;
-  }
-
-  async function receive(max: number, waitSeconds: number): Promise<Message[]> {
-    const { Messages } = await options.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: options.queueUrl,
-        MaxNumberOfMessages: Math.min(10, max),
-        WaitTimeSeconds: waitSeconds,
-        MessageSystemAttributeNames: ['All'],
-        MessageAttributeNames: ['All'],
-      }),
-      { abortSignal: abort.signal },
-    );
-    return Messages ?? [];
   }
 
   async function invoke(messages: Message[]): Promise<void> {
@@ -105,7 +105,104 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     async stop() {
       running = false;
       abort.abort();
-      await Promise.allSettled(pollers);
+      await Promise.allSettled([...pollers, source?.stopped]);
+    },
+  };
+}
+
+async function receiveMessages(options: SqsEventSourceOptions, max: number, waitSeconds: number, signal: AbortSignal): Promise<Message[]> {
+  const { Messages } = await options.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: options.queueUrl,
+      MaxNumberOfMessages: Math.min(10, max),
+      WaitTimeSeconds: waitSeconds,
+      MessageSystemAttributeNames: ['All'],
+      MessageAttributeNames: ['All'],
+    }),
+    { abortSignal: signal },
+  );
+  return Messages ?? [];
+}
+
+/**
+ * What SQS fair queues do, for an emulator that does not: messages are received ahead into a
+ * buffer, and each batch takes them tenant by tenant, the tenant with the fewest messages in
+ * flight first, so one tenant's burst cannot hold another's lone message behind it. Buffered
+ * messages are in flight, as they would be in a poller's hands; one buffered for half its
+ * visibility timeout is let go (it reappears in the queue) rather than handled late.
+ */
+function fairReceiver(options: SqsEventSourceOptions, isRunning: () => boolean, signal: AbortSignal) {
+  const tenantOf = options.tenantOf!;
+  const limit = options.prefetch ?? 1000;
+  const buffer: { message: Message; tenant: string; receivedAt: number }[] = [];
+  const inFlight = new Map<string, number>();
+  const tenants = new Map<string, string>();
+  let wake: (() => void) | undefined;
+  const arrived = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const feeder = (async () => {
+    while (isRunning()) {
+      if (buffer.length >= limit) {
+        await sleep(10);
+        continue;
+      }
+      try {
+        const messages = await receiveMessages(options, 10, buffer.length === 0 ? 1 : 0, signal);
+        const now = Date.now();
+        for (const message of messages) buffer.push({ message, tenant: tenantOf(message.Body ?? ''), receivedAt: now });
+        if (messages.length > 0) arrived();
+        else if (buffer.length > 0) await sleep(5);
+      } catch (error) {
+        if (!isRunning()) return;
+        options.onError?.(error);
+        await sleep(200);
+      }
+    }
+  })();
+
+  return {
+    stopped: feeder,
+    async take(max: number): Promise<Message[]> {
+      while (isRunning() && buffer.length === 0) {
+        await Promise.race([new Promise<void>((resolve) => (wake = resolve)), sleep(250)]);
+      }
+      const staleBefore = Date.now() - 500 * (options.functionTimeoutSeconds * 6);
+      for (let index = buffer.length - 1; index >= 0; index--) if (buffer[index]!.receivedAt < staleBefore) buffer.splice(index, 1);
+      const batch: Message[] = [];
+      const taken = new Map<string, number>();
+      while (batch.length < max && buffer.length > 0) {
+        // The buffered tenant with the fewest messages in flight (counting this batch) goes next.
+        let best = -1;
+        let bestLoad = Infinity;
+        const seen = new Set<string>();
+        for (const [index, entry] of buffer.entries()) {
+          if (seen.has(entry.tenant)) continue;
+          seen.add(entry.tenant);
+          const load = (inFlight.get(entry.tenant) ?? 0) + (taken.get(entry.tenant) ?? 0);
+          if (load < bestLoad) {
+            best = index;
+            bestLoad = load;
+          }
+        }
+        const [entry] = buffer.splice(best, 1);
+        batch.push(entry!.message);
+        taken.set(entry!.tenant, (taken.get(entry!.tenant) ?? 0) + 1);
+        tenants.set(entry!.message.MessageId ?? '', entry!.tenant);
+      }
+      for (const [tenant, count] of taken) inFlight.set(tenant, (inFlight.get(tenant) ?? 0) + count);
+      return batch;
+    },
+    done(messages: Message[]): void {
+      for (const message of messages) {
+        const tenant = tenants.get(message.MessageId ?? '');
+        tenants.delete(message.MessageId ?? '');
+        if (tenant === undefined) continue;
+        const left = (inFlight.get(tenant) ?? 1) - 1;
+        if (left > 0) inFlight.set(tenant, left);
+        else inFlight.delete(tenant);
+      }
     },
   };
 }

@@ -1,19 +1,18 @@
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, deliveryMaxReceiveCount } from '../../lib/settings';
-import { MAX_VISIBILITY_SECONDS } from '../../lambdas/core/retry-schedule';
+import { DELIVERY, DELIVERY_RETENTION_SECONDS } from '../../lib/settings';
 import { PolicyStatement, StackTemplate, actionsOf, getAtt, ref, resourcesAllowing } from './stack-template';
 
-const DELIVERY_ENV = 'RETRY_SCHEDULE';
-/** SQS keeps a message 4 days unless the queue says otherwise. */
-const SQS_DEFAULT_RETENTION_SECONDS = 4 * 24 * 3600;
-
 let stack: StackTemplate;
-let deliveryFunctionId: string;
-let deliveryQueueId: string;
+let fastId: string;
+let slowId: string;
+let fastQueueId: string;
+let slowQueueId: string;
 
 beforeAll(() => {
   stack = StackTemplate.synth();
-  deliveryFunctionId = stack.functionIdWithEnv(DELIVERY_ENV);
-  deliveryQueueId = stack.queueConsumedBy(deliveryFunctionId);
+  fastId = stack.functionIdWithEnvValue('DELIVERY_LANE', 'fast');
+  slowId = stack.functionIdWithEnvValue('DELIVERY_LANE', 'slow');
+  fastQueueId = stack.queueConsumedBy(fastId);
+  slowQueueId = stack.queueConsumedBy(slowId);
 });
 
 interface QueueProperties {
@@ -22,73 +21,97 @@ interface QueueProperties {
   RedrivePolicy?: { deadLetterTargetArn: unknown; maxReceiveCount: number };
 }
 
-const deliveryQueueOf = (template: StackTemplate): QueueProperties =>
-  template.resource('AWS::SQS::Queue', template.queueConsumedBy(template.functionIdWithEnv(DELIVERY_ENV)))
-    .Properties as QueueProperties;
+const queue = (id: string): QueueProperties => stack.resource('AWS::SQS::Queue', id).Properties as QueueProperties;
+const environment = (template: StackTemplate, id: string): Record<string, unknown> =>
+  (template.resource('AWS::Lambda::Function', id).Properties.Environment as { Variables: Record<string, unknown> }).Variables;
 
-describe('delivery queue', () => {
-  it('redrives to its DLQ after one receive per attempt of the default schedule', () => {
-    expect(deliveryMaxReceiveCount(DEFAULT_RETRY_SCHEDULE_SECONDS)).toBe(8);
-    const dlqId = stack.deadLetterQueueOf(deliveryQueueId);
-    expect(dlqId).not.toBe(deliveryQueueId);
-    expect(stack.resource('AWS::SQS::Queue', deliveryQueueId).Properties).toMatchObject({
-      RedrivePolicy: { deadLetterTargetArn: getAtt(dlqId), maxReceiveCount: 8 },
+describe('delivery lanes', () => {
+  it('gives each lane its own queue and function', () => {
+    expect(fastQueueId).not.toBe(slowQueueId);
+    expect(fastId).not.toBe(slowId);
+  });
+
+  // Attempts travel in the message, so the receive count only catches poison: a message whose
+  // invocation keeps failing before it is handled. The schedule's length plays no part.
+  it.each([
+    ['fast', () => fastQueueId],
+    ['slow', () => slowQueueId],
+  ])('the %s lane redrives poison to the one DLQ after a few receives, whatever the schedule', (_lane, queueId) => {
+    const dlqId = stack.deadLetterQueueOf(queueId());
+    expect(dlqId).toBe(stack.deadLetterQueueOf(fastQueueId));
+    expect(queue(queueId())).toMatchObject({
+      RedrivePolicy: { deadLetterTargetArn: getAtt(dlqId), maxReceiveCount: DELIVERY.poisonReceiveCount },
       VisibilityTimeout: DELIVERY.visibilityTimeoutSeconds,
+      MessageRetentionPeriod: DELIVERY_RETENTION_SECONDS,
     });
-  });
-
-  it('follows a custom retry schedule: receive count and the function both', () => {
     const custom = StackTemplate.synth({ retrySchedule: [1, 2, 3] });
-    expect(deliveryQueueOf(custom).RedrivePolicy?.maxReceiveCount).toBe(4);
-    expect(custom.environmentOf(DELIVERY_ENV).RETRY_SCHEDULE).toBe('1,2,3');
+    const customQueue = custom.queueConsumedBy(custom.functionIdWithEnvValue('DELIVERY_LANE', 'fast'));
+    expect((custom.resource('AWS::SQS::Queue', customQueue).Properties as QueueProperties).RedrivePolicy?.maxReceiveCount).toBe(
+      DELIVERY.poisonReceiveCount,
+    );
   });
 
-  // Retention counts from the first enqueue and ChangeMessageVisibility does not reset it: a
-  // message older than the retention period is deleted, never reaching the DLQ or the attempt log.
-  // A subscriber's Retry-After may push every retry to the 12 h visibility cap.
-  it.each<[string, readonly number[] | undefined]>([
-    ['the default schedule', undefined],
-    ['a schedule of ten 10 h retries (100 h nominal)', Array.from({ length: 10 }, () => 36_000)],
-  ])('keeps a message long enough to reach the DLQ with %s', (_name, retrySchedule) => {
-    const synthesized = retrySchedule ? StackTemplate.synth({ retrySchedule }) : stack;
-    const schedule = retrySchedule ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
-    const attempts = deliveryMaxReceiveCount(schedule);
-    const longestLife = schedule.length * MAX_VISIBILITY_SECONDS + attempts * DELIVERY.functionTimeoutSeconds;
-    const retention = deliveryQueueOf(synthesized).MessageRetentionPeriod ?? SQS_DEFAULT_RETENTION_SECONDS;
-    expect(retention).toBeGreaterThanOrEqual(longestLife);
+  // Each wait is a new message, so retention need not outlast the schedule: a schedule of ten
+  // 10 h retries synthesizes with the same 4-day retention.
+  it('accepts schedules longer than SQS could hold a message in flight', () => {
+    const long = StackTemplate.synth({ retrySchedule: Array.from({ length: 10 }, () => 36_000) });
+    const longFast = long.functionIdWithEnvValue('DELIVERY_LANE', 'fast');
+    expect(environment(long, longFast).RETRY_SCHEDULE).toBe(Array.from({ length: 10 }, () => '36000').join(','));
+    expect((long.resource('AWS::SQS::Queue', long.queueConsumedBy(longFast)).Properties as QueueProperties).MessageRetentionPeriod).toBe(
+      DELIVERY_RETENTION_SECONDS,
+    );
   });
 
-  it('feeds the delivery function in batches, with partial batch failures and bounded concurrency', () => {
-    const mapping = stack.eventSourceMappingOf(deliveryFunctionId).Properties;
+  it('refuses a schedule that is not whole seconds', () => {
+    expect(() => StackTemplate.synth({ retrySchedule: [5, 1.5] })).toThrow(/whole seconds/);
+  });
+
+  it.each([
+    ['fast', () => fastId, () => fastQueueId, DELIVERY.maxConcurrency],
+    ['slow', () => slowId, () => slowQueueId, DELIVERY.slowLaneMaxConcurrency],
+  ])('feeds the %s lane in batches, with partial batch failures, no batching window and its own concurrency', (_lane, fnId, queueId, concurrency) => {
+    const mapping = stack.eventSourceMappingOf(fnId()).Properties;
     expect(mapping).toMatchObject({
-      EventSourceArn: getAtt(deliveryQueueId),
+      EventSourceArn: getAtt(queueId()),
       BatchSize: DELIVERY.batchSize,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      ScalingConfig: { MaximumConcurrency: DELIVERY.maxConcurrency },
+      ScalingConfig: { MaximumConcurrency: concurrency },
     });
-    expect(mapping.MaximumBatchingWindowInSeconds ?? 0).toBe(DELIVERY.maxBatchingWindowSeconds);
+    expect(mapping.MaximumBatchingWindowInSeconds ?? 0).toBe(0);
   });
 });
 
-describe('delivery function', () => {
-  it('times out as DELIVERY says', () => {
-    expect(stack.functionWithEnv(DELIVERY_ENV).Properties.Timeout).toBe(DELIVERY.functionTimeoutSeconds);
+describe('delivery functions', () => {
+  it('time out as DELIVERY says', () => {
+    for (const id of [fastId, slowId]) {
+      expect(stack.resource('AWS::Lambda::Function', id).Properties.Timeout).toBe(DELIVERY.functionTimeoutSeconds);
+    }
   });
 
-  it('gets the table, its queue and the delivery settings', () => {
-    expect(stack.environmentOf(DELIVERY_ENV)).toMatchObject({
-      TABLE_NAME: ref(stack.onlyLogicalId('AWS::DynamoDB::GlobalTable', {})),
-      DELIVERY_QUEUE_URL: ref(deliveryQueueId),
-      RETRY_SCHEDULE: '5,300,1800,7200,18000,36000,36000',
-      DELIVERY_TIMEOUT_MS: '10000',
-      TARGET_ALLOWLIST: '',
-      ATTEMPT_LOG_TTL_DAYS: String(DELIVERY.attemptLogTtlDays),
-    });
+  it('get the table, every queue they send to and the delivery settings', () => {
+    const dlqId = stack.deadLetterQueueOf(fastQueueId);
+    for (const [id, lane] of [
+      [fastId, 'fast'],
+      [slowId, 'slow'],
+    ] as const) {
+      expect(environment(stack, id)).toMatchObject({
+        TABLE_NAME: ref(stack.onlyLogicalId('AWS::DynamoDB::GlobalTable', {})),
+        DELIVERY_LANE: lane,
+        DELIVERY_QUEUE_URL: ref(fastQueueId),
+        SLOW_DELIVERY_QUEUE_URL: ref(slowQueueId),
+        DELIVERY_DLQ_URL: ref(dlqId),
+        RETRY_SCHEDULE: '5,300,1800,7200,18000,36000,36000',
+        DELIVERY_TIMEOUT_MS: '10000',
+        FAST_LANE_TIMEOUT_MS: String(DELIVERY.fastLaneTimeoutMs),
+        TARGET_ALLOWLIST: '',
+        ATTEMPT_LOG_TTL_DAYS: String(DELIVERY.attemptLogTtlDays),
+      });
+    }
   });
 
-  it('takes the delivery timeout and the target allowlist from the stack props', () => {
+  it('take the delivery timeout and the target allowlist from the stack props', () => {
     const custom = StackTemplate.synth({ deliveryTimeoutMs: 2500, targetAllowlist: '10.0.0.0/8,hooks.internal' });
-    expect(custom.environmentOf(DELIVERY_ENV)).toMatchObject({
+    expect(environment(custom, custom.functionIdWithEnvValue('DELIVERY_LANE', 'slow'))).toMatchObject({
       DELIVERY_TIMEOUT_MS: '2500',
       TARGET_ALLOWLIST: '10.0.0.0/8,hooks.internal',
     });
@@ -96,31 +119,33 @@ describe('delivery function', () => {
 });
 
 describe('delivery least privilege', () => {
-  const statements = (): PolicyStatement[] => stack.statementsOf(stack.functionWithEnv(DELIVERY_ENV));
+  const statements = (id: string): PolicyStatement[] => stack.statementsOf(stack.resource('AWS::Lambda::Function', id));
 
-  it('may batch-read subscriptions, batch-write attempt logs, update and delete items of the table, and no more', () => {
+  it('may only read and write items of the table (no query, scan or describe)', () => {
     const table = JSON.stringify(getAtt(stack.onlyLogicalId('AWS::DynamoDB::GlobalTable', {})));
-    for (const action of ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']) {
-      expect({ action, resources: resourcesAllowing(statements(), action) }).toEqual({ action, resources: [table] });
-    }
-    for (const action of ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:DescribeTable']) {
-      expect({ action, resources: resourcesAllowing(statements(), action) }).toEqual({ action, resources: [] });
-    }
-  });
-
-  it('may consume the delivery queue and reschedule its messages, and no other queue', () => {
-    const queue = JSON.stringify(getAtt(deliveryQueueId));
-    for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes']) {
-      expect({ action, resources: resourcesAllowing(statements(), action) }).toEqual({ action, resources: [queue] });
+    for (const id of [fastId, slowId]) {
+      for (const action of ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']) {
+        expect({ action, resources: resourcesAllowing(statements(id), action) }).toEqual({ action, resources: [table] });
+      }
+      for (const action of ['dynamodb:Query', 'dynamodb:Scan', 'dynamodb:DescribeTable']) {
+        expect({ action, resources: resourcesAllowing(statements(id), action) }).toEqual({ action, resources: [] });
+      }
     }
   });
 
-  it('may not send a message anywhere', () => {
-    expect(resourcesAllowing(statements(), 'sqs:SendMessage')).toEqual([]);
+  it('consumes only its own lane and sends only to the lanes and the DLQ', () => {
+    const dlq = JSON.stringify(getAtt(stack.deadLetterQueueOf(fastQueueId)));
+    const [fast, slow] = [JSON.stringify(getAtt(fastQueueId)), JSON.stringify(getAtt(slowQueueId))];
+    expect(resourcesAllowing(statements(fastId), 'sqs:ReceiveMessage')).toEqual([fast]);
+    expect(resourcesAllowing(statements(slowId), 'sqs:ReceiveMessage')).toEqual([slow]);
+    for (const id of [fastId, slowId]) {
+      expect(resourcesAllowing(statements(id), 'sqs:SendMessage').sort()).toEqual([fast, slow, dlq].sort());
+    }
   });
 
   it('has no Secrets Manager action', () => {
-    expect(actionsOf(statements()).filter((action) => action.toLowerCase().startsWith('secretsmanager:'))).toEqual([]);
-    expect(resourcesAllowing(statements(), 'secretsmanager:GetSecretValue')).toEqual([]);
+    for (const id of [fastId, slowId]) {
+      expect(actionsOf(statements(id)).filter((action) => action.toLowerCase().startsWith('secretsmanager:'))).toEqual([]);
+    }
   });
 });

@@ -2,7 +2,7 @@ import { EVENT_RULE_PATTERN, FAN_OUT, TABLE_KEYS } from '../../lib/settings';
 import { StackTemplate, actionsOf, getAtt, ref, resourcesAllowing } from './stack-template';
 
 const FAN_OUT_ENV = 'FAN_OUT_QUEUE_URL';
-const DELIVERY_ENV = 'RETRY_SCHEDULE';
+const DELIVERY_ENV = 'DELIVERY_LANE=fast';
 const EXISTING_BUS_ARN = 'arn:aws:events:eu-west-1:123456789012:event-bus/x';
 
 let stack: StackTemplate;
@@ -99,7 +99,6 @@ describe('fan-out queue', () => {
       EventSourceArn: getAtt(fanOutQueueId),
       FunctionName: ref(fanOutFunctionId),
       BatchSize: FAN_OUT.batchSize,
-      MaximumBatchingWindowInSeconds: FAN_OUT.maxBatchingWindowSeconds,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
   });

@@ -29,6 +29,20 @@ const QUEUE_CONSUME = [
 ];
 
 /**
+ * Both delivery lanes: subscriptions and their health read (BatchGetItem, GetItem after a lost
+ * race), attempt logs written (BatchWriteItem; PutItem item by item when a batch is refused),
+ * health, rate clock and dead streak updated, a 410 Gone's subscription deleted.
+ */
+const DELIVERY_TABLE_ACTIONS = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+];
+
+/**
  * Every function of the stack and everything its role may do, each action traced to a call in
  * `lambdas/` (handler → core → adapter). A function missing here, or a permission added to or
  * removed from any of them, fails the tests: review it against the code, then update this table.
@@ -60,15 +74,24 @@ const EXPECTED_GRANTS: Record<string, Grants> = {
     'Events/FanOutQueue.Arn': QUEUE_CONSUME,
   },
   'Delivery/Deliver/Function': {
-    'Store/Table.Arn': ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
-    'Delivery/Queue.Arn': QUEUE_CONSUME,
+    'Store/Table.Arn': DELIVERY_TABLE_ACTIONS,
+    'Delivery/Queue.Arn': [...QUEUE_CONSUME, ...QUEUE_SEND].sort(),
+    'Delivery/SlowQueue.Arn': QUEUE_SEND,
+    'Delivery/Dlq.Arn': QUEUE_SEND,
+  },
+  'Delivery/DeliverSlow/Function': {
+    'Store/Table.Arn': DELIVERY_TABLE_ACTIONS,
+    'Delivery/Queue.Arn': QUEUE_SEND,
+    'Delivery/SlowQueue.Arn': [...QUEUE_CONSUME, ...QUEUE_SEND].sort(),
+    'Delivery/Dlq.Arn': QUEUE_SEND,
   },
 };
 
 /** The functions that may send to each queue of the stack; EventBridge sends by queue policy. */
 const EXPECTED_SENDERS: Record<string, string[]> = {
-  'Delivery/Queue': ['Api/Subscriptions/Function', 'Events/FanOut/Function'],
-  'Delivery/Dlq': [],
+  'Delivery/Queue': ['Api/Subscriptions/Function', 'Delivery/Deliver/Function', 'Delivery/DeliverSlow/Function', 'Events/FanOut/Function'],
+  'Delivery/SlowQueue': ['Delivery/Deliver/Function', 'Delivery/DeliverSlow/Function'],
+  'Delivery/Dlq': ['Delivery/Deliver/Function', 'Delivery/DeliverSlow/Function'],
   'Events/FanOutQueue': [],
   'Events/FanOutDlq': [],
   'Events/RuleDlq': [],

@@ -81,10 +81,16 @@ export class StackTemplate {
   }
 
   /** The logical id of the one function whose environment has the given variable. */
+  /** The logical id of the one function with this variable (`NAME`, or `NAME=value` for a value). */
   functionIdWithEnv(variable: string): string {
+    const [name, value] = variable.split('=') as [string, string | undefined];
     return this.onlyLogicalId('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ [variable]: Match.anyValue() }) },
+      Environment: { Variables: Match.objectLike({ [name]: value ?? Match.anyValue() }) },
     });
+  }
+
+  functionIdWithEnvValue(variable: string, value: string): string {
+    return this.functionIdWithEnv(`${variable}=${value}`);
   }
 
   functionWithEnv(variable: string): CfnResource {

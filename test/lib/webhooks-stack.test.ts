@@ -14,7 +14,8 @@ const FUNCTIONS_BY_ENV = {
   subscriptions: 'SUBSCRIPTION_LIMIT',
   operatorSelect: 'OPERATOR_SELECT_TIMEOUT_MS',
   fanOut: 'FAN_OUT_QUEUE_URL',
-  delivery: 'RETRY_SCHEDULE',
+  delivery: 'DELIVERY_LANE=fast',
+  slowDelivery: 'DELIVERY_LANE=slow',
 } as const;
 
 describe('webhooks table', () => {
@@ -56,7 +57,7 @@ describe('webhooks table', () => {
 });
 
 describe('functions', () => {
-  it('are the authorizer, subscriptions, operator.select, fan-out and delivery functions, one of each', () => {
+  it('are the authorizer, subscriptions, operator.select, fan-out and the two delivery lanes, one of each', () => {
     const ids = Object.values(FUNCTIONS_BY_ENV).map((variable) => stack.functionIdWithEnv(variable));
     expect(new Set(ids).size).toBe(ids.length);
     expect(Object.keys(stack.resources('AWS::Lambda::Function')).sort()).toEqual([...ids].sort());
@@ -133,17 +134,20 @@ describe('queues', () => {
   const retentionOf = (queueId: string): number =>
     (stack.resource('AWS::SQS::Queue', queueId).Properties.MessageRetentionPeriod as number | undefined) ?? 4 * 24 * 3600;
 
-  it('are five: fan-out, delivery, their DLQs and the rule DLQ', () => {
+  it('are six: fan-out, the two delivery lanes, the DLQs of fan-out and delivery, and the rule DLQ', () => {
     const fanOutQueue = stack.queueConsumedBy(stack.functionIdWithEnv(FUNCTIONS_BY_ENV.fanOut));
     const deliveryQueue = stack.queueConsumedBy(stack.functionIdWithEnv(FUNCTIONS_BY_ENV.delivery));
+    const slowQueue = stack.queueConsumedBy(stack.functionIdWithEnv(FUNCTIONS_BY_ENV.slowDelivery));
+    expect(stack.deadLetterQueueOf(slowQueue)).toBe(stack.deadLetterQueueOf(deliveryQueue));
     const expected = [
       fanOutQueue,
       stack.deadLetterQueueOf(fanOutQueue),
       deliveryQueue,
+      slowQueue,
       stack.deadLetterQueueOf(deliveryQueue),
       stack.ruleDeadLetterQueue(),
     ];
-    expect(new Set(expected).size).toBe(5);
+    expect(new Set(expected).size).toBe(6);
     expect(Object.keys(stack.resources('AWS::SQS::Queue')).sort()).toEqual(expected.sort());
   });
 
@@ -165,7 +169,7 @@ describe('queues', () => {
 
   it('each hide a received message at least as long as the function consuming it may run', () => {
     const mappings = Object.values(stack.resources('AWS::Lambda::EventSourceMapping'));
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(3);
     for (const mapping of mappings) {
       const functionId = (mapping.Properties.FunctionName as { Ref: string }).Ref;
       const queueId = stack.queueConsumedBy(functionId);
@@ -221,6 +225,7 @@ describe('least privilege', () => {
     ['operator.select', FUNCTIONS_BY_ENV.operatorSelect],
     ['fan-out', FUNCTIONS_BY_ENV.fanOut],
     ['delivery', FUNCTIONS_BY_ENV.delivery],
+    ['slow-lane delivery', FUNCTIONS_BY_ENV.slowDelivery],
   ])('gives the %s function the name of the table it was granted', (_name, variable) => {
     const tableId = stack.onlyLogicalId('AWS::DynamoDB::GlobalTable', {});
     expect(stack.environmentOf(variable).TABLE_NAME).toEqual(ref(tableId));

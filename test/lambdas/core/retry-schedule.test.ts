@@ -1,4 +1,4 @@
-import { MAX_VISIBILITY_SECONDS, nextRetry, parseRetryAfter } from '../../../lambdas/core/retry-schedule';
+import { nextRetry, parseRetryAfter } from '../../../lambdas/core/retry-schedule';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY } from '../../../lib/settings';
 
 const options = {
@@ -9,18 +9,18 @@ const options = {
 };
 
 describe('nextRetry', () => {
-  test.each(DEFAULT_RETRY_SCHEDULE_SECONDS.map((delay, index) => [index + 1, delay]))(
-    'after attempt %i the delay is %i s ± 20 %',
-    (attempt, delay) => {
-      const low = nextRetry(attempt, undefined, { ...options, random: () => 0 });
-      const high = nextRetry(attempt, undefined, { ...options, random: () => 0.999999 });
+  test.each(DEFAULT_RETRY_SCHEDULE_SECONDS.map((delay, index) => [index, delay]))(
+    'with %i retries spent the delay is %i s ± 20 %, even past 12 h',
+    (spent, delay) => {
+      const low = nextRetry(spent, undefined, { ...options, random: () => 0 });
+      const high = nextRetry(spent, undefined, { ...options, random: () => 0.999999 });
       expect(low).toEqual({ retry: true, delaySeconds: Math.round(delay * 0.8) });
-      expect(high.retry && high.delaySeconds).toBe(Math.min(MAX_VISIBILITY_SECONDS, Math.round(delay * 1.2)));
+      expect(high.retry && high.delaySeconds).toBe(Math.round(delay * 1.2));
     },
   );
 
-  test('the schedule ends after its last delay', () => {
-    expect(nextRetry(DEFAULT_RETRY_SCHEDULE_SECONDS.length + 1, undefined, options)).toEqual({ retry: false });
+  test('the schedule ends once every retry is spent', () => {
+    expect(nextRetry(DEFAULT_RETRY_SCHEDULE_SECONDS.length, undefined, options)).toEqual({ retry: false });
   });
 
   test('Retry-After replaces the delay, clamped to the bounds', () => {

@@ -1,0 +1,173 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TABLE_KEYS } from '../../lib/settings';
+import { DeliveryHealth, HEALTHY, reserveRate } from '../core/delivery-health';
+import { batchGetAll, dynamoDocumentClient } from './aws-clients';
+import { SubscriptionKey, subscriptionKeys } from './subscription-store';
+
+const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
+
+/** The health item of a subscription: beside it in the project's partition, its own item. */
+const healthKey = (projectId: string, subscriptionId: string): Record<string, string> => ({
+  [PK]: subscriptionKeys.project(projectId),
+  [SK]: `HEALTH#${subscriptionId}`,
+});
+
+/** The health attributes written by `save` (the rate clock has its own conditional writes). */
+const HEALTH_FIELDS = [
+  'consecutiveFailures',
+  'circuit',
+  'openUntil',
+  'cooldownSeconds',
+  'probeUntil',
+  'lane',
+  'quickAnswers',
+  'lastSuccessAt',
+  'lastFailureAt',
+] as const;
+
+/** Retries of an optimistic rate-clock update before the deliveries wait for a later try. */
+const RATE_CLAIM_TRIES = 4;
+
+/**
+ * Delivery health in DynamoDB, one item per subscription. Every write is conditional on what
+ * was read (a version for the health, the clock itself for the rate limit), so concurrent
+ * delivery functions never lose each other's changes.
+ */
+export class DeliveryHealthStore {
+  constructor(
+    private readonly tableName: string,
+    private readonly client = dynamoDocumentClient,
+  ) {}
+
+  /** The health of several subscriptions (healthy when never written), by subscription id. */
+  async getMany(keys: SubscriptionKey[]): Promise<Map<string, DeliveryHealth>> {
+    const unique = [...new Map(keys.map((key) => [key.subscriptionId, key])).values()];
+    const items = await batchGetAll(
+      this.client,
+      this.tableName,
+      unique.map((key) => healthKey(key.projectId, key.subscriptionId)),
+      true,
+    );
+    const found = new Map(items.map((item) => [String(item[SK]).slice('HEALTH#'.length), fromItem(item)]));
+    return new Map(unique.map((key) => [key.subscriptionId, found.get(key.subscriptionId) ?? { ...HEALTHY }]));
+  }
+
+  async get(projectId: string, subscriptionId: string): Promise<DeliveryHealth> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: healthKey(projectId, subscriptionId), ConsistentRead: true }),
+    );
+    return Item ? fromItem(Item) : { ...HEALTHY };
+  }
+
+  /** Writes a new health if nobody changed it since `before` was read; false if somebody did. */
+  async save(projectId: string, subscriptionId: string, before: DeliveryHealth, after: DeliveryHealth): Promise<boolean> {
+    const names: Record<string, string> = { '#v': 'version' };
+    const values: Record<string, unknown> = { ':next': before.version + 1 };
+    const sets = ['#v = :next'];
+    const removes: string[] = [];
+    for (const [index, field] of HEALTH_FIELDS.entries()) {
+      names[`#f${index}`] = field;
+      const value = after[field];
+      if (value === undefined) {
+        removes.push(`#f${index}`);
+      } else {
+        values[`:f${index}`] = value;
+        sets.push(`#f${index} = :f${index}`);
+      }
+    }
+    if (before.version > 0) values[':v'] = before.version;
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: healthKey(projectId, subscriptionId),
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          ConditionExpression: before.version > 0 ? '#v = :v' : 'attribute_not_exists(#v)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Claims the half-open circuit's single probe until `until`: true for exactly one caller
+   * while the cool-down is over and no other probe holds it.
+   */
+  async claimProbe(projectId: string, subscriptionId: string, now: number, until: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: healthKey(projectId, subscriptionId),
+          UpdateExpression: 'SET #probe = :until',
+          ConditionExpression: '#circuit = :open AND #openUntil <= :now AND (attribute_not_exists(#probe) OR #probe < :now)',
+          ExpressionAttributeNames: { '#probe': 'probeUntil', '#circuit': 'circuit', '#openUntil': 'openUntil' },
+          ExpressionAttributeValues: { ':until': until, ':open': 'open', ':now': now },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Reserves up to `wanted` deliveries under a rate limit (GCRA, see `reserveRate`): moves the
+   * subscription's clock with a write conditional on the clock read, re-reading on a race.
+   * Returns how many may go now and, for the rest, in how many ms each is due.
+   */
+  async reserve(
+    projectId: string,
+    subscriptionId: string,
+    rate: number,
+    wanted: number,
+    knownTat: number | undefined,
+    toleranceMs: number,
+  ): Promise<{ allowed: number; dueInMs: number[] }> {
+    let tat = knownTat;
+    for (let round = 0; round < RATE_CLAIM_TRIES; round++) {
+      const now = Date.now();
+      const reservation = reserveRate(tat, rate, wanted, now, toleranceMs);
+      if (reservation.allowed === 0) return reservation;
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: healthKey(projectId, subscriptionId),
+            UpdateExpression: 'SET #tat = :next',
+            ConditionExpression: tat === undefined ? 'attribute_not_exists(#tat)' : '#tat = :previous',
+            ExpressionAttributeNames: { '#tat': 'rateTat' },
+            ExpressionAttributeValues: tat === undefined ? { ':next': reservation.tat } : { ':next': reservation.tat, ':previous': tat },
+          }),
+        );
+        return reservation;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+      tat = (await this.get(projectId, subscriptionId)).rateTat;
+    }
+    // Lost every race: many deliveries of this subscription are competing; these wait a little.
+    return { allowed: 0, dueInMs: Array.from({ length: wanted }, (_, index) => 1000 + (index * 1000) / rate) };
+  }
+
+  /** Forgets a subscription's health: circuit closed, fast lane, no failures. */
+  async reset(projectId: string, subscriptionId: string): Promise<void> {
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: healthKey(projectId, subscriptionId) }));
+  }
+}
+
+function fromItem(item: Record<string, unknown>): DeliveryHealth {
+  const health: DeliveryHealth = { ...HEALTHY, version: Number(item.version ?? 0) };
+  for (const field of HEALTH_FIELDS) {
+    if (item[field] !== undefined) (health as unknown as Record<string, unknown>)[field] = item[field];
+  }
+  if (item.rateTat !== undefined) health.rateTat = Number(item.rateTat);
+  return health;
+}

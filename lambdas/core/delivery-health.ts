@@ -1,0 +1,206 @@
+import type { DeliveryLane } from '../../lib/settings';
+
+/**
+ * A subscription's delivery health: its circuit breaker, its lane and its rate-limit clock. It
+ * lives apart from the subscription (its own item), so the delivery function can change it
+ * without racing the API's edits of the subscription.
+ */
+export interface DeliveryHealth {
+  /** Failed attempts in a row (errors, timeouts, non-2xx); a success clears it. */
+  consecutiveFailures: number;
+  /** closed: deliver; open: hold deliveries until `openUntil`, then let one probe through. */
+  circuit: 'closed' | 'open';
+  /** Epoch ms the open circuit's cool-down ends. */
+  openUntil?: number;
+  /** The cool-down used when the circuit last opened, doubled at each failed probe. */
+  cooldownSeconds?: number;
+  /** Epoch ms until which one delivery holds the half-open circuit's single probe. */
+  probeUntil?: number;
+  lane: DeliveryLane;
+  /** Quick answers in a row while in the slow lane. */
+  quickAnswers: number;
+  lastSuccessAt?: string;
+  lastFailureAt?: string;
+  /** Rate limit clock (GCRA's theoretical arrival time), epoch ms. */
+  rateTat?: number;
+  /** Optimistic-lock version of the stored item. */
+  version: number;
+}
+
+export const HEALTHY: DeliveryHealth = { consecutiveFailures: 0, circuit: 'closed', lane: 'fast', quickAnswers: 0, version: 0 };
+
+/** How the breaker and lanes are tuned (from `DELIVERY` in lib/settings.ts). */
+export interface HealthSettings {
+  circuitFailuresToOpen: number;
+  circuitCooldownSeconds: number;
+  circuitMaxCooldownSeconds: number;
+  quickAnswerMs: number;
+  quickAnswersToReturn: number;
+}
+
+/** One POST's outcome as far as health is concerned. */
+export interface PostSignal {
+  ok: boolean;
+  durationMs: number;
+  /** The fast lane gave up waiting: the subscriber moves to the slow lane. */
+  fastLaneTimeout?: boolean;
+  /** The half-open circuit's single probe. */
+  probe?: boolean;
+  at: number;
+}
+
+/** The circuit state the API shows: `half-open` once the cool-down has ended. */
+export type CircuitView = 'closed' | 'open' | 'half-open';
+
+export function circuitView(health: DeliveryHealth, now: number): CircuitView {
+  if (health.circuit === 'closed') return 'closed';
+  return (health.openUntil ?? 0) <= now ? 'half-open' : 'open';
+}
+
+/** What a delivery of this subscription may do now. */
+export type Gate =
+  | { kind: 'deliver' }
+  /** The circuit is open: wait this long, without a POST and without spending an attempt. */
+  | { kind: 'wait'; seconds: number; reason: 'circuit-open' | 'probe-in-flight' }
+  /** The cool-down is over: this delivery may be the one probe, if it wins the claim. */
+  | { kind: 'probe' };
+
+export function gateOf(health: DeliveryHealth, now: number, random: () => number = Math.random): Gate {
+  if (health.circuit === 'closed') return { kind: 'deliver' };
+  const openUntil = health.openUntil ?? 0;
+  if (openUntil > now) {
+    // A little spread so the held deliveries do not all come back in the same second.
+    return { kind: 'wait', seconds: Math.ceil((openUntil - now) / 1000) + Math.floor(random() * 3), reason: 'circuit-open' };
+  }
+  if ((health.probeUntil ?? 0) > now) {
+    return { kind: 'wait', seconds: Math.max(1, Math.ceil((health.probeUntil! - now) / 1000)), reason: 'probe-in-flight' };
+  }
+  return { kind: 'probe' };
+}
+
+/** A change worth a metric and a log line. */
+export type HealthTransition = 'circuit-opened' | 'circuit-closed' | 'circuit-reopened' | 'lane-slow' | 'lane-fast';
+
+/**
+ * Folds a batch's POST outcomes for one subscription (in order) into its health. Opens the
+ * circuit after the configured failures in a row; a failure while half-open (the probe) reopens
+ * it with twice the cool-down; a success closes it. A fast-lane timeout moves the subscription
+ * to the slow lane; quick answers in a row there bring it back.
+ */
+export function foldSignals(
+  health: DeliveryHealth,
+  signals: PostSignal[],
+  settings: HealthSettings,
+): { health: DeliveryHealth; transitions: HealthTransition[] } {
+  const next: DeliveryHealth = { ...health };
+  const transitions: HealthTransition[] = [];
+  for (const signal of signals) {
+    const iso = new Date(signal.at).toISOString();
+    if (signal.fastLaneTimeout && next.lane === 'fast') {
+      next.lane = 'slow';
+      next.quickAnswers = 0;
+      transitions.push('lane-slow');
+    }
+    if (signal.ok) {
+      next.lastSuccessAt = iso;
+      next.consecutiveFailures = 0;
+      if (next.circuit === 'open') {
+        next.circuit = 'closed';
+        delete next.openUntil;
+        delete next.probeUntil;
+        delete next.cooldownSeconds;
+        transitions.push('circuit-closed');
+      }
+      if (next.lane === 'slow' && !signal.fastLaneTimeout) {
+        next.quickAnswers = signal.durationMs < settings.quickAnswerMs ? next.quickAnswers + 1 : 0;
+        if (next.quickAnswers >= settings.quickAnswersToReturn) {
+          next.lane = 'fast';
+          next.quickAnswers = 0;
+          transitions.push('lane-fast');
+        }
+      }
+      continue;
+    }
+    next.lastFailureAt = iso;
+    next.consecutiveFailures += 1;
+    if (next.lane === 'slow' && !signal.fastLaneTimeout) next.quickAnswers = 0;
+    if (next.circuit === 'open' && signal.probe) {
+      // The probe failed: the circuit reopens with a longer cool-down.
+      const cooldown = Math.min(settings.circuitMaxCooldownSeconds, (next.cooldownSeconds ?? settings.circuitCooldownSeconds) * 2);
+      next.cooldownSeconds = cooldown;
+      next.openUntil = signal.at + cooldown * 1000;
+      delete next.probeUntil;
+      transitions.push('circuit-reopened');
+    } else if (next.circuit === 'closed' && next.consecutiveFailures >= settings.circuitFailuresToOpen) {
+      next.circuit = 'open';
+      next.cooldownSeconds = settings.circuitCooldownSeconds;
+      next.openUntil = signal.at + settings.circuitCooldownSeconds * 1000;
+      transitions.push('circuit-opened');
+    }
+  }
+  return { health: next, transitions };
+}
+
+/**
+ * Whether a folded health differs enough from the stored one to be written: any change but
+ * the timestamps, or a last success older than a minute (a busy healthy subscription then
+ * costs one health write a minute, not one per batch).
+ */
+export function healthNeedsWrite(before: DeliveryHealth, after: DeliveryHealth): boolean {
+  const { lastSuccessAt: a1, lastFailureAt: a2, version: _v1, rateTat: _r1, ...restBefore } = before;
+  const { lastSuccessAt: b1, lastFailureAt: b2, version: _v2, rateTat: _r2, ...restAfter } = after;
+  if (JSON.stringify(sorted(restBefore)) !== JSON.stringify(sorted(restAfter))) return true;
+  if (b2 !== a2) return true;
+  if (b1 && (!a1 || Date.parse(b1) - Date.parse(a1) >= 60_000)) return true;
+  return false;
+}
+
+function sorted(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/**
+ * A per-subscription rate limit as GCRA (the generic cell rate algorithm): the clock `tat` moves
+ * on by 1/rate per delivery, and a delivery may go while the clock is at most `toleranceMs`
+ * ahead of now. Over any window W this lets through at most rate·(W + tolerance) + 1 deliveries.
+ * Returns how many of `wanted` may go now, the new clock, and when each of the rest is due.
+ */
+export function reserveRate(
+  tat: number | undefined,
+  rate: number,
+  wanted: number,
+  now: number,
+  toleranceMs: number,
+): { allowed: number; tat: number; dueInMs: number[] } {
+  const interval = 1000 / rate;
+  let clock = Math.max(tat ?? now, now);
+  let allowed = 0;
+  while (allowed < wanted && clock - now <= toleranceMs) {
+    clock += interval;
+    allowed += 1;
+  }
+  const dueInMs = Array.from({ length: wanted - allowed }, (_, index) => clock - toleranceMs - now + index * interval);
+  return { allowed, tat: clock, dueInMs };
+}
+
+/** The health the API shows with a subscription. */
+export interface HealthView {
+  circuit: CircuitView;
+  consecutiveFailures: number;
+  lane: DeliveryLane;
+  lastSuccessAt?: string;
+  lastFailureAt?: string;
+  /** When the open circuit lets its next probe through. */
+  openUntil?: string;
+}
+
+export function healthView(health: DeliveryHealth, now: number): HealthView {
+  return {
+    circuit: circuitView(health, now),
+    consecutiveFailures: health.consecutiveFailures,
+    lane: health.lane,
+    ...(health.lastSuccessAt ? { lastSuccessAt: health.lastSuccessAt } : {}),
+    ...(health.lastFailureAt ? { lastFailureAt: health.lastFailureAt } : {}),
+    ...(health.circuit === 'open' && health.openUntil ? { openUntil: new Date(health.openUntil).toISOString() } : {}),
+  };
+}

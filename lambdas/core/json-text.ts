@@ -1,0 +1,65 @@
+/**
+ * `JSON.stringify` for values that came from `JSON.parse`, without recursion. V8's own
+ * stringify recurses and overflows the stack near 10,000 levels, while `JSON.parse` (and so
+ * EventBridge, SQS and our API) accepts far deeper documents: a payload a client could send
+ * must never become an exception halfway through a batch. The output is byte for byte what
+ * `JSON.stringify` gives for such values (same key order, same string escapes), so a payload
+ * is delivered as it was published.
+ */
+export function stringifyJson(value: unknown): string {
+  const out: string[] = [];
+  // Work items: a value to write, or a literal piece of punctuation.
+  const stack: ({ value: unknown } | { text: string })[] = [{ value }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if ('text' in item) {
+      out.push(item.text);
+      continue;
+    }
+    const current = item.value;
+    if (current === null || typeof current !== 'object') {
+      out.push(scalar(current));
+      continue;
+    }
+    if (Array.isArray(current)) {
+      stack.push({ text: ']' });
+      for (let index = current.length - 1; index >= 0; index--) {
+        stack.push({ value: current[index] === undefined ? null : current[index] });
+        if (index > 0) stack.push({ text: ',' });
+      }
+      stack.push({ text: '[' });
+      continue;
+    }
+    const entries = Object.entries(current as Record<string, unknown>).filter(
+      ([, entry]) => entry !== undefined && typeof entry !== 'function',
+    );
+    stack.push({ text: '}' });
+    for (let index = entries.length - 1; index >= 0; index--) {
+      const [key, entry] = entries[index]!;
+      stack.push({ value: entry });
+      stack.push({ text: `${JSON.stringify(key)}:` });
+      if (index > 0) stack.push({ text: ',' });
+    }
+    stack.push({ text: '{' });
+  }
+  return out.join('');
+}
+
+function scalar(value: unknown): string {
+  if (typeof value === 'number') return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+  if (typeof value === 'string' || typeof value === 'boolean' || value === null) return JSON.stringify(value);
+  return 'null';
+}
+
+/** How deep a JSON value nests (a scalar is 0), without recursion. */
+export function jsonDepth(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    deepest = Math.max(deepest, depth + 1);
+    for (const child of Object.values(current as Record<string, unknown>)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
