@@ -137,6 +137,7 @@ export const SUBSCRIPTION_ROUTES = [
   'POST /{projectId}/subscriptions/{id}/test',
   'POST /{projectId}/subscriptions/{id}/recover',
   'POST /{projectId}/subscriptions/{id}/logs/{logId}/retry',
+  'DELETE /{projectId}/subscriptions/{id}/health',
 ] as const;
 
 /** The synchronous operator.select hook's route (its own function). */

@@ -16,12 +16,14 @@ import {
   rotateSecret,
   updateSubscription,
 } from '../core/manage-subscriptions';
-import { Subscription, createSubscriptionSchema, idSchema, toView, updateSubscriptionSchema } from '../core/subscription';
+import { Subscription, SubscriptionView, createSubscriptionSchema, idSchema, toView, updateSubscriptionSchema } from '../core/subscription';
 import { parseAllowlist } from '../core/address-policy';
 import { booleanFlag, readConfig } from '../adapters/config';
 import { instrument, logger, metrics } from '../adapters/observability';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
+import { DeliveryHealthStore } from '../adapters/delivery-health-store';
+import { HealthView, healthView } from '../core/delivery-health';
 import { sendMessages } from '../adapters/sqs-queue';
 import { postWebhook } from '../adapters/webhook-client';
 import {
@@ -73,6 +75,14 @@ const enqueue = (messages: DeliveryMessage[]): Promise<void> =>
   );
 
 const attemptLogs = new AttemptLogStore(config.TABLE_NAME);
+const healthStore = new DeliveryHealthStore(config.TABLE_NAME);
+
+/** Subscriptions as the API shows them, each with its delivery health. */
+async function withHealth(projectId: string, views: SubscriptionView[]): Promise<(SubscriptionView & { health: HealthView })[]> {
+  const healths = await healthStore.getMany(views.map((view) => ({ projectId, subscriptionId: view._id })));
+  const now = Date.now();
+  return views.map((view) => ({ ...view, health: healthView(healths.get(view._id)!, now) }));
+}
 
 const pathSchema = z.object({ projectId: idSchema, id: idSchema.optional(), logId: idSchema.optional() });
 
@@ -102,15 +112,29 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
         const created = await createSubscription(projectId, input, principal.userId, deps);
         logger.info('subscription created', { projectId, subscriptionId: created._id, event: created.event });
         metrics.addMetric('SubscriptionCreated', 'Count', 1);
-        return jsonResponse(201, { ...toView(created), secret: created.secret }, { 'x-hook-secret': created.secret });
+        const [view] = await withHealth(projectId, [toView(created)]);
+        return jsonResponse(201, { ...view, secret: created.secret }, { 'x-hook-secret': created.secret });
       }
       case 'GET /{projectId}/subscriptions':
-        return jsonResponse(200, await listSubscriptions(projectId, deps));
-      case 'GET /{projectId}/subscriptions/{id}':
-        return jsonResponse(200, toView(await getSubscription(projectId, requireId(id), deps)));
+        return jsonResponse(200, await withHealth(projectId, await listSubscriptions(projectId, deps)));
+      case 'GET /{projectId}/subscriptions/{id}': {
+        const [view] = await withHealth(projectId, [toView(await getSubscription(projectId, requireId(id), deps))]);
+        return jsonResponse(200, view);
+      }
       case 'PUT /{projectId}/subscriptions/{id}': {
         const changes = parseBody(event, updateSubscriptionSchema);
-        return jsonResponse(200, await updateSubscription(projectId, requireId(id), changes, deps));
+        const updated = await updateSubscription(projectId, requireId(id), changes, deps);
+        // Re-enabling starts afresh: circuit closed, fast lane, no failures counted.
+        if (changes.status === 'active') await healthStore.reset(projectId, updated._id);
+        const [view] = await withHealth(projectId, [updated]);
+        return jsonResponse(200, view);
+      }
+      case 'DELETE /{projectId}/subscriptions/{id}/health': {
+        const subscription = await getSubscription(projectId, requireId(id), deps);
+        await healthStore.reset(projectId, subscription._id);
+        logger.info('delivery health reset', { projectId, subscriptionId: subscription._id });
+        const [view] = await withHealth(projectId, [toView(subscription)]);
+        return jsonResponse(200, view);
       }
       case 'GET /{projectId}/subscriptions/{id}/logs': {
         const { limit, cursor } = parseWith(pageQuerySchema, event.queryStringParameters ?? {}, 'query');
@@ -127,15 +151,18 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
       }
       case 'DELETE /{projectId}/subscriptions/{id}': {
         const deleted = await deleteSubscription(projectId, requireId(id), deps);
+        const [view] = await withHealth(projectId, [deleted]);
+        await healthStore.reset(projectId, deleted._id);
         logger.info('subscription deleted', { projectId, subscriptionId: deleted._id });
-        return jsonResponse(200, deleted);
+        return jsonResponse(200, view);
       }
       case 'POST /{projectId}/subscriptions/{id}/rotate-secret': {
         const rotated = await rotateSecret(projectId, requireId(id), deps);
         logger.info('secret rotated', { projectId, subscriptionId: rotated._id });
+        const [view] = await withHealth(projectId, [toView(rotated)]);
         return jsonResponse(
           200,
-          { ...toView(rotated), secret: rotated.secret, previousSecretExpiresAt: rotated.previousSecretExpiresAt },
+          { ...view, secret: rotated.secret, previousSecretExpiresAt: rotated.previousSecretExpiresAt },
           { 'x-hook-secret': rotated.secret },
         );
       }

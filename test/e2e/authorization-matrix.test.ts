@@ -72,6 +72,7 @@ const SUCCESS: Record<Route, number> = {
   'POST /{projectId}/subscriptions/{id}/test': 200,
   'POST /{projectId}/subscriptions/{id}/recover': 202,
   'POST /{projectId}/subscriptions/{id}/logs/{logId}/retry': 202,
+  'DELETE /{projectId}/subscriptions/{id}/health': 200,
   'POST /{projectId}/operator-select': 200,
 };
 
@@ -234,6 +235,9 @@ function expectSuccessBody(cell: Cell, reply: ApiReply, projectId: string, subsc
     case 'GET /{projectId}/subscriptions/{id}':
     case 'DELETE /{projectId}/subscriptions/{id}':
       expect(reply.body).toMatchObject(subscription);
+      break;
+    case 'DELETE /{projectId}/subscriptions/{id}/health':
+      expect(reply.body).toMatchObject({ ...subscription, health: { circuit: 'closed', consecutiveFailures: 0, lane: 'fast' } });
       break;
     case 'PUT /{projectId}/subscriptions/{id}':
       expect(reply.body).toMatchObject({ ...subscription, target: cellTarget(cell) });

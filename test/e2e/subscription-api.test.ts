@@ -79,6 +79,7 @@ describe('POST /{projectId}/subscriptions', () => {
       createdAt: expect.stringMatching(ISO_TIMESTAMP),
       updatedAt: created.createdAt,
       status: 'active',
+      health: { circuit: 'closed', consecutiveFailures: 0, lane: 'fast' },
       secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]+=*$/),
     });
     const secretBytes = Buffer.from((created.secret ?? '').slice('whsec_'.length), 'base64');

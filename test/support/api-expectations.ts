@@ -2,7 +2,13 @@ import type { SubscriptionView } from '../../lambdas/core/subscription';
 import type { ApiReply } from './local-stack-harness';
 
 /** The fields of a subscription as the API shows it (DESIGN §3), in sorted order. */
-export const SUBSCRIPTION_VIEW_KEYS = ['_id', 'createdAt', 'createdBy', 'event', 'id_project', 'status', 'target', 'updatedAt'];
+export const SUBSCRIPTION_VIEW_KEYS = ['_id', 'createdAt', 'createdBy', 'event', 'health', 'id_project', 'status', 'target', 'updatedAt'];
+
+/** A subscription as webhooks carry it in `hook`: the API's view without the delivery health. */
+export function hookOf(view: Record<string, unknown>): Record<string, unknown> {
+  const { health: _health, ...hook } = view;
+  return hook;
+}
 
 /** `Date.prototype.toISOString()` form. */
 export const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
