@@ -52,6 +52,9 @@ export function readAuthorizationHeader(header: string | undefined): string {
   return match[1];
 }
 
+/** The refusal of a well-formed token that no accepted secret or key signed. */
+export const INVALID_SIGNATURE = 'Invalid token signature';
+
 /**
  * Verifies an HS256 JWT: only HS256 is accepted (never `none` or another algorithm), the
  * signature is compared in constant time with each accepted secret (during a rotation, the
@@ -71,7 +74,7 @@ export function verifyToken(
     return actual.length === expected.length && timingSafeEqual(actual, expected);
   };
   if (!(typeof secrets === 'string' ? [secrets] : secrets).some(signedBy)) {
-    throw new UnauthenticatedError('Invalid token signature');
+    throw new UnauthenticatedError(INVALID_SIGNATURE);
   }
   return principalOf(readClaims(claimsSchema, payloadPart, nowSeconds));
 }
