@@ -123,6 +123,25 @@ export const API = {
   logsPageSizeMax: 200,
 } as const;
 
+/**
+ * The API token signing secret as the authorizer keeps it (README: Security, "Rotating the
+ * token signing secret").
+ */
+export const JWT_SECRET_CACHE = {
+  /** How long a container uses the secret it read before reading Secrets Manager again. */
+  ttlSeconds: 300,
+  /**
+   * A token the cached secrets refuse makes the container read again, at most this often:
+   * tokens signed with a secret just rotated in are accepted at once, everywhere.
+   */
+  minRefreshIntervalSeconds: 30,
+  /**
+   * After a rotation, tokens signed with the previous secret (stage AWSPREVIOUS) are accepted
+   * this long, counted from the new version's creation; then only the current one verifies.
+   */
+  previousOverlapSeconds: 86_400,
+} as const;
+
 /** Routes of the HTTP API, shared by the CDK stack and the local API server. */
 export const SUBSCRIPTION_ROUTES = [
   'GET /events',

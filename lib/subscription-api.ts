@@ -72,7 +72,7 @@ export class SubscriptionApi extends Construct {
     });
     acknowledge(this, {
       'AwsSolutions::AwsSolutions-SMG4':
-        'Rotating the token signing key invalidates every issued token; it is rotated deliberately (README: Tokens).',
+        'No rotation Lambda: an HMAC key has no service to re-key, so it is rotated by hand with put-secret-value; the authorizer re-reads it within minutes and accepts the previous one for an overlap (README: Rotating the token signing secret).',
     });
 
     this.apiFunction = new WebhookFunction(this, 'Subscriptions', {

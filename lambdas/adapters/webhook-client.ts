@@ -51,8 +51,9 @@ export function vettedLookup(allowlist: AddressAllowlist, lookupAll: LookupAll =
     lookupAll(hostname, { all: true, family: options.family }, (error, addresses) => {
       if (error) return callback(error, []);
       if (!allowlist.hosts.has(normalizeHost(hostname))) {
-        const denied = addresses.find((entry) => isDeniedAddress(entry.address, allowlist));
-        if (denied) return callback(new RefusedAddressError(`${hostname} resolves to a denied address (${denied.address})`), []);
+        // The address itself is not named: attempt logs are readable through the API (no DNS oracle).
+        const denied = addresses.some((entry) => isDeniedAddress(entry.address, allowlist));
+        if (denied) return callback(new RefusedAddressError(`${hostname} resolves to a private or reserved address`), []);
       }
       if (options.all) return callback(null, addresses);
       const [first] = addresses;

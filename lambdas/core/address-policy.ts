@@ -1,9 +1,9 @@
 import { BlockList, isIP } from 'node:net';
 
 /**
- * Address ranges a webhook must never reach unless allowlisted: private, loopback,
- * link-local (cloud metadata included), CGNAT, unspecified, multicast, reserved and the
- * IPv6 forms that embed or translate IPv4 addresses.
+ * IPv4 ranges a webhook must never reach unless allowlisted: private, loopback, link-local
+ * (cloud metadata included), CGNAT, unspecified, multicast and reserved (IANA IPv4
+ * special-purpose registry, the ranges that are not globally reachable).
  */
 const DENIED_V4: ReadonlyArray<[string, number]> = [
   ['0.0.0.0', 8], // "this network", unspecified
@@ -23,21 +23,28 @@ const DENIED_V4: ReadonlyArray<[string, number]> = [
   ['240.0.0.0', 4], // reserved, broadcast
 ];
 
-const DENIED_V6: ReadonlyArray<[string, number]> = [
-  ['::', 128], // unspecified
-  ['::1', 128], // loopback
-  ['::', 96], // IPv4-compatible (deprecated)
-  ['::ffff:0:0', 96], // IPv4-mapped
-  ['64:ff9b::', 96], // NAT64 well-known prefix
-  ['64:ff9b:1::', 48], // local-use NAT64
-  ['100::', 64], // discard-only
-  ['2001::', 32], // Teredo
+/**
+ * IPv6 is allowed, not denied, by range: only global unicast (2000::/3) can be a webhook's
+ * address. Everything outside it is refused whatever new prefix IANA assigns there: loopback,
+ * unspecified, IPv4-mapped (::ffff:0:0/96), SIIT IPv4-translated (::ffff:0:0:0/96),
+ * IPv4-compatible, NAT64 (64:ff9b::/96, 64:ff9b:1::/48), discard-only (100::/64), unique local
+ * (fc00::/7, with fd00:ec2::254, EC2's metadata), link-local, site-local and multicast.
+ */
+const GLOBAL_UNICAST_V6: [string, number] = ['2000::', 3];
+
+/**
+ * The parts of 2000::/3 that the IANA IPv6 special-purpose registry sets aside, or that
+ * embed an IPv4 address a relay would reach on our behalf.
+ */
+const DENIED_GLOBAL_V6: ReadonlyArray<[string, number]> = [
+  // IETF protocol assignments as a whole: Teredo (2001::/32, embeds IPv4), benchmarking
+  // (2001:2::/48), ORCHID (2001:10::/28), ORCHIDv2 (2001:20::/28), AMT, AS112, DRIP; none of
+  // them is a web server's address.
+  ['2001::', 23],
   ['2001:db8::', 32], // documentation
-  ['2002::', 16], // 6to4
-  ['fc00::', 7], // unique local, includes fd00:ec2::254 (EC2 metadata)
-  ['fe80::', 10], // link-local
-  ['fec0::', 10], // site-local (deprecated)
-  ['ff00::', 8], // multicast
+  ['2002::', 16], // 6to4, embeds IPv4
+  ['3fff::', 20], // documentation (RFC 9637)
+  ['5f00::', 16], // SRv6 SIDs (RFC 9602), not globally reachable
 ];
 
 /**
@@ -55,7 +62,10 @@ function newRangeLists(): RangeLists {
 
 const deniedRanges = newRangeLists();
 for (const [network, prefix] of DENIED_V4) deniedRanges.ipv4.addSubnet(network, prefix, 'ipv4');
-for (const [network, prefix] of DENIED_V6) deniedRanges.ipv6.addSubnet(network, prefix, 'ipv6');
+for (const [network, prefix] of DENIED_GLOBAL_V6) deniedRanges.ipv6.addSubnet(network, prefix, 'ipv6');
+
+const globalUnicastV6 = new BlockList();
+globalUnicastV6.addSubnet(...GLOBAL_UNICAST_V6, 'ipv6');
 
 /** An allowlist entry: a CIDR, a single address, or a host name (exact, case-insensitive). */
 export interface AddressAllowlist {
@@ -95,5 +105,6 @@ export function isDeniedAddress(address: string, allowlist: AddressAllowlist): b
   if (family === 0) return true;
   const type = family === 4 ? 'ipv4' : 'ipv6';
   if (allowlist.ranges[type].check(address, type)) return false;
+  if (type === 'ipv6' && !globalUnicastV6.check(address, 'ipv6')) return true;
   return deniedRanges[type].check(address, type);
 }

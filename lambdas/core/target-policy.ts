@@ -18,6 +18,10 @@ export type Resolver = (host: string) => Promise<string[]>;
 export const systemResolver: Resolver = async (host) =>
   (await lookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
 
+/** C0 controls, DEL and C1 controls. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
 /** Why a target was refused; `null` when it is acceptable. */
 export type TargetProblem = string | null;
 
@@ -27,6 +31,9 @@ export type TargetProblem = string | null;
  */
 export function checkTargetForm(target: string, policy: TargetPolicy): TargetProblem {
   if (target.length > TARGET_MAX_LENGTH) return `must be at most ${TARGET_MAX_LENGTH} characters`;
+  // The URL parser silently drops CR, LF and tab: the stored target would differ from the one
+  // requested, and a log or header could be split by it.
+  if (CONTROL_CHARACTER.test(target)) return 'must not contain control characters (CR, LF, tab, …)';
   let url: URL;
   try {
     url = new URL(target);
@@ -42,7 +49,9 @@ export function checkTargetForm(target: string, policy: TargetPolicy): TargetPro
 
 /**
  * Checks where a target leads: refuses one that is, or resolves to, a denied address unless
- * the allowlist exempts it. Used at creation and, with the address pinned, at delivery.
+ * the allowlist exempts it. Used at creation and, with the address pinned, at delivery. The
+ * refusal never names the resolved address: it would turn the API into a DNS oracle for
+ * internal names.
  */
 export async function checkTargetAddress(
   target: string,
@@ -53,8 +62,8 @@ export async function checkTargetAddress(
   if (policy.allowlist.hosts.has(host)) return null;
   const addresses = isIP(host) ? [host] : await resolveOrEmpty(resolve, host);
   if (addresses.length === 0) return `host ${host} cannot be resolved`;
-  const denied = addresses.find((address) => isDeniedAddress(address, policy.allowlist));
-  return denied ? `resolves to a private or reserved address (${denied})` : null;
+  const denied = addresses.some((address) => isDeniedAddress(address, policy.allowlist));
+  return denied ? 'resolves to a private or reserved address' : null;
 }
 
 async function resolveOrEmpty(resolve: Resolver, host: string): Promise<string[]> {

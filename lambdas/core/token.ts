@@ -17,6 +17,7 @@ const claimsSchema = z.object({
   sub: z.string().min(1),
   exp: z.number(),
   iat: z.number().optional(),
+  nbf: z.number().optional(),
   projects: z.record(z.string(), z.enum(ROLES)).optional(),
   platform: z.boolean().optional(),
 });
@@ -24,6 +25,12 @@ const claimsSchema = z.object({
 type Claims = z.infer<typeof claimsSchema>;
 
 const headerSchema = z.object({ alg: z.literal('HS256'), typ: z.string().optional() });
+
+/**
+ * The issuer's clock (an IdP's, or the platform minting HS256 tokens) may run ahead of ours;
+ * `nbf` (not `exp`) gets this much slack.
+ */
+const NOT_BEFORE_LEEWAY_SECONDS = 60;
 
 const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -45,17 +52,29 @@ export function readAuthorizationHeader(header: string | undefined): string {
   return match[1];
 }
 
+/** The refusal of a well-formed token that no accepted secret or key signed. */
+export const INVALID_SIGNATURE = 'Invalid token signature';
+
 /**
  * Verifies an HS256 JWT: only HS256 is accepted (never `none` or another algorithm), the
- * signature is compared in constant time, and `exp` is required and must be in the future.
+ * signature is compared in constant time with each accepted secret (during a rotation, the
+ * current and the previous one), `exp` is required and must be in the future, and `nbf`,
+ * when present, must not be ahead of now by more than a minute of clock skew.
  */
-export function verifyToken(token: string, secret: string, nowSeconds = Math.floor(Date.now() / 1000)): Principal {
+export function verifyToken(
+  token: string,
+  secrets: string | readonly string[],
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Principal {
   const [headerPart, payloadPart, signaturePart] = splitToken(token);
   if (!headerSchema.safeParse(parseSegment(headerPart)).success) throw new UnauthenticatedError('Unsupported token algorithm');
-  const expected = createHmac('sha256', secret).update(`${headerPart}.${payloadPart}`).digest();
   const actual = Buffer.from(signaturePart, 'base64url');
-  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
-    throw new UnauthenticatedError('Invalid token signature');
+  const signedBy = (secret: string): boolean => {
+    const expected = createHmac('sha256', secret).update(`${headerPart}.${payloadPart}`).digest();
+    return actual.length === expected.length && timingSafeEqual(actual, expected);
+  };
+  if (!(typeof secrets === 'string' ? [secrets] : secrets).some(signedBy)) {
+    throw new UnauthenticatedError(INVALID_SIGNATURE);
   }
   return principalOf(readClaims(claimsSchema, payloadPart, nowSeconds));
 }
@@ -86,8 +105,6 @@ export interface Rs256Expectations {
 /** Below this modulus an RSA key is refused: 2048 bits is the floor of RFC 7518 §3.3. */
 const MIN_RSA_MODULUS_BITS = 2048;
 
-/** An IdP's clock may run ahead of ours; `nbf` (not `exp`) gets this much slack. */
-const NOT_BEFORE_LEEWAY_SECONDS = 60;
 
 const rs256HeaderSchema = z.object({
   alg: z.literal('RS256'),
@@ -99,7 +116,6 @@ const rs256HeaderSchema = z.object({
 const rs256ClaimsSchema = claimsSchema.extend({
   iss: z.string().optional(),
   aud: z.union([z.string(), z.array(z.string())]).optional(),
-  nbf: z.number().optional(),
 });
 
 /**
@@ -148,8 +164,7 @@ export function verifyRs256Token(
     throw new UnauthenticatedError('Invalid token signature');
   }
   const claims = readClaims(rs256ClaimsSchema, payloadPart, nowSeconds);
-  const { nbf, iss, aud } = claims;
-  if (nbf !== undefined && nbf > nowSeconds + NOT_BEFORE_LEEWAY_SECONDS) throw new UnauthenticatedError('Token not yet valid');
+  const { iss, aud } = claims;
   if (expected.issuer !== undefined && iss !== expected.issuer) throw new UnauthenticatedError('Token issuer not accepted');
   if (expected.audience !== undefined && !(Array.isArray(aud) ? aud : [aud]).includes(expected.audience)) {
     throw new UnauthenticatedError('Token audience not accepted');
@@ -199,18 +214,36 @@ function publicKeyOf(jwk: Jwk, refusals: string[]): KeyObject[] {
   return [key];
 }
 
-/** The token's header, payload and signature segments: exactly three, or it is malformed. */
+/**
+ * The token's header, payload and signature segments: exactly three, each in canonical
+ * base64url, or it is malformed. Node's decoder skips `=`, `+`, `/` and stray characters, so
+ * without the canonical check many spellings of one signature would verify.
+ */
 function splitToken(token: string): [string, string, string] {
   const parts = token.split('.');
   if (parts.length !== 3) throw new UnauthenticatedError('Malformed token');
+  if (!parts.every(isCanonicalBase64Url)) throw new UnauthenticatedError('Malformed token: segments must be canonical base64url');
   return parts as [string, string, string];
 }
 
-/** The payload's claims by `schema`, once the signature is verified; `exp` must be in the future. */
+/**
+ * Only the base64url alphabet, no padding, and the very text encoding its bytes gives back
+ * (which also refuses a length of 4n+1 and non-zero unused bits in the last character).
+ */
+function isCanonicalBase64Url(segment: string): boolean {
+  return /^[A-Za-z0-9_-]*$/.test(segment) && Buffer.from(segment, 'base64url').toString('base64url') === segment;
+}
+
+/**
+ * The payload's claims by `schema`, once the signature is verified; `exp` must be in the
+ * future, and `nbf` not in the future beyond the clock-skew leeway.
+ */
 function readClaims<C extends Claims>(schema: z.ZodType<C>, payloadPart: string, nowSeconds: number): C {
   const claims = schema.safeParse(parseSegment(payloadPart));
   if (!claims.success) throw new UnauthenticatedError('Invalid token claims');
   if (claims.data.exp <= nowSeconds) throw new UnauthenticatedError('Token expired');
+  const { nbf } = claims.data;
+  if (nbf !== undefined && nbf > nowSeconds + NOT_BEFORE_LEEWAY_SECONDS) throw new UnauthenticatedError('Token not yet valid');
   return claims.data;
 }
 

@@ -1,10 +1,10 @@
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
 import * as z from 'zod';
 import { UnauthenticatedError } from '../core/errors';
-import { Principal, readAuthorizationHeader, readTokenHeader, verifyRs256Token, verifyToken } from '../core/token';
+import { INVALID_SIGNATURE, Principal, readAuthorizationHeader, readTokenHeader, verifyRs256Token, verifyToken } from '../core/token';
 import { readConfig } from '../adapters/config';
 import { createJwksSource } from '../adapters/jwks';
-import { loadJwtSecret } from '../adapters/jwt-secret';
+import { JwtSecretSource, createJwtSecretSource, secretReaderFor } from '../adapters/jwt-secret';
 import { instrument, logger } from '../adapters/observability';
 
 /** An unset or empty variable is no setting. */
@@ -23,8 +23,10 @@ const config = readConfig(
   }),
 );
 
-// Module scope: the key set is cached for the container's life (see createJwksSource).
+// Module scope: the key set and the signing secret are cached per container, with an expiry
+// (see createJwksSource, createJwtSecretSource).
 const jwks = config.JWKS_URL ? createJwksSource(config.JWKS_URL) : undefined;
+const jwtSecrets = createJwtSecretSource(secretReaderFor());
 
 /** What the authorizer hands to the API functions (values must be primitives). */
 export interface AuthorizerContext {
@@ -79,7 +81,27 @@ async function verifyCaller(token: string): Promise<Principal> {
     const keys = kid ? await jwks.keysFor(kid) : [];
     return verifyRs256Token(token, keys, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
   }
-  return verifyToken(token, await loadJwtSecret());
+  return verifyHs256(token);
+}
+
+/**
+ * HS256 with the current secret, or the previous one during a rotation's overlap. A bad
+ * signature may come from a secret rotated in after this container read it: read again
+ * (rate-limited) before refusing. `secrets` and the clock are parameters for tests.
+ */
+export async function verifyHs256(
+  token: string,
+  secrets: JwtSecretSource = jwtSecrets,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Promise<Principal> {
+  try {
+    return verifyToken(token, await secrets.secrets(), nowSeconds);
+  } catch (error) {
+    if (!(error instanceof UnauthenticatedError) || error.message !== INVALID_SIGNATURE) throw error;
+    const refreshed = await secrets.refreshed();
+    if (!refreshed) throw error;
+    return verifyToken(token, refreshed, nowSeconds);
+  }
 }
 
 export const handler = instrument(authorize, { metrics: false });

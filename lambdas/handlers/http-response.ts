@@ -9,7 +9,7 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '../core/errors';
-import { stringifyJson } from '../core/json-text';
+import { jsonDepth, stringifyJson } from '../core/json-text';
 import { Principal, ROLES, canManageProject } from '../core/token';
 import type { AuthorizerContext } from './authorizer';
 import { logger } from '../adapters/observability';
@@ -75,7 +75,18 @@ export function assertCanManage(principal: Principal, projectId: string): void {
 /** Largest request body the API reads (a routing payload with its context fits easily). */
 export const MAX_BODY_BYTES = 256 * 1024;
 
-/** Parses a JSON body against a schema; 400 naming each offending field, 413 when too large. */
+/**
+ * Deepest nesting of objects and arrays a request body may have. Tiledesk's routing payloads
+ * nest about ten levels. Our own serialization is stack-safe (`stringifyJson`), but the zod
+ * schemas, the SDK's marshalling and the operator.select hook's own JSON code need not be:
+ * a documented bound (DynamoDB's own document limit) keeps a client's body away from them all.
+ */
+export const MAX_BODY_DEPTH = 32;
+
+/**
+ * Parses a JSON body against a schema; 400 naming each offending field (the top-level field
+ * of a body nested deeper than {@link MAX_BODY_DEPTH}), 413 when too large.
+ */
 export function parseBody<T extends z.ZodType>(event: ApiEvent, schema: T): z.infer<T> {
   let raw: unknown;
   const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : event.body;
@@ -85,7 +96,21 @@ export function parseBody<T extends z.ZodType>(event: ApiEvent, schema: T): z.in
   } catch {
     throw new ValidationError('body must be valid JSON', [{ field: 'body', message: 'invalid JSON' }]);
   }
+  assertShallow(raw, 'body');
   return parseWith(schema, raw, 'body');
+}
+
+/**
+ * 400 when `value` (a parsed body or invoke payload) nests deeper than {@link MAX_BODY_DEPTH},
+ * naming the top-level field that does (`what` when the root is an array).
+ */
+export function assertShallow(value: unknown, what: string): void {
+  if (jsonDepth(value) <= MAX_BODY_DEPTH) return;
+  const entries = typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.entries(value) : [];
+  // The root object is one level: a field may nest one level less than the body.
+  const field = entries.find(([, child]) => jsonDepth(child) >= MAX_BODY_DEPTH)?.[0] ?? what;
+  const message = `nested deeper than ${MAX_BODY_DEPTH} levels`;
+  throw new ValidationError(`invalid ${what}: ${field}: ${message}`, [{ field, message }]);
 }
 
 /** Validates any input against a schema, turning zod issues into field errors. */

@@ -11,7 +11,7 @@ import { readConfig } from '../adapters/config';
 import { instrument, logger, metrics } from '../adapters/observability';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { postWebhook } from '../adapters/webhook-client';
-import { ApiEvent, ApiResult, assertCanManage, errorResponse, jsonResponse, parseBody, parseWith, principalOf } from './http-response';
+import { ApiEvent, ApiResult, assertCanManage, assertShallow, errorResponse, jsonResponse, parseBody, parseWith, principalOf } from './http-response';
 
 const config = readConfig(
   z.object({
@@ -59,6 +59,7 @@ async function route(request: RoutingRequest): Promise<Selection> {
 export async function operatorSelect(event: ApiEvent | Record<string, unknown>): Promise<ApiResult | RoutingRequest> {
   metrics.addMetric('OperatorSelectRequest', 'Count', 1);
   if (!isApiEvent(event)) {
+    assertShallow(event, 'payload');
     const request = parseWith(routingRequestSchema, event, 'payload');
     return (await route(request)).result;
   }

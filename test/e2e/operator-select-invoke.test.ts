@@ -36,3 +36,15 @@ test('a direct invoke without a hook answers the default routing', async () => {
   const result = await operatorSelect({ ...routing, id_project: 'os-invoke-none' });
   expect(result).toEqual({ ...routing, id_project: 'os-invoke-none' });
 });
+
+test('a direct invoke with a payload nested 10,000 levels is refused naming the field, before the hook is called', async () => {
+  const { operatorSelect } = await import('../../lambdas/handlers/operator-select');
+  const { MAX_BODY_DEPTH } = await import('../../lambdas/handlers/http-response');
+  const { ValidationError } = await import('../../lambdas/core/errors');
+  const received = hook.received.length;
+  const context: unknown = JSON.parse('['.repeat(10_000) + ']'.repeat(10_000));
+  const refusal = operatorSelect({ ...routing, context });
+  await expect(refusal).rejects.toThrow(ValidationError);
+  await expect(refusal).rejects.toMatchObject({ errors: [{ field: 'context', message: `nested deeper than ${MAX_BODY_DEPTH} levels` }] });
+  expect(hook.received).toHaveLength(received);
+});

@@ -157,11 +157,26 @@ describe('POST /{projectId}/subscriptions', () => {
       ['a URL with credentials', 'http://u:p@127.0.0.1/', /credentials/],
       ['an ftp URL', 'ftp://127.0.0.1/hook', /https/],
       ['a URL over 2048 characters', `http://127.0.0.1/${'a'.repeat(2048)}`, /2048/],
-      ['a private address', 'http://10.0.0.1/hook', /private or reserved address \(10\.0\.0\.1\)/],
-      ['the metadata address', 'http://169.254.169.254/latest', /private or reserved address \(169\.254\.169\.254\)/],
+      // The refusal never names an address (no DNS oracle for internal names).
+      ['a private address', 'http://10.0.0.1/hook', /^resolves to a private or reserved address$/],
+      ['the metadata address', 'http://169.254.169.254/latest', /^resolves to a private or reserved address$/],
+      ['an SIIT-translated loopback', 'http://[::ffff:0:7f00:1]/', /^resolves to a private or reserved address$/],
+      ['an ORCHIDv2 address', 'http://[2001:20::1]/', /private or reserved/],
+      ['a documentation address (3fff::/20)', 'http://[3fff::1]/', /private or reserved/],
+      ['a URL with CR/LF', 'http://127.0.0.1:9/ho\r\nok', /control characters/],
+      ['a URL with a line feed in the host', 'http://127.0.\n0.1:9/hook', /control characters/],
+      ['a URL with a tab', 'http://127.0.0.1:9/\thook', /control characters/],
+      ['a URL with a NUL', 'http://127.0.0.1:9/hook\u0000', /control characters/],
     ])('refuses a target that is %s', async (_what, target, message) => {
       const { projectId, token } = newProject();
       expectFieldError(await create(projectId, token, { event: 'request.create', target }), 'target', message);
+    });
+
+    it('refuses a CR/LF target on update too, naming target', async () => {
+      const { projectId, token } = newProject();
+      const { _id: id } = await createOk(projectId, token);
+      const reply = await t.api('PUT', `/${projectId}/subscriptions/${id}`, { token, body: { target: 'http://127.0.0.1:9/a\r\nb' } });
+      expectFieldError(reply, 'target', /control characters/);
     });
 
     it('leaves nothing behind after a refused create', async () => {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { WebhooksStack } from '../../lib/webhooks-stack';
@@ -33,6 +35,20 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions::AwsSolutions-SMG4',
       'AwsSolutions::AwsSolutions-SQS3',
     ]);
+  });
+
+  test('the signing-secret rotation acknowledgement points to a README section that exists', () => {
+    const spy = jest.spyOn(Validations.prototype, 'acknowledge');
+    appWithChecks();
+    const reasons = spy.mock.calls.flatMap(([ack]) => (ack?.id === 'AwsSolutions::AwsSolutions-SMG4' ? [ack.reason] : []));
+    spy.mockRestore();
+    const section = /README: ([^)]+)\)/.exec(reasons[0] ?? '')?.[1];
+    expect(section).toBeDefined();
+    const headings = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('#'))
+      .map((line) => line.replace(/^#+\s*/, ''));
+    expect(headings).toContain(section);
   });
 
   test('a finding nobody acknowledged fails synthesis', () => {

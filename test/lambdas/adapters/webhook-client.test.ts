@@ -95,7 +95,7 @@ describe('vettedLookup (DNS rebinding)', () => {
     const lookup = vettedLookup(nothingAllowed, rebindingResolver());
     expect(await resolveWith(lookup)).toEqual({ error: null, address: '93.184.216.34' });
     const second = await resolveWith(lookup);
-    expect(second.error?.message).toMatch(/denied address \(10\.0\.0\.5\)/);
+    expect(second.error?.message).toBe('rebind.example resolves to a private or reserved address');
   });
 
   test('one private address among public ones refuses the host', async () => {
@@ -105,6 +105,7 @@ describe('vettedLookup (DNS rebinding)', () => {
         { address: '169.254.169.254', family: 4 },
       ]);
     const result = await resolveWith(vettedLookup(nothingAllowed, mixed));
-    expect(result.error?.message).toMatch(/169\.254\.169\.254/);
+    expect(result.error?.message).toBe('rebind.example resolves to a private or reserved address');
+    expect(result.error?.message).not.toMatch(/169\.254/);
   });
 });

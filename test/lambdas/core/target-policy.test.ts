@@ -21,6 +21,18 @@ function fakeResolver(table: Record<string, string[]>): jest.Mock<ReturnType<Res
 }
 
 describe('checkTargetForm', () => {
+  it.each([
+    ['CR LF in the path', 'https://example.com/a\r\nb'],
+    ['a line feed in the host', 'https://exa\nmple.com/'],
+    ['a tab', 'https://example.com/\thook'],
+    ['a trailing CR LF', 'https://example.com/hook\r\n'],
+    ['a NUL', 'https://example.com/\u0000'],
+    ['DEL', 'https://example.com/\u007f'],
+    ['a C1 control', 'https://example.com/\u0085'],
+  ])('refuses a target with %s, which the URL parser would silently drop', (_label, target) => {
+    expect(checkTargetForm(target, strict)).toBe('must not contain control characters (CR, LF, tab, …)');
+  });
+
   it('accepts an https URL', () => {
     expect(checkTargetForm('https://hooks.example.com/tiledesk?x=1', strict)).toBeNull();
   });
@@ -85,6 +97,18 @@ describe('checkTargetAddress', () => {
       'https://[fd00:ec2::254]/',
       'https://[fe80::1]/',
       'https://[fc00::1]/',
+      'https://[::ffff:0:7f00:1]/',
+      'https://[::ffff:0:127.0.0.1]/',
+      'https://[::ffff:0:a9fe:a9fe]/',
+      'https://[2001:10::1]/',
+      'https://[2001:20::1]/',
+      'https://[3fff::1]/',
+      'https://[2001:db8::1]/',
+      'https://[2001::7f00:1]/',
+      'https://[2002:7f00:1::1]/',
+      'https://[64:ff9b::7f00:1]/',
+      'https://[::127.0.0.1]/',
+      'https://[100::1]/',
       'https://224.0.0.1/',
       'https://255.255.255.255/',
       'http://127.0.0.1:8080/hook',
@@ -135,10 +159,18 @@ describe('checkTargetAddress', () => {
     );
 
     it('refuses a host with one public and one private address', async () => {
-      await expect(checkTargetAddress('https://mixed.example.com/', strict, resolve)).resolves.toMatch(
-        /192\.168\.0\.10/,
+      await expect(checkTargetAddress('https://mixed.example.com/', strict, resolve)).resolves.toBe(
+        'resolves to a private or reserved address',
       );
     });
+
+    it.each(['internal.example.com', 'metadata.example.com', 'v6-loopback.example.com', 'mixed.example.com'])(
+      'never names the address %s resolves to (no DNS oracle)',
+      async (host) => {
+        const problem = await checkTargetAddress(`https://${host}/`, strict, resolve);
+        expect(problem).toBe('resolves to a private or reserved address');
+      },
+    );
 
     it('refuses a host that cannot be resolved', async () => {
       await expect(checkTargetAddress('https://nowhere.example.com/', strict, resolve)).resolves.toMatch(
