@@ -116,6 +116,14 @@ export function checkRetrySchedule(schedule: readonly number[]): void {
   }
 }
 
+/** Alarm thresholds (lib/monitoring.ts). */
+export const MONITORING = {
+  /** A lane whose oldest message is older than this is falling behind. */
+  oldestMessageAlarmSeconds: 300,
+  /** Half of SQS's ~120,000 in-flight messages of a standard queue. */
+  inFlightAlarm: 60_000,
+} as const;
+
 /** Subscription API defaults. */
 export const API = {
   subscriptionLimitPerProject: 100,

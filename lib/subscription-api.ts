@@ -48,6 +48,7 @@ export interface SubscriptionApiProps {
 export class SubscriptionApi extends Construct {
   readonly httpApi: HttpApi;
   readonly jwtSecret: Secret;
+  readonly authorizerFunction: WebhookFunction;
   readonly apiFunction: WebhookFunction;
   /** Also invokable directly (Lambda Invoke with the routing payload) by a platform inside AWS. */
   readonly operatorSelectFunction: WebhookFunction;
@@ -59,11 +60,11 @@ export class SubscriptionApi extends Construct {
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
     });
 
-    const authorizerFunction = new WebhookFunction(this, 'Authorizer', {
+    const authorizerFunction = (this.authorizerFunction = new WebhookFunction(this, 'Authorizer', {
       handlerFile: 'authorizer',
       description: props.jwksUrl ? 'Verifies API tokens (HS256 JWT, RS256 JWT from the JWKS)' : 'Verifies API tokens (HS256 JWT)',
       environment: { JWT_SECRET_ARN: this.jwtSecret.secretArn, ...identityProviderEnvironment(props) },
-    });
+    }));
     // GetSecretValue only: grantRead would add DescribeSecret, which the authorizer never calls.
     Grant.addToPrincipal({
       grantee: authorizerFunction.function,

@@ -53,7 +53,7 @@ export class WebhooksStack extends Stack {
       timeoutMs: props.deliveryTimeoutMs,
       targetAllowlist: props.targetAllowlist,
     });
-    new SubscriptionApi(this, 'Api', {
+    const api = new SubscriptionApi(this, 'Api', {
       table,
       deliveryQueue: delivery.queue,
       deliveryTimeoutMs: props.deliveryTimeoutMs,
@@ -73,6 +73,17 @@ export class WebhooksStack extends Stack {
     });
     new Monitoring(this, 'Monitoring', {
       deadLetterQueues: { Delivery: delivery.dlq, FanOut: events.fanOutDlq, EventRule: events.ruleDlq },
+      workQueues: { FastLane: delivery.queue, SlowLane: delivery.slowQueue, FanOut: events.fanOutQueue },
+      functions: {
+        Authorizer: api.authorizerFunction.function,
+        Subscriptions: api.apiFunction.function,
+        OperatorSelect: api.operatorSelectFunction.function,
+        FanOut: events.fanOutFunction.function,
+        FastLane: delivery.deliveryFunction.function,
+        SlowLane: delivery.slowDeliveryFunction.function,
+      },
+      httpApi: api.httpApi,
+      table,
       alarmTopicArn: props.alarmTopicArn,
     });
     stackOutput(this, 'TableName', table.tableName);
