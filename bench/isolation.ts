@@ -1,0 +1,192 @@
+/**
+ * The isolation phase of `npm run bench` (also `npm run bench:isolation` alone): at the deployed
+ * defaults (10 s timeout, local concurrency), a healthy project publishing 20 events/s beside a
+ * project whose endpoint (a) never answers, (b) answers after 3 s, (c) answers 500 at once; and a
+ * project publishing lone events (2/s) while another publishes a 3,000-event burst. Each case
+ * runs on a fresh local stack and reports the healthy project's publish → receipt p50/p99 and
+ * the events it lost, beside the no-fault baseline of the same run.
+ */
+import { ChildProcess, fork } from 'node:child_process';
+import * as path from 'node:path';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { signToken } from '../lambdas/core/token';
+import { startLocalStack } from '../lib/local/local-stack';
+
+const SECONDS = Number(process.env.BENCH_ISOLATION_SECONDS ?? 30);
+const HEALTHY_RATE = 20;
+const BAD_RATE = 2;
+const BURST = 3000;
+const LONE_RATE = 2;
+const DRAIN_MS = 30_000;
+
+interface Receipt {
+  id: string;
+  at: number;
+  sentAt: number;
+  path: string;
+}
+
+export interface IsolationCase {
+  name: string;
+  p50Ms: number;
+  p99Ms: number;
+  sent: number;
+  lost: number;
+}
+
+/** Runs every case; the first of each group is its baseline. */
+export async function measureIsolation(): Promise<IsolationCase[]> {
+  const results: IsolationCase[] = [];
+  for (const mode of [undefined, 'hang', 'slow', 'fail'] as const) {
+    results.push(await steadyCase(mode));
+  }
+  results.push(await burstCase(false));
+  results.push(await burstCase(true));
+  return results;
+}
+
+/** Whether a case meets the issue's target: p99 within 3× its baseline (floor 300 ms), nothing lost. */
+export function meetsTarget(result: IsolationCase, baseline: IsolationCase): boolean {
+  return result.lost === 0 && result.p99Ms <= Math.max(300, 3 * baseline.p99Ms);
+}
+
+async function steadyCase(mode: 'hang' | 'slow' | 'fail' | undefined): Promise<IsolationCase> {
+  return withStack(async ({ subscribe, publishOne, receipts }) => {
+    await subscribe('healthy', '/healthy/steady');
+    if (mode) await subscribe('bad', `/${mode}`);
+    const sent = await paced(SECONDS * 1000, [
+      { every: 1000 / HEALTHY_RATE, send: (n) => publishOne('healthy', n) },
+      ...(mode ? [{ every: 1000 / BAD_RATE, send: (n: number) => publishOne('bad', n) }] : []),
+    ]);
+    return summarize(mode ? `beside an endpoint that ${DESCRIPTIONS[mode]}` : 'baseline (no faulty project)', sent[0]!, receipts, '/healthy/steady');
+  });
+}
+
+async function burstCase(withBurst: boolean): Promise<IsolationCase> {
+  return withStack(async ({ subscribe, publishOne, publishMany, receipts }) => {
+    await subscribe('lone', '/healthy/lone');
+    if (withBurst) await subscribe('burst', '/healthy/burst');
+    const burst = withBurst ? publishMany('burst', BURST) : Promise.resolve();
+    const sent = await paced(10_000, [{ every: 1000 / LONE_RATE, send: (n) => publishOne('lone', n) }]);
+    await burst;
+    return summarize(withBurst ? `lone events (2/s) during a ${BURST}-event burst` : 'lone events (2/s) alone', sent[0]!, receipts, '/healthy/lone');
+  });
+}
+
+const DESCRIPTIONS = { hang: 'never answers', slow: 'answers after 3 s', fail: 'answers 500 at once' };
+
+interface CaseTools {
+  subscribe(project: string, path: string): Promise<void>;
+  publishOne(project: string, n: number): Promise<void>;
+  publishMany(project: string, count: number): Promise<void>;
+  receipts: Receipt[];
+}
+
+async function withStack(run: (tools: CaseTools) => Promise<IsolationCase>): Promise<IsolationCase> {
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  const jwtSecret = 'bench-isolation-secret';
+  const stack = await startLocalStack({ port: 0, awsPort: 0, jwtSecret });
+  const { child, port, receipts } = await startReceiver();
+  const events = new EventBridgeClient({ endpoint: stack.awsEndpoint });
+  const entry = (project: string, n: number) => ({
+    EventBusName: stack.busName,
+    Source: 'tiledesk',
+    DetailType: 'request.create',
+    Detail: JSON.stringify({ id_project: project, n, sentAt: Date.now() }),
+  });
+  try {
+    return await run({
+      receipts,
+      async subscribe(project, target) {
+        const token = signToken({ sub: 'bench', projects: { [project]: 'owner' } }, jwtSecret);
+        const reply = await fetch(`${stack.apiUrl}/${project}/subscriptions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ event: 'request.create', target: `http://127.0.0.1:${port}${target}` }),
+        });
+        if (reply.status >= 300) throw new Error(`subscribe failed: ${reply.status} ${await reply.text()}`);
+      },
+      async publishOne(project, n) {
+        await events.send(new PutEventsCommand({ Entries: [entry(project, n)] }));
+      },
+      async publishMany(project, count) {
+        const calls = [];
+        for (let start = 0; start < count; start += 10) {
+          calls.push(events.send(new PutEventsCommand({ Entries: Array.from({ length: 10 }, (_, n) => entry(project, start + n)) })));
+        }
+        await Promise.all(calls);
+      },
+    });
+  } finally {
+    child.kill();
+    await stack.stop();
+  }
+}
+
+/** Calls each sender at its own pace for `durationMs`; returns how many each sent. */
+async function paced(durationMs: number, senders: { every: number; send: (n: number) => Promise<void> }[]): Promise<number[]> {
+  const started = Date.now();
+  return Promise.all(
+    senders.map(async ({ every, send }) => {
+      const pending: Promise<void>[] = [];
+      let n = 0;
+      for (; started + n * every < started + durationMs; n++) {
+        const wait = started + n * every - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        pending.push(send(n));
+      }
+      await Promise.all(pending);
+      return n;
+    }),
+  );
+}
+
+async function summarize(name: string, sent: number, receipts: Receipt[], path: string): Promise<IsolationCase> {
+  const deadline = Date.now() + DRAIN_MS;
+  const mine = () => new Map(receipts.filter((receipt) => receipt.path === path).map((receipt) => [receipt.id, receipt]));
+  while (mine().size < sent && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+  const latencies = [...mine().values()].map((receipt) => receipt.at - receipt.sentAt).sort((a, b) => a - b);
+  const percentile = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { name, p50Ms: percentile(0.5), p99Ms: percentile(0.99), sent, lost: sent - latencies.length };
+}
+
+async function startReceiver(): Promise<{ child: ChildProcess; port: number; receipts: Receipt[] }> {
+  const child = fork(path.join(__dirname, 'isolation-receiver.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const receipts: Receipt[] = [];
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.on('message', (message: { port?: number } | Receipt[]) => {
+      if (Array.isArray(message)) receipts.push(...message);
+      else if (message.port) resolve(message.port);
+    });
+  });
+  return { child, port, receipts };
+}
+
+/** Prints the isolation table (and is `npm run bench:isolation`). */
+export function printIsolation(results: IsolationCase[]): boolean {
+  const [steadyBaseline, , , , burstBaseline] = results;
+  console.log('\nisolation (deployed defaults; healthy project publish → receipt)');
+  console.log('case'.padEnd(58), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'lost'.padStart(6), '  target');
+  let ok = true;
+  for (const [index, result] of results.entries()) {
+    const baseline = index < 4 ? steadyBaseline! : burstBaseline!;
+    const pass = index === 4 ? result.lost === 0 && result.p99Ms <= 250 : meetsTarget(result, baseline);
+    ok &&= pass;
+    const target = index === 0 ? 'baseline' : index === 4 ? `${pass ? 'PASS' : 'MISS'} (p99 ≤ 250 ms)` : `${pass ? 'PASS' : 'MISS'} (≤ ${Math.max(300, 3 * baseline.p99Ms)} ms, 0 lost)`;
+    console.log(result.name.padEnd(58), String(result.p50Ms).padStart(8), String(result.p99Ms).padStart(8), String(result.lost).padStart(6), ' ', target);
+  }
+  return ok;
+}
+
+if (require.main === module) {
+  measureIsolation()
+    .then((results) => {
+      printIsolation(results);
+      process.exit(0);
+    })
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    });
+}

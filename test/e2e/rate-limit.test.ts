@@ -1,0 +1,69 @@
+// A subscription's rateLimit (deliveries per second) is never exceeded by more than 10 % over
+// any 10 s window; the excess is delayed, never dropped, and spends no attempt.
+import { TestStack, startTestStack } from '../support/local-stack-harness';
+import { LoggedAttempt, eventually, publish } from '../support/pipeline';
+import { Receiver, startReceiver } from '../support/receiver';
+
+let t: TestStack;
+let hook: Receiver;
+const RATE = 5;
+const EVENTS = 500;
+
+beforeAll(async () => {
+  t = await startTestStack();
+  hook = await startReceiver(() => ({ status: 200 }));
+});
+
+afterAll(async () => {
+  await t?.stop();
+  await hook?.close();
+});
+
+/** Every logged attempt of a subscription, page by page. */
+async function allLogs(projectId: string, subscriptionId: string, token: string): Promise<LoggedAttempt[]> {
+  const items: LoggedAttempt[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+    const reply = await t.api('GET', `/${projectId}/subscriptions/${subscriptionId}/logs?limit=200${query}`, { token });
+    items.push(...(reply.body.items as LoggedAttempt[]));
+    cursor = reply.body.nextCursor as string | null;
+  } while (cursor);
+  return items;
+}
+
+it(`holds a ${EVENTS}-event burst to rateLimit ${RATE}/s (+10 % over every 10 s window) and delivers all of it`, async () => {
+  const projectId = 'p-rate-limited';
+  const token = t.tokenFor({ [projectId]: 'owner' });
+  const created = await t.api('POST', `/${projectId}/subscriptions`, {
+    token,
+    body: { event: 'request.create', target: hook.url, rateLimit: RATE },
+  });
+  expect(created.body).toMatchObject({ rateLimit: RATE });
+  const subscriptionId = created.body._id as string;
+  for (let start = 0; start < EVENTS; start += 10) {
+    await publish(
+      t,
+      Array.from({ length: 10 }, (_, n) => ({ type: 'request.create', detail: { id_project: projectId, n: start + n } })),
+    );
+  }
+  const received = await hook.waitFor(EVENTS, (EVENTS / RATE) * 1000 * 1.5 + 30_000);
+  expect(new Set(received.map((request) => request.headers['webhook-id'])).size).toBe(EVENTS);
+
+  const times = received.map((request) => request.at).sort((a, b) => a - b);
+  let busiest = 0;
+  for (let first = 0, last = 0; first < times.length; first++) {
+    while (last < times.length && times[last]! < times[first]! + 10_000) last++;
+    busiest = Math.max(busiest, last - first);
+  }
+  expect(busiest).toBeLessThanOrEqual(RATE * 10 * 1.1);
+  // Not slower than the limit needs, either: the whole burst within 1.5× its ideal time.
+  expect(times.at(-1)! - times[0]!).toBeLessThan((EVENTS / RATE) * 1000 * 1.5);
+
+  const logs = await eventually(async () => {
+    const found = await allLogs(projectId, subscriptionId, token);
+    expect(found).toHaveLength(EVENTS);
+    return found;
+  });
+  expect(logs.filter((attempt) => attempt.attempt !== 1 || attempt.outcome !== 'delivered')).toEqual([]);
+}, 240_000);
