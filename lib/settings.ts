@@ -18,6 +18,12 @@ export const TABLE_KEYS = {
    * write units and storage for a rarely read listing.
    */
   historyIndex: { name: 'byProjectHistory', partitionKey: 'gsi2pk', sortKey: 'gsi2sk', projection: 'KEYS_ONLY' },
+  /**
+   * Partition keys a subscription's attempt logs (and a project's history index) are spread
+   * over: each partition key takes ~1,000 write units/s, so 8 give a busy subscription ~8,000
+   * one-unit attempts/s (docs/design.md §3.5).
+   */
+  attemptLogShards: 8,
   /** Epoch seconds after which DynamoDB TTL removes an attempt log. */
   ttlAttribute: 'expiresAt',
 } as const;

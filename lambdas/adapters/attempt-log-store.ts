@@ -9,10 +9,23 @@ import { logger, metrics } from './observability';
 
 const { partitionKey: PK, sortKey: SK, historyIndex, ttlAttribute } = TABLE_KEYS;
 
+/**
+ * Where logs live. A subscription's attempts and a project's history index are each spread
+ * over `attemptLogShards` partition keys, chosen by the log id, so one busy subscription can log
+ * that many times the ~1,000 writes/s one partition key takes (docs/design.md §3.5); a page is
+ * the newest of the shards' newest, merged.
+ */
 const logKeys = {
-  subscription: (projectId: string, subscriptionId: string) => `LOGS#${projectId}#${subscriptionId}`,
-  project: (projectId: string) => `HISTORY#${projectId}`,
+  subscription: (projectId: string, subscriptionId: string, shard: number) => `LOGS#${projectId}#${subscriptionId}#${shard}`,
+  project: (projectId: string, shard: number) => `HISTORY#${projectId}#${shard}`,
+  /** The name a cursor carries, so it is only accepted by the listing it came from. */
+  listing: (projectId: string, subscriptionId?: string) => (subscriptionId ? `LOGS#${projectId}#${subscriptionId}` : `HISTORY#${projectId}`),
 };
+
+const SHARDS = Array.from({ length: TABLE_KEYS.attemptLogShards }, (_, shard) => shard);
+
+/** The shard of a log id: its last (random, hex) digit, spread over the shards. */
+export const shardOf = (logId: string): number => parseInt(logId.slice(-1), 16) % TABLE_KEYS.attemptLogShards;
 
 /** A page of attempts, newest first, and the cursor of the next page. */
 export interface AttemptPage {
@@ -85,8 +98,17 @@ export class AttemptLogStore {
 
   /** A subscription's attempts, newest first. */
   async listBySubscription(projectId: string, subscriptionId: string, limit: number, cursor?: string): Promise<AttemptPage> {
-    const page = await this.query(undefined, PK, logKeys.subscription(projectId, subscriptionId), limit, cursor);
-    return { items: page.items.map(fromItem), nextCursor: page.nextCursor };
+    const listing = logKeys.listing(projectId, subscriptionId);
+    const before = decodeCursor(cursor, listing);
+    const { keys, more } = await this.newestOfShards(
+      undefined,
+      PK,
+      SK,
+      (shard) => logKeys.subscription(projectId, subscriptionId, shard),
+      limit,
+      before,
+    );
+    return this.page(keys, more, listing, (found) => found);
   }
 
   /** One attempt of a subscription. */
@@ -94,86 +116,128 @@ export class AttemptLogStore {
     const { Item } = await this.client.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { [PK]: logKeys.subscription(projectId, subscriptionId), [SK]: logId },
+        Key: { [PK]: logKeys.subscription(projectId, subscriptionId, shardOf(logId)), [SK]: logId },
       }),
     );
     return Item ? fromItem(Item) : undefined;
   }
 
-  /** Every attempt of a subscription since a time (log ids begin with the attempt's epoch ms). */
+  /**
+   * Every attempt of a subscription since a time (log ids begin with the attempt's epoch ms),
+   * without payloads: recover plans from these, then reads the few it resends with `get`.
+   */
   async listSince(projectId: string, subscriptionId: string, since: Date): Promise<Attempt[]> {
-    const items = await queryAll(this.client, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND #sk >= :since',
-      ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-      ExpressionAttributeValues: {
-        ':pk': logKeys.subscription(projectId, subscriptionId),
-        ':since': since.getTime().toString().padStart(14, '0'),
-      },
-    });
-    return items.map(fromItem);
+    const perShard = await Promise.all(
+      SHARDS.map((shard) =>
+        queryAll(this.client, {
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND #sk >= :since',
+          ProjectionExpression: LIGHT_ATTRIBUTES.map((_, index) => `#a${index}`).join(', '),
+          ExpressionAttributeNames: {
+            '#pk': PK,
+            '#sk': SK,
+            ...Object.fromEntries(LIGHT_ATTRIBUTES.map((name, index) => [`#a${index}`, name])),
+          },
+          ExpressionAttributeValues: {
+            ':pk': logKeys.subscription(projectId, subscriptionId, shard),
+            ':since': since.getTime().toString().padStart(14, '0'),
+          },
+        }),
+      ),
+    );
+    return perShard.flat().map(fromItem);
   }
 
   /**
-   * A project's attempts across its subscriptions, newest first: a page of keys from the
-   * keys-only history index, then the attempts themselves from the table, read in index order
-   * until the page holds about 1 MB (as a DynamoDB query page would), where the cursor then
-   * points. An attempt whose log expired in between is left out.
+   * A project's attempts across its subscriptions, newest first: the newest keys of each shard
+   * of the keys-only history index, merged, then the attempts themselves from the table, read
+   * in that order until the page holds about 1 MB (as a DynamoDB query page would), where the
+   * cursor then points. An attempt whose log expired in between is left out.
    */
   async listByProject(projectId: string, limit: number, cursor?: string): Promise<AttemptPage> {
-    const page = await this.query(historyIndex.name, historyIndex.partitionKey, logKeys.project(projectId), limit, cursor);
-    const keyOf = (item: Record<string, unknown>) => `${String(item[PK])}\n${String(item[SK])}`;
-    const items: Attempt[] = [];
-    let bytes = 0;
-    for (let start = 0; start < page.items.length; start += HISTORY_READ_KEYS) {
-      const entries = page.items.slice(start, start + HISTORY_READ_KEYS);
-      const found = await batchGetAll(this.client, this.tableName, entries.map((entry) => ({ [PK]: entry[PK], [SK]: entry[SK] })), true);
-      const byKey = new Map(found.map((item) => [keyOf(item), item]));
-      for (const [offset, entry] of entries.entries()) {
-        const item = byKey.get(keyOf(entry));
-        if (!item) continue;
-        const attempt = fromItem(item);
-        items.push(attempt);
-        bytes += Buffer.byteLength(stringifyJson(attempt));
-        if (bytes >= PAGE_BYTES && start + offset < page.items.length - 1) {
-          return { items, nextCursor: encodeCursor(Object.fromEntries(HISTORY_CURSOR_KEYS.map((name) => [name, entry[name]]))) };
-        }
+    const listing = logKeys.listing(projectId);
+    const before = decodeCursor(cursor, listing);
+    const { keys, more } = await this.newestOfShards(
+      historyIndex.name,
+      historyIndex.partitionKey,
+      historyIndex.sortKey,
+      (shard) => logKeys.project(projectId, shard),
+      limit,
+      before,
+    );
+    return this.page(keys, more, listing, async (entries) => {
+      const keyOf = (item: Record<string, unknown>) => `${String(item[PK])}\n${String(item[SK])}`;
+      const found: Record<string, unknown>[] = [];
+      for (let start = 0; start < entries.length; start += HISTORY_READ_KEYS) {
+        const slice = entries.slice(start, start + HISTORY_READ_KEYS);
+        found.push(...(await batchGetAll(this.client, this.tableName, slice.map((entry) => ({ [PK]: entry[PK], [SK]: entry[SK] })), true)));
       }
-    }
-    return { items, nextCursor: page.nextCursor };
+      const byKey = new Map(found.map((item) => [keyOf(item), item]));
+      return entries.flatMap((entry) => {
+        const item = byKey.get(keyOf(entry));
+        return item ? [item] : [];
+      });
+    });
   }
 
-  private async query(
+  /**
+   * The newest `limit` items (keys, for an index) across the shards, each shard asked for its
+   * newest `limit` before the cursor; `more` says whether any shard has older ones.
+   */
+  private async newestOfShards(
     indexName: string | undefined,
     keyName: string,
-    keyValue: string,
+    sortName: string,
+    keyOf: (shard: number) => string,
     limit: number,
-    cursor: string | undefined,
-  ): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
-    const page = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: indexName,
-        KeyConditionExpression: '#key = :value',
-        ExpressionAttributeNames: { '#key': keyName },
-        ExpressionAttributeValues: { ':value': keyValue },
-        ScanIndexForward: false,
-        Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, keyName, keyValue, indexName ? HISTORY_CURSOR_KEYS : LOG_CURSOR_KEYS),
-      }),
+    before: string | undefined,
+  ): Promise<{ keys: Record<string, unknown>[]; more: boolean }> {
+    const pages = await Promise.all(
+      SHARDS.map((shard) =>
+        this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: indexName,
+            KeyConditionExpression: before ? '#key = :value AND #sort < :before' : '#key = :value',
+            ExpressionAttributeNames: { '#key': keyName, ...(before ? { '#sort': sortName } : {}) },
+            ExpressionAttributeValues: { ':value': keyOf(shard), ...(before ? { ':before': before } : {}) },
+            ScanIndexForward: false,
+            Limit: limit,
+          }),
+        ),
+      ),
     );
-    return {
-      items: page.Items ?? [],
-      nextCursor: page.LastEvaluatedKey ? encodeCursor(page.LastEvaluatedKey) : null,
-    };
+    const all = pages.flatMap((page) => page.Items ?? []).sort((a, b) => String(b[sortName]).localeCompare(String(a[sortName])));
+    const more = all.length > limit || pages.some((page) => page.LastEvaluatedKey !== undefined);
+    return { keys: all.slice(0, limit), more };
+  }
+
+  /** Reads a page's attempts and stops it at about 1 MB; the cursor is the last log id shown. */
+  private async page(
+    keys: Record<string, unknown>[],
+    more: boolean,
+    listing: string,
+    read: (keys: Record<string, unknown>[]) => Promise<Record<string, unknown>[]> | Record<string, unknown>[],
+  ): Promise<AttemptPage> {
+    const items: Attempt[] = [];
+    let bytes = 0;
+    const found = await read(keys);
+    for (const [index, item] of found.entries()) {
+      const attempt = fromItem(item);
+      items.push(attempt);
+      bytes += Buffer.byteLength(stringifyJson(attempt));
+      if (bytes >= PAGE_BYTES && index < found.length - 1) return { items, nextCursor: encodeCursor(listing, attempt.logId) };
+    }
+    const last = items.at(-1) ?? (keys.at(-1) ? { logId: String(keys.at(-1)![SK]) } : undefined);
+    return { items, nextCursor: more && last ? encodeCursor(listing, last.logId) : null };
   }
 
   private toItem(attempt: Attempt): Record<string, unknown> {
     const { payload, ...rest } = attempt;
     const item: Record<string, unknown> = {
-      [PK]: logKeys.subscription(attempt.projectId, attempt.subscriptionId),
+      [PK]: logKeys.subscription(attempt.projectId, attempt.subscriptionId, shardOf(attempt.logId)),
       [SK]: attempt.logId,
-      [historyIndex.partitionKey]: logKeys.project(attempt.projectId),
+      [historyIndex.partitionKey]: logKeys.project(attempt.projectId, shardOf(attempt.logId)),
       [historyIndex.sortKey]: attempt.logId,
       [ttlAttribute]: Math.floor(Date.parse(attempt.attemptedAt) / 1000) + this.ttlDays * 86_400,
       ...rest,
@@ -207,29 +271,26 @@ const PAGE_BYTES = 1024 * 1024;
 /** History attempts are read from the table this many at a time (BatchGetItem's maximum). */
 const HISTORY_READ_KEYS = 100;
 
-const LOG_CURSOR_KEYS = [PK, SK];
-const HISTORY_CURSOR_KEYS = [PK, SK, historyIndex.partitionKey, historyIndex.sortKey];
+/** What recover plans from: an attempt without its payload and response. */
+const LIGHT_ATTRIBUTES = ['logId', 'projectId', 'subscriptionId', 'webhookId', 'eventId', 'event', 'target', 'attempt', 'outcome', 'error', 'attemptedAt', 'nextAttemptAt', 'durationMs'];
 
-const encodeCursor = (key: Record<string, unknown>): string => Buffer.from(JSON.stringify(key)).toString('base64url');
+/** A log id: epoch ms in 14 digits, a dash, 10 hex digits (`newLogId`). */
+const LOG_ID = /^\d{14}-[0-9a-f]{10}$/;
+
+const encodeCursor = (listing: string, before: string): string => Buffer.from(JSON.stringify({ listing, before })).toString('base64url');
 
 /**
- * A cursor is only accepted for the listing it came from, so it cannot read another key, and
- * only with exactly the string keys DynamoDB expects, so a forged one is a 400, not a 500.
+ * A cursor is the listing it belongs to and the log id the next page starts before; it is only
+ * accepted for that listing and with a well-formed log id, so a forged one is a 400, not a 500.
  */
-function decodeCursor(
-  cursor: string | undefined,
-  keyName: string,
-  keyValue: string,
-  keyNames: string[],
-): Record<string, unknown> | undefined {
+function decodeCursor(cursor: string | undefined, listing: string): string | undefined {
   if (!cursor) return undefined;
   try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
-    const names = Object.keys(key).sort();
-    const wellFormed =
-      names.length === keyNames.length &&
-      [...keyNames].sort().every((name, index) => names[index] === name && typeof key[name] === 'string' && key[name] !== '');
-    if (wellFormed && key[keyName] === keyValue) return key;
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const names = Object.keys(parsed).sort().join(',');
+    if (names === 'before,listing' && parsed.listing === listing && typeof parsed.before === 'string' && LOG_ID.test(parsed.before)) {
+      return parsed.before;
+    }
   } catch {
     // falls through to the validation error
   }

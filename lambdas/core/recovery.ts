@@ -27,22 +27,21 @@ export function messageFromAttempt(attempt: Attempt): DeliveryMessage | undefine
  * What `recover` re-enqueues from a subscription's attempts since a time: per webhook id
  * never delivered, the latest attempt if it was dead-lettered, skipped while the subscription
  * was disabled, or a retry that is long overdue. A webhook id still waiting for a scheduled
- * retry is left alone, so nothing is sent twice by recovery.
+ * retry is left alone, so nothing is sent twice by recovery. Plans from attempts without their
+ * payloads: the caller reads the chosen ones whole.
  */
-export function planRecovery(attempts: Attempt[], now: Date): DeliveryMessage[] {
+export function planRecovery(attempts: Attempt[], now: Date): Attempt[] {
   const byWebhook = new Map<string, Attempt[]>();
   for (const attempt of attempts) {
     byWebhook.set(attempt.webhookId, [...(byWebhook.get(attempt.webhookId) ?? []), attempt]);
   }
-  const messages: DeliveryMessage[] = [];
+  const chosen: Attempt[] = [];
   for (const group of byWebhook.values()) {
     if (group.some((attempt) => attempt.outcome === 'delivered' || attempt.outcome === 'unsubscribed')) continue;
     const latest = group.reduce((a, b) => (a.logId > b.logId ? a : b));
-    if (!isRecoverable(latest, now)) continue;
-    const message = messageFromAttempt(latest);
-    if (message) messages.push(message);
+    if (isRecoverable(latest, now) && latest.event !== OPERATOR_SELECT_EVENT) chosen.push(latest);
   }
-  return messages;
+  return chosen.sort((a, b) => a.logId.localeCompare(b.logId));
 }
 
 function isRecoverable(attempt: Attempt, now: Date): boolean {

@@ -84,6 +84,9 @@ async function withHealth(projectId: string, views: SubscriptionView[]): Promise
   return views.map((view) => ({ ...view, health: healthView(healths.get(view._id)!, now) }));
 }
 
+/** Attempts recover reads whole and sends per round. */
+const RECOVER_PAGE = 25;
+
 const pathSchema = z.object({ projectId: idSchema, id: idSchema.optional(), logId: idSchema.optional() });
 
 const recoverSchema = z.strictObject({
@@ -179,8 +182,17 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
         if (subscription.status !== 'active') {
           throw new ConflictError('the subscription is disabled: re-enable it first with PUT {"status":"active"}');
         }
-        const messages = planRecovery(await attemptLogs.listSince(projectId, subscription._id, new Date(since)), new Date());
-        await enqueue(messages);
+        const chosen = planRecovery(await attemptLogs.listSince(projectId, subscription._id, new Date(since)), new Date());
+        // The chosen attempts are read whole (with their payloads) and sent a page at a time.
+        const messages: DeliveryMessage[] = [];
+        for (let start = 0; start < chosen.length; start += RECOVER_PAGE) {
+          const page = await Promise.all(
+            chosen.slice(start, start + RECOVER_PAGE).map((attempt) => attemptLogs.get(projectId, subscription._id, attempt.logId)),
+          );
+          const batch = page.flatMap((attempt) => (attempt ? [messageFromAttempt(attempt)] : [])).flatMap((message) => (message ? [message] : []));
+          await enqueue(batch);
+          messages.push(...batch);
+        }
         logger.info('deliveries recovered', { projectId, subscriptionId: subscription._id, count: messages.length });
         return jsonResponse(202, { recovered: messages.length, webhookIds: messages.map((message) => message.webhookId) });
       }

@@ -24,7 +24,7 @@ function attempt(webhookId: string, outcome: Attempt['outcome'], extra: Partial<
 
 describe('planRecovery', () => {
   test('dead and skipped-while-disabled ids are resent once; delivered and pending ones are not', () => {
-    const messages = planRecovery(
+    const chosen = planRecovery(
       [
         attempt('dead', 'failed', { nextAttemptAt: now.toISOString() }),
         attempt('dead', 'dead'),
@@ -38,7 +38,8 @@ describe('planRecovery', () => {
       ],
       now,
     );
-    expect(messages.map((message) => message.webhookId).sort()).toEqual(['dead', 'lost', 'skipped']);
+    expect(chosen.map((attempt) => attempt.webhookId).sort()).toEqual(['dead', 'lost', 'skipped']);
+    expect(chosen.find((attempt) => attempt.webhookId === 'dead')?.outcome).toBe('dead');
   });
 
   test('an operator.select attempt is never turned into a delivery', () => {
