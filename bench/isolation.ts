@@ -6,7 +6,7 @@
  * runs on a fresh local stack and reports the healthy project's publish → receipt p50/p99 and
  * the events it lost, beside the no-fault baseline of the same run.
  */
-import { ChildProcess, fork } from 'node:child_process';
+import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { signToken } from '../lambdas/core/token';
@@ -34,14 +34,31 @@ export interface IsolationCase {
   lost: number;
 }
 
-/** Runs every case; the first of each group is its baseline. */
+const CASES: (() => Promise<IsolationCase>)[] = [
+  () => steadyCase(undefined),
+  () => steadyCase('hang'),
+  () => steadyCase('slow'),
+  () => steadyCase('fail'),
+  () => burstCase(false),
+  () => burstCase(true),
+];
+
+/**
+ * Runs every case, each in a process of its own (handlers keep their SDK clients for the life
+ * of a process, so each local stack needs a fresh one); the first of each group is its baseline.
+ */
 export async function measureIsolation(): Promise<IsolationCase[]> {
   const results: IsolationCase[] = [];
-  for (const mode of [undefined, 'hang', 'slow', 'fail'] as const) {
-    results.push(await steadyCase(mode));
+  for (const index of CASES.keys()) {
+    const run = spawnSync(path.join(__dirname, '..', 'node_modules', '.bin', 'tsx'), [__filename, '--case', String(index)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: 10 * 60_000,
+    });
+    const last = run.stdout.trim().split('\n').at(-1) ?? '';
+    if (run.status !== 0 || !last.startsWith('{')) throw new Error(`isolation case ${index} failed (exit ${run.status}): ${run.stdout}`);
+    results.push(JSON.parse(last) as IsolationCase);
   }
-  results.push(await burstCase(false));
-  results.push(await burstCase(true));
   return results;
 }
 
@@ -83,7 +100,7 @@ interface CaseTools {
 }
 
 async function withStack(run: (tools: CaseTools) => Promise<IsolationCase>): Promise<IsolationCase> {
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   const jwtSecret = 'bench-isolation-secret';
   const stack = await startLocalStack({ port: 0, awsPort: 0, jwtSecret });
   const { child, port, receipts } = await startReceiver();
@@ -180,11 +197,15 @@ export function printIsolation(results: IsolationCase[]): boolean {
 }
 
 if (require.main === module) {
-  measureIsolation()
-    .then((results) => {
-      printIsolation(results);
-      process.exit(0);
-    })
+  const caseIndex = process.argv.indexOf('--case');
+  const work =
+    caseIndex > 0
+      ? CASES[Number(process.argv[caseIndex + 1])]!().then((result) => console.log(JSON.stringify(result)))
+      : measureIsolation().then((results) => {
+          printIsolation(results);
+        });
+  work
+    .then(() => process.exit(0))
     .catch((error: unknown) => {
       console.error(error);
       process.exit(1);

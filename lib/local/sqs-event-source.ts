@@ -30,7 +30,7 @@ export interface SqsEventSourceOptions {
    * tenants (fewest messages in flight first) instead of taken in queue order.
    */
   tenantOf?: (body: string) => string;
-  /** Messages received ahead of the pollers, so a fair batch can choose among tenants. @default 1000 */
+  /** Messages received ahead of the pollers, so a fair batch can choose among tenants. @default 10000 */
   prefetch?: number;
 }
 
@@ -133,14 +133,13 @@ async function receiveMessages(options: SqsEventSourceOptions, max: number, wait
  */
 function fairReceiver(options: SqsEventSourceOptions, isRunning: () => boolean, signal: AbortSignal) {
   const tenantOf = options.tenantOf!;
-  const limit = options.prefetch ?? 1000;
+  const limit = options.prefetch ?? 10_000;
   const buffer: { message: Message; tenant: string; receivedAt: number }[] = [];
   const inFlight = new Map<string, number>();
   const tenants = new Map<string, string>();
-  let wake: (() => void) | undefined;
+  const waiting: (() => void)[] = [];
   const arrived = () => {
-    wake?.();
-    wake = undefined;
+    for (const wake of waiting.splice(0)) wake();
   };
   const feeder = (async () => {
     while (isRunning()) {
@@ -166,7 +165,7 @@ function fairReceiver(options: SqsEventSourceOptions, isRunning: () => boolean, 
     stopped: feeder,
     async take(max: number): Promise<Message[]> {
       while (isRunning() && buffer.length === 0) {
-        await Promise.race([new Promise<void>((resolve) => (wake = resolve)), sleep(250)]);
+        await Promise.race([new Promise<void>((resolve) => waiting.push(resolve)), sleep(250)]);
       }
       const staleBefore = Date.now() - 500 * (options.functionTimeoutSeconds * 6);
       for (let index = buffer.length - 1; index >= 0; index--) if (buffer[index]!.receivedAt < staleBefore) buffer.splice(index, 1);
