@@ -133,7 +133,8 @@ export async function deliverJob(
     };
   }
   const failure = result.error ?? `target answered ${result.statusCode}`;
-  if (job.lane === 'fast' && result.errorKind === 'timeout') {
+  // Only a deadline shorter than the subscriber's own makes a timeout a reason to change lanes.
+  if (job.lane === 'fast' && result.errorKind === 'timeout' && deps.timeoutMs.fast < deps.timeoutMs.slow) {
     return {
       disposition: deferred('slow', following, 0, now, deps.maxDelaySeconds),
       attempt: {
