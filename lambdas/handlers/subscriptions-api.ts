@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { API, DELIVERY, SERVICE_VERSION } from '../../lib/settings';
+import { API, DELIVERY } from '../../lib/settings';
 import { EVENT_CATALOG, EVENT_REFINEMENTS, OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ConflictError, NotFoundError } from '../core/errors';
 import { DeliveryMessage } from '../core/delivery-message';
@@ -45,6 +45,7 @@ const config = readConfig(
     SUBSCRIPTION_LIMIT: z.coerce.number().int().positive().default(API.subscriptionLimitPerProject),
     DELIVERY_QUEUE_URL: z.string().min(1),
     DELIVERY_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.timeoutMs),
+    WEBHOOK_ORIGIN: z.string().min(1),
   }),
 );
 
@@ -64,7 +65,7 @@ const sender = {
       maxResponseBytes: DELIVERY.responseBodyLimitBytes,
       allowlist,
     }),
-  userAgent: `tiledesk-webhooks/${SERVICE_VERSION}`,
+  origin: config.WEBHOOK_ORIGIN,
 };
 
 /** Recovered and replayed deliveries join the fast lane's fair queue, the project as tenant. */

@@ -1,6 +1,5 @@
 import { Webhook } from 'standardwebhooks';
 import { signToken } from '../../lambdas/core/token';
-import { SERVICE_VERSION } from '../../lib/settings';
 import { SUBSCRIPTION_VIEW_KEYS, expectError, expectFieldError, hookOf } from '../support/api-expectations';
 import { ApiReply, TestStack, startTestStack } from '../support/local-stack-harness';
 import { LoggedAttempt, logsOf, subscribe } from '../support/pipeline';
@@ -130,12 +129,13 @@ describe('a hook that picks an agent', () => {
     const verified = new Webhook(subscription.secret).verify(request.body, headers) as Record<string, unknown>;
     const stored = await t.api('GET', `/${projectId}/subscriptions/${subscription._id}`, { token: owner(projectId) });
     expect(Object.keys(stored.body).sort()).toEqual(SUBSCRIPTION_VIEW_KEYS);
-    expect(verified).toEqual({ hook: hookOf(stored.body), timestamp: expect.any(Number), payload: routingRequest(projectId) });
+    expect(verified).toEqual({ hook: hookOf(stored.body), timestamp: expect.any(Number), payload: routingRequest(projectId), token: expect.any(String) });
     expect(Math.abs((verified.timestamp as number) - Date.now())).toBeLessThan(30_000);
     expect(headers['webhook-timestamp']).toBe(String(Math.floor((verified.timestamp as number) / 1000)));
     expect(headers['webhook-id']).toMatch(/^msg_opsel_[0-9a-f-]{36}$/);
     expect(headers['content-type']).toBe('application/json');
-    expect(headers['user-agent']).toBe(`tiledesk-webhooks/${SERVICE_VERSION}`);
+    expect(headers['user-agent']).toBe('tiledesk-webhooks');
+    expect(headers.origin).toBe(t.stack.apiUrl);
     expect(headers['x-hook-secret']).toBe(subscription.secret);
 
     const log = await onlyLogOf(projectId, subscription._id);
@@ -150,6 +150,16 @@ describe('a hook that picks an agent', () => {
       payload: routingRequest(projectId),
     });
     expect(log).not.toHaveProperty('error');
+  });
+
+  test('wins with an empty operators array too, as in Tiledesk: the conversation stays unassigned', async () => {
+    const projectId = 'opsel-pick-none';
+    await hookFor(projectId, json(200, { operators: [] }));
+
+    const reply = await select(projectId);
+
+    expect(outcomeOf(reply)).toMatchObject({ status: 200, path: 'hook' });
+    expect(reply.body).toEqual({ ...routingRequest(projectId), operators: [] });
   });
 
   test('overrides department and agents when its answer carries them', async () => {
@@ -208,7 +218,6 @@ describe('default routing', () => {
     { answer: '200 with a body that is not JSON', reply: { status: 200, body: 'not json' }, reason: 'hook answer is not JSON' },
     { answer: '204 with no body', reply: { status: 204 }, reason: 'hook answer is not JSON' },
     { answer: '200 JSON without operators', reply: json(200, { department: { _id: 'd9' } }), reason: 'hook answer has no operators' },
-    { answer: '200 JSON with operators: []', reply: json(200, { operators: [] }), reason: 'hook answer has no operators' },
     { answer: '200 JSON whose operator has no id_user', reply: json(200, { operators: [{ name: 'u2' }] }), reason: 'hook answer has no operators' },
     { answer: '200 JSON null', reply: json(200, null), reason: 'hook answer has no operators' },
     { answer: '200 JSON array of operators', reply: json(200, [{ id_user: 'u2' }]), reason: 'hook answer has no operators' },

@@ -1,6 +1,5 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { Webhook } from 'standardwebhooks';
-import { SERVICE_VERSION } from '../../lib/settings';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { eventually, logsOf, peekQueue, publish, subscribe } from '../support/pipeline';
 import { Receiver, ReceivedRequest, Reply, startReceiver } from '../support/receiver';
@@ -48,7 +47,8 @@ describe('a published event', () => {
     expect(verified.hook).not.toHaveProperty('secret');
     expect(typeof verified.timestamp).toBe('number');
     expect(headers['content-type']).toBe('application/json');
-    expect(headers['user-agent']).toBe(`tiledesk-webhooks/${SERVICE_VERSION}`);
+    expect(headers['user-agent']).toBe('tiledesk-webhooks');
+    expect(headers.origin).toBe(t.stack.apiUrl);
     expect(headers['x-hook-secret']).toBe(subscription.secret);
     expect(headers['webhook-id']).toBe(`msg_${entry!.EventId}_${subscription._id}`);
     expect(headers['webhook-id']).not.toContain('.');
