@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { TABLE_KEYS } from '../../lib/settings';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
-import { ConflictError } from '../core/errors';
+import { ConflictError, DuplicateSubscriptionError } from '../core/errors';
 import { Subscription } from '../core/subscription';
 import { batchGetAll, dynamoDocumentClient, queryAll } from './aws-clients';
 
@@ -51,7 +51,10 @@ export class SubscriptionStore {
     private readonly client = dynamoDocumentClient,
   ) {}
 
-  /** Stores a new subscription; ConflictError on a duplicate or when the project is full. */
+  /**
+   * Stores a new subscription; DuplicateSubscriptionError (carrying the existing one) for the
+   * same event and target again, ConflictError for a second operator.select or a full project.
+   */
   async create(subscription: Subscription, limit: number): Promise<void> {
     const { id_project: projectId, _id: subscriptionId } = subscription;
     await this.claimGuard(projectId, subscription.event, subscription.target, subscriptionId);
@@ -265,7 +268,11 @@ export class SubscriptionStore {
     const holder = Item?.subscriptionId as string | undefined;
     const claimedAt = Number(Item?.claimedAt ?? 0);
     const inFlight = Date.now() - claimedAt < ABANDONED_GUARD_MS;
-    if (holder && holder !== subscriptionId && (inFlight || (await this.get(projectId, holder)))) {
+    const existing = holder && holder !== subscriptionId ? await this.get(projectId, holder) : undefined;
+    // The same event and target again; for operator.select, whose guard ignores the target,
+    // only when the target is the same too (another one is a second hook: 409).
+    if (existing && existing.target === target) throw new DuplicateSubscriptionError(existing);
+    if (holder && holder !== subscriptionId && (inFlight || existing)) {
       throw new ConflictError(
         event === OPERATOR_SELECT_EVENT
           ? 'this project already has an operator.select subscription'
