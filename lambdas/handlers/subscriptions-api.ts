@@ -97,6 +97,8 @@ const pageQuerySchema = z.object({
   cursor: z.string().max(2048).optional(),
 });
 
+const notWithPage = z.undefined({ message: 'give either page (Tiledesk paging) or limit/cursor, not both' }).optional();
+
 /** `?page=N`, Tiledesk's history paging; not mixed with our `limit`/`cursor`. */
 const tiledeskPageQuerySchema = z.object({
   page: z.coerce
@@ -104,8 +106,8 @@ const tiledeskPageQuerySchema = z.object({
     .int()
     .min(0)
     .max(TILEDESK_HISTORY_MAX_PAGE, `at most ${TILEDESK_HISTORY_MAX_PAGE}; use limit and cursor to read further back`),
-  limit: z.undefined({ message: 'give either page (Tiledesk paging) or limit/cursor, not both' }),
-  cursor: z.undefined({ message: 'give either page (Tiledesk paging) or limit/cursor, not both' }),
+  limit: notWithPage,
+  cursor: notWithPage,
 });
 
 /** Routes the subscription API's requests (routes declared in `lib/settings.ts`). */

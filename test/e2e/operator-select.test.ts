@@ -402,29 +402,32 @@ describe('one operator.select hook per project', () => {
       .map((subscription) => subscription._id);
   };
 
-  test('a second one is 409, with another target or the same', async () => {
+  test('a second one with another target is 409; the same target again is the first one (idempotent, 200)', async () => {
     const projectId = 'opsel-unique';
     const first = await create(projectId, 'http://127.0.0.1:9/first');
-    expect(first.status).toBe(201);
+    expect(first.status).toBe(200);
 
     expectError(await create(projectId, 'http://127.0.0.1:9/second'), 409, /already has an operator\.select subscription/);
-    expectError(await create(projectId, 'http://127.0.0.1:9/first'), 409, /already has an operator\.select subscription/);
+    const again = await create(projectId, 'http://127.0.0.1:9/first');
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
     expect(await operatorSelectIds(projectId)).toEqual([first.body._id]);
   });
 
   test('other events keep one subscription per target, beside the hook', async () => {
     const projectId = 'opsel-unique-others';
-    expect((await create(projectId, 'http://127.0.0.1:9/hook')).status).toBe(201);
-    expect((await create(projectId, 'http://127.0.0.1:9/a', 'request.create')).status).toBe(201);
-    expect((await create(projectId, 'http://127.0.0.1:9/b', 'request.create')).status).toBe(201);
+    expect((await create(projectId, 'http://127.0.0.1:9/hook')).status).toBe(200);
+    expect((await create(projectId, 'http://127.0.0.1:9/a', 'request.create')).status).toBe(200);
+    expect((await create(projectId, 'http://127.0.0.1:9/b', 'request.create')).status).toBe(200);
+    expect((await t.api('GET', `/${projectId}/subscriptions`, { token: owner(projectId) })).body).toHaveLength(3);
   });
 
-  test('two concurrent creates: exactly one 201 and one 409, and one hook stored', async () => {
+  test('two concurrent creates: exactly one 200 and one 409, and one hook stored', async () => {
     const projectId = 'opsel-race';
     const replies = await Promise.all([create(projectId, 'http://127.0.0.1:9/c'), create(projectId, 'http://127.0.0.1:9/d')]);
 
-    expect(replies.map((reply) => reply.status).sort()).toEqual([201, 409]);
-    const winner = replies.find((reply) => reply.status === 201)!;
+    expect(replies.map((reply) => reply.status).sort()).toEqual([200, 409]);
+    const winner = replies.find((reply) => reply.status === 200)!;
     expect(await operatorSelectIds(projectId)).toEqual([winner.body._id]);
   });
 
@@ -432,13 +435,13 @@ describe('one operator.select hook per project', () => {
     const projectId = 'opsel-race-five';
     const replies = await Promise.all([1, 2, 3, 4, 5].map((n) => create(projectId, `http://127.0.0.1:9/${n}`)));
 
-    expect(replies.map((reply) => reply.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    expect(replies.map((reply) => reply.status).sort()).toEqual([200, 409, 409, 409, 409]);
     expect(await operatorSelectIds(projectId)).toHaveLength(1);
   });
 
   test('turning another subscription into operator.select is 409 while a hook exists', async () => {
     const projectId = 'opsel-unique-put';
-    expect((await create(projectId, 'http://127.0.0.1:9/hook')).status).toBe(201);
+    expect((await create(projectId, 'http://127.0.0.1:9/hook')).status).toBe(200);
     const other = await create(projectId, 'http://127.0.0.1:9/other', 'request.create');
 
     const reply = await t.api('PUT', `/${projectId}/subscriptions/${other.body._id}`, {
@@ -458,7 +461,9 @@ describe('one operator.select hook per project', () => {
     expect(moved.body.target).toBe('http://127.0.0.1:9/new');
 
     expect((await t.api('DELETE', path, { token: owner(projectId) })).status).toBe(200);
-    expect((await create(projectId, 'http://127.0.0.1:9/replacement')).status).toBe(201);
+    const replacement = await create(projectId, 'http://127.0.0.1:9/replacement');
+    expect(replacement.status).toBe(200);
+    expect(replacement.body._id).not.toBe(first.body._id);
   });
 });
 

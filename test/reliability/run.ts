@@ -432,7 +432,7 @@ async function subscribe(stack: LocalStack, token: string, projectId: string, ta
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ event: 'message.create', target }),
   });
-  if (response.status !== 201) throw new Error(`subscription failed: ${response.status} ${await response.text()}`);
+  if (response.status !== 200) throw new Error(`subscription failed: ${response.status} ${await response.text()}`);
   return (await response.json()) as { _id: string; secret: string };
 }
 
