@@ -295,8 +295,9 @@ function safeDecode(segment: string): string {
   }
 }
 
-/** Records a subscription a POST created (or answered with, for a duplicate: 200 either way). */
-function recordCreated(reply: RawReply): void {
+/** Records a subscription a create made (or answered with, for a duplicate: 200 either way). */
+function recordCreated(method: string, path: string, reply: RawReply): void {
+  if (method !== 'POST' || path !== `/${PROJECT}/subscriptions`) return;
   if (reply.status === 200 && isRecord(reply.json) && typeof reply.json._id === 'string' && reply.json.id_project === PROJECT) {
     createdIds.add(reply.json._id);
     expect(String(reply.json.secret)).toMatch(/^whsec_/);
@@ -312,7 +313,7 @@ describe('the subscription API under random input', () => {
         const path = `/${PROJECT}/subscriptions`;
         const reply = await send('POST', path, headersOf(`Bearer ${ownerToken}`, contentType), body);
         expectContractReply(`POST ${path} ${body?.slice(0, 200)}`, reply);
-        recordCreated(reply);
+        recordCreated('POST', path, reply);
       }),
       { numRuns: NUM_RUNS },
     );
@@ -355,7 +356,7 @@ describe('the subscription API under random input', () => {
       fc.asyncProperty(scenario, async ({ path, method, body, token }) => {
         const reply = await send(method, path, headersOf(`Bearer ${token}`, body === undefined ? undefined : 'application/json'), body);
         expectContractReply(`${method} ${path.slice(0, 300)}`, reply);
-        recordCreated(reply);
+        recordCreated(method, path, reply);
       }),
       { numRuns: NUM_RUNS },
     );
@@ -378,7 +379,7 @@ describe('the subscription API under random input', () => {
         const reply = await send(method!, path, headersOf(authorization, contentType), sent);
         expectContractReply(`${method} ${path} authorization=${JSON.stringify(authorization)?.slice(0, 300)}`, reply);
         if (authorization === undefined) expect(reply.status).toBe(401);
-        recordCreated(reply);
+        recordCreated(method!, path, reply);
       }),
       { numRuns: 200 },
     );
