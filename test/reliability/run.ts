@@ -299,7 +299,7 @@ function checkReceipts(receipts: Receipt[], pairs: Map<string, Pair>, checks: { 
       checks.badSignature++;
     }
     const hook = (JSON.parse(receipt.body) as { hook?: { _id?: string } }).hook;
-    if (!receipt.body.endsWith(`,"payload":${pair.detail}}`) || hook?._id !== pair.subscriptionId) checks.badBody++;
+    if (!receipt.body.includes(`,"payload":${pair.detail},"token":"`) || hook?._id !== pair.subscriptionId) checks.badBody++;
   }
 }
 
