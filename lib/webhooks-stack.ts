@@ -72,7 +72,7 @@ export class WebhooksStack extends Stack {
     });
     // Every function that POSTs webhooks sends this origin; the API's URL is known once the API exists.
     const webhookOrigin = props.webhookOrigin ?? api.httpApi.apiEndpoint;
-    for (const sender of [delivery.deliveryFunction, api.apiFunction, api.operatorSelectFunction]) {
+    for (const sender of [delivery.deliveryFunction, delivery.slowDeliveryFunction, api.apiFunction, api.operatorSelectFunction]) {
       sender.function.addEnvironment('WEBHOOK_ORIGIN', webhookOrigin);
     }
     const events = new EventRouting(this, 'Events', {
