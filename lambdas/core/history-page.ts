@@ -1,4 +1,5 @@
 import { Attempt } from './attempt';
+import { stringifyJson } from './json-text';
 
 /** Attempts per page of Tiledesk's `GET /subscriptions/history?page=N` (its routes/subscription.js). */
 export const TILEDESK_HISTORY_PAGE_SIZE = 40;
@@ -45,18 +46,21 @@ export async function readTiledeskHistoryPage(page: number, read: AttemptPageRea
   return withinBytes(entries);
 }
 
-/** Leaves out the payloads of the attempts that would take the page past its byte budget. */
+/**
+ * Leaves out the payloads of the attempts that would take the page past its byte budget
+ * (measured by the serializer without recursion: payloads may be nested thousands deep).
+ */
 function withinBytes(entries: Attempt[]): Attempt[] {
   let bytes = 0;
   return entries.map((entry) => {
-    const whole = Buffer.byteLength(JSON.stringify(entry));
+    const whole = Buffer.byteLength(stringifyJson(entry));
     if (bytes + whole <= TILEDESK_HISTORY_PAGE_BYTES || entry.payload === undefined) {
       bytes += whole;
       return entry;
     }
     const { payload: _payload, ...rest } = entry;
     const trimmed: Attempt = { ...rest, payloadOmitted: PAYLOAD_LEFT_OUT };
-    bytes += Buffer.byteLength(JSON.stringify(trimmed));
+    bytes += Buffer.byteLength(stringifyJson(trimmed));
     return trimmed;
   });
 }

@@ -29,6 +29,7 @@ export function signSubscriptionToken(hook: SubscriptionView, secret: string, at
     iss: TILEDESK_ISSUER,
     sub: SUBSCRIPTION_TOKEN_SUBJECT,
   };
+  // JSON.stringify, as jsonwebtoken: the hook is a flat object, so it cannot nest too deep.
   const signingInput = `${base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${base64url(JSON.stringify(claims))}`;
   const signature = createHmac('sha256', Buffer.from(secret, 'utf8')).update(signingInput).digest('base64url');
   return `${signingInput}.${signature}`;

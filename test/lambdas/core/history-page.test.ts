@@ -61,6 +61,13 @@ describe("readTiledeskHistoryPage: Tiledesk's skip(page * 40).limit(40)", () => 
     expect(await readTiledeskHistoryPage(0, listing([]).read, 200)).toEqual([]);
   });
 
+  test('measures attempts whose payloads nest deeper than JSON.stringify can go', async () => {
+    let deep: Record<string, unknown> = { leaf: true };
+    for (let level = 0; level < 20_000; level++) deep = { d: deep };
+    const nested = { ...attempt(0), payload: { id_project: 'p1', deep } };
+    expect(await readTiledeskHistoryPage(0, listing([nested]).read, 200)).toEqual([nested]);
+  });
+
   test('keeps 40 attempts but leaves out the payloads past the byte budget', async () => {
     const big = Array.from({ length: 40 }, (_, n) => attempt(n, 256 * 1024));
     const page = await readTiledeskHistoryPage(0, listing(big).read, 200);
