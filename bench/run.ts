@@ -440,7 +440,7 @@ async function createSubscription(apiUrl: string, token: string, target: string)
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ event: TOPIC, target }),
   });
-  if (response.status !== 201) throw new Error(`subscription failed: ${response.status}`);
+  if (response.status !== 200) throw new Error(`subscription failed: ${response.status}`);
   return ((await response.json()) as { _id: string })._id;
 }
 

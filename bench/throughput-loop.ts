@@ -33,7 +33,7 @@ async function main(): Promise<void> {
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ event: 'message.create', target: `http://127.0.0.1:${port}/hook/${n}` }),
       });
-      if (response.status !== 201) throw new Error(`subscription failed: ${response.status}`);
+      if (response.status !== 200) throw new Error(`subscription failed: ${response.status}`);
     }
     const events = new EventBridgeClient({});
     const started = Date.now();

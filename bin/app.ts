@@ -24,4 +24,5 @@ new WebhooksStack(app, String(context('stackName') ?? 'TiledeskWebhooks'), {
   jwtIssuer: context('jwtIssuer') ? String(context('jwtIssuer')) : undefined,
   jwtAudience: context('jwtAudience') ? String(context('jwtAudience')) : undefined,
   tracing: context('tracing') === true || context('tracing') === 'true',
+  webhookOrigin: context('webhookOrigin') ? String(context('webhookOrigin')) : undefined,
 });

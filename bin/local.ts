@@ -19,6 +19,7 @@ async function main(): Promise<void> {
     operatorSelectTimeoutMs: env.OPERATOR_SELECT_TIMEOUT_MS ? Number(env.OPERATOR_SELECT_TIMEOUT_MS) : undefined,
     autoDisableAfterDead: env.AUTO_DISABLE_AFTER_DEAD ? Number(env.AUTO_DISABLE_AFTER_DEAD) : undefined,
     targetAllowlist: env.TARGET_ALLOWLIST,
+    webhookOrigin: env.WEBHOOK_ORIGIN || undefined,
     onError: (error) => console.error('[local-stack] event source error:', error),
   });
   const project = env.PROJECT_ID ?? 'demo-project';

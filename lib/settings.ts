@@ -3,7 +3,10 @@
  * cannot drift. Plain data only: no CDK imports, so the local runtime and tests can load it.
  */
 
-/** The service version, sent in the `user-agent` of every webhook (kept equal to package.json by a test). */
+/**
+ * The service version, package.json's. Webhooks no longer carry it: their `user-agent` is
+ * Tiledesk's exact `tiledesk-webhooks` (lambdas/core/signing.ts).
+ */
 export const SERVICE_VERSION = '0.1.0';
 
 /** Single-table layout of the webhooks table. */

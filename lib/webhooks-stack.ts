@@ -38,6 +38,11 @@ export interface WebhooksStackProps extends StackProps {
   readonly jwtAudience?: string;
   /** X-Ray tracing of every function, with Powertools Tracer. @default false */
   readonly tracing?: boolean;
+  /**
+   * The `origin` header of every webhook, as Tiledesk's WEBHOOK_ORIGIN setting: receivers
+   * written for Tiledesk may check it. @default the API's URL
+   */
+  readonly webhookOrigin?: string;
 }
 
 /** The whole service: table, subscription API, event routing and delivery (DESIGN §1). */
@@ -65,6 +70,11 @@ export class WebhooksStack extends Stack {
       jwtIssuer: props.jwtIssuer,
       jwtAudience: props.jwtAudience,
     });
+    // Every function that POSTs webhooks sends this origin; the API's URL is known once the API exists.
+    const webhookOrigin = props.webhookOrigin ?? api.httpApi.apiEndpoint;
+    for (const sender of [delivery.deliveryFunction, delivery.slowDeliveryFunction, api.apiFunction, api.operatorSelectFunction]) {
+      sender.function.addEnvironment('WEBHOOK_ORIGIN', webhookOrigin);
+    }
     const events = new EventRouting(this, 'Events', {
       table,
       deliveryQueue: delivery.queue,

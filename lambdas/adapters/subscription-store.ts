@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { TABLE_KEYS } from '../../lib/settings';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
-import { ConflictError } from '../core/errors';
+import { ConflictError, DuplicateSubscriptionError } from '../core/errors';
 import { Subscription } from '../core/subscription';
 import { batchGetAll, dynamoDocumentClient, queryAll } from './aws-clients';
 
@@ -43,7 +43,8 @@ export const subscriptionKeys = {
  * Subscriptions in DynamoDB. DynamoDB Local emulators have no transactions, so creation is a
  * sequence of conditional writes — guard, counter, item — each undone if a later one fails.
  * A guard left behind by a crash is taken over once its subscription has been missing for a
- * minute; a younger guard belongs to a create still in flight, so its rival gets 409.
+ * minute; a younger guard belongs to a create still in flight, whose subscription its rival
+ * waits for briefly (and answers with when it is the same event and target), else 409.
  */
 export class SubscriptionStore {
   constructor(
@@ -51,7 +52,10 @@ export class SubscriptionStore {
     private readonly client = dynamoDocumentClient,
   ) {}
 
-  /** Stores a new subscription; ConflictError on a duplicate or when the project is full. */
+  /**
+   * Stores a new subscription; DuplicateSubscriptionError (carrying the existing one) for the
+   * same event and target again, ConflictError for a second operator.select or a full project.
+   */
   async create(subscription: Subscription, limit: number): Promise<void> {
     const { id_project: projectId, _id: subscriptionId } = subscription;
     await this.claimGuard(projectId, subscription.event, subscription.target, subscriptionId);
@@ -265,7 +269,17 @@ export class SubscriptionStore {
     const holder = Item?.subscriptionId as string | undefined;
     const claimedAt = Number(Item?.claimedAt ?? 0);
     const inFlight = Date.now() - claimedAt < ABANDONED_GUARD_MS;
-    if (holder && holder !== subscriptionId && (inFlight || (await this.get(projectId, holder)))) {
+    let existing = holder && holder !== subscriptionId ? await this.get(projectId, holder) : undefined;
+    // A rival create may hold the guard without having written its item yet (a few writes
+    // apart): wait for it briefly, so two racing identical creates both get the subscription.
+    for (let waitMs = 25; holder && holder !== subscriptionId && inFlight && !existing && waitMs <= 400; waitMs *= 2) {
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      existing = await this.get(projectId, holder);
+    }
+    // The same event and target again; for operator.select, whose guard ignores the target,
+    // only when the target is the same too (another one is a second hook: 409).
+    if (existing && existing.target === target) throw new DuplicateSubscriptionError(existing);
+    if (holder && holder !== subscriptionId && (inFlight || existing)) {
       throw new ConflictError(
         event === OPERATOR_SELECT_EVENT
           ? 'this project already has an operator.select subscription'

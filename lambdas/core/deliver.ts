@@ -6,6 +6,7 @@ import { RetryOptions, nextRetry, parseRetryAfter } from './retry-schedule';
 import { stringifyJson } from './json-text';
 import { webhookHeaders } from './signing';
 import { Subscription, signingSecrets, toView } from './subscription';
+import { signSubscriptionToken } from './tiledesk-token';
 
 /** One received delivery message, the lane that received it, and whether it is a circuit probe. */
 export interface DeliveryJob {
@@ -47,7 +48,8 @@ export interface DeliveryDeps {
   timeoutMs: Record<DeliveryLane, number>;
   /** SQS's longest delay; a longer wait is re-sent in hops of it. */
   maxDelaySeconds: number;
-  userAgent: string;
+  /** The `origin` header of every webhook (Tiledesk's WEBHOOK_ORIGIN). */
+  origin: string;
   now?: () => Date;
 }
 
@@ -169,18 +171,22 @@ export async function deliverJob(
 }
 
 /**
- * Signs and POSTs one webhook: body `{hook, timestamp, payload}`, Standard Webhooks headers
- * signed with every secret in force (two during a rotation).
+ * Signs and POSTs one webhook: body `{hook, timestamp, payload, token}` as Tiledesk sends it
+ * (`token` signed under the current secret, the one `x-hook-secret` carries: a JWT holds one
+ * signature), Standard Webhooks headers signed with every secret in force (two during a
+ * rotation).
  */
 export function postSigned(
   subscription: Subscription,
   webhookId: string,
   payload: Record<string, unknown>,
   at: Date,
-  deps: Pick<DeliveryDeps, 'post' | 'userAgent'>,
+  deps: Pick<DeliveryDeps, 'post' | 'origin'>,
   timeoutMs?: number,
 ): Promise<PostOutcome> {
-  const body = stringifyJson({ hook: toView(subscription), timestamp: at.getTime(), payload });
+  const hook = toView(subscription);
+  const token = signSubscriptionToken(hook, subscription.secret, at);
+  const body = stringifyJson({ hook, timestamp: at.getTime(), payload, token });
   return deps.post({
     url: subscription.target,
     timeoutMs,
@@ -190,7 +196,7 @@ export function postSigned(
       webhookId,
       timestampSeconds: Math.floor(at.getTime() / 1000),
       body,
-      userAgent: deps.userAgent,
+      origin: deps.origin,
     }),
   });
 }

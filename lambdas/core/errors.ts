@@ -1,3 +1,5 @@
+import type { Subscription } from './subscription';
+
 /** One error type per failure kind; `lambdas/handlers/http-response.ts` maps them to HTTP. */
 
 /** A field-level problem reported back to the caller. */
@@ -46,6 +48,18 @@ export class ConflictError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ConflictError';
+  }
+}
+
+/**
+ * A create that repeats an existing subscription (same event and target in the project): the
+ * create answers with `existing` instead, as Tiledesk does. Elsewhere (an update onto another
+ * subscription's event and target) it is the 409 it extends.
+ */
+export class DuplicateSubscriptionError extends ConflictError {
+  constructor(readonly existing: Subscription) {
+    super('a subscription to this event and target already exists in this project');
+    this.name = 'DuplicateSubscriptionError';
   }
 }
 

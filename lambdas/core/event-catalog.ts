@@ -17,28 +17,60 @@ export const EVENT_CATALOG = [
   { event: 'project_user.invite', description: 'Teammate invited' },
   { event: 'project_user.update', description: 'Teammate updated' },
   { event: 'project_user.delete', description: 'Teammate left' },
+  {
+    event: 'project_user.update.agent',
+    description: 'project_user.update of an agent (payload.roleType 1); derived from project_user.update by the fan-out',
+  },
   { event: 'group.create', description: 'Group created' },
   { event: 'group.update', description: 'Group updated' },
   { event: 'group.delete', description: 'Group deleted' },
   { event: 'event.emit', description: 'Any custom event emitted' },
+  { event: 'project.create', description: 'Project created (payload: the project, id_project = its _id)' },
+  { event: 'project.update', description: 'Project updated (payload: the project, id_project = its _id)' },
+  { event: 'project.downgrade', description: 'Project plan downgraded (payload: the project, id_project = its _id)' },
+  { event: 'project.delete', description: 'Project deleted (payload: the project, id_project = its _id)' },
+  {
+    event: 'user.signup',
+    description: 'User signed up (payload: the user; Tiledesk sends no id_project, the publisher must add the project to route it to)',
+  },
   { event: 'operator.select', description: 'Synchronous: choose the agent for a new conversation (one per project)' },
 ] as const;
 
-/** Refinements: a base event plus a name taken from the payload. */
+/**
+ * Refinements: a base event plus a name read from the payload at `namePath`, as Tiledesk emits
+ * them beside the base event (its `messageEvent.js`, `eventService.js`).
+ */
 export const EVENT_REFINEMENTS = [
   {
     pattern: 'message.create.request.channel.{name}',
     base: 'message.create',
     prefix: 'message.create.request.channel.',
+    namePath: ['request', 'channel', 'name'],
     description: 'message.create whose payload.request.channel.name is {name}',
+  },
+  {
+    pattern: 'message.create.channel.{name}',
+    base: 'message.create',
+    prefix: 'message.create.channel.',
+    namePath: ['channel', 'name'],
+    description: "message.create whose payload.channel.name (the message's own channel) is {name}",
   },
   {
     pattern: 'event.emit.{name}',
     base: 'event.emit',
     prefix: 'event.emit.',
+    namePath: ['name'],
     description: 'event.emit whose payload.name is {name}',
   },
 ] as const;
+
+/**
+ * Catalog events the fan-out derives from another one, as Tiledesk's `authEvent.js` emits
+ * project_user.update.agent for a project_user.update whose roleType is TYPE_AGENTS (1).
+ */
+const DERIVED_EVENTS: readonly { event: string; base: string; applies: (payload: Record<string, unknown>) => boolean }[] = [
+  { event: 'project_user.update.agent', base: 'project_user.update', applies: (payload) => payload.roleType === 1 },
+];
 
 /** The synchronous hook: subscribable, never published to the bus. */
 export const OPERATOR_SELECT_EVENT = 'operator.select';
@@ -65,19 +97,19 @@ export function isPublishedEvent(event: string): boolean {
 }
 
 /**
- * The topics one published event is delivered under: its own name plus the refinement the
- * payload selects, so subscribers of the base name and of the refinement each get it once.
+ * The topics one published event is delivered under: its own name plus the refinements and
+ * derived events the payload selects, so subscribers of the base name and of each refinement
+ * get it once each.
  */
 export function deriveTopics(detailType: string, payload: Record<string, unknown>): string[] {
   const topics = [detailType];
-  const refinementName = (() => {
-    if (detailType === 'message.create') return readPath(payload, ['request', 'channel', 'name']);
-    if (detailType === 'event.emit') return readPath(payload, ['name']);
-    return undefined;
-  })();
-  if (typeof refinementName === 'string') {
-    const topic = `${detailType}.${detailType === 'message.create' ? 'request.channel.' : ''}${refinementName}`;
-    if (isKnownEvent(topic)) topics.push(topic);
+  for (const { base, prefix, namePath } of EVENT_REFINEMENTS) {
+    if (base !== detailType) continue;
+    const name = readPath(payload, namePath);
+    if (typeof name === 'string' && isKnownEvent(`${prefix}${name}`)) topics.push(`${prefix}${name}`);
+  }
+  for (const { event, base, applies } of DERIVED_EVENTS) {
+    if (base === detailType && applies(payload)) topics.push(event);
   }
   return topics;
 }

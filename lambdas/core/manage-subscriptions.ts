@@ -1,4 +1,4 @@
-import { NotFoundError, ValidationError } from './errors';
+import { DuplicateSubscriptionError, NotFoundError, ValidationError } from './errors';
 import {
   CreateSubscriptionInput,
   Subscription,
@@ -13,6 +13,10 @@ import { Resolver, TargetPolicy, checkTargetAddress, checkTargetForm } from './t
 
 /** What managing subscriptions needs from storage. */
 export interface SubscriptionRepository {
+  /**
+   * Stores a new subscription. DuplicateSubscriptionError when one with the same event and
+   * target exists; ConflictError for any other refusal (limit, a second operator.select).
+   */
   create(subscription: Subscription, limit: number): Promise<void>;
   list(projectId: string): Promise<Subscription[]>;
   get(projectId: string, subscriptionId: string): Promise<Subscription | undefined>;
@@ -36,13 +40,24 @@ async function assertTargetAllowed(target: string, deps: SubscriptionDeps): Prom
   if (problem) throw new ValidationError(`target ${problem}`, [{ field: 'target', message: problem }]);
 }
 
-/** Creates a subscription; the result is the only place its secret is ever returned. */
+/** What a create came to: a new subscription, or the one that already had this event and target. */
+export interface CreateOutcome {
+  subscription: Subscription;
+  created: boolean;
+}
+
+/**
+ * Creates a subscription. Creating one again (same event and target in the project) is
+ * idempotent, as in Tiledesk: the existing subscription comes back, secret included, so a
+ * connector that subscribes at every start keeps working. The result and rotations are the
+ * only places a secret is ever returned.
+ */
 export async function createSubscription(
   projectId: string,
   input: CreateSubscriptionInput,
   createdBy: string,
   deps: SubscriptionDeps,
-): Promise<Subscription> {
+): Promise<CreateOutcome> {
   await assertTargetAllowed(input.target, deps);
   const now = (deps.now?.() ?? new Date()).toISOString();
   const subscription: Subscription = {
@@ -57,8 +72,13 @@ export async function createSubscription(
     ...(input.rateLimit !== undefined ? { rateLimit: input.rateLimit } : {}),
     secret: newSigningSecret(),
   };
-  await deps.repository.create(subscription, deps.subscriptionLimit);
-  return subscription;
+  try {
+    await deps.repository.create(subscription, deps.subscriptionLimit);
+  } catch (error) {
+    if (error instanceof DuplicateSubscriptionError) return { subscription: error.existing, created: false };
+    throw error;
+  }
+  return { subscription, created: true };
 }
 
 export async function listSubscriptions(projectId: string, deps: SubscriptionDeps): Promise<SubscriptionView[]> {

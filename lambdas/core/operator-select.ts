@@ -20,9 +20,13 @@ export const routingRequestSchema = z.looseObject({
 });
 export type RoutingRequest = z.infer<typeof routingRequestSchema>;
 
-/** The answer a hook must give to win: a non-empty `operators` array of `{id_user}`. */
+/**
+ * The answer a hook must give to win: an `operators` array of `{id_user}`. An empty one wins
+ * too, as in Tiledesk (which takes any answer carrying `operators`): it leaves the
+ * conversation unassigned.
+ */
 const hookAnswerSchema = z.looseObject({
-  operators: z.array(operatorSchema).min(1),
+  operators: z.array(operatorSchema),
   department: z.unknown().optional(),
   agents: z.array(z.unknown()).optional(),
 });
@@ -39,16 +43,16 @@ export interface Selection {
 
 /**
  * Asks the project's operator.select hook to choose the agents. The hook's answer wins only
- * when it is a 2xx JSON object with a non-empty `operators` array; `department` and `agents`
+ * when it is a 2xx JSON object with an `operators` array, even empty; `department` and `agents`
  * come from the request when it leaves them out. Anything else — no hook, a disabled one, a
- * non-2xx, a timeout, invalid JSON, no operators — gives the default routing: the request's
+ * non-2xx, a timeout, invalid JSON, no `operators` field or a malformed one — gives the default routing: the request's
  * own suggested operators. This function never throws because of the subscriber.
  */
 export async function selectOperators(
   request: RoutingRequest,
   hook: Subscription | undefined,
   webhookId: string,
-  deps: Pick<DeliveryDeps, 'post' | 'userAgent' | 'now'>,
+  deps: Pick<DeliveryDeps, 'post' | 'origin' | 'now'>,
 ): Promise<Selection> {
   if (!hook) return { result: request, path: 'default', reason: 'no operator.select subscription' };
   if (hook.status !== 'active') return { result: request, path: 'default', reason: 'operator.select subscription disabled' };

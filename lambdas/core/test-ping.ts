@@ -9,7 +9,7 @@ import { Subscription } from './subscription';
  * attempt. The payload says it is a test; its webhook id is fresh and never recovered. A 410
  * here does not unsubscribe: a test should not remove what it tests.
  */
-export async function sendTestPing(subscription: Subscription, deps: Pick<DeliveryDeps, 'post' | 'userAgent' | 'now'>): Promise<Attempt> {
+export async function sendTestPing(subscription: Subscription, deps: Pick<DeliveryDeps, 'post' | 'origin' | 'now'>): Promise<Attempt> {
   const at = deps.now?.() ?? new Date();
   const webhookId = `${TEST_PING_PREFIX}${randomUUID()}`;
   const payload = {

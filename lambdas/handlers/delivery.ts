@@ -1,6 +1,6 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, DELIVERY_LANES, DeliveryLane, SERVICE_VERSION } from '../../lib/settings';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, DELIVERY_LANES, DeliveryLane } from '../../lib/settings';
 import { parseAllowlist } from '../core/address-policy';
 import { Attempt } from '../core/attempt';
 import { DeliveryDeps, DeliveryJob, Disposition, deferred, deliverJob } from '../core/deliver';
@@ -30,6 +30,7 @@ const config = readConfig(
     TARGET_ALLOWLIST: z.string().optional(),
     ATTEMPT_LOG_TTL_DAYS: z.coerce.number().int().positive().default(DELIVERY.attemptLogTtlDays),
     AUTO_DISABLE_AFTER_DEAD: z.coerce.number().int().positive().default(DELIVERY.autoDisableAfterDead),
+    WEBHOOK_ORIGIN: z.string().min(1),
   }),
 );
 
@@ -71,7 +72,7 @@ export const deliveryDeps: DeliveryDeps & {
   },
   timeoutMs: { fast: Math.min(config.FAST_LANE_TIMEOUT_MS, config.DELIVERY_TIMEOUT_MS), slow: config.DELIVERY_TIMEOUT_MS },
   maxDelaySeconds: DELIVERY.maxDelaySeconds,
-  userAgent: `tiledesk-webhooks/${SERVICE_VERSION}`,
+  origin: config.WEBHOOK_ORIGIN,
   writeAttempts: (attempts) => attemptLogs.write(attempts),
   reschedule: (lane, changes) => changeVisibility(queueUrls[lane], changes),
   send: (queue, messages) => trySendMessages(queueUrls[queue], messages),

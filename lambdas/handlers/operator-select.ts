@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { DELIVERY, SERVICE_VERSION } from '../../lib/settings';
+import { DELIVERY } from '../../lib/settings';
 import { parseAllowlist } from '../core/address-policy';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ValidationError } from '../core/errors';
@@ -18,6 +18,7 @@ const config = readConfig(
     TABLE_NAME: z.string().min(1),
     TARGET_ALLOWLIST: z.string().optional(),
     OPERATOR_SELECT_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.operatorSelectTimeoutMs),
+    WEBHOOK_ORIGIN: z.string().min(1),
   }),
 );
 
@@ -31,7 +32,7 @@ const MAX_ANSWER_BYTES = 256 * 1024;
 const sender = {
   post: (request: { url: string; headers: Record<string, string>; body: string }) =>
     postWebhook({ ...request, timeoutMs: config.OPERATOR_SELECT_TIMEOUT_MS, maxResponseBytes: MAX_ANSWER_BYTES, allowlist }),
-  userAgent: `tiledesk-webhooks/${SERVICE_VERSION}`,
+  origin: config.WEBHOOK_ORIGIN,
 };
 
 /** Runs the hook for one routing request; past validation, any failure means default routing. */

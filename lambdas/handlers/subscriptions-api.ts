@@ -1,9 +1,10 @@
 import * as z from 'zod';
-import { API, DELIVERY, SERVICE_VERSION } from '../../lib/settings';
+import { API, DELIVERY } from '../../lib/settings';
 import { EVENT_CATALOG, EVENT_REFINEMENTS, OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ConflictError, NotFoundError } from '../core/errors';
 import { DeliveryMessage } from '../core/delivery-message';
 import { PostRequest } from '../core/deliver';
+import { TILEDESK_HISTORY_MAX_PAGE, readTiledeskHistoryPage } from '../core/history-page';
 import { messageFromAttempt, planRecovery } from '../core/recovery';
 import { sendTestPing } from '../core/test-ping';
 import { stringifyJson } from '../core/json-text';
@@ -45,6 +46,7 @@ const config = readConfig(
     SUBSCRIPTION_LIMIT: z.coerce.number().int().positive().default(API.subscriptionLimitPerProject),
     DELIVERY_QUEUE_URL: z.string().min(1),
     DELIVERY_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.timeoutMs),
+    WEBHOOK_ORIGIN: z.string().min(1),
   }),
 );
 
@@ -64,7 +66,7 @@ const sender = {
       maxResponseBytes: DELIVERY.responseBodyLimitBytes,
       allowlist,
     }),
-  userAgent: `tiledesk-webhooks/${SERVICE_VERSION}`,
+  origin: config.WEBHOOK_ORIGIN,
 };
 
 /** Recovered and replayed deliveries join the fast lane's fair queue, the project as tenant. */
@@ -98,6 +100,19 @@ const pageQuerySchema = z.object({
   cursor: z.string().max(2048).optional(),
 });
 
+const notWithPage = z.undefined({ message: 'give either page (Tiledesk paging) or limit/cursor, not both' }).optional();
+
+/** `?page=N`, Tiledesk's history paging; not mixed with our `limit`/`cursor`. */
+const tiledeskPageQuerySchema = z.object({
+  page: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(TILEDESK_HISTORY_MAX_PAGE, `at most ${TILEDESK_HISTORY_MAX_PAGE}; use limit and cursor to read further back`),
+  limit: notWithPage,
+  cursor: notWithPage,
+});
+
 /** Routes the subscription API's requests (routes declared in `lib/settings.ts`). */
 export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
   metrics.addMetric('ApiRequest', 'Count', 1);
@@ -112,11 +127,16 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
     switch (event.routeKey) {
       case 'POST /{projectId}/subscriptions': {
         const input = parseBody(event, createSubscriptionSchema);
-        const created = await createSubscription(projectId, input, principal.userId, deps);
-        logger.info('subscription created', { projectId, subscriptionId: created._id, event: created.event });
-        metrics.addMetric('SubscriptionCreated', 'Count', 1);
-        const [view] = await withHealth(projectId, [toView(created)]);
-        return jsonResponse(201, { ...view, secret: created.secret }, { 'x-hook-secret': created.secret });
+        const { subscription, created } = await createSubscription(projectId, input, principal.userId, deps);
+        if (created) {
+          logger.info('subscription created', { projectId, subscriptionId: subscription._id, event: subscription.event });
+          metrics.addMetric('SubscriptionCreated', 'Count', 1);
+        } else {
+          logger.info('subscription already existed; answered with it', { projectId, subscriptionId: subscription._id });
+        }
+        const [view] = await withHealth(projectId, [toView(subscription)]);
+        // 200 whether new or existing, as Tiledesk answers: its connectors treat anything else as an error.
+        return jsonResponse(200, { ...view, secret: subscription.secret }, { 'x-hook-secret': subscription.secret });
       }
       case 'GET /{projectId}/subscriptions':
         return jsonResponse(200, await withHealth(projectId, await listSubscriptions(projectId, deps)));
@@ -149,7 +169,13 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
         return jsonResponse(200, page);
       }
       case 'GET /{projectId}/subscriptions/history': {
-        const { limit, cursor } = parseWith(pageQuerySchema, event.queryStringParameters ?? {}, 'query');
+        const query = event.queryStringParameters ?? {};
+        if (query.page !== undefined) {
+          const { page } = parseWith(tiledeskPageQuerySchema, query, 'query');
+          const read = (limit: number, cursor: string | undefined) => attemptLogs.listByProject(projectId, limit, cursor);
+          return jsonResponse(200, await readTiledeskHistoryPage(page, read, API.logsPageSizeMax));
+        }
+        const { limit, cursor } = parseWith(pageQuerySchema, query, 'query');
         return jsonResponse(200, await attemptLogs.listByProject(projectId, limit, cursor));
       }
       case 'DELETE /{projectId}/subscriptions/{id}': {

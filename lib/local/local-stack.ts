@@ -1,4 +1,6 @@
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -15,7 +17,7 @@ import {
   DELIVERY_RETENTION_SECONDS,
   checkRetrySchedule,
 } from '../settings';
-import { AwsEndpoint, LocalActionHandler, startAwsEndpoint } from './aws-endpoint';
+import { AwsEndpoint, LocalActionHandler, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
 import { ApiServer, startApiServer } from './api-server';
 import { localEventBus } from './event-bus';
 import { MoveQueue, localMessageMoves } from './message-move';
@@ -42,6 +44,8 @@ export interface LocalStackOptions {
   autoDisableAfterDead?: number;
   /** Targets exempt from the private-address refusal. @default loopback */
   targetAllowlist?: string;
+  /** The `origin` header of webhooks (Tiledesk's WEBHOOK_ORIGIN). @default the local API's URL */
+  webhookOrigin?: string;
   /**
    * Delivery queue visibility timeout: how long a batch whose invocation threw stays hidden.
    * @default 360 s, as deployed; the reliability run shortens it.
@@ -130,7 +134,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const retrySchedule = options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
     checkRetrySchedule(retrySchedule);
-    setFunctionEnvironment(endpoint.url, options, retrySchedule);
+    // The API's URL is the webhooks' default origin, and handlers read it at import, before
+    // the API listens: a free port is chosen first.
+    const apiPort = options.port === 0 ? await freePort() : (options.port ?? 3000);
+    setFunctionEnvironment(endpoint.url, options, retrySchedule, `http://127.0.0.1:${apiPort}`);
     const sqs = new SQSClient({});
     endpointHolder.sqs = sqs;
     await createTable(new DynamoDBClient({}));
@@ -149,7 +156,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       import('../../lambdas/handlers/operator-select'),
     ]);
     const api: ApiServer = await startApiServer({
-      port: options.port ?? 3000,
+      port: apiPort,
       authorizer: authorizer.handler,
       maxBodyBytes: 1024 * 1024,
       routes: [
@@ -200,7 +207,12 @@ function dynaliteOptions(dataDir: string | undefined): Record<string, unknown> {
 }
 
 /** The environment each deployed function gets, set once for the in-process handlers. */
-function setFunctionEnvironment(endpointUrl: string, options: LocalStackOptions, retrySchedule: readonly number[]): void {
+function setFunctionEnvironment(
+  endpointUrl: string,
+  options: LocalStackOptions,
+  retrySchedule: readonly number[],
+  apiUrl: string,
+): void {
   const env = process.env;
   env.AWS_ENDPOINT_URL = endpointUrl;
   env.AWS_REGION = REGION;
@@ -217,6 +229,16 @@ function setFunctionEnvironment(endpointUrl: string, options: LocalStackOptions,
   env.POWERTOOLS_TRACE_ENABLED = 'false';
   env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   env.POWERTOOLS_SERVICE_NAME = 'tiledesk-webhooks';
+  env.WEBHOOK_ORIGIN = options.webhookOrigin ?? apiUrl;
+}
+
+/** A port free on loopback now, for a server that must know its URL before it listens. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await listen(probe, 0);
+  const { port } = probe.address() as AddressInfo;
+  await closeServer(probe);
+  return port;
 }
 
 /** Creates the table exactly as `lib/webhooks-table.ts` declares it. */

@@ -1,6 +1,5 @@
 import { Webhook } from 'standardwebhooks';
 import { signToken } from '../../lambdas/core/token';
-import { SERVICE_VERSION } from '../../lib/settings';
 import { SUBSCRIPTION_VIEW_KEYS, expectError, expectFieldError, hookOf } from '../support/api-expectations';
 import { ApiReply, TestStack, startTestStack } from '../support/local-stack-harness';
 import { LoggedAttempt, logsOf, subscribe } from '../support/pipeline';
@@ -130,12 +129,13 @@ describe('a hook that picks an agent', () => {
     const verified = new Webhook(subscription.secret).verify(request.body, headers) as Record<string, unknown>;
     const stored = await t.api('GET', `/${projectId}/subscriptions/${subscription._id}`, { token: owner(projectId) });
     expect(Object.keys(stored.body).sort()).toEqual(SUBSCRIPTION_VIEW_KEYS);
-    expect(verified).toEqual({ hook: hookOf(stored.body), timestamp: expect.any(Number), payload: routingRequest(projectId) });
+    expect(verified).toEqual({ hook: hookOf(stored.body), timestamp: expect.any(Number), payload: routingRequest(projectId), token: expect.any(String) });
     expect(Math.abs((verified.timestamp as number) - Date.now())).toBeLessThan(30_000);
     expect(headers['webhook-timestamp']).toBe(String(Math.floor((verified.timestamp as number) / 1000)));
     expect(headers['webhook-id']).toMatch(/^msg_opsel_[0-9a-f-]{36}$/);
     expect(headers['content-type']).toBe('application/json');
-    expect(headers['user-agent']).toBe(`tiledesk-webhooks/${SERVICE_VERSION}`);
+    expect(headers['user-agent']).toBe('tiledesk-webhooks');
+    expect(headers.origin).toBe(t.stack.apiUrl);
     expect(headers['x-hook-secret']).toBe(subscription.secret);
 
     const log = await onlyLogOf(projectId, subscription._id);
@@ -150,6 +150,16 @@ describe('a hook that picks an agent', () => {
       payload: routingRequest(projectId),
     });
     expect(log).not.toHaveProperty('error');
+  });
+
+  test('wins with an empty operators array too, as in Tiledesk: the conversation stays unassigned', async () => {
+    const projectId = 'opsel-pick-none';
+    await hookFor(projectId, json(200, { operators: [] }));
+
+    const reply = await select(projectId);
+
+    expect(outcomeOf(reply)).toMatchObject({ status: 200, path: 'hook' });
+    expect(reply.body).toEqual({ ...routingRequest(projectId), operators: [] });
   });
 
   test('overrides department and agents when its answer carries them', async () => {
@@ -208,7 +218,6 @@ describe('default routing', () => {
     { answer: '200 with a body that is not JSON', reply: { status: 200, body: 'not json' }, reason: 'hook answer is not JSON' },
     { answer: '204 with no body', reply: { status: 204 }, reason: 'hook answer is not JSON' },
     { answer: '200 JSON without operators', reply: json(200, { department: { _id: 'd9' } }), reason: 'hook answer has no operators' },
-    { answer: '200 JSON with operators: []', reply: json(200, { operators: [] }), reason: 'hook answer has no operators' },
     { answer: '200 JSON whose operator has no id_user', reply: json(200, { operators: [{ name: 'u2' }] }), reason: 'hook answer has no operators' },
     { answer: '200 JSON null', reply: json(200, null), reason: 'hook answer has no operators' },
     { answer: '200 JSON array of operators', reply: json(200, [{ id_user: 'u2' }]), reason: 'hook answer has no operators' },
@@ -393,29 +402,32 @@ describe('one operator.select hook per project', () => {
       .map((subscription) => subscription._id);
   };
 
-  test('a second one is 409, with another target or the same', async () => {
+  test('a second one with another target is 409; the same target again is the first one (idempotent, 200)', async () => {
     const projectId = 'opsel-unique';
     const first = await create(projectId, 'http://127.0.0.1:9/first');
-    expect(first.status).toBe(201);
+    expect(first.status).toBe(200);
 
     expectError(await create(projectId, 'http://127.0.0.1:9/second'), 409, /already has an operator\.select subscription/);
-    expectError(await create(projectId, 'http://127.0.0.1:9/first'), 409, /already has an operator\.select subscription/);
+    const again = await create(projectId, 'http://127.0.0.1:9/first');
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
     expect(await operatorSelectIds(projectId)).toEqual([first.body._id]);
   });
 
   test('other events keep one subscription per target, beside the hook', async () => {
     const projectId = 'opsel-unique-others';
-    expect((await create(projectId, 'http://127.0.0.1:9/hook')).status).toBe(201);
-    expect((await create(projectId, 'http://127.0.0.1:9/a', 'request.create')).status).toBe(201);
-    expect((await create(projectId, 'http://127.0.0.1:9/b', 'request.create')).status).toBe(201);
+    expect((await create(projectId, 'http://127.0.0.1:9/hook')).status).toBe(200);
+    expect((await create(projectId, 'http://127.0.0.1:9/a', 'request.create')).status).toBe(200);
+    expect((await create(projectId, 'http://127.0.0.1:9/b', 'request.create')).status).toBe(200);
+    expect((await t.api('GET', `/${projectId}/subscriptions`, { token: owner(projectId) })).body).toHaveLength(3);
   });
 
-  test('two concurrent creates: exactly one 201 and one 409, and one hook stored', async () => {
+  test('two concurrent creates: exactly one 200 and one 409, and one hook stored', async () => {
     const projectId = 'opsel-race';
     const replies = await Promise.all([create(projectId, 'http://127.0.0.1:9/c'), create(projectId, 'http://127.0.0.1:9/d')]);
 
-    expect(replies.map((reply) => reply.status).sort()).toEqual([201, 409]);
-    const winner = replies.find((reply) => reply.status === 201)!;
+    expect(replies.map((reply) => reply.status).sort()).toEqual([200, 409]);
+    const winner = replies.find((reply) => reply.status === 200)!;
     expect(await operatorSelectIds(projectId)).toEqual([winner.body._id]);
   });
 
@@ -423,13 +435,13 @@ describe('one operator.select hook per project', () => {
     const projectId = 'opsel-race-five';
     const replies = await Promise.all([1, 2, 3, 4, 5].map((n) => create(projectId, `http://127.0.0.1:9/${n}`)));
 
-    expect(replies.map((reply) => reply.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    expect(replies.map((reply) => reply.status).sort()).toEqual([200, 409, 409, 409, 409]);
     expect(await operatorSelectIds(projectId)).toHaveLength(1);
   });
 
   test('turning another subscription into operator.select is 409 while a hook exists', async () => {
     const projectId = 'opsel-unique-put';
-    expect((await create(projectId, 'http://127.0.0.1:9/hook')).status).toBe(201);
+    expect((await create(projectId, 'http://127.0.0.1:9/hook')).status).toBe(200);
     const other = await create(projectId, 'http://127.0.0.1:9/other', 'request.create');
 
     const reply = await t.api('PUT', `/${projectId}/subscriptions/${other.body._id}`, {
@@ -449,7 +461,9 @@ describe('one operator.select hook per project', () => {
     expect(moved.body.target).toBe('http://127.0.0.1:9/new');
 
     expect((await t.api('DELETE', path, { token: owner(projectId) })).status).toBe(200);
-    expect((await create(projectId, 'http://127.0.0.1:9/replacement')).status).toBe(201);
+    const replacement = await create(projectId, 'http://127.0.0.1:9/replacement');
+    expect(replacement.status).toBe(200);
+    expect(replacement.body._id).not.toBe(first.body._id);
   });
 });
 

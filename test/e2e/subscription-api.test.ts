@@ -46,7 +46,7 @@ function create(projectId: string, token: string, body: unknown): Promise<ApiRep
 /** Creates a subscription that must succeed and returns it as the API showed it. */
 async function createOk(projectId: string, token: string, event = 'request.create', target = newTarget()) {
   const reply = await create(projectId, token, { event, target });
-  expect(reply.status).toBe(201);
+  expect(reply.status).toBe(200);
   return subscriptionOf(reply);
 }
 
@@ -60,14 +60,14 @@ const BAD_PAGE_QUERIES: [string, string, RegExp][] = [
 
 
 describe('POST /{projectId}/subscriptions', () => {
-  it('creates a subscription: 201 with the view, the secret and the x-hook-secret header', async () => {
+  it('creates a subscription: 200 (as Tiledesk) with the view, the secret and the x-hook-secret header', async () => {
     const { projectId, token, userId } = newProject();
     const target = newTarget();
     const before = Date.now();
 
     const reply = await create(projectId, token, { event: 'request.create', target });
 
-    expect(reply.status).toBe(201);
+    expect(reply.status).toBe(200);
     const created = subscriptionOf(reply);
     expect(Object.keys(created).sort()).toEqual([...SUBSCRIPTION_VIEW_KEYS, 'secret'].sort());
     expect(created).toEqual({
@@ -110,7 +110,7 @@ describe('POST /{projectId}/subscriptions', () => {
     async (event) => {
       const { projectId, token } = newProject();
       const reply = await create(projectId, token, { event, target: newTarget() });
-      expect(reply.status).toBe(201);
+      expect(reply.status).toBe(200);
       expect(reply.body).toMatchObject({ event, status: 'active' });
     },
   );
@@ -187,15 +187,17 @@ describe('POST /{projectId}/subscriptions', () => {
     });
   });
 
-  describe('409 on a conflict', () => {
-    it('refuses the same event and target twice in a project', async () => {
+  describe('a duplicate is idempotent; 409 on a conflict', () => {
+    it('answers the same event and target again with the existing subscription and its secret (200, as Tiledesk)', async () => {
       const { projectId, token } = newProject();
       const target = newTarget();
-      await createOk(projectId, token, 'request.create', target);
+      const first = await createOk(projectId, token, 'request.create', target);
 
       const reply = await create(projectId, token, { event: 'request.create', target });
 
-      expectError(reply, 409, /already exists/);
+      expect(reply.status).toBe(200);
+      expect(reply.body).toEqual(first);
+      expect(reply.headers.get('x-hook-secret')).toBe(first.secret);
       expect(subscriptionsOf(await t.api('GET', `/${projectId}/subscriptions`, { token }))).toHaveLength(1);
     });
 
@@ -217,17 +219,16 @@ describe('POST /{projectId}/subscriptions', () => {
       expectError(reply, 409, /operator\.select/);
     });
 
-    it('lets exactly one of two concurrent identical creates win', async () => {
+    it('stores one subscription for two concurrent identical creates, and answers both with it', async () => {
       const { projectId, token } = newProject();
       const body = { event: 'request.create', target: newTarget() };
 
       const replies = await Promise.all([create(projectId, token, body), create(projectId, token, body)]);
 
-      expect(replies.map((reply) => reply.status).sort()).toEqual([201, 409]);
-      const loser = replies.find((reply) => reply.status === 409);
-      expectError(loser as ApiReply, 409);
+      expect(replies.map((reply) => reply.status)).toEqual([200, 200]);
+      expect(replies[0]!.body).toEqual(replies[1]!.body);
       const list = subscriptionsOf(await t.api('GET', `/${projectId}/subscriptions`, { token }));
-      expect(list.map((item) => item._id)).toEqual([replies.find((reply) => reply.status === 201)?.body._id]);
+      expect(list.map((item) => item._id)).toEqual([replies[0]!.body._id]);
     });
 
     it('lets exactly one of two concurrent operator.select creates win', async () => {
@@ -236,7 +237,7 @@ describe('POST /{projectId}/subscriptions', () => {
         create(projectId, token, { event: 'operator.select', target: newTarget() }),
         create(projectId, token, { event: 'operator.select', target: newTarget() }),
       ]);
-      expect(replies.map((reply) => reply.status).sort()).toEqual([201, 409]);
+      expect(replies.map((reply) => reply.status).sort()).toEqual([200, 409]);
       expect(subscriptionsOf(await t.api('GET', `/${projectId}/subscriptions`, { token }))).toHaveLength(1);
     });
   });
@@ -328,8 +329,13 @@ describe('PUT /{projectId}/subscriptions/{id}', () => {
 
     expect(reply.status).toBe(200);
     expect(reply.body).toMatchObject({ _id: created._id, event: 'request.close', target: created.target });
-    expect((await create(projectId, token, { event: 'request.create', target: created.target })).status).toBe(201);
-    expectError(await create(projectId, token, { event: 'request.close', target: created.target }), 409);
+    const recreated = await create(projectId, token, { event: 'request.create', target: created.target });
+    expect(recreated.status).toBe(200);
+    expect(recreated.body._id).not.toBe(created._id);
+    // The pair moved with the subscription: creating it again answers with the moved one.
+    const duplicate = await create(projectId, token, { event: 'request.close', target: created.target });
+    expect(duplicate.status).toBe(200);
+    expect(duplicate.body._id).toBe(created._id);
   });
 
   it('refuses to move onto an (event, target) pair that already exists: 409, nothing changed', async () => {
@@ -344,7 +350,8 @@ describe('PUT /{projectId}/subscriptions/{id}', () => {
 
     expectError(reply, 409, /already exists/);
     expect((await t.api('GET', `/${projectId}/subscriptions/${moving._id}`, { token })).body).toEqual(moving);
-    expectError(await create(projectId, token, { event: 'request.create', target: moving.target }), 409);
+    // The old pair still belongs to it: creating it again answers with the unmoved subscription.
+    expect((await create(projectId, token, { event: 'request.create', target: moving.target })).body._id).toBe(moving._id);
   });
 
   it('refuses to turn a subscription into a second operator.select: 409', async () => {
@@ -606,7 +613,7 @@ describe('authentication (401) and authorization (403)', () => {
     expect(subscriptionsOf(list)).toEqual([existing]);
 
     const created = await create(projectId, platform, { event: 'lead.create', target: newTarget() });
-    expect(created.status).toBe(201);
+    expect(created.status).toBe(200);
     expect(created.body.createdBy).toBe('tiledesk-platform');
   });
 });

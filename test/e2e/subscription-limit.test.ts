@@ -39,7 +39,7 @@ async function fill(projectId: string, token: string): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < LIMIT; i++) {
     const reply = await create(projectId, token);
-    expect(reply.status).toBe(201);
+    expect(reply.status).toBe(200);
     ids.push(subscriptionOf(reply)._id);
   }
   return ids;
@@ -68,7 +68,7 @@ describe('the per-project subscription limit (SUBSCRIPTION_LIMIT=3)', () => {
     expect((await t.api('DELETE', `/${projectId}/subscriptions/${firstId}`, { token })).status).toBe(200);
 
     // The refused create must not have kept the (event, target) pair for itself.
-    expect((await create(projectId, token, refusedTarget)).status).toBe(201);
+    expect((await create(projectId, token, refusedTarget)).status).toBe(200);
     expectError(await create(projectId, token), 409, /limit/);
     expect(await listLength(projectId, token)).toBe(LIMIT);
   });
@@ -78,38 +78,55 @@ describe('the per-project subscription limit (SUBSCRIPTION_LIMIT=3)', () => {
     const other = newProject();
     await fill(full.projectId, full.token);
 
-    expect((await create(other.projectId, other.token)).status).toBe(201);
+    expect((await create(other.projectId, other.token)).status).toBe(200);
   });
 
-  it('does not count refused creates', async () => {
+  it('does not count refused creates, nor a duplicate create answered with the existing subscription', async () => {
     const { projectId, token } = newProject();
     const duplicate = newTarget();
-    expect((await create(projectId, token, duplicate)).status).toBe(201);
-    expectError(await create(projectId, token, duplicate), 409, /already exists/);
+    const first = await create(projectId, token, duplicate);
+    expect(first.status).toBe(200);
+    const again = await create(projectId, token, duplicate);
+    expect(again.status).toBe(200);
+    expect(subscriptionOf(again)._id).toBe(subscriptionOf(first)._id);
     expect((await create(projectId, token, 'http://10.0.0.1/hook')).status).toBe(400);
 
-    expect((await create(projectId, token)).status).toBe(201);
-    expect((await create(projectId, token)).status).toBe(201);
+    expect((await create(projectId, token)).status).toBe(200);
+    expect((await create(projectId, token)).status).toBe(200);
     expect(await listLength(projectId, token)).toBe(LIMIT);
   });
 
   it('lets only one of two concurrent creates take the last place', async () => {
     const { projectId, token } = newProject();
-    for (let i = 0; i < LIMIT - 1; i++) expect((await create(projectId, token)).status).toBe(201);
+    for (let i = 0; i < LIMIT - 1; i++) expect((await create(projectId, token)).status).toBe(200);
 
     const replies = await Promise.all([create(projectId, token), create(projectId, token)]);
 
-    expect(replies.map((reply) => reply.status).sort()).toEqual([201, 409]);
+    expect(replies.map((reply) => reply.status).sort()).toEqual([200, 409]);
     expect(await listLength(projectId, token)).toBe(LIMIT);
   });
 
-  it('answers a duplicate as a duplicate even when the project is full', async () => {
+  it('answers a duplicate with the existing subscription even when the project is full', async () => {
     const { projectId, token } = newProject();
     const target = newTarget();
-    expect((await create(projectId, token, target)).status).toBe(201);
+    const first = await create(projectId, token, target);
+    expect(first.status).toBe(200);
     await create(projectId, token);
     await create(projectId, token);
 
-    expectError(await create(projectId, token, target), 409, /already exists/);
+    const again = await create(projectId, token, target);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    expect(again.headers.get('x-hook-secret')).toBe(first.body.secret);
+  });
+
+  it('two concurrent identical creates both answer 200 with the one subscription stored', async () => {
+    const { projectId, token } = newProject();
+    const target = newTarget();
+    const replies = await Promise.all([create(projectId, token, target), create(projectId, token, target)]);
+
+    expect(replies.map((reply) => reply.status)).toEqual([200, 200]);
+    expect(subscriptionOf(replies[0]!)._id).toBe(subscriptionOf(replies[1]!)._id);
+    expect(await listLength(projectId, token)).toBe(1);
   });
 });

@@ -299,7 +299,7 @@ function checkReceipts(receipts: Receipt[], pairs: Map<string, Pair>, checks: { 
       checks.badSignature++;
     }
     const hook = (JSON.parse(receipt.body) as { hook?: { _id?: string } }).hook;
-    if (!receipt.body.endsWith(`,"payload":${pair.detail}}`) || hook?._id !== pair.subscriptionId) checks.badBody++;
+    if (!receipt.body.includes(`,"payload":${pair.detail},"token":"`) || hook?._id !== pair.subscriptionId) checks.badBody++;
   }
 }
 
@@ -432,7 +432,7 @@ async function subscribe(stack: LocalStack, token: string, projectId: string, ta
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ event: 'message.create', target }),
   });
-  if (response.status !== 201) throw new Error(`subscription failed: ${response.status} ${await response.text()}`);
+  if (response.status !== 200) throw new Error(`subscription failed: ${response.status} ${await response.text()}`);
   return (await response.json()) as { _id: string; secret: string };
 }
 

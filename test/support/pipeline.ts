@@ -32,7 +32,7 @@ export async function subscribe(
     token: stack.tokenFor({ [projectId]: 'owner' }),
     body: { event, target },
   });
-  if (reply.status !== 201) throw new Error(`subscribe failed: ${reply.status} ${reply.text}`);
+  if (reply.status !== 200) throw new Error(`subscribe failed: ${reply.status} ${reply.text}`);
   return reply.body as unknown as { _id: string; secret: string };
 }
 

@@ -1,5 +1,6 @@
 import {
   EVENT_CATALOG,
+  EVENT_REFINEMENTS,
   OPERATOR_SELECT_EVENT,
   deriveTopics,
   isKnownEvent,
@@ -15,6 +16,8 @@ describe('isKnownEvent', () => {
     'message.create.request.channel.telegram',
     'message.create.request.channel.whatsapp',
     'message.create.request.channel.chat21',
+    'message.create.channel.chat21',
+    'message.create.channel.whatsapp',
     'event.emit.typing.start',
     'event.emit.my_custom-event',
     `event.emit.${'a'.repeat(100)}`,
@@ -30,6 +33,10 @@ describe('isKnownEvent', () => {
     ['a refinement of a base that has none', 'request.create.telegram'],
     ['an empty channel name', 'message.create.request.channel.'],
     ['an empty custom event name', 'event.emit.'],
+    ['an empty message channel name', 'message.create.channel.'],
+    ['a refinement of the derived agent update', 'project_user.update.agent.x'],
+    ['a user refinement Tiledesk emits to no subscription', 'project_user.update.user'],
+    ['an outbound channel Tiledesk emits to no subscription', 'message.create.request.channelOutbound.telegram'],
     ['a name with a space', 'event.emit.typing start'],
     ['a name with a slash', 'message.create.request.channel.tele/gram'],
     ['a name with an empty segment', 'event.emit.typing..start'],
@@ -100,7 +107,67 @@ describe('deriveTopics', () => {
     expect(deriveTopics('event.emit', payload)).toEqual(['event.emit']);
   });
 
+  it("adds message.create.channel.{name} from the message's own channel, beside the request's", () => {
+    const payload = { id_project: 'p1', channel: { name: 'chat21' }, request: { channel: { name: 'whatsapp' } } };
+    expect(deriveTopics('message.create', payload)).toEqual([
+      'message.create',
+      'message.create.request.channel.whatsapp',
+      'message.create.channel.chat21',
+    ]);
+  });
+
+  it('adds only message.create.channel.{name} for a direct message without request', () => {
+    expect(deriveTopics('message.create', { id_project: 'p1', channel: { name: 'chat21' } })).toEqual([
+      'message.create',
+      'message.create.channel.chat21',
+    ]);
+  });
+
+  it('adds project_user.update.agent for an agent (roleType 1), as Tiledesk emits it', () => {
+    expect(deriveTopics('project_user.update', { id_project: 'p1', roleType: 1, role: 'agent' })).toEqual([
+      'project_user.update',
+      'project_user.update.agent',
+    ]);
+  });
+
+  it.each([
+    ['a user (roleType 2)', { roleType: 2 }],
+    ['no roleType', {}],
+    ['a string roleType', { roleType: '1' }],
+  ])('gives only project_user.update for %s', (_label, payload) => {
+    expect(deriveTopics('project_user.update', { id_project: 'p1', ...payload })).toEqual(['project_user.update']);
+  });
+
+  it('derives nothing from other events carrying the same fields', () => {
+    expect(deriveTopics('project_user.invite', { id_project: 'p1', roleType: 1, channel: { name: 'x' } })).toEqual([
+      'project_user.invite',
+    ]);
+  });
+
   it('does not take the event.emit name field for message.create', () => {
     expect(deriveTopics('message.create', { name: 'telegram' })).toEqual(['message.create']);
+  });
+});
+
+describe('the catalog covers every event Tiledesk sends to subscriptions', () => {
+  // services/subscriptionNotifier.js and subscriptionNotifierQueued.js of tiledesk-server.
+  it.each([
+    'request.create', 'request.update', 'request.close', 'message.create', 'lead.create',
+    'faq.create', 'faq.update', 'faq.delete', 'faqbot.create', 'faqbot.update', 'faqbot.delete',
+    'department.create', 'department.update', 'department.delete', 'group.create', 'group.update', 'group.delete',
+    'project_user.invite', 'project_user.update', 'project_user.update.agent', 'project_user.delete',
+    'event.emit', 'operator.select', 'user.signup',
+    'project.create', 'project.update', 'project.downgrade', 'project.delete',
+  ])('%s', (event) => {
+    expect(EVENT_CATALOG.find((entry) => entry.event === event)?.description).toMatch(/\S/);
+  });
+
+  it('with a description for every entry and refinement', () => {
+    for (const entry of [...EVENT_CATALOG, ...EVENT_REFINEMENTS]) expect(entry.description).toMatch(/\S/);
+    expect(EVENT_REFINEMENTS.map((refinement) => refinement.pattern)).toEqual([
+      'message.create.request.channel.{name}',
+      'message.create.channel.{name}',
+      'event.emit.{name}',
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { parseAllowlist } from '../../../lambdas/core/address-policy';
-import { ConflictError, NotFoundError, ValidationError } from '../../../lambdas/core/errors';
+import { ConflictError, DuplicateSubscriptionError, NotFoundError, ValidationError } from '../../../lambdas/core/errors';
 import {
   SubscriptionDeps,
   SubscriptionRepository,
@@ -24,6 +24,10 @@ class InMemorySubscriptions implements SubscriptionRepository {
   }
 
   async create(subscription: Subscription, limit: number): Promise<void> {
+    const existing = (await this.list(subscription.id_project)).find(
+      (item) => item.event === subscription.event && item.target === subscription.target,
+    );
+    if (existing) throw new DuplicateSubscriptionError(existing);
     if ((await this.list(subscription.id_project)).length >= limit) throw new ConflictError('limit reached');
     this.items.set(InMemorySubscriptions.key(subscription.id_project, subscription._id), structuredClone(subscription));
   }
@@ -90,7 +94,7 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
 describe('createSubscription', () => {
   it('returns the new subscription with its secret and stores it', async () => {
     const { deps, repository } = setUp();
-    const created = await createSubscription(
+    const { subscription: created } = await createSubscription(
       'p1',
       { event: 'request.create', target: 'https://hooks.example.com/in' },
       'user-1',
@@ -113,8 +117,8 @@ describe('createSubscription', () => {
   it('gives each subscription its own id and secret', async () => {
     const { deps } = setUp();
     const input = { event: 'request.create', target: 'https://hooks.example.com/in' };
-    const first = await createSubscription('p1', input, 'user-1', deps);
-    const second = await createSubscription('p1', { ...input, event: 'request.close' }, 'user-1', deps);
+    const { subscription: first } = await createSubscription('p1', input, 'user-1', deps);
+    const { subscription: second } = await createSubscription('p1', { ...input, event: 'request.close' }, 'user-1', deps);
     expect(second._id).not.toBe(first._id);
     expect(second.secret).not.toBe(first.secret);
   });
@@ -136,7 +140,7 @@ describe('createSubscription', () => {
 
   it('accepts http and allowlisted hosts when the policy says so', async () => {
     const { deps } = setUp({ targetPolicy: { allowHttp: true, allowlist: parseAllowlist('127.0.0.0/8,localhost') } });
-    const created = await createSubscription(
+    const { subscription: created } = await createSubscription(
       'p1',
       { event: 'request.create', target: 'http://localhost:4000/in' },
       'user-1',
@@ -147,16 +151,26 @@ describe('createSubscription', () => {
 
   it('passes the limit to the repository', async () => {
     const { deps } = setUp({ subscriptionLimit: 1 });
+    await createSubscription('p1', { event: 'request.create', target: 'https://hooks.example.com/in' }, 'user-1', deps);
+    const another = { event: 'request.close', target: 'https://hooks.example.com/in' };
+    await expect(createSubscription('p1', another, 'user-1', deps)).rejects.toBeInstanceOf(ConflictError);
+  });
+
+  it('is idempotent, as Tiledesk: the same event and target again gives the existing subscription, secret included', async () => {
+    const { deps } = setUp({ subscriptionLimit: 1 });
     const input = { event: 'request.create', target: 'https://hooks.example.com/in' };
-    await createSubscription('p1', input, 'user-1', deps);
-    await expect(createSubscription('p1', input, 'user-1', deps)).rejects.toBeInstanceOf(ConflictError);
+    const first = await createSubscription('p1', input, 'user-1', deps);
+    const again = await createSubscription('p1', input, 'user-2', deps);
+    expect(first.created).toBe(true);
+    expect(again).toEqual({ subscription: first.subscription, created: false });
+    expect(again.subscription.secret).toMatch(/^whsec_/);
   });
 });
 
 describe('getSubscription and listSubscriptions', () => {
   it('finds a subscription only in its own project', async () => {
     const { deps } = setUp();
-    const created = await createSubscription(
+    const { subscription: created } = await createSubscription(
       'p1',
       { event: 'request.create', target: 'https://hooks.example.com/in' },
       'user-1',
@@ -174,7 +188,7 @@ describe('getSubscription and listSubscriptions', () => {
   it("lists the project's subscriptions without secrets", async () => {
     const { deps } = setUp();
     const target = 'https://hooks.example.com/in';
-    const mine = await createSubscription('p1', { event: 'request.create', target }, 'user-1', deps);
+    const { subscription: mine } = await createSubscription('p1', { event: 'request.create', target }, 'user-1', deps);
     await createSubscription('p2', { event: 'request.create', target }, 'user-2', deps);
     const listed = await listSubscriptions('p1', deps);
     expect(listed).toEqual([toView(mine)]);
@@ -184,7 +198,7 @@ describe('getSubscription and listSubscriptions', () => {
 
 describe('updateSubscription', () => {
   async function existing(deps: SubscriptionDeps): Promise<Subscription> {
-    return createSubscription('p1', { event: 'request.create', target: 'https://hooks.example.com/in' }, 'user-1', deps);
+    return (await createSubscription('p1', { event: 'request.create', target: 'https://hooks.example.com/in' }, 'user-1', deps)).subscription;
   }
 
   it('changes only the given field and returns the view', async () => {
@@ -259,7 +273,7 @@ describe('updateSubscription', () => {
 describe('deleteSubscription', () => {
   it('removes the subscription and returns it without its secret', async () => {
     const { deps, repository } = setUp();
-    const created = await createSubscription(
+    const { subscription: created } = await createSubscription(
       'p1',
       { event: 'request.create', target: 'https://hooks.example.com/in' },
       'user-1',

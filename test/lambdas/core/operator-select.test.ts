@@ -1,3 +1,4 @@
+import jwt from 'jsonwebtoken';
 import { Webhook } from 'standardwebhooks';
 import { PostOutcome, PostRequest } from '../../../lambdas/core/deliver';
 import { RoutingRequest, routingRequestSchema, selectOperators } from '../../../lambdas/core/operator-select';
@@ -6,7 +7,7 @@ import { Subscription, newSigningSecret, toView } from '../../../lambdas/core/su
 // Standard Webhooks verification checks the timestamp against the clock, so "now" is real.
 const NOW = new Date();
 const WEBHOOK_ID = 'msg_opsel_test-1';
-const USER_AGENT = 'tiledesk-webhooks/test';
+const ORIGIN = 'https://webhooks.example.com';
 
 const request: RoutingRequest = routingRequestSchema.parse({
   id_project: 'p1',
@@ -36,7 +37,7 @@ function hookSubscription(changes: Partial<Subscription> = {}): Subscription {
 function fakeSender(outcome: Partial<PostOutcome> = {}) {
   const sent: PostRequest[] = [];
   const deps = {
-    userAgent: USER_AGENT,
+    origin: ORIGIN,
     now: () => NOW,
     post: async (postRequest: PostRequest): Promise<PostOutcome> => {
       sent.push(postRequest);
@@ -66,7 +67,7 @@ describe('selectOperators without a usable hook', () => {
 });
 
 describe('selectOperators asking the hook', () => {
-  test('POSTs {hook, timestamp, payload} to the target, signed so standardwebhooks verifies it', async () => {
+  test('POSTs {hook, timestamp, payload, token} to the target, signed so standardwebhooks and jsonwebtoken verify it', async () => {
     const hook = hookSubscription();
     const { sent, deps } = answering(200, { operators: [{ id_user: 'u2' }] });
     await selectOperators(request, hook, WEBHOOK_ID, deps);
@@ -74,10 +75,19 @@ describe('selectOperators asking the hook', () => {
     expect(sent).toHaveLength(1);
     const [post] = sent;
     expect(post!.url).toBe(hook.target);
-    expect(JSON.parse(post!.body)).toEqual({ hook: toView(hook), timestamp: NOW.getTime(), payload: request });
+    expect(JSON.parse(post!.body)).toEqual({ hook: toView(hook), timestamp: NOW.getTime(), payload: request, token: expect.any(String) });
+    const { token } = JSON.parse(post!.body) as { token: string };
+    expect(
+      jwt.verify(token, hook.secret, {
+        issuer: 'https://tiledesk.com',
+        subject: 'subscription',
+        audience: `https://tiledesk.com/subscriptions/${hook._id}`,
+      }),
+    ).toMatchObject(toView(hook));
     expect(post!.headers).toMatchObject({
       'content-type': 'application/json',
-      'user-agent': USER_AGENT,
+      'user-agent': 'tiledesk-webhooks',
+      origin: ORIGIN,
       'x-hook-secret': hook.secret,
       'webhook-id': WEBHOOK_ID,
       'webhook-timestamp': String(Math.floor(NOW.getTime() / 1000)),
@@ -137,6 +147,13 @@ describe('selectOperators asking the hook', () => {
     expect(selection).toMatchObject({ path: 'hook', result: { ...request, ...answer } });
   });
 
+  test('an empty operators array wins too, as in Tiledesk: the conversation stays unassigned', async () => {
+    const { deps } = answering(200, { operators: [] });
+    const selection = await selectOperators(request, hookSubscription(), WEBHOOK_ID, deps);
+    expect(selection).toMatchObject({ path: 'hook', result: { ...request, operators: [] } });
+    expect(selection.attempt?.outcome).toBe('delivered');
+  });
+
   test('the answer cannot move the conversation to another project', async () => {
     const { deps } = answering(200, { operators: [{ id_user: 'u2' }], id_project: 'someone-else' });
     const selection = await selectOperators(request, hookSubscription(), WEBHOOK_ID, deps);
@@ -160,7 +177,6 @@ describe('selectOperators falling back to the default routing', () => {
     { case: 'a body that is not JSON', outcome: { statusCode: 200, body: 'not json' }, reason: 'hook answer is not JSON' },
     { case: 'an empty 204', outcome: { statusCode: 204 }, reason: 'hook answer is not JSON' },
     { case: 'no operators', outcome: { statusCode: 200, body: '{"department":{"_id":"d9"}}' }, reason: 'hook answer has no operators' },
-    { case: 'operators: []', outcome: { statusCode: 200, body: '{"operators":[]}' }, reason: 'hook answer has no operators' },
     { case: 'operators not an array', outcome: { statusCode: 200, body: '{"operators":{"id_user":"u2"}}' }, reason: 'hook answer has no operators' },
     { case: 'an operator with an empty id_user', outcome: { statusCode: 200, body: '{"operators":[{"id_user":""}]}' }, reason: 'hook answer has no operators' },
     { case: 'JSON null', outcome: { statusCode: 200, body: 'null' }, reason: 'hook answer has no operators' },

@@ -10,7 +10,7 @@ function headersFor(secrets: string[], at = new Date()): Record<string, string> 
     webhookId: 'msg_1',
     timestampSeconds: Math.floor(at.getTime() / 1000),
     body,
-    userAgent: 'tiledesk-webhooks/test',
+    origin: 'https://webhooks.example.com',
   });
 }
 
@@ -33,6 +33,16 @@ describe('webhook signing', () => {
     expect(headers['x-hook-secret']).toBe(current);
     expect(() => new Webhook(current).verify(body, headers)).not.toThrow();
     expect(() => new Webhook(previous).verify(body, headers)).not.toThrow();
+  });
+
+  test("Tiledesk's headers: user-agent exactly tiledesk-webhooks, the origin, x-hook-secret", () => {
+    const secret = newSigningSecret();
+    expect(headersFor([secret])).toMatchObject({
+      'content-type': 'application/json',
+      'user-agent': 'tiledesk-webhooks',
+      origin: 'https://webhooks.example.com',
+      'x-hook-secret': secret,
+    });
   });
 
   test('the signature is HMAC-SHA256 over id.timestamp.body', () => {

@@ -1,0 +1,66 @@
+import { Attempt } from './attempt';
+import { stringifyJson } from './json-text';
+
+/** Attempts per page of Tiledesk's `GET /subscriptions/history?page=N` (its routes/subscription.js). */
+export const TILEDESK_HISTORY_PAGE_SIZE = 40;
+
+/**
+ * The deepest page served: a page is found by reading every newer attempt (the store pages by
+ * cursor, not by offset), so deep pages cost in proportion; `limit`/`cursor` reach further.
+ */
+export const TILEDESK_HISTORY_MAX_PAGE = 100;
+
+/**
+ * Past this many bytes of attempts a page still lists its 40 attempts, but without their
+ * payloads: 40 attempts of 256 KB events would exceed what a Lambda may answer (6 MB). The
+ * `limit`/`cursor` listing, which ends a page at about 1 MB instead, shows them whole.
+ */
+export const TILEDESK_HISTORY_PAGE_BYTES = 1024 * 1024;
+
+/** `payloadOmitted` of an attempt whose payload a history page left out. */
+export const PAYLOAD_LEFT_OUT = 'left out of this page for size; the limit/cursor listing has it';
+
+/** Reads the project's attempts, newest first, a cursor page at a time. */
+export type AttemptPageReader = (limit: number, cursor: string | undefined) => Promise<{ items: Attempt[]; nextCursor: string | null }>;
+
+/**
+ * Tiledesk's history page `page` (0 first): attempts `page × 40` to `page × 40 + 39`, newest
+ * first, as its `skip(page * 40).limit(40)` over logs sorted newest first. Built on the cursor
+ * listing, whose pages may hold fewer attempts than asked (they end at about 1 MB), so it
+ * reads on until it has skipped and collected enough or the history ends.
+ */
+export async function readTiledeskHistoryPage(page: number, read: AttemptPageReader, chunkLimit: number): Promise<Attempt[]> {
+  const skip = page * TILEDESK_HISTORY_PAGE_SIZE;
+  const wanted = skip + TILEDESK_HISTORY_PAGE_SIZE;
+  const entries: Attempt[] = [];
+  let seen = 0;
+  let cursor: string | undefined;
+  do {
+    const { items, nextCursor } = await read(Math.min(chunkLimit, wanted - seen), cursor);
+    for (const attempt of items) {
+      if (seen >= skip && entries.length < TILEDESK_HISTORY_PAGE_SIZE) entries.push(attempt);
+      seen++;
+    }
+    cursor = nextCursor ?? undefined;
+  } while (cursor && seen < wanted);
+  return withinBytes(entries);
+}
+
+/**
+ * Leaves out the payloads of the attempts that would take the page past its byte budget
+ * (measured by the serializer without recursion: payloads may be nested thousands deep).
+ */
+function withinBytes(entries: Attempt[]): Attempt[] {
+  let bytes = 0;
+  return entries.map((entry) => {
+    const whole = Buffer.byteLength(stringifyJson(entry));
+    if (bytes + whole <= TILEDESK_HISTORY_PAGE_BYTES || entry.payload === undefined) {
+      bytes += whole;
+      return entry;
+    }
+    const { payload: _payload, ...rest } = entry;
+    const trimmed: Attempt = { ...rest, payloadOmitted: PAYLOAD_LEFT_OUT };
+    bytes += Buffer.byteLength(stringifyJson(trimmed));
+    return trimmed;
+  });
+}
