@@ -156,6 +156,16 @@ export const JWT_SECRET_CACHE = {
   previousOverlapSeconds: 86_400,
 } as const;
 
+/**
+ * The subscriptions function, and the test ping it sends while the client waits: the ping has
+ * its own timeout (or the delivery timeout when that is shorter), well inside the function's,
+ * so a slow target ends as a logged, timed-out attempt instead of a function timeout (a 5xx).
+ */
+export const SUBSCRIPTIONS_FUNCTION = {
+  timeoutSeconds: 10,
+  testPingTimeoutMs: 5000,
+} as const;
+
 /** Routes of the HTTP API, shared by the CDK stack and the local API server. */
 export const SUBSCRIPTION_ROUTES = [
   'GET /events',

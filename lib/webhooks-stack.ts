@@ -26,6 +26,8 @@ export interface WebhooksStackProps extends StackProps {
   readonly retrySchedule?: readonly number[];
   /** Per-attempt delivery timeout. @default 10000 */
   readonly deliveryTimeoutMs?: number;
+  /** How long the operator.select hook may take. @default 5000 */
+  readonly operatorSelectTimeoutMs?: number;
   /** SNS topic notified when a DLQ alarm fires. @default none */
   readonly alarmTopicArn?: string;
   /** API stage throttling. @default burst 100, rate 50 requests/s */
@@ -57,6 +59,7 @@ export class WebhooksStack extends Stack {
       table,
       deliveryQueue: delivery.queue,
       deliveryTimeoutMs: props.deliveryTimeoutMs,
+      operatorSelectTimeoutMs: props.operatorSelectTimeoutMs,
       allowHttpTargets: props.allowHttpTargets,
       targetAllowlist: props.targetAllowlist,
       subscriptionLimit: props.subscriptionLimit,

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { API, DELIVERY, SERVICE_VERSION } from '../../lib/settings';
+import { API, DELIVERY, SERVICE_VERSION, SUBSCRIPTIONS_FUNCTION } from '../../lib/settings';
 import { EVENT_CATALOG, EVENT_REFINEMENTS, OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ConflictError, NotFoundError } from '../core/errors';
 import { DeliveryMessage } from '../core/delivery-message';
@@ -45,6 +45,7 @@ const config = readConfig(
     SUBSCRIPTION_LIMIT: z.coerce.number().int().positive().default(API.subscriptionLimitPerProject),
     DELIVERY_QUEUE_URL: z.string().min(1),
     DELIVERY_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.timeoutMs),
+    TEST_PING_TIMEOUT_MS: z.coerce.number().int().positive().default(SUBSCRIPTIONS_FUNCTION.testPingTimeoutMs),
   }),
 );
 
@@ -56,11 +57,12 @@ const deps: SubscriptionDeps = {
   subscriptionLimit: config.SUBSCRIPTION_LIMIT,
 };
 
+/** Sends test pings, which run while the client waits: bounded well inside this function's timeout. */
 const sender = {
   post: (request: PostRequest) =>
     postWebhook({
       ...request,
-      timeoutMs: config.DELIVERY_TIMEOUT_MS,
+      timeoutMs: Math.min(config.DELIVERY_TIMEOUT_MS, config.TEST_PING_TIMEOUT_MS),
       maxResponseBytes: DELIVERY.responseBodyLimitBytes,
       allowlist,
     }),

@@ -11,10 +11,12 @@ import {
   LOCAL_NAMES,
   OPERATOR_SELECT_ROUTE,
   SUBSCRIPTION_ROUTES,
+  SUBSCRIPTIONS_FUNCTION,
   TABLE_KEYS,
   DELIVERY_RETENTION_SECONDS,
   checkRetrySchedule,
 } from '../settings';
+import { operatorSelectFunctionTimeoutSeconds } from '../timeout-budget';
 import { AwsEndpoint, LocalActionHandler, startAwsEndpoint } from './aws-endpoint';
 import { ApiServer, startApiServer } from './api-server';
 import { localEventBus } from './event-bus';
@@ -157,8 +159,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           routeKey,
           functionName: 'subscriptions-api',
           handler: subscriptionsApi.handler,
+          timeoutSeconds: SUBSCRIPTIONS_FUNCTION.timeoutSeconds,
         })),
-        { routeKey: OPERATOR_SELECT_ROUTE, functionName: 'operator-select', handler: operatorSelect.handler },
+        {
+          routeKey: OPERATOR_SELECT_ROUTE,
+          functionName: 'operator-select',
+          handler: operatorSelect.handler,
+          timeoutSeconds: operatorSelectFunctionTimeoutSeconds(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
+        },
       ],
     });
     cleanups.push(() => api.stop());
