@@ -37,6 +37,9 @@ export const LOCAL_NAMES = {
   deliveryQueue: 'tiledesk-webhooks-delivery',
   slowDeliveryQueue: 'tiledesk-webhooks-delivery-slow',
   deliveryDlq: 'tiledesk-webhooks-delivery-dlq',
+  /** The event rule target's DLQ: events the bus could not put on the fan-out queue. */
+  ruleDlq: 'tiledesk-webhooks-rule-dlq',
+  rule: 'tiledesk-events',
 } as const;
 
 /** The EventBridge source every Tiledesk event is published with. */
