@@ -2,7 +2,7 @@ import { RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
 import { Delivery } from './delivery';
-import { EventRouting } from './event-routing';
+import { EventRouting, RULE_DLQ_REMEDY } from './event-routing';
 import { Monitoring } from './monitoring';
 import { SubscriptionApi } from './subscription-api';
 import { WebhooksTable } from './webhooks-table';
@@ -75,7 +75,11 @@ export class WebhooksStack extends Stack {
       existingBus: props.existingBus,
     });
     new Monitoring(this, 'Monitoring', {
-      deadLetterQueues: { Delivery: delivery.dlq, FanOut: events.fanOutDlq, EventRule: events.ruleDlq },
+      deadLetterQueues: {
+        Delivery: delivery.dlq,
+        FanOut: events.fanOutDlq,
+        EventRule: { queue: events.ruleDlq, remedy: RULE_DLQ_REMEDY },
+      },
       workQueues: { FastLane: delivery.queue, SlowLane: delivery.slowQueue, FanOut: events.fanOutQueue },
       functions: {
         Authorizer: api.authorizerFunction.function,
