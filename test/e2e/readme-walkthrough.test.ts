@@ -45,8 +45,8 @@ function fillIn(command: string): string {
   const text = command
     .replaceAll('http://127.0.0.1:3000', `http://127.0.0.1:${current.apiPort}`)
     .replaceAll('http://127.0.0.1:4566', `http://127.0.0.1:${current.awsPort}`)
-    .replaceAll('127.0.0.1:8787', `127.0.0.1:${filled.receiverPort}`)
-    .replaceAll('--port 8787', `--port ${filled.receiverPort}`)
+    .replace(/127\.0\.0\.1:878[78]\b/g, `127.0.0.1:${filled.receiverPort}`)
+    .replace(/--port 878[78]\b/g, `--port ${filled.receiverPort}`)
     .replaceAll('whsec_…', filled.secret)
     .replaceAll('<_id>', filled.id);
   expect(text).not.toMatch(/…|<[\w-]+>/);
@@ -120,6 +120,7 @@ async function stopBackground(): Promise<void> {
     process.kill(stack.npm.pid!, 'SIGTERM');
     await stack.exited;
     expect(await waitForNoMarkedProcess(stack.marker)).toEqual([]);
+    stack = undefined;
   }
 }
 
@@ -189,6 +190,30 @@ test('the README walk-through works as written', async () => {
   expect(await runOk(redrive!)).toContain('COMPLETED: moved 1 message(s) back to the source queue');
   await until(() => count(receiver!.output(), new RegExp(`verified msg_[0-9a-f-]+_${again._id} request\\.create`)) === 1, () => receiver!.output());
 
+  await stopBackground();
+});
+
+test("the README's operator.select example answers with the hook's choice", async () => {
+  const [block, ...others] = codeBlocksOf(sectionOf(README, 'operator.select: choose the agent'));
+  expect(others).toEqual([]);
+  const [subscribe, runHook, ask] = shellCommandsOf(block!.code);
+  filled.receiverPort = String(await freePort());
+  await startStack('npm start');
+  const created = JSON.parse(await runOk(fillIn(subscribe!))) as { secret: string; event: string };
+  expect(created.event).toBe('operator.select');
+  filled.secret = created.secret;
+  await startReceiver(runHook!);
+
+  const answer = await runOk(fillIn(ask!));
+  expect(answer).toMatch(/^x-operator-select-path: hook\r?$/im);
+  expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ operators: [{ id_user: 'u2' }] });
+
+  // "Stop the receiver and ask again": the default routing.
+  await stopProcessGroup(receiver!);
+  receiver = undefined;
+  const fallback = await runOk(fillIn(ask!));
+  expect(fallback).toMatch(/^x-operator-select-path: default\r?$/im);
+  expect(JSON.parse(fallback.slice(fallback.indexOf('\r\n\r\n') + 4))).toMatchObject({ operators: [{ id_user: 'u1' }] });
   await stopBackground();
 });
 
