@@ -49,7 +49,9 @@ function lockOrExplain(dataDir: string): () => void {
   try {
     return lockDataDir(dataDir);
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    const { message } = error as Error;
+    // The lock's own refusal names DATA_DIR; a file system error (a file, no permission) does not.
+    throw new UsageError(message.startsWith('DATA_DIR') ? message : `DATA_DIR=${dataDir} cannot hold the data: ${message}; choose a folder you can write`);
   }
 }
 

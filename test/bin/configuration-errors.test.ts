@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -55,6 +55,14 @@ describe('npm start', () => {
     }
   });
 
+  test('a DATA_DIR that is a file is refused in one line', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tiledesk-data-'));
+    const file = path.join(dataDir, 'not-a-folder');
+    writeFileSync(file, '');
+    expectOneLine(await runMarked('start', [], { DATA_DIR: file }), new RegExp(`^DATA_DIR=${file} cannot hold the data: .*; choose a folder you can write$`));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
   test('a second stack on the same DATA_DIR is refused in one line; the first keeps running', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'tiledesk-data-'));
     const first = await startNpmStart({ DATA_DIR: dataDir });
@@ -89,6 +97,19 @@ describe('command-line tools', () => {
       await runMarked('receiver', ['--secret', 'whsec_…', '--port', '0']),
       /^--secret must be the subscription's secret exactly as the API returned it .*the README's placeholder: paste the secret of step 1$/,
     );
+  });
+
+  test('npm run receiver on a port in use is one line', async () => {
+    const { port, server } = await occupyPort();
+    try {
+      const secret = `whsec_${Buffer.alloc(24, 7).toString('base64')}`;
+      expectOneLine(
+        await runMarked('receiver', ['--secret', secret, '--port', String(port)]),
+        new RegExp(`^--port ${port} is in use: choose another port \\(0 picks a free one\\)$`),
+      );
+    } finally {
+      server.close();
+    }
   });
 
   test('an unknown option is one line', async () => {
