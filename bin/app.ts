@@ -15,6 +15,7 @@ new WebhooksStack(app, String(context('stackName') ?? 'TiledeskWebhooks'), {
   existingBus: context('existingBus') ? String(context('existingBus')) : undefined,
   retrySchedule: context('retrySchedule') ? String(context('retrySchedule')).split(',').map(Number) : undefined,
   deliveryTimeoutMs: context('deliveryTimeoutMs') ? Number(context('deliveryTimeoutMs')) : undefined,
+  operatorSelectTimeoutMs: context('operatorSelectTimeoutMs') ? Number(context('operatorSelectTimeoutMs')) : undefined,
   alarmTopicArn: context('alarmTopicArn') ? String(context('alarmTopicArn')) : undefined,
   apiThrottle: {
     burstLimit: context('apiThrottleBurst') ? Number(context('apiThrottleBurst')) : undefined,

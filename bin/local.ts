@@ -1,30 +1,75 @@
 #!/usr/bin/env node
 import { signToken } from '../lambdas/core/token';
-import { startLocalStack } from '../lib/local/local-stack';
+import { lockDataDir } from '../lib/local/data-dir-lock';
+import { LocalStack, startLocalStack } from '../lib/local/local-stack';
+import { UsageError, runCli } from './cli';
+import { LocalSettings, SettingsError, readLocalSettings } from './local-settings';
 
-/** `npm start`: the local stack in the foreground until Ctrl-C (DESIGN §5). */
-async function main(): Promise<void> {
-  const env = process.env;
-  const secretSource = env.JWT_SECRET ? '(from JWT_SECRET)' : '(default; set JWT_SECRET to change)';
-  const jwtSecret = env.JWT_SECRET ?? 'tiledesk-webhooks-local-secret';
-  const retrySchedule = env.RETRY_SCHEDULE?.split(',').map((part) => Number(part.trim()));
-  env.POWERTOOLS_LOG_LEVEL ??= 'INFO';
-  const stack = await startLocalStack({
-    port: Number(env.PORT ?? 3000),
-    awsPort: Number(env.AWS_PORT ?? 4566),
-    jwtSecret,
-    dataDir: env.DATA_DIR || undefined,
-    retrySchedule,
-    deliveryTimeoutMs: env.DELIVERY_TIMEOUT_MS ? Number(env.DELIVERY_TIMEOUT_MS) : undefined,
-    operatorSelectTimeoutMs: env.OPERATOR_SELECT_TIMEOUT_MS ? Number(env.OPERATOR_SELECT_TIMEOUT_MS) : undefined,
-    autoDisableAfterDead: env.AUTO_DISABLE_AFTER_DEAD ? Number(env.AUTO_DISABLE_AFTER_DEAD) : undefined,
-    targetAllowlist: env.TARGET_ALLOWLIST,
-    webhookOrigin: env.WEBHOOK_ORIGIN || undefined,
-    onError: (error) => console.error('[local-stack] event source error:', error),
-  });
-  const project = env.PROJECT_ID ?? 'demo-project';
-  const adminToken = signToken({ sub: 'local-admin', projects: { [project]: 'owner' } }, jwtSecret, 24 * 3600);
-  const platformToken = signToken({ sub: 'tiledesk-platform', platform: true }, jwtSecret, 24 * 3600);
+/**
+ * `npm start`: the local stack in the foreground (DESIGN §5). It stops, emulators included,
+ * on SIGINT, SIGTERM and SIGHUP, and when the process that started it goes away (npm killed
+ * outright), so no process is left holding the ports. A setting that cannot work stops it
+ * before anything starts, with one line naming the variable and the fix.
+ */
+runCli(async () => {
+  const settings = readSettings();
+  const release = settings.dataDir ? lockOrExplain(settings.dataDir) : () => undefined;
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'INFO';
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      port: settings.port,
+      awsPort: settings.awsPort,
+      jwtSecret: settings.jwtSecret,
+      dataDir: settings.dataDir,
+      retrySchedule: settings.retrySchedule,
+      deliveryTimeoutMs: settings.deliveryTimeoutMs,
+      operatorSelectTimeoutMs: settings.operatorSelectTimeoutMs,
+      autoDisableAfterDead: settings.autoDisableAfterDead,
+      targetAllowlist: settings.targetAllowlist,
+      webhookOrigin: settings.webhookOrigin,
+      onError: (error) => console.error('[local-stack] event source error:', error),
+    });
+  } catch (error) {
+    release();
+    throw explainStartFailure(error, settings);
+  }
+  printBanner(stack, settings);
+  stopOnSignalsAndOrphaning(stack, release);
+});
+
+function readSettings(): LocalSettings {
+  try {
+    return readLocalSettings();
+  } catch (error) {
+    throw error instanceof SettingsError ? new UsageError(error.message) : error;
+  }
+}
+
+function lockOrExplain(dataDir: string): () => void {
+  try {
+    return lockDataDir(dataDir);
+  } catch (error) {
+    const { message } = error as Error;
+    // The lock's own refusal names DATA_DIR; a file system error (a file, no permission) does not.
+    throw new UsageError(message.startsWith('DATA_DIR') ? message : `DATA_DIR=${dataDir} cannot hold the data: ${message}; choose a folder you can write`);
+  }
+}
+
+/** A port already taken is a setting to change, said in one line; anything else is a failure. */
+function explainStartFailure(error: unknown, settings: LocalSettings): Error {
+  const { code, port } = error as NodeJS.ErrnoException & { port?: number };
+  if (code === 'EADDRINUSE') {
+    const name = port === settings.awsPort ? 'AWS_PORT' : 'PORT';
+    return new UsageError(`${name}=${port} is in use by another process: stop it, or set ${name} to a free port (0 picks one)`);
+  }
+  return new Error(`the local stack failed to start: ${(error as Error).message ?? String(error)}`);
+}
+
+function printBanner(stack: LocalStack, settings: LocalSettings): void {
+  const project = settings.projectId;
+  const adminToken = signToken({ sub: 'local-admin', projects: { [project]: 'owner' } }, settings.jwtSecret, 24 * 3600);
+  const platformToken = signToken({ sub: 'tiledesk-platform', platform: true }, settings.jwtSecret, 24 * 3600);
   console.log(
     [
       '',
@@ -33,8 +78,9 @@ async function main(): Promise<void> {
       `  AWS endpoint        ${stack.awsEndpoint}   (export AWS_ENDPOINT_URL=${stack.awsEndpoint})`,
       `  event bus           ${stack.busName}`,
       `  delivery DLQ        ${stack.queues.deliveryDlq.url}`,
-      `  JWT secret          ${secretSource}`,
-      `  data                ${env.DATA_DIR ? `DynamoDB kept in ${env.DATA_DIR}` : 'in memory'}`,
+      `  event rule DLQ      ${stack.queues.ruleDlq.url}`,
+      `  JWT secret          ${settings.jwtSecretFromEnv ? '(from JWT_SECRET)' : '(default; set JWT_SECRET to change)'}`,
+      `  data                ${settings.dataDir ? `DynamoDB kept in ${settings.dataDir}` : 'in memory'}`,
       '',
       `Admin token (owner of project "${project}", 24 h):`,
       `  export TOKEN=${adminToken}`,
@@ -46,24 +92,38 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+/**
+ * Stops the stack once, on the first of: SIGINT, SIGTERM, SIGHUP (terminal closed), or the
+ * parent process going away (npm killed with SIGKILL: its signals never arrive, but this
+ * process is re-parented). A second signal while stopping exits at once; the emulators still
+ * end, as they exit when this process's end of their stdin closes.
+ */
+function stopOnSignalsAndOrphaning(stack: LocalStack, release: () => void): void {
+  // With the terminal closed or the parent gone, writing fails with EPIPE: that must not stop the stop.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
+  const stop = (reason: string): void => {
+    if (stopping) {
+      process.exit(1);
+    }
     stopping = true;
-    console.log(`\n${signal}: stopping the local stack…`);
+    console.log(`\n${reason}: stopping the local stack…`);
     stack
       .stop()
-      .then(() => process.exit(0))
+      .then(() => {
+        release();
+        process.exit(0);
+      })
       .catch((error: unknown) => {
-        console.error(error);
+        console.error(`error: the local stack did not stop cleanly: ${(error as Error).message}`);
         process.exit(1);
       });
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop(`the parent process (pid ${parent}) exited`);
+  }, 1000).unref();
 }
-
-main().catch((error: unknown) => {
-  console.error('local stack failed to start:', error);
-  process.exit(1);
-});

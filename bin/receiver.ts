@@ -1,54 +1,94 @@
 #!/usr/bin/env node
 import { createServer } from 'node:http';
-import { parseArgs } from 'node:util';
+import { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import { UsageError, parseCliArgs, runCli } from './cli';
 
-/**
- * `npm run receiver -- --secret whsec_… [--port 8787] [--fail 2]`: a small webhook receiver
- * that verifies each POST with the reference Standard Webhooks library, deduplicates on
- * `webhook-id`, prints it, and answers 200 (or 500 for the first `--fail` requests).
- */
-const { values } = parseArgs({
-  options: {
+const USAGE = `Usage: npm run receiver -- --secret whsec_... [--port 8787] [--fail N] [--select <user id>]
+
+A small webhook receiver: verifies each POST with the reference Standard Webhooks library,
+deduplicates on webhook-id, prints it and answers 200.
+  --secret     the subscription's signing secret, as the API returned it (whsec_…)
+  --port       where to listen on 127.0.0.1 (0 picks a free port) [8787]
+  --fail N     answer 500 to the first N verified requests, to watch retries [0]
+  --select ID  answer operator.select requests with {"operators":[{"id_user":"ID"}]}`;
+
+/** `whsec_` and the base64 of the key, as the subscription API returns it. */
+const SECRET_FORMAT = /^whsec_[A-Za-z0-9+/]{16,}={0,2}$/;
+
+runCli(async () => {
+  const { values } = parseCliArgs({
     secret: { type: 'string' },
     port: { type: 'string', default: '8787' },
     fail: { type: 'string', default: '0' },
-  },
-});
-if (!values.secret) {
-  console.error('Usage: npm run receiver -- --secret whsec_... [--port 8787] [--fail N]');
-  process.exit(2);
-}
-const verifier = new Webhook(values.secret);
-const seen = new Set<string>();
-let toFail = Number(values.fail);
-
-createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (chunk: Buffer) => chunks.push(chunk));
-  req.on('end', () => {
-    const body = Buffer.concat(chunks).toString('utf8');
-    const headers = Object.fromEntries(Object.entries(req.headers).map(([name, value]) => [name, String(value)]));
-    try {
-      verifier.verify(body, headers);
-    } catch (error) {
-      console.log(`REJECTED ${req.method} ${req.url}: ${(error as Error).message}`);
-      res.writeHead(401).end();
-      return;
-    }
-    const id = headers['webhook-id'] ?? '';
-    if (toFail > 0) {
-      toFail -= 1;
-      console.log(`verified ${id}, answering 500 on purpose (${toFail} more to fail)`);
-      res.writeHead(500).end('failing on purpose');
-      return;
-    }
-    const duplicate = seen.has(id);
-    seen.add(id);
-    const { hook, payload } = JSON.parse(body) as { hook: { event: string }; payload: unknown };
-    console.log(`${duplicate ? 'duplicate' : 'verified'} ${id} ${hook.event} ${JSON.stringify(payload)}`);
-    res.writeHead(200).end('ok');
+    select: { type: 'string' },
+    help: { type: 'boolean', default: false },
   });
-}).listen(Number(values.port), '127.0.0.1', () => {
-  console.log(`receiver on http://127.0.0.1:${values.port}/hook — verifying with the subscription's secret`);
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const secret = values.secret;
+  if (!secret) throw new UsageError("--secret is required: the subscription's secret (whsec_…) from its creation (--help shows the usage)");
+  if (!SECRET_FORMAT.test(secret)) {
+    throw new UsageError(
+      `--secret must be the subscription's secret exactly as the API returned it (whsec_ and base64); got ${JSON.stringify(secret)}${secret.includes('…') ? " — the README's placeholder: paste the secret of step 1" : ''}`,
+    );
+  }
+  const port = Number(values.port);
+  if (!/^\d+$/.test(values.port) || port > 65535) throw new UsageError(`--port must be a port number from 0 to 65535; got ${values.port}`);
+  if (!/^\d+$/.test(values.fail)) throw new UsageError(`--fail must be a whole number of requests; got ${values.fail}`);
+  const select = values.select;
+  if (select !== undefined && !select.trim()) throw new UsageError('--select needs the user id to answer operator.select with, e.g. --select u1');
+  await serve({ verifier: new Webhook(secret), port, toFail: Number(values.fail), select });
 });
+
+async function serve(options: { verifier: Webhook; port: number; toFail: number; select?: string }): Promise<void> {
+  const seen = new Set<string>();
+  let toFail = options.toFail;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([name, value]) => [name, String(value)]));
+      try {
+        options.verifier.verify(body, headers);
+      } catch (error) {
+        console.log(`REJECTED ${req.method} ${req.url}: ${(error as Error).message}`);
+        res.writeHead(401).end();
+        return;
+      }
+      const id = headers['webhook-id'] ?? '';
+      if (toFail > 0) {
+        toFail -= 1;
+        console.log(`verified ${id}, answering 500 on purpose (${toFail} more to fail)`);
+        res.writeHead(500).end('failing on purpose');
+        return;
+      }
+      const duplicate = seen.has(id);
+      seen.add(id);
+      const { hook, payload } = JSON.parse(body) as { hook: { event: string }; payload: unknown };
+      console.log(`${duplicate ? 'duplicate' : 'verified'} ${id} ${hook.event} ${JSON.stringify(payload)}`);
+      if (hook.event === 'operator.select' && options.select) {
+        const answer = JSON.stringify({ operators: [{ id_user: options.select }] });
+        console.log(`answered operator.select with ${answer}`);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+        return;
+      }
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new UsageError(`--port ${options.port} is in use: choose another port (0 picks a free one)`)
+          : error,
+      ),
+    );
+    server.listen(options.port, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  console.log(`receiver on http://127.0.0.1:${port}/hook — verifying with the subscription's secret`);
+}

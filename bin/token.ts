@@ -1,38 +1,41 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ROLES, Role, signToken } from '../lambdas/core/token';
+import { UsageError, parseCliArgs, regionOfArn, runCli } from './cli';
 
 const USAGE = `Usage: npm run token -- --project <id> [--role owner|admin|agent] [--platform]
                        [--sub <user id>] [--ttl <seconds>] [--secret-arn <arn>]
 
 Prints an HS256 API token. The signing secret is JWT_SECRET, or the deployed stack's secret
-when --secret-arn (the JwtSecretArn output) is given; the local stack's default otherwise.`;
+when --secret-arn (the JwtSecretArn output) is given — read with your AWS credentials, in the
+ARN's region; the local stack's default otherwise.`;
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      project: { type: 'string', multiple: true },
-      role: { type: 'string', default: 'owner' },
-      platform: { type: 'boolean', default: false },
-      sub: { type: 'string' },
-      ttl: { type: 'string', default: '3600' },
-      'secret-arn': { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+/** The local stack's default signing secret (bin/local-settings.ts). */
+const LOCAL_DEFAULT_SECRET = 'tiledesk-webhooks-local-secret';
+
+runCli(async () => {
+  const { values } = parseCliArgs({
+    project: { type: 'string', multiple: true },
+    role: { type: 'string', default: 'owner' },
+    platform: { type: 'boolean', default: false },
+    sub: { type: 'string' },
+    ttl: { type: 'string', default: '3600' },
+    'secret-arn': { type: 'string' },
+    help: { type: 'boolean', default: false },
   });
-  if (values.help || (!values.project && !values.platform)) {
-    console.error(USAGE);
-    process.exit(values.help ? 0 : 2);
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (!values.project && !values.platform) {
+    throw new UsageError('--project <id> or --platform is required (--help shows the usage)');
   }
   if (!ROLES.includes(values.role as Role)) {
-    console.error(`--role must be one of ${ROLES.join(', ')}`);
-    process.exit(2);
+    throw new UsageError(`--role must be one of ${ROLES.join(', ')}; got ${values.role}`);
   }
   const ttl = Number(values.ttl);
-  if (!Number.isInteger(ttl) || ttl <= 0) {
-    console.error('--ttl must be a positive number of seconds');
-    process.exit(2);
+  if (!/^\d+$/.test(values.ttl) || !Number.isSafeInteger(ttl) || ttl <= 0) {
+    throw new UsageError(`--ttl must be a positive whole number of seconds, e.g. --ttl 3600; got ${values.ttl}`);
   }
   const secret = await readSecret(values['secret-arn']);
   const projects = Object.fromEntries((values.project ?? []).map((id) => [id, values.role as Role]));
@@ -42,18 +45,15 @@ async function main(): Promise<void> {
     ...(values.platform ? { platform: true } : {}),
   };
   console.log(signToken(claims, secret, ttl));
-}
+});
 
 async function readSecret(secretArn: string | undefined): Promise<string> {
-  if (secretArn) {
-    const { SecretString } = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
-    if (!SecretString) throw new Error('the secret is empty');
-    return SecretString;
+  if (secretArn === undefined) return process.env.JWT_SECRET || LOCAL_DEFAULT_SECRET;
+  const region = regionOfArn(secretArn);
+  if (!region || !secretArn.includes(':secretsmanager:')) {
+    throw new UsageError(`--secret-arn must be the stack's JwtSecretArn output (arn:aws:secretsmanager:<region>:…); got ${secretArn}`);
   }
-  return process.env.JWT_SECRET ?? 'tiledesk-webhooks-local-secret';
+  const { SecretString } = await new SecretsManagerClient({ region }).send(new GetSecretValueCommand({ SecretId: secretArn }));
+  if (!SecretString) throw new Error(`the secret ${secretArn} is empty`);
+  return SecretString;
 }
-
-main().catch((error: unknown) => {
-  console.error(String(error));
-  process.exit(1);
-});

@@ -9,6 +9,14 @@ import { stackOutput } from './stack-output';
 import { EVENT_RULE_PATTERN, FAN_OUT, TABLE_KEYS } from './settings';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
+/**
+ * How the rule DLQ's events go back. They are EventBridge's dead letters, not an SQS queue's, so
+ * an SQS message move task (npm run redrive-dlq) cannot serve this DLQ; the replay command sends
+ * each event, unchanged and under its event id, to the fan-out queue.
+ */
+export const RULE_DLQ_REMEDY =
+  'replay its events to the fan-out queue with npm run replay-rule-dlq -- --dlq-url <EventRuleDlqUrl output> (not redrive-dlq: this is the event rule target\'s DLQ, which SQS message move tasks do not serve)';
+
 /** Props of {@link EventRouting}. */
 export interface EventRoutingProps {
   readonly table: ITable;
@@ -91,6 +99,6 @@ export class EventRouting extends Construct {
     stackOutput(this, 'EventBusArn', this.bus.eventBusArn);
     stackOutput(this, 'FanOutQueueUrl', this.fanOutQueue.queueUrl);
     stackOutput(this, 'FanOutDlqUrl', this.fanOutDlq.queueUrl, 'Events the fan-out could not process');
-    stackOutput(this, 'EventRuleDlqUrl', this.ruleDlq.queueUrl, 'Events EventBridge could not put on the fan-out queue');
+    stackOutput(this, 'EventRuleDlqUrl', this.ruleDlq.queueUrl, 'Events EventBridge could not put on the fan-out queue (npm run replay-rule-dlq)');
   }
 }

@@ -19,10 +19,17 @@ import { Construct } from 'constructs';
 import { ATTEMPT_OUTCOMES } from '../lambdas/core/attempt';
 import { MONITORING } from './settings';
 
+/** A DLQ to watch and what the on-call engineer does when it holds messages. */
+export interface WatchedDlq {
+  readonly queue: IQueue;
+  /** The way back for its messages, named in the alarm. @default a redrive with `npm run redrive-dlq` */
+  readonly remedy?: string;
+}
+
 /** Props of {@link Monitoring}. */
 export interface MonitoringProps {
   /** DLQs to watch, by a short name used in the alarm's id and description. */
-  readonly deadLetterQueues: Record<string, IQueue>;
+  readonly deadLetterQueues: Record<string, IQueue | WatchedDlq>;
   /** Queues whose backlog and in-flight count are watched (the delivery lanes), by name. */
   readonly workQueues: Record<string, IQueue>;
   /** Functions whose errors and throttles are watched, by name. */
@@ -34,6 +41,9 @@ export interface MonitoringProps {
   /** An SNS topic to notify when an alarm fires. @default no action (alarms are visible in CloudWatch) */
   readonly alarmTopicArn?: string;
 }
+
+/** How the messages of a DLQ of an SQS queue go back: an SQS message move task. */
+const REDRIVE = 'redrive it to its queue with npm run redrive-dlq -- --dlq-url <its DlqUrl output> (README: When an endpoint misbehaves)';
 
 /** Where Powertools publishes the functions' own metrics (EMF), and their dimension. */
 const SERVICE_METRICS = { namespace: 'TiledeskWebhooks', dimensionsMap: { service: 'tiledesk-webhooks' } } as const;
@@ -66,8 +76,9 @@ export class Monitoring extends Construct {
     const minute = { period: Duration.minutes(1), statistic: 'Maximum' };
     const fiveMinutes = { period: Duration.minutes(5), statistic: 'Sum' };
 
-    for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
-      alarm(`${name}DlqNotEmpty`, `${name} DLQ holds messages: redrive (npm run redrive-dlq) or investigate`, queue.metricApproximateNumberOfMessagesVisible(minute), 0);
+    for (const [name, watched] of Object.entries(props.deadLetterQueues)) {
+      const { queue, remedy = REDRIVE } = 'queue' in watched ? watched : { queue: watched };
+      alarm(`${name}DlqNotEmpty`, `${name} DLQ holds messages: fix the cause, then ${remedy}`, queue.metricApproximateNumberOfMessagesVisible(minute), 0);
     }
     for (const [name, queue] of Object.entries(props.workQueues)) {
       alarm(

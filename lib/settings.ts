@@ -40,6 +40,9 @@ export const LOCAL_NAMES = {
   deliveryQueue: 'tiledesk-webhooks-delivery',
   slowDeliveryQueue: 'tiledesk-webhooks-delivery-slow',
   deliveryDlq: 'tiledesk-webhooks-delivery-dlq',
+  /** The event rule target's DLQ: events the bus could not put on the fan-out queue. */
+  ruleDlq: 'tiledesk-webhooks-rule-dlq',
+  rule: 'tiledesk-events',
 } as const;
 
 /** The EventBridge source every Tiledesk event is published with. */
@@ -157,6 +160,16 @@ export const JWT_SECRET_CACHE = {
    * this long, counted from the new version's creation; then only the current one verifies.
    */
   previousOverlapSeconds: 86_400,
+} as const;
+
+/**
+ * The subscriptions function, and the test ping it sends while the client waits: the ping has
+ * its own timeout (or the delivery timeout when that is shorter), well inside the function's,
+ * so a slow target ends as a logged, timed-out attempt instead of a function timeout (a 5xx).
+ */
+export const SUBSCRIPTIONS_FUNCTION = {
+  timeoutSeconds: 10,
+  testPingTimeoutMs: 5000,
 } as const;
 
 /** Routes of the HTTP API, shared by the CDK stack and the local API server. */

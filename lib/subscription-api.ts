@@ -9,7 +9,8 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { API, DELIVERY, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, TABLE_KEYS } from './settings';
+import { API, DELIVERY, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from './settings';
+import { assertTimeoutsFit, operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
 /** Props of {@link SubscriptionApi}. */
@@ -17,8 +18,10 @@ export interface SubscriptionApiProps {
   readonly table: ITable;
   /** Where recovered and replayed deliveries are sent. */
   readonly deliveryQueue: IQueue;
-  /** Per-attempt timeout of test pings. @default 10 s */
+  /** Per-attempt delivery timeout; test pings never wait longer. @default 10 s */
   readonly deliveryTimeoutMs?: number;
+  /** How long a test ping may wait for its target. @default 5 s */
+  readonly testPingTimeoutMs?: number;
   /** How long the operator.select hook may take. @default 5 s */
   readonly operatorSelectTimeoutMs?: number;
   /** Accept `http://` targets. @default false */
@@ -55,6 +58,8 @@ export class SubscriptionApi extends Construct {
 
   constructor(scope: Construct, id: string, props: SubscriptionApiProps) {
     super(scope, id);
+    // A call that outlives its function ends in a 5xx with no attempt logged: refuse it at synth.
+    assertTimeoutsFit(props);
     this.jwtSecret = new Secret(this, 'JwtSecret', {
       description: 'HS256 signing secret of tiledesk-webhooks API tokens',
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
@@ -79,12 +84,14 @@ export class SubscriptionApi extends Construct {
     this.apiFunction = new WebhookFunction(this, 'Subscriptions', {
       handlerFile: 'subscriptions-api',
       description: 'Subscription API: create, list, get, update, delete, logs',
+      timeout: Duration.seconds(SUBSCRIPTIONS_FUNCTION.timeoutSeconds),
       environment: {
         ALLOW_HTTP_TARGETS: String(props.allowHttpTargets ?? false),
         TARGET_ALLOWLIST: props.targetAllowlist ?? '',
         SUBSCRIPTION_LIMIT: String(props.subscriptionLimit ?? API.subscriptionLimitPerProject),
         DELIVERY_QUEUE_URL: props.deliveryQueue.queueUrl,
         DELIVERY_TIMEOUT_MS: String(props.deliveryTimeoutMs ?? DELIVERY.timeoutMs),
+        TEST_PING_TIMEOUT_MS: String(props.testPingTimeoutMs ?? SUBSCRIPTIONS_FUNCTION.testPingTimeoutMs),
       },
     })
       .bindTable(props.table, {
@@ -108,7 +115,7 @@ export class SubscriptionApi extends Construct {
     this.operatorSelectFunction = new WebhookFunction(this, 'OperatorSelect', {
       handlerFile: 'operator-select',
       description: 'operator.select: asks the project hook to choose agents, default routing otherwise',
-      timeout: Duration.seconds(Math.ceil((props.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs) / 1000) + 5),
+      timeout: Duration.seconds(operatorSelectFunctionTimeoutSeconds(props.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs)),
       environment: {
         TARGET_ALLOWLIST: props.targetAllowlist ?? '',
         OPERATOR_SELECT_TIMEOUT_MS: String(props.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),

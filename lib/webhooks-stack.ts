@@ -2,7 +2,7 @@ import { RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
 import { Delivery } from './delivery';
-import { EventRouting } from './event-routing';
+import { EventRouting, RULE_DLQ_REMEDY } from './event-routing';
 import { Monitoring } from './monitoring';
 import { SubscriptionApi } from './subscription-api';
 import { WebhooksTable } from './webhooks-table';
@@ -26,6 +26,8 @@ export interface WebhooksStackProps extends StackProps {
   readonly retrySchedule?: readonly number[];
   /** Per-attempt delivery timeout. @default 10000 */
   readonly deliveryTimeoutMs?: number;
+  /** How long the operator.select hook may take. @default 5000 */
+  readonly operatorSelectTimeoutMs?: number;
   /** SNS topic notified when a DLQ alarm fires. @default none */
   readonly alarmTopicArn?: string;
   /** API stage throttling. @default burst 100, rate 50 requests/s */
@@ -62,6 +64,7 @@ export class WebhooksStack extends Stack {
       table,
       deliveryQueue: delivery.queue,
       deliveryTimeoutMs: props.deliveryTimeoutMs,
+      operatorSelectTimeoutMs: props.operatorSelectTimeoutMs,
       allowHttpTargets: props.allowHttpTargets,
       targetAllowlist: props.targetAllowlist,
       subscriptionLimit: props.subscriptionLimit,
@@ -82,7 +85,11 @@ export class WebhooksStack extends Stack {
       existingBus: props.existingBus,
     });
     new Monitoring(this, 'Monitoring', {
-      deadLetterQueues: { Delivery: delivery.dlq, FanOut: events.fanOutDlq, EventRule: events.ruleDlq },
+      deadLetterQueues: {
+        Delivery: delivery.dlq,
+        FanOut: events.fanOutDlq,
+        EventRule: { queue: events.ruleDlq, remedy: RULE_DLQ_REMEDY },
+      },
       workQueues: { FastLane: delivery.queue, SlowLane: delivery.slowQueue, FanOut: events.fanOutQueue },
       functions: {
         Authorizer: api.authorizerFunction.function,

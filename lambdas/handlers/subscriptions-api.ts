@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { API, DELIVERY } from '../../lib/settings';
+import { API, DELIVERY, SUBSCRIPTIONS_FUNCTION } from '../../lib/settings';
 import { EVENT_CATALOG, EVENT_REFINEMENTS, OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ConflictError, NotFoundError } from '../core/errors';
 import { DeliveryMessage } from '../core/delivery-message';
@@ -47,6 +47,7 @@ const config = readConfig(
     DELIVERY_QUEUE_URL: z.string().min(1),
     DELIVERY_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.timeoutMs),
     WEBHOOK_ORIGIN: z.string().min(1),
+    TEST_PING_TIMEOUT_MS: z.coerce.number().int().positive().default(SUBSCRIPTIONS_FUNCTION.testPingTimeoutMs),
   }),
 );
 
@@ -58,11 +59,12 @@ const deps: SubscriptionDeps = {
   subscriptionLimit: config.SUBSCRIPTION_LIMIT,
 };
 
+/** Sends test pings, which run while the client waits: bounded well inside this function's timeout. */
 const sender = {
   post: (request: PostRequest) =>
     postWebhook({
       ...request,
-      timeoutMs: config.DELIVERY_TIMEOUT_MS,
+      timeoutMs: Math.min(config.DELIVERY_TIMEOUT_MS, config.TEST_PING_TIMEOUT_MS),
       maxResponseBytes: DELIVERY.responseBodyLimitBytes,
       allowlist,
     }),

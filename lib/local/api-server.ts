@@ -23,6 +23,8 @@ export interface LocalRoute {
   routeKey: string;
   functionName: string;
   handler: RouteHandler;
+  /** The deployed function's timeout: a slower call answers 500, as API Gateway does then. @default 30 */
+  timeoutSeconds?: number;
 }
 
 export interface ApiServerOptions {
@@ -146,12 +148,34 @@ async function serve(
       isBase64Encoded: false,
       requestContext: { ...requestContext, authorizer: { lambda: authorization.context } },
   };
-  const result = (await match.route.handler(
-    event as never,
-    localLambdaContext(match.route.functionName, 30),
-  )) as APIGatewayProxyStructuredResultV2;
+  const timeoutSeconds = match.route.timeoutSeconds ?? 30;
+  const result = await withinFunctionTimeout(
+    match.route.handler(event as never, localLambdaContext(match.route.functionName, timeoutSeconds)),
+    timeoutSeconds,
+  );
+  if (!result) {
+    writeJson(res, 500, { message: 'Internal Server Error' });
+    return;
+  }
   res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
   res.end(result.body ?? '');
+}
+
+/**
+ * The handler's result, or `undefined` once the function's timeout has passed: Lambda would
+ * have stopped it there, so a call that only succeeds locally because it may run longer fails
+ * here as it would when deployed. (The handler's promise is left to settle on its own.)
+ */
+async function withinFunctionTimeout(call: unknown, timeoutSeconds: number): Promise<APIGatewayProxyStructuredResultV2 | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeoutSeconds * 1000);
+  });
+  try {
+    return await Promise.race([call as Promise<APIGatewayProxyStructuredResultV2>, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function compileRoute(route: LocalRoute): CompiledRoute {

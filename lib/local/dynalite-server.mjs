@@ -11,4 +11,7 @@ const stop = () => server.close(() => process.exit(0));
 process.stdin.on('end', stop);
 process.stdin.resume();
 process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+// Ctrl-C and a closed terminal reach the whole process group: the parent stops the stack in
+// order (event sources first) and then closes stdin, so these signals are left to it.
+process.on('SIGINT', () => undefined);
+process.on('SIGHUP', () => undefined);

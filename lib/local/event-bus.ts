@@ -1,6 +1,6 @@
 import { stringifyJson } from '../../lambdas/core/json-text';
 import { randomUUID } from 'node:crypto';
-import { SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { SQSClient, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { LocalActionHandler } from './aws-endpoint';
 
 /** An EventBridge event as a rule target receives it. */
@@ -16,10 +16,17 @@ export interface EventEnvelope {
   detail: unknown;
 }
 
-/** A rule: an EventBridge pattern and the queue its matches go to. */
+/** A rule: an EventBridge pattern, the queue its matches go to, and the target's DLQ. */
 export interface LocalRule {
+  name: string;
   pattern: Readonly<Record<string, unknown>>;
   queueUrl: string;
+  queueArn: string;
+  /**
+   * Where an event goes when the queue refuses it, in EventBridge's form: the event envelope as
+   * the body, the reason in message attributes. Without one, the entry fails in the PutEvents answer.
+   */
+  deadLetterQueueUrl?: string;
 }
 
 export interface LocalEventBusOptions {
@@ -69,7 +76,7 @@ export function localEventBus(options: LocalEventBusOptions): LocalActionHandler
       return failure(400, 'ValidationException', `Entries must hold 1 to ${MAX_ENTRIES} entries`);
     }
     const results: EntryResult[] = [];
-    const matched: { envelope: EventEnvelope; queueUrl: string; index: number }[] = [];
+    const matched: Match[] = [];
     entries.forEach((entry: PutEventsEntry, index) => {
       const checked = toEnvelope(entry, options, busArn);
       if ('ErrorCode' in checked) {
@@ -78,10 +85,10 @@ export function localEventBus(options: LocalEventBusOptions): LocalActionHandler
       }
       results.push({ EventId: checked.id });
       for (const rule of options.rules) {
-        if (matchesPattern(rule.pattern, checked)) matched.push({ envelope: checked, queueUrl: rule.queueUrl, index });
+        if (matchesPattern(rule.pattern, checked)) matched.push({ envelope: checked, rule, index });
       }
     });
-    await deliver(options.sqs, matched, results);
+    await deliver(options, matched, results);
     const failed = results.filter((result) => 'ErrorCode' in result).length;
     return { status: 200, body: { FailedEntryCount: failed, Entries: results } };
   };
@@ -124,24 +131,72 @@ function toEnvelope(entry: PutEventsEntry, options: LocalEventBusOptions, busArn
   };
 }
 
-async function deliver(
-  sqs: SQSClient,
-  matched: { envelope: EventEnvelope; queueUrl: string; index: number }[],
-  results: EntryResult[],
-): Promise<void> {
-  const byQueue = new Map<string, typeof matched>();
-  for (const item of matched) byQueue.set(item.queueUrl, [...(byQueue.get(item.queueUrl) ?? []), item]);
-  for (const [queueUrl, items] of byQueue) {
-    const response = await sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: items.map((item, n) => ({ Id: String(n), MessageBody: stringifyJson(item.envelope) })),
+/** An accepted event and a rule it matched. */
+interface Match {
+  envelope: EventEnvelope;
+  rule: LocalRule;
+  index: number;
+}
+
+/**
+ * Sends each match to its rule's queue. EventBridge retries a target for up to a day before it
+ * gives up; locally a refusal is final at once, so the event goes straight to the rule's DLQ
+ * and, as on AWS, the PutEvents entry itself still succeeds.
+ */
+async function deliver(options: LocalEventBusOptions, matched: Match[], results: EntryResult[]): Promise<void> {
+  const byRule = new Map<LocalRule, Match[]>();
+  for (const item of matched) byRule.set(item.rule, [...(byRule.get(item.rule) ?? []), item]);
+  for (const [rule, items] of byRule) {
+    const refused: { item: Match; code: string; message: string }[] = [];
+    try {
+      const response = await options.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: rule.queueUrl,
+          Entries: items.map((item, n) => ({ Id: String(n), MessageBody: stringifyJson(item.envelope) })),
+        }),
+      );
+      for (const failed of response.Failed ?? []) {
+        const item = items[Number(failed.Id)];
+        if (item) refused.push({ item, code: failed.Code ?? 'SQS.Failed', message: failed.Message ?? 'target failed' });
+      }
+    } catch (error) {
+      for (const item of items) refused.push({ item, code: (error as Error).name, message: (error as Error).message });
+    }
+    for (const { item, code, message } of refused) {
+      const kept = rule.deadLetterQueueUrl && (await sendToDeadLetterQueue(options, rule, rule.deadLetterQueueUrl, item.envelope, code, message));
+      if (!kept) results[item.index] = { ErrorCode: 'InternalFailure', ErrorMessage: message };
+    }
+  }
+}
+
+/** EventBridge's dead-letter message: the event as the body, why it failed as attributes. */
+async function sendToDeadLetterQueue(
+  options: LocalEventBusOptions,
+  rule: LocalRule,
+  deadLetterQueueUrl: string,
+  envelope: EventEnvelope,
+  code: string,
+  message: string,
+): Promise<boolean> {
+  const text = (value: string) => ({ DataType: 'String', StringValue: value });
+  try {
+    await options.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: deadLetterQueueUrl,
+        MessageBody: stringifyJson(envelope),
+        MessageAttributes: {
+          RULE_ARN: text(`arn:aws:events:${options.region}:${options.account}:rule/${options.busName}/${rule.name}`),
+          TARGET_ARN: text(rule.queueArn),
+          ERROR_CODE: text(code),
+          ERROR_MESSAGE: text(message.slice(0, 1024)),
+          EXHAUSTED_RETRY_CONDITION: text('MaximumRetryAttempts'),
+          RETRY_ATTEMPTS: { DataType: 'Number', StringValue: '0' },
+        },
       }),
     );
-    for (const failed of response.Failed ?? []) {
-      const item = items[Number(failed.Id)];
-      if (item) results[item.index] = { ErrorCode: 'InternalFailure', ErrorMessage: failed.Message ?? 'target failed' };
-    }
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -10,7 +10,10 @@ const stop = () => server.stop().finally(() => process.exit(0));
 process.stdin.on('end', stop);
 process.stdin.resume();
 process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+// Ctrl-C and a closed terminal reach the whole process group: the parent stops the stack in
+// order (event sources first) and then closes stdin, so these signals are left to it.
+process.on('SIGINT', () => undefined);
+process.on('SIGHUP', () => undefined);
 
 /**
  * SQS accepts #x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF in a message

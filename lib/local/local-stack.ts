@@ -13,13 +13,15 @@ import {
   LOCAL_NAMES,
   OPERATOR_SELECT_ROUTE,
   SUBSCRIPTION_ROUTES,
+  SUBSCRIPTIONS_FUNCTION,
   TABLE_KEYS,
   DELIVERY_RETENTION_SECONDS,
   checkRetrySchedule,
 } from '../settings';
+import { operatorSelectFunctionTimeoutSeconds } from '../timeout-budget';
 import { AwsEndpoint, LocalActionHandler, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
 import { ApiServer, startApiServer } from './api-server';
-import { localEventBus } from './event-bus';
+import { LocalRule, localEventBus } from './event-bus';
 import { MoveQueue, localMessageMoves } from './message-move';
 import { startEmulatorProcess } from './emulator-process';
 import { SqsEventSource, startSqsEventSource } from './sqs-event-source';
@@ -69,6 +71,8 @@ export interface LocalQueues {
   delivery: QueueRef;
   slowDelivery: QueueRef;
   deliveryDlq: QueueRef;
+  /** The event rule's DLQ (`npm run replay-rule-dlq`). */
+  ruleDlq: QueueRef;
 }
 
 export interface QueueRef {
@@ -113,7 +117,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const endpointHolder: { sqs?: SQSClient; queues?: LocalQueues } = {};
     let eventBus: LocalActionHandler | undefined;
-    const rules: { pattern: Record<string, unknown>; queueUrl: string }[] = [];
+    const rules: LocalRule[] = [];
     const endpoint: AwsEndpoint = await startAwsEndpoint({
       port: options.awsPort ?? 4566,
       dynamoDbUrl: dynamo.address,
@@ -143,7 +147,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await createTable(new DynamoDBClient({}));
     const queues = await createQueues(sqs, options.deliveryVisibilityTimeoutSeconds);
     endpointHolder.queues = queues;
-    rules.push({ pattern: EVENT_RULE_PATTERN, queueUrl: queues.fanOut.url });
+    rules.push({
+      name: LOCAL_NAMES.rule,
+      pattern: EVENT_RULE_PATTERN,
+      queueUrl: queues.fanOut.url,
+      queueArn: queues.fanOut.arn,
+      deadLetterQueueUrl: queues.ruleDlq.url,
+    });
     process.env.DELIVERY_QUEUE_URL = queues.delivery.url;
     process.env.SLOW_DELIVERY_QUEUE_URL = queues.slowDelivery.url;
     process.env.DELIVERY_DLQ_URL = queues.deliveryDlq.url;
@@ -164,8 +174,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           routeKey,
           functionName: 'subscriptions-api',
           handler: subscriptionsApi.handler,
+          timeoutSeconds: SUBSCRIPTIONS_FUNCTION.timeoutSeconds,
         })),
-        { routeKey: OPERATOR_SELECT_ROUTE, functionName: 'operator-select', handler: operatorSelect.handler },
+        {
+          routeKey: OPERATOR_SELECT_ROUTE,
+          functionName: 'operator-select',
+          handler: operatorSelect.handler,
+          timeoutSeconds: operatorSelectFunctionTimeoutSeconds(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
+        },
       ],
     });
     cleanups.push(() => api.stop());
@@ -305,7 +321,8 @@ async function createQueues(
     });
   const delivery = await lane(LOCAL_NAMES.deliveryQueue);
   const slowDelivery = await lane(LOCAL_NAMES.slowDeliveryQueue);
-  return { fanOut, fanOutDlq, delivery, slowDelivery, deliveryDlq };
+  const ruleDlq = await create(LOCAL_NAMES.ruleDlq);
+  return { fanOut, fanOutDlq, delivery, slowDelivery, deliveryDlq, ruleDlq };
 }
 
 /** The queues a message move task may use, each DLQ pointing back at its source. */

@@ -72,3 +72,22 @@ describe('API throttling', () => {
     });
   });
 });
+
+describe('DLQ alarm texts', () => {
+  const descriptions = (): Record<string, string> =>
+    Object.fromEntries(
+      Object.entries(synth().findResources('AWS::CloudWatch::Alarm')).map(([id, alarm]) => [id, String(alarm.Properties.AlarmDescription)]),
+    );
+
+  test('the event rule DLQ alarm names the replay command, never a message move task redrive', () => {
+    const alarms = Object.entries(descriptions()).filter(([id]) => id.includes('DlqNotEmpty'));
+    expect(alarms).toHaveLength(3);
+    const ruleAlarms = alarms.filter(([id]) => id.includes('EventRule'));
+    expect(ruleAlarms).toHaveLength(1);
+    expect(ruleAlarms[0]![1]).toContain('npm run replay-rule-dlq -- --dlq-url <EventRuleDlqUrl output>');
+    expect(ruleAlarms[0]![1]).not.toMatch(/npm run redrive-dlq/);
+    for (const [id, text] of alarms) {
+      if (!id.includes('EventRule')) expect(text).toContain('npm run redrive-dlq -- --dlq-url');
+    }
+  });
+});

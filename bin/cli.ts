@@ -1,0 +1,62 @@
+import { ParseArgsConfig, parseArgs } from 'node:util';
+
+/** A mistake of the person running a command: shown as one line, exit code 2. */
+export class UsageError extends Error {}
+
+/**
+ * Runs a command's `main`: a usage or configuration mistake prints its one line and exits 2,
+ * any other failure prints one line (`DEBUG=1` adds the stack) and exits 1 — never a stack
+ * trace that hides what to fix.
+ */
+export function runCli(main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    console.error(oneLine(error));
+    if (process.env.DEBUG && error instanceof Error && error.stack) console.error(error.stack);
+    process.exit(error instanceof UsageError ? 2 : 1);
+  });
+}
+
+/** The first line of an error's message, prefixed with `error: ` unless it is a usage mistake. */
+export function oneLine(error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.trim() || 'unknown error';
+  return error instanceof UsageError ? message : `error: ${message}`;
+}
+
+/**
+ * `parseArgs` with one-line mistakes. A negative number after a value option (`--ttl -5`) is
+ * taken as that option's value, so the option's own check can say what is wrong with it,
+ * instead of parseArgs' "ambiguous" refusal.
+ */
+export function parseCliArgs<T extends ParseArgsConfig['options']>(
+  options: T,
+  args: string[] = process.argv.slice(2),
+): ReturnType<typeof parseArgs<{ options: T; args: string[] }>> {
+  const joined: string[] = [];
+  for (let n = 0; n < args.length; n += 1) {
+    const arg = args[n]!;
+    const next = args[n + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name && options?.[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      n += 1;
+    } else {
+      joined.push(arg);
+    }
+  }
+  try {
+    return parseArgs({ options, args: joined });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split('\n')[0]} (--help shows the usage)`);
+  }
+}
+
+/** The region of an SQS queue URL (`https://sqs.<region>.amazonaws.com/…`), if it names one. */
+export function regionOfQueueUrl(queueUrl: string): string | undefined {
+  return /^https:\/\/sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\//.exec(queueUrl)?.[1];
+}
+
+/** The region of an ARN (`arn:<partition>:<service>:<region>:…`), if it names one. */
+export function regionOfArn(arn: string): string | undefined {
+  const region = arn.split(':')[3];
+  return arn.startsWith('arn:') && region ? region : undefined;
+}

@@ -1,0 +1,140 @@
+import * as z from 'zod';
+import { parseAllowlist } from '../lambdas/core/address-policy';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, checkRetrySchedule } from '../lib/settings';
+import { timeoutProblem } from '../lib/timeout-budget';
+
+/** The local stack's default token signing secret; `JWT_SECRET` replaces it. */
+export const LOCAL_DEFAULT_JWT_SECRET = 'tiledesk-webhooks-local-secret';
+
+/**
+ * A setting read from one environment variable: empty counts as unset; `parse` returns the
+ * value, or throws a message that says what the value should be.
+ */
+function setting<T>(parse: (raw: string) => T) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): T | undefined => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      try {
+        return parse(raw.trim());
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message, input: raw });
+        return z.NEVER;
+      }
+    });
+}
+
+const port = setting((raw) => {
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value > 65535) throw new Error('use a port number from 0 to 65535 (0 picks a free port)');
+  return value;
+});
+
+const wholeNumber = (what: string) =>
+  setting((raw) => {
+    if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new Error(`use ${what}`);
+    return Number(raw);
+  });
+
+const schema = z.object({
+  PORT: port,
+  AWS_PORT: port,
+  JWT_SECRET: setting((raw) => raw),
+  DATA_DIR: setting((raw) => raw),
+  RETRY_SCHEDULE: setting((raw) => {
+    if (!/^\d+(\s*,\s*\d+)*$/.test(raw)) throw new Error(`use comma-separated whole seconds, e.g. ${DEFAULT_RETRY_SCHEDULE_SECONDS.join(',')}`);
+    const schedule = raw.split(',').map((part) => Number(part.trim()));
+    checkRetrySchedule(schedule);
+    return schedule;
+  }),
+  DELIVERY_TIMEOUT_MS: wholeNumber('whole milliseconds, e.g. 10000'),
+  OPERATOR_SELECT_TIMEOUT_MS: wholeNumber('whole milliseconds, e.g. 5000'),
+  TEST_PING_TIMEOUT_MS: wholeNumber('whole milliseconds, e.g. 5000'),
+  AUTO_DISABLE_AFTER_DEAD: wholeNumber('a whole number of dead deliveries, e.g. 5'),
+  // Unset keeps the local default (loopback); set but empty means no exceptions, as on AWS.
+  TARGET_ALLOWLIST: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return undefined;
+      try {
+        parseAllowlist(raw);
+        return raw;
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `use comma-separated CIDRs and host names (${(error as Error).message})`, input: raw });
+        return z.NEVER;
+      }
+    }),
+  WEBHOOK_ORIGIN: setting((raw) => {
+    if (!/^https?:\/\/[^\s/]+$/.test(raw)) throw new Error('use an origin, scheme and host without a path, e.g. https://tiledesk.example.com');
+    return raw;
+  }),
+  PROJECT_ID: setting((raw) => {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new Error('use letters, digits, - and _ (at most 64), e.g. demo-project');
+    return raw;
+  }),
+});
+
+/** What `npm start` runs with, read and checked once. */
+export interface LocalSettings {
+  port: number;
+  awsPort: number;
+  jwtSecret: string;
+  jwtSecretFromEnv: boolean;
+  dataDir?: string;
+  retrySchedule?: number[];
+  deliveryTimeoutMs?: number;
+  operatorSelectTimeoutMs?: number;
+  autoDisableAfterDead?: number;
+  targetAllowlist?: string;
+  /** The `origin` header of webhooks. @default the local API's URL */
+  webhookOrigin?: string;
+  projectId: string;
+}
+
+/** A setting that cannot work: its message is one line naming the variable and the fix. */
+export class SettingsError extends Error {}
+
+/**
+ * Reads the local stack's environment variables (README: Configuration). Throws a
+ * {@link SettingsError} naming the first bad variable, its value and what to use instead.
+ */
+export function readLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSettings {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0]);
+    const shown = name === 'JWT_SECRET' ? '' : `=${String(env[name])}`;
+    throw new SettingsError(`${name}${shown} is not valid: ${issue.message}`);
+  }
+  const settings = parsed.data;
+  const timeouts = timeoutProblem(
+    {
+      deliveryTimeoutMs: settings.DELIVERY_TIMEOUT_MS,
+      operatorSelectTimeoutMs: settings.OPERATOR_SELECT_TIMEOUT_MS,
+      testPingTimeoutMs: settings.TEST_PING_TIMEOUT_MS,
+    },
+    { deliveryTimeoutMs: 'DELIVERY_TIMEOUT_MS', operatorSelectTimeoutMs: 'OPERATOR_SELECT_TIMEOUT_MS', testPingTimeoutMs: 'TEST_PING_TIMEOUT_MS' },
+  );
+  if (timeouts) throw new SettingsError(timeouts);
+  const apiPort = settings.PORT ?? 3000;
+  const awsPort = settings.AWS_PORT ?? 4566;
+  if (apiPort !== 0 && apiPort === awsPort) {
+    throw new SettingsError(`PORT and AWS_PORT are both ${apiPort}: give them different ports (0 picks a free one)`);
+  }
+  return {
+    port: apiPort,
+    awsPort,
+    jwtSecret: settings.JWT_SECRET ?? LOCAL_DEFAULT_JWT_SECRET,
+    jwtSecretFromEnv: settings.JWT_SECRET !== undefined,
+    dataDir: settings.DATA_DIR,
+    retrySchedule: settings.RETRY_SCHEDULE,
+    deliveryTimeoutMs: settings.DELIVERY_TIMEOUT_MS,
+    operatorSelectTimeoutMs: settings.OPERATOR_SELECT_TIMEOUT_MS,
+    autoDisableAfterDead: settings.AUTO_DISABLE_AFTER_DEAD,
+    targetAllowlist: settings.TARGET_ALLOWLIST,
+    webhookOrigin: settings.WEBHOOK_ORIGIN,
+    projectId: settings.PROJECT_ID ?? 'demo-project',
+  };
+}

@@ -1,0 +1,128 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Server, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { LOCK_FILE } from '../../lib/local/data-dir-lock';
+import { NpmResult, runNpm } from '../support/npm-run';
+import { isListening, markedEnv, startNpmStart, waitForNoMarkedProcess } from '../support/process-probe';
+
+/**
+ * Every configuration mistake ends the command with one line on stderr that names the setting
+ * and the fix, a non-zero exit code, and no process left running.
+ */
+async function runMarked(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<NpmResult> {
+  const marked = markedEnv({ PORT: '0', AWS_PORT: '0', ...env });
+  const result = await runNpm(script, args, marked.env);
+  expect(await waitForNoMarkedProcess(marked.marker)).toEqual([]);
+  return result;
+}
+
+function expectOneLine(result: NpmResult, pattern: RegExp, code = 2): void {
+  expect(result.code).toBe(code);
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+}
+
+async function occupyPort(): Promise<{ port: number; server: Server }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  return { port: typeof address === 'object' && address ? address.port : 0, server };
+}
+
+describe('npm start', () => {
+  test.each([
+    [{ PORT: '-1' }, /^PORT=-1 is not valid: use a port number from 0 to 65535 \(0 picks a free port\)$/],
+    [{ AWS_PORT: 'http://x' }, /^AWS_PORT=http:\/\/x is not valid: use a port number/],
+    [{ RETRY_SCHEDULE: 'abc' }, /^RETRY_SCHEDULE=abc is not valid: use comma-separated whole seconds, e\.g\. 5,300,/],
+    [{ RETRY_SCHEDULE: '5,-1' }, /^RETRY_SCHEDULE=5,-1 is not valid: use comma-separated whole seconds/],
+    [{ DELIVERY_TIMEOUT_MS: '90000' }, /^DELIVERY_TIMEOUT_MS must be whole milliseconds from 1 to 50000 \(.*\); got 90000$/],
+    [{ OPERATOR_SELECT_TIMEOUT_MS: 'soon' }, /^OPERATOR_SELECT_TIMEOUT_MS=soon is not valid: use whole milliseconds/],
+    [{ TARGET_ALLOWLIST: '10.0.0.0/99' }, /^TARGET_ALLOWLIST=10\.0\.0\.0\/99 is not valid: use comma-separated CIDRs and host names/],
+    [{ PORT: '4000', AWS_PORT: '4000' }, /^PORT and AWS_PORT are both 4000: give them different ports/],
+  ])('%o is refused in one line', async (env, pattern) => {
+    expectOneLine(await runMarked('start', [], env), pattern);
+  });
+
+  test.each(['PORT', 'AWS_PORT'])('%s in use is refused in one line, and the emulators already started stop', async (name) => {
+    const { port, server } = await occupyPort();
+    try {
+      const result = await runMarked('start', [], { [name]: String(port) });
+      expectOneLine(result, new RegExp(`^${name}=${port} is in use by another process: stop it, or set ${name} to a free port \\(0 picks one\\)$`));
+    } finally {
+      server.close();
+    }
+  });
+
+  test('a DATA_DIR that is a file is refused in one line', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tiledesk-data-'));
+    const file = path.join(dataDir, 'not-a-folder');
+    writeFileSync(file, '');
+    expectOneLine(await runMarked('start', [], { DATA_DIR: file }), new RegExp(`^DATA_DIR=${file} cannot hold the data: .*; choose a folder you can write$`));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('a second stack on the same DATA_DIR is refused in one line; the first keeps running', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tiledesk-data-'));
+    const first = await startNpmStart({ DATA_DIR: dataDir });
+    try {
+      const second = await runMarked('start', [], { DATA_DIR: dataDir });
+      expectOneLine(second, new RegExp(`^DATA_DIR ${dataDir} is in use by another local stack \\(pid ${first.stackPid()}\\): stop that one first, or give this one another DATA_DIR$`));
+      expect(await isListening(first.apiPort)).toBe(true);
+    } finally {
+      process.kill(first.npm.pid!, 'SIGTERM');
+      await first.exited;
+    }
+    expect(await waitForNoMarkedProcess(first.marker)).toEqual([]);
+    expect(existsSync(path.join(dataDir, LOCK_FILE))).toBe(false);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+});
+
+describe('command-line tools', () => {
+  test('npm run token -- --ttl -5 names the option and the fix', async () => {
+    expectOneLine(
+      await runMarked('token', ['--project', 'p1', '--ttl', '-5']),
+      /^--ttl must be a positive whole number of seconds, e\.g\. --ttl 3600; got -5$/,
+    );
+  });
+
+  test('npm run token -- --secret-arn with something that is no ARN', async () => {
+    expectOneLine(await runMarked('token', ['--project', 'p1', '--secret-arn', 'my-secret']), /^--secret-arn must be the stack's JwtSecretArn output/);
+  });
+
+  test("npm run receiver with the README's placeholder secret says so", async () => {
+    expectOneLine(
+      await runMarked('receiver', ['--secret', 'whsec_…', '--port', '0']),
+      /^--secret must be the subscription's secret exactly as the API returned it .*the README's placeholder: paste the secret of step 1$/,
+    );
+  });
+
+  test('npm run receiver on a port in use is one line', async () => {
+    const { port, server } = await occupyPort();
+    try {
+      const secret = `whsec_${Buffer.alloc(24, 7).toString('base64')}`;
+      expectOneLine(
+        await runMarked('receiver', ['--secret', secret, '--port', String(port)]),
+        new RegExp(`^--port ${port} is in use: choose another port \\(0 picks a free one\\)$`),
+      );
+    } finally {
+      server.close();
+    }
+  });
+
+  test('an unknown option is one line', async () => {
+    expectOneLine(await runMarked('receiver', ['--secrett', 'x']), /^Unknown option '--secrett'.*\(--help shows the usage\)$/);
+  });
+
+  test.each(['receiver', 'token', 'redrive-dlq', 'replay-rule-dlq'])('npm run %s -- --help prints the usage and exits 0', async (script) => {
+    const result = await runMarked(script, ['--help']);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toMatch(new RegExp(`^Usage: npm run ${script} -- `));
+  });
+
+  test('npm run replay-rule-dlq without --dlq-url names it', async () => {
+    expectOneLine(await runMarked('replay-rule-dlq', []), /^--dlq-url is required: the stack output EventRuleDlqUrl/);
+  });
+});
