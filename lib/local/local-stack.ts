@@ -363,6 +363,7 @@ async function startEventSources(
       maxBatchingWindowSeconds: DELIVERY.maxBatchingWindowSeconds,
       concurrency,
       functionTimeoutSeconds: DELIVERY.functionTimeoutSeconds,
+      visibilityTimeoutSeconds: options.deliveryVisibilityTimeoutSeconds ?? DELIVERY.visibilityTimeoutSeconds,
       tenantOf: (body) => jsonField(body, ['projectId']),
     });
   return [
@@ -376,6 +377,7 @@ async function startEventSources(
       maxBatchingWindowSeconds: FAN_OUT.maxBatchingWindowSeconds,
       concurrency: options.fanOutConcurrency ?? 2,
       functionTimeoutSeconds: FAN_OUT.functionTimeoutSeconds,
+      visibilityTimeoutSeconds: FAN_OUT.visibilityTimeoutSeconds,
       tenantOf: (body) => jsonField(body, ['detail', 'id_project']),
     }),
     deliveryLane('fast', queues.delivery, options.deliveryConcurrency ?? 4),

@@ -1,4 +1,5 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   Message,
   ReceiveMessageCommand,
@@ -32,6 +33,8 @@ export interface SqsEventSourceOptions {
   tenantOf?: (body: string) => string;
   /** Messages received ahead of the pollers, so a fair batch can choose among tenants. @default 10000 */
   prefetch?: number;
+  /** The queue's visibility timeout: a message buffered for half of it is let go, not handled late. */
+  visibilityTimeoutSeconds?: number;
 }
 
 export interface SqsEventSource {
@@ -128,8 +131,7 @@ async function receiveMessages(options: SqsEventSourceOptions, max: number, wait
  * What SQS fair queues do, for an emulator that does not: messages are received ahead into a
  * buffer, and each batch takes them tenant by tenant, the tenant with the fewest messages in
  * flight first, so one tenant's burst cannot hold another's lone message behind it. Buffered
- * messages are in flight, as they would be in a poller's hands; one buffered for half its
- * visibility timeout is let go (it reappears in the queue) rather than handled late.
+ * messages are in flight, as they would be in a poller's hands, and kept hidden until handled.
  */
 function fairReceiver(options: SqsEventSourceOptions, isRunning: () => boolean, signal: AbortSignal) {
   const tenantOf = options.tenantOf!;
@@ -137,20 +139,56 @@ function fairReceiver(options: SqsEventSourceOptions, isRunning: () => boolean, 
   const buffer: { message: Message; tenant: string; receivedAt: number }[] = [];
   const inFlight = new Map<string, number>();
   const tenants = new Map<string, string>();
+  /** Message ids in the buffer. */
+  const buffered = new Set<string>();
   const waiting: (() => void)[] = [];
   const arrived = () => {
     for (const wake of waiting.splice(0)) wake();
   };
+  const visibilityMs = (options.visibilityTimeoutSeconds ?? options.functionTimeoutSeconds * 6) * 1000;
+  /**
+   * A buffered message is in a poller's hands as far as SQS knows: one buffered for half its
+   * visibility timeout gets the full timeout again, so it never reappears (which would count a
+   * receive towards the poison limit without it ever being handled).
+   */
+  const keepHidden = async (): Promise<void> => {
+    const now = Date.now();
+    const ageing = buffer.filter((entry) => now - entry.receivedAt > visibilityMs / 2);
+    for (let start = 0; start < ageing.length; start += 10) {
+      const slice = ageing.slice(start, start + 10);
+      await options.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: options.queueUrl,
+          Entries: slice.map((entry, index) => ({
+            Id: String(index),
+            ReceiptHandle: entry.message.ReceiptHandle,
+            VisibilityTimeout: Math.round(visibilityMs / 1000),
+          })),
+        }),
+      );
+      for (const entry of slice) entry.receivedAt = now;
+    }
+  };
   const feeder = (async () => {
     while (isRunning()) {
       if (buffer.length >= limit) {
+        await keepHidden();
         await sleep(10);
         continue;
       }
       try {
+        await keepHidden();
         const messages = await receiveMessages(options, 10, buffer.length === 0 ? 1 : 0, signal);
         const now = Date.now();
-        for (const message of messages) buffer.push({ message, tenant: tenantOf(message.Body ?? ''), receivedAt: now });
+        for (const message of messages) {
+          // A message let go (or buffered past its visibility) and received again: keep the newest receipt.
+          if (buffered.has(message.MessageId ?? '')) {
+            buffer.splice(buffer.findIndex((entry) => entry.message.MessageId === message.MessageId), 1);
+          }
+          if (tenants.has(message.MessageId ?? '')) continue;
+          buffer.push({ message, tenant: tenantOf(message.Body ?? ''), receivedAt: now });
+          buffered.add(message.MessageId ?? '');
+        }
         if (messages.length > 0) arrived();
         else if (buffer.length > 0) await sleep(5);
       } catch (error) {
@@ -167,8 +205,6 @@ function fairReceiver(options: SqsEventSourceOptions, isRunning: () => boolean, 
       while (isRunning() && buffer.length === 0) {
         await Promise.race([new Promise<void>((resolve) => waiting.push(resolve)), sleep(250)]);
       }
-      const staleBefore = Date.now() - 500 * (options.functionTimeoutSeconds * 6);
-      for (let index = buffer.length - 1; index >= 0; index--) if (buffer[index]!.receivedAt < staleBefore) buffer.splice(index, 1);
       const batch: Message[] = [];
       const taken = new Map<string, number>();
       while (batch.length < max && buffer.length > 0) {
@@ -186,6 +222,7 @@ function fairReceiver(options: SqsEventSourceOptions, isRunning: () => boolean, 
           }
         }
         const [entry] = buffer.splice(best, 1);
+        buffered.delete(entry!.message.MessageId ?? '');
         batch.push(entry!.message);
         taken.set(entry!.tenant, (taken.get(entry!.tenant) ?? 0) + 1);
         tenants.set(entry!.message.MessageId ?? '', entry!.tenant);

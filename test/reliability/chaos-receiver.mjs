@@ -44,6 +44,8 @@ const server = createServer((req, res) => {
   const chunks = [];
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', () => {
+    // /never: an endpoint that never answers (the connection stays open until the client gives up).
+    if (req.url === '/never') return;
     const answer = req.url?.startsWith('/chaos/') ? pick() : { status: 200 };
     const report = (outcome) =>
       reportReceipt({

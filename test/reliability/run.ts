@@ -11,6 +11,10 @@
  *    Every (event, subscription) pair must end delivered (the receiver answered 2xx) or in the
  *    DLQ, with its attempts logged; every body must carry the published payload byte for byte
  *    and a signature `standardwebhooks` accepts; duplicates are counted.
+ *    Beside them (unless RELIABILITY_BAD_NEIGHBOURS=0), a second project's subscriber whose
+ *    endpoint never answers gets a tenth as many events, and one event in fifty of the chaos
+ *    project carries a payload nested 3,000 levels deep (DynamoDB refuses maps past 32): the
+ *    chaos pairs must still all settle, within 2× the time of a run without them.
  * 2. Burst: BURST events published at once to a healthy receiver; the time to drain is reported.
  *
  * Prints the figures, writes them to bench-results/reliability.json, and ends with the counts
@@ -41,6 +45,11 @@ const VISIBILITY_TIMEOUT_SECONDS = 10;
 const FAN_OUT_THROW_RATE = 0.02;
 const DELIVERY_THROW_RATE = 0.01;
 const SETTLE_TIMEOUT_MS = Number(env.RELIABILITY_SETTLE_TIMEOUT_MS ?? 180_000);
+/** A project whose endpoint never answers, and deep payloads among the chaos events. */
+const BAD_NEIGHBOURS = env.RELIABILITY_BAD_NEIGHBOURS !== '0';
+const NEIGHBOUR_SHARE = 0.1;
+const DEEP_PAYLOAD_EVERY = 50;
+const DEEP_PAYLOAD_LEVELS = 3000;
 
 /** A request as the chaos receiver reports it. */
 interface Receipt {
@@ -93,7 +102,7 @@ async function main(): Promise<void> {
       if (!(error instanceof InjectedFailure)) unexpectedErrors.push(String(error));
     },
   });
-  const result: Record<string, unknown> = { seed: SEED, events: EVENTS, subscriptions: SUBSCRIPTIONS, burst: BURST };
+  const result: Record<string, unknown> = { seed: SEED, events: EVENTS, subscriptions: SUBSCRIPTIONS, burst: BURST, badNeighbours: BAD_NEIGHBOURS };
   let failed = false;
   try {
     const injected = await injectFailures(random);
@@ -108,7 +117,13 @@ async function main(): Promise<void> {
       ),
     );
     const pairs = new Map<string, Pair>();
-    const published = await publishAll(bus, stack, 'reliability', EVENTS, 10);
+    if (BAD_NEIGHBOURS) {
+      await subscribe(stack, token, 'neighbour', `http://127.0.0.1:${receiver.port}/never`);
+    }
+    const [published] = await Promise.all([
+      publishAll(bus, stack, 'reliability', EVENTS, 10),
+      BAD_NEIGHBOURS ? publishAll(bus, stack, 'neighbour', Math.round(EVENTS * NEIGHBOUR_SHARE), 1) : Promise.resolve(new Map<string, string>()),
+    ]);
     for (const [eventId, detail] of published) {
       for (const subscription of subscriptions) {
         const webhookId = webhookIdOf(eventId, subscription._id);
@@ -137,7 +152,9 @@ async function main(): Promise<void> {
     };
     receiver.onReceipts(receiver.backlog.splice(0));
 
-    const chaosSettled = await settle(sqs, stack, SETTLE_TIMEOUT_MS, async () => {
+    // The neighbour's deliveries never end well and keep circulating (held by its open circuit),
+    // so with neighbours only the chaos pairs and the fan-out queue must settle.
+    const chaosSettled = await settle(sqs, stack, SETTLE_TIMEOUT_MS, !BAD_NEIGHBOURS, async () => {
       for (const id of await drainQueue(sqs, stack.queues.deliveryDlq.url)) {
         const pair = pairs.get(id);
         if (pair) pair.dead = true;
@@ -152,7 +169,7 @@ async function main(): Promise<void> {
     const burstStarted = Date.now();
     const burstEvents = await publishAll(bus, stack, 'burst', BURST, 50);
     const publishSeconds = (Date.now() - burstStarted) / 1000;
-    const burstSettled = await settle(sqs, stack, SETTLE_TIMEOUT_MS, async () => burstIds.size >= burstEvents.size);
+    const burstSettled = await settle(sqs, stack, SETTLE_TIMEOUT_MS, !BAD_NEIGHBOURS, async () => burstIds.size >= burstEvents.size);
     const expectedBurstIds = new Set([...burstEvents.keys()].map((eventId) => webhookIdOf(eventId, burstSubscription._id)));
     const burst = {
       events: BURST,
@@ -350,10 +367,19 @@ async function checkAttemptLogs(pairs: Map<string, Pair>, projectId: string, sub
  * Waits until `done` holds and both pipeline queues are empty (nothing waiting, nothing in
  * flight), or the timeout passes; returns when that was and how long it took.
  */
-async function settle(sqs: SQSClient, stack: LocalStack, timeoutMs: number, done: () => Promise<boolean>): Promise<{ at: number; seconds: number }> {
+async function settle(
+  sqs: SQSClient,
+  stack: LocalStack,
+  timeoutMs: number,
+  deliveryQueuesToo: boolean,
+  done: () => Promise<boolean>,
+): Promise<{ at: number; seconds: number }> {
   const started = Date.now();
   for (;;) {
-    const finished = (await done()) && (await queueEmpty(sqs, stack.queues.fanOut.url)) && (await queueEmpty(sqs, stack.queues.delivery.url));
+    const finished =
+      (await done()) &&
+      (await queueEmpty(sqs, stack.queues.fanOut.url)) &&
+      (!deliveryQueuesToo || ((await queueEmpty(sqs, stack.queues.delivery.url)) && (await queueEmpty(sqs, stack.queues.slowDelivery.url))));
     if (finished || Date.now() - started > timeoutMs) {
       const at = Date.now();
       return { at, seconds: (at - started) / 1000 };
@@ -416,14 +442,23 @@ async function publishAll(bus: EventBridgeClient, stack: LocalStack, projectId: 
 }
 
 function detailOf(projectId: string, sequence: number): string {
+  const deep = BAD_NEIGHBOURS && projectId === 'reliability' && sequence % DEEP_PAYLOAD_EVERY === 0;
   return JSON.stringify({
     sequence,
+    ...(deep ? { nested: nested(DEEP_PAYLOAD_LEVELS) } : {}),
     text: `message ${sequence}: café, 日本語, emoji 🚀, quote " backslash \\ newline \n tab \t`,
     sender: { id: `user-${sequence % 97}`, fullname: 'Zoë Ångström', attributes: { score: sequence / 7, tags: ['a', 'b', null, true] } },
     padding: 'x'.repeat(sequence % 1500),
     '10': 'integer-like key',
     id_project: projectId,
   });
+}
+
+/** A value nested `levels` deep: DynamoDB refuses maps past 32 levels; the logs must not care. */
+function nested(levels: number): unknown {
+  let value: unknown = 'bottom';
+  for (let level = 0; level < levels; level++) value = { a: value };
+  return value;
 }
 
 async function subscribe(stack: LocalStack, token: string, projectId: string, target: string): Promise<{ _id: string; secret: string }> {
@@ -474,6 +509,11 @@ function seeded(seed: number): () => number {
 function printReport(counts: Record<string, number>, burst: Record<string, number>, unexpectedErrors: string[], totalSeconds: number): void {
   console.log(`\nreliability run, seed ${SEED} (RELIABILITY_SEED=${SEED} repeats the receiver's and the injected failures' draws)`);
   console.log(`chaos: ${EVENTS} events × ${SUBSCRIPTIONS} subscriptions, retries after ${RETRY_SCHEDULE.join(', ')} s, timeout ${DELIVERY_TIMEOUT_MS} ms`);
+  console.log(
+    BAD_NEIGHBOURS
+      ? `  beside a project whose endpoint never answers (${Math.round(EVENTS * NEIGHBOUR_SHARE)} events), and 1 event in ${DEEP_PAYLOAD_EVERY} nested ${DEEP_PAYLOAD_LEVELS} levels deep`
+      : '  without bad neighbours (RELIABILITY_BAD_NEIGHBOURS=0)',
+  );
   for (const [name, value] of Object.entries(counts)) console.log(`  ${name.padEnd(28)} ${value}`);
   console.log(`burst: ${BURST} events published at once to a healthy receiver`);
   for (const [name, value] of Object.entries(burst)) console.log(`  ${name.padEnd(28)} ${Number.isInteger(value) ? value : value.toFixed(1)}`);
