@@ -185,6 +185,9 @@ describe('replay one', () => {
     const [, second] = await hook.waitFor(2);
     expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
     expect(JSON.parse(second!.body).payload).toEqual(JSON.parse(first!.body).payload);
+    // Resent once.
+    await barrier(t, { afterRetries: 1 });
+    expect(hook.received).toHaveLength(2);
 
     const missing = await t.api('POST', `/proj-replay/subscriptions/${created._id}/logs/00000000000000-nope/retry`, {
       token: owner('proj-replay'),

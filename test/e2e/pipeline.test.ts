@@ -194,10 +194,17 @@ describe('retries', () => {
     const hook = await receiver((index) =>
       index === 0 ? { status: 429, headers: { 'retry-after': '2' } } : { status: 200 },
     );
-    await subscribe(t, 'proj-retry-after', 'group.create', hook.url);
+    const subscription = await subscribe(t, 'proj-retry-after', 'group.create', hook.url);
     await publish(t, [{ type: 'group.create', detail: { id_project: 'proj-retry-after', name: 'g' } }]);
     const requests = await hook.waitFor(2);
     expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(1800);
+    // Planned 2 s out as asked, without the schedule's jitter.
+    const logs = await eventually(async () => {
+      const found = await logsOf(t, 'proj-retry-after', subscription._id);
+      expect(found.map((log) => log.outcome)).toEqual(['failed', 'delivered']);
+      return found;
+    });
+    expect(Date.parse(logs[0]!.nextAttemptAt!) - Date.parse(logs[0]!.attemptedAt)).toBe(2000);
   });
 
   test('a timeout is logged as one and retried', async () => {
@@ -215,6 +222,10 @@ describe('retries', () => {
     expect(logs[0]!.error).toContain(`timeout after ${DELIVERY_TIMEOUT_MS} ms`);
     expect(logs[0]!.durationMs).toBeGreaterThanOrEqual(DELIVERY_TIMEOUT_MS - 50);
     expect(logs[1]).toMatchObject({ outcome: 'delivered', statusCode: 204 });
+    // The hung first attempt is not delivered late as a third request.
+    await barrier(t, { afterRetries: 1 });
+    expect(hook.received).toHaveLength(2);
+    expect(await logsOf(t, 'proj-timeout', subscription._id)).toHaveLength(2);
   });
 
   test('a connection reset is a failed attempt, retried', async () => {
@@ -229,6 +240,9 @@ describe('retries', () => {
     });
     expect(logs[0]).toMatchObject({ outcome: 'failed', errorKind: 'network' });
     expect(logs[1]).toMatchObject({ outcome: 'delivered' });
+    await barrier(t, { afterRetries: 1 });
+    expect(hook.received).toHaveLength(2);
+    expect(await logsOf(t, 'proj-reset', subscription._id)).toHaveLength(2);
   });
 });
 
@@ -275,7 +289,9 @@ describe('subscription changes', () => {
     });
     expect(logs[1]).toMatchObject({ outcome: 'skipped', attempt: 2 });
     expect(logs[1]!.error).toMatch(/deleted/);
+    await barrier(t, { afterRetries: 1 });
     expect(hook.received).toHaveLength(1);
+    expect(await logsOf(t, 'proj-deleted', subscription._id)).toHaveLength(2);
   });
 });
 

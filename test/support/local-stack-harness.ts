@@ -64,7 +64,8 @@ class HandlerErrorLedger {
     this.unexpected = [];
     if (unexpected.length === 0) return;
     throw new Error(
-      `${unexpected.length} event source error(s) that the test did not declare with expectHandlerErrors():\n` +
+      `${unexpected.length} event source error(s) that the test did not declare with expectHandlerErrors() ` +
+        '(raised during this test, or late from the pipeline of one before it):\n' +
         unexpected.map((error) => `  - ${describeError(error)}`).join('\n'),
     );
   }
