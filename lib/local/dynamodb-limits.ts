@@ -6,7 +6,8 @@
  *
  * dynalite's gaps, measured against dynalite 4.0.0: no nesting limit at all; item and key sizes
  * counted in UTF-16 code units instead of UTF-8 bytes (a 300,000-character item of "é" passes);
- * secondary-index keys neither size-checked nor refused when empty. Its number checks are right;
+ * secondary-index keys neither size-checked nor refused when empty; attribute names (and map keys)
+ * of any length. Its number checks are right;
  * they are repeated here so UpdateItem values and TransactWriteItems get them too.
  */
 
@@ -40,6 +41,8 @@ export const DYNAMODB_LIMITS = {
   itemBytes: 400 * 1024,
   partitionKeyBytes: 2048,
   sortKeyBytes: 1024,
+  /** "Attribute names must be … less than 64 KB", top-level names and map keys alike. */
+  attributeNameBytes: 65_535,
   numberDigits: 38,
   /** Exponent (power of ten) of a number's leading digit: 1E-130 … 9.99…E+125. */
   numberMaxExponent: 125,
@@ -54,6 +57,7 @@ export const LIMIT_MESSAGES = {
   numberOverflow: 'Number overflow. Attempting to store a number with magnitude larger than supported range',
   numberUnderflow: 'Number underflow. Attempting to store a number with magnitude smaller than supported range',
   numberDigits: 'Attempting to store more than 38 significant digits in a Number',
+  attributeName: '1 validation error detected: Attribute name is too large, must be less than 65536 bytes',
   // "of2048" is DynamoDB's own spelling.
   partitionKeySize: 'One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes',
   sortKeySize: 'One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes',
@@ -118,6 +122,7 @@ export function checkWriteRequest(
 
 /** A whole item as PutItem stores it: nesting, numbers, key sizes, index keys, item size. */
 export function checkItem(item: Item, keys: TableKeys | undefined): string | undefined {
+  if (Object.keys(item).some(isNameTooLarge)) return LIMIT_MESSAGES.attributeName;
   const values = Object.values(item);
   for (const value of values) {
     const refusal = checkValue(value);
@@ -134,6 +139,8 @@ export function checkItem(item: Item, keys: TableKeys | undefined): string | und
  * values that alone pass the limit are refused.
  */
 function checkUpdate(request: Record<string, unknown>, keys: TableKeys | undefined): string | undefined {
+  const names = [...Object.values(asRecord(request.ExpressionAttributeNames)).map(String), ...Object.keys(asRecord(request.AttributeUpdates))];
+  if (names.some(isNameTooLarge)) return LIMIT_MESSAGES.attributeName;
   const values: AttributeValue[] = [
     ...Object.values(asRecord(request.ExpressionAttributeValues)).map((value) => value as AttributeValue),
     ...Object.values(asRecord(request.AttributeUpdates)).flatMap((update) => {
@@ -151,10 +158,15 @@ function checkUpdate(request: Record<string, unknown>, keys: TableKeys | undefin
   return bytes > DYNAMODB_LIMITS.itemBytes ? LIMIT_MESSAGES.updateItemSize : undefined;
 }
 
-/** One attribute value: nesting depth, then every number in it. */
+/** One attribute value: nesting depth, then every number and map key in it. */
 export function checkValue(value: AttributeValue): string | undefined {
   if (nestingDepth(value, DYNAMODB_LIMITS.nestingLevels + 1) > DYNAMODB_LIMITS.nestingLevels) return LIMIT_MESSAGES.nesting;
-  return checkNumbers(value);
+  return checkContents(value);
+}
+
+function isNameTooLarge(name: string): boolean {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit, so names under a third of the limit need no count.
+  return name.length * 3 > DYNAMODB_LIMITS.attributeNameBytes && Buffer.byteLength(name, 'utf8') > DYNAMODB_LIMITS.attributeNameBytes;
 }
 
 /**
@@ -172,8 +184,9 @@ export function nestingDepth(value: AttributeValue, stopAt = Number.POSITIVE_INF
   return 1 + deepest;
 }
 
-function checkNumbers(value: AttributeValue): string | undefined {
+function checkContents(value: AttributeValue): string | undefined {
   if (value.N !== undefined) return checkNumber(value.N);
+  if (value.M && Object.keys(value.M).some(isNameTooLarge)) return LIMIT_MESSAGES.attributeName;
   if (value.NS) {
     for (const number of value.NS) {
       const refusal = checkNumber(number);
@@ -182,7 +195,7 @@ function checkNumbers(value: AttributeValue): string | undefined {
   }
   const children = value.M ? Object.values(value.M) : (value.L ?? []);
   for (const child of children) {
-    const refusal = checkNumbers(child);
+    const refusal = checkContents(child);
     if (refusal) return refusal;
   }
   return undefined;

@@ -76,3 +76,10 @@ test('a partition key over 2048 UTF-8 bytes and an empty index key are refused',
     message: expect.stringContaining(`cannot contain an empty string value. IndexName: `) as unknown as string,
   });
 });
+
+test('an attribute name of 64 KB or more is refused, at the top level and as a map key', async () => {
+  const message = '1 validation error detected: Attribute name is too large, must be less than 65536 bytes';
+  expect(await refusal({ ...key('name'), ['n'.repeat(65_536)]: { S: 'x' } })).toMatchObject({ name: 'ValidationException', message });
+  expect(await refusal({ ...key('name'), doc: { M: { ['n'.repeat(65_536)]: { S: 'x' } } } })).toMatchObject({ name: 'ValidationException', message });
+  expect(await refusal({ ...key('name'), ['n'.repeat(65_535)]: { S: 'x' } })).toBe('stored');
+});

@@ -130,6 +130,28 @@ describe('item size: 400 KB of UTF-8 attribute names and values', () => {
   });
 });
 
+describe('attribute names: under 64 KB (65,535 UTF-8 bytes), top-level and map keys alike', () => {
+  const key = { pk: { S: 'p' }, sk: { S: 's' } };
+  test('65,535 bytes are stored, 65,536 refused, wherever the name is', () => {
+    expect(put({ ['n'.repeat(65_535)]: { S: 'x' } })).toBeUndefined();
+    expect(put({ ['n'.repeat(65_536)]: { S: 'x' } })).toBe(LIMIT_MESSAGES.attributeName);
+    expect(put({ doc: { M: { ['é'.repeat(32_768)]: { S: 'x' } } } })).toBe(LIMIT_MESSAGES.attributeName);
+    expect(put({ doc: { L: [{ M: { ['n'.repeat(65_536)]: { NULL: true } } }] } })).toBe(LIMIT_MESSAGES.attributeName);
+  });
+
+  test('an update names its attribute in ExpressionAttributeNames or carries it in a value', () => {
+    const update = (request: Record<string, unknown>): string | undefined =>
+      checkWriteRequest('UpdateItem', { TableName: 't', Key: key, UpdateExpression: 'SET #n = :v', ...request }, keysOf);
+    expect(update({ ExpressionAttributeNames: { '#n': 'n'.repeat(65_536) }, ExpressionAttributeValues: { ':v': { S: 'x' } } })).toBe(
+      LIMIT_MESSAGES.attributeName,
+    );
+    expect(update({ ExpressionAttributeNames: { '#n': 'doc' }, ExpressionAttributeValues: { ':v': { M: { ['n'.repeat(65_536)]: { S: 'x' } } } } })).toBe(
+      LIMIT_MESSAGES.attributeName,
+    );
+    expect(update({ ExpressionAttributeNames: { '#n': 'n'.repeat(65_535) }, ExpressionAttributeValues: { ':v': { S: 'x' } } })).toBeUndefined();
+  });
+});
+
 describe('keys: partition key 2048 bytes, sort key 1024 bytes, index keys never empty', () => {
   test('table keys are measured in UTF-8 bytes', () => {
     const item = (pk: string, sk: string): Item => ({ pk: { S: pk }, sk: { S: sk } });
