@@ -31,7 +31,7 @@ export interface AwsEndpoint {
  * fauxqs or the local EventBridge.
  */
 export async function startAwsEndpoint(options: AwsEndpointOptions): Promise<AwsEndpoint> {
-  const tableKeys = new Map<string, TableKeys | undefined>();
+  const tableKeys = new Map<string, TableKeys>();
   const server = createServer((req, res) => {
     route(req, res, options, tableKeys).catch((error: unknown) => {
       sendJson(res, 500, { __type: 'InternalFailure', message: String(error) });
@@ -50,7 +50,7 @@ async function route(
   req: IncomingMessage,
   res: ServerResponse,
   options: AwsEndpointOptions,
-  tableKeys: Map<string, TableKeys | undefined>,
+  tableKeys: Map<string, TableKeys>,
 ): Promise<void> {
   const target = String(req.headers['x-amz-target'] ?? '');
   const [prefix, action = ''] = target.split('.');
@@ -154,7 +154,7 @@ async function refuseOverLimits(
   body: Buffer,
   req: IncomingMessage,
   dynamoDbUrl: string,
-  tableKeys: Map<string, TableKeys | undefined>,
+  tableKeys: Map<string, TableKeys>,
 ): Promise<string | undefined> {
   let request: Record<string, unknown>;
   try {
@@ -164,7 +164,11 @@ async function refuseOverLimits(
   }
   if (request === null || typeof request !== 'object') return undefined;
   for (const table of tablesWritten(action, request)) {
-    if (!tableKeys.has(table)) tableKeys.set(table, await describeKeys(table, req, dynamoDbUrl));
+    // Only a schema is kept: an absent table (or a failed describe) is asked about again.
+    if (!tableKeys.has(table)) {
+      const keys = await describeKeys(table, req, dynamoDbUrl);
+      if (keys) tableKeys.set(table, keys);
+    }
   }
   return checkWriteRequest(action, request, (table) => tableKeys.get(table));
 }
@@ -183,8 +187,9 @@ async function describeKeys(table: string, req: IncomingMessage, dynamoDbUrl: st
   });
   if (!response.ok) return undefined;
   type KeySchema = { AttributeName: string; KeyType: 'HASH' | 'RANGE' }[];
+  type Index = { IndexName: string; KeySchema: KeySchema };
   const { Table } = (await response.json()) as {
-    Table?: { KeySchema: KeySchema; GlobalSecondaryIndexes?: { IndexName: string; KeySchema: KeySchema }[]; LocalSecondaryIndexes?: { IndexName: string; KeySchema: KeySchema }[] };
+    Table?: { KeySchema: KeySchema; GlobalSecondaryIndexes?: Index[]; LocalSecondaryIndexes?: Index[] };
   };
   if (!Table) return undefined;
   const keyOf = (schema: KeySchema, type: 'HASH' | 'RANGE'): string | undefined => schema.find((key) => key.KeyType === type)?.AttributeName;
