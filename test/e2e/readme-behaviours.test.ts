@@ -271,6 +271,9 @@ describe('a target that turns private at delivery time', () => {
 describe('the uniqueness guard', () => {
   const documents = (): DynamoDBDocumentClient => DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: t.stack.awsEndpoint }));
 
+  /** The id of a create that crashed after claiming its guard: its item was never written. */
+  const CRASHED_CREATE_ID = 'aaaaaaaaaaaaaaaaaaaaaaaa';
+
   /** Leaves a guard for (event, target) as a create that crashed between its writes would. */
   async function leaveGuard(projectId: string, event: string, target: string, claimedAt: number): Promise<void> {
     // Imported once the stack set the environment: the adapter builds its client at import.
@@ -281,7 +284,7 @@ describe('the uniqueness guard', () => {
         Item: {
           [TABLE_KEYS.partitionKey]: subscriptionKeys.project(projectId),
           [TABLE_KEYS.sortKey]: subscriptionKeys.guard(event, target),
-          subscriptionId: 'aaaaaaaaaaaaaaaaaaaaaaaa',
+          subscriptionId: CRASHED_CREATE_ID,
           claimedAt,
         },
       }),
@@ -294,11 +297,15 @@ describe('the uniqueness guard', () => {
     await leaveGuard(projectId, 'lead.create', target, Date.now() - 5 * 60_000);
 
     const reply = await t.api('POST', `/${projectId}/subscriptions`, { token: owner(projectId), body: { event: 'lead.create', target } });
-    expect(reply.status).toBe(201);
-    // The taken-over guard now belongs to the new subscription: a duplicate is refused as one.
-    const duplicate = await t.api('POST', `/${projectId}/subscriptions`, { token: owner(projectId), body: { event: 'lead.create', target } });
-    expect(duplicate.status).toBe(409);
-    expect(duplicate.body.msg).toMatch(/already exists/);
+    expect(reply.status).toBe(200);
+    expect(reply.body._id).not.toBe(CRASHED_CREATE_ID);
+    // The taken-over guard now belongs to the new subscription: the same create again is
+    // answered with it (idempotent), and it is the project's only one.
+    const again = await t.api('POST', `/${projectId}/subscriptions`, { token: owner(projectId), body: { event: 'lead.create', target } });
+    expect(again.status).toBe(200);
+    expect(again.body._id).toBe(reply.body._id);
+    const listed = await t.api('GET', `/${projectId}/subscriptions`, { token: owner(projectId) });
+    expect((listed.body as unknown as { _id: string }[]).map((subscription) => subscription._id)).toEqual([reply.body._id]);
   });
 
   test('a younger guard belongs to a create still in flight: its rival gets 409', async () => {
