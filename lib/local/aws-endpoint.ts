@@ -1,5 +1,6 @@
 import { IncomingMessage, Server, ServerResponse, createServer, request } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { TableKeys, checkWriteRequest, isCheckedAction, tablesWritten } from './dynamodb-limits';
 
 /** A service behind the local AWS endpoint that answers requests itself. */
 export type LocalActionHandler = (action: string, body: Buffer) => Promise<{ status: number; body: unknown }>;
@@ -30,8 +31,9 @@ export interface AwsEndpoint {
  * fauxqs or the local EventBridge.
  */
 export async function startAwsEndpoint(options: AwsEndpointOptions): Promise<AwsEndpoint> {
+  const tableKeys = new Map<string, TableKeys>();
   const server = createServer((req, res) => {
-    route(req, res, options).catch((error: unknown) => {
+    route(req, res, options, tableKeys).catch((error: unknown) => {
       sendJson(res, 500, { __type: 'InternalFailure', message: String(error) });
     });
   });
@@ -44,7 +46,12 @@ export async function startAwsEndpoint(options: AwsEndpointOptions): Promise<Aws
   };
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, options: AwsEndpointOptions): Promise<void> {
+async function route(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: AwsEndpointOptions,
+  tableKeys: Map<string, TableKeys>,
+): Promise<void> {
   const target = String(req.headers['x-amz-target'] ?? '');
   const [prefix, action = ''] = target.split('.');
   if (req.method === 'GET' && (req.url === '/health' || req.url === '/')) {
@@ -53,7 +60,18 @@ async function route(req: IncomingMessage, res: ServerResponse, options: AwsEndp
   }
   if (prefix === 'DynamoDB_20120810') {
     options.onRequest?.('dynamodb', action);
-    await forward(req, res, options.dynamoDbUrl);
+    if (['CreateTable', 'DeleteTable', 'UpdateTable'].includes(action)) tableKeys.clear();
+    if (!isCheckedAction(action)) {
+      await forward(req, res, options.dynamoDbUrl);
+      return;
+    }
+    const body = await readBody(req);
+    const refusal = await refuseOverLimits(action, body, req, options.dynamoDbUrl, tableKeys);
+    if (refusal) {
+      sendJson(res, 400, { __type: 'com.amazon.coral.validate#ValidationException', message: refusal }, 'application/x-amz-json-1.0');
+      return;
+    }
+    await forward(req, res, options.dynamoDbUrl, body);
     return;
   }
   if (prefix === 'AmazonSQS') {
@@ -127,7 +145,67 @@ async function forwardSqs(req: IncomingMessage, res: ServerResponse, upstream: s
   res.end(rewritten);
 }
 
-function forward(req: IncomingMessage, res: ServerResponse, upstream: string): Promise<void> {
+/**
+ * DynamoDB's refusal of a write that dynalite would take (see `dynamodb-limits.ts`), or
+ * undefined. Key schemas come from dynalite's DescribeTable, cached until a table changes.
+ */
+async function refuseOverLimits(
+  action: Parameters<typeof checkWriteRequest>[0],
+  body: Buffer,
+  req: IncomingMessage,
+  dynamoDbUrl: string,
+  tableKeys: Map<string, TableKeys>,
+): Promise<string | undefined> {
+  let request: Record<string, unknown>;
+  try {
+    request = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined; // dynalite answers malformed JSON itself
+  }
+  if (request === null || typeof request !== 'object') return undefined;
+  for (const table of tablesWritten(action, request)) {
+    // Only a schema is kept: an absent table (or a failed describe) is asked about again.
+    if (!tableKeys.has(table)) {
+      const keys = await describeKeys(table, req, dynamoDbUrl);
+      if (keys) tableKeys.set(table, keys);
+    }
+  }
+  return checkWriteRequest(action, request, (table) => tableKeys.get(table));
+}
+
+/** A table's key schema from dynalite, or undefined if it has none (absent table). */
+async function describeKeys(table: string, req: IncomingMessage, dynamoDbUrl: string): Promise<TableKeys | undefined> {
+  const response = await fetch(dynamoDbUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': 'DynamoDB_20120810.DescribeTable',
+      authorization: String(req.headers.authorization ?? ''),
+      'x-amz-date': String(req.headers['x-amz-date'] ?? ''),
+    },
+    body: JSON.stringify({ TableName: table }),
+  });
+  if (!response.ok) return undefined;
+  type KeySchema = { AttributeName: string; KeyType: 'HASH' | 'RANGE' }[];
+  type Index = { IndexName: string; KeySchema: KeySchema };
+  const { Table } = (await response.json()) as {
+    Table?: { KeySchema: KeySchema; GlobalSecondaryIndexes?: Index[]; LocalSecondaryIndexes?: Index[] };
+  };
+  if (!Table) return undefined;
+  const keyOf = (schema: KeySchema, type: 'HASH' | 'RANGE'): string | undefined => schema.find((key) => key.KeyType === type)?.AttributeName;
+  return {
+    partitionKey: keyOf(Table.KeySchema, 'HASH') ?? '',
+    sortKey: keyOf(Table.KeySchema, 'RANGE'),
+    indexes: [...(Table.GlobalSecondaryIndexes ?? []), ...(Table.LocalSecondaryIndexes ?? [])].map((index) => ({
+      name: index.IndexName,
+      partitionKey: keyOf(index.KeySchema, 'HASH') ?? '',
+      sortKey: keyOf(index.KeySchema, 'RANGE'),
+    })),
+  };
+}
+
+/** Relays a request to `upstream`, its body streamed, or `body` when it was read already. */
+function forward(req: IncomingMessage, res: ServerResponse, upstream: string, body?: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const url = new URL(req.url ?? '/', upstream);
     const upstreamRequest = request(
@@ -141,7 +219,8 @@ function forward(req: IncomingMessage, res: ServerResponse, upstream: string): P
       },
     );
     upstreamRequest.on('error', reject);
-    req.pipe(upstreamRequest);
+    if (body) upstreamRequest.end(body);
+    else req.pipe(upstreamRequest);
   });
 }
 

@@ -41,6 +41,8 @@ it('numbers attempts 1, 2, 3… even when an invocation crashes after its POSTs'
   const { _id } = await subscribe(t, projectId, 'request.create', hook.url);
   const writeAttempts = deliveryDeps.writeAttempts;
   let crashed = false;
+  // The crash is the point of the test: the harness accepts exactly this invocation error.
+  const declared = t.expectHandlerErrors(/injected crash before the attempt logs were written/);
   deliveryDeps.writeAttempts = async (attempts) => {
     if (!crashed && attempts.some((attempt) => attempt.subscriptionId === _id)) {
       crashed = true;
@@ -56,6 +58,7 @@ it('numbers attempts 1, 2, 3… even when an invocation crashes after its POSTs'
       return found;
     }, 40_000);
     expect(crashed).toBe(true);
+    expect(declared.errors).toHaveLength(1);
     // The crashed invocation's POST went out unlogged; the message came back as attempt 1 again.
     expect(logs.map((attempt) => attempt.attempt)).toEqual([1, 2, 3, 4]);
     expect(hook.received).toHaveLength(5);

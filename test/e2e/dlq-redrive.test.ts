@@ -1,7 +1,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { redriveDlq } from '../../lib/tools/dlq-redrive';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
-import { eventually, logsOf, peekQueue, publish, subscribe } from '../support/pipeline';
+import { barrier, eventually, logsOf, peekQueue, publish, subscribe } from '../support/pipeline';
 import { Receiver, startReceiver } from '../support/receiver';
 
 let t: TestStack;
@@ -37,4 +37,8 @@ test('a dead-lettered delivery redriven from the DLQ reaches the recovered recei
     expect(logs.map((log) => log.outcome)).toEqual(['failed', 'dead', 'delivered']);
   });
   expect(await peekQueue(t, t.stack.queues.deliveryDlq.url)).toHaveLength(0);
+  // Delivered once after the redrive: nothing more past a barrier.
+  await barrier(t, { afterRetries: 1 });
+  expect(hook.received).toHaveLength(3);
+  expect(await logsOf(t, 'proj-redrive', created._id)).toHaveLength(3);
 });

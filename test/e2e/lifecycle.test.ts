@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
-import { eventually, logsOf, publish, subscribe } from '../support/pipeline';
+import { barrier, eventually, logsOf, publish, subscribe } from '../support/pipeline';
 import { Receiver, Reply, startReceiver } from '../support/receiver';
 
 // One retry after 1 s, and two dead deliveries in a row disable a subscription.
@@ -24,7 +24,6 @@ async function receiver(reply?: (index: number) => Reply): Promise<Receiver> {
 const owner = (projectId: string): string => t.tokenFor({ [projectId]: 'owner' });
 const headersOf = (headers: Record<string, unknown>): Record<string, string> =>
   Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, String(value)]));
-const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('secret rotation', () => {
   test('returns a new secret; during the overlap deliveries verify under the old and the new one', async () => {
@@ -66,8 +65,12 @@ describe('test ping', () => {
     const [request] = await hook.waitFor(1);
     const verified = new Webhook(created.secret).verify(request!.body, headersOf(request!.headers)) as { payload: unknown };
     expect(verified.payload).toMatchObject({ id_project: 'proj-ping', test: true, event: 'request.create' });
+    // A test ping has its own webhook id, never one an event delivery could have.
+    const webhookId = String(request!.headers['webhook-id']);
+    expect(webhookId).toMatch(/^msg_test_[^.]+$/);
+    expect(reply.body.webhookId).toBe(webhookId);
     const logs = await logsOf(t, 'proj-ping', created._id);
-    expect(logs.map((log) => log.outcome)).toEqual(['delivered']);
+    expect(logs.map((log) => [log.outcome, log.webhookId])).toEqual([['delivered', webhookId]]);
   });
 
   test('against a dead receiver: the failed attempt, with its error', async () => {
@@ -133,7 +136,8 @@ describe('auto-disable, re-enable and recover', () => {
     expect(recovered.body.recovered).toBe(3);
 
     await hook.waitFor(postsBefore + 3);
-    await settle(2500);
+    // Each once: nothing more past a barrier that waits out a retry.
+    await barrier(t, { afterRetries: 1 });
     const delivered = hook.received.slice(postsBefore);
     expect(delivered).toHaveLength(3);
     const ids = delivered.map((request) => String(request.headers['webhook-id']));
@@ -181,6 +185,9 @@ describe('replay one', () => {
     const [, second] = await hook.waitFor(2);
     expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
     expect(JSON.parse(second!.body).payload).toEqual(JSON.parse(first!.body).payload);
+    // Resent once.
+    await barrier(t, { afterRetries: 1 });
+    expect(hook.received).toHaveLength(2);
 
     const missing = await t.api('POST', `/proj-replay/subscriptions/${created._id}/logs/00000000000000-nope/retry`, {
       token: owner('proj-replay'),

@@ -1,6 +1,6 @@
 import { signToken } from '../../lambdas/core/token';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
-import { LoggedAttempt, eventually, publish } from '../support/pipeline';
+import { LoggedAttempt, barrier, eventually, publish } from '../support/pipeline';
 import { Receiver, startReceiver } from '../support/receiver';
 
 /**
@@ -94,8 +94,6 @@ async function receiver(status: number): Promise<Receiver> {
   return started;
 }
 
-const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('log output of a full run', () => {
   test('the run: subscribe, deliver, rotate, fail to the DLQ, test ping, refused tokens', async () => {
     const owner = rememberToken(t.tokenFor({ [PROJECT]: 'owner' }, 'owner-user'));
@@ -177,8 +175,8 @@ describe('log output of a full run', () => {
     const jwtScheme = await fetch(`${t.stack.apiUrl}/${PROJECT}/subscriptions`, { headers: { authorization: `JWT ${wrongKey}` } });
     expect(jwtScheme.status).toBe(401);
 
-    // Let the pollers and the logger finish what they print.
-    await settle(1000);
+    // A barrier: the deliveries before it have finished and printed their logs.
+    await barrier(t);
 
     // A known value logged through the service's own logger (the instance the handlers use),
     // at a level printed on stdout and one printed on stderr: the capture must see both.

@@ -2,13 +2,11 @@ import { Webhook } from 'standardwebhooks';
 import { signToken } from '../../lambdas/core/token';
 import { SUBSCRIPTION_VIEW_KEYS, expectError, expectFieldError, hookOf } from '../support/api-expectations';
 import { ApiReply, TestStack, startTestStack } from '../support/local-stack-harness';
-import { LoggedAttempt, logsOf, subscribe } from '../support/pipeline';
+import { LoggedAttempt, barrier, logsOf, subscribe } from '../support/pipeline';
 import { Receiver, ReceivedRequest, Reply, startReceiver } from '../support/receiver';
 
 // A short hook timeout keeps the timeout case to a second.
 const TIMEOUT_MS = 1000;
-/** What a call may take beyond the hook's timeout: two DynamoDB reads, one log write, the local API. */
-const OVERHEAD_MS = 1500;
 
 let t: TestStack;
 const receivers: Receiver[] = [];
@@ -65,14 +63,12 @@ async function hookFor(projectId: string, reply: Reply): Promise<{ hook: Receive
 async function select(
   projectId: string,
   options: { token?: string | null; body?: unknown; rawBody?: string } = {},
-): Promise<ApiReply & { elapsedMs: number }> {
-  const started = Date.now();
-  const reply = await t.api('POST', `/${projectId}/operator-select`, {
+): Promise<ApiReply> {
+  return t.api('POST', `/${projectId}/operator-select`, {
     token: 'token' in options ? options.token : t.platformToken(),
     body: options.rawBody === undefined ? (options.body ?? routingRequest(projectId)) : undefined,
     rawBody: options.rawBody,
   });
-  return { ...reply, elapsedMs: Date.now() - started };
 }
 
 /** The parts of a routing answer the tests check, in one object so a failure shows them all. */
@@ -94,8 +90,6 @@ const defaultRouting = (projectId: string, reason: string | RegExp) => ({
 /** The routing payload a hook received. */
 const payloadOf = (request: ReceivedRequest): Record<string, unknown> =>
   (JSON.parse(request.body) as { payload: Record<string, unknown> }).payload;
-
-const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function headersOf(request: ReceivedRequest): Record<string, string> {
   return Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, String(value)]));
@@ -193,15 +187,13 @@ describe('a hook that picks an agent', () => {
 });
 
 describe('default routing', () => {
-  test('a hook that times out: the suggested operators, within the timeout plus overhead, logged as a timeout', async () => {
+  test('a hook that times out: the suggested operators once the timeout passed, logged as a timeout', async () => {
     const projectId = 'opsel-timeout';
     const { hook, subscription } = await hookFor(projectId, { hang: true });
 
     const reply = await select(projectId);
 
     expect(outcomeOf(reply)).toEqual(defaultRouting(projectId, `timeout after ${TIMEOUT_MS} ms`));
-    expect(reply.elapsedMs).toBeGreaterThanOrEqual(TIMEOUT_MS);
-    expect(reply.elapsedMs).toBeLessThan(TIMEOUT_MS + OVERHEAD_MS);
     expect(hook.received).toHaveLength(1);
     const log = await onlyLogOf(projectId, subscription._id);
     expect(log).toMatchObject({
@@ -248,11 +240,13 @@ describe('default routing', () => {
 
     const reply = await select(projectId);
 
+    // A network failure, told apart from a timeout: the reset, not the clock, ended the call.
     expect(outcomeOf(reply)).toEqual(defaultRouting(projectId, /socket hang up|ECONNRESET/));
-    expect(reply.elapsedMs).toBeLessThan(TIMEOUT_MS);
+    expect(reply.headers.get('x-operator-select-reason')).not.toMatch(/timeout/);
     expect(hook.received).toHaveLength(1);
     const log = await onlyLogOf(projectId, subscription._id);
     expect(log).toMatchObject({ attempt: 1, outcome: 'failed', errorKind: 'network' });
+    expect(log.error).not.toMatch(/timeout/);
     expect(log).not.toHaveProperty('statusCode');
   });
 
@@ -468,23 +462,24 @@ describe('one operator.select hook per project', () => {
 });
 
 describe('the hook is synchronous only', () => {
-  test('a logged operator.select attempt is not replayed through the delivery queue', async () => {
+  test('a logged operator.select attempt is not replayed through the delivery queue: 409', async () => {
     const projectId = 'opsel-replay';
     const { hook, subscription } = await hookFor(projectId, { status: 500, body: 'boom' });
     await select(projectId);
     const log = await onlyLogOf(projectId, subscription._id);
 
     // Nobody waits for a replayed routing request: it would only reach the hook late, be
-    // retried for hours, and count towards disabling the hook.
+    // retried for hours, and count towards disabling the hook. The README promises 409.
     const reply = await t.api('POST', `/${projectId}/subscriptions/${subscription._id}/logs/${String(log.logId)}/retry`, {
       token: owner(projectId),
     });
-    await settle(1000);
+    expectError(reply, 409, /synchronous/);
 
-    // Refused as not replayable (404) or as a conflict (409); either way the hook hears nothing more.
-    expect({ status: String(reply.status), requestsToHook: hook.received.length }).toEqual({
-      status: expect.stringMatching(/^40[49]$/),
-      requestsToHook: 1,
-    });
+    // Nothing went through the delivery queue: past a barrier, the hook still heard one request
+    // and the log still holds one attempt.
+    await barrier(t);
+    expect(hook.received).toHaveLength(1);
+    expect(await logsOf(t, projectId, subscription._id)).toHaveLength(1);
   });
+
 });

@@ -1,7 +1,7 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { Webhook } from 'standardwebhooks';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
-import { eventually, logsOf, peekQueue, publish, subscribe } from '../support/pipeline';
+import { barrier, eventually, logsOf, peekQueue, publish, subscribe } from '../support/pipeline';
 import { Receiver, ReceivedRequest, Reply, startReceiver } from '../support/receiver';
 
 // A short schedule (two retries, 1 s apart) and timeout so retries and the DLQ show in seconds.
@@ -28,8 +28,6 @@ async function receiver(reply?: (index: number, request: ReceivedRequest) => Rep
 function headersOf(request: ReceivedRequest): Record<string, string> {
   return Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, String(value)]));
 }
-
-const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('a published event', () => {
   test('reaches the subscriber as a POST that standardwebhooks verifies', async () => {
@@ -60,6 +58,10 @@ describe('a published event', () => {
       return found;
     });
     expect(logs[0]).toMatchObject({ attempt: 1, outcome: 'delivered', statusCode: 200 });
+    // Delivered once: nothing more arrives or is logged past a barrier.
+    await barrier(t, { afterRetries: 1 });
+    expect(hook.received).toHaveLength(1);
+    expect(await logsOf(t, 'proj-signed', subscription._id)).toHaveLength(1);
   });
 
   test('carries its payload byte for byte, emoji and key order included', async () => {
@@ -89,7 +91,7 @@ describe('a published event', () => {
     ]);
     await base.waitFor(1);
     await telegram.waitFor(1);
-    await settle(1500);
+    await barrier(t);
     expect(base.received).toHaveLength(1);
     expect(telegram.received).toHaveLength(1);
     expect(whatsapp.received).toHaveLength(0);
@@ -105,7 +107,8 @@ describe('a published event', () => {
     await publish(t, [{ type: 'event.emit', detail: { id_project: 'proj-emit', name: 'typing.start' } }]);
     const [request] = await typing.waitFor(1);
     expect(JSON.parse(request!.body).payload).toEqual({ id_project: 'proj-emit', name: 'typing.start' });
-    await settle(1500);
+    await barrier(t);
+    expect(typing.received).toHaveLength(1);
     expect(other.received).toHaveLength(0);
   });
 
@@ -117,7 +120,8 @@ describe('a published event', () => {
 
     await publish(t, [{ type: 'lead.create', detail: { id_project: 'proj-mine', email: 'a@example.com' } }]);
     await mine.waitFor(1);
-    await settle(1500);
+    await barrier(t);
+    expect(mine.received).toHaveLength(1);
     expect(theirs.received).toHaveLength(0);
   });
 });
@@ -146,9 +150,18 @@ describe('retries', () => {
       [3, 'delivered', 200],
     ]);
     expect(logs[0]!.responseBody).toBe('try later');
-    expect(logs[0]!.nextAttemptAt).toBeDefined();
-    await settle(2000);
+    // On the schedule: each failed attempt planned its retry 1 s (± 20 % jitter) after it, and
+    // the retry was not sent before that (rounded to whole seconds by SQS delays).
+    for (const [failed, next] of [[logs[0]!, logs[1]!], [logs[1]!, logs[2]!]] as const) {
+      const plannedMs = Date.parse(failed.nextAttemptAt!) - Date.parse(failed.attemptedAt);
+      expect(plannedMs).toBeGreaterThanOrEqual(RETRY_SCHEDULE[0]! * 1000 * 0.8);
+      expect(plannedMs).toBeLessThanOrEqual(RETRY_SCHEDULE[0]! * 1000 * 1.2);
+      expect(Date.parse(next.attemptedAt)).toBeGreaterThanOrEqual(Date.parse(failed.nextAttemptAt!) - 500);
+    }
+    // Delivered once: no further POST or log past a barrier that waits out a retry.
+    await barrier(t, { afterRetries: 1 });
     expect(hook.received).toHaveLength(3);
+    expect(await logsOf(t, 'proj-retry', subscription._id)).toHaveLength(3);
   });
 
   test('a receiver that never succeeds ends in the delivery DLQ with every attempt logged', async () => {
@@ -172,18 +185,26 @@ describe('retries', () => {
       return mine;
     });
     expect(dead.payload).toEqual({ id_project: 'proj-dead', name: 'Sales' });
-    await settle(1500);
+    await barrier(t, { afterRetries: 1 });
     expect(hook.received).toHaveLength(3);
+    expect(await logsOf(t, 'proj-dead', subscription._id)).toHaveLength(3);
   });
 
   test('a Retry-After within bounds replaces the scheduled delay', async () => {
     const hook = await receiver((index) =>
       index === 0 ? { status: 429, headers: { 'retry-after': '2' } } : { status: 200 },
     );
-    await subscribe(t, 'proj-retry-after', 'group.create', hook.url);
+    const subscription = await subscribe(t, 'proj-retry-after', 'group.create', hook.url);
     await publish(t, [{ type: 'group.create', detail: { id_project: 'proj-retry-after', name: 'g' } }]);
     const requests = await hook.waitFor(2);
     expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(1800);
+    // Planned 2 s out as asked, without the schedule's jitter.
+    const logs = await eventually(async () => {
+      const found = await logsOf(t, 'proj-retry-after', subscription._id);
+      expect(found.map((log) => log.outcome)).toEqual(['failed', 'delivered']);
+      return found;
+    });
+    expect(Date.parse(logs[0]!.nextAttemptAt!) - Date.parse(logs[0]!.attemptedAt)).toBe(2000);
   });
 
   test('a timeout is logged as one and retried', async () => {
@@ -201,6 +222,10 @@ describe('retries', () => {
     expect(logs[0]!.error).toContain(`timeout after ${DELIVERY_TIMEOUT_MS} ms`);
     expect(logs[0]!.durationMs).toBeGreaterThanOrEqual(DELIVERY_TIMEOUT_MS - 50);
     expect(logs[1]).toMatchObject({ outcome: 'delivered', statusCode: 204 });
+    // The hung first attempt is not delivered late as a third request.
+    await barrier(t, { afterRetries: 1 });
+    expect(hook.received).toHaveLength(2);
+    expect(await logsOf(t, 'proj-timeout', subscription._id)).toHaveLength(2);
   });
 
   test('a connection reset is a failed attempt, retried', async () => {
@@ -215,6 +240,9 @@ describe('retries', () => {
     });
     expect(logs[0]).toMatchObject({ outcome: 'failed', errorKind: 'network' });
     expect(logs[1]).toMatchObject({ outcome: 'delivered' });
+    await barrier(t, { afterRetries: 1 });
+    expect(hook.received).toHaveLength(2);
+    expect(await logsOf(t, 'proj-reset', subscription._id)).toHaveLength(2);
   });
 });
 
@@ -238,8 +266,10 @@ describe('subscription changes', () => {
     expect(reply.status).toBe(404);
 
     await publish(t, [{ type: 'faqbot.create', detail: { id_project: 'proj-gone', name: 'bot 2' } }]);
-    await settle(2000);
+    // Neither a retry of the first event nor the second event reaches it past the barrier.
+    await barrier(t, { afterRetries: 1 });
     expect(hook.received).toHaveLength(1);
+    expect(await logsOf(t, 'proj-gone', subscription._id)).toHaveLength(1);
   });
 
   test('a subscription deleted while a retry is pending gets no further POST, and the log says so', async () => {
@@ -259,7 +289,9 @@ describe('subscription changes', () => {
     });
     expect(logs[1]).toMatchObject({ outcome: 'skipped', attempt: 2 });
     expect(logs[1]!.error).toMatch(/deleted/);
+    await barrier(t, { afterRetries: 1 });
     expect(hook.received).toHaveLength(1);
+    expect(await logsOf(t, 'proj-deleted', subscription._id)).toHaveLength(2);
   });
 });
 

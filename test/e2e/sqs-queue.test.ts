@@ -2,10 +2,12 @@ import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 
 let t: TestStack;
+/** SQS requests seen at the local AWS endpoint, by action. */
+const sqsRequests: string[] = [];
 let adapter: typeof import('../../lambdas/adapters/sqs-queue');
 
 beforeAll(async () => {
-  t = await startTestStack();
+  t = await startTestStack({ onAwsRequest: (service, action) => service === 'sqs' && sqsRequests.push(action) });
   // The adapter's client is built at import, from the environment the local stack sets.
   adapter = await import('../../lambdas/adapters/sqs-queue');
 });
@@ -24,7 +26,11 @@ async function drain(queueUrl: string): Promise<string[]> {
 describe('trySendMessages', () => {
   test('sends every body, more than ten in parallel requests, and reports none unsent', async () => {
     const bodies = Array.from({ length: 23 }, (_, n) => `message ${n} 🚀`);
+    const seenBefore = sqsRequests.length;
     await expect(adapter.trySendMessages(t.stack.queues.fanOutDlq.url, bodies)).resolves.toEqual([]);
+    // Batched: 23 bodies in three SendMessageBatch requests (10 + 10 + 3), none sent alone.
+    const sends = sqsRequests.slice(seenBefore).filter((action) => action.startsWith('SendMessage'));
+    expect(sends).toEqual(['SendMessageBatch', 'SendMessageBatch', 'SendMessageBatch']);
     expect((await drain(t.stack.queues.fanOutDlq.url)).sort()).toEqual([...bodies].sort());
   });
 

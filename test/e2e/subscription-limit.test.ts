@@ -111,8 +111,11 @@ describe('the per-project subscription limit (SUBSCRIPTION_LIMIT=3)', () => {
     const target = newTarget();
     const first = await create(projectId, token, target);
     expect(first.status).toBe(200);
-    await create(projectId, token);
-    await create(projectId, token);
+    expect((await create(projectId, token)).status).toBe(200);
+    expect((await create(projectId, token)).status).toBe(200);
+    // Full: a new pair is refused for the limit, and the list holds the limit.
+    expectError(await create(projectId, token), 409, /limit/);
+    expect(await listLength(projectId, token)).toBe(LIMIT);
 
     const again = await create(projectId, token, target);
     expect(again.status).toBe(200);

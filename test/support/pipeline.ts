@@ -1,6 +1,7 @@
 import { EventBridgeClient, PutEventsCommand, PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { TestStack } from './local-stack-harness';
+import { startReceiver } from './receiver';
 
 /** Publishes Tiledesk events to the local bus as the platform would (one PutEvents call). */
 export async function publish(
@@ -46,6 +47,7 @@ export interface LoggedAttempt {
   webhookId: string;
   responseBody?: string;
   durationMs: number;
+  attemptedAt: string;
   nextAttemptAt?: string;
 }
 
@@ -78,4 +80,31 @@ export async function peekQueue(stack: TestStack, queueUrl: string, max = 10): P
     new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: max, WaitTimeSeconds: 1, VisibilityTimeout: 0 }),
   );
   return (Messages ?? []).map((message) => message.Body ?? '');
+}
+
+let barriers = 0;
+
+/**
+ * A barrier for proving absence: publishes a sentinel event after the events under test and
+ * waits until a sentinel receiver has it. It travels the same bus, fan-out and delivery queue,
+ * so once it is in, whatever the earlier events would have delivered first has had its turn;
+ * check the counts after it. With `afterRetries`, the sentinel's receiver fails that many times
+ * first, so retries on the stack's own schedule (a duplicate after a success, a retry after a
+ * dead letter or a 410) have had their turn too. It ends once the sentinel's attempts are
+ * logged, so the delivery batches before it have finished (and printed their logs).
+ */
+export async function barrier(stack: TestStack, { afterRetries = 0 } = {}): Promise<void> {
+  const projectId = `barrier-${++barriers}`;
+  const sentinel = await startReceiver((index) => (index < afterRetries ? { status: 503 } : { status: 200 }));
+  try {
+    const subscription = await subscribe(stack, projectId, 'event.emit', sentinel.url);
+    await publish(stack, [{ type: 'event.emit', detail: { id_project: projectId, name: 'barrier' } }]);
+    await sentinel.waitFor(afterRetries + 1, 30_000);
+    await eventually(async () => {
+      const logs = await logsOf(stack, projectId, subscription._id);
+      if (!logs.some((log) => log.outcome === 'delivered')) throw new Error(`barrier ${projectId} not logged yet`);
+    });
+  } finally {
+    await sentinel.close();
+  }
 }

@@ -45,11 +45,19 @@ describe('webhook signing', () => {
     });
   });
 
-  test('the signature is HMAC-SHA256 over id.timestamp.body', () => {
-    const secret = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
-    expect(signWebhook([secret], 'msg_1', 1700000000, 'x')).toBe(signWebhook([secret], 'msg_1', 1700000000, 'x'));
-    expect(signWebhook([secret], 'msg_1', 1700000000, 'x')).not.toBe(signWebhook([secret], 'msg_1', 1700000001, 'x'));
-    expect(signWebhook([secret], 'msg_1', 1700000000, 'x')).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+  test('the signature is HMAC-SHA256 over id.timestamp.body: the Standard Webhooks specification\'s example', () => {
+    // The published known-answer vector (standard-webhooks spec, "Signature scheme" example).
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    const signature = signWebhook([secret], 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}');
+    expect(signature).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+  });
+
+  test('the id, the timestamp and the body each change the signature', () => {
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    const known = signWebhook([secret], 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}');
+    expect(signWebhook([secret], 'msg_p5jXN8AQM9LWM0D4loKWxJeK', 1614265330, '{"test": 2432232314}')).not.toBe(known);
+    expect(signWebhook([secret], 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265331, '{"test": 2432232314}')).not.toBe(known);
+    expect(signWebhook([secret], 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232315}')).not.toBe(known);
   });
 });
 

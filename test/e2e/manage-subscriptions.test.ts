@@ -1,5 +1,5 @@
-import { parseAllowlist } from '../../../lambdas/core/address-policy';
-import { ConflictError, DuplicateSubscriptionError, NotFoundError, ValidationError } from '../../../lambdas/core/errors';
+import { parseAllowlist } from '../../lambdas/core/address-policy';
+import { ConflictError, NotFoundError, ValidationError } from '../../lambdas/core/errors';
 import {
   SubscriptionDeps,
   SubscriptionRepository,
@@ -8,52 +8,35 @@ import {
   getSubscription,
   listSubscriptions,
   updateSubscription,
-} from '../../../lambdas/core/manage-subscriptions';
-import { Subscription, toView } from '../../../lambdas/core/subscription';
-import { Resolver } from '../../../lambdas/core/target-policy';
+} from '../../lambdas/core/manage-subscriptions';
+import { Subscription, toView } from '../../lambdas/core/subscription';
+import { Resolver } from '../../lambdas/core/target-policy';
+import { TestStack, startTestStack } from '../support/local-stack-harness';
 
 /**
- * Keeps subscriptions in a map and enforces what the DynamoDB store promises: the project
- * limit on create, and `replace` only over the version that was read (`updatedAt`).
+ * The subscription use cases over the real store: the DynamoDB adapter against dynalite, through
+ * the local stack, so the project limit, idempotent creates, the conditional replace and the key
+ * layout are the deployed ones rather than a fake's idea of them.
  */
-class InMemorySubscriptions implements SubscriptionRepository {
-  readonly items = new Map<string, Subscription>();
+let t: TestStack;
+let repository: SubscriptionRepository;
+let p1: string;
+let p2: string;
+let projects = 0;
 
-  private static key(projectId: string, subscriptionId: string): string {
-    return `${projectId}/${subscriptionId}`;
-  }
+beforeAll(async () => {
+  t = await startTestStack();
+  // The adapter builds its DynamoDB client at import, from the environment the stack sets.
+  const { SubscriptionStore } = await import('../../lambdas/adapters/subscription-store');
+  repository = new SubscriptionStore(t.stack.tableName);
+});
+afterAll(() => t.stop());
 
-  async create(subscription: Subscription, limit: number): Promise<void> {
-    const existing = (await this.list(subscription.id_project)).find(
-      (item) => item.event === subscription.event && item.target === subscription.target,
-    );
-    if (existing) throw new DuplicateSubscriptionError(existing);
-    if ((await this.list(subscription.id_project)).length >= limit) throw new ConflictError('limit reached');
-    this.items.set(InMemorySubscriptions.key(subscription.id_project, subscription._id), structuredClone(subscription));
-  }
-
-  async list(projectId: string): Promise<Subscription[]> {
-    return [...this.items.values()].filter((item) => item.id_project === projectId).map((item) => structuredClone(item));
-  }
-
-  async get(projectId: string, subscriptionId: string): Promise<Subscription | undefined> {
-    const item = this.items.get(InMemorySubscriptions.key(projectId, subscriptionId));
-    return item && structuredClone(item);
-  }
-
-  async replace(previous: Subscription, next: Subscription): Promise<void> {
-    const key = InMemorySubscriptions.key(previous.id_project, previous._id);
-    if (this.items.get(key)?.updatedAt !== previous.updatedAt) throw new ConflictError('changed meanwhile');
-    this.items.set(key, structuredClone(next));
-  }
-
-  async delete(projectId: string, subscriptionId: string): Promise<Subscription | undefined> {
-    const key = InMemorySubscriptions.key(projectId, subscriptionId);
-    const item = this.items.get(key);
-    this.items.delete(key);
-    return item;
-  }
-}
+beforeEach(() => {
+  // Each test has projects of its own in the shared table.
+  p1 = `manage-${++projects}-a`;
+  p2 = `manage-${projects}-b`;
+});
 
 const resolve: Resolver = async (host) => {
   const table: Record<string, string[]> = {
@@ -68,8 +51,7 @@ const resolve: Resolver = async (host) => {
 
 const T0 = new Date('2024-05-01T10:00:00.000Z');
 
-function setUp(overrides: Partial<SubscriptionDeps> = {}): { deps: SubscriptionDeps; repository: InMemorySubscriptions } {
-  const repository = new InMemorySubscriptions();
+function setUp(overrides: Partial<SubscriptionDeps> = {}): { deps: SubscriptionDeps; repository: SubscriptionRepository } {
   const deps: SubscriptionDeps = {
     repository,
     targetPolicy: { allowHttp: false, allowlist: parseAllowlist('') },
@@ -95,14 +77,14 @@ describe('createSubscription', () => {
   it('returns the new subscription with its secret and stores it', async () => {
     const { deps, repository } = setUp();
     const { subscription: created } = await createSubscription(
-      'p1',
+      p1,
       { event: 'request.create', target: 'https://hooks.example.com/in' },
       'user-1',
       deps,
     );
     expect(created).toEqual<Subscription>({
       _id: expect.stringMatching(/^[0-9a-f]{24}$/),
-      id_project: 'p1',
+      id_project: p1,
       event: 'request.create',
       target: 'https://hooks.example.com/in',
       createdBy: 'user-1',
@@ -111,14 +93,14 @@ describe('createSubscription', () => {
       status: 'active',
       secret: expect.stringMatching(/^whsec_/),
     });
-    expect(await repository.get('p1', created._id)).toEqual(created);
+    expect(await repository.get(p1, created._id)).toEqual(created);
   });
 
   it('gives each subscription its own id and secret', async () => {
     const { deps } = setUp();
     const input = { event: 'request.create', target: 'https://hooks.example.com/in' };
-    const { subscription: first } = await createSubscription('p1', input, 'user-1', deps);
-    const { subscription: second } = await createSubscription('p1', { ...input, event: 'request.close' }, 'user-1', deps);
+    const { subscription: first } = await createSubscription(p1, input, 'user-1', deps);
+    const { subscription: second } = await createSubscription(p1, { ...input, event: 'request.close' }, 'user-1', deps);
     expect(second._id).not.toBe(first._id);
     expect(second.secret).not.toBe(first.secret);
   });
@@ -132,16 +114,16 @@ describe('createSubscription', () => {
     ['credentials in the URL', 'https://user:pass@hooks.example.com/in'],
   ])('refuses %s with a ValidationError naming target', async (_label, target) => {
     const { deps, repository } = setUp();
-    const error = await rejectionOf(createSubscription('p1', { event: 'request.create', target }, 'user-1', deps));
+    const error = await rejectionOf(createSubscription(p1, { event: 'request.create', target }, 'user-1', deps));
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).errors).toEqual([{ field: 'target', message: expect.any(String) }]);
-    expect(repository.items.size).toBe(0);
+    expect(await repository.list(p1)).toEqual([]);
   });
 
   it('accepts http and allowlisted hosts when the policy says so', async () => {
     const { deps } = setUp({ targetPolicy: { allowHttp: true, allowlist: parseAllowlist('127.0.0.0/8,localhost') } });
     const { subscription: created } = await createSubscription(
-      'p1',
+      p1,
       { event: 'request.create', target: 'http://localhost:4000/in' },
       'user-1',
       deps,
@@ -149,18 +131,23 @@ describe('createSubscription', () => {
     expect(created.target).toBe('http://localhost:4000/in');
   });
 
-  it('passes the limit to the repository', async () => {
-    const { deps } = setUp({ subscriptionLimit: 1 });
-    await createSubscription('p1', { event: 'request.create', target: 'https://hooks.example.com/in' }, 'user-1', deps);
-    const another = { event: 'request.close', target: 'https://hooks.example.com/in' };
-    await expect(createSubscription('p1', another, 'user-1', deps)).rejects.toBeInstanceOf(ConflictError);
+  it("refuses a create over the project's limit, and stores nothing for it", async () => {
+    const { deps, repository } = setUp({ subscriptionLimit: 1 });
+    const { subscription: first } = await createSubscription(p1, { event: 'request.create', target: 'https://hooks.example.com/in' }, 'user-1', deps);
+    // Another (event, target) pair, so the refusal is the limit's and not an idempotent answer.
+    const error = await rejectionOf(createSubscription(p1, { event: 'request.close', target: 'https://other.example.com/in' }, 'user-1', deps));
+    expect(error).toBeInstanceOf(ConflictError);
+    expect((error as ConflictError).message).toMatch(/limit of 1 subscription/);
+    expect((await repository.list(p1)).map((subscription) => subscription._id)).toEqual([first._id]);
+    // Another project is not full.
+    await expect(createSubscription(p2, { event: 'request.close', target: 'https://other.example.com/in' }, 'user-1', deps)).resolves.toBeDefined();
   });
 
   it('is idempotent, as Tiledesk: the same event and target again gives the existing subscription, secret included', async () => {
     const { deps } = setUp({ subscriptionLimit: 1 });
     const input = { event: 'request.create', target: 'https://hooks.example.com/in' };
-    const first = await createSubscription('p1', input, 'user-1', deps);
-    const again = await createSubscription('p1', input, 'user-2', deps);
+    const first = await createSubscription(p1, input, 'user-1', deps);
+    const again = await createSubscription(p1, input, 'user-2', deps);
     expect(first.created).toBe(true);
     expect(again).toEqual({ subscription: first.subscription, created: false });
     expect(again.subscription.secret).toMatch(/^whsec_/);
@@ -171,26 +158,26 @@ describe('getSubscription and listSubscriptions', () => {
   it('finds a subscription only in its own project', async () => {
     const { deps } = setUp();
     const { subscription: created } = await createSubscription(
-      'p1',
+      p1,
       { event: 'request.create', target: 'https://hooks.example.com/in' },
       'user-1',
       deps,
     );
-    await expect(getSubscription('p1', created._id, deps)).resolves.toEqual(created);
-    await expect(getSubscription('p2', created._id, deps)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(getSubscription(p1, created._id, deps)).resolves.toEqual(created);
+    await expect(getSubscription(p2, created._id, deps)).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('throws NotFoundError for an unknown id', async () => {
     const { deps } = setUp();
-    await expect(getSubscription('p1', '0123456789abcdef01234567', deps)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(getSubscription(p1, '0123456789abcdef01234567', deps)).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it("lists the project's subscriptions without secrets", async () => {
     const { deps } = setUp();
     const target = 'https://hooks.example.com/in';
-    const { subscription: mine } = await createSubscription('p1', { event: 'request.create', target }, 'user-1', deps);
-    await createSubscription('p2', { event: 'request.create', target }, 'user-2', deps);
-    const listed = await listSubscriptions('p1', deps);
+    const { subscription: mine } = await createSubscription(p1, { event: 'request.create', target }, 'user-1', deps);
+    await createSubscription(p2, { event: 'request.create', target }, 'user-2', deps);
+    const listed = await listSubscriptions(p1, deps);
     expect(listed).toEqual([toView(mine)]);
     expect(listed[0]).not.toHaveProperty('secret');
   });
@@ -198,7 +185,7 @@ describe('getSubscription and listSubscriptions', () => {
 
 describe('updateSubscription', () => {
   async function existing(deps: SubscriptionDeps): Promise<Subscription> {
-    return (await createSubscription('p1', { event: 'request.create', target: 'https://hooks.example.com/in' }, 'user-1', deps)).subscription;
+    return (await createSubscription(p1, { event: 'request.create', target: 'https://hooks.example.com/in' }, 'user-1', deps)).subscription;
   }
 
   it('changes only the given field and returns the view', async () => {
@@ -206,14 +193,14 @@ describe('updateSubscription', () => {
     const before = await existing(deps);
     const later = new Date(T0.getTime() + 60_000);
     const view = await updateSubscription(
-      'p1',
+      p1,
       before._id,
       { target: 'https://other.example.com/in' },
       { ...deps, now: () => later },
     );
     expect(view).toEqual({ ...toView(before), target: 'https://other.example.com/in', updatedAt: later.toISOString() });
     expect(view).not.toHaveProperty('secret');
-    expect(await repository.get('p1', before._id)).toEqual({
+    expect(await repository.get(p1, before._id)).toEqual({
       ...before,
       target: 'https://other.example.com/in',
       updatedAt: later.toISOString(),
@@ -223,7 +210,7 @@ describe('updateSubscription', () => {
   it('changes the event alone, keeping the target', async () => {
     const { deps } = setUp();
     const before = await existing(deps);
-    const view = await updateSubscription('p1', before._id, { event: 'request.close' }, deps);
+    const view = await updateSubscription(p1, before._id, { event: 'request.close' }, deps);
     expect(view.event).toBe('request.close');
     expect(view.target).toBe(before.target);
   });
@@ -231,10 +218,10 @@ describe('updateSubscription', () => {
   it('moves updatedAt strictly forward even when the clock has not', async () => {
     const { deps } = setUp();
     const before = await existing(deps);
-    const first = await updateSubscription('p1', before._id, { event: 'request.close' }, deps);
+    const first = await updateSubscription(p1, before._id, { event: 'request.close' }, deps);
     expect(first.updatedAt).toBe(new Date(T0.getTime() + 1).toISOString());
     const earlier = new Date(T0.getTime() - 3_600_000);
-    const second = await updateSubscription('p1', before._id, { event: 'request.update' }, { ...deps, now: () => earlier });
+    const second = await updateSubscription(p1, before._id, { event: 'request.update' }, { ...deps, now: () => earlier });
     expect(Date.parse(second.updatedAt)).toBeGreaterThan(Date.parse(first.updatedAt));
     expect(second.createdAt).toBe(before.createdAt);
   });
@@ -246,27 +233,27 @@ describe('updateSubscription', () => {
   ])('refuses %s as the new target and keeps the old one', async (_label, target) => {
     const { deps, repository } = setUp();
     const before = await existing(deps);
-    const error = await rejectionOf(updateSubscription('p1', before._id, { target }, deps));
+    const error = await rejectionOf(updateSubscription(p1, before._id, { target }, deps));
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).errors.map((entry) => entry.field)).toEqual(['target']);
-    expect(await repository.get('p1', before._id)).toEqual(before);
+    expect(await repository.get(p1, before._id)).toEqual(before);
   });
 
   it('never creates a subscription that does not exist', async () => {
     const { deps, repository } = setUp();
     await expect(
-      updateSubscription('p1', '0123456789abcdef01234567', { event: 'request.close' }, deps),
+      updateSubscription(p1, '0123456789abcdef01234567', { event: 'request.close' }, deps),
     ).rejects.toBeInstanceOf(NotFoundError);
-    expect(repository.items.size).toBe(0);
+    expect(await repository.list(p1)).toEqual([]);
   });
 
   it("does not update another project's subscription", async () => {
     const { deps, repository } = setUp();
     const before = await existing(deps);
-    await expect(updateSubscription('p2', before._id, { event: 'request.close' }, deps)).rejects.toBeInstanceOf(
+    await expect(updateSubscription(p2, before._id, { event: 'request.close' }, deps)).rejects.toBeInstanceOf(
       NotFoundError,
     );
-    expect(await repository.get('p1', before._id)).toEqual(before);
+    expect(await repository.get(p1, before._id)).toEqual(before);
   });
 });
 
@@ -274,20 +261,20 @@ describe('deleteSubscription', () => {
   it('removes the subscription and returns it without its secret', async () => {
     const { deps, repository } = setUp();
     const { subscription: created } = await createSubscription(
-      'p1',
+      p1,
       { event: 'request.create', target: 'https://hooks.example.com/in' },
       'user-1',
       deps,
     );
-    const deleted = await deleteSubscription('p1', created._id, deps);
+    const deleted = await deleteSubscription(p1, created._id, deps);
     expect(deleted).toEqual(toView(created));
     expect(deleted).not.toHaveProperty('secret');
-    expect(repository.items.size).toBe(0);
-    await expect(getSubscription('p1', created._id, deps)).rejects.toBeInstanceOf(NotFoundError);
+    expect(await repository.list(p1)).toEqual([]);
+    await expect(getSubscription(p1, created._id, deps)).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('throws NotFoundError for an unknown id', async () => {
     const { deps } = setUp();
-    await expect(deleteSubscription('p1', '0123456789abcdef01234567', deps)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(deleteSubscription(p1, '0123456789abcdef01234567', deps)).rejects.toBeInstanceOf(NotFoundError);
   });
 });
