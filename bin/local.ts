@@ -28,6 +28,8 @@ runCli(async () => {
       autoDisableAfterDead: settings.autoDisableAfterDead,
       targetAllowlist: settings.targetAllowlist,
       webhookOrigin: settings.webhookOrigin,
+      // Tiledesk sign-in and ingest read TILEDESK_* straight from this environment.
+      corsOrigins: settings.corsOrigins,
       onError: (error) => console.error('[local-stack] event source error:', error),
     });
   } catch (error) {

@@ -193,3 +193,23 @@ export const SUBSCRIPTION_ROUTES = [
 export const OPERATOR_SELECT_ROUTE = 'POST /{projectId}/operator-select';
 
 export type SubscriptionRoute = (typeof SUBSCRIPTION_ROUTES)[number];
+
+/**
+ * CORS of the API for the origins a deployment allows (`CORS_ORIGINS`; CDK context
+ * `corsOrigins`), so Tiledesk's dashboard can call it from a browser. Shared by the deployed
+ * HTTP API's `corsPreflight` and the local API server.
+ */
+export const CORS = {
+  allowMethods: ['GET', 'POST', 'PUT', 'DELETE'],
+  allowHeaders: ['authorization', 'content-type'],
+  /** Response headers a browser script may read: the new secret, the operator.select route taken. */
+  exposeHeaders: ['x-hook-secret', 'x-operator-select-path', 'x-operator-select-reason'],
+  maxAgeSeconds: 600,
+} as const;
+
+/** A comma-separated origin list (`https://a.example, https://b.example`) as a list. */
+export const parseOrigins = (value: string | undefined): string[] =>
+  (value ?? '')
+    .split(',')
+    .map((origin) => origin.trim().replace(/\/+$/, ''))
+    .filter((origin) => origin !== '');

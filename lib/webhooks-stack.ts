@@ -4,7 +4,7 @@ import { stackOutput } from './stack-output';
 import { Delivery } from './delivery';
 import { EventRouting, RULE_DLQ_REMEDY } from './event-routing';
 import { Monitoring } from './monitoring';
-import { SubscriptionApi } from './subscription-api';
+import { SubscriptionApi, TiledeskSignInProps } from './subscription-api';
 import { WebhooksTable } from './webhooks-table';
 import { TRACING_CONTEXT } from './webhook-function';
 
@@ -38,6 +38,10 @@ export interface WebhooksStackProps extends StackProps {
   readonly jwtIssuer?: string;
   /** `aud` value required of RS256 tokens. @default not checked */
   readonly jwtAudience?: string;
+  /** Tiledesk user tokens accepted, roles asked of Tiledesk. @default off */
+  readonly tiledeskSignIn?: TiledeskSignInProps;
+  /** Browser origins allowed by the API's CORS. @default none */
+  readonly corsOrigins?: readonly string[];
   /** X-Ray tracing of every function, with Powertools Tracer. @default false */
   readonly tracing?: boolean;
   /**
@@ -72,6 +76,8 @@ export class WebhooksStack extends Stack {
       jwksUrl: props.jwksUrl,
       jwtIssuer: props.jwtIssuer,
       jwtAudience: props.jwtAudience,
+      tiledeskSignIn: props.tiledeskSignIn,
+      corsOrigins: props.corsOrigins,
     });
     // Every function that POSTs webhooks sends this origin; the API's URL is known once the API exists.
     const webhookOrigin = props.webhookOrigin ?? api.httpApi.apiEndpoint;

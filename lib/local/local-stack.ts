@@ -57,6 +57,13 @@ export interface LocalStackOptions {
   fanOutConcurrency?: number;
   deliveryConcurrency?: number;
   slowDeliveryConcurrency?: number;
+  /** Browser origins allowed by CORS (`CORS_ORIGINS`). @default none */
+  corsOrigins?: readonly string[];
+  /**
+   * More function environment, as a deployment's settings give it (e.g. `TILEDESK_API_URL`,
+   * `TILEDESK_JWT_SECRET`); set before the handlers load. @default none
+   */
+  environment?: Record<string, string>;
   /** Receives errors of the in-process event sources. */
   onError?: (error: unknown) => void;
   /** Counts requests at the AWS endpoint. */
@@ -169,6 +176,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       port: apiPort,
       authorizer: authorizer.handler,
       maxBodyBytes: 1024 * 1024,
+      corsOrigins: options.corsOrigins,
       routes: [
         ...SUBSCRIPTION_ROUTES.map((routeKey) => ({
           routeKey,
@@ -246,6 +254,7 @@ function setFunctionEnvironment(
   env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   env.POWERTOOLS_SERVICE_NAME = 'tiledesk-webhooks';
   env.WEBHOOK_ORIGIN = options.webhookOrigin ?? apiUrl;
+  Object.assign(env, options.environment);
 }
 
 /** A port free on loopback now, for a server that must know its URL before it listens. */
