@@ -32,6 +32,11 @@ new WebhooksStack(app, String(context('stackName') ?? 'TiledeskWebhooks'), {
         jwtPublicKey: context('tiledeskJwtPublicKey') ? String(context('tiledeskJwtPublicKey')) : undefined,
       }
     : undefined,
+  tiledeskIngest: {
+    globalSecretArn: context('tiledeskGlobalSecretArn') ? String(context('tiledeskGlobalSecretArn')) : undefined,
+    globalPublicKey: context('tiledeskGlobalPublicKey') ? String(context('tiledeskGlobalPublicKey')) : undefined,
+    hookSecretArn: context('tiledeskHookSecretArn') ? String(context('tiledeskHookSecretArn')) : undefined,
+  },
   corsOrigins: parseOrigins(context('corsOrigins') ? String(context('corsOrigins')) : undefined),
   tracing: context('tracing') === true || context('tracing') === 'true',
   webhookOrigin: context('webhookOrigin') ? String(context('webhookOrigin')) : undefined,

@@ -213,3 +213,22 @@ export const parseOrigins = (value: string | undefined): string[] =>
     .split(',')
     .map((origin) => origin.trim().replace(/\/+$/, ''))
     .filter((origin) => origin !== '');
+
+/** Tiledesk's own webhook requests, from an unmodified tiledesk-server's global subscriptions (no API token). */
+export const TILEDESK_INGEST_ROUTE = 'POST /tiledesk/ingest';
+
+/** Publishing over HTTPS for producers without AWS credentials (platform token). */
+export const PUBLISH_EVENTS_ROUTE = 'POST /{projectId}/events';
+
+/** Payloads over EventBridge's 256 KB, stored aside in S3 until delivered (claim checks). */
+export const CLAIM_CHECK = {
+  /**
+   * Days a stored payload is kept: as long as the attempt logs that point at it, so a delivery
+   * retried or replayed from its log still finds its payload.
+   */
+  expiryDays: 30,
+  /** Every object key starts with it; the functions' S3 grants are scoped to it. */
+  keyPrefix: 'events/',
+  /** The local stack's bucket (the deployed one is named by CloudFormation). */
+  localBucket: 'tiledesk-webhooks-claim-checks',
+} as const;

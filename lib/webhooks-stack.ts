@@ -2,6 +2,7 @@ import { RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
 import { Delivery } from './delivery';
+import { EventIngest, TiledeskIngestProps } from './event-ingest';
 import { EventRouting, RULE_DLQ_REMEDY } from './event-routing';
 import { Monitoring } from './monitoring';
 import { SubscriptionApi, TiledeskSignInProps } from './subscription-api';
@@ -40,6 +41,8 @@ export interface WebhooksStackProps extends StackProps {
   readonly jwtAudience?: string;
   /** Tiledesk user tokens accepted, roles asked of Tiledesk. @default off */
   readonly tiledeskSignIn?: TiledeskSignInProps;
+  /** How `POST /tiledesk/ingest` recognises an unmodified tiledesk-server. @default every request refused */
+  readonly tiledeskIngest?: TiledeskIngestProps;
   /** Browser origins allowed by the API's CORS. @default none */
   readonly corsOrigins?: readonly string[];
   /** X-Ray tracing of every function, with Powertools Tracer. @default false */
@@ -89,6 +92,14 @@ export class WebhooksStack extends Stack {
       deliveryQueue: delivery.queue,
       busName: props.busName,
       existingBus: props.existingBus,
+    });
+    new EventIngest(this, 'Ingest', {
+      httpApi: api.httpApi,
+      table,
+      bus: events.bus,
+      payloadReaders: [delivery.deliveryFunction, delivery.slowDeliveryFunction],
+      tiledesk: props.tiledeskIngest,
+      targetAllowlist: props.targetAllowlist,
     });
     new Monitoring(this, 'Monitoring', {
       deadLetterQueues: {

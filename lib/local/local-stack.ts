@@ -4,7 +4,10 @@ import { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import {
+  CLAIM_CHECK,
+  TILEDESK_INGEST_ROUTE,
   DEFAULT_RETRY_SCHEDULE_SECONDS,
   DELIVERY,
   DeliveryLane,
@@ -129,6 +132,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       port: options.awsPort ?? 4566,
       dynamoDbUrl: dynamo.address,
       sqsUrl: fauxqs.address,
+      s3Url: fauxqs.address,
       sqsExtensions: localMessageMoves(
         () => endpointHolder.sqs!,
         () => (endpointHolder.queues ? moveQueues(endpointHolder.queues) : []),
@@ -152,6 +156,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const sqs = new SQSClient({});
     endpointHolder.sqs = sqs;
     await createTable(new DynamoDBClient({}));
+    await new S3Client({}).send(new CreateBucketCommand({ Bucket: CLAIM_CHECK.localBucket }));
     const queues = await createQueues(sqs, options.deliveryVisibilityTimeoutSeconds);
     endpointHolder.queues = queues;
     rules.push({
@@ -167,10 +172,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     process.env.FAN_OUT_QUEUE_URL = queues.fanOut.url;
 
     // Handlers read their configuration at import, so they load only once it is set.
-    const [authorizer, subscriptionsApi, operatorSelect] = await Promise.all([
+    const [authorizer, subscriptionsApi, operatorSelect, ingestApi] = await Promise.all([
       import('../../lambdas/handlers/authorizer'),
       import('../../lambdas/handlers/subscriptions-api'),
       import('../../lambdas/handlers/operator-select'),
+      import('../../lambdas/handlers/ingest-api'),
     ]);
     const api: ApiServer = await startApiServer({
       port: apiPort,
@@ -188,6 +194,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           routeKey: OPERATOR_SELECT_ROUTE,
           functionName: 'operator-select',
           handler: operatorSelect.handler,
+          timeoutSeconds: operatorSelectFunctionTimeoutSeconds(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
+        },
+        {
+          routeKey: TILEDESK_INGEST_ROUTE,
+          functionName: 'ingest-api',
+          handler: ingestApi.handler,
+          // Tiledesk's operator.select waits on the same hook as the operator.select function.
           timeoutSeconds: operatorSelectFunctionTimeoutSeconds(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
         },
       ],
@@ -254,6 +267,8 @@ function setFunctionEnvironment(
   env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   env.POWERTOOLS_SERVICE_NAME = 'tiledesk-webhooks';
   env.WEBHOOK_ORIGIN = options.webhookOrigin ?? apiUrl;
+  env.EVENT_BUS_NAME = LOCAL_NAMES.bus;
+  env.CLAIM_CHECK_BUCKET = CLAIM_CHECK.localBucket;
   Object.assign(env, options.environment);
 }
 

@@ -43,3 +43,28 @@ describe('CORS', () => {
     });
   });
 });
+
+describe('Tiledesk ingest settings', () => {
+  const HOOK_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tiledesk-hook-AbCdEf';
+
+  it('reach the ingest function, which alone may read those secrets', () => {
+    const stack = StackTemplate.synth({ tiledeskIngest: { globalSecretArn: SECRET_ARN, hookSecretArn: HOOK_SECRET_ARN } });
+    expect(stack.environmentOf('EVENT_BUS_NAME')).toMatchObject({
+      TILEDESK_GLOBAL_SECRET_ARN: SECRET_ARN,
+      TILEDESK_INGEST_HOOK_SECRET_ARN: HOOK_SECRET_ARN,
+    });
+    const statements = stack.statementsOf(stack.functionWithEnv('EVENT_BUS_NAME'));
+    expect(resourcesAllowing(statements, 'secretsmanager:GetSecretValue').sort()).toEqual(
+      [JSON.stringify(SECRET_ARN), JSON.stringify(HOOK_SECRET_ARN)].sort(),
+    );
+  });
+
+  it('keep claim checks in a private, encrypted bucket whose objects expire with the attempt logs', () => {
+    const [bucket] = Object.values(StackTemplate.synth().resources('AWS::S3::Bucket'));
+    expect(bucket?.Properties).toMatchObject({
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: 30, Status: 'Enabled' })] },
+    });
+  });
+});
