@@ -7,7 +7,7 @@ import { Grant } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { CLAIM_CHECK, DELIVERY, TABLE_KEYS, TILEDESK_INGEST_ROUTE } from './settings';
+import { CLAIM_CHECK, DELIVERY, PUBLISH_EVENTS_ROUTE, TABLE_KEYS, TILEDESK_INGEST_ROUTE } from './settings';
 import { operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
@@ -38,7 +38,8 @@ export interface EventIngestProps {
 
 /**
  * Events in over HTTPS: `POST /tiledesk/ingest` for an unmodified tiledesk-server's global
- * subscriptions (authenticated by Tiledesk's own token, so without the API's authorizer), and
+ * subscriptions (authenticated by Tiledesk's own token, so without the API's authorizer),
+ * `POST /{projectId}/events` for producers without AWS credentials (platform token), and
  * the claim-check bucket where payloads over EventBridge's 256 KB wait, expiring with the
  * attempt logs, until delivery reads them back.
  */
@@ -68,7 +69,7 @@ export class EventIngest extends Construct {
     const tiledesk = props.tiledesk ?? {};
     this.ingestFunction = new WebhookFunction(this, 'IngestApi', {
       handlerFile: 'ingest-api',
-      description: 'Events over HTTPS: Tiledesk ingest (tiledesk-server webhook requests) to the bus',
+      description: 'Events over HTTPS to the bus: Tiledesk ingest, POST /{projectId}/events; claim checks over 256 KB',
       // Tiledesk waits on operator.select for as long as the hook may take.
       timeout: Duration.seconds(operatorSelectFunctionTimeoutSeconds(DELIVERY.operatorSelectTimeoutMs)),
       environment: {
@@ -98,14 +99,18 @@ export class EventIngest extends Construct {
       acknowledge(reader, { [`AwsSolutions::AwsSolutions-IAM5[Resource::<${this.logicalIdOfBucket()}.Arn>/${CLAIM_CHECK.keyPrefix}*]`]: objectsReason });
     }
 
+    const integration = new HttpLambdaIntegration('IngestIntegration', this.ingestFunction.function);
     const [method, path] = TILEDESK_INGEST_ROUTE.split(' ') as [keyof typeof HttpMethod, string];
     const routes = props.httpApi.addRoutes({
       path,
       methods: [HttpMethod[method]],
-      integration: new HttpLambdaIntegration('TiledeskIngestIntegration', this.ingestFunction.function),
+      integration,
       // Tiledesk authenticates with the token in the body and x-hook-secret, never an API token.
       authorizer: new HttpNoneAuthorizer(),
     });
+    // Publishing takes the platform token: the API's own authorizer, as every other route.
+    const [publishMethod, publishPath] = PUBLISH_EVENTS_ROUTE.split(' ') as [keyof typeof HttpMethod, string];
+    props.httpApi.addRoutes({ path: publishPath, methods: [HttpMethod[publishMethod]], integration });
     for (const route of routes) {
       acknowledge(route, {
         'AwsSolutions::AwsSolutions-APIG4':

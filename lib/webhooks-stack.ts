@@ -93,7 +93,7 @@ export class WebhooksStack extends Stack {
       busName: props.busName,
       existingBus: props.existingBus,
     });
-    new EventIngest(this, 'Ingest', {
+    const ingest = new EventIngest(this, 'Ingest', {
       httpApi: api.httpApi,
       table,
       bus: events.bus,
@@ -101,6 +101,8 @@ export class WebhooksStack extends Stack {
       tiledesk: props.tiledeskIngest,
       targetAllowlist: props.targetAllowlist,
     });
+    // It POSTs operator.select hooks for Tiledesk's ingest.
+    ingest.ingestFunction.function.addEnvironment('WEBHOOK_ORIGIN', webhookOrigin);
     new Monitoring(this, 'Monitoring', {
       deadLetterQueues: {
         Delivery: delivery.dlq,

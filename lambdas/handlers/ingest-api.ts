@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { DELIVERY, SERVICE_VERSION, TILEDESK_INGEST_ROUTE } from '../../lib/settings';
+import { DELIVERY, PUBLISH_EVENTS_ROUTE, TILEDESK_INGEST_ROUTE } from '../../lib/settings';
 import { parseAllowlist } from '../core/address-policy';
-import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
-import { NotFoundError, PayloadTooLargeError, UnauthenticatedError } from '../core/errors';
+import { OPERATOR_SELECT_EVENT, isPublishedEvent } from '../core/event-catalog';
+import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthenticatedError, ValidationError } from '../core/errors';
+import { TiledeskEvent } from '../core/claim-check';
+import { idSchema } from '../core/subscription';
 import { RoutingRequest, routingRequestSchema, selectOperators } from '../core/operator-select';
 import { IngestSettings, IngestedEvent, readIngestRequest } from '../core/tiledesk-ingest';
 import { readPublicKey } from '../core/tiledesk-token';
@@ -16,7 +18,7 @@ import { instrument, logger, metrics } from '../adapters/observability';
 import { loadSecretSetting } from '../adapters/secret-setting';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { postWebhook } from '../adapters/webhook-client';
-import { ApiEvent, ApiResult, errorResponse, jsonResponse } from './http-response';
+import { ApiEvent, ApiResult, errorResponse, jsonResponse, parseWith, principalOf } from './http-response';
 
 const config = readConfig(
   z.object({
@@ -29,6 +31,8 @@ const config = readConfig(
     /** How long a Tiledesk request's retries are recognised. */
     INGEST_DEDUPE_SECONDS: z.coerce.number().int().positive().default(600),
     TARGET_ALLOWLIST: z.string().optional(),
+    /** The `origin` header of the operator.select hook's POST, as every webhook's. */
+    WEBHOOK_ORIGIN: z.string().min(1),
     OPERATOR_SELECT_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.operatorSelectTimeoutMs),
   }),
 );
@@ -53,9 +57,7 @@ export async function ingestTiledeskRequest(event: ApiEvent): Promise<ApiResult>
   metrics.addMetric('TiledeskIngestRequest', 'Count', 1);
   let ingested: IngestedEvent;
   try {
-    const body = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
-    if (Buffer.byteLength(body) > MAX_INGEST_BODY_BYTES) throw new PayloadTooLargeError(MAX_INGEST_BODY_BYTES);
-    ingested = readIngestRequest(body, event.headers?.['x-hook-secret'], await ingestSettings());
+    ingested = readIngestRequest(rawBodyOf(event), event.headers?.['x-hook-secret'], await ingestSettings());
   } catch (error) {
     metrics.addMetric('TiledeskIngestRefused', 'Count', 1);
     logger.info('Tiledesk request refused', { reason: (error as Error).message });
@@ -99,7 +101,7 @@ async function ingestSettings(): Promise<IngestSettings> {
 const sender = {
   post: (request: { url: string; headers: Record<string, string>; body: string }) =>
     postWebhook({ ...request, timeoutMs: config.OPERATOR_SELECT_TIMEOUT_MS, maxResponseBytes: 256 * 1024, allowlist }),
-  userAgent: `tiledesk-webhooks/${SERVICE_VERSION}`,
+  origin: config.WEBHOOK_ORIGIN,
 };
 
 /**
@@ -125,9 +127,68 @@ async function routeOperatorSelect(payload: Record<string, unknown>): Promise<un
   }
 }
 
+/** The request body as sent, refused (413) above what one invocation can take. */
+function rawBodyOf(event: ApiEvent): string {
+  const body = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
+  if (Buffer.byteLength(body) > MAX_INGEST_BODY_BYTES) throw new PayloadTooLargeError(MAX_INGEST_BODY_BYTES);
+  return body;
+}
+
+/** Most events one `POST /{projectId}/events` may carry. */
+const MAX_EVENTS_PER_REQUEST = 100;
+
+const publishedEventSchema = z.strictObject({
+  event: z.string().min(1).refine(isPublishedEvent, 'not an event of the catalog that is published (operator.select is synchronous)'),
+  payload: z.looseObject({ id_project: z.string().min(1).optional() }),
+});
+const publishedListSchema = z.array(publishedEventSchema).min(1).max(MAX_EVENTS_PER_REQUEST);
+
+/**
+ * `POST /{projectId}/events` (platform token): publishes `{event, payload}` or a list of them
+ * to the bus as the platform's `PutEvents` would, for producers without AWS credentials; payloads
+ * over EventBridge's 256 KB are stored aside and delivered whole. `payload.id_project` defaults
+ * to the path's project and must match it. 202 once every event is on the bus.
+ */
+export async function publishEvents(event: ApiEvent): Promise<ApiResult> {
+  let events: TiledeskEvent[];
+  try {
+    const principal = principalOf(event);
+    if (!principal.platform) throw new ForbiddenError('publishing events needs the platform token');
+    const { projectId } = parseWith(z.object({ projectId: idSchema }), event.pathParameters ?? {}, 'path');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(rawBodyOf(event) || 'null');
+    } catch {
+      throw new ValidationError('body must be valid JSON', [{ field: 'body', message: 'invalid JSON' }]);
+    }
+    // One shape or the other, each checked on its own so a refusal names the field.
+    const isList = Array.isArray(raw);
+    const body = isList ? parseWith(publishedListSchema, raw, 'body') : [parseWith(publishedEventSchema, raw, 'body')];
+    events = body.map(({ event: name, payload }, index) => {
+      if (payload.id_project !== undefined && payload.id_project !== projectId) {
+        const field = isList ? `${index}.payload.id_project` : 'payload.id_project';
+        throw new ValidationError('id_project must match the path', [{ field, message: 'differs from the path' }]);
+      }
+      return { event: name, payload: payload.id_project === undefined ? { id_project: projectId, ...payload } : payload };
+    });
+  } catch (error) {
+    return errorResponse(error);
+  }
+  try {
+    const { published, claimChecked } = await publishTiledeskEvents(config.EVENT_BUS_NAME, events, claimChecks);
+    metrics.addMetric('EventsPublished', 'Count', published);
+    if (claimChecked > 0) metrics.addMetric('EventsClaimChecked', 'Count', claimChecked);
+    return jsonResponse(202, { success: true, published, claimChecked });
+  } catch (error) {
+    logger.error('events could not be published', error as Error);
+    return jsonResponse(503, { success: false, msg: 'the events could not be published; retry' });
+  }
+}
+
 /** Routes the function's requests (routes declared in `lib/settings.ts`). */
 export async function handleIngestRequest(event: ApiEvent): Promise<ApiResult> {
   if (event.routeKey === TILEDESK_INGEST_ROUTE) return ingestTiledeskRequest(event);
+  if (event.routeKey === PUBLISH_EVENTS_ROUTE) return publishEvents(event);
   return errorResponse(new NotFoundError(`no route ${event.routeKey}`));
 }
 

@@ -7,6 +7,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CLAIM_CHECK,
+  PUBLISH_EVENTS_ROUTE,
   TILEDESK_INGEST_ROUTE,
   DEFAULT_RETRY_SCHEDULE_SECONDS,
   DELIVERY,
@@ -203,6 +204,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           // Tiledesk's operator.select waits on the same hook as the operator.select function.
           timeoutSeconds: operatorSelectFunctionTimeoutSeconds(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
         },
+        { routeKey: PUBLISH_EVENTS_ROUTE, functionName: 'ingest-api', handler: ingestApi.handler },
       ],
     });
     cleanups.push(() => api.stop());
