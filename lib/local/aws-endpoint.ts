@@ -50,7 +50,7 @@ async function route(req: IncomingMessage, res: ServerResponse, options: AwsEndp
   const target = String(req.headers['x-amz-target'] ?? '');
   const [prefix, action = ''] = target.split('.');
   if (req.method === 'GET' && (req.url === '/health' || req.url === '/')) {
-    sendJson(res, 200, { status: 'ok', services: ['dynamodb', 'sqs', 'events'] });
+    sendJson(res, 200, { status: 'ok', services: ['dynamodb', 'sqs', 'events', ...(options.s3Url ? ['s3'] : [])] });
     return;
   }
   if (options.s3Url && !target && isSignedForS3(req)) {
@@ -77,7 +77,7 @@ async function route(req: IncomingMessage, res: ServerResponse, options: AwsEndp
   }
   sendJson(res, 400, {
     __type: 'UnknownOperationException',
-    message: `The local AWS endpoint serves DynamoDB, SQS and EventBridge (JSON protocol); got X-Amz-Target "${target}"`,
+    message: `The local AWS endpoint serves DynamoDB, SQS and EventBridge (JSON protocol) and S3; got X-Amz-Target "${target}"`,
   });
 }
 

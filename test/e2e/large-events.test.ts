@@ -1,4 +1,6 @@
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { createClaimCheckStore } from '../../lambdas/adapters/claim-check-store';
+import { publishTiledeskEvents } from '../../lambdas/adapters/event-publisher';
 import { CLAIM_CHECK } from '../../lib/settings';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { eventually, logsOf, subscribe } from '../support/pipeline';
@@ -81,6 +83,19 @@ describe('an event over EventBridge\'s 256 KB', () => {
     const reply = await t.api('POST', `/${projectId}/events`, { token: t.platformToken(), body: { event: 'request.close', payload } });
 
     expect(reply).toMatchObject({ status: 202, body: { published: 1, claimChecked: 1 } });
+    expect(payloadsOf(await receiver.waitFor(1))).toEqual([payload]);
+  });
+});
+
+describe('a PutEvents producer', () => {
+  test('publishing with the helper gets a large event stored aside and delivered whole', async () => {
+    const projectId = 'large-helper';
+    const { receiver } = await subscribedReceiver(projectId, 'request.close');
+    const payload = closedConversation(projectId);
+
+    const result = await publishTiledeskEvents(t.stack.busName, [{ event: 'request.close', payload }], createClaimCheckStore(CLAIM_CHECK.localBucket));
+
+    expect(result).toEqual({ published: 1, claimChecked: 1 });
     expect(payloadsOf(await receiver.waitFor(1))).toEqual([payload]);
   });
 });

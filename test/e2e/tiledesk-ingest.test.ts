@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { IngestDedupeStore } from '../../lambdas/adapters/ingest-dedupe-store';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { subscribe } from '../support/pipeline';
 import { Receiver, ReceivedRequest, startReceiver } from '../support/receiver';
@@ -164,5 +165,26 @@ describe('operator.select from Tiledesk', () => {
 
     expect([none.reply.status, none.reply.json]).toEqual([200, routing('ingest-opsel-none')]);
     expect([failed.reply.status, failed.reply.json]).toEqual([200, routing(failing)]);
+  });
+});
+
+describe('the retry window', () => {
+  test('recognises a request within the window and lets it through again once the window is over, even before DynamoDB\'s TTL removes it', async () => {
+    const store = new IngestDedupeStore(t.stack.tableName, 600);
+    const t0 = Date.UTC(2026, 11, 1, 12, 0, 0);
+    const claims = [
+      await store.claim('hash-window', t0),
+      await store.claim('hash-window', t0 + 599_000),
+      await store.claim('hash-window', t0 + 601_000),
+      await store.claim('hash-window', t0 + 602_000),
+    ];
+    expect(claims).toEqual([true, false, true, false]);
+  });
+
+  test('a released marker (publishing failed) lets Tiledesk\'s retry through', async () => {
+    const store = new IngestDedupeStore(t.stack.tableName, 600);
+    expect(await store.claim('hash-released')).toBe(true);
+    await store.release('hash-released');
+    expect(await store.claim('hash-released')).toBe(true);
   });
 });
