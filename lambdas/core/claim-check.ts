@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { EVENT_SOURCE } from '../../lib/settings';
+import { stringifyJson } from './json-text';
 
 /**
  * Events over EventBridge's entry limit travel as a claim check: the payload is stored aside
@@ -61,9 +62,10 @@ export async function toBusEntries(
 ): Promise<BusEntry[]> {
   return Promise.all(
     events.map(async ({ event, payload }) => {
-      const detail = JSON.stringify(payload);
+      // Stack-safe: a payload may nest deeper than V8's own stringify can go.
+      const detail = stringifyJson(payload);
       if (measuredBytes(event, detail) <= MAX_EVENT_ENTRY_BYTES) return { detailType: event, detail };
-      return { detailType: event, detail: JSON.stringify(claimCheckDetail(payload, await storeAside(detail))) };
+      return { detailType: event, detail: stringifyJson(claimCheckDetail(payload, await storeAside(detail))) };
     }),
   );
 }

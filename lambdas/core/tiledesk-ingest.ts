@@ -62,7 +62,9 @@ export function readIngestRequest(
     const errors = parsed.error.issues.map((issue) => ({ field: issue.path.join('.') || 'body', message: issue.message }));
     throw new ValidationError(`not a Tiledesk webhook request: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, errors);
   }
-  const { hook, payload } = parsed.data;
+  const { hook } = parsed.data;
+  // The payload is published as Tiledesk sent it: zod's output would list `id_project` first.
+  const payload = (raw as { payload: IngestedEvent['payload'] }).payload;
   // The token signs the hook, not the payload: at least the event must be the one it was issued for.
   if (claims.event !== hook.event || claims._id !== hook._id) {
     throw new UnauthenticatedError('token was not issued for this hook');

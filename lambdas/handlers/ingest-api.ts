@@ -164,7 +164,10 @@ export async function publishEvents(event: ApiEvent): Promise<ApiResult> {
     // One shape or the other, each checked on its own so a refusal names the field.
     const isList = Array.isArray(raw);
     const body = isList ? parseWith(publishedListSchema, raw, 'body') : [parseWith(publishedEventSchema, raw, 'body')];
-    events = body.map(({ event: name, payload }, index) => {
+    // Payloads are published as sent (zod's output would list `id_project` first).
+    const rawEvents = (isList ? raw : [raw]) as { payload: Record<string, unknown> }[];
+    events = body.map(({ event: name }, index) => {
+      const payload = rawEvents[index]?.payload ?? {};
       if (payload.id_project !== undefined && payload.id_project !== projectId) {
         const field = isList ? `${index}.payload.id_project` : 'payload.id_project';
         throw new ValidationError('id_project must match the path', [{ field, message: 'differs from the path' }]);

@@ -110,7 +110,7 @@ describe('POST /{projectId}/events', () => {
       token: t.platformToken(),
       body: [
         { event: 'lead.create', payload: { _id: 'lead-1', fullname: 'Ada' } },
-        { event: 'lead.create', payload: { _id: 'lead-2', fullname: 'Grace', id_project: projectId } },
+        { event: 'lead.create', payload: { _id: 'lead-2', fullname: 'Grace', id_project: projectId, zeta: 1, alpha: 2 } },
       ],
     });
 
@@ -118,6 +118,8 @@ describe('POST /{projectId}/events', () => {
     const delivered = payloadsOf(await receiver.waitFor(2)) as { _id: string }[];
     expect(delivered.map((payload) => payload._id).sort()).toEqual(['lead-1', 'lead-2']);
     expect(delivered.find((payload) => payload._id === 'lead-1')).toEqual({ id_project: projectId, _id: 'lead-1', fullname: 'Ada' });
+    // Published as sent, key order included.
+    expect(Object.keys(delivered.find((payload) => payload._id === 'lead-2') ?? {})).toEqual(['_id', 'fullname', 'id_project', 'zeta', 'alpha']);
     expect(await storedClaimChecks()).toBe(before);
   });
 

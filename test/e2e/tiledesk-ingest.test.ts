@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { IngestDedupeStore } from '../../lambdas/adapters/ingest-dedupe-store';
+import { stringifyJson } from '../../lambdas/core/json-text';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { subscribe } from '../support/pipeline';
 import { Receiver, ReceivedRequest, startReceiver } from '../support/receiver';
@@ -74,7 +75,10 @@ describe('an unmodified tiledesk-server posting its global subscriptions here', 
     const { reply } = await tiledeskSends(globalHook('request.create', ingestUrl), payload, config);
 
     expect(reply).toMatchObject({ status: 200, json: { success: true } });
-    expect(payloadsOf(await receiver.waitFor(1))).toEqual([payload]);
+    const delivered = payloadsOf(await receiver.waitFor(1));
+    expect(delivered).toEqual([payload]);
+    // Delivered as Tiledesk sent it, key order included.
+    expect(Object.keys(delivered[0] as object)).toEqual(Object.keys(payload));
   });
 
   test('refused requests get 401 or 400 and publish nothing', async () => {
@@ -126,6 +130,24 @@ describe('an unmodified tiledesk-server posting its global subscriptions here', 
     const delivered = payloadsOf(await receiver.waitFor(2));
     expect(delivered).toEqual([conversation(projectId, 'once'), sentinel]);
     expect(receiver.received).toHaveLength(2);
+  });
+});
+
+describe('payloads as deep as Tiledesk may send', () => {
+  test('a payload nesting 3,000 levels is published and delivered as sent', async () => {
+    const projectId = 'ingest-deep';
+    const receiver = await subscribedReceiver(projectId, 'request.create');
+    let deep: unknown = 'bottom';
+    for (let level = 0; level < 3000; level++) deep = { level: deep };
+    const payload = { ...conversation(projectId, 'deep'), attributes: deep };
+
+    const { reply } = await tiledeskSends(globalHook('request.create', ingestUrl), payload);
+
+    expect(reply.status).toBe(200);
+    const [delivered] = await receiver.waitFor(1);
+    // Compared as text, and as a boolean: jest would recurse 3,000 levels and print megabytes.
+    const deliveredPayload = (JSON.parse(delivered?.body ?? '{}') as { payload: unknown }).payload;
+    expect(stringifyJson(deliveredPayload) === stringifyJson(payload)).toBe(true);
   });
 });
 
