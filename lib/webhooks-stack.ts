@@ -117,6 +117,7 @@ export class WebhooksStack extends Stack {
         FanOut: events.fanOutFunction.function,
         FastLane: delivery.deliveryFunction.function,
         SlowLane: delivery.slowDeliveryFunction.function,
+        IngestApi: ingest.ingestFunction.function,
       },
       httpApi: api.httpApi,
       table,
