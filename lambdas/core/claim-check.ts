@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { EVENT_SOURCE } from '../../lib/settings';
+import { EVENT_REFINEMENTS } from './event-catalog';
 import { stringifyJson } from './json-text';
 
 /**
@@ -73,18 +74,30 @@ export async function toBusEntries(
 /** Names longer than this are not a channel or event name: the routing copy leaves them out. */
 const MAX_ROUTING_VALUE_LENGTH = 200;
 
+/** How much of the payload's top-level scalars a claim check's detail copies at most. */
+const MAX_COPIED_SCALAR_BYTES = 16 * 1024;
+
 /**
- * The detail of a claim-checked event: `id_project` and the payload fields that select a
- * refinement topic (`request.channel.name`, `channel.name`, `name`), then the claim check.
+ * The detail of a claim-checked event: what routing reads, so the fan-out derives the same
+ * topics as from the whole payload — `id_project`, the name at each refinement's `namePath`
+ * (`request.channel.name`, `channel.name`, `name`) and the payload's short top-level scalars
+ * (e.g. `roleType`, which selects `project_user.update.agent`), up to 16 KB — then the claim check.
  */
 export function claimCheckDetail(payload: Record<string, unknown>, claimCheck: ClaimCheck): Record<string, unknown> {
   const detail: Record<string, unknown> = { id_project: payload.id_project };
-  const requestChannel = shortString(readPath(payload, ['request', 'channel', 'name']));
-  if (requestChannel !== undefined) detail.request = { channel: { name: requestChannel } };
-  const channel = shortString(readPath(payload, ['channel', 'name']));
-  if (channel !== undefined) detail.channel = { name: channel };
-  const name = shortString(payload.name);
-  if (name !== undefined) detail.name = name;
+  let copied = 0;
+  for (const [key, value] of Object.entries(payload)) {
+    if (key === CLAIM_CHECK_FIELD || key in detail) continue;
+    const scalar = typeof value === 'number' || typeof value === 'boolean' || shortString(value) !== undefined;
+    if (!scalar) continue;
+    copied += Buffer.byteLength(key) + Buffer.byteLength(String(value)) + 6;
+    if (copied > MAX_COPIED_SCALAR_BYTES) break;
+    detail[key] = value;
+  }
+  for (const { namePath } of EVENT_REFINEMENTS) {
+    const name = shortString(readPath(payload, namePath));
+    if (name !== undefined) writePath(detail, namePath, name);
+  }
   detail[CLAIM_CHECK_FIELD] = claimCheck;
   return detail;
 }
@@ -122,6 +135,19 @@ export function batchEntries(entries: readonly BusEntry[]): BusEntry[][] {
 
 function shortString(value: unknown): string | undefined {
   return typeof value === 'string' && value.length <= MAX_ROUTING_VALUE_LENGTH ? value : undefined;
+}
+
+/** Sets `value` at `path`, creating the objects on the way. */
+function writePath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let current = target;
+  path.forEach((key, index) => {
+    if (index === path.length - 1) {
+      current[key] = value;
+      return;
+    }
+    const next = current[key];
+    current = (current[key] = typeof next === 'object' && next !== null ? next : {}) as Record<string, unknown>;
+  });
 }
 
 function readPath(value: unknown, path: readonly string[]): unknown {

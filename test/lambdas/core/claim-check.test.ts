@@ -57,13 +57,20 @@ describe('claimCheckDetail', () => {
   test.each([
     ['message.create', { id_project: 'p1', request: { channel: { name: 'telegram' } }, text: big(10) }],
     ['event.emit', { id_project: 'p1', name: 'typing.start', attributes: { a: 1 } }],
+    ['message.create', { id_project: 'p1', channel: { name: 'whatsapp' }, request: { channel: { name: 'chat21' } }, text: big(10) }],
+    ['project_user.update', { id_project: 'p1', roleType: 1, role: 'agent', id_user: { _id: 'u1', firstname: big(10) } }],
     ['request.close', { id_project: 'p1', messages: [] }],
   ])('keeps what %s needs for its refinement topics', (event, payload) => {
     expect(deriveTopics(event, claimCheckDetail(payload, REF))).toEqual(deriveTopics(event, payload));
   });
 
-  test('leaves out routing values too long to be names', () => {
-    expect(claimCheckDetail({ id_project: 'p1', name: big(500) }, REF)).toEqual({ id_project: 'p1', [CLAIM_CHECK_FIELD]: REF });
+  test('leaves out values too long to be names, objects, and scalars past 16 KB', () => {
+    expect(claimCheckDetail({ id_project: 'p1', name: big(500), messages: [{ text: 'x' }] }, REF)).toEqual({
+      id_project: 'p1',
+      [CLAIM_CHECK_FIELD]: REF,
+    });
+    const many = Object.fromEntries(Array.from({ length: 1000 }, (_, n) => [`field${n}`, big(100)]));
+    expect(JSON.stringify(claimCheckDetail({ id_project: 'p1', ...many }, REF)).length).toBeLessThan(20 * 1024);
   });
 });
 
