@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
+import { parseOrigins } from '../lib/settings';
 import { WebhooksStack } from '../lib/webhooks-stack';
 
 /** Exported for the CDK Template test of the context settings. */
@@ -24,6 +25,19 @@ new WebhooksStack(app, String(context('stackName') ?? 'TiledeskWebhooks'), {
   jwksUrl: context('jwksUrl') ? String(context('jwksUrl')) : undefined,
   jwtIssuer: context('jwtIssuer') ? String(context('jwtIssuer')) : undefined,
   jwtAudience: context('jwtAudience') ? String(context('jwtAudience')) : undefined,
+  tiledeskSignIn: context('tiledeskApiUrl')
+    ? {
+        apiUrl: String(context('tiledeskApiUrl')),
+        jwtSecretArn: context('tiledeskJwtSecretArn') ? String(context('tiledeskJwtSecretArn')) : undefined,
+        jwtPublicKey: context('tiledeskJwtPublicKey') ? String(context('tiledeskJwtPublicKey')) : undefined,
+      }
+    : undefined,
+  tiledeskIngest: {
+    globalSecretArn: context('tiledeskGlobalSecretArn') ? String(context('tiledeskGlobalSecretArn')) : undefined,
+    globalPublicKey: context('tiledeskGlobalPublicKey') ? String(context('tiledeskGlobalPublicKey')) : undefined,
+    hookSecretArn: context('tiledeskHookSecretArn') ? String(context('tiledeskHookSecretArn')) : undefined,
+  },
+  corsOrigins: parseOrigins(context('corsOrigins') ? String(context('corsOrigins')) : undefined),
   tracing: context('tracing') === true || context('tracing') === 'true',
   webhookOrigin: context('webhookOrigin') ? String(context('webhookOrigin')) : undefined,
 });

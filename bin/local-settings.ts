@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { parseAllowlist } from '../lambdas/core/address-policy';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, checkRetrySchedule } from '../lib/settings';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, checkRetrySchedule, parseOrigins } from '../lib/settings';
 import { timeoutProblem } from '../lib/timeout-budget';
 
 /** The local stack's default token signing secret; `JWT_SECRET` replaces it. */
@@ -70,6 +70,12 @@ const schema = z.object({
     if (!/^https?:\/\/[^\s/]+$/.test(raw)) throw new Error('use an origin, scheme and host without a path, e.g. https://tiledesk.example.com');
     return raw;
   }),
+  CORS_ORIGINS: setting((raw) => {
+    const origins = parseOrigins(raw);
+    const bad = origins.find((origin) => !/^https?:\/\/[^\s/]+$/.test(origin));
+    if (bad) throw new Error(`use comma-separated origins, scheme and host without a path, e.g. https://console.tiledesk.com (not ${bad})`);
+    return origins;
+  }),
   PROJECT_ID: setting((raw) => {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new Error('use letters, digits, - and _ (at most 64), e.g. demo-project');
     return raw;
@@ -90,6 +96,8 @@ export interface LocalSettings {
   targetAllowlist?: string;
   /** The `origin` header of webhooks. @default the local API's URL */
   webhookOrigin?: string;
+  /** Browser origins allowed by CORS. @default none */
+  corsOrigins?: string[];
   projectId: string;
 }
 
@@ -135,6 +143,7 @@ export function readLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
     autoDisableAfterDead: settings.AUTO_DISABLE_AFTER_DEAD,
     targetAllowlist: settings.TARGET_ALLOWLIST,
     webhookOrigin: settings.WEBHOOK_ORIGIN,
+    corsOrigins: settings.CORS_ORIGINS,
     projectId: settings.PROJECT_ID ?? 'demo-project',
   };
 }

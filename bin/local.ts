@@ -28,6 +28,8 @@ runCli(async () => {
       autoDisableAfterDead: settings.autoDisableAfterDead,
       targetAllowlist: settings.targetAllowlist,
       webhookOrigin: settings.webhookOrigin,
+      // Tiledesk sign-in and ingest read TILEDESK_* straight from this environment.
+      corsOrigins: settings.corsOrigins,
       onError: (error) => console.error('[local-stack] event source error:', error),
     });
   } catch (error) {
@@ -77,6 +79,7 @@ function printBanner(stack: LocalStack, settings: LocalSettings): void {
       `  API                 ${stack.apiUrl}`,
       `  AWS endpoint        ${stack.awsEndpoint}   (export AWS_ENDPOINT_URL=${stack.awsEndpoint})`,
       `  event bus           ${stack.busName}`,
+      `  Tiledesk ingest     ${stack.apiUrl}/tiledesk/ingest   (README: Tiledesk)`,
       `  delivery DLQ        ${stack.queues.deliveryDlq.url}`,
       `  event rule DLQ      ${stack.queues.ruleDlq.url}`,
       `  JWT secret          ${settings.jwtSecretFromEnv ? '(from JWT_SECRET)' : '(default; set JWT_SECRET to change)'}`,

@@ -193,3 +193,42 @@ export const SUBSCRIPTION_ROUTES = [
 export const OPERATOR_SELECT_ROUTE = 'POST /{projectId}/operator-select';
 
 export type SubscriptionRoute = (typeof SUBSCRIPTION_ROUTES)[number];
+
+/**
+ * CORS of the API for the origins a deployment allows (`CORS_ORIGINS`; CDK context
+ * `corsOrigins`), so Tiledesk's dashboard can call it from a browser. Shared by the deployed
+ * HTTP API's `corsPreflight` and the local API server.
+ */
+export const CORS = {
+  allowMethods: ['GET', 'POST', 'PUT', 'DELETE'],
+  allowHeaders: ['authorization', 'content-type'],
+  /** Response headers a browser script may read: the new secret, the operator.select route taken. */
+  exposeHeaders: ['x-hook-secret', 'x-operator-select-path', 'x-operator-select-reason'],
+  maxAgeSeconds: 600,
+} as const;
+
+/** A comma-separated origin list (`https://a.example, https://b.example`) as a list. */
+export const parseOrigins = (value: string | undefined): string[] =>
+  (value ?? '')
+    .split(',')
+    .map((origin) => origin.trim().replace(/\/+$/, ''))
+    .filter((origin) => origin !== '');
+
+/** Tiledesk's own webhook requests, from an unmodified tiledesk-server's global subscriptions (no API token). */
+export const TILEDESK_INGEST_ROUTE = 'POST /tiledesk/ingest';
+
+/** Publishing over HTTPS for producers without AWS credentials (platform token). */
+export const PUBLISH_EVENTS_ROUTE = 'POST /{projectId}/events';
+
+/** Payloads over EventBridge's 256 KB, stored aside in S3 until delivered (claim checks). */
+export const CLAIM_CHECK = {
+  /**
+   * Days a stored payload is kept: as long as the attempt logs that point at it, so a delivery
+   * retried or replayed from its log still finds its payload.
+   */
+  expiryDays: 30,
+  /** Every object key starts with it; the functions' S3 grants are scoped to it. */
+  keyPrefix: 'events/',
+  /** The local stack's bucket (the deployed one is named by CloudFormation). */
+  localBucket: 'tiledesk-webhooks-claim-checks',
+} as const;

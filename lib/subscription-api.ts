@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { HttpApi, HttpMethod, ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CorsHttpMethod, HttpApi, HttpMethod, ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
@@ -9,7 +9,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { API, DELIVERY, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from './settings';
+import { API, CORS, DELIVERY, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from './settings';
 import { assertTimeoutsFit, operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
@@ -41,6 +41,20 @@ export interface SubscriptionApiProps {
   readonly jwtIssuer?: string;
   /** A value RS256 tokens' `aud` must contain; needs `jwksUrl`. @default not checked */
   readonly jwtAudience?: string;
+  /** Tiledesk sign-in: Tiledesk user tokens accepted, roles asked of Tiledesk. @default off */
+  readonly tiledeskSignIn?: TiledeskSignInProps;
+  /** Browser origins allowed by CORS (e.g. Tiledesk's dashboard). @default none: no CORS */
+  readonly corsOrigins?: readonly string[];
+}
+
+/** How the authorizer verifies Tiledesk's user tokens and where it asks for their roles. */
+export interface TiledeskSignInProps {
+  /** Tiledesk's API base URL (`https://`), asked `GET /{projectId}/project_users/me`. */
+  readonly apiUrl: string;
+  /** ARN of a Secrets Manager secret holding Tiledesk's HS256 `GLOBAL_SECRET`. */
+  readonly jwtSecretArn?: string;
+  /** PEM of the RS256 public key matching Tiledesk's `GLOBAL_SECRET_OR_PRIVATE_KEY`. */
+  readonly jwtPublicKey?: string;
 }
 
 /**
@@ -68,8 +82,19 @@ export class SubscriptionApi extends Construct {
     const authorizerFunction = (this.authorizerFunction = new WebhookFunction(this, 'Authorizer', {
       handlerFile: 'authorizer',
       description: props.jwksUrl ? 'Verifies API tokens (HS256 JWT, RS256 JWT from the JWKS)' : 'Verifies API tokens (HS256 JWT)',
-      environment: { JWT_SECRET_ARN: this.jwtSecret.secretArn, ...identityProviderEnvironment(props) },
+      environment: {
+        JWT_SECRET_ARN: this.jwtSecret.secretArn,
+        ...identityProviderEnvironment(props),
+        ...tiledeskSignInEnvironment(props.tiledeskSignIn),
+      },
     }));
+    if (props.tiledeskSignIn?.jwtSecretArn) {
+      Grant.addToPrincipal({
+        grantee: authorizerFunction.function,
+        actions: ['secretsmanager:GetSecretValue'],
+        resourceArns: [props.tiledeskSignIn.jwtSecretArn],
+      });
+    }
     // GetSecretValue only: grantRead would add DescribeSecret, which the authorizer never calls.
     Grant.addToPrincipal({
       grantee: authorizerFunction.function,
@@ -138,6 +163,16 @@ export class SubscriptionApi extends Construct {
       description: 'tiledesk-webhooks subscription API',
       defaultAuthorizer: authorizer,
       createDefaultStage: true,
+      // API Gateway answers preflights itself, before the authorizer.
+      corsPreflight: props.corsOrigins?.length
+        ? {
+            allowOrigins: [...props.corsOrigins],
+            allowMethods: CORS.allowMethods.map((method) => CorsHttpMethod[method]),
+            allowHeaders: [...CORS.allowHeaders],
+            exposeHeaders: [...CORS.exposeHeaders],
+            maxAge: Duration.seconds(CORS.maxAgeSeconds),
+          }
+        : undefined,
     });
     const stage = this.httpApi.defaultStage?.node.defaultChild as
       | import('aws-cdk-lib/aws-apigatewayv2').CfnStage
@@ -199,5 +234,24 @@ function identityProviderEnvironment(props: SubscriptionApiProps): Record<string
     JWKS_URL: jwksUrl,
     ...(jwtIssuer ? { JWT_ISSUER: jwtIssuer } : {}),
     ...(jwtAudience ? { JWT_AUDIENCE: jwtAudience } : {}),
+  };
+}
+
+/**
+ * The authorizer's Tiledesk sign-in settings, none when it is off. Throws at synth for an API
+ * URL that is not `https://` and for sign-in without any key to verify Tiledesk's tokens.
+ */
+function tiledeskSignInEnvironment(signIn: TiledeskSignInProps | undefined): Record<string, string> {
+  if (!signIn) return {};
+  if (!URL.canParse(signIn.apiUrl) || new URL(signIn.apiUrl).protocol !== 'https:') {
+    throw new Error(`tiledeskSignIn.apiUrl must be an https:// URL; got ${signIn.apiUrl}`);
+  }
+  if (!signIn.jwtSecretArn && !signIn.jwtPublicKey) {
+    throw new Error('tiledeskSignIn needs jwtSecretArn (HS256) or jwtPublicKey (RS256) to verify Tiledesk tokens');
+  }
+  return {
+    TILEDESK_API_URL: signIn.apiUrl,
+    ...(signIn.jwtSecretArn ? { TILEDESK_JWT_SECRET_ARN: signIn.jwtSecretArn } : {}),
+    ...(signIn.jwtPublicKey ? { TILEDESK_JWT_PUBLIC_KEY: signIn.jwtPublicKey } : {}),
   };
 }

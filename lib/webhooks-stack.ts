@@ -2,9 +2,10 @@ import { RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
 import { Delivery } from './delivery';
+import { EventIngest, TiledeskIngestProps } from './event-ingest';
 import { EventRouting, RULE_DLQ_REMEDY } from './event-routing';
 import { Monitoring } from './monitoring';
-import { SubscriptionApi } from './subscription-api';
+import { SubscriptionApi, TiledeskSignInProps } from './subscription-api';
 import { WebhooksTable } from './webhooks-table';
 import { TRACING_CONTEXT } from './webhook-function';
 
@@ -38,6 +39,12 @@ export interface WebhooksStackProps extends StackProps {
   readonly jwtIssuer?: string;
   /** `aud` value required of RS256 tokens. @default not checked */
   readonly jwtAudience?: string;
+  /** Tiledesk user tokens accepted, roles asked of Tiledesk. @default off */
+  readonly tiledeskSignIn?: TiledeskSignInProps;
+  /** How `POST /tiledesk/ingest` recognises an unmodified tiledesk-server. @default every request refused */
+  readonly tiledeskIngest?: TiledeskIngestProps;
+  /** Browser origins allowed by the API's CORS. @default none */
+  readonly corsOrigins?: readonly string[];
   /** X-Ray tracing of every function, with Powertools Tracer. @default false */
   readonly tracing?: boolean;
   /**
@@ -72,6 +79,8 @@ export class WebhooksStack extends Stack {
       jwksUrl: props.jwksUrl,
       jwtIssuer: props.jwtIssuer,
       jwtAudience: props.jwtAudience,
+      tiledeskSignIn: props.tiledeskSignIn,
+      corsOrigins: props.corsOrigins,
     });
     // Every function that POSTs webhooks sends this origin; the API's URL is known once the API exists.
     const webhookOrigin = props.webhookOrigin ?? api.httpApi.apiEndpoint;
@@ -84,6 +93,16 @@ export class WebhooksStack extends Stack {
       busName: props.busName,
       existingBus: props.existingBus,
     });
+    const ingest = new EventIngest(this, 'Ingest', {
+      httpApi: api.httpApi,
+      table,
+      bus: events.bus,
+      payloadReaders: [delivery.deliveryFunction, delivery.slowDeliveryFunction],
+      tiledesk: props.tiledeskIngest,
+      targetAllowlist: props.targetAllowlist,
+    });
+    // It POSTs operator.select hooks for Tiledesk's ingest.
+    ingest.ingestFunction.function.addEnvironment('WEBHOOK_ORIGIN', webhookOrigin);
     new Monitoring(this, 'Monitoring', {
       deadLetterQueues: {
         Delivery: delivery.dlq,
@@ -98,6 +117,7 @@ export class WebhooksStack extends Stack {
         FanOut: events.fanOutFunction.function,
         FastLane: delivery.deliveryFunction.function,
         SlowLane: delivery.slowDeliveryFunction.function,
+        IngestApi: ingest.ingestFunction.function,
       },
       httpApi: api.httpApi,
       table,

@@ -51,6 +51,11 @@ export interface DeliveryDeps {
   /** The `origin` header of every webhook (Tiledesk's WEBHOOK_ORIGIN). */
   origin: string;
   now?: () => Date;
+  /**
+   * The payload to POST for a message's payload: reads a claim-checked payload (an event over
+   * 256 KB, stored aside) back. @default the payload as it is
+   */
+  resolvePayload?: (payload: Record<string, unknown>) => Promise<Record<string, unknown>>;
 }
 
 /** A message sent again after `seconds`: due then, re-sent in hops when longer than SQS allows. */
@@ -110,7 +115,7 @@ export async function deliverJob(
     };
   }
 
-  const result = await postSigned(subscription, message.webhookId, message.payload, attemptedAt, deps, deps.timeoutMs[job.lane]);
+  const result = await postResolved(subscription, message, attemptedAt, deps, deps.timeoutMs[job.lane]);
   const logged = {
     ...base,
     target: subscription.target,
@@ -168,6 +173,27 @@ export async function deliverJob(
     },
     signal,
   };
+}
+
+/**
+ * Claim-checked payloads are read back only here, just before the POST, so queues and attempt
+ * logs keep carrying the small claim check; a payload that cannot be read is a failed attempt,
+ * retried on the schedule.
+ */
+async function postResolved(
+  subscription: Subscription,
+  message: ParsedDeliveryMessage,
+  at: Date,
+  deps: DeliveryDeps,
+  timeoutMs: number,
+): Promise<PostOutcome> {
+  let payload = message.payload;
+  try {
+    if (deps.resolvePayload) payload = await deps.resolvePayload(message.payload);
+  } catch (error) {
+    return { headers: {}, body: '', durationMs: 0, error: `stored payload could not be read: ${String(error)}`, errorKind: 'payload' };
+  }
+  return postSigned(subscription, message.webhookId, payload, at, deps, timeoutMs);
 }
 
 /**

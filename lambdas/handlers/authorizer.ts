@@ -5,6 +5,9 @@ import { INVALID_SIGNATURE, Principal, readAuthorizationHeader, readTokenHeader,
 import { readConfig } from '../adapters/config';
 import { createJwksSource } from '../adapters/jwks';
 import { JwtSecretSource, createJwtSecretSource, secretReaderFor } from '../adapters/jwt-secret';
+import { TILEDESK_ISSUER, peekIssuer, readPublicKey, signInWithTiledesk } from '../core/tiledesk-token';
+import { hasSecretSetting, loadSecretSetting } from '../adapters/secret-setting';
+import { TiledeskUnavailableError, createProjectRoleLookup } from '../adapters/tiledesk-project-users';
 import { instrument, logger } from '../adapters/observability';
 
 /** An unset or empty variable is no setting. */
@@ -20,8 +23,24 @@ const config = readConfig(
     /** `iss` and `aud` that RS256 tokens must carry, when set. */
     JWT_ISSUER: optionalSetting,
     JWT_AUDIENCE: optionalSetting,
+    /** Tiledesk sign-in: Tiledesk's API, asked for the caller's role in a project. */
+    TILEDESK_API_URL: optionalSetting,
+    /** Tiledesk sign-in with RS256: the public key of Tiledesk's `GLOBAL_SECRET_OR_PRIVATE_KEY` (PEM). */
+    TILEDESK_JWT_PUBLIC_KEY: optionalSetting,
   }),
 );
+
+/**
+ * Tiledesk sign-in, when Tiledesk's API and one of its token keys are configured (the HS256
+ * secret `TILEDESK_JWT_SECRET`, or `TILEDESK_JWT_SECRET_ARN` deployed; or the RS256 public key).
+ */
+const tiledesk =
+  config.TILEDESK_API_URL && (config.TILEDESK_JWT_PUBLIC_KEY || hasSecretSetting('TILEDESK_JWT_SECRET'))
+    ? {
+        publicKey: config.TILEDESK_JWT_PUBLIC_KEY ? readPublicKey(config.TILEDESK_JWT_PUBLIC_KEY) : undefined,
+        roles: createProjectRoleLookup(config.TILEDESK_API_URL),
+      }
+    : undefined;
 
 // Module scope: the key set and the signing secret are cached per container, with an expiry
 // (see createJwksSource, createJwtSecretSource).
@@ -37,6 +56,8 @@ export interface AuthorizerContext {
   platform: boolean;
   /** Why the token was refused, when `authenticated` is false. */
   reason: string;
+  /** Tiledesk could not be asked for the caller's role: the request gets 503, never a grant. */
+  unavailable?: boolean;
 }
 
 /**
@@ -50,7 +71,16 @@ export async function authorize(
   event: APIGatewayRequestAuthorizerEventV2,
 ): Promise<APIGatewaySimpleAuthorizerWithContextResult<AuthorizerContext>> {
   try {
-    const principal = await verifyCaller(readAuthorizationHeader(event.headers?.authorization));
+    const token = readAuthorizationHeader(event.headers?.authorization);
+    const principal =
+      tiledesk && peekIssuer(token) === TILEDESK_ISSUER
+        ? await signInWithTiledesk(
+            token,
+            event.pathParameters?.projectId,
+            { secret: await loadSecretSetting('TILEDESK_JWT_SECRET'), publicKey: tiledesk.publicKey },
+            (userToken, projectId) => tiledesk.roles.roleOf(userToken, projectId),
+          )
+        : await verifyCaller(token);
     return {
       isAuthorized: true,
       context: {
@@ -62,6 +92,13 @@ export async function authorize(
       },
     };
   } catch (error) {
+    if (error instanceof TiledeskUnavailableError) {
+      logger.warn('Tiledesk sign-in unavailable', { reason: error.message });
+      return {
+        isAuthorized: true,
+        context: { authenticated: false, userId: '', projects: '{}', platform: false, reason: error.message, unavailable: true },
+      };
+    }
     if (!(error instanceof UnauthenticatedError)) throw error;
     logger.info('token refused', { reason: error.message });
     return {

@@ -8,6 +8,7 @@ import { DeliveryHealth, HealthTransition, PostSignal, foldSignals, gateOf, heal
 import { ParsedDeliveryMessage, deliveryMessageSchema } from '../core/delivery-message';
 import { Subscription } from '../core/subscription';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
+import { resolveClaimCheckedPayload } from '../adapters/claim-check-store';
 import { readConfig, secondsList } from '../adapters/config';
 import { DeliveryHealthStore } from '../adapters/delivery-health-store';
 import { instrument, logger, metrics } from '../adapters/observability';
@@ -73,6 +74,7 @@ export const deliveryDeps: DeliveryDeps & {
   timeoutMs: { fast: Math.min(config.FAST_LANE_TIMEOUT_MS, config.DELIVERY_TIMEOUT_MS), slow: config.DELIVERY_TIMEOUT_MS },
   maxDelaySeconds: DELIVERY.maxDelaySeconds,
   origin: config.WEBHOOK_ORIGIN,
+  resolvePayload: resolveClaimCheckedPayload,
   writeAttempts: (attempts) => attemptLogs.write(attempts),
   reschedule: (lane, changes) => changeVisibility(queueUrls[lane], changes),
   send: (queue, messages) => trySendMessages(queueUrls[queue], messages),

@@ -6,6 +6,7 @@ import {
   ForbiddenError,
   NotFoundError,
   PayloadTooLargeError,
+  ServiceUnavailableError,
   UnauthenticatedError,
   ValidationError,
 } from '../core/errors';
@@ -44,6 +45,7 @@ function statusOf(error: unknown): number {
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError) return 409;
   if (error instanceof PayloadTooLargeError) return 413;
+  if (error instanceof ServiceUnavailableError) return 503;
   return 500;
 }
 
@@ -52,6 +54,7 @@ const projectsClaimSchema = z.record(z.string(), z.enum(ROLES));
 /** The caller the authorizer established; 401 when it refused the token. */
 export function principalOf(event: ApiEvent): Principal {
   const context = event.requestContext.authorizer?.lambda;
+  if (context && isTrue(context.unavailable)) throw new ServiceUnavailableError(context.reason || 'sign-in service unavailable');
   if (!context || !isTrue(context.authenticated)) {
     throw new UnauthenticatedError(context?.reason || 'Missing or malformed Authorization header');
   }

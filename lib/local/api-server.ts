@@ -8,6 +8,7 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
   Context,
 } from 'aws-lambda';
+import { CORS } from '../settings';
 import { closeServer, listen } from './aws-endpoint';
 import { localLambdaContext } from './lambda-context';
 
@@ -33,6 +34,8 @@ export interface ApiServerOptions {
   authorizer: AuthorizerHandler;
   /** Largest accepted body, as API Gateway caps payloads (10 MB there). */
   maxBodyBytes: number;
+  /** Browser origins allowed by CORS, as the deployed API's `corsPreflight`. @default none */
+  corsOrigins?: readonly string[];
 }
 
 export interface ApiServer {
@@ -87,6 +90,15 @@ async function serve(
   }
   const { path, query } = target;
   const method = req.method ?? 'GET';
+  const cors = corsHeaders(req, options.corsOrigins ?? []);
+  for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);
+  if (method === 'OPTIONS' && req.headers['access-control-request-method']) {
+    // A preflight, answered before any route or authorizer as API Gateway does; an origin
+    // not allowed gets no CORS headers, so the browser refuses the call.
+    res.writeHead(204, cors.vary ? preflightHeaders() : {});
+    res.end();
+    return;
+  }
   let match: ReturnType<typeof findRoute>;
   try {
     match = findRoute(routes, method, path);
@@ -176,6 +188,25 @@ async function withinFunctionTimeout(call: unknown, timeoutSeconds: number): Pro
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The CORS headers of a response to `req`: none unless its Origin is allowed. */
+function corsHeaders(req: IncomingMessage, allowed: readonly string[]): Record<string, string> {
+  const origin = req.headers.origin;
+  if (!origin || !allowed.includes(origin)) return {};
+  return {
+    'access-control-allow-origin': origin,
+    'access-control-expose-headers': CORS.exposeHeaders.join(', '),
+    vary: 'origin',
+  };
+}
+
+function preflightHeaders(): Record<string, string> {
+  return {
+    'access-control-allow-methods': CORS.allowMethods.join(', '),
+    'access-control-allow-headers': CORS.allowHeaders.join(', '),
+    'access-control-max-age': String(CORS.maxAgeSeconds),
+  };
 }
 
 function compileRoute(route: LocalRoute): CompiledRoute {

@@ -12,6 +12,8 @@ export interface AwsEndpointOptions {
   dynamoDbUrl: string;
   /** Where SQS requests are forwarded (fauxqs). */
   sqsUrl: string;
+  /** Where S3 requests are forwarded (fauxqs's S3, path-style). @default S3 is refused */
+  s3Url?: string;
   /** Answers `AWSEvents.*` requests (the local EventBridge). */
   events: LocalActionHandler;
   /** Answers the SQS actions fauxqs lacks (message move tasks); `undefined` lets fauxqs answer. */
@@ -28,7 +30,7 @@ export interface AwsEndpoint {
 /**
  * One local AWS endpoint for every SDK client: it routes each request by its protocol
  * header (`X-Amz-Target: DynamoDB_20120810.*`, `AmazonSQS.*`, `AWSEvents.*`) to dynalite,
- * fauxqs or the local EventBridge.
+ * fauxqs or the local EventBridge, and S3's REST requests (signed for service `s3`) to fauxqs.
  */
 export async function startAwsEndpoint(options: AwsEndpointOptions): Promise<AwsEndpoint> {
   const tableKeys = new Map<string, TableKeys>();
@@ -55,7 +57,12 @@ async function route(
   const target = String(req.headers['x-amz-target'] ?? '');
   const [prefix, action = ''] = target.split('.');
   if (req.method === 'GET' && (req.url === '/health' || req.url === '/')) {
-    sendJson(res, 200, { status: 'ok', services: ['dynamodb', 'sqs', 'events'] });
+    sendJson(res, 200, { status: 'ok', services: ['dynamodb', 'sqs', 'events', ...(options.s3Url ? ['s3'] : [])] });
+    return;
+  }
+  if (options.s3Url && !target && isSignedForS3(req)) {
+    options.onRequest?.('s3', req.method ?? 'GET');
+    await forward(req, res, options.s3Url);
     return;
   }
   if (prefix === 'DynamoDB_20120810') {
@@ -88,8 +95,17 @@ async function route(
   }
   sendJson(res, 400, {
     __type: 'UnknownOperationException',
-    message: `The local AWS endpoint serves DynamoDB, SQS and EventBridge (JSON protocol); got X-Amz-Target "${target}"`,
+    message: `The local AWS endpoint serves DynamoDB, SQS and EventBridge (JSON protocol) and S3; got X-Amz-Target "${target}"`,
   });
+}
+
+/**
+ * S3 speaks REST without `X-Amz-Target`; its requests are told apart by the credential scope of
+ * their SigV4 signature (`…/<region>/s3/aws4_request`). The SDK addresses buckets path-style
+ * here because this endpoint is an IP address.
+ */
+function isSignedForS3(req: IncomingMessage): boolean {
+  return /Credential=[^,]*\/s3\/aws4_request/.test(String(req.headers.authorization ?? ''));
 }
 
 async function answerLocally(

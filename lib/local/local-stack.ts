@@ -4,7 +4,11 @@ import { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import {
+  CLAIM_CHECK,
+  PUBLISH_EVENTS_ROUTE,
+  TILEDESK_INGEST_ROUTE,
   DEFAULT_RETRY_SCHEDULE_SECONDS,
   DELIVERY,
   DeliveryLane,
@@ -57,6 +61,13 @@ export interface LocalStackOptions {
   fanOutConcurrency?: number;
   deliveryConcurrency?: number;
   slowDeliveryConcurrency?: number;
+  /** Browser origins allowed by CORS (`CORS_ORIGINS`). @default none */
+  corsOrigins?: readonly string[];
+  /**
+   * More function environment, as a deployment's settings give it (e.g. `TILEDESK_API_URL`,
+   * `TILEDESK_JWT_SECRET`); set before the handlers load. @default none
+   */
+  environment?: Record<string, string>;
   /** Receives errors of the in-process event sources. */
   onError?: (error: unknown) => void;
   /** Counts requests at the AWS endpoint. */
@@ -122,6 +133,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       port: options.awsPort ?? 4566,
       dynamoDbUrl: dynamo.address,
       sqsUrl: fauxqs.address,
+      s3Url: fauxqs.address,
       sqsExtensions: localMessageMoves(
         () => endpointHolder.sqs!,
         () => (endpointHolder.queues ? moveQueues(endpointHolder.queues) : []),
@@ -145,6 +157,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const sqs = new SQSClient({});
     endpointHolder.sqs = sqs;
     await createTable(new DynamoDBClient({}));
+    await new S3Client({}).send(new CreateBucketCommand({ Bucket: CLAIM_CHECK.localBucket }));
     const queues = await createQueues(sqs, options.deliveryVisibilityTimeoutSeconds);
     endpointHolder.queues = queues;
     rules.push({
@@ -160,15 +173,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     process.env.FAN_OUT_QUEUE_URL = queues.fanOut.url;
 
     // Handlers read their configuration at import, so they load only once it is set.
-    const [authorizer, subscriptionsApi, operatorSelect] = await Promise.all([
+    const [authorizer, subscriptionsApi, operatorSelect, ingestApi] = await Promise.all([
       import('../../lambdas/handlers/authorizer'),
       import('../../lambdas/handlers/subscriptions-api'),
       import('../../lambdas/handlers/operator-select'),
+      import('../../lambdas/handlers/ingest-api'),
     ]);
     const api: ApiServer = await startApiServer({
       port: apiPort,
       authorizer: authorizer.handler,
       maxBodyBytes: 1024 * 1024,
+      corsOrigins: options.corsOrigins,
       routes: [
         ...SUBSCRIPTION_ROUTES.map((routeKey) => ({
           routeKey,
@@ -182,6 +197,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           handler: operatorSelect.handler,
           timeoutSeconds: operatorSelectFunctionTimeoutSeconds(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
         },
+        {
+          routeKey: TILEDESK_INGEST_ROUTE,
+          functionName: 'ingest-api',
+          handler: ingestApi.handler,
+          // Tiledesk's operator.select waits on the same hook as the operator.select function.
+          timeoutSeconds: operatorSelectFunctionTimeoutSeconds(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
+        },
+        { routeKey: PUBLISH_EVENTS_ROUTE, functionName: 'ingest-api', handler: ingestApi.handler },
       ],
     });
     cleanups.push(() => api.stop());
@@ -246,6 +269,9 @@ function setFunctionEnvironment(
   env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   env.POWERTOOLS_SERVICE_NAME = 'tiledesk-webhooks';
   env.WEBHOOK_ORIGIN = options.webhookOrigin ?? apiUrl;
+  env.EVENT_BUS_NAME = LOCAL_NAMES.bus;
+  env.CLAIM_CHECK_BUCKET = CLAIM_CHECK.localBucket;
+  Object.assign(env, options.environment);
 }
 
 /** A port free on loopback now, for a server that must know its URL before it listens. */

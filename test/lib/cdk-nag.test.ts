@@ -29,9 +29,11 @@ describe('cdk-nag AwsSolutions', () => {
     }
     const rules = new Set(acks.map((ack) => ack.id.replace(/\[.*$/, '')));
     expect([...rules].sort()).toEqual([
+      'AwsSolutions::AwsSolutions-APIG4',
       'AwsSolutions::AwsSolutions-IAM4',
       'AwsSolutions::AwsSolutions-IAM5',
       'AwsSolutions::AwsSolutions-L1',
+      'AwsSolutions::AwsSolutions-S1',
       'AwsSolutions::AwsSolutions-SMG4',
       'AwsSolutions::AwsSolutions-SQS3',
     ]);

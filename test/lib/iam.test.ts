@@ -78,12 +78,22 @@ const EXPECTED_GRANTS: Record<string, Grants> = {
     'Delivery/Queue.Arn': [...QUEUE_CONSUME, ...QUEUE_SEND].sort(),
     'Delivery/SlowQueue.Arn': QUEUE_SEND,
     'Delivery/Dlq.Arn': QUEUE_SEND,
+    // Claim-checked payloads (over 256 KB), read back before the POST.
+    'Ingest/ClaimChecks.Arn/events/*': ['s3:GetObject'],
   },
   'Delivery/DeliverSlow/Function': {
     'Store/Table.Arn': DELIVERY_TABLE_ACTIONS,
     'Delivery/Queue.Arn': QUEUE_SEND,
     'Delivery/SlowQueue.Arn': [...QUEUE_CONSUME, ...QUEUE_SEND].sort(),
     'Delivery/Dlq.Arn': QUEUE_SEND,
+    'Ingest/ClaimChecks.Arn/events/*': ['s3:GetObject'],
+  },
+  'Ingest/IngestApi/Function': {
+    // PutItem/DeleteItem: retry markers; GetItem, byTopic, BatchWriteItem: the operator.select hook and its log.
+    'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+    'Store/Table.Arn/index/byTopic': ['dynamodb:Query'],
+    'Events/Bus.Arn': ['events:PutEvents'],
+    'Ingest/ClaimChecks.Arn/events/*': ['s3:PutObject'],
   },
 };
 

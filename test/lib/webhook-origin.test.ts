@@ -6,6 +6,7 @@ const SENDERS = {
   operatorSelect: 'OPERATOR_SELECT_TIMEOUT_MS',
   delivery: 'DELIVERY_LANE=fast',
   slowDelivery: 'DELIVERY_LANE=slow',
+  ingest: 'EVENT_BUS_NAME',
 };
 const NON_SENDERS = { authorizer: 'JWT_SECRET_ARN', fanOut: 'FAN_OUT_QUEUE_URL' };
 

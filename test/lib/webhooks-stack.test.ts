@@ -1,5 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES } from '../../lib/settings';
+import { OPERATOR_SELECT_ROUTE, PUBLISH_EVENTS_ROUTE, SUBSCRIPTION_ROUTES, TILEDESK_INGEST_ROUTE } from '../../lib/settings';
 import { CfnResource, StackTemplate, actionsOf, getAtt, ref, resourcesAllowing } from './stack-template';
 
 let stack: StackTemplate;
@@ -16,6 +16,7 @@ const FUNCTIONS_BY_ENV = {
   fanOut: 'FAN_OUT_QUEUE_URL',
   delivery: 'DELIVERY_LANE=fast',
   slowDelivery: 'DELIVERY_LANE=slow',
+  ingest: 'EVENT_BUS_NAME',
 } as const;
 
 describe('webhooks table', () => {
@@ -105,11 +106,15 @@ describe('subscription API', () => {
     expect(JSON.stringify(authorizer.Properties.AuthorizerUri)).toContain(`"${stack.functionIdWithEnv(FUNCTIONS_BY_ENV.authorizer)}"`);
   });
 
-  it('declares one route per entry of SUBSCRIPTION_ROUTES and the operator.select route, each behind the authorizer', () => {
+  it('declares one route per entry of SUBSCRIPTION_ROUTES, the operator.select and the publish routes, each behind the authorizer', () => {
     const authorizerId = stack.onlyLogicalId('AWS::ApiGatewayV2::Authorizer', {});
-    const routes = Object.values(stack.resources('AWS::ApiGatewayV2::Route'));
+    const all = Object.values(stack.resources('AWS::ApiGatewayV2::Route'));
+    // Tiledesk's ingest authenticates by the token in its body: the one route without the authorizer.
+    const ingest = all.filter((route) => route.Properties.RouteKey === TILEDESK_INGEST_ROUTE);
+    expect(ingest.map((route) => route.Properties.AuthorizationType)).toEqual(['NONE']);
+    const routes = all.filter((route) => route.Properties.RouteKey !== TILEDESK_INGEST_ROUTE);
     expect(routes.map((route) => route.Properties.RouteKey).sort()).toEqual(
-      [...SUBSCRIPTION_ROUTES, OPERATOR_SELECT_ROUTE].sort(),
+      [...SUBSCRIPTION_ROUTES, OPERATOR_SELECT_ROUTE, PUBLISH_EVENTS_ROUTE].sort(),
     );
     for (const route of routes) {
       expect(route.Properties).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: authorizerId } });

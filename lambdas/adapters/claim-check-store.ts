@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CLAIM_CHECK } from '../../lib/settings';
+import { ClaimCheck, readClaimCheck } from '../core/claim-check';
+import { traced } from './observability';
+
+/**
+ * S3 client, once per container. Locally `AWS_ENDPOINT_URL` points it at the local AWS
+ * endpoint; its address is an IP, for which the SDK addresses buckets path-style by itself.
+ */
+const s3 = traced(new S3Client({}));
+
+/** Stores event payloads over EventBridge's limit and reads them back (claim checks). */
+export interface ClaimCheckStore {
+  /** Stores a payload's JSON; the claim check names it. */
+  put(payloadJson: string): Promise<ClaimCheck>;
+  /** The payload JSON a claim check names. */
+  get(claimCheck: ClaimCheck): Promise<string>;
+}
+
+/** The claim checks of `bucket` (whose lifecycle rule expires them). */
+export function createClaimCheckStore(bucket: string): ClaimCheckStore {
+  return {
+    async put(payloadJson) {
+      // A date prefix keeps listings readable; the random part makes every key new.
+      const key = `${CLAIM_CHECK.keyPrefix}${new Date().toISOString().slice(0, 10)}/${randomUUID()}.json`;
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: payloadJson, ContentType: 'application/json' }));
+      return { bucket, key, bytes: Buffer.byteLength(payloadJson) };
+    },
+    get: readPayload,
+  };
+}
+
+async function readPayload({ bucket, key }: ClaimCheck): Promise<string> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  if (!object.Body) throw new Error(`claim check s3://${bucket}/${key} has no body`);
+  return object.Body.transformToString('utf8');
+}
+
+/**
+ * The payload to deliver: the stored payload when `payload` is a claim-checked event's detail,
+ * `payload` itself otherwise. Delivery calls it just before it signs and POSTs, so queues and
+ * attempt logs keep carrying the small claim check. Throws when the object cannot be read
+ * (expired, or S3 failing): the caller treats it as a failed attempt and retries.
+ */
+export async function resolveClaimCheckedPayload(payload: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const claimCheck = readClaimCheck(payload);
+  if (!claimCheck) return payload;
+  const stored: unknown = JSON.parse(await readPayload(claimCheck));
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) {
+    throw new Error(`claim check s3://${claimCheck.bucket}/${claimCheck.key} is not a JSON object`);
+  }
+  return stored as Record<string, unknown>;
+}

@@ -1,0 +1,34 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+
+const cache = new Map<string, Promise<string | undefined>>();
+
+/**
+ * A secret setting `NAME`: from Secrets Manager when `NAME_ARN` is set (deployed), else from
+ * the variable `NAME` itself (local stack, tests), `undefined` when neither is set. Fetched
+ * once per container; a failed fetch is tried again on the next call instead of being kept.
+ */
+export function loadSecretSetting(name: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  let loading = cache.get(name);
+  if (!loading) {
+    loading = fetchSetting(name, env).catch((error: unknown) => {
+      cache.delete(name);
+      throw error;
+    });
+    cache.set(name, loading);
+  }
+  return loading;
+}
+
+/** True when the setting is configured at all, without fetching it. */
+export const hasSecretSetting = (name: string, env: NodeJS.ProcessEnv = process.env): boolean =>
+  Boolean(env[`${name}_ARN`]?.trim() || env[name]?.trim());
+
+async function fetchSetting(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const arn = env[`${name}_ARN`]?.trim();
+  if (arn) {
+    const { SecretString } = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn }));
+    if (!SecretString) throw new Error(`secret ${name} is empty`);
+    return SecretString;
+  }
+  return env[name]?.trim() || undefined;
+}

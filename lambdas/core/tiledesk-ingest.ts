@@ -1,0 +1,82 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import * as z from 'zod';
+import { UnauthenticatedError, ValidationError } from './errors';
+import { isKnownEvent } from './event-catalog';
+import { TILEDESK_AUDIENCE, TiledeskKeys, verifyTiledeskToken } from './tiledesk-token';
+
+/**
+ * What an unmodified tiledesk-server POSTs to a global subscription's target
+ * (`services/subscriptionNotifier.js`): `{timestamp, payload, hook, token}`, `token` being
+ * `jwt.sign(hook, GLOBAL_SECRET, {issuer, subject: 'subscription', audience: 'https://tiledesk.com'})`
+ * and the header `x-hook-secret` the subscription's own `secret`.
+ */
+const ingestBodySchema = z.looseObject({
+  timestamp: z.number().optional(),
+  payload: z.looseObject({ id_project: z.string({ message: 'required: the project the event belongs to' }).min(1) }),
+  hook: z.looseObject({ _id: z.string().optional(), event: z.string().min(1) }),
+  token: z.string().min(1),
+});
+
+/** A verified Tiledesk webhook request: the event and its payload as Tiledesk sent them. */
+export interface IngestedEvent {
+  event: string;
+  payload: Record<string, unknown> & { id_project: string };
+  /** Identifies this request's bytes: Tiledesk's retries of it carry the same. */
+  requestHash: string;
+}
+
+/** How ingest authenticates Tiledesk. */
+export interface IngestSettings {
+  /** `GLOBAL_SECRET` (HS256) and/or the public key of `GLOBAL_SECRET_OR_PRIVATE_KEY` (RS256). */
+  keys: TiledeskKeys;
+  /** The `secret` stored in the global subscriptions, sent as `x-hook-secret`; checked when set. */
+  hookSecret?: string;
+}
+
+/**
+ * Authenticates and reads one request: `x-hook-secret` (when one is configured) and the body's
+ * `token` (verified as Tiledesk signs it, and issued for the body's `hook`) → 401; a body that
+ * is not Tiledesk's, an unknown `hook.event`, no `payload.id_project` → 400 naming the field.
+ */
+export function readIngestRequest(
+  rawBody: string,
+  hookSecretHeader: string | undefined,
+  settings: IngestSettings,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): IngestedEvent {
+  if (settings.hookSecret !== undefined && !sameSecret(hookSecretHeader ?? '', settings.hookSecret)) {
+    throw new UnauthenticatedError('x-hook-secret does not match the global subscription secret');
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(rawBody);
+  } catch {
+    throw new ValidationError('body must be valid JSON', [{ field: 'body', message: 'invalid JSON' }]);
+  }
+  const token = (raw as { token?: unknown } | null)?.token;
+  if (typeof token !== 'string' || token === '') throw new UnauthenticatedError('token missing from the body');
+  const claims = verifyTiledeskToken(token, settings.keys, { subject: 'subscription', audience: TILEDESK_AUDIENCE }, nowSeconds);
+
+  const parsed = ingestBodySchema.safeParse(raw);
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map((issue) => ({ field: issue.path.join('.') || 'body', message: issue.message }));
+    throw new ValidationError(`not a Tiledesk webhook request: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, errors);
+  }
+  const { hook } = parsed.data;
+  // The payload is published as Tiledesk sent it: zod's output would list `id_project` first.
+  const payload = (raw as { payload: IngestedEvent['payload'] }).payload;
+  // The token signs the hook, not the payload: at least the event must be the one it was issued for.
+  if (claims.event !== hook.event || claims._id !== hook._id) {
+    throw new UnauthenticatedError('token was not issued for this hook');
+  }
+  if (!isKnownEvent(hook.event)) {
+    throw new ValidationError(`unknown event ${hook.event}`, [{ field: 'hook.event', message: 'not a Tiledesk event this service knows' }]);
+  }
+  return { event: hook.event, payload, requestHash: createHash('sha256').update(rawBody).digest('base64url') };
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}

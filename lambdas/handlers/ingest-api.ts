@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import * as z from 'zod';
+import { DELIVERY, PUBLISH_EVENTS_ROUTE, TILEDESK_INGEST_ROUTE } from '../../lib/settings';
+import { parseAllowlist } from '../core/address-policy';
+import { OPERATOR_SELECT_EVENT, isPublishedEvent } from '../core/event-catalog';
+import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthenticatedError, ValidationError } from '../core/errors';
+import { TiledeskEvent } from '../core/claim-check';
+import { idSchema } from '../core/subscription';
+import { RoutingRequest, routingRequestSchema, selectOperators } from '../core/operator-select';
+import { IngestSettings, IngestedEvent, readIngestRequest } from '../core/tiledesk-ingest';
+import { readPublicKey } from '../core/tiledesk-token';
+import { AttemptLogStore } from '../adapters/attempt-log-store';
+import { createClaimCheckStore } from '../adapters/claim-check-store';
+import { readConfig } from '../adapters/config';
+import { publishTiledeskEvents } from '../adapters/event-publisher';
+import { IngestDedupeStore } from '../adapters/ingest-dedupe-store';
+import { instrument, logger, metrics } from '../adapters/observability';
+import { loadSecretSetting } from '../adapters/secret-setting';
+import { SubscriptionStore } from '../adapters/subscription-store';
+import { postWebhook } from '../adapters/webhook-client';
+import { ApiEvent, ApiResult, errorResponse, jsonResponse, parseWith, principalOf } from './http-response';
+
+const config = readConfig(
+  z.object({
+    TABLE_NAME: z.string().min(1),
+    EVENT_BUS_NAME: z.string().min(1),
+    /** Where events over 256 KB are stored aside; without it they are refused. */
+    CLAIM_CHECK_BUCKET: z.string().optional(),
+    /** RS256: the public key of Tiledesk's `GLOBAL_SECRET_OR_PRIVATE_KEY` (PEM, `\n` escapes allowed). */
+    TILEDESK_GLOBAL_PUBLIC_KEY: z.string().optional(),
+    /** How long a Tiledesk request's retries are recognised. */
+    INGEST_DEDUPE_SECONDS: z.coerce.number().int().positive().default(600),
+    TARGET_ALLOWLIST: z.string().optional(),
+    /** The `origin` header of the operator.select hook's POST, as every webhook's. */
+    WEBHOOK_ORIGIN: z.string().min(1),
+    OPERATOR_SELECT_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.operatorSelectTimeoutMs),
+  }),
+);
+
+const publicKey = config.TILEDESK_GLOBAL_PUBLIC_KEY?.trim() ? readPublicKey(config.TILEDESK_GLOBAL_PUBLIC_KEY) : undefined;
+const dedupe = new IngestDedupeStore(config.TABLE_NAME, config.INGEST_DEDUPE_SECONDS);
+const claimChecks = config.CLAIM_CHECK_BUCKET ? createClaimCheckStore(config.CLAIM_CHECK_BUCKET) : undefined;
+const subscriptions = new SubscriptionStore(config.TABLE_NAME);
+const attemptLogs = new AttemptLogStore(config.TABLE_NAME);
+const allowlist = parseAllowlist(config.TARGET_ALLOWLIST);
+
+/** Lambda's synchronous payload limit is 6 MB; a body above this cannot be a Tiledesk event we can take. */
+const MAX_INGEST_BODY_BYTES = 5 * 1024 * 1024;
+
+/**
+ * `POST /tiledesk/ingest`: the webhook request of an unmodified tiledesk-server's global
+ * subscriptions. A verified event is published to the bus once (Tiledesk's retries of the same
+ * request are recognised) and answered 200 at once; operator.select is answered with the
+ * routing object while Tiledesk waits. Refused requests publish nothing.
+ */
+export async function ingestTiledeskRequest(event: ApiEvent): Promise<ApiResult> {
+  metrics.addMetric('TiledeskIngestRequest', 'Count', 1);
+  let ingested: IngestedEvent;
+  try {
+    ingested = readIngestRequest(rawBodyOf(event), event.headers?.['x-hook-secret'], await ingestSettings());
+  } catch (error) {
+    metrics.addMetric('TiledeskIngestRefused', 'Count', 1);
+    logger.info('Tiledesk request refused', { reason: (error as Error).message });
+    return errorResponse(error);
+  }
+  if (ingested.event === OPERATOR_SELECT_EVENT) return jsonResponse(200, await routeOperatorSelect(ingested.payload));
+
+  try {
+    if (!(await dedupe.claim(ingested.requestHash))) {
+      metrics.addMetric('TiledeskIngestDuplicate', 'Count', 1);
+      return jsonResponse(200, { success: true, duplicate: true });
+    }
+    try {
+      const { claimChecked } = await publishTiledeskEvents(config.EVENT_BUS_NAME, [ingested], claimChecks);
+      logger.info('Tiledesk event ingested', { event: ingested.event, projectId: ingested.payload.id_project, claimChecked });
+    } catch (error) {
+      // Not published: Tiledesk's retry must get through.
+      await dedupe.release(ingested.requestHash);
+      throw error;
+    }
+    metrics.addMetric('TiledeskIngestPublished', 'Count', 1);
+    return jsonResponse(200, { success: true });
+  } catch (error) {
+    logger.error('Tiledesk event could not be published', error as Error);
+    return jsonResponse(503, { success: false, msg: 'the event could not be published; retry' });
+  }
+}
+
+/** Tiledesk's keys and the global subscription secret, read once per container. */
+async function ingestSettings(): Promise<IngestSettings> {
+  const [secret, hookSecret] = await Promise.all([
+    loadSecretSetting('TILEDESK_GLOBAL_SECRET'),
+    loadSecretSetting('TILEDESK_INGEST_HOOK_SECRET'),
+  ]);
+  if (secret === undefined && publicKey === undefined) {
+    throw new UnauthenticatedError('Tiledesk ingest is not configured: set TILEDESK_GLOBAL_SECRET or TILEDESK_GLOBAL_PUBLIC_KEY');
+  }
+  return { keys: { secret, publicKey }, hookSecret };
+}
+
+const sender = {
+  post: (request: { url: string; headers: Record<string, string>; body: string }) =>
+    postWebhook({ ...request, timeoutMs: config.OPERATOR_SELECT_TIMEOUT_MS, maxResponseBytes: 256 * 1024, allowlist }),
+  origin: config.WEBHOOK_ORIGIN,
+};
+
+/**
+ * The routing object for Tiledesk: the project's operator.select hook through the same logic as
+ * `POST /{projectId}/operator-select` (lambdas/handlers/operator-select.ts), and on any failure
+ * the request as Tiledesk sent it, which Tiledesk reads as its own default routing.
+ */
+async function routeOperatorSelect(payload: Record<string, unknown>): Promise<unknown> {
+  const parsed = routingRequestSchema.safeParse(payload);
+  if (!parsed.success) return payload;
+  const request: RoutingRequest = parsed.data;
+  try {
+    const [id] = await subscriptions.findByTopic(request.id_project, OPERATOR_SELECT_EVENT);
+    const hook = id ? await subscriptions.get(request.id_project, id) : undefined;
+    const selection = await selectOperators(request, hook, `msg_opsel_${randomUUID()}`, sender);
+    if (selection.attempt) await attemptLogs.write([selection.attempt]);
+    metrics.addMetric(selection.path === 'hook' ? 'OperatorSelectHook' : 'OperatorSelectDefault', 'Count', 1);
+    logger.info('operator.select from Tiledesk', { projectId: request.id_project, path: selection.path, reason: selection.reason });
+    return selection.path === 'hook' ? selection.result : payload;
+  } catch (error) {
+    logger.error('operator.select from Tiledesk failed inside the service; request answered unchanged', error as Error);
+    return payload;
+  }
+}
+
+/** The request body as sent, refused (413) above what one invocation can take. */
+function rawBodyOf(event: ApiEvent): string {
+  const body = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
+  if (Buffer.byteLength(body) > MAX_INGEST_BODY_BYTES) throw new PayloadTooLargeError(MAX_INGEST_BODY_BYTES);
+  return body;
+}
+
+/** Most events one `POST /{projectId}/events` may carry. */
+const MAX_EVENTS_PER_REQUEST = 100;
+
+const publishedEventSchema = z.strictObject({
+  event: z.string().min(1).refine(isPublishedEvent, 'not an event of the catalog that is published (operator.select is synchronous)'),
+  payload: z.looseObject({ id_project: z.string().min(1).optional() }),
+});
+const publishedListSchema = z.array(publishedEventSchema).min(1).max(MAX_EVENTS_PER_REQUEST);
+
+/**
+ * `POST /{projectId}/events` (platform token): publishes `{event, payload}` or a list of them
+ * to the bus as the platform's `PutEvents` would, for producers without AWS credentials; payloads
+ * over EventBridge's 256 KB are stored aside and delivered whole. `payload.id_project` defaults
+ * to the path's project and must match it. 202 once every event is on the bus.
+ */
+export async function publishEvents(event: ApiEvent): Promise<ApiResult> {
+  let events: TiledeskEvent[];
+  try {
+    const principal = principalOf(event);
+    if (!principal.platform) throw new ForbiddenError('publishing events needs the platform token');
+    const { projectId } = parseWith(z.object({ projectId: idSchema }), event.pathParameters ?? {}, 'path');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(rawBodyOf(event) || 'null');
+    } catch {
+      throw new ValidationError('body must be valid JSON', [{ field: 'body', message: 'invalid JSON' }]);
+    }
+    // One shape or the other, each checked on its own so a refusal names the field.
+    const isList = Array.isArray(raw);
+    const body = isList ? parseWith(publishedListSchema, raw, 'body') : [parseWith(publishedEventSchema, raw, 'body')];
+    // Payloads are published as sent (zod's output would list `id_project` first).
+    const rawEvents = (isList ? raw : [raw]) as { payload: Record<string, unknown> }[];
+    events = body.map(({ event: name }, index) => {
+      const payload = rawEvents[index]?.payload ?? {};
+      if (payload.id_project !== undefined && payload.id_project !== projectId) {
+        const field = isList ? `${index}.payload.id_project` : 'payload.id_project';
+        throw new ValidationError('id_project must match the path', [{ field, message: 'differs from the path' }]);
+      }
+      return { event: name, payload: payload.id_project === undefined ? { id_project: projectId, ...payload } : payload };
+    });
+  } catch (error) {
+    return errorResponse(error);
+  }
+  try {
+    const { published, claimChecked } = await publishTiledeskEvents(config.EVENT_BUS_NAME, events, claimChecks);
+    metrics.addMetric('EventsPublished', 'Count', published);
+    if (claimChecked > 0) metrics.addMetric('EventsClaimChecked', 'Count', claimChecked);
+    return jsonResponse(202, { success: true, published, claimChecked });
+  } catch (error) {
+    logger.error('events could not be published', error as Error);
+    return jsonResponse(503, { success: false, msg: 'the events could not be published; retry' });
+  }
+}
+
+/** Routes the function's requests (routes declared in `lib/settings.ts`). */
+export async function handleIngestRequest(event: ApiEvent): Promise<ApiResult> {
+  if (event.routeKey === TILEDESK_INGEST_ROUTE) return ingestTiledeskRequest(event);
+  if (event.routeKey === PUBLISH_EVENTS_ROUTE) return publishEvents(event);
+  return errorResponse(new NotFoundError(`no route ${event.routeKey}`));
+}
+
+export const handler = instrument(handleIngestRequest);

@@ -1,0 +1,128 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { HttpApi, HttpMethod, HttpNoneAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { IEventBus } from 'aws-cdk-lib/aws-events';
+import { Grant } from 'aws-cdk-lib/aws-iam';
+import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { stackOutput } from './stack-output';
+import { CLAIM_CHECK, DELIVERY, PUBLISH_EVENTS_ROUTE, TABLE_KEYS, TILEDESK_INGEST_ROUTE } from './settings';
+import { operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
+import { WebhookFunction, acknowledge } from './webhook-function';
+
+/** How ingest recognises an unmodified tiledesk-server. */
+export interface TiledeskIngestProps {
+  /** ARN of a Secrets Manager secret holding Tiledesk's HS256 `GLOBAL_SECRET`. */
+  readonly globalSecretArn?: string;
+  /** PEM public key of Tiledesk's RS256 `GLOBAL_SECRET_OR_PRIVATE_KEY`. */
+  readonly globalPublicKey?: string;
+  /** ARN of a secret holding the `secret` of the global subscriptions (their `x-hook-secret`). @default not checked */
+  readonly hookSecretArn?: string;
+}
+
+/** Props of {@link EventIngest}. */
+export interface EventIngestProps {
+  /** The API the routes are added to. */
+  readonly httpApi: HttpApi;
+  readonly table: ITable;
+  /** Where events are published. */
+  readonly bus: IEventBus;
+  /** Functions that read claim-checked payloads back before delivering them. */
+  readonly payloadReaders: readonly WebhookFunction[];
+  /** Tiledesk's keys; without them every ingest request is refused (401). @default none */
+  readonly tiledesk?: TiledeskIngestProps;
+  /** CIDRs and host names exempt from the private-address refusal (operator.select hooks). @default '' */
+  readonly targetAllowlist?: string;
+}
+
+/**
+ * Events in over HTTPS: `POST /tiledesk/ingest` for an unmodified tiledesk-server's global
+ * subscriptions (authenticated by Tiledesk's own token, so without the API's authorizer),
+ * `POST /{projectId}/events` for producers without AWS credentials (platform token), and
+ * the claim-check bucket where payloads over EventBridge's 256 KB wait, expiring with the
+ * attempt logs, until delivery reads them back.
+ */
+export class EventIngest extends Construct {
+  readonly claimCheckBucket: Bucket;
+  readonly ingestFunction: WebhookFunction;
+
+  constructor(scope: Construct, id: string, props: EventIngestProps) {
+    super(scope, id);
+    this.claimCheckBucket = new Bucket(this, 'ClaimChecks', {
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      lifecycleRules: [
+        { id: 'expire-claim-checks', expiration: Duration.days(CLAIM_CHECK.expiryDays), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: false,
+    });
+    acknowledge(this.claimCheckBucket, {
+      'AwsSolutions::AwsSolutions-S1':
+        'Claim checks are transient copies of event payloads, written and read only by the service functions; server access logs would add a second bucket holding nothing the functions\' own logs lack.',
+    });
+    const objects = `${this.claimCheckBucket.bucketArn}/${CLAIM_CHECK.keyPrefix}*`;
+    const objectsReason = `Claim checks get a random key per event under ${CLAIM_CHECK.keyPrefix}; the grant is scoped to that prefix of this one bucket.`;
+
+    const tiledesk = props.tiledesk ?? {};
+    this.ingestFunction = new WebhookFunction(this, 'IngestApi', {
+      handlerFile: 'ingest-api',
+      description: 'Events over HTTPS to the bus: Tiledesk ingest, POST /{projectId}/events; claim checks over 256 KB',
+      // Tiledesk waits on operator.select for as long as the hook may take.
+      timeout: Duration.seconds(operatorSelectFunctionTimeoutSeconds(DELIVERY.operatorSelectTimeoutMs)),
+      environment: {
+        EVENT_BUS_NAME: props.bus.eventBusName,
+        CLAIM_CHECK_BUCKET: this.claimCheckBucket.bucketName,
+        TARGET_ALLOWLIST: props.targetAllowlist ?? '',
+        ...(tiledesk.globalSecretArn ? { TILEDESK_GLOBAL_SECRET_ARN: tiledesk.globalSecretArn } : {}),
+        ...(tiledesk.globalPublicKey ? { TILEDESK_GLOBAL_PUBLIC_KEY: tiledesk.globalPublicKey } : {}),
+        ...(tiledesk.hookSecretArn ? { TILEDESK_INGEST_HOOK_SECRET_ARN: tiledesk.hookSecretArn } : {}),
+      },
+    }).bindTable(props.table, {
+      // PutItem/DeleteItem: the retry marker of each request; GetItem, the topic index and
+      // BatchWriteItem: the operator.select hook and its attempt log.
+      table: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem'],
+      indexes: { [TABLE_KEYS.topicIndex.name]: ['dynamodb:Query'] },
+    });
+    props.bus.grantPutEventsTo(this.ingestFunction.function);
+    const secretArns = [tiledesk.globalSecretArn, tiledesk.hookSecretArn].filter((arn): arn is string => Boolean(arn));
+    if (secretArns.length > 0) {
+      Grant.addToPrincipal({ grantee: this.ingestFunction.function, actions: ['secretsmanager:GetSecretValue'], resourceArns: secretArns });
+    }
+    Grant.addToPrincipal({ grantee: this.ingestFunction.function, actions: ['s3:PutObject'], resourceArns: [objects] });
+    acknowledge(this.ingestFunction, { [`AwsSolutions::AwsSolutions-IAM5[Resource::<${this.logicalIdOfBucket()}.Arn>/${CLAIM_CHECK.keyPrefix}*]`]: objectsReason });
+
+    for (const reader of props.payloadReaders) {
+      Grant.addToPrincipal({ grantee: reader.function, actions: ['s3:GetObject'], resourceArns: [objects] });
+      acknowledge(reader, { [`AwsSolutions::AwsSolutions-IAM5[Resource::<${this.logicalIdOfBucket()}.Arn>/${CLAIM_CHECK.keyPrefix}*]`]: objectsReason });
+    }
+
+    const integration = new HttpLambdaIntegration('IngestIntegration', this.ingestFunction.function);
+    const [method, path] = TILEDESK_INGEST_ROUTE.split(' ') as [keyof typeof HttpMethod, string];
+    const routes = props.httpApi.addRoutes({
+      path,
+      methods: [HttpMethod[method]],
+      integration,
+      // Tiledesk authenticates with the token in the body and x-hook-secret, never an API token.
+      authorizer: new HttpNoneAuthorizer(),
+    });
+    // Publishing takes the platform token: the API's own authorizer, as every other route.
+    const [publishMethod, publishPath] = PUBLISH_EVENTS_ROUTE.split(' ') as [keyof typeof HttpMethod, string];
+    props.httpApi.addRoutes({ path: publishPath, methods: [HttpMethod[publishMethod]], integration });
+    for (const route of routes) {
+      acknowledge(route, {
+        'AwsSolutions::AwsSolutions-APIG4':
+          'Tiledesk cannot send an API token: the function verifies the JWT Tiledesk signs into every webhook body (and x-hook-secret) and refuses anything else with 401.',
+      });
+    }
+
+    stackOutput(this, 'ClaimCheckBucketName', this.claimCheckBucket.bucketName, 'Payloads over 256 KB, kept until delivered');
+  }
+
+  /** The bucket's logical id, as cdk-nag names it in a finding's resource. */
+  private logicalIdOfBucket(): string {
+    return this.claimCheckBucket.stack.getLogicalId(this.claimCheckBucket.node.defaultChild as import('aws-cdk-lib').CfnElement);
+  }
+}
