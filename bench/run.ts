@@ -4,7 +4,8 @@
  * per delivery, the handlers' own CPU, whether the fan-out's cost depends on unrelated
  * subscriptions, and bundle size / load time; from those, the cost per million deliveries at
  * list prices. Prints a table with PASS or the gap per target and writes the same figures to
- * bench-results/bench.json.
+ * bench-results/bench.json. Then the isolation phase (bench/isolation.ts): a healthy project
+ * beside faulty ones, and lone events during a burst.
  */
 import { ChildProcess, execFileSync, fork, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { LocalStack, startLocalStack } from '../lib/local/local-stack';
 import { FunctionUsage, LAMBDA_ASSUMPTIONS, PRICES_US_EAST_1_2025, UsagePerDelivery, costPerMillionDeliveries } from './cost-model';
 import { meterCapacity } from './dynamodb-capacity';
 import type { HandlerCpu, HandlerCpuRequest } from './handler-cpu-worker';
+import { measureIsolation, printIsolation } from './isolation';
 import { insertUnrelatedSubscriptions } from './unrelated-subscriptions';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
@@ -120,6 +122,12 @@ async function main(): Promise<void> {
   const cost = estimateCost(figures, { ...usage, memoryMB: bundles.memoryMB });
   figures.costUsdPerMillionDeliveries = cost.usd.total ?? NaN;
   report(figures, cost);
+  // Isolation last, each case on a fresh stack of its own (BENCH_ISOLATION=0 skips it).
+  if (process.env.BENCH_ISOLATION !== '0') {
+    const isolation = await measureIsolation();
+    printIsolation(isolation);
+    writeFileSync('bench-results/isolation.json', JSON.stringify({ at: new Date().toISOString(), cases: isolation }, null, 2));
+  }
 }
 
 /**
