@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { EVENT_SOURCE } from '../../lib/settings';
-import { EVENT_REFINEMENTS } from './event-catalog';
+import { EVENT_REFINEMENTS, readPath } from './event-catalog';
 import { stringifyJson } from './json-text';
 
 /**
@@ -150,11 +150,3 @@ function writePath(target: Record<string, unknown>, path: readonly string[], val
   });
 }
 
-function readPath(value: unknown, path: readonly string[]): unknown {
-  let current = value;
-  for (const key of path) {
-    if (typeof current !== 'object' || current === null) return undefined;
-    current = (current as Record<string, unknown>)[key];
-  }
-  return current;
-}

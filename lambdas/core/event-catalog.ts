@@ -114,7 +114,8 @@ export function deriveTopics(detailType: string, payload: Record<string, unknown
   return topics;
 }
 
-function readPath(value: unknown, path: readonly string[]): unknown {
+/** The value at a path of nested objects, or undefined where the path leaves them. */
+export function readPath(value: unknown, path: readonly string[]): unknown {
   let current = value;
   for (const key of path) {
     if (typeof current !== 'object' || current === null) return undefined;
