@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { DELIVERY, PUBLISH_EVENTS_ROUTE, TILEDESK_INGEST_ROUTE } from '../../lib/settings';
 import { parseAllowlist } from '../core/address-policy';
@@ -6,7 +5,7 @@ import { OPERATOR_SELECT_EVENT, isPublishedEvent } from '../core/event-catalog';
 import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthenticatedError, ValidationError } from '../core/errors';
 import { TiledeskEvent } from '../core/claim-check';
 import { idSchema } from '../core/subscription';
-import { RoutingRequest, routingRequestSchema, selectOperators } from '../core/operator-select';
+import { RoutingRequest, routingRequestSchema } from '../core/operator-select';
 import { IngestSettings, IngestedEvent, readIngestRequest } from '../core/tiledesk-ingest';
 import { readPublicKey } from '../core/tiledesk-token';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
@@ -15,6 +14,7 @@ import { readConfig } from '../adapters/config';
 import { publishTiledeskEvents } from '../adapters/event-publisher';
 import { IngestDedupeStore } from '../adapters/ingest-dedupe-store';
 import { instrument, logger, metrics } from '../adapters/observability';
+import { operatorSelectRouter } from '../adapters/operator-select-router';
 import { loadSecretSetting } from '../adapters/secret-setting';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { postWebhook } from '../adapters/webhook-client';
@@ -113,19 +113,11 @@ async function routeOperatorSelect(payload: Record<string, unknown>): Promise<un
   const parsed = routingRequestSchema.safeParse(payload);
   if (!parsed.success) return payload;
   const request: RoutingRequest = parsed.data;
-  try {
-    const [id] = await subscriptions.findByTopic(request.id_project, OPERATOR_SELECT_EVENT);
-    const hook = id ? await subscriptions.get(request.id_project, id) : undefined;
-    const selection = await selectOperators(request, hook, `msg_opsel_${randomUUID()}`, sender);
-    if (selection.attempt) await attemptLogs.write([selection.attempt]);
-    metrics.addMetric(selection.path === 'hook' ? 'OperatorSelectHook' : 'OperatorSelectDefault', 'Count', 1);
-    logger.info('operator.select from Tiledesk', { projectId: request.id_project, path: selection.path, reason: selection.reason });
-    return selection.path === 'hook' ? selection.result : payload;
-  } catch (error) {
-    logger.error('operator.select from Tiledesk failed inside the service; request answered unchanged', error as Error);
-    return payload;
-  }
+  const selection = await route(request);
+  return selection.path === 'hook' ? selection.result : payload;
 }
+
+const route = operatorSelectRouter({ subscriptions, attemptLogs, sender });
 
 /** The request body as sent, refused (413) above what one invocation can take. */
 function rawBodyOf(event: ApiEvent): string {

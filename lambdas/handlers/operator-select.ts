@@ -1,14 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { DELIVERY } from '../../lib/settings';
 import { parseAllowlist } from '../core/address-policy';
-import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ValidationError } from '../core/errors';
-import { RoutingRequest, Selection, routingRequestSchema, selectOperators } from '../core/operator-select';
+import { RoutingRequest, routingRequestSchema } from '../core/operator-select';
 import { idSchema } from '../core/subscription';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
 import { readConfig } from '../adapters/config';
-import { instrument, logger, metrics } from '../adapters/observability';
+import { instrument, metrics } from '../adapters/observability';
+import { operatorSelectRouter } from '../adapters/operator-select-router';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { postWebhook } from '../adapters/webhook-client';
 import { ApiEvent, ApiResult, assertCanManage, assertShallow, errorResponse, jsonResponse, parseBody, parseWith, principalOf } from './http-response';
@@ -36,21 +35,7 @@ const sender = {
 };
 
 /** Runs the hook for one routing request; past validation, any failure means default routing. */
-async function route(request: RoutingRequest): Promise<Selection> {
-  let selection: Selection;
-  try {
-    const [id] = await subscriptions.findByTopic(request.id_project, OPERATOR_SELECT_EVENT);
-    const hook = id ? await subscriptions.get(request.id_project, id) : undefined;
-    selection = await selectOperators(request, hook, `msg_opsel_${randomUUID()}`, sender);
-    if (selection.attempt) await attemptLogs.write([selection.attempt]);
-  } catch (error) {
-    logger.error('operator.select failed inside the service; default routing used', error as Error);
-    selection = { result: request, path: 'default', reason: 'internal error' };
-  }
-  metrics.addMetric(selection.path === 'hook' ? 'OperatorSelectHook' : 'OperatorSelectDefault', 'Count', 1);
-  logger.info('operator.select', { projectId: request.id_project, path: selection.path, reason: selection.reason });
-  return selection;
-}
+const route = operatorSelectRouter({ subscriptions, attemptLogs, sender });
 
 /**
  * `POST /{projectId}/operator-select` (platform token, or owner/admin of the project), or a
