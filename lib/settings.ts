@@ -85,9 +85,9 @@ export const DELIVERY = {
    * The fast lane's deadline: a subscriber that has not answered by then is moved to the slow
    * lane, where the message is tried again at once with the full timeout.
    */
-  fastLaneTimeoutMs: 2_000,
+  fastLaneTimeoutMs: 1_000,
   /** Answers this quick, this many in a row in the slow lane, bring a subscription back to the fast lane. */
-  quickAnswerMs: 1_000,
+  quickAnswerMs: 500,
   quickAnswersToReturn: 10,
   /** Consecutive failures (error, timeout, non-2xx) that open a subscription's circuit. */
   circuitFailuresToOpen: 5,

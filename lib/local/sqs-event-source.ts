@@ -133,6 +133,9 @@ async function receiveMessages(options: SqsEventSourceOptions, max: number, wait
  * flight first, so one tenant's burst cannot hold another's lone message behind it. Buffered
  * messages are in flight, as they would be in a poller's hands, and kept hidden until handled.
  */
+/** Concurrent receive loops that fill a fair event source's buffer. */
+const RECEIVERS = 4;
+
 function fairReceiver(options: SqsEventSourceOptions, isRunning: () => boolean, signal: AbortSignal) {
   const tenantOf = options.tenantOf!;
   const limit = options.prefetch ?? 10_000;
@@ -169,16 +172,16 @@ function fairReceiver(options: SqsEventSourceOptions, isRunning: () => boolean, 
       for (const entry of slice) entry.receivedAt = now;
     }
   };
-  const feeder = (async () => {
+  // Several receivers, each long-polling: a backlog drains into the buffer quickly, and an
+  // empty queue costs one waiting request each, not a busy loop.
+  const receiveLoop = async (): Promise<void> => {
     while (isRunning()) {
       if (buffer.length >= limit) {
-        await keepHidden();
         await sleep(10);
         continue;
       }
       try {
-        await keepHidden();
-        const messages = await receiveMessages(options, 10, buffer.length === 0 ? 1 : 0, signal);
+        const messages = await receiveMessages(options, 10, 1, signal);
         const now = Date.now();
         for (const message of messages) {
           // A message let go (or buffered past its visibility) and received again: keep the newest receipt.
@@ -190,14 +193,17 @@ function fairReceiver(options: SqsEventSourceOptions, isRunning: () => boolean, 
           buffered.add(message.MessageId ?? '');
         }
         if (messages.length > 0) arrived();
-        else if (buffer.length > 0) await sleep(5);
       } catch (error) {
         if (!isRunning()) return;
         options.onError?.(error);
         await sleep(200);
       }
     }
-  })();
+  };
+  const keeper = setInterval(() => {
+    keepHidden().catch((error: unknown) => options.onError?.(error));
+  }, Math.max(100, visibilityMs / 8));
+  const feeder = Promise.all(Array.from({ length: RECEIVERS }, receiveLoop)).finally(() => clearInterval(keeper));
 
   return {
     stopped: feeder,
