@@ -4,7 +4,9 @@
 import { startFauxqs } from 'fauxqs';
 
 await acceptSupplementaryCharacters();
-const server = await startFauxqs({ port: Number(process.env.FAUXQS_PORT ?? 0), logger: false });
+// With a data folder (the local stack's DATA_DIR), queues and their messages outlive a restart.
+const dataDir = process.env.FAUXQS_DATA_DIR || undefined;
+const server = await startFauxqs({ port: Number(process.env.FAUXQS_PORT ?? 0), logger: false, ...(dataDir ? { dataDir } : {}) });
 process.stdout.write(`${JSON.stringify({ address: server.address })}\n`);
 const stop = () => server.stop().finally(() => process.exit(0));
 process.stdin.on('end', stop);

@@ -122,7 +122,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     const [dynamo, fauxqs] = await Promise.all([
       startEmulatorProcess('dynalite', 'dynalite-server.mjs', { DYNALITE_OPTIONS: JSON.stringify(dynaliteOptions(options.dataDir)) }),
-      startEmulatorProcess('fauxqs', 'fauxqs-server.mjs', { FAUXQS_PORT: '0' }),
+      startEmulatorProcess('fauxqs', 'fauxqs-server.mjs', { FAUXQS_PORT: '0', FAUXQS_DATA_DIR: sqsDataDir(options.dataDir) }),
     ]);
     cleanups.push(() => dynamo.stop(), () => fauxqs.stop());
 
@@ -233,6 +233,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 async function runCleanups(cleanups: (() => Promise<void>)[]): Promise<void> {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   cleanups.length = 0;
+}
+
+/** Where fauxqs keeps queues, messages and objects under DATA_DIR ('' keeps them in memory). */
+function sqsDataDir(dataDir: string | undefined): string {
+  if (!dataDir) return '';
+  const sqsDir = path.resolve(dataDir, 'sqs');
+  mkdirSync(sqsDir, { recursive: true });
+  return sqsDir;
 }
 
 function dynaliteOptions(dataDir: string | undefined): Record<string, unknown> {
