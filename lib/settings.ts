@@ -232,3 +232,12 @@ export const CLAIM_CHECK = {
   /** The local stack's bucket (the deployed one is named by CloudFormation). */
   localBucket: 'tiledesk-webhooks-claim-checks',
 } as const;
+
+/** The OpenAPI document of the HTTP API; public (no token). */
+export const OPENAPI_ROUTE = 'GET /openapi.json';
+
+/**
+ * The web console's page and its built assets; public: they are static files, and every call
+ * the console makes carries the user's token. Assets sit in one flat folder (Vite's `assets/`).
+ */
+export const CONSOLE_ROUTES = ['GET /console', 'GET /console/assets/{file}'] as const;

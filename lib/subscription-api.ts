@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { CorsHttpMethod, HttpApi, HttpMethod, ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CorsHttpMethod, HttpApi, HttpMethod, HttpNoneAuthorizer, HttpRoute, IHttpRouteAuthorizer, ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
@@ -9,8 +9,9 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { API, CORS, DELIVERY, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from './settings';
+import { API, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from './settings';
 import { assertTimeoutsFit, operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
+import { consoleBundling } from './console-build';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
 /** Props of {@link SubscriptionApi}. */
@@ -69,6 +70,8 @@ export class SubscriptionApi extends Construct {
   readonly apiFunction: WebhookFunction;
   /** Also invokable directly (Lambda Invoke with the routing payload) by a platform inside AWS. */
   readonly operatorSelectFunction: WebhookFunction;
+  /** Serves the OpenAPI document and the web console's files, without a token. */
+  readonly publicContentFunction: WebhookFunction;
 
   constructor(scope: Construct, id: string, props: SubscriptionApiProps) {
     super(scope, id);
@@ -205,14 +208,34 @@ export class SubscriptionApi extends Construct {
       new HttpLambdaIntegration('OperatorSelectIntegration', this.operatorSelectFunction.function),
     );
 
+    // Static, public content: the document describes the API and the console is files; every
+    // call the console then makes carries the user's token through the authorizer.
+    this.publicContentFunction = new WebhookFunction(this, 'PublicContent', {
+      handlerFile: 'public-content',
+      description: 'Serves /openapi.json and the web console (/console), no token',
+      // The console's build, put beside the handler by the bundling hook.
+      environment: { CONSOLE_DIR: 'console' },
+      commandHooks: consoleBundling(),
+    });
+    const publicIntegration = new HttpLambdaIntegration('PublicContentIntegration', this.publicContentFunction.function);
+    for (const route of [OPENAPI_ROUTE, ...CONSOLE_ROUTES]) {
+      for (const publicRoute of this.addRoute(route, publicIntegration, new HttpNoneAuthorizer())) {
+        acknowledge(publicRoute, {
+          'AwsSolutions::AwsSolutions-APIG4':
+            'GET /openapi.json and the /console files are public static content with no data; every data route keeps the token authorizer.',
+        });
+      }
+    }
+
+    stackOutput(this, 'ConsoleUrl', `${this.httpApi.apiEndpoint}/console`, 'The web console (sign in with an API token)');
     stackOutput(this, 'OperatorSelectFunctionArn', this.operatorSelectFunction.function.functionArn, 'Invoke directly with the routing payload');
     stackOutput(this, 'ApiUrl', this.httpApi.apiEndpoint, 'Subscription API base URL');
     stackOutput(this, 'JwtSecretArn', this.jwtSecret.secretArn, 'Secrets Manager ARN of the API token signing secret');
   }
 
-  private addRoute(route: string, integration: HttpLambdaIntegration): void {
+  private addRoute(route: string, integration: HttpLambdaIntegration, authorizer?: IHttpRouteAuthorizer): HttpRoute[] {
     const [method, path] = route.split(' ') as [keyof typeof HttpMethod, string];
-    this.httpApi.addRoutes({ path, methods: [HttpMethod[method]], integration });
+    return this.httpApi.addRoutes({ path, methods: [HttpMethod[method]], integration, authorizer });
   }
 }
 

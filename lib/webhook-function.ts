@@ -3,7 +3,7 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { ICommandHooks, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -23,6 +23,8 @@ export interface WebhookFunctionProps {
   readonly environment?: Record<string, string>;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /** Commands run around esbuild, e.g. to put files beside the bundle. @default none */
+  readonly commandHooks?: ICommandHooks;
 }
 
 /** The DynamoDB actions the service's code calls (no scans, transactions, describes or streams). */
@@ -94,6 +96,7 @@ export class WebhookFunction extends Construct {
         externalModules: ['@aws-sdk/*'],
         // A constant for the bundler, so an untraced bundle leaves the X-Ray SDK out entirely.
         define: { 'process.env.POWERTOOLS_TRACE_ENABLED': JSON.stringify(String(tracing)) },
+        commandHooks: props.commandHooks,
       },
     });
     acknowledge(this, {

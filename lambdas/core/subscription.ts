@@ -31,8 +31,15 @@ export interface Subscription extends SubscriptionView {
   consecutiveDeadCount?: number;
 }
 
-const eventSchema = z.string().refine(isKnownEvent, { message: 'unknown event; see GET /events' });
-const targetSchema = z.string().min(1).max(TARGET_MAX_LENGTH);
+const eventSchema = z
+  .string()
+  .refine(isKnownEvent, { message: 'unknown event; see GET /events' })
+  .meta({ description: 'A catalog event or a refinement of one (GET /events)', examples: ['request.create'] });
+const targetSchema = z
+  .string()
+  .min(1)
+  .max(TARGET_MAX_LENGTH)
+  .meta({ description: 'https:// URL (http:// where allowed); private addresses are refused', examples: ['https://example.com/hook'] });
 /** Deliveries per second, a whole number from 1 (Svix's throttleRate, Convoy's rate limit). */
 const rateLimitSchema = z.number().int('a whole number of deliveries per second').min(1).max(10_000);
 

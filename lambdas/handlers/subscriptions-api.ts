@@ -4,7 +4,7 @@ import { EVENT_CATALOG, EVENT_REFINEMENTS, OPERATOR_SELECT_EVENT } from '../core
 import { ConflictError, NotFoundError } from '../core/errors';
 import { DeliveryMessage } from '../core/delivery-message';
 import { PostRequest } from '../core/deliver';
-import { TILEDESK_HISTORY_MAX_PAGE, readTiledeskHistoryPage } from '../core/history-page';
+import { readTiledeskHistoryPage } from '../core/history-page';
 import { messageFromAttempt, planRecovery } from '../core/recovery';
 import { sendTestPing } from '../core/test-ping';
 import { stringifyJson } from '../core/json-text';
@@ -17,7 +17,8 @@ import {
   rotateSecret,
   updateSubscription,
 } from '../core/manage-subscriptions';
-import { Subscription, SubscriptionView, createSubscriptionSchema, idSchema, toView, updateSubscriptionSchema } from '../core/subscription';
+import { Subscription, SubscriptionView, createSubscriptionSchema, toView, updateSubscriptionSchema } from '../core/subscription';
+import { pageQuerySchema, pathSchema, recoverSchema, tiledeskPageQuerySchema } from '../core/api-schemas';
 import { parseAllowlist } from '../core/address-policy';
 import { booleanFlag, readConfig } from '../adapters/config';
 import { instrument, logger, metrics } from '../adapters/observability';
@@ -90,30 +91,6 @@ async function withHealth(projectId: string, views: SubscriptionView[]): Promise
 
 /** Attempts recover reads whole and sends per round. */
 const RECOVER_PAGE = 25;
-
-const pathSchema = z.object({ projectId: idSchema, id: idSchema.optional(), logId: idSchema.optional() });
-
-const recoverSchema = z.strictObject({
-  since: z.iso.datetime({ offset: true, message: 'an ISO 8601 date-time, e.g. 2026-11-20T00:00:00Z' }),
-});
-
-const pageQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(API.logsPageSizeMax).default(API.logsPageSize),
-  cursor: z.string().max(2048).optional(),
-});
-
-const notWithPage = z.undefined({ message: 'give either page (Tiledesk paging) or limit/cursor, not both' }).optional();
-
-/** `?page=N`, Tiledesk's history paging; not mixed with our `limit`/`cursor`. */
-const tiledeskPageQuerySchema = z.object({
-  page: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(TILEDESK_HISTORY_MAX_PAGE, `at most ${TILEDESK_HISTORY_MAX_PAGE}; use limit and cursor to read further back`),
-  limit: notWithPage,
-  cursor: notWithPage,
-});
 
 /** Routes the subscription API's requests (routes declared in `lib/settings.ts`). */
 export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {

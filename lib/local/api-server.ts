@@ -26,6 +26,8 @@ export interface LocalRoute {
   handler: RouteHandler;
   /** The deployed function's timeout: a slower call answers 500, as API Gateway does then. @default 30 */
   timeoutSeconds?: number;
+  /** Served without the authorizer, as a route with no authorizer on AWS. @default false */
+  public?: boolean;
 }
 
 export interface ApiServerOptions {
@@ -146,10 +148,12 @@ async function serve(
     queryStringParameters: query ? Object.fromEntries(new URLSearchParams(query)) : undefined,
     pathParameters: match.params,
   };
-  const authorization = (await options.authorizer(
-    { ...common, cookies: [], type: 'REQUEST', routeArn: `arn:local:${match.route.routeKey}`, identitySource: [], requestContext },
-    localLambdaContext('authorizer', 10),
-  )) as AuthorizerResult;
+  const authorization = match.route.public
+    ? { isAuthorized: true, context: undefined }
+    : ((await options.authorizer(
+        { ...common, cookies: [], type: 'REQUEST', routeArn: `arn:local:${match.route.routeKey}`, identitySource: [], requestContext },
+        localLambdaContext('authorizer', 10),
+      )) as AuthorizerResult);
   if (!authorization.isAuthorized) {
     writeJson(res, 403, { message: 'Forbidden' });
     return;
@@ -158,7 +162,11 @@ async function serve(
       ...common,
       body: body.length > 0 ? body.toString('utf8') : undefined,
       isBase64Encoded: false,
-      requestContext: { ...requestContext, authorizer: { lambda: authorization.context } },
+      // A route without an authorizer gets no `authorizer` in its context, as on AWS.
+      requestContext: {
+        ...requestContext,
+        ...(authorization.context && { authorizer: { lambda: authorization.context } }),
+      } as APIGatewayProxyEventV2WithLambdaAuthorizer<Record<string, unknown>>['requestContext'],
   };
   const timeoutSeconds = match.route.timeoutSeconds ?? 30;
   const result = await withinFunctionTimeout(
@@ -170,7 +178,7 @@ async function serve(
     return;
   }
   res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
-  res.end(result.body ?? '');
+  res.end(result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? ''));
 }
 
 /**

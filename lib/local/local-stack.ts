@@ -14,7 +14,9 @@ import {
   DeliveryLane,
   EVENT_RULE_PATTERN,
   FAN_OUT,
+  CONSOLE_ROUTES,
   LOCAL_NAMES,
+  OPENAPI_ROUTE,
   OPERATOR_SELECT_ROUTE,
   SUBSCRIPTION_ROUTES,
   SUBSCRIPTIONS_FUNCTION,
@@ -23,6 +25,7 @@ import {
   checkRetrySchedule,
 } from '../settings';
 import { operatorSelectFunctionTimeoutSeconds } from '../timeout-budget';
+import { CONSOLE_BUILD_DIR } from '../console-build';
 import { AwsEndpoint, LocalActionHandler, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
 import { ApiServer, startApiServer } from './api-server';
 import { LocalRule, localEventBus } from './event-bus';
@@ -173,11 +176,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     process.env.FAN_OUT_QUEUE_URL = queues.fanOut.url;
 
     // Handlers read their configuration at import, so they load only once it is set.
-    const [authorizer, subscriptionsApi, operatorSelect, ingestApi] = await Promise.all([
+    const [authorizer, subscriptionsApi, operatorSelect, ingestApi, publicContent] = await Promise.all([
       import('../../lambdas/handlers/authorizer'),
       import('../../lambdas/handlers/subscriptions-api'),
       import('../../lambdas/handlers/operator-select'),
       import('../../lambdas/handlers/ingest-api'),
+      import('../../lambdas/handlers/public-content'),
     ]);
     const api: ApiServer = await startApiServer({
       port: apiPort,
@@ -205,6 +209,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           timeoutSeconds: operatorSelectFunctionTimeoutSeconds(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
         },
         { routeKey: PUBLISH_EVENTS_ROUTE, functionName: 'ingest-api', handler: ingestApi.handler },
+        ...[OPENAPI_ROUTE, ...CONSOLE_ROUTES].map((routeKey) => ({
+          routeKey,
+          functionName: 'public-content',
+          handler: publicContent.handler,
+          public: true,
+        })),
       ],
     });
     cleanups.push(() => api.stop());
@@ -279,6 +289,7 @@ function setFunctionEnvironment(
   env.WEBHOOK_ORIGIN = options.webhookOrigin ?? apiUrl;
   env.EVENT_BUS_NAME = LOCAL_NAMES.bus;
   env.CLAIM_CHECK_BUCKET = CLAIM_CHECK.localBucket;
+  env.CONSOLE_DIR = CONSOLE_BUILD_DIR;
   Object.assign(env, options.environment);
 }
 

@@ -73,6 +73,8 @@ const EXPECTED_GRANTS: Record<string, Grants> = {
     'Delivery/Queue.Arn': QUEUE_SEND,
     'Events/FanOutQueue.Arn': QUEUE_CONSUME,
   },
+  // Serves static content: no grant beyond its logs.
+  'Api/PublicContent/Function': {},
   'Delivery/Deliver/Function': {
     'Store/Table.Arn': DELIVERY_TABLE_ACTIONS,
     'Delivery/Queue.Arn': [...QUEUE_CONSUME, ...QUEUE_SEND].sort(),

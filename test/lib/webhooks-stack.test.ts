@@ -1,5 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { OPERATOR_SELECT_ROUTE, PUBLISH_EVENTS_ROUTE, SUBSCRIPTION_ROUTES, TILEDESK_INGEST_ROUTE } from '../../lib/settings';
+import { CONSOLE_ROUTES, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, PUBLISH_EVENTS_ROUTE, SUBSCRIPTION_ROUTES, TILEDESK_INGEST_ROUTE } from '../../lib/settings';
 import { CfnResource, StackTemplate, actionsOf, getAtt, ref, resourcesAllowing } from './stack-template';
 
 let stack: StackTemplate;
@@ -17,6 +17,7 @@ const FUNCTIONS_BY_ENV = {
   delivery: 'DELIVERY_LANE=fast',
   slowDelivery: 'DELIVERY_LANE=slow',
   ingest: 'EVENT_BUS_NAME',
+  publicContent: 'CONSOLE_DIR',
 } as const;
 
 describe('webhooks table', () => {
@@ -58,7 +59,7 @@ describe('webhooks table', () => {
 });
 
 describe('functions', () => {
-  it('are the authorizer, subscriptions, operator.select, fan-out and the two delivery lanes, one of each', () => {
+  it('are the authorizer, subscriptions, operator.select, fan-out, the two delivery lanes and public content, one of each', () => {
     const ids = Object.values(FUNCTIONS_BY_ENV).map((variable) => stack.functionIdWithEnv(variable));
     expect(new Set(ids).size).toBe(ids.length);
     expect(Object.keys(stack.resources('AWS::Lambda::Function')).sort()).toEqual([...ids].sort());
@@ -109,15 +110,29 @@ describe('subscription API', () => {
   it('declares one route per entry of SUBSCRIPTION_ROUTES, the operator.select and the publish routes, each behind the authorizer', () => {
     const authorizerId = stack.onlyLogicalId('AWS::ApiGatewayV2::Authorizer', {});
     const all = Object.values(stack.resources('AWS::ApiGatewayV2::Route'));
-    // Tiledesk's ingest authenticates by the token in its body: the one route without the authorizer.
-    const ingest = all.filter((route) => route.Properties.RouteKey === TILEDESK_INGEST_ROUTE);
-    expect(ingest.map((route) => route.Properties.AuthorizationType)).toEqual(['NONE']);
-    const routes = all.filter((route) => route.Properties.RouteKey !== TILEDESK_INGEST_ROUTE);
+    // Tiledesk's ingest authenticates by the token in its body; the OpenAPI document and the
+    // console are public files: the routes without the authorizer.
+    const publicRoutes: string[] = [TILEDESK_INGEST_ROUTE, OPENAPI_ROUTE, ...CONSOLE_ROUTES];
+    const unauthorized = all.filter((route) => publicRoutes.includes(route.Properties.RouteKey as string));
+    expect(unauthorized.map((route) => route.Properties.AuthorizationType)).toEqual(publicRoutes.map(() => 'NONE'));
+    const routes = all.filter((route) => !publicRoutes.includes(route.Properties.RouteKey as string));
     expect(routes.map((route) => route.Properties.RouteKey).sort()).toEqual(
       [...SUBSCRIPTION_ROUTES, OPERATOR_SELECT_ROUTE, PUBLISH_EVENTS_ROUTE].sort(),
     );
     for (const route of routes) {
       expect(route.Properties).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: authorizerId } });
+    }
+  });
+
+  it('serves the OpenAPI document and the console without the authorizer, from their own function', () => {
+    const publicContent = stack.functionIdWithEnv(FUNCTIONS_BY_ENV.publicContent);
+    for (const routeKey of [OPENAPI_ROUTE, ...CONSOLE_ROUTES]) {
+      const route = stack.resource('AWS::ApiGatewayV2::Route', stack.onlyLogicalId('AWS::ApiGatewayV2::Route', { RouteKey: routeKey }));
+      expect(route.Properties.AuthorizationType).toBe('NONE');
+      expect(route.Properties).not.toHaveProperty('AuthorizerId');
+      const integrationId = (route.Properties.Target as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1][1] as { Ref: string };
+      const integration = stack.resource('AWS::ApiGatewayV2::Integration', integrationId.Ref);
+      expect(JSON.stringify(integration.Properties.IntegrationUri)).toContain(`"${publicContent}"`);
     }
   });
 
@@ -214,7 +229,8 @@ describe('least privilege', () => {
   });
 
   it('lets no function but the authorizer touch Secrets Manager', () => {
-    const { authorizer, ...others } = FUNCTIONS_BY_ENV;
+    // The public-content function has no policy at all (test/lib/iam.test.ts).
+    const { authorizer, publicContent, ...others } = FUNCTIONS_BY_ENV;
     expect(actionsOf(stack.statementsOf(stack.functionWithEnv(authorizer)))).toContain('secretsmanager:GetSecretValue');
     for (const variable of Object.values(others)) {
       const actions = actionsOf(stack.statementsOf(stack.functionWithEnv(variable)));

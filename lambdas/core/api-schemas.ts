@@ -1,0 +1,119 @@
+import * as z from 'zod';
+import { API } from '../../lib/settings';
+import { ATTEMPT_OUTCOMES, Attempt } from './attempt';
+import { TILEDESK_HISTORY_MAX_PAGE } from './history-page';
+import { SUBSCRIPTION_STATUSES, SubscriptionView, idSchema } from './subscription';
+
+/**
+ * The HTTP API's shapes as zod schemas: the requests the handlers validate with, and the
+ * answers they give. The OpenAPI document (`openapi-document.ts`) is generated from these,
+ * so what is described is what is checked.
+ */
+
+/** Path parameters of every project route. */
+export const pathSchema = z.object({ projectId: idSchema, id: idSchema.optional(), logId: idSchema.optional() });
+
+/** Body of `POST .../recover`. */
+export const recoverSchema = z.strictObject({
+  since: z.iso.datetime({ offset: true, message: 'an ISO 8601 date-time, e.g. 2026-11-20T00:00:00Z' }),
+});
+
+/** Query of the logs and history listings. */
+export const pageQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(API.logsPageSizeMax).default(API.logsPageSize),
+  cursor: z.string().max(2048).optional(),
+});
+
+const notWithPage = z.undefined({ message: 'give either page (Tiledesk paging) or limit/cursor, not both' }).optional();
+
+/** `?page=N`, Tiledesk's history paging; not mixed with our `limit`/`cursor`. */
+export const tiledeskPageQuerySchema = z.object({
+  page: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(TILEDESK_HISTORY_MAX_PAGE, `at most ${TILEDESK_HISTORY_MAX_PAGE}; use limit and cursor to read further back`),
+  limit: notWithPage,
+  cursor: notWithPage,
+});
+
+/** The error body of every 4xx and 5xx the service itself answers (DESIGN §3). */
+export const errorSchema = z.object({
+  success: z.literal(false),
+  msg: z.string().meta({ description: 'What went wrong, in words' }),
+  errors: z
+    .array(z.object({ field: z.string(), message: z.string() }))
+    .optional()
+    .meta({ description: 'One entry per offending field (400 only)' }),
+});
+
+/** A subscription as the API shows it; never carries the secret. */
+export const subscriptionViewSchema = z.object({
+  _id: z.string(),
+  id_project: z.string(),
+  event: z.string(),
+  target: z.string(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  status: z.enum(SUBSCRIPTION_STATUSES),
+  disabledReason: z.string().optional(),
+});
+
+/** Creation's answer: the only time, with rotation, the signing secret is shown. */
+export const createdSubscriptionSchema = subscriptionViewSchema.extend({
+  secret: z.string().meta({ description: 'Standard Webhooks secret (`whsec_…`); shown only now' }),
+});
+
+/** Rotation's answer: the new secret, and until when the previous one still signs. */
+export const rotatedSubscriptionSchema = createdSubscriptionSchema.extend({
+  previousSecretExpiresAt: z.string().optional(),
+});
+
+/** One delivery attempt as logged. */
+export const attemptSchema = z.object({
+  logId: z.string(),
+  projectId: z.string(),
+  subscriptionId: z.string(),
+  webhookId: z.string(),
+  eventId: z.string(),
+  event: z.string(),
+  target: z.string(),
+  attempt: z.number().int().meta({ description: '1 for the first try; counts retries after' }),
+  outcome: z.enum(ATTEMPT_OUTCOMES),
+  statusCode: z.number().int().optional(),
+  durationMs: z.number(),
+  error: z.string().optional(),
+  errorKind: z.string().optional(),
+  responseBody: z.string().optional().meta({ description: 'Response body, truncated' }),
+  attemptedAt: z.string(),
+  nextAttemptAt: z.string().optional().meta({ description: 'When the next try is due, for a failed attempt that will be retried' }),
+  payload: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** A test ping's attempt: the same without its payload. */
+export const testAttemptSchema = attemptSchema.omit({ payload: true });
+
+/** A page of attempts, newest first. */
+export const attemptPageSchema = z.object({
+  items: z.array(attemptSchema),
+  nextCursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last' }),
+});
+
+/** `GET /events`. */
+export const eventCatalogSchema = z.object({
+  events: z.array(z.object({ event: z.string(), description: z.string() })),
+  refinements: z.array(z.object({ pattern: z.string(), base: z.string(), prefix: z.string(), description: z.string() })),
+});
+
+export const recoverResultSchema = z.object({ recovered: z.number().int(), webhookIds: z.array(z.string()) });
+export const retryResultSchema = z.object({ enqueued: z.number().int(), webhookId: z.string() });
+
+/**
+ * Compile-time guards: the answer schemas must describe exactly the core's types, so a field
+ * added to a subscription or an attempt fails `tsc` until the document describes it too.
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type SubscriptionViewDescribed = Assert<Same<z.infer<typeof subscriptionViewSchema>, SubscriptionView>>;
+export type AttemptDescribed = Assert<Same<z.infer<typeof attemptSchema>, Attempt>>;
