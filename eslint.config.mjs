@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import jest from 'eslint-plugin-jest';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'coverage/', 'scratch/', '*.js', 'eslint.config.mjs'] },
+  { ignores: ['node_modules/', 'cdk.out/', 'console/dist/', 'coverage/', 'scratch/', '*.js', 'eslint.config.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,0 +1,150 @@
+/** The subscription API as the console calls it: same origin, the user's token on every call. */
+
+export type Outcome = 'delivered' | 'failed' | 'dead' | 'unsubscribed' | 'skipped';
+export const OUTCOMES: Outcome[] = ['delivered', 'failed', 'dead', 'unsubscribed', 'skipped'];
+
+export interface Subscription {
+  _id: string;
+  id_project: string;
+  event: string;
+  target: string;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  status: 'active' | 'disabled';
+  disabledReason?: string;
+  /** Deliveries per second, when the service supports a limit. */
+  rateLimit?: number | null;
+  /** Read-only delivery health, when the service reports it. */
+  health?: Record<string, unknown>;
+  secret?: string;
+  previousSecretExpiresAt?: string;
+}
+
+export interface Attempt {
+  logId: string;
+  projectId: string;
+  subscriptionId: string;
+  webhookId: string;
+  eventId: string;
+  event: string;
+  target: string;
+  attempt: number;
+  outcome: Outcome;
+  statusCode?: number;
+  durationMs: number;
+  error?: string;
+  errorKind?: string;
+  responseBody?: string;
+  attemptedAt: string;
+  nextAttemptAt?: string;
+  payload?: Record<string, unknown>;
+}
+
+export interface AttemptPage {
+  items: Attempt[];
+  nextCursor: string | null;
+}
+
+export interface EventCatalog {
+  events: { event: string; description: string }[];
+  refinements: { pattern: string; base: string; prefix: string; description: string }[];
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** An API call that failed, with the service's message put in words a person can act on. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly fields: FieldError[] = [],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** What each status means to the person looking at the screen. */
+export function describeFailure(status: number, serviceMessage: string | undefined): string {
+  const said = serviceMessage ? ` The service said: “${serviceMessage}”.` : '';
+  if (status === 400) return `The request was refused as invalid.${said}`;
+  if (status === 401) return `Your token was not accepted (expired, malformed or wrongly signed).${said} Sign in again with a valid token.`;
+  if (status === 403) return `This token may not manage this project: it needs the owner or admin role.${said}`;
+  if (status === 404) return `Not found: it does not exist, or belongs to another project.${said}`;
+  if (status === 409) return `Refused because it conflicts with what exists.${said}`;
+  if (status === 413) return `The request is too large.${said}`;
+  if (status === 429) return 'Too many requests: the API is throttling. Wait a moment and try again.';
+  if (status >= 500) return `The service failed (HTTP ${status}).${said} Try again; if it persists, check the service logs.`;
+  return `Unexpected answer (HTTP ${status}).${said}`;
+}
+
+export interface Session {
+  token: string;
+  projectId: string;
+}
+
+/** `Bearer <jwt>`, or a token pasted in Tiledesk's own `JWT <jwt>` form as it is. */
+const authorization = (token: string): string => (/^jwt\s/i.test(token) ? token : `Bearer ${token}`);
+
+async function call<T>(session: Session, method: string, path: string, body?: unknown): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: {
+        authorization: authorization(session.token),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+  } catch (error) {
+    throw new ApiError(0, `Could not reach the API (${(error as Error).message}). Check your connection and that the service is running.`);
+  }
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!response.ok) {
+    const answer = (parsed ?? {}) as { msg?: string; message?: string; errors?: FieldError[] };
+    throw new ApiError(response.status, describeFailure(response.status, answer.msg ?? answer.message), answer.errors ?? []);
+  }
+  return parsed as T;
+}
+
+const enc = encodeURIComponent;
+
+/** The API calls of one project, bound to the signed-in token. */
+export function projectApi(session: Session) {
+  const base = `/${enc(session.projectId)}/subscriptions`;
+  const one = (id: string): string => `${base}/${enc(id)}`;
+  const page = (cursor: string | null, limit: number): string =>
+    `?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`;
+  return {
+    list: () => call<Subscription[]>(session, 'GET', base),
+    get: (id: string) => call<Subscription>(session, 'GET', one(id)),
+    create: (body: { event: string; target: string; rateLimit?: number }) => call<Subscription>(session, 'POST', base, body),
+    update: (id: string, body: Partial<Pick<Subscription, 'event' | 'target' | 'status' | 'rateLimit'>>) =>
+      call<Subscription>(session, 'PUT', one(id), body),
+    remove: (id: string) => call<Subscription>(session, 'DELETE', one(id)),
+    rotateSecret: (id: string) => call<Subscription>(session, 'POST', `${one(id)}/rotate-secret`),
+    testPing: (id: string) => call<Attempt>(session, 'POST', `${one(id)}/test`),
+    logs: (id: string, cursor: string | null, limit = 50) => call<AttemptPage>(session, 'GET', `${one(id)}/logs${page(cursor, limit)}`),
+    history: (cursor: string | null, limit = 50) => call<AttemptPage>(session, 'GET', `${base}/history${page(cursor, limit)}`),
+    retry: (id: string, logId: string) =>
+      call<{ enqueued: number; webhookId: string }>(session, 'POST', `${one(id)}/logs/${enc(logId)}/retry`),
+    recover: (id: string, since: string) =>
+      call<{ recovered: number; webhookIds: string[] }>(session, 'POST', `${one(id)}/recover`, { since }),
+    events: () => call<EventCatalog>(session, 'GET', '/events'),
+  };
+}
+
+export type ProjectApi = ReturnType<typeof projectApi>;

@@ -1,0 +1,245 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { OUTCOMES, type Attempt, type AttemptPage, type ProjectApi } from './api';
+import { formatDuration, prettyJson, prettyText } from './format';
+import { ErrorMessage, Notice, OutcomeBadge, Time, useAction } from './ui';
+
+const PAGE_SIZE = 25;
+
+/**
+ * Attempts newest first, a page at a time ("Load older"), filtered by outcome and event over
+ * what is loaded; one opens to its request, response and next retry.
+ */
+export function AttemptList(props: {
+  api: ProjectApi;
+  load: (cursor: string | null, limit: number) => Promise<AttemptPage>;
+  /** Changes when the list must be read again (e.g. after a test ping). */
+  refreshKey?: unknown;
+  showSubscription?: boolean;
+  title: string;
+}) {
+  const [items, setItems] = useState<Attempt[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<unknown>();
+  const [outcome, setOutcome] = useState('');
+  const [event, setEvent] = useState('');
+  const [selected, setSelected] = useState<string>();
+  const [round, setRound] = useState(0);
+
+  const loadPage = async (from: string | null): Promise<void> => {
+    setLoading(true);
+    setError(undefined);
+    try {
+      const page = await props.load(from, PAGE_SIZE);
+      setItems((previous) => (from ? [...previous, ...page.items] : page.items));
+      setCursor(page.nextCursor);
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setLoading(false);
+    }
+  };
+  useEffect(() => {
+    void loadPage(null);
+  }, [props.refreshKey, round]);
+
+  const events = [...new Set(items.map((item) => item.event))].sort();
+  const shown = items.filter((item) => (!outcome || item.outcome === outcome) && (!event || item.event === event));
+  const current = items.find((item) => item.logId === selected);
+  const titleId = `attempts-${props.title.replace(/\W+/g, '-').toLowerCase()}`;
+
+  return (
+    <section aria-labelledby={titleId} class="attempts">
+      <h3 id={titleId}>{props.title}</h3>
+      <div class="toolbar">
+        <label>
+          Outcome{' '}
+          <select value={outcome} onChange={(e) => setOutcome(e.currentTarget.value)}>
+            <option value="">all</option>
+            {OUTCOMES.map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Event{' '}
+          <select value={event} onChange={(e) => setEvent(e.currentTarget.value)}>
+            <option value="">all</option>
+            {events.map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" onClick={() => setRound((value) => value + 1)} disabled={loading}>
+          Refresh
+        </button>
+      </div>
+      <ErrorMessage error={error} />
+      <p class="muted" aria-live="polite">
+        {loading ? 'Loading attempts…' : `${shown.length} of ${items.length} loaded attempts shown, newest first.`}
+        {(outcome || event) && cursor ? ' Filters apply to loaded attempts: load older ones to search further.' : ''}
+      </p>
+      {shown.length > 0 && (
+        <div class="table-wrap" tabIndex={0} role="region" aria-label={`${props.title}, scrollable`}>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Event</th>
+                {props.showSubscription && <th scope="col">Subscription</th>}
+                <th scope="col">Outcome</th>
+                <th scope="col">HTTP</th>
+                <th scope="col">Duration</th>
+                <th scope="col">Try</th>
+                <th scope="col">
+                  <span class="visually-hidden">Details</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((item) => (
+                <tr key={item.logId} class={item.logId === selected ? 'selected' : undefined} data-outcome={item.outcome}>
+                  <td>
+                    <Time iso={item.attemptedAt} />
+                  </td>
+                  <td>
+                    <code>{item.event}</code>
+                  </td>
+                  {props.showSubscription && (
+                    <td>
+                      <code>{item.subscriptionId}</code>
+                    </td>
+                  )}
+                  <td>
+                    <OutcomeBadge outcome={item.outcome} />
+                  </td>
+                  <td>{item.statusCode ?? '—'}</td>
+                  <td>{formatDuration(item.durationMs)}</td>
+                  <td>{item.attempt}</td>
+                  <td>
+                    <button
+                      type="button"
+                      aria-expanded={item.logId === selected}
+                      aria-controls="attempt-detail"
+                      onClick={() => setSelected(item.logId === selected ? undefined : item.logId)}
+                    >
+                      {item.logId === selected ? 'Close' : 'Open'}
+                      <span class="visually-hidden"> attempt {item.attempt} of {item.event} ({item.outcome})</span>
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {cursor && (
+        <button type="button" onClick={() => loadPage(cursor)} disabled={loading}>
+          Load older attempts
+        </button>
+      )}
+      {current && <AttemptDetail api={props.api} attempt={current} onRetried={() => setRound((value) => value + 1)} />}
+    </section>
+  );
+}
+
+/** The headers every delivery carries that can be told from the log (the signature is not kept). */
+function knownHeaders(attempt: Attempt): [string, string][] {
+  return [
+    ['content-type', 'application/json'],
+    ['webhook-id', attempt.webhookId],
+    ['webhook-timestamp', String(Math.floor(Date.parse(attempt.attemptedAt) / 1000))],
+    ['webhook-signature', 'v1,… (HMAC-SHA256 with the subscription’s secret; not logged)'],
+  ];
+}
+
+/** One attempt: what was sent, what came back, what happens next; and a retry. */
+export function AttemptDetail({ api, attempt, onRetried }: { api: ProjectApi; attempt: Attempt; onRetried: () => void }) {
+  const action = useAction();
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => heading.current?.focus(), [attempt.logId]);
+  const retry = () =>
+    action.run(async () => {
+      const result = await api.retry(attempt.subscriptionId, attempt.logId);
+      onRetried();
+      return `Retry enqueued under webhook id ${result.webhookId}. Its attempt appears in the list once delivered (Refresh).`;
+    });
+  return (
+    <section id="attempt-detail" class="detail" aria-labelledby="attempt-detail-title">
+      <h4 id="attempt-detail-title" ref={heading} tabIndex={-1}>
+        Attempt {attempt.attempt} of <code>{attempt.event}</code>: <OutcomeBadge outcome={attempt.outcome} />
+      </h4>
+      <div class="columns">
+        <div>
+          <h5>Request</h5>
+          <dl>
+            <dt>Sent</dt>
+            <dd>
+              <Time iso={attempt.attemptedAt} />
+            </dd>
+            <dt>Target</dt>
+            <dd class="mono">POST {attempt.target}</dd>
+            <dt>Event id</dt>
+            <dd class="mono">{attempt.eventId}</dd>
+          </dl>
+          <h6>Headers</h6>
+          <pre class="code" tabIndex={0} aria-label="Request headers">
+            {knownHeaders(attempt)
+              .map(([name, value]) => `${name}: ${value}`)
+              .join('\n')}
+          </pre>
+          <h6>Payload</h6>
+          {attempt.payload ? (
+            <pre class="code" tabIndex={0} aria-label="Request payload">
+              {prettyJson(attempt.payload)}
+            </pre>
+          ) : (
+            <p class="muted">Not kept for this attempt.</p>
+          )}
+        </div>
+        <div>
+          <h5>Response</h5>
+          <dl>
+            <dt>Status</dt>
+            <dd data-testid="response-status">{attempt.statusCode ?? 'no answer'}</dd>
+            <dt>Duration</dt>
+            <dd>{formatDuration(attempt.durationMs)}</dd>
+            {attempt.errorKind && (
+              <>
+                <dt>Error kind</dt>
+                <dd>{attempt.errorKind}</dd>
+              </>
+            )}
+            {attempt.error && (
+              <>
+                <dt>Error</dt>
+                <dd>{attempt.error}</dd>
+              </>
+            )}
+            <dt>Next retry</dt>
+            <dd>{attempt.nextAttemptAt ? <Time iso={attempt.nextAttemptAt} /> : 'none scheduled'}</dd>
+          </dl>
+          <h6>Body (truncated)</h6>
+          {attempt.responseBody ? (
+            <pre class="code" tabIndex={0} aria-label="Response body">
+              {prettyText(attempt.responseBody)}
+            </pre>
+          ) : (
+            <p class="muted">Empty.</p>
+          )}
+        </div>
+      </div>
+      <p>
+        <button type="button" onClick={retry} disabled={action.busy}>
+          Retry this delivery
+        </button>
+      </p>
+      <ErrorMessage error={action.error} />
+      <Notice>{action.notice}</Notice>
+    </section>
+  );
+}

@@ -1,0 +1,197 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, type Outcome, type Subscription } from './api';
+import { formatTime, relativeTime } from './format';
+
+/** A view's title; takes focus when the view opens, so keyboard and screen-reader users land on it. */
+export function ViewHeading({ children }: { children: ComponentChildren }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => ref.current?.focus(), []);
+  return (
+    <h2 ref={ref} tabIndex={-1}>
+      {children}
+    </h2>
+  );
+}
+
+/** An error in words, announced at once; field errors listed by name. */
+export function ErrorMessage({ error }: { error: unknown }) {
+  if (!error) return null;
+  const message = error instanceof Error ? error.message : String(error);
+  const fields = error instanceof ApiError ? error.fields : [];
+  return (
+    <div class="error" role="alert">
+      <p>
+        <strong>Error{error instanceof ApiError && error.status ? ` ${error.status}` : ''}:</strong> {message}
+      </p>
+      {fields.length > 0 && (
+        <ul>
+          {fields.map((field) => (
+            <li key={field.field}>
+              <code>{field.field}</code>: {field.message}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+/** A success message, announced politely. */
+export function Notice({ children }: { children: ComponentChildren }) {
+  if (!children) return null;
+  return (
+    <p class="notice" role="status">
+      {children}
+    </p>
+  );
+}
+
+/** Loads with `load` now and whenever `deps` change; `reload` loads again. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
+  const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: true });
+  const [round, setRound] = useState(0);
+  useEffect(() => {
+    let current = true;
+    setState((previous) => ({ ...previous, loading: true }));
+    load().then(
+      (data) => current && setState({ data, loading: false }),
+      (error: unknown) => current && setState({ error, loading: false }),
+    );
+    return () => {
+      current = false;
+    };
+  }, [...deps, round]);
+  return { ...state, reload: () => setRound((value) => value + 1) };
+}
+
+/** Runs one action at a time, keeping its error and a success message. */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const [notice, setNotice] = useState<string>();
+  const run = async (action: () => Promise<string | void>): Promise<void> => {
+    setBusy(true);
+    setError(undefined);
+    setNotice(undefined);
+    try {
+      const message = await action();
+      if (message) setNotice(message);
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, notice, run, clear: () => (setError(undefined), setNotice(undefined)) };
+}
+
+export function StatusBadge({ subscription }: { subscription: Subscription }) {
+  return <span class={`badge ${subscription.status === 'active' ? 'ok' : 'off'}`}>{subscription.status}</span>;
+}
+
+export function OutcomeBadge({ outcome }: { outcome: Outcome }) {
+  const tone = outcome === 'delivered' ? 'ok' : outcome === 'skipped' || outcome === 'unsubscribed' ? 'off' : 'bad';
+  return <span class={`badge ${tone}`}>{outcome}</span>;
+}
+
+const HEALTH_STATE_KEYS = ['circuit', 'state', 'circuitState', 'status'];
+
+/**
+ * The subscription's delivery health, when the service reports it: circuit state, failures in
+ * a row, last success and failure; any other field is shown as it is.
+ */
+export function HealthSummary({ health }: { health: Record<string, unknown> | undefined }) {
+  if (!health || typeof health !== 'object') return <span class="muted">not reported</span>;
+  const parts: string[] = [];
+  const stateKey = HEALTH_STATE_KEYS.find((key) => typeof health[key] === 'string');
+  const state = stateKey ? String(health[stateKey]) : undefined;
+  if (state) parts.push(`circuit ${state}`);
+  for (const [key, value] of Object.entries(health)) {
+    if (key === stateKey || value === undefined || value === null) continue;
+    if (/fail/i.test(key) && typeof value === 'number') parts.push(`${value} ${key.replace(/([A-Z])/g, ' $1').toLowerCase()}`);
+    else if (typeof value === 'string' && !Number.isNaN(Date.parse(value)) && /at$|time|last/i.test(key)) {
+      parts.push(`${key.replace(/([A-Z])/g, ' $1').toLowerCase().replace(/ at$/, '')} ${relativeTime(value)}`);
+    } else parts.push(`${key}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+  }
+  const tone = state && /open/i.test(state) ? 'bad' : state && /half/i.test(state) ? 'warn' : 'ok';
+  return (
+    <span class="health">
+      {state && <span class={`badge ${tone}`}>{state}</span>} {parts.filter((part) => !part.startsWith('circuit ')).join(' · ')}
+    </span>
+  );
+}
+
+/** Copies text, with a fallback for browsers without the async clipboard. */
+export function CopyButton({ text, label }: { text: string; label: string }) {
+  const [copied, setCopied] = useState<string>();
+  const copy = async (): Promise<void> => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied('Copied to the clipboard.');
+    } catch {
+      setCopied('Copy was blocked by the browser: select the text and copy it by hand.');
+    }
+  };
+  return (
+    <span>
+      <button type="button" onClick={copy}>
+        {label}
+      </button>{' '}
+      <span role="status" class="muted">
+        {copied}
+      </span>
+    </span>
+  );
+}
+
+/** A modal confirmation (native dialog: focus moves in, Escape cancels). */
+export function ConfirmDialog(props: {
+  open: boolean;
+  title: string;
+  children: ComponentChildren;
+  confirmLabel: string;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    if (props.open && !dialog.open) dialog.showModal();
+    if (!props.open && dialog.open) dialog.close();
+  }, [props.open]);
+  return (
+    <dialog ref={ref} aria-labelledby="confirm-title" onCancel={props.onCancel} onClose={props.onCancel}>
+      <h3 id="confirm-title">{props.title}</h3>
+      {props.children}
+      <div class="actions">
+        <button type="button" onClick={props.onCancel}>
+          Cancel
+        </button>
+        <button type="button" class="danger" onClick={props.onConfirm}>
+          {props.confirmLabel}
+        </button>
+      </div>
+    </dialog>
+  );
+}
+
+/** A secret shown once, with a copy button, until the user says it is saved. */
+export function SecretOnce({ secret, onDone, what }: { secret: string; onDone: () => void; what: string }) {
+  return (
+    <section class="secret" aria-labelledby="secret-title">
+      <h3 id="secret-title">{what}: copy the signing secret now</h3>
+      <p>It is shown only this once. Your receiver verifies every delivery with it.</p>
+      <p>
+        <label for="secret-value">Signing secret</label>
+        <input id="secret-value" class="mono" readOnly value={secret} onFocus={(event) => event.currentTarget.select()} />
+      </p>
+      <p>
+        <CopyButton text={secret} label="Copy secret" /> <button type="button" onClick={onDone}>I have saved it</button>
+      </p>
+    </section>
+  );
+}
+
+export const Time = ({ iso }: { iso: string | undefined }) => <time dateTime={iso}>{formatTime(iso)}</time>;
