@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { type EventCatalog, type Session, projectApi } from './api';
 import { AttemptList } from './attempts';
 import { clearSession, loadSession, managedProjects, readClaims, saveSession, takeFragmentSignIn } from './session';
@@ -42,13 +42,19 @@ function SignIn(props: { initialToken?: string; initialProject?: string; onSigne
   const [project, setProject] = useState(props.initialProject ?? '');
   const projectId = project || projects[0] || '';
   const action = useAction();
-  const submit = (e: Event) => {
-    e.preventDefault();
-    void action.run(async () => {
+  const signIn = () =>
+    action.run(async () => {
       const session = { token: token.trim(), projectId: projectId.trim() };
       await projectApi(session).list();
       props.onSignedIn(session);
     });
+  // A sign-in link (`#token=…`) signs in at once when it names the project or the token does.
+  useEffect(() => {
+    if (props.initialToken && projectId) void signIn();
+  }, []);
+  const submit = (e: Event) => {
+    e.preventDefault();
+    void signIn();
   };
   return (
     <main id="main" class="signin">
