@@ -42,9 +42,9 @@ type ErrorStatus = keyof typeof ERROR_RESPONSES;
 
 interface Answer {
   description: string;
-  /** JSON answer's schema; absent with `contentType` for non-JSON files. */
+  /** JSON answer's schema; absent for files, whose media types `contentTypes` lists. */
   schema?: z.ZodType;
-  contentType?: string;
+  contentTypes?: string[];
   headers?: Record<string, string>;
 }
 
@@ -184,14 +184,14 @@ export const ROUTE_DOCS: Partial<Record<string, RouteDoc>> = {
     description: 'A single-page app; sign in with a token (kept in the tab, never sent in a URL).',
     tag: 'Public',
     public: true,
-    success: { 200: { description: 'The console page', contentType: 'text/html' } },
+    success: { 200: { description: 'The console page', contentTypes: ['text/html'] } },
     errors: [],
   },
   'GET /console/assets/{file}': {
     summary: "The console's scripts and styles",
     tag: 'Public',
     public: true,
-    success: { 200: { description: 'A built asset', contentType: 'application/octet-stream' } },
+    success: { 200: { description: 'A built script or style sheet', contentTypes: ['text/javascript', 'text/css'] } },
     errors: [404],
   },
 };
@@ -259,7 +259,7 @@ function operation(route: string, doc: RouteDoc | undefined): JsonSchema {
       }),
       content: answer.schema
         ? { 'application/json': { schema: answerSchema(answer.schema) } }
-        : { [answer.contentType ?? 'application/octet-stream']: { schema: { type: 'string' } } },
+        : Object.fromEntries((answer.contentTypes ?? ['application/octet-stream']).map((type) => [type, { schema: { type: 'string' } }])),
     };
   }
   const errorStatuses = new Set<ErrorStatus>(doc.public ? doc.errors : [...doc.errors, 401, 500]);
