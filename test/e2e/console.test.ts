@@ -271,7 +271,16 @@ describe('the console in Chromium', () => {
     await page.setViewportSize({ width: 1200, height: 900 });
   });
 
-  test('can be driven by keyboard alone: the create form is reachable by Tab and labelled', async () => {
+  test('is usable by keyboard: focus on the view’s heading, views open with Enter, a form submits with Enter; a 400 names the field', async () => {
+    await page.reload();
+    await page.getByRole('heading', { level: 2, name: 'Subscriptions' }).waitFor();
+    await expect(page.evaluate<string>('document.activeElement.outerHTML')).resolves.toMatch(/^<h2[^>]*>Subscriptions<\/h2>$/);
+    await page.keyboard.press('Tab');
+    await expect(page.evaluate<string>('document.activeElement.getAttribute("aria-label")')).resolves.toBe('Subscriptions, scrollable');
+    await page.getByRole('button', { name: 'Event catalog' }).focus();
+    await page.keyboard.press('Enter');
+    // The view's heading takes the focus, so a screen reader announces where the user is.
+    await expect(page.evaluate<string>('document.activeElement.textContent')).resolves.toBe('Event catalog');
     await page.getByRole('button', { name: 'Subscriptions', exact: true }).focus();
     await page.keyboard.press('Enter');
     await page.getByLabel('Target URL').focus();
