@@ -15,10 +15,20 @@ export interface Subscription {
   disabledReason?: string;
   /** Deliveries per second, when the service supports a limit. */
   rateLimit?: number | null;
-  /** Read-only delivery health, when the service reports it. */
-  health?: Record<string, unknown>;
+  /** Read-only delivery health. */
+  health?: Health;
   secret?: string;
   previousSecretExpiresAt?: string;
+}
+
+/** A subscription's delivery health as the API reports it. */
+export interface Health {
+  circuit: 'closed' | 'open' | 'half-open';
+  consecutiveFailures: number;
+  lane: 'fast' | 'slow';
+  lastSuccessAt?: string;
+  lastFailureAt?: string;
+  openUntil?: string;
 }
 
 export interface Attempt {
@@ -39,6 +49,7 @@ export interface Attempt {
   attemptedAt: string;
   nextAttemptAt?: string;
   payload?: Record<string, unknown>;
+  payloadOmitted?: string;
 }
 
 export interface AttemptPage {
@@ -137,6 +148,7 @@ export function projectApi(session: Session) {
     remove: (id: string) => call<Subscription>(session, 'DELETE', one(id)),
     rotateSecret: (id: string) => call<Subscription>(session, 'POST', `${one(id)}/rotate-secret`),
     testPing: (id: string) => call<Attempt>(session, 'POST', `${one(id)}/test`),
+    resetHealth: (id: string) => call<Subscription>(session, 'DELETE', `${one(id)}/health`),
     logs: (id: string, cursor: string | null, limit = 50) => call<AttemptPage>(session, 'GET', `${one(id)}/logs${page(cursor, limit)}`),
     history: (cursor: string | null, limit = 50) => call<AttemptPage>(session, 'GET', `${base}/history${page(cursor, limit)}`),
     retry: (id: string, logId: string) =>

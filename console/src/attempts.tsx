@@ -198,7 +198,7 @@ export function AttemptDetail({ api, attempt, onRetried }: { api: ProjectApi; at
               {prettyJson(attempt.payload)}
             </pre>
           ) : (
-            <p class="muted">Not kept for this attempt.</p>
+            <p class="muted">Not kept for this attempt{attempt.payloadOmitted ? `: ${attempt.payloadOmitted}` : ''}.</p>
           )}
         </div>
         <div>

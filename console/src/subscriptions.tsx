@@ -263,6 +263,21 @@ export function SubscriptionDetail(props: { api: ProjectApi; id: string; catalog
         >
           Send test ping
         </button>
+        {subscription.health && (subscription.health.circuit !== 'closed' || subscription.health.consecutiveFailures > 0 || subscription.health.lane === 'slow') && (
+          <button
+            type="button"
+            disabled={action.busy}
+            onClick={() =>
+              action.run(async () => {
+                await api.resetHealth(id);
+                refresh();
+                return 'Delivery health reset: circuit closed, fast lane, no failures counted.';
+              })
+            }
+          >
+            Reset delivery health
+          </button>
+        )}
         <button type="button" class="danger" disabled={action.busy} onClick={() => setConfirmDelete(true)}>
           Delete…
         </button>

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, type Outcome, type Subscription } from './api';
+import { ApiError, type Health, type Outcome, type Subscription } from './api';
 import { formatTime, relativeTime } from './format';
 
 /** A view's title; takes focus when the view opens, so keyboard and screen-reader users land on it. */
@@ -95,29 +95,24 @@ export function OutcomeBadge({ outcome }: { outcome: Outcome }) {
   return <span class={`badge ${tone}`}>{outcome}</span>;
 }
 
-const HEALTH_STATE_KEYS = ['circuit', 'state', 'circuitState', 'status'];
-
 /**
- * The subscription's delivery health, when the service reports it: circuit state, failures in
- * a row, last success and failure; any other field is shown as it is.
+ * The subscription's delivery health at a glance: its circuit (closed, open, half-open), failures
+ * in a row, lane, and when it last succeeded and failed.
  */
-export function HealthSummary({ health }: { health: Record<string, unknown> | undefined }) {
-  if (!health || typeof health !== 'object') return <span class="muted">not reported</span>;
-  const parts: string[] = [];
-  const stateKey = HEALTH_STATE_KEYS.find((key) => typeof health[key] === 'string');
-  const state = stateKey ? String(health[stateKey]) : undefined;
-  if (state) parts.push(`circuit ${state}`);
-  for (const [key, value] of Object.entries(health)) {
-    if (key === stateKey || value === undefined || value === null) continue;
-    if (/fail/i.test(key) && typeof value === 'number') parts.push(`${value} ${key.replace(/([A-Z])/g, ' $1').toLowerCase()}`);
-    else if (typeof value === 'string' && !Number.isNaN(Date.parse(value)) && /at$|time|last/i.test(key)) {
-      parts.push(`${key.replace(/([A-Z])/g, ' $1').toLowerCase().replace(/ at$/, '')} ${relativeTime(value)}`);
-    } else parts.push(`${key}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
-  }
-  const tone = state && /open/i.test(state) ? 'bad' : state && /half/i.test(state) ? 'warn' : 'ok';
+export function HealthSummary({ health }: { health: Health | undefined }) {
+  if (!health) return <span class="muted">not reported</span>;
+  const tone = health.circuit === 'open' ? 'bad' : health.circuit === 'half-open' || health.consecutiveFailures > 0 ? 'warn' : 'ok';
+  const label = health.circuit === 'closed' ? (health.consecutiveFailures > 0 ? 'failing' : 'healthy') : `circuit ${health.circuit}`;
+  const parts = [
+    health.consecutiveFailures > 0 ? `${health.consecutiveFailures} failure${health.consecutiveFailures === 1 ? '' : 's'} in a row` : '',
+    health.circuit === 'open' && health.openUntil ? `next probe ${relativeTime(health.openUntil)}` : '',
+    health.lane === 'slow' ? 'slow lane' : '',
+    health.lastSuccessAt ? `last success ${relativeTime(health.lastSuccessAt)}` : 'no success yet',
+    health.lastFailureAt ? `last failure ${relativeTime(health.lastFailureAt)}` : '',
+  ].filter(Boolean);
   return (
     <span class="health">
-      {state && <span class={`badge ${tone}`}>{state}</span>} {parts.filter((part) => !part.startsWith('circuit ')).join(' · ')}
+      <span class={`badge ${tone}`}>{label}</span> <span class="muted">{parts.join(' · ')}</span>
     </span>
   );
 }

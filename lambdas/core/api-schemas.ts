@@ -1,6 +1,7 @@
 import * as z from 'zod';
-import { API } from '../../lib/settings';
+import { API, DELIVERY_LANES } from '../../lib/settings';
 import { ATTEMPT_OUTCOMES, Attempt } from './attempt';
+import type { HealthView } from './delivery-health';
 import { TILEDESK_HISTORY_MAX_PAGE } from './history-page';
 import { SUBSCRIPTION_STATUSES, SubscriptionView, idSchema } from './subscription';
 
@@ -47,7 +48,17 @@ export const errorSchema = z.object({
     .meta({ description: 'One entry per offending field (400 only)' }),
 });
 
-/** A subscription as the API shows it; never carries the secret. */
+/** A subscription's delivery health, read-only (circuit breaker, lane, last outcomes). */
+export const healthSchema = z.object({
+  circuit: z.enum(['closed', 'open', 'half-open']).meta({ description: 'open: deliveries wait; half-open: the next one is a probe' }),
+  consecutiveFailures: z.number().int(),
+  lane: z.enum(DELIVERY_LANES).meta({ description: 'slow: the subscriber answered slowly and is delivered apart' }),
+  lastSuccessAt: z.string().optional(),
+  lastFailureAt: z.string().optional(),
+  openUntil: z.string().optional().meta({ description: 'When the open circuit lets its next probe through' }),
+});
+
+/** A subscription as the API shows it, with its delivery health; never carries the secret. */
 export const subscriptionViewSchema = z.object({
   _id: z.string(),
   id_project: z.string(),
@@ -58,6 +69,8 @@ export const subscriptionViewSchema = z.object({
   updatedAt: z.string(),
   status: z.enum(SUBSCRIPTION_STATUSES),
   disabledReason: z.string().optional(),
+  rateLimit: z.number().int().optional().meta({ description: 'Most deliveries per second; absent means unlimited' }),
+  health: healthSchema,
 });
 
 /** Creation's answer: the only time, with rotation, the signing secret is shown. */
@@ -89,6 +102,7 @@ export const attemptSchema = z.object({
   attemptedAt: z.string(),
   nextAttemptAt: z.string().optional().meta({ description: 'When the next try is due, for a failed attempt that will be retried' }),
   payload: z.record(z.string(), z.unknown()).optional(),
+  payloadOmitted: z.string().optional().meta({ description: 'Why the payload is not kept with this attempt' }),
 });
 
 /** A test ping's attempt: the same without its payload. */
@@ -114,6 +128,8 @@ export const retryResultSchema = z.object({ enqueued: z.number().int(), webhookI
  * added to a subscription or an attempt fails `tsc` until the document describes it too.
  */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Same types and the same keys (optional fields would otherwise pass unnoticed). */
+type Described<A, B> = Same<A, B> extends true ? Same<keyof A, keyof B> : false;
 type Assert<T extends true> = T;
-export type SubscriptionViewDescribed = Assert<Same<z.infer<typeof subscriptionViewSchema>, SubscriptionView>>;
-export type AttemptDescribed = Assert<Same<z.infer<typeof attemptSchema>, Attempt>>;
+export type SubscriptionViewDescribed = Assert<Described<z.infer<typeof subscriptionViewSchema>, SubscriptionView & { health: HealthView }>>;
+export type AttemptDescribed = Assert<Described<z.infer<typeof attemptSchema>, Attempt>>;

@@ -117,6 +117,13 @@ export const ROUTE_DOCS: Partial<Record<string, RouteDoc>> = {
     success: { 200: { description: 'The deleted subscription', schema: subscriptionViewSchema } },
     errors: [...PROJECT_ERRORS, 404],
   },
+  'DELETE /{projectId}/subscriptions/{id}/health': {
+    summary: "Reset a subscription's delivery health",
+    description: 'Closes its circuit, moves it back to the fast lane and forgets its failures in a row.',
+    tag: 'Subscriptions',
+    success: { 200: { description: 'The subscription with its fresh health', schema: subscriptionViewSchema } },
+    errors: [...PROJECT_ERRORS, 404],
+  },
   'GET /{projectId}/subscriptions/{id}/logs': {
     summary: "A subscription's delivery attempts, newest first",
     description: 'A page ends at `limit` attempts or about 1 MB; follow `nextCursor` until it is null.',

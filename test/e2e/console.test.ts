@@ -6,7 +6,7 @@ import { BrowserContext, Locator, Page, chromium } from 'playwright-core';
 import { signToken } from '../../lambdas/core/token';
 import { buildOpenApiDocument } from '../../lambdas/core/openapi-document';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
-import { publish } from '../support/pipeline';
+import { eventually, publish } from '../support/pipeline';
 import { Receiver, startReceiver } from '../support/receiver';
 
 /**
@@ -194,6 +194,13 @@ describe('the console in Chromium', () => {
     await t.api('POST', `/${PROJECT}/subscriptions`, { token: adminToken, body: { event: 'lead.create', target: flakyReceiver.url } });
     await publish(t, [{ type: 'lead.create', detail: { id_project: PROJECT, _id: 'lead-1', fullname: 'Ada' } }]);
     await flakyReceiver.waitFor(1);
+    // The list shows the failing subscription's health at a glance.
+    const flakyRow = page.locator('tr', { hasText: flakyReceiver.url });
+    await eventually(async () => {
+      await page.getByRole('button', { name: 'Subscriptions', exact: true }).click();
+      await flakyRow.getByText('1 failure in a row').waitFor({ timeout: 1000 });
+    });
+    await flakyRow.getByText('failing', { exact: true }).waitFor();
     await page.getByRole('button', { name: 'All attempts' }).click();
     const attempts = page.locator('section.attempts');
     await page.getByLabel('Outcome').selectOption('failed');
@@ -247,7 +254,8 @@ describe('the console in Chromium', () => {
     await dialog.getByRole('button', { name: 'Delete subscription' }).click();
     await page.getByRole('heading', { level: 2, name: 'Subscription deleted' }).waitFor();
     await page.getByRole('button', { name: 'Back to subscriptions' }).click();
-    await page.locator('tr', { hasText: flakyReceiver.url }).waitFor();
+    // The retried delivery succeeded: the other subscription is healthy again.
+    await page.locator('tr', { hasText: flakyReceiver.url }).getByText('healthy', { exact: true }).waitFor();
     expect(await page.locator('tr', { hasText: okReceiver.url }).count()).toBe(0);
     await screenshot('subscriptions');
   });

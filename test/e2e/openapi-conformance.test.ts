@@ -68,6 +68,7 @@ const CALLS: [string, () => Call | Promise<Call>][] = [
     () => ({ path: `/${PROJECT}/subscriptions/${ids.subscription}/recover`, body: { since: '2026-01-01T00:00:00Z' } }),
   ],
   ['POST /{projectId}/subscriptions/{id}/rotate-secret', () => ({ path: `/${PROJECT}/subscriptions/${ids.subscription}/rotate-secret` })],
+  ['DELETE /{projectId}/subscriptions/{id}/health', () => ({ path: `/${PROJECT}/subscriptions/${ids.subscription}/health` })],
   ['DELETE /{projectId}/subscriptions/{id}', () => ({ path: `/${PROJECT}/subscriptions/${ids.subscription}` })],
   [
     'POST /{projectId}/operator-select',
