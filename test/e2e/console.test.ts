@@ -243,6 +243,14 @@ describe('the console in Chromium', () => {
     await facts.getByText('active', { exact: true }).waitFor();
   });
 
+  test('recovers since a time: nothing failed, so nothing is re-sent', async () => {
+    const before = okReceiver.received.length;
+    await page.getByLabel('Since (your local time)').fill('2026-01-01T00:00');
+    await page.getByRole('button', { name: 'Recover', exact: true }).click();
+    await page.getByText('Nothing to recover since then').waitFor();
+    expect(okReceiver.received.length).toBe(before);
+  });
+
   test('deletes the subscription after a confirmation', async () => {
     await page.getByRole('button', { name: 'Delete…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete this subscription?' });
