@@ -233,6 +233,18 @@ describe('the console in Chromium', () => {
     expect(await page.content()).not.toContain(rotated);
   });
 
+  test('edits the rate limit, and removes it', async () => {
+    const rate = page.getByLabel('Rate limit (deliveries per second, empty for none)');
+    await rate.fill('5');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.locator('dl.facts').getByText('5 deliveries per second').waitFor();
+    expect((await t.api('GET', `/${PROJECT}/subscriptions`, { token: adminToken })).text).toContain('"rateLimit":5');
+    await rate.fill('');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.locator('dl.facts').getByText('none', { exact: true }).waitFor();
+    expect((await t.api('GET', `/${PROJECT}/subscriptions`, { token: adminToken })).text).not.toContain('rateLimit');
+  });
+
   test('disables and re-enables the subscription', async () => {
     const facts = page.locator('dl.facts');
     await page.getByRole('button', { name: 'Disable' }).click();
