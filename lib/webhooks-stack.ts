@@ -118,6 +118,7 @@ export class WebhooksStack extends Stack {
         FastLane: delivery.deliveryFunction.function,
         SlowLane: delivery.slowDeliveryFunction.function,
         IngestApi: ingest.ingestFunction.function,
+        PublicContent: api.publicContentFunction.function,
       },
       httpApi: api.httpApi,
       table,
