@@ -14,7 +14,9 @@ import {
   rotatedSubscriptionSchema,
   subscriptionViewSchema,
   testAttemptSchema,
+  tiledeskPageQuerySchema,
 } from './api-schemas';
+import { TILEDESK_HISTORY_MAX_PAGE, TILEDESK_HISTORY_PAGE_SIZE } from './history-page';
 import { routingRequestSchema } from './operator-select';
 import { createSubscriptionSchema, updateSubscriptionSchema } from './subscription';
 
@@ -77,10 +79,16 @@ export const ROUTE_DOCS: Partial<Record<string, RouteDoc>> = {
   'POST /{projectId}/subscriptions': {
     summary: 'Create a subscription',
     description:
-      'Subscribes a target URL to an event. The answer is the only place, with rotation, where the signing secret is shown.',
+      'Subscribes a target URL to an event. The answer is the only place, with rotation, where the signing secret is shown. 409: a second operator.select, or the project’s subscription limit reached.',
     tag: 'Subscriptions',
     body: createSubscriptionSchema,
-    success: { 201: { description: 'Created, with its secret', schema: createdSubscriptionSchema, headers: SECRET_HEADER } },
+    success: {
+      200: {
+        description: 'Created, or the existing one with the same event and target (idempotent, as Tiledesk answers), with its secret',
+        schema: createdSubscriptionSchema,
+        headers: SECRET_HEADER,
+      },
+    },
     errors: [...PROJECT_ERRORS, 409, 413],
   },
   'GET /{projectId}/subscriptions': {
@@ -91,10 +99,17 @@ export const ROUTE_DOCS: Partial<Record<string, RouteDoc>> = {
   },
   'GET /{projectId}/subscriptions/history': {
     summary: "The project's delivery attempts, newest first",
-    description: 'A page ends at `limit` attempts or about 1 MB; follow `nextCursor` until it is null.',
+    description:
+      'With `limit`/`cursor`: a page ends at `limit` attempts or about 1 MB; follow `nextCursor` until it is null. ' +
+      `With \`page\` (Tiledesk's paging, 0 to ${TILEDESK_HISTORY_MAX_PAGE}, not mixed with limit/cursor): Tiledesk's plain array, ${TILEDESK_HISTORY_PAGE_SIZE} a page.`,
     tag: 'Attempts',
-    query: pageQuerySchema,
-    success: { 200: { description: 'A page of attempts', schema: attemptPageSchema } },
+    query: pageQuerySchema.extend({ page: tiledeskPageQuerySchema.shape.page.optional() }),
+    success: {
+      200: {
+        description: 'A page of attempts; a plain array of them with `page`',
+        schema: z.union([attemptPageSchema, z.array(attemptSchema)]),
+      },
+    },
     errors: PROJECT_ERRORS,
   },
   'GET /{projectId}/subscriptions/{id}': {

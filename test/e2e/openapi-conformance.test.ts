@@ -129,6 +129,12 @@ describe('the API answers as its OpenAPI document says', () => {
     }
   });
 
+  test("history's Tiledesk paging (?page=N) answers a documented body too", async () => {
+    const { status, text, contentType } = await send('GET /{projectId}/subscriptions/history', { path: `/${PROJECT}/subscriptions/history?page=0` });
+    expectDocumentedAnswer('GET /{projectId}/subscriptions/history', ROUTE_DOCS['GET /{projectId}/subscriptions/history']!, status, text, contentType);
+    expect(Array.isArray(JSON.parse(text))).toBe(true);
+  });
+
   test('each route that needs a token answers a documented 401 error without one', async () => {
     for (const route of API_ROUTES.filter((candidate) => !ROUTE_DOCS[candidate]?.public)) {
       const path = route.split(' ')[1]!.replace('{projectId}', PROJECT).replace(/\{\w+\}/g, 'x1');
