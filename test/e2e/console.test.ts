@@ -2,12 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { BrowserContext, Locator, Page, chromium } from 'playwright-core';
+import { Locator, Page } from 'playwright-core';
 import { signToken } from '../../lambdas/core/token';
 import { buildOpenApiDocument } from '../../lambdas/core/openapi-document';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { eventually, publish } from '../support/pipeline';
 import { Receiver, startReceiver } from '../support/receiver';
+import { Browser, launchChromium } from '../support/chromium';
 
 /**
  * The web console in a real headless Chromium (Debian's `chromium`, driven by playwright-core)
@@ -23,14 +24,12 @@ const REPO = path.join(__dirname, '..', '..');
 const SCREENSHOTS =
   process.env.CONSOLE_SCREENSHOTS === '1' ? path.join(REPO, 'docs', 'console') : mkdtempSync(path.join(tmpdir(), 'console-screens-'));
 const PROJECT = 'console-project';
-const CHROMIUM = '/usr/bin/chromium';
 
 let t: TestStack;
 let okReceiver: Receiver;
 let flakyReceiver: Receiver;
-let context: BrowserContext;
+let browser: Browser;
 let page: Page;
-let userDataDir: string;
 let adminToken: string;
 /** Every URL the browser requested, to prove the token never travels in one. */
 const requestedUrls: string[] = [];
@@ -53,24 +52,8 @@ beforeAll(async () => {
   // One retry an hour away: a failed attempt stays failed until the console retries it.
   t = await startTestStack({ retrySchedule: [3600] });
   adminToken = t.tokenFor({ [PROJECT]: 'owner' }, 'console-admin');
-  userDataDir = mkdtempSync(path.join(tmpdir(), 'console-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1200, height: 900 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  context.setDefaultTimeout(15_000);
-  page = context.pages()[0] ?? (await context.newPage());
+  browser = await launchChromium();
+  page = browser.page;
   page.on('request', (request) => requestedUrls.push(request.url()));
   page.on('console', (message) => {
     if (message.type() === 'error') pageErrors.push(message.text());
@@ -79,8 +62,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await context?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.close();
   if (process.env.CONSOLE_SCREENSHOTS !== '1') rmSync(SCREENSHOTS, { recursive: true, force: true });
   await t?.stop();
   await okReceiver?.close();
