@@ -3,6 +3,7 @@ import { API, DELIVERY_LANES } from '../../lib/settings';
 import { ATTEMPT_OUTCOMES, Attempt } from './attempt';
 import type { HealthView } from './delivery-health';
 import { TILEDESK_HISTORY_MAX_PAGE } from './history-page';
+import { isPublishedEvent } from './event-catalog';
 import { SUBSCRIPTION_STATUSES, SubscriptionView, idSchema } from './subscription';
 
 /**
@@ -37,6 +38,17 @@ export const tiledeskPageQuerySchema = z.object({
   limit: notWithPage,
   cursor: notWithPage,
 });
+
+/** Most events one `POST /{projectId}/events` may carry. */
+const MAX_EVENTS_PER_REQUEST = 100;
+
+/** One event of `POST /{projectId}/events`. */
+export const publishedEventSchema = z.strictObject({
+  event: z.string().min(1).refine(isPublishedEvent, 'not an event of the catalog that is published (operator.select is synchronous)'),
+  payload: z.looseObject({ id_project: z.string().min(1).optional() }),
+});
+/** Several events in one `POST /{projectId}/events`. */
+export const publishedListSchema = z.array(publishedEventSchema).min(1).max(MAX_EVENTS_PER_REQUEST);
 
 /** The error body of every 4xx and 5xx the service itself answers (DESIGN §3). */
 export const errorSchema = z.object({
@@ -118,6 +130,19 @@ export const attemptPageSchema = z.object({
 export const eventCatalogSchema = z.object({
   events: z.array(z.object({ event: z.string(), description: z.string() })),
   refinements: z.array(z.object({ pattern: z.string(), base: z.string(), prefix: z.string(), description: z.string() })),
+});
+
+/** `POST /{projectId}/events`' answer. */
+export const publishResultSchema = z.object({
+  success: z.literal(true),
+  published: z.number().int(),
+  claimChecked: z.number().int().meta({ description: 'Events over 256 KB whose payload was stored aside (S3) and is delivered whole' }),
+});
+
+/** `POST /tiledesk/ingest`'s answer to an event (operator.select is answered with the routing object). */
+export const ingestResultSchema = z.object({
+  success: z.literal(true),
+  duplicate: z.literal(true).optional().meta({ description: 'Tiledesk retried a request already published: not published again' }),
 });
 
 export const recoverResultSchema = z.object({ recovered: z.number().int(), webhookIds: z.array(z.string()) });

@@ -1,5 +1,13 @@
 import * as z from 'zod';
-import { CONSOLE_ROUTES, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, SERVICE_VERSION, SUBSCRIPTION_ROUTES } from '../../lib/settings';
+import {
+  CONSOLE_ROUTES,
+  OPENAPI_ROUTE,
+  OPERATOR_SELECT_ROUTE,
+  PUBLISH_EVENTS_ROUTE,
+  SERVICE_VERSION,
+  SUBSCRIPTION_ROUTES,
+  TILEDESK_INGEST_ROUTE,
+} from '../../lib/settings';
 import {
   attemptPageSchema,
   attemptSchema,
@@ -7,7 +15,11 @@ import {
   errorSchema,
   eventCatalogSchema,
   pageQuerySchema,
+  ingestResultSchema,
   pathSchema,
+  publishResultSchema,
+  publishedEventSchema,
+  publishedListSchema,
   recoverResultSchema,
   recoverSchema,
   retryResultSchema,
@@ -28,7 +40,14 @@ import { createSubscriptionSchema, updateSubscriptionSchema } from './subscripti
  */
 
 /** Every route the HTTP API serves, as `lib/subscription-api.ts` and the local stack wire them. */
-export const API_ROUTES: readonly string[] = [...SUBSCRIPTION_ROUTES, OPERATOR_SELECT_ROUTE, OPENAPI_ROUTE, ...CONSOLE_ROUTES];
+export const API_ROUTES: readonly string[] = [
+  ...SUBSCRIPTION_ROUTES,
+  OPERATOR_SELECT_ROUTE,
+  PUBLISH_EVENTS_ROUTE,
+  TILEDESK_INGEST_ROUTE,
+  OPENAPI_ROUTE,
+  ...CONSOLE_ROUTES,
+];
 
 /** Statuses answered with the error body, each with its meaning. */
 const ERROR_RESPONSES = {
@@ -37,8 +56,9 @@ const ERROR_RESPONSES = {
   403: ['Forbidden', 'The token has no owner or admin right on this project'],
   404: ['NotFound', 'Absent, or another project’s'],
   409: ['Conflict', 'Conflicts with what exists (see the operation)'],
-  413: ['PayloadTooLarge', 'The request body is over 256 KiB'],
+  413: ['PayloadTooLarge', 'The request body is over the route’s limit'],
   500: ['InternalError', 'An unexpected error; the message says no more'],
+  503: ['Unavailable', 'The events could not be published now; retry'],
 } as const;
 type ErrorStatus = keyof typeof ERROR_RESPONSES;
 
@@ -55,7 +75,7 @@ export interface RouteDoc {
   summary: string;
   description?: string;
   tag: 'Subscriptions' | 'Attempts' | 'Events' | 'Hooks' | 'Public';
-  /** No token needed. @default false */
+  /** No API token (the route authenticates otherwise, or not at all). @default false */
   public?: boolean;
   query?: z.ZodObject;
   body?: z.ZodType;
@@ -193,6 +213,30 @@ export const ROUTE_DOCS: Partial<Record<string, RouteDoc>> = {
       },
     },
     errors: [...PROJECT_ERRORS, 413],
+  },
+  'POST /{projectId}/events': {
+    summary: 'Publish events (platform token)',
+    description:
+      "For producers without AWS credentials: `{event, payload}` or a list of them, published to the bus as the platform's PutEvents would. `payload.id_project` defaults to the path's project and must match it; payloads over 256 KB are stored aside and delivered whole. 403 without the platform token.",
+    tag: 'Events',
+    body: z.union([publishedEventSchema, publishedListSchema]),
+    success: { 202: { description: 'Every event is on the bus', schema: publishResultSchema } },
+    errors: [...PROJECT_ERRORS, 413, 503],
+  },
+  'POST /tiledesk/ingest': {
+    summary: "Tiledesk's own webhook request (an unmodified tiledesk-server)",
+    description:
+      "The body is the request a tiledesk-server global subscription sends (`{hook, timestamp, payload, token}`); it is authenticated by the JWT Tiledesk signs into it (and `x-hook-secret`), never an API token. A verified event is published once (Tiledesk's retries are recognised); `operator.select` is answered with the routing object while Tiledesk waits.",
+    tag: 'Hooks',
+    public: true,
+    body: z.looseObject({}).meta({ description: "Tiledesk's webhook body, as tiledesk-server sends it" }),
+    success: {
+      200: {
+        description: 'Published (or already was); for operator.select, the routing object',
+        schema: z.union([ingestResultSchema, routingRequestSchema]),
+      },
+    },
+    errors: [400, 401, 413, 503],
   },
   'GET /openapi.json': {
     summary: 'This document',

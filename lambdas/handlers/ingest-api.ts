@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { DELIVERY, PUBLISH_EVENTS_ROUTE, TILEDESK_INGEST_ROUTE } from '../../lib/settings';
 import { parseAllowlist } from '../core/address-policy';
-import { OPERATOR_SELECT_EVENT, isPublishedEvent } from '../core/event-catalog';
+import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthenticatedError, ValidationError } from '../core/errors';
 import { TiledeskEvent } from '../core/claim-check';
 import { idSchema } from '../core/subscription';
@@ -19,6 +19,7 @@ import { loadSecretSetting } from '../adapters/secret-setting';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { postWebhook } from '../adapters/webhook-client';
 import { ApiEvent, ApiResult, errorResponse, jsonResponse, parseWith, principalOf } from './http-response';
+import { publishedEventSchema, publishedListSchema } from '../core/api-schemas';
 
 const config = readConfig(
   z.object({
@@ -125,15 +126,6 @@ function rawBodyOf(event: ApiEvent): string {
   if (Buffer.byteLength(body) > MAX_INGEST_BODY_BYTES) throw new PayloadTooLargeError(MAX_INGEST_BODY_BYTES);
   return body;
 }
-
-/** Most events one `POST /{projectId}/events` may carry. */
-const MAX_EVENTS_PER_REQUEST = 100;
-
-const publishedEventSchema = z.strictObject({
-  event: z.string().min(1).refine(isPublishedEvent, 'not an event of the catalog that is published (operator.select is synchronous)'),
-  payload: z.looseObject({ id_project: z.string().min(1).optional() }),
-});
-const publishedListSchema = z.array(publishedEventSchema).min(1).max(MAX_EVENTS_PER_REQUEST);
 
 /**
  * `POST /{projectId}/events` (platform token): publishes `{event, payload}` or a list of them

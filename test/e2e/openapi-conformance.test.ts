@@ -31,6 +31,8 @@ interface Call {
   path: string;
   body?: unknown;
   token?: string | null;
+  /** The call is expected to be refused with this documented error status. */
+  expectError?: number;
 }
 
 /** Ids the calls refer to, made by the calls before them. */
@@ -74,6 +76,12 @@ const CALLS: [string, () => Call | Promise<Call>][] = [
     'POST /{projectId}/operator-select',
     () => ({ path: `/${PROJECT}/operator-select`, body: { operators: [{ id_user: 'u1' }], agents: [] }, token: t.platformToken() }),
   ],
+  [
+    'POST /{projectId}/events',
+    () => ({ path: `/${PROJECT}/events`, body: { event: 'lead.create', payload: { id_project: PROJECT } }, token: t.platformToken() }),
+  ],
+  // Not configured with Tiledesk's keys here: the documented refusal, in the error shape.
+  ['POST /tiledesk/ingest', () => ({ path: '/tiledesk/ingest', body: { hook: {}, payload: {}, token: 'x' }, token: null, expectError: 401 })],
   ['GET /openapi.json', () => ({ path: '/openapi.json', token: null })],
   ['GET /console', () => ({ path: '/console', token: null })],
   ['GET /console/assets/{file}', () => ({ path: `/console/assets/${ids.asset}`, token: null })],
@@ -123,7 +131,13 @@ describe('the API answers as its OpenAPI document says', () => {
         const page = await send('GET /console', { path: '/console', token: null });
         ids.asset = /\/console\/assets\/([^"]+\.js)"/.exec(page.text)?.[1] ?? '';
       }
-      const { status, text, contentType } = await send(route, await makeCall());
+      const call = await makeCall();
+      const { status, text, contentType } = await send(route, call);
+      if (call.expectError) {
+        expect({ route, status, documented: ROUTE_DOCS[route]!.errors.includes(status as never) }).toEqual({ route, status: call.expectError, documented: true });
+        expect([route, errorSchema.safeParse(JSON.parse(text)).success]).toEqual([route, true]);
+        continue;
+      }
       if (route === 'POST /{projectId}/subscriptions') ids.subscription = (JSON.parse(text) as { _id: string })._id;
       expectDocumentedAnswer(route, ROUTE_DOCS[route]!, status, text, contentType);
     }
