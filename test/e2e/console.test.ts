@@ -202,6 +202,24 @@ describe('the console in Chromium', () => {
     await screenshot('attempts');
   });
 
+  test('pages the project-wide attempts, newest first', async () => {
+    const flaky = ((await t.api('GET', `/${PROJECT}/subscriptions`, { token: adminToken })).body as unknown as { _id: string; target: string }[]).find(
+      (subscription) => subscription.target === flakyReceiver.url,
+    )!;
+    for (let ping = 0; ping < 26; ping++) {
+      expect((await t.api('POST', `/${PROJECT}/subscriptions/${flaky._id}/test`, { token: adminToken })).status).toBe(200);
+    }
+    await page.getByRole('button', { name: 'Subscriptions', exact: true }).click();
+    await page.getByRole('button', { name: 'All attempts' }).click();
+    const rows = page.locator('section.attempts tbody tr');
+    await page.getByText(/25 of 25 loaded attempts shown/).waitFor();
+    const times = await rows.locator('time').evaluateAll((nodes) => nodes.map((node) => node.getAttribute('datetime') ?? ''));
+    expect(times).toEqual([...times].sort().reverse());
+    await page.getByRole('button', { name: 'Load older attempts' }).click();
+    await page.getByText(/(2[6-9]|[3-9]\d) of \1 loaded attempts shown/).waitFor();
+    expect(await rows.count()).toBeGreaterThan(25);
+  });
+
   test('rotates the secret, shown once', async () => {
     await openSubscription(okReceiver.url);
     await page.getByRole('button', { name: 'Rotate secret' }).click();
