@@ -73,6 +73,16 @@ const consoleUrl = (): string => `${t.stack.apiUrl}/console`;
 const alert = (): Locator => page.getByRole('alert');
 const screenshot = (name: string): Promise<Buffer> => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
+/**
+ * Form controls without a label and buttons without a name on the current screen (run in the
+ * page as a string: this repository's TypeScript has no DOM types).
+ */
+const unlabelled = (): Promise<string[]> =>
+  page.evaluate<string[]>(`[
+    ...[...document.querySelectorAll('input, select, textarea')].filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label')).map((el) => 'control ' + el.outerHTML),
+    ...[...document.querySelectorAll('button')].filter((el) => !el.textContent.trim() && !el.getAttribute('aria-label')).map((el) => 'button ' + el.outerHTML),
+  ]`);
+
 /** Clicks the section's Refresh until the locator matches (deliveries land asynchronously). */
 async function refreshUntil(section: Locator, target: Locator, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -169,6 +179,7 @@ describe('the console in Chromium', () => {
     await page.getByText('Test ping sent: delivered.').waitFor();
     await okReceiver.waitFor(2);
     await page.getByRole('img', { name: /Delivery chart\. \d+ attempts/ }).waitFor();
+    expect(await unlabelled()).toEqual([]);
     await screenshot('subscription');
   });
 
@@ -192,6 +203,7 @@ describe('the console in Chromium', () => {
     await expect(detail.getByTestId('response-status').textContent()).resolves.toBe('503');
     await detail.getByText('receiver down for maintenance').waitFor();
     await detail.getByText('Next retry').waitFor();
+    expect(await unlabelled()).toEqual([]);
     await screenshot('attempt');
     await detail.getByRole('button', { name: 'Retry this delivery' }).click();
     await page.getByText(/Retry enqueued under webhook id/).waitFor();
@@ -307,6 +319,7 @@ describe('the console in Chromium', () => {
     await page.reload();
     await page.locator('tr', { hasText: flakyReceiver.url }).waitFor();
     await focusedHeading('Subscriptions');
+    expect(await unlabelled()).toEqual([]);
     await page.keyboard.press('Tab');
     await until(`document.activeElement?.getAttribute('aria-label') === 'Subscriptions, scrollable'`);
     await page.getByRole('button', { name: 'Event catalog' }).focus();
