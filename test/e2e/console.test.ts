@@ -83,6 +83,38 @@ const unlabelled = (): Promise<string[]> =>
     ...[...document.querySelectorAll('button')].filter((el) => !el.textContent.trim() && !el.getAttribute('aria-label')).map((el) => 'button ' + el.outerHTML),
   ]`);
 
+/**
+ * Text on the current screen whose contrast with its background is under WCAG AA (4.5:1, or
+ * 3:1 for large text); the background is the nearest opaque one up the tree.
+ */
+const lowContrast = (): Promise<string[]> =>
+  page.evaluate<string[]>(`(() => {
+    const rgb = (value) => (value.match(/[\\d.]+/g) || []).map(Number);
+    const luminance = ([r, g, b]) => {
+      const [R, G, B] = [r, g, b].map((c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; });
+      return 0.2126 * R + 0.7152 * G + 0.0722 * B;
+    };
+    const background = (el) => {
+      for (let node = el; node; node = node.parentElement) {
+        const color = rgb(getComputedStyle(node).backgroundColor);
+        if (color.length === 3 || color[3] === 1) return color.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const found = [];
+    for (const el of document.querySelectorAll('body *')) {
+      if (![...el.childNodes].some((node) => node.nodeType === 3 && node.textContent.trim())) continue;
+      const style = getComputedStyle(el);
+      if (style.visibility === 'hidden' || el.getClientRects().length === 0 || el.closest('.visually-hidden')) continue;
+      const [fg, bg] = [luminance(rgb(style.color).slice(0, 3)), luminance(background(el))];
+      const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) found.push(el.tagName + ' "' + el.textContent.trim().slice(0, 40) + '" ' + ratio.toFixed(2));
+    }
+    return found;
+  })()`);
+
 /** Clicks the section's Refresh until the locator matches (deliveries land asynchronously). */
 async function refreshUntil(section: Locator, target: Locator, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -180,6 +212,7 @@ describe('the console in Chromium', () => {
     await okReceiver.waitFor(2);
     await page.getByRole('img', { name: /Delivery chart\. \d+ attempts/ }).waitFor();
     expect(await unlabelled()).toEqual([]);
+    expect(await lowContrast()).toEqual([]);
     await screenshot('subscription');
   });
 
@@ -204,6 +237,7 @@ describe('the console in Chromium', () => {
     await detail.getByText('receiver down for maintenance').waitFor();
     await detail.getByText('Next retry').waitFor();
     expect(await unlabelled()).toEqual([]);
+    expect(await lowContrast()).toEqual([]);
     await screenshot('attempt');
     await detail.getByRole('button', { name: 'Retry this delivery' }).click();
     await page.getByText(/Retry enqueued under webhook id/).waitFor();
@@ -320,6 +354,7 @@ describe('the console in Chromium', () => {
     await page.locator('tr', { hasText: flakyReceiver.url }).waitFor();
     await focusedHeading('Subscriptions');
     expect(await unlabelled()).toEqual([]);
+    expect(await lowContrast()).toEqual([]);
     await page.keyboard.press('Tab');
     await until(`document.activeElement?.getAttribute('aria-label') === 'Subscriptions, scrollable'`);
     await page.getByRole('button', { name: 'Event catalog' }).focus();
