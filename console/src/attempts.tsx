@@ -90,7 +90,7 @@ export function AttemptList(props: {
               <tr>
                 <th scope="col">When</th>
                 <th scope="col">Event</th>
-                {props.showSubscription && <th scope="col">Subscription</th>}
+                {props.showSubscription && <th scope="col">Target</th>}
                 <th scope="col">Outcome</th>
                 <th scope="col">HTTP</th>
                 <th scope="col">Duration</th>
@@ -110,8 +110,8 @@ export function AttemptList(props: {
                     <code>{item.event}</code>
                   </td>
                   {props.showSubscription && (
-                    <td>
-                      <code>{item.subscriptionId}</code>
+                    <td class="mono wrap" title={`subscription ${item.subscriptionId}`}>
+                      {item.target}
                     </td>
                   )}
                   <td>
