@@ -286,17 +286,12 @@ function reportTransitions(projectId: string, subscriptionId: string, transition
 
 /** Sends every message that goes on; returns the entries whose message SQS did not take. */
 async function sendOn(handled: Handled[]): Promise<Entry[]> {
-  const byQueue = groupBy(
-    handled.filter((result) => result.disposition.kind === 'send'),
-    (result) => (result.disposition as Extract<Disposition, { kind: 'send' }>).queue,
-  );
+  const sends = handled.flatMap(({ entry, disposition }) => (disposition.kind === 'send' ? [{ entry, send: disposition }] : []));
+  const byQueue = groupBy(sends, ({ send }) => send.queue);
   const failed: Entry[] = [];
   await Promise.all(
     [...byQueue].map(async ([queue, results]) => {
-      const messages = results.map((result) => {
-        const { message, delaySeconds } = result.disposition as Extract<Disposition, { kind: 'send' }>;
-        return toOutgoing(message, delaySeconds, queue !== 'dlq');
-      });
+      const messages = results.map(({ send }) => toOutgoing(send.message, send.delaySeconds, queue !== 'dlq'));
       const unsent = await deliveryDeps.send(queue, messages);
       if (unsent.length > 0) {
         logger.warn('SQS did not take some delivery messages; they will be handled again', {
@@ -313,7 +308,7 @@ async function sendOn(handled: Handled[]): Promise<Entry[]> {
 }
 
 /** A delivery message as sent: the project is its tenant on the (fair) delivery queues. */
-export function toOutgoing(message: ParsedDeliveryMessage, delaySeconds: number, fair: boolean): OutgoingMessage {
+function toOutgoing(message: ParsedDeliveryMessage, delaySeconds: number, fair: boolean): OutgoingMessage {
   return { body: stringifyJson(message), delaySeconds, groupId: fair ? message.projectId : undefined };
 }
 
