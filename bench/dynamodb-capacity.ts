@@ -4,7 +4,7 @@
  * not report consumed capacity). Used by `bench/run.ts` for the cost per delivery.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TABLE_KEYS } from '../lib/settings';
+import { TABLE_KEYS } from '../lambdas/core/settings';
 
 /** A DynamoDB attribute value as the JSON protocol carries it (binary arrives decoded). */
 interface WireValue {

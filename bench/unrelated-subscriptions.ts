@@ -7,7 +7,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, BatchWriteCommandOutput, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { API, TABLE_KEYS } from '../lib/settings';
+import { API, TABLE_KEYS } from '../lambdas/core/settings';
 import { EVENT_CATALOG, OPERATOR_SELECT_EVENT } from '../lambdas/core/event-catalog';
 import { Subscription, newSigningSecret, newSubscriptionId } from '../lambdas/core/subscription';
 

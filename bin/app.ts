@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
-import { parseOrigins } from '../lib/settings';
+import { parseOrigins } from '../lambdas/core/settings';
 import { WebhooksStack } from '../lib/webhooks-stack';
 
 /** Exported for the CDK Template test of the context settings. */

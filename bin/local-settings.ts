@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { parseAllowlist } from '../lambdas/core/address-policy';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, checkRetrySchedule, parseOrigins } from '../lib/settings';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, checkRetrySchedule, parseOrigins } from '../lambdas/core/settings';
 import { timeoutProblem } from '../lib/timeout-budget';
 
 /** The local stack's default token signing secret; `JWT_SECRET` replaces it. */

@@ -4,7 +4,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, DELIVERY_RETENTION_SECONDS, DeliveryLane, checkRetrySchedule } from './settings';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, DELIVERY_RETENTION_SECONDS, DeliveryLane, checkRetrySchedule } from '../lambdas/core/settings';
 import { WebhookFunction } from './webhook-function';
 
 /** Props of {@link Delivery}. */

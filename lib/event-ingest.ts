@@ -7,7 +7,7 @@ import { Grant } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { CLAIM_CHECK, DELIVERY, PUBLISH_EVENTS_ROUTE, TABLE_KEYS, TILEDESK_INGEST_ROUTE } from './settings';
+import { CLAIM_CHECK, DELIVERY, PUBLISH_EVENTS_ROUTE, TABLE_KEYS, TILEDESK_INGEST_ROUTE } from '../lambdas/core/settings';
 import { operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { WebhookFunction, acknowledge } from './webhook-function';
 

@@ -6,7 +6,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { EVENT_RULE_PATTERN, FAN_OUT, TABLE_KEYS } from './settings';
+import { EVENT_RULE_PATTERN, FAN_OUT, TABLE_KEYS } from '../lambdas/core/settings';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
 /**

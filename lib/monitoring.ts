@@ -17,7 +17,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ATTEMPT_OUTCOMES } from '../lambdas/core/attempt';
-import { MONITORING } from './settings';
+import { MONITORING } from '../lambdas/core/settings';
 
 /** A DLQ to watch and what the on-call engineer does when it holds messages. */
 export interface WatchedDlq {

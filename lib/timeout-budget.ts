@@ -1,4 +1,4 @@
-import { DELIVERY, SUBSCRIPTIONS_FUNCTION } from './settings';
+import { DELIVERY, SUBSCRIPTIONS_FUNCTION } from '../lambdas/core/settings';
 
 /** The longest a Lambda integration of an HTTP API may run before API Gateway answers 503. */
 const HTTP_API_INTEGRATION_TIMEOUT_SECONDS = 30;

@@ -7,7 +7,7 @@ import { ICommandHooks, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { TABLE_KEYS } from './settings';
+import { TABLE_KEYS } from '../lambdas/core/settings';
 
 /** Props of {@link WebhookFunction}. */
 export interface WebhookFunctionProps {
@@ -37,7 +37,7 @@ export type TableAction =
   | 'dynamodb:DeleteItem'
   | 'dynamodb:BatchWriteItem';
 
-/** The table's global secondary indexes (`TABLE_KEYS` in `lib/settings.ts`). */
+/** The table's global secondary indexes (`TABLE_KEYS` in `lambdas/core/settings.ts`). */
 export type IndexName = typeof TABLE_KEYS.topicIndex.name | typeof TABLE_KEYS.historyIndex.name;
 
 /**

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, Billing, ProjectionType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_KEYS } from './settings';
+import { TABLE_KEYS } from '../lambdas/core/settings';
 
 /** Props of {@link WebhooksTable}. */
 export interface WebhooksTableProps {

@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { BatchWriteCommand, BatchWriteCommandOutput, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { DELIVERY, TABLE_KEYS } from '../../lib/settings';
+import { DELIVERY, TABLE_KEYS } from '../core/settings';
 import { Attempt } from '../core/attempt';
 import { ValidationError } from '../core/errors';
 import { stringifyJson } from '../core/json-text';

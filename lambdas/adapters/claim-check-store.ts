@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CLAIM_CHECK } from '../../lib/settings';
+import { CLAIM_CHECK } from '../core/settings';
 import { ClaimCheck, readClaimCheck } from '../core/claim-check';
 import { traced } from './observability';
 

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { TABLE_KEYS } from '../../lib/settings';
+import { TABLE_KEYS } from '../core/settings';
 import { DeliveryHealth, HEALTHY, reserveRate } from '../core/delivery-health';
 import { batchGetAll, dynamoDocumentClient } from './aws-clients';
 import { SubscriptionKey, subscriptionKeys } from './subscription-store';

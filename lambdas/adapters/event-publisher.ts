@@ -1,5 +1,5 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { EVENT_SOURCE } from '../../lib/settings';
+import { EVENT_SOURCE } from '../core/settings';
 import { BusEntry, TiledeskEvent, batchEntries, toBusEntries } from '../core/claim-check';
 import { ClaimCheckStore } from './claim-check-store';
 import { traced } from './observability';

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { TABLE_KEYS } from '../../lib/settings';
+import { TABLE_KEYS } from '../core/settings';
 import { dynamoDocumentClient } from './aws-clients';
 
 const { partitionKey: PK, sortKey: SK, ttlAttribute } = TABLE_KEYS;

@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { JWT_SECRET_CACHE } from '../../lib/settings';
+import { JWT_SECRET_CACHE } from '../core/settings';
 
 /** The versions of the API token signing secret that may verify a token. */
 export interface SigningSecretVersions {
@@ -59,7 +59,7 @@ export function acceptedSecrets(versions: SigningSecretVersions, overlapSeconds:
   return [current];
 }
 
-/** How the signing secret is kept per container. @default JWT_SECRET_CACHE of lib/settings.ts */
+/** How the signing secret is kept per container. @default JWT_SECRET_CACHE of lambdas/core/settings.ts */
 export interface JwtSecretSourceOptions {
   /** How long a read secret is used before it is read again. */
   ttlSeconds?: number;

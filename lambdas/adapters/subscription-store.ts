@@ -6,7 +6,7 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { TABLE_KEYS } from '../../lib/settings';
+import { TABLE_KEYS } from '../core/settings';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ConflictError, DuplicateSubscriptionError } from '../core/errors';
 import { Subscription } from '../core/subscription';
@@ -23,7 +23,7 @@ export interface SubscriptionKey {
   subscriptionId: string;
 }
 
-/** The DynamoDB items behind subscriptions (DESIGN: one table, keys in `lib/settings.ts`). */
+/** The DynamoDB items behind subscriptions (DESIGN: one table, keys in `lambdas/core/settings.ts`). */
 export const subscriptionKeys = {
   project: (projectId: string) => `PROJECT#${projectId}`,
   subscription: (subscriptionId: string) => `SUB#${subscriptionId}`,

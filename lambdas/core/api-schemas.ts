@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { API, DELIVERY_LANES } from '../../lib/settings';
+import { API, DELIVERY_LANES } from './settings';
 import { ATTEMPT_OUTCOMES, Attempt } from './attempt';
 import type { HealthView } from './delivery-health';
 import { TILEDESK_HISTORY_MAX_PAGE } from './history-page';

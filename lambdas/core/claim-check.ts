@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { EVENT_SOURCE } from '../../lib/settings';
+import { EVENT_SOURCE } from './settings';
 import { EVENT_REFINEMENTS, readPath } from './event-catalog';
 import { stringifyJson } from './json-text';
 

@@ -1,4 +1,4 @@
-import type { DeliveryLane } from '../../lib/settings';
+import type { DeliveryLane } from './settings';
 import { Attempt, newLogId } from './attempt';
 import { ParsedDeliveryMessage } from './delivery-message';
 import type { PostSignal } from './delivery-health';

@@ -1,4 +1,4 @@
-import type { DeliveryLane } from '../../lib/settings';
+import type { DeliveryLane } from './settings';
 
 /**
  * A subscription's delivery health: its circuit breaker, its lane and its rate-limit clock. It
@@ -29,7 +29,7 @@ export interface DeliveryHealth {
 
 export const HEALTHY: DeliveryHealth = { consecutiveFailures: 0, circuit: 'closed', lane: 'fast', quickAnswers: 0, version: 0 };
 
-/** How the breaker and lanes are tuned (from `DELIVERY` in lib/settings.ts). */
+/** How the breaker and lanes are tuned (from `DELIVERY` in lambdas/core/settings.ts). */
 export interface HealthSettings {
   circuitFailuresToOpen: number;
   circuitCooldownSeconds: number;

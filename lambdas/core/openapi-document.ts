@@ -7,7 +7,7 @@ import {
   SERVICE_VERSION,
   SUBSCRIPTION_ROUTES,
   TILEDESK_INGEST_ROUTE,
-} from '../../lib/settings';
+} from './settings';
 import {
   attemptPageSchema,
   attemptSchema,
@@ -35,7 +35,7 @@ import { createSubscriptionSchema, updateSubscriptionSchema } from './subscripti
 /**
  * The OpenAPI 3.1 document of the HTTP API, generated from the zod schemas the handlers
  * validate with (OpenAPI 3.1 schemas are JSON Schema draft 2020-12, zod's default target).
- * Each route of the route lists in `lib/settings.ts` needs an entry in {@link ROUTE_DOCS};
+ * Each route of the route lists in `lambdas/core/settings.ts` needs an entry in {@link ROUTE_DOCS};
  * a route without one is still listed, marked undocumented, and fails the completeness test.
  */
 
@@ -87,7 +87,7 @@ export interface RouteDoc {
 const PROJECT_ERRORS: ErrorStatus[] = [400, 403];
 const SECRET_HEADER = { 'x-hook-secret': 'The signing secret, as Tiledesk sends it' };
 
-/** The description of every route; the key is the route as `lib/settings.ts` spells it. */
+/** The description of every route; the key is the route as `lambdas/core/settings.ts` spells it. */
 export const ROUTE_DOCS: Partial<Record<string, RouteDoc>> = {
   'GET /events': {
     summary: 'The event catalog',

@@ -1,6 +1,6 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, DELIVERY_LANES, DeliveryLane } from '../../lib/settings';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, DELIVERY_LANES, DeliveryLane } from '../core/settings';
 import { parseAllowlist } from '../core/address-policy';
 import { Attempt } from '../core/attempt';
 import { DeliveryDeps, DeliveryJob, Disposition, deferred, deliverJob } from '../core/deliver';

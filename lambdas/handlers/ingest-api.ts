@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { DELIVERY, PUBLISH_EVENTS_ROUTE, TILEDESK_INGEST_ROUTE } from '../../lib/settings';
+import { DELIVERY, PUBLISH_EVENTS_ROUTE, TILEDESK_INGEST_ROUTE } from '../core/settings';
 import { parseAllowlist } from '../core/address-policy';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthenticatedError, ValidationError } from '../core/errors';
@@ -172,7 +172,7 @@ export async function publishEvents(event: ApiEvent): Promise<ApiResult> {
   }
 }
 
-/** Routes the function's requests (routes declared in `lib/settings.ts`). */
+/** Routes the function's requests (routes declared in `lambdas/core/settings.ts`). */
 export async function handleIngestRequest(event: ApiEvent): Promise<ApiResult> {
   if (event.routeKey === TILEDESK_INGEST_ROUTE) return ingestTiledeskRequest(event);
   if (event.routeKey === PUBLISH_EVENTS_ROUTE) return publishEvents(event);

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { DELIVERY } from '../../lib/settings';
+import { DELIVERY } from '../core/settings';
 import { parseAllowlist } from '../core/address-policy';
 import { ValidationError } from '../core/errors';
 import { RoutingRequest, routingRequestSchema } from '../core/operator-select';

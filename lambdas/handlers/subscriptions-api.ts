@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { API, DELIVERY, SUBSCRIPTIONS_FUNCTION } from '../../lib/settings';
+import { API, DELIVERY, SUBSCRIPTIONS_FUNCTION } from '../core/settings';
 import { EVENT_CATALOG, EVENT_REFINEMENTS, OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ConflictError, NotFoundError } from '../core/errors';
 import { DeliveryMessage } from '../core/delivery-message';
@@ -92,7 +92,7 @@ async function withHealth(projectId: string, views: SubscriptionView[]): Promise
 /** Attempts recover reads whole and sends per round. */
 const RECOVER_PAGE = 25;
 
-/** Routes the subscription API's requests (routes declared in `lib/settings.ts`). */
+/** Routes the subscription API's requests (routes declared in `lambdas/core/settings.ts`). */
 export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
   metrics.addMetric('ApiRequest', 'Count', 1);
   try {

@@ -23,7 +23,7 @@ import {
   TABLE_KEYS,
   DELIVERY_RETENTION_SECONDS,
   checkRetrySchedule,
-} from '../settings';
+} from '../../lambdas/core/settings';
 import { operatorSelectFunctionTimeoutSeconds } from '../timeout-budget';
 import { CONSOLE_BUILD_DIR } from '../console-build';
 import { AwsEndpoint, LocalActionHandler, closeServer, listen, startAwsEndpoint } from './aws-endpoint';

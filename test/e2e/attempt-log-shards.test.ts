@@ -5,7 +5,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Attempt } from '../../lambdas/core/attempt';
-import { TABLE_KEYS } from '../../lib/settings';
+import { TABLE_KEYS } from '../../lambdas/core/settings';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 
 let t: TestStack;

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SubscriptionRoute } from '../../lib/settings';
+import { OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SubscriptionRoute } from '../../lambdas/core/settings';
 import { signToken } from '../../lambdas/core/token';
 import { subscriptionOf } from '../support/api-expectations';
 import { ApiReply, TestStack, startTestStack } from '../support/local-stack-harness';

@@ -1,5 +1,5 @@
 import { AttributeValue, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { TABLE_KEYS } from '../../lib/settings';
+import { TABLE_KEYS } from '../../lambdas/core/settings';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 
 /**

@@ -1,7 +1,7 @@
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createClaimCheckStore } from '../../lambdas/adapters/claim-check-store';
 import { publishTiledeskEvents } from '../../lambdas/adapters/event-publisher';
-import { CLAIM_CHECK } from '../../lib/settings';
+import { CLAIM_CHECK } from '../../lambdas/core/settings';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { eventually, logsOf, subscribe } from '../support/pipeline';
 import { Receiver, ReceivedRequest, startReceiver } from '../support/receiver';

@@ -2,7 +2,7 @@ import dns, { LookupAddress } from 'node:dns';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Webhook } from 'standardwebhooks';
-import { TABLE_KEYS } from '../../lib/settings';
+import { TABLE_KEYS } from '../../lambdas/core/settings';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { LoggedAttempt, barrier, eventually, logsOf, publish, subscribe } from '../support/pipeline';
 import { ReceivedRequest, Reply, Receiver, startReceiver } from '../support/receiver';

@@ -1,4 +1,4 @@
-import { SUBSCRIPTIONS_FUNCTION } from '../../lib/settings';
+import { SUBSCRIPTIONS_FUNCTION } from '../../lambdas/core/settings';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { logsOf, subscribe } from '../support/pipeline';
 import { Receiver, startReceiver } from '../support/receiver';

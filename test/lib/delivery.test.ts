@@ -1,4 +1,4 @@
-import { DELIVERY, DELIVERY_RETENTION_SECONDS } from '../../lib/settings';
+import { DELIVERY, DELIVERY_RETENTION_SECONDS } from '../../lambdas/core/settings';
 import { PolicyStatement, StackTemplate, actionsOf, getAtt, ref, resourcesAllowing } from './stack-template';
 
 let stack: StackTemplate;

@@ -1,4 +1,4 @@
-import { EVENT_RULE_PATTERN, FAN_OUT, TABLE_KEYS } from '../../lib/settings';
+import { EVENT_RULE_PATTERN, FAN_OUT, TABLE_KEYS } from '../../lambdas/core/settings';
 import { StackTemplate, actionsOf, getAtt, ref, resourcesAllowing } from './stack-template';
 
 const FAN_OUT_ENV = 'FAN_OUT_QUEUE_URL';

@@ -1,6 +1,6 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { MONITORING } from '../../lib/settings';
+import { MONITORING } from '../../lambdas/core/settings';
 import { WebhooksStack } from '../../lib/webhooks-stack';
 
 const synth = (props: ConstructorParameters<typeof WebhooksStack>[2] = {}): Template =>

@@ -1,6 +1,6 @@
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { SUBSCRIPTIONS_FUNCTION } from '../../lib/settings';
+import { SUBSCRIPTIONS_FUNCTION } from '../../lambdas/core/settings';
 import { TIMEOUT_LIMITS, timeoutProblem } from '../../lib/timeout-budget';
 import { WebhooksStack, WebhooksStackProps } from '../../lib/webhooks-stack';
 

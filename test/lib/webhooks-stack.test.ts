@@ -1,5 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { CONSOLE_ROUTES, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, PUBLISH_EVENTS_ROUTE, SUBSCRIPTION_ROUTES, TILEDESK_INGEST_ROUTE } from '../../lib/settings';
+import { CONSOLE_ROUTES, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, PUBLISH_EVENTS_ROUTE, SUBSCRIPTION_ROUTES, TILEDESK_INGEST_ROUTE } from '../../lambdas/core/settings';
 import { CfnResource, StackTemplate, actionsOf, getAtt, ref, resourcesAllowing } from './stack-template';
 
 let stack: StackTemplate;

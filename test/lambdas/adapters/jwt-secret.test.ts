@@ -10,7 +10,7 @@ import {
 import { UnauthenticatedError } from '../../../lambdas/core/errors';
 import { signToken } from '../../../lambdas/core/token';
 import { verifyHs256 } from '../../../lambdas/handlers/authorizer';
-import { JWT_SECRET_CACHE } from '../../../lib/settings';
+import { JWT_SECRET_CACHE } from '../../../lambdas/core/settings';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:JwtSecret-abc123';
 const T0 = Date.parse('2026-12-01T00:00:00Z');
@@ -173,7 +173,7 @@ describe('createJwtSecretSource', () => {
     expect(read).toHaveBeenCalledTimes(2);
   });
 
-  it('takes its expiry, refresh interval and overlap from lib/settings.ts: minutes, not forever', () => {
+  it('takes its expiry, refresh interval and overlap from lambdas/core/settings.ts: minutes, not forever', () => {
     expect(JWT_SECRET_CACHE.ttlSeconds).toBeGreaterThanOrEqual(60);
     expect(JWT_SECRET_CACHE.ttlSeconds).toBeLessThanOrEqual(900);
     expect(JWT_SECRET_CACHE.minRefreshIntervalSeconds).toBeLessThan(JWT_SECRET_CACHE.ttlSeconds);

@@ -1,5 +1,5 @@
 import { nextRetry, parseRetryAfter } from '../../../lambdas/core/retry-schedule';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY } from '../../../lib/settings';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY } from '../../../lambdas/core/settings';
 
 const options = {
   schedule: DEFAULT_RETRY_SCHEDULE_SECONDS,
