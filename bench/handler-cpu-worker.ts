@@ -14,7 +14,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { EventEnvelope, planDeliveries } from '../lambdas/core/fan-out';
 import { handler as deliveryHandler } from '../lambdas/handlers/delivery';
 import { handler as fanOutHandler } from '../lambdas/handlers/fan-out';
-import { localLambdaContext } from '../lib/local/lambda-context';
+import { localLambdaContext } from '../local/lambda-context';
 
 /** What `bench/run.ts` hands this worker. */
 export interface HandlerCpuRequest {

@@ -10,7 +10,7 @@ import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { signToken } from '../lambdas/core/token';
-import { startLocalStack } from '../lib/local/local-stack';
+import { startLocalStack } from '../local/local-stack';
 
 const SECONDS = Number(process.env.BENCH_ISOLATION_SECONDS ?? 30);
 const HEALTHY_RATE = 20;

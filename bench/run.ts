@@ -23,7 +23,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { planDeliveries } from '../lambdas/core/fan-out';
 import { signToken } from '../lambdas/core/token';
-import { LocalStack, startLocalStack } from '../lib/local/local-stack';
+import { LocalStack, startLocalStack } from '../local/local-stack';
 import { FunctionUsage, LAMBDA_ASSUMPTIONS, PRICES_US_EAST_1_2025, UsagePerDelivery, costPerMillionDeliveries } from './cost-model';
 import { meterCapacity } from './dynamodb-capacity';
 import type { HandlerCpu, HandlerCpuRequest } from './handler-cpu-worker';

@@ -8,7 +8,7 @@ import { fork } from 'node:child_process';
 import * as path from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { signToken } from '../lambdas/core/token';
-import { startLocalStack } from '../lib/local/local-stack';
+import { startLocalStack } from '../local/local-stack';
 
 const EVENTS = Number(process.env.EVENTS ?? 4000);
 const SUBSCRIPTIONS = 3;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { signToken } from '../lambdas/core/token';
-import { lockDataDir } from '../lib/local/data-dir-lock';
-import { LocalStack, startLocalStack } from '../lib/local/local-stack';
+import { lockDataDir } from '../local/data-dir-lock';
+import { LocalStack, startLocalStack } from '../local/local-stack';
 import { UsageError, runCli } from './cli';
 import { LocalSettings, SettingsError, readLocalSettings } from './local-settings';
 

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { LOCK_FILE } from '../../lib/local/data-dir-lock';
+import { LOCK_FILE } from '../../local/data-dir-lock';
 import { NpmResult, runNpm } from '../support/npm-run';
 import { isListening, markedEnv, startNpmStart, waitForNoMarkedProcess } from '../support/process-probe';
 

@@ -8,7 +8,7 @@ import {
   checkWriteRequest,
   itemSize,
   nestingDepth,
-} from '../../lib/local/dynamodb-limits';
+} from '../../local/dynamodb-limits';
 
 /** A value of `levels` levels: `levels - 1` maps around a string (the top-level map is level 1). */
 function nested(levels: number, leaf: AttributeValue = { S: 'leaf' }): AttributeValue {

@@ -28,7 +28,7 @@ import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCom
 import { Webhook } from 'standardwebhooks';
 import { webhookIdOf } from '../../lambdas/core/delivery-message';
 import { signToken } from '../../lambdas/core/token';
-import { LocalStack, startLocalStack } from '../../lib/local/local-stack';
+import { LocalStack, startLocalStack } from '../../local/local-stack';
 
 const env = process.env;
 const EVENTS = Number(env.RELIABILITY_EVENTS ?? 5000);

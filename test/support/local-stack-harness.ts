@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Role, signToken } from '../../lambdas/core/token';
-import { LocalStack, LocalStackOptions, startLocalStack } from '../../lib/local/local-stack';
+import { LocalStack, LocalStackOptions, startLocalStack } from '../../local/local-stack';
 
 /** A local stack for one test file, with helpers to call its API. */
 export interface TestStack {

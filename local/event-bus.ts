@@ -1,4 +1,4 @@
-import { stringifyJson } from '../../lambdas/core/json-text';
+import { stringifyJson } from '../lambdas/core/json-text';
 import { randomUUID } from 'node:crypto';
 import { SQSClient, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { LocalActionHandler } from './aws-endpoint';

@@ -8,7 +8,7 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
   Context,
 } from 'aws-lambda';
-import { CORS } from '../../lambdas/core/settings';
+import { CORS } from '../lambdas/core/settings';
 import { closeServer, listen } from './aws-endpoint';
 import { localLambdaContext } from './lambda-context';
 

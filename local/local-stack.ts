@@ -23,9 +23,9 @@ import {
   TABLE_KEYS,
   DELIVERY_RETENTION_SECONDS,
   checkRetrySchedule,
-} from '../../lambdas/core/settings';
-import { operatorSelectFunctionTimeoutSeconds } from '../timeout-budget';
-import { CONSOLE_BUILD_DIR } from '../console-build';
+} from '../lambdas/core/settings';
+import { operatorSelectFunctionTimeoutSeconds } from '../lib/timeout-budget';
+import { CONSOLE_BUILD_DIR } from '../lib/console-build';
 import { AwsEndpoint, LocalActionHandler, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
 import { ApiServer, startApiServer } from './api-server';
 import { LocalRule, localEventBus } from './event-bus';
@@ -177,11 +177,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     // Handlers read their configuration at import, so they load only once it is set.
     const [authorizer, subscriptionsApi, operatorSelect, ingestApi, publicContent] = await Promise.all([
-      import('../../lambdas/handlers/authorizer'),
-      import('../../lambdas/handlers/subscriptions-api'),
-      import('../../lambdas/handlers/operator-select'),
-      import('../../lambdas/handlers/ingest-api'),
-      import('../../lambdas/handlers/public-content'),
+      import('../lambdas/handlers/authorizer'),
+      import('../lambdas/handlers/subscriptions-api'),
+      import('../lambdas/handlers/operator-select'),
+      import('../lambdas/handlers/ingest-api'),
+      import('../lambdas/handlers/public-content'),
     ]);
     const api: ApiServer = await startApiServer({
       port: apiPort,
@@ -393,8 +393,8 @@ async function startEventSources(
   options: LocalStackOptions,
 ): Promise<SqsEventSource[]> {
   const [fanOut, delivery] = await Promise.all([
-    import('../../lambdas/handlers/fan-out'),
-    import('../../lambdas/handlers/delivery'),
+    import('../lambdas/handlers/fan-out'),
+    import('../lambdas/handlers/delivery'),
   ]);
   const common = { sqs, region: REGION, onError: options.onError };
   const deliveryLane = (lane: DeliveryLane, queue: QueueRef, concurrency: number) =>

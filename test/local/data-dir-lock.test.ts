@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { LOCK_FILE, lockDataDir } from '../../../lib/local/data-dir-lock';
+import { LOCK_FILE, lockDataDir } from '../../local/data-dir-lock';
 
 let dataDir: string;
 beforeEach(() => {
