@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { signToken } from '../lambdas/core/token';
+import { ensureConsoleBuilt } from '../lib/console-build';
 import { lockDataDir } from '../local/data-dir-lock';
 import { LocalStack, startLocalStack } from '../local/local-stack';
 import { UsageError, runCli } from './cli';
@@ -17,6 +18,9 @@ runCli(async () => {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'INFO';
   let stack: LocalStack;
   try {
+    // A fresh clone has no console build (it is not committed): build it here rather than in
+    // `npm ci`, so that a `git pull` that changes the console is picked up by the next start too.
+    await ensureConsoleBuilt();
     stack = await startLocalStack({
       port: settings.port,
       awsPort: settings.awsPort,

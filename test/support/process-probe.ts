@@ -68,10 +68,13 @@ export interface StartedStack {
   stackPid(): number;
 }
 
-/** Starts `npm start` on free ports and resolves once it printed its banner. */
-export async function startNpmStart(env: NodeJS.ProcessEnv = {}): Promise<StartedStack> {
+/**
+ * Starts `npm start` on free ports and resolves once it printed its banner; in `cwd` (another
+ * copy of the project) when given.
+ */
+export async function startNpmStart(env: NodeJS.ProcessEnv = {}, cwd: string = REPO_ROOT): Promise<StartedStack> {
   const marked = markedEnv({ PORT: '0', AWS_PORT: '0', POWERTOOLS_LOG_LEVEL: 'SILENT', ...env });
-  const npm = spawn('npm', ['start'], { cwd: REPO_ROOT, env: marked.env, detached: true });
+  const npm = spawn('npm', ['start'], { cwd, env: marked.env, detached: true });
   let output = '';
   npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
