@@ -31,6 +31,7 @@ export function parseCliArgs<T extends ParseArgsConfig['options']>(
   options: T,
   args: string[] = process.argv.slice(2),
 ): ReturnType<typeof parseArgs<{ options: T; args: string[] }>> {
+  refuseOptionsNpmTook(Object.keys(options ?? {}), args);
   const joined: string[] = [];
   for (let n = 0; n < args.length; n += 1) {
     const arg = args[n]!;
@@ -48,6 +49,20 @@ export function parseCliArgs<T extends ParseArgsConfig['options']>(
   } catch (error) {
     throw new UsageError(`${(error as Error).message.split('\n')[0]} (--help shows the usage)`);
   }
+}
+
+/**
+ * `npm run receiver --secret x` (no `--`) hands `--secret` to npm, which keeps it as its own
+ * setting (`npm_config_secret` in the script's environment) and passes only `x` on. Without this
+ * check the command would say `--secret is required`, which the person just typed.
+ */
+function refuseOptionsNpmTook(names: readonly string[], args: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
+  const script = env.npm_lifecycle_event;
+  if (!script) return;
+  const taken = names.filter((name) => env[`npm_config_${name.replaceAll('-', '_')}`] !== undefined && !args.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`)));
+  if (taken.length === 0) return;
+  const flags = taken.map((name) => `--${name}`).join(', ');
+  throw new UsageError(`npm kept ${flags} for itself: add -- before the command's options, e.g. npm run ${script} -- --${taken[0]} …`);
 }
 
 /** The region of an SQS queue URL (`https://sqs.<region>.amazonaws.com/…`), if it names one. */

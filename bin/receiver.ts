@@ -6,8 +6,9 @@ import { UsageError, parseCliArgs, runCli } from './cli';
 
 const USAGE = `Usage: npm run receiver -- --secret whsec_... [--port 8787] [--fail N] [--select <user id>]
 
-A small webhook receiver: verifies each POST with the reference Standard Webhooks library,
-deduplicates on webhook-id, prints it and answers 200.
+A small webhook receiver: verifies each POST (on any path) with the reference Standard Webhooks
+library, deduplicates on webhook-id, prints it and answers 200; a request signed with another
+secret gets a 401 naming the subscription it was signed for.
   --secret     the subscription's signing secret, as the API returned it (whsec_…)
   --port       where to listen on 127.0.0.1 (0 picks a free port) [8787]
   --fail N     answer 500 to the first N verified requests, to watch retries [0]
@@ -55,8 +56,10 @@ async function serve(options: { verifier: Webhook; port: number; toFail: number;
       try {
         options.verifier.verify(body, headers);
       } catch (error) {
-        console.log(`REJECTED ${req.method} ${req.url}: ${(error as Error).message}`);
-        res.writeHead(401).end();
+        const why = rejectionOf(body, (error as Error).message);
+        console.log(`REJECTED ${req.method} ${req.url}: ${why}`);
+        // The body is kept in the sender's attempt log, so the subscriber's owner reads it there too.
+        res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' }).end(`${why}\n`);
         return;
       }
       const id = headers['webhook-id'] ?? '';
@@ -90,5 +93,25 @@ async function serve(options: { verifier: Webhook; port: number; toFail: number;
     server.listen(options.port, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  console.log(`receiver on http://127.0.0.1:${port}/hook — verifying with the subscription's secret`);
+  console.log(`receiver on http://127.0.0.1:${port}/hook — it answers on every path of this port (e.g. /hook, /select), verifying with the subscription's secret`);
+}
+
+/**
+ * Why a request failed verification, in terms of what to fix. A signature that does not match
+ * usually means the secret given here is another subscription's, or was rotated since: the
+ * body's `hook` (unsigned for us, so only a hint) names the subscription the sender signed for.
+ */
+function rejectionOf(body: string, reason: string): string {
+  let hook: { _id?: unknown; event?: unknown; target?: unknown } | undefined;
+  try {
+    hook = (JSON.parse(body) as { hook?: typeof hook }).hook;
+  } catch {
+    // Not JSON: nothing to name.
+  }
+  if (!/signature/i.test(reason) || typeof hook?._id !== 'string') return reason;
+  return (
+    `${reason}: the secret given with --secret is not the one of subscription ${hook._id} ` +
+    `(${String(hook.event)} → ${String(hook.target)}); it belongs to another subscription or was rotated since — ` +
+    `restart the receiver with the secret that subscription's creation or rotate-secret answered`
+  );
 }

@@ -137,8 +137,24 @@ export function postWebhook(options: PostOptions): Promise<PostResult> {
     });
     req.on('error', (error: NodeJS.ErrnoException) => {
       const refused = error instanceof RefusedAddressError || error.code === 'EREFUSEDADDRESS';
-      finish({ headers: {}, body: '', error: error.message, errorKind: refused ? 'refused' : 'network' });
+      finish({ headers: {}, body: '', error: describeRequestError(error), errorKind: refused ? 'refused' : 'network' });
     });
     req.end(options.body);
   });
+}
+
+/** OpenSSL's reasons for a handshake that met something other than TLS (a plain-HTTP server). */
+const NOT_TLS = /wrong version number|packet length too long|unknown protocol|record layer failure/i;
+
+/**
+ * The error of a request that got no response, in words that say what to fix: OpenSSL's text
+ * for an `https://` target that answers plain HTTP (`…:ssl3_get_record:wrong version number:…`)
+ * names no cause a subscriber would recognise. Other errors keep Node's message.
+ */
+export function describeRequestError(error: NodeJS.ErrnoException): string {
+  if (error.code === 'EPROTO' || error.code?.startsWith('ERR_SSL_')) {
+    if (NOT_TLS.test(error.message)) return 'TLS handshake failed — does the target speak HTTPS? (its answer was not TLS)';
+    return `TLS handshake failed: ${error.message.replace(/^.*?error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):.*$/s, '$1')}`;
+  }
+  return error.message;
 }

@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { LOCK_FILE } from '../../local/data-dir-lock';
-import { NpmResult, runNpm } from '../support/npm-run';
+import { NpmResult, REPO_ROOT, runNpm } from '../support/npm-run';
 import { isListening, markedEnv, startNpmStart, waitForNoMarkedProcess } from '../support/process-probe';
 
 /**
@@ -97,6 +98,25 @@ describe('command-line tools', () => {
       await runMarked('receiver', ['--secret', 'whsec_…', '--port', '0']),
       /^--secret must be the subscription's secret exactly as the API returned it .*the README's placeholder: paste the secret of step 1$/,
     );
+  });
+
+  test('npm run receiver with its options but no -- says to add --', async () => {
+    // npm keeps options before `--` for itself: the receiver sees only their values.
+    const marked = markedEnv();
+    const result = await new Promise<NpmResult>((resolve, reject) => {
+      const child = spawn('npm', ['run', '-s', 'receiver', '--secret', `whsec_${Buffer.alloc(24, 7).toString('base64')}`, '--port', '0'], {
+        cwd: REPO_ROOT,
+        env: marked.env,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.once('error', reject);
+      child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    });
+    expect(await waitForNoMarkedProcess(marked.marker)).toEqual([]);
+    expectOneLine(result, /^npm kept --secret, --port for itself: add -- before the command's options, e\.g\. npm run receiver -- --secret …$/);
   });
 
   test('npm run receiver on a port in use is one line', async () => {

@@ -2,7 +2,7 @@ import { LookupAddress } from 'node:dns';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { parseAllowlist } from '../../../lambdas/core/address-policy';
-import { LookupAll, postWebhook, vettedLookup } from '../../../lambdas/adapters/webhook-client';
+import { LookupAll, describeRequestError, postWebhook, vettedLookup } from '../../../lambdas/adapters/webhook-client';
 
 const loopbackAllowed = parseAllowlist('127.0.0.0/8,::1');
 const nothingAllowed = parseAllowlist('');
@@ -84,6 +84,21 @@ describe('postWebhook', () => {
     // The drip never ends: without a timeout over the whole response the call would not return.
     const result = await post(`${base}/drip`, loopbackAllowed, 500);
     expect(result).toMatchObject({ errorKind: 'timeout', error: expect.stringContaining('500 ms') });
+  });
+});
+
+describe('describeRequestError', () => {
+  test("an https target served by a plain-HTTP server says so, not OpenSSL's text", async () => {
+    // The test server speaks plain HTTP; asking it for TLS is the newcomer's mistake.
+    const result = await post(`${base.replace('http:', 'https:')}/hook`);
+    expect(result).toMatchObject({ errorKind: 'network', error: expect.stringMatching(/^TLS handshake failed — does the target speak HTTPS\?/) });
+    expect(result.error).not.toMatch(/ssl3_get_record|openssl/i);
+  });
+
+  test('other errors keep their message', () => {
+    expect(describeRequestError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }))).toBe('connect ECONNREFUSED 127.0.0.1:9');
+    const certificate = Object.assign(new Error('E0:error:0A000086:SSL routines:tls_post_process_server_certificate:certificate verify failed:x.c:2'), { code: 'ERR_SSL_CERTIFICATE_VERIFY_FAILED' });
+    expect(describeRequestError(certificate)).toBe('TLS handshake failed: certificate verify failed');
   });
 });
 
