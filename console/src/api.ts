@@ -1,71 +1,14 @@
 /** The subscription API as the console calls it: same origin, the user's token on every call. */
 
-export type Outcome = 'delivered' | 'failed' | 'dead' | 'unsubscribed' | 'skipped';
-export const OUTCOMES: Outcome[] = ['delivered', 'failed', 'dead', 'unsubscribed', 'skipped'];
+import { ATTEMPT_OUTCOMES } from '../../lambdas/core/api-types';
+import type { Attempt, AttemptOutcome, AttemptPage, EventCatalogAnswer, FieldError, SubscriptionAnswer, SubscriptionUpdate } from '../../lambdas/core/api-types';
 
-export interface Subscription {
-  _id: string;
-  id_project: string;
-  event: string;
-  target: string;
-  createdBy: string;
-  createdAt: string;
-  updatedAt: string;
-  status: 'active' | 'disabled';
-  disabledReason?: string;
-  /** Deliveries per second, when the service supports a limit. */
-  rateLimit?: number | null;
-  /** Read-only delivery health. */
-  health?: Health;
-  secret?: string;
-  previousSecretExpiresAt?: string;
-}
-
-/** A subscription's delivery health as the API reports it. */
-export interface Health {
-  circuit: 'closed' | 'open' | 'half-open';
-  consecutiveFailures: number;
-  lane: 'fast' | 'slow';
-  lastSuccessAt?: string;
-  lastFailureAt?: string;
-  openUntil?: string;
-}
-
-export interface Attempt {
-  logId: string;
-  projectId: string;
-  subscriptionId: string;
-  webhookId: string;
-  eventId: string;
-  event: string;
-  target: string;
-  attempt: number;
-  outcome: Outcome;
-  statusCode?: number;
-  durationMs: number;
-  error?: string;
-  errorKind?: string;
-  responseBody?: string;
-  attemptedAt: string;
-  nextAttemptAt?: string;
-  payload?: Record<string, unknown>;
-  payloadOmitted?: string;
-}
-
-export interface AttemptPage {
-  items: Attempt[];
-  nextCursor: string | null;
-}
-
-export interface EventCatalog {
-  events: { event: string; description: string }[];
-  refinements: { pattern: string; base: string; prefix: string; description: string }[];
-}
-
-export interface FieldError {
-  field: string;
-  message: string;
-}
+// The API's answer types are the functions' own (one module, `lambdas/core/api-types.ts`).
+export type { Attempt, AttemptPage, FieldError, HealthView as Health } from '../../lambdas/core/api-types';
+export type Outcome = AttemptOutcome;
+export type Subscription = SubscriptionAnswer;
+export type EventCatalog = EventCatalogAnswer;
+export const OUTCOMES: readonly Outcome[] = ATTEMPT_OUTCOMES;
 
 /** An API call that failed, with the service's message put in words a person can act on. */
 export class ApiError extends Error {
@@ -143,7 +86,7 @@ export function projectApi(session: Session) {
     list: () => call<Subscription[]>(session, 'GET', base),
     get: (id: string) => call<Subscription>(session, 'GET', one(id)),
     create: (body: { event: string; target: string; rateLimit?: number }) => call<Subscription>(session, 'POST', base, body),
-    update: (id: string, body: Partial<Pick<Subscription, 'event' | 'target' | 'status' | 'rateLimit'>>) =>
+    update: (id: string, body: SubscriptionUpdate) =>
       call<Subscription>(session, 'PUT', one(id), body),
     remove: (id: string) => call<Subscription>(session, 'DELETE', one(id)),
     rotateSecret: (id: string) => call<Subscription>(session, 'POST', `${one(id)}/rotate-secret`),

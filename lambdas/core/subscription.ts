@@ -1,25 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import * as z from 'zod';
 import { isKnownEvent } from './event-catalog';
+import { SUBSCRIPTION_STATUSES, SubscriptionUpdate, SubscriptionView } from './api-types';
 import { TARGET_MAX_LENGTH } from './target-policy';
 
-export const SUBSCRIPTION_STATUSES = ['active', 'disabled'] as const;
-export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
-
-/** A subscription as the API shows it (DESIGN §3); never carries the secret. */
-export interface SubscriptionView {
-  _id: string;
-  id_project: string;
-  event: string;
-  target: string;
-  createdBy: string;
-  createdAt: string;
-  updatedAt: string;
-  status: SubscriptionStatus;
-  disabledReason?: string;
-  /** Most deliveries per second to this target; absent means unlimited. */
-  rateLimit?: number;
-}
+// The subscription as the API shows it is shared with the console.
+export { SUBSCRIPTION_STATUSES, type SubscriptionStatus, type SubscriptionView } from './api-types';
 
 /** A subscription as stored: the view plus its signing secrets and delivery health. */
 export interface Subscription extends SubscriptionView {
@@ -58,6 +44,9 @@ export const updateSubscriptionSchema = z
   })
   .refine((body) => Object.keys(body).length > 0, { message: 'nothing to update: give event, target, status or rateLimit' });
 export type UpdateSubscriptionInput = z.infer<typeof updateSubscriptionSchema>;
+// The console's request type (api-types.ts) is this body: a change to one must change the other.
+export type UpdateBodyShared = Assert<UpdateSubscriptionInput extends SubscriptionUpdate ? (SubscriptionUpdate extends UpdateSubscriptionInput ? true : false) : false>;
+type Assert<T extends true> = T;
 
 /** Path ids: Tiledesk project ids are Mongo ObjectIds, but any short token-safe id is accepted. */
 export const idSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');

@@ -34,4 +34,26 @@ describe('module structure', () => {
   it('finds the imports it checks (the scan is not vacuous)', () => {
     expect(importsOf(join(root, 'lambdas/handlers/delivery.ts'))).toContain('lambdas/core/settings');
   });
+
+  it('the console takes the API answer types from lambdas/core/api-types.ts and declares none of its own', () => {
+    const consoleApi = readFileSync(join(root, 'console/src/api.ts'), 'utf8');
+    expect(importsOf(join(root, 'console/src/api.ts'))).toContain('lambdas/core/api-types');
+    const declared = [...consoleApi.matchAll(/^export (?:interface|type) (\w+)\s*(?:\{|=\s*\{)/gm)].map((m) => m[1]);
+    for (const name of ['Subscription', 'Attempt', 'Health', 'AttemptPage', 'EventCatalog', 'FieldError']) {
+      expect(declared).not.toContain(name);
+    }
+  });
+
+  it('the shared types module, and what it imports, need nothing of Node: the console bundles it', () => {
+    const seen = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(join(root, `${file}.ts`), 'utf8');
+      expect({ file, node: /from\s+['"](node:|zod|@aws)/.test(text) }).toEqual({ file, node: false });
+      importsOf(join(root, `${file}.ts`)).forEach(visit);
+    };
+    visit('lambdas/core/api-types');
+    expect(seen.size).toBeGreaterThan(1);
+  });
 });
