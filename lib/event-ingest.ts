@@ -7,7 +7,7 @@ import { Grant } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { CLAIM_CHECK, DELIVERY, PUBLISH_EVENTS_ROUTE, TABLE_KEYS, TILEDESK_INGEST_ROUTE } from '../lambdas/core/settings';
+import { CLAIM_CHECK, DELIVERY, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, TABLE_KEYS, TILEDESK_INGEST_ROUTE } from '../lambdas/core/settings';
 import { operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
@@ -108,9 +108,12 @@ export class EventIngest extends Construct {
       // Tiledesk authenticates with the token in the body and x-hook-secret, never an API token.
       authorizer: new HttpNoneAuthorizer(),
     });
-    // Publishing takes the platform token: the API's own authorizer, as every other route.
-    const [publishMethod, publishPath] = PUBLISH_EVENTS_ROUTE.split(' ') as [keyof typeof HttpMethod, string];
-    props.httpApi.addRoutes({ path: publishPath, methods: [HttpMethod[publishMethod]], integration });
+    // Publishing takes the platform token (an example, an owner's or admin's): the API's own
+    // authorizer, as every other route.
+    for (const publishRoute of [PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE]) {
+      const [publishMethod, publishPath] = publishRoute.split(' ') as [keyof typeof HttpMethod, string];
+      props.httpApi.addRoutes({ path: publishPath, methods: [HttpMethod[publishMethod]], integration });
+    }
     for (const route of routes) {
       acknowledge(route, {
         'AwsSolutions::AwsSolutions-APIG4':

@@ -8,6 +8,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CLAIM_CHECK,
   PUBLISH_EVENTS_ROUTE,
+  PUBLISH_EXAMPLE_ROUTE,
   TILEDESK_INGEST_ROUTE,
   DEFAULT_RETRY_SCHEDULE_SECONDS,
   DELIVERY,
@@ -209,6 +210,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           timeoutSeconds: operatorSelectFunctionTimeoutSeconds(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
         },
         { routeKey: PUBLISH_EVENTS_ROUTE, functionName: 'ingest-api', handler: ingestApi.handler },
+        { routeKey: PUBLISH_EXAMPLE_ROUTE, functionName: 'ingest-api', handler: ingestApi.handler },
         ...[OPENAPI_ROUTE, ...CONSOLE_ROUTES].map((routeKey) => ({
           routeKey,
           functionName: 'public-content',

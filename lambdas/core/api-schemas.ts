@@ -128,8 +128,27 @@ export const attemptPageSchema = z.object({
 
 /** `GET /events`. */
 export const eventCatalogSchema = z.object({
-  events: z.array(z.object({ event: z.string(), description: z.string() })),
+  events: z.array(
+    z.object({
+      event: z.string(),
+      description: z.string(),
+      example: z.record(z.string(), z.unknown()).meta({ description: 'A payload of this event as a receiver gets it (its schema: the OpenAPI document’s webhooks)' }),
+    }),
+  ),
   refinements: z.array(z.object({ pattern: z.string(), base: z.string(), prefix: z.string(), description: z.string() })),
+});
+
+/** Body of `POST /{projectId}/events/example`. */
+export const exampleRequestSchema = z.strictObject({
+  event: z.string().min(1).meta({ description: 'A catalog event or a refinement; a refinement publishes its base event carrying its name', examples: ['request.create'] }),
+});
+
+/** `POST /{projectId}/events/example`'s answer: what was published. */
+export const exampleResultSchema = z.object({
+  success: z.literal(true),
+  published: z.literal(1),
+  event: z.string().meta({ description: 'The event published (a refinement’s base event)' }),
+  payload: z.record(z.string(), z.unknown()),
 });
 
 /** `POST /{projectId}/events`' answer. */

@@ -4,6 +4,7 @@ import {
   OPENAPI_ROUTE,
   OPERATOR_SELECT_ROUTE,
   PUBLISH_EVENTS_ROUTE,
+  PUBLISH_EXAMPLE_ROUTE,
   SERVICE_VERSION,
   SUBSCRIPTION_ROUTES,
   TILEDESK_INGEST_ROUTE,
@@ -14,6 +15,8 @@ import {
   createdSubscriptionSchema,
   errorSchema,
   eventCatalogSchema,
+  exampleRequestSchema,
+  exampleResultSchema,
   pageQuerySchema,
   ingestResultSchema,
   pathSchema,
@@ -31,6 +34,8 @@ import {
 import { TILEDESK_HISTORY_MAX_PAGE, TILEDESK_HISTORY_PAGE_SIZE } from './history-page';
 import { routingRequestSchema } from './operator-select';
 import { createSubscriptionSchema, updateSubscriptionSchema } from './subscription';
+import { EVENT_CATALOG } from './event-catalog';
+import { examplePayloadOf, payloadSchemaOf } from './event-payloads';
 
 /**
  * The OpenAPI 3.1 document of the HTTP API, generated from the zod schemas the handlers
@@ -44,6 +49,7 @@ export const API_ROUTES: readonly string[] = [
   ...SUBSCRIPTION_ROUTES,
   OPERATOR_SELECT_ROUTE,
   PUBLISH_EVENTS_ROUTE,
+  PUBLISH_EXAMPLE_ROUTE,
   TILEDESK_INGEST_ROUTE,
   OPENAPI_ROUTE,
   ...CONSOLE_ROUTES,
@@ -223,6 +229,15 @@ export const ROUTE_DOCS: Partial<Record<string, RouteDoc>> = {
     success: { 202: { description: 'Every event is on the bus', schema: publishResultSchema } },
     errors: [...PROJECT_ERRORS, 413, 503],
   },
+  'POST /{projectId}/events/example': {
+    summary: 'Send an example event',
+    description:
+      'Publishes the example payload of an event (the one `GET /events` shows) for the project, as a real event: every subscriber of that event in the project receives it through the normal pipeline — signed, retried, logged. A refinement (`event.emit.{name}`, …) publishes its base event carrying that name; `project_user.update.agent` publishes `project_user.update` of an agent. operator.select is refused (400): it is a call, not an event.',
+    tag: 'Events',
+    body: exampleRequestSchema,
+    success: { 202: { description: 'The example is on the bus', schema: exampleResultSchema } },
+    errors: [...PROJECT_ERRORS, 503],
+  },
   'POST /tiledesk/ingest': {
     summary: "Tiledesk's own webhook request (an unmodified tiledesk-server)",
     description:
@@ -276,6 +291,7 @@ function toSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
 /** Answers shared by several operations, referenced by name. */
 const COMPONENT_SCHEMAS: [string, z.ZodType][] = [
   ['Error', errorSchema],
+  ['Hook', subscriptionViewSchema.omit({ health: true }).meta({ description: 'The subscription in a webhook’s body, without its secret or health' })],
   ['Subscription', subscriptionViewSchema],
   ['Attempt', attemptSchema],
   ['AttemptPage', attemptPageSchema],
@@ -356,6 +372,47 @@ function operationId(method: string, path: string): string {
   return method.toLowerCase() + words.join('');
 }
 
+/**
+ * What a subscriber receives, one entry per catalog event (OpenAPI 3.1 `webhooks`): the POST's
+ * body with the event's payload schema and an example, the same ones `GET /events` serves.
+ */
+function webhookDocs(): Record<string, JsonSchema> {
+  return Object.fromEntries(
+    EVENT_CATALOG.map(({ event, description }) => {
+      const payload = examplePayloadOf(event);
+      const body = {
+        type: 'object',
+        required: ['hook', 'timestamp', 'payload', 'token'],
+        properties: {
+          hook: { $ref: '#/components/schemas/Hook' },
+          timestamp: { type: 'integer', description: 'Milliseconds since the epoch, when this attempt was sent' },
+          payload: toSchema(payloadSchemaOf(event), 'output'),
+          token: { type: 'string', description: 'Tiledesk’s HS256 JWT over the hook, keyed by the subscription’s secret' },
+        },
+      };
+      const example = {
+        hook: { _id: '6750a1f2c3d4e5f6a7b8c9e0', id_project: payload.id_project, event, target: 'https://example.com/hook', createdBy: 'u1', createdAt: '2026-11-20T10:00:00.000Z', updatedAt: '2026-11-20T10:00:00.000Z', status: 'active' },
+        timestamp: 1795437729528,
+        payload,
+        token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…',
+      };
+      return [
+        event,
+        {
+          post: {
+            summary: description,
+            description: `Sent to every subscription of \`${event}\` (and of its refinements) in the payload's project; signed with Standard Webhooks headers (\`webhook-id\`, \`webhook-timestamp\`, \`webhook-signature\`). Any 2xx within 10 s is a success; 410 unsubscribes; anything else is retried.`,
+            operationId: `webhook${event.replace(/(^|[._])(\w)/g, (_all, _sep: string, letter: string) => letter.toUpperCase())}`,
+            tags: ['Webhooks'],
+            requestBody: { required: true, content: { 'application/json': { schema: body, example } } },
+            responses: { '2XX': { description: 'Received' }, '410': { description: 'Gone: the subscription is removed' } },
+          },
+        },
+      ];
+    }),
+  );
+}
+
 /** Builds the document for the given routes (all of the API's by default). */
 export function buildOpenApiDocument(routes: readonly string[] = API_ROUTES): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
@@ -378,9 +435,11 @@ export function buildOpenApiDocument(routes: readonly string[] = API_ROUTES): Js
       { name: 'Events', description: 'What can be subscribed to' },
       { name: 'Hooks', description: 'Synchronous hooks the platform calls' },
       { name: 'Public', description: 'No token needed' },
+      { name: 'Webhooks', description: 'What subscribers receive, per event, with an example' },
     ],
     security: [{ bearerAuth: [] }, { tiledeskJwt: [] }],
     paths,
+    webhooks: webhookDocs(),
     components: {
       securitySchemes: {
         bearerAuth: {

@@ -219,6 +219,8 @@ export const TILEDESK_INGEST_ROUTE = 'POST /tiledesk/ingest';
 
 /** Publishing over HTTPS for producers without AWS credentials (platform token). */
 export const PUBLISH_EVENTS_ROUTE = 'POST /{projectId}/events';
+/** Publishes a catalog event's example payload for the project (owner or admin): the console's "send an example event". */
+export const PUBLISH_EXAMPLE_ROUTE = 'POST /{projectId}/events/example';
 
 /** Payloads over EventBridge's 256 KB, stored aside in S3 until delivered (claim checks). */
 export const CLAIM_CHECK = {

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { DELIVERY, PUBLISH_EVENTS_ROUTE, TILEDESK_INGEST_ROUTE } from '../core/settings';
+import { DELIVERY, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, TILEDESK_INGEST_ROUTE } from '../core/settings';
 import { parseAllowlist } from '../core/address-policy';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthenticatedError, ValidationError } from '../core/errors';
@@ -18,8 +18,9 @@ import { operatorSelectRouter } from '../adapters/operator-select-router';
 import { loadSecretSetting } from '../adapters/secret-setting';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { postWebhook } from '../adapters/webhook-client';
-import { ApiEvent, ApiResult, errorResponse, jsonResponse, parseWith, principalOf } from './http-response';
-import { publishedEventSchema, publishedListSchema } from '../core/api-schemas';
+import { ApiEvent, ApiResult, assertCanManage, errorResponse, jsonResponse, parseWith, principalOf } from './http-response';
+import { exampleRequestSchema, publishedEventSchema, publishedListSchema } from '../core/api-schemas';
+import { exampleEventFor } from '../core/event-payloads';
 
 const config = readConfig(
   z.object({
@@ -172,10 +173,43 @@ export async function publishEvents(event: ApiEvent): Promise<ApiResult> {
   }
 }
 
+/**
+ * `POST /{projectId}/events/example` (owner or admin): publishes the example payload of an event
+ * (`GET /events`) for the project, as a real event: it travels the bus, the fan-out and the
+ * delivery queue like any other, so every subscriber of that event in the project receives it,
+ * signed, retried and logged. Svix's and Convoy's "send example" do the same.
+ */
+export async function publishExample(event: ApiEvent): Promise<ApiResult> {
+  let example: TiledeskEvent;
+  try {
+    const principal = principalOf(event);
+    const { projectId } = parseWith(z.object({ projectId: idSchema }), event.pathParameters ?? {}, 'path');
+    assertCanManage(principal, projectId);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(rawBodyOf(event) || 'null');
+    } catch {
+      throw new ValidationError('body must be valid JSON', [{ field: 'body', message: 'invalid JSON' }]);
+    }
+    example = exampleEventFor(parseWith(exampleRequestSchema, raw, 'body').event, projectId);
+  } catch (error) {
+    return errorResponse(error);
+  }
+  try {
+    await publishTiledeskEvents(config.EVENT_BUS_NAME, [example], claimChecks);
+    metrics.addMetric('ExampleEventsPublished', 'Count', 1);
+    return jsonResponse(202, { success: true, published: 1, event: example.event, payload: example.payload });
+  } catch (error) {
+    logger.error('the example event could not be published', error as Error);
+    return jsonResponse(503, { success: false, msg: 'the example event could not be published; retry' });
+  }
+}
+
 /** Routes the function's requests (routes declared in `lambdas/core/settings.ts`). */
 export async function handleIngestRequest(event: ApiEvent): Promise<ApiResult> {
   if (event.routeKey === TILEDESK_INGEST_ROUTE) return ingestTiledeskRequest(event);
   if (event.routeKey === PUBLISH_EVENTS_ROUTE) return publishEvents(event);
+  if (event.routeKey === PUBLISH_EXAMPLE_ROUTE) return publishExample(event);
   return errorResponse(new NotFoundError(`no route ${event.routeKey}`));
 }
 

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { API, DELIVERY, SUBSCRIPTIONS_FUNCTION } from '../core/settings';
-import { EVENT_CATALOG, EVENT_REFINEMENTS, OPERATOR_SELECT_EVENT } from '../core/event-catalog';
+import { EVENT_REFINEMENTS, OPERATOR_SELECT_EVENT } from '../core/event-catalog';
+import { catalogWithExamples } from '../core/event-payloads';
 import { ConflictError, NotFoundError } from '../core/errors';
 import { DeliveryMessage } from '../core/delivery-message';
 import { PostRequest } from '../core/deliver';
@@ -98,7 +99,7 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
   try {
     if (event.routeKey === 'GET /events') {
       principalOf(event);
-      return jsonResponse(200, { events: EVENT_CATALOG, refinements: EVENT_REFINEMENTS });
+      return jsonResponse(200, { events: catalogWithExamples(), refinements: EVENT_REFINEMENTS });
     }
     const principal = principalOf(event);
     const { projectId, id, logId } = parseWith(pathSchema, event.pathParameters ?? {}, 'path');

@@ -80,6 +80,7 @@ const CALLS: [string, () => Call | Promise<Call>][] = [
     'POST /{projectId}/events',
     () => ({ path: `/${PROJECT}/events`, body: { event: 'lead.create', payload: { id_project: PROJECT } }, token: t.platformToken() }),
   ],
+  ['POST /{projectId}/events/example', () => ({ path: `/${PROJECT}/events/example`, body: { event: 'request.create' } })],
   // Not configured with Tiledesk's keys here: the documented refusal, in the error shape.
   ['POST /tiledesk/ingest', () => ({ path: '/tiledesk/ingest', body: { hook: {}, payload: {}, token: 'x' }, token: null, expectError: 401 })],
   ['GET /openapi.json', () => ({ path: '/openapi.json', token: null })],

@@ -1,5 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { CONSOLE_ROUTES, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, PUBLISH_EVENTS_ROUTE, SUBSCRIPTION_ROUTES, TILEDESK_INGEST_ROUTE } from '../../lambdas/core/settings';
+import { CONSOLE_ROUTES, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, SUBSCRIPTION_ROUTES, TILEDESK_INGEST_ROUTE } from '../../lambdas/core/settings';
 import { CfnResource, StackTemplate, actionsOf, getAtt, ref, resourcesAllowing } from './stack-template';
 
 let stack: StackTemplate;
@@ -117,7 +117,7 @@ describe('subscription API', () => {
     expect(unauthorized.map((route) => route.Properties.AuthorizationType)).toEqual(publicRoutes.map(() => 'NONE'));
     const routes = all.filter((route) => !publicRoutes.includes(route.Properties.RouteKey as string));
     expect(routes.map((route) => route.Properties.RouteKey).sort()).toEqual(
-      [...SUBSCRIPTION_ROUTES, OPERATOR_SELECT_ROUTE, PUBLISH_EVENTS_ROUTE].sort(),
+      [...SUBSCRIPTION_ROUTES, OPERATOR_SELECT_ROUTE, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE].sort(),
     );
     for (const route of routes) {
       expect(route.Properties).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: authorizerId } });
