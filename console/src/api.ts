@@ -1,7 +1,7 @@
 /** The subscription API as the console calls it: same origin, the user's token on every call. */
 
 import { ATTEMPT_OUTCOMES } from '../../lambdas/core/api-types';
-import type { Attempt, AttemptOutcome, AttemptPage, EventCatalogAnswer, FieldError, SubscriptionAnswer, SubscriptionUpdate } from '../../lambdas/core/api-types';
+import type { Attempt, AttemptOutcome, AttemptPage, EventCatalogAnswer, ExampleAnswer, FieldError, SubscriptionAnswer, SubscriptionUpdate } from '../../lambdas/core/api-types';
 
 // The API's answer types are the functions' own (one module, `lambdas/core/api-types.ts`).
 export type { Attempt, AttemptPage, FieldError, HealthView as Health } from '../../lambdas/core/api-types';
@@ -99,6 +99,7 @@ export function projectApi(session: Session) {
     recover: (id: string, since: string) =>
       call<{ recovered: number; webhookIds: string[] }>(session, 'POST', `${one(id)}/recover`, { since }),
     events: () => call<EventCatalog>(session, 'GET', '/events'),
+    sendExample: (event: string) => call<ExampleAnswer>(session, 'POST', `/${enc(session.projectId)}/events/example`, { event }),
   };
 }
 

@@ -1,11 +1,12 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { type EventCatalog, type Session, projectApi } from './api';
 import { AttemptList } from './attempts';
+import { prettyJson } from './format';
 import { clearSession, loadSession, managedProjects, readClaims, saveSession, takeFragmentSignIn } from './session';
 import { SubscriptionDetail, SubscriptionsView } from './subscriptions';
 import { ErrorMessage, ViewHeading, useAction, useLoad } from './ui';
 
-type View = { name: 'subscriptions' } | { name: 'subscription'; id: string } | { name: 'attempts' } | { name: 'events' };
+type View = { name: 'subscriptions' } | { name: 'subscription'; id: string } | { name: 'attempts'; message?: string } | { name: 'events' };
 
 const fromLink = takeFragmentSignIn();
 
@@ -127,12 +128,26 @@ function Console({ session, onSignOut }: { session: Session; onSignOut: () => vo
           <SubscriptionsView api={api} catalog={catalog.data} onOpen={(id) => setView({ name: 'subscription', id })} />
         )}
         {view.name === 'subscription' && (
-          <SubscriptionDetail key={view.id} api={api} id={view.id} catalog={catalog.data} onBack={() => setView({ name: 'subscriptions' })} />
+          <SubscriptionDetail
+            key={view.id}
+            api={api}
+            id={view.id}
+            catalog={catalog.data}
+            onBack={() => setView({ name: 'subscriptions' })}
+            onShowMessage={(message) => setView({ name: 'attempts', message })}
+          />
         )}
         {view.name === 'attempts' && (
           <>
             <ViewHeading>All attempts</ViewHeading>
-            <AttemptList api={api} title="Attempts across the project" showSubscription load={(cursor, limit) => api.history(cursor, limit)} />
+            <AttemptList
+              key={view.message ?? ''}
+              api={api}
+              title="Attempts across the project"
+              showSubscription
+              message={view.message}
+              load={(cursor, limit) => api.history(cursor, limit)}
+            />
           </>
         )}
         {view.name === 'events' && <EventsView catalog={catalog.data} error={catalog.error} />}
@@ -155,6 +170,7 @@ function EventsView({ catalog, error }: { catalog: EventCatalog | undefined; err
                 <tr>
                   <th scope="col">Event</th>
                   <th scope="col">Meaning</th>
+                  <th scope="col">Example payload</th>
                 </tr>
               </thead>
               <tbody>
@@ -164,6 +180,16 @@ function EventsView({ catalog, error }: { catalog: EventCatalog | undefined; err
                       <code>{entry.event}</code>
                     </td>
                     <td>{entry.description}</td>
+                    <td>
+                      <details>
+                        <summary>
+                          Example<span class="visually-hidden"> payload of {entry.event}</span>
+                        </summary>
+                        <pre class="code" tabIndex={0} aria-label={`Example payload of ${entry.event}`}>
+                          {prettyJson(entry.example)}
+                        </pre>
+                      </details>
+                    </td>
                   </tr>
                 ))}
               </tbody>

@@ -6,8 +6,10 @@ import { ErrorMessage, Notice, OutcomeBadge, Time, useAction } from './ui';
 const PAGE_SIZE = 25;
 
 /**
- * Attempts newest first, a page at a time ("Load older"), filtered by outcome and event over
- * what is loaded; one opens to its request, response and next retry.
+ * Attempts newest first, a page at a time ("Load older"), filtered by outcome, event and
+ * message over what is loaded; one opens to its request, response and next retry. A message is
+ * one published event (its event id): across the project it shows every subscription's attempts
+ * of it.
  */
 export function AttemptList(props: {
   api: ProjectApi;
@@ -16,6 +18,10 @@ export function AttemptList(props: {
   refreshKey?: unknown;
   showSubscription?: boolean;
   title: string;
+  /** Show only this message's attempts (an event id) at first. */
+  message?: string;
+  /** Where a message's attempts across subscriptions are shown; without it, this list filters itself. */
+  onShowMessage?: (eventId: string) => void;
 }) {
   const [items, setItems] = useState<Attempt[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
@@ -23,6 +29,7 @@ export function AttemptList(props: {
   const [error, setError] = useState<unknown>();
   const [outcome, setOutcome] = useState('');
   const [event, setEvent] = useState('');
+  const [message, setMessage] = useState(props.message ?? '');
   const [selected, setSelected] = useState<string>();
   const [round, setRound] = useState(0);
 
@@ -44,7 +51,10 @@ export function AttemptList(props: {
   }, [props.refreshKey, round]);
 
   const events = [...new Set(items.map((item) => item.event))].sort();
-  const shown = items.filter((item) => (!outcome || item.outcome === outcome) && (!event || item.event === event));
+  const shown = items.filter(
+    (item) => (!outcome || item.outcome === outcome) && (!event || item.event === event) && (!message || item.eventId === message),
+  );
+  const showMessage = (eventId: string): void => (props.onShowMessage ? props.onShowMessage(eventId) : setMessage(eventId));
   const current = items.find((item) => item.logId === selected);
   const titleId = `attempts-${props.title.replace(/\W+/g, '-').toLowerCase()}`;
 
@@ -78,10 +88,18 @@ export function AttemptList(props: {
           Refresh
         </button>
       </div>
+      {message && (
+        <p class="muted">
+          Message <code>{message}</code>: its attempts{props.showSubscription ? ' to every subscription' : ''}.{' '}
+          <button type="button" class="link" onClick={() => setMessage('')}>
+            Show all messages
+          </button>
+        </p>
+      )}
       <ErrorMessage error={error} />
       <p class="muted" aria-live="polite">
         {loading ? 'Loading attempts…' : `${shown.length} of ${items.length} loaded attempts shown, newest first.`}
-        {(outcome || event) && cursor ? ' Filters apply to loaded attempts: load older ones to search further.' : ''}
+        {(outcome || event || message) && cursor ? ' Filters apply to loaded attempts: load older ones to search further.' : ''}
       </p>
       {shown.length > 0 && (
         <div class="table-wrap" tabIndex={0} role="region" aria-label={`${props.title}, scrollable`}>
@@ -90,6 +108,7 @@ export function AttemptList(props: {
               <tr>
                 <th scope="col">When</th>
                 <th scope="col">Event</th>
+                <th scope="col">Message</th>
                 {props.showSubscription && <th scope="col">Target</th>}
                 <th scope="col">Outcome</th>
                 <th scope="col">HTTP</th>
@@ -108,6 +127,12 @@ export function AttemptList(props: {
                   </td>
                   <td>
                     <code>{item.event}</code>
+                  </td>
+                  <td>
+                    <button type="button" class="link mono" title={`webhook-id ${item.webhookId}`} onClick={() => showMessage(item.eventId)}>
+                      {shortId(item.eventId)}
+                      <span class="visually-hidden"> — show this message's attempts{props.onShowMessage ? ' across subscriptions' : ''}</span>
+                    </button>
                   </td>
                   {props.showSubscription && (
                     <td class="mono wrap" title={`subscription ${item.subscriptionId}`}>
@@ -147,6 +172,9 @@ export function AttemptList(props: {
   );
 }
 
+/** An event id short enough for a table cell; the full one is in the details and the title. */
+const shortId = (id: string): string => (id.length > 12 ? `${id.slice(0, 8)}…` : id);
+
 /** The headers every delivery carries that can be told from the log (the signature is not kept). */
 function knownHeaders(attempt: Attempt): [string, string][] {
   return [
@@ -183,8 +211,10 @@ export function AttemptDetail({ api, attempt, onRetried }: { api: ProjectApi; at
             </dd>
             <dt>Target</dt>
             <dd class="mono">POST {attempt.target}</dd>
-            <dt>Event id</dt>
+            <dt>Event id (message)</dt>
             <dd class="mono">{attempt.eventId}</dd>
+            <dt>Webhook id</dt>
+            <dd class="mono">{attempt.webhookId}</dd>
           </dl>
           <h6>Headers</h6>
           <pre class="code" tabIndex={0} aria-label="Request headers">

@@ -149,7 +149,14 @@ function CreateForm(props: { api: ProjectApi; catalog: EventCatalog | undefined;
 }
 
 /** One subscription: its settings, actions, chart and attempts. */
-export function SubscriptionDetail(props: { api: ProjectApi; id: string; catalog: EventCatalog | undefined; onBack: () => void }) {
+export function SubscriptionDetail(props: {
+  api: ProjectApi;
+  id: string;
+  catalog: EventCatalog | undefined;
+  onBack: () => void;
+  /** Opens a message's attempts across the project's subscriptions. */
+  onShowMessage: (eventId: string) => void;
+}) {
   const { api, id } = props;
   const { data: subscription, error, reload } = useLoad(() => api.get(id), [api, id]);
   const chartData = useLoad(() => api.logs(id, null, 200), [api, id]);
@@ -263,6 +270,22 @@ export function SubscriptionDetail(props: { api: ProjectApi; id: string; catalog
         >
           Send test ping
         </button>
+        {subscription.event !== 'operator.select' && (
+          <button
+            type="button"
+            disabled={action.busy}
+            onClick={() =>
+              action.run(async () => {
+                const sent = await api.sendExample(subscription.event);
+                // The example travels the bus, the fan-out and the queue: its attempt lands in a moment.
+                setTimeout(refresh, 2000);
+                return `Example ${sent.event} event published for the project: every subscriber of it receives it, this one included. Its attempt appears below in a few seconds.`;
+              })
+            }
+          >
+            Send example event
+          </button>
+        )}
         {subscription.health && (subscription.health.circuit !== 'closed' || subscription.health.consecutiveFailures > 0 || subscription.health.lane === 'slow') && (
           <button
             type="button"
@@ -319,7 +342,13 @@ export function SubscriptionDetail(props: { api: ProjectApi; id: string; catalog
         <ErrorMessage error={chartData.error} />
         {chartData.data && <DeliveryChart attempts={chartData.data.items} />}
       </section>
-      <AttemptList api={api} title="Attempts of this subscription" load={(cursor, limit) => api.logs(id, cursor, limit)} refreshKey={refreshKey} />
+      <AttemptList
+        api={api}
+        title="Attempts of this subscription"
+        load={(cursor, limit) => api.logs(id, cursor, limit)}
+        refreshKey={refreshKey}
+        onShowMessage={props.onShowMessage}
+      />
     </>
   );
 }

@@ -93,6 +93,14 @@ export interface EventCatalogAnswer {
   refinements: { pattern: string; base: string; prefix: string; description: string }[];
 }
 
+/** `POST /{projectId}/events/example`'s answer: the event published and its payload. */
+export interface ExampleAnswer {
+  success: true;
+  published: 1;
+  event: string;
+  payload: Record<string, unknown>;
+}
+
 /** A field the API refused, in a 400 answer. */
 export interface FieldError {
   field: string;

@@ -266,6 +266,35 @@ describe('the console in Chromium', () => {
     expect(await rows.count()).toBeGreaterThan(25);
   });
 
+  test('sends an example event from a subscription, and shows its message across subscriptions', async () => {
+    const second = await startReceiver();
+    try {
+      const created = await t.api('POST', `/${PROJECT}/subscriptions`, { token: adminToken, body: { event: 'request.create', target: second.url } });
+      await openSubscription(okReceiver.url);
+      await page.getByRole('button', { name: 'Send example event' }).click();
+      await page.getByText(/Example request\.create event published for the project/).waitFor();
+      // A real event: both subscribers of request.create get the catalog's example payload.
+      const [delivered] = await second.waitFor(1);
+      expect(JSON.parse(delivered!.body)).toMatchObject({ payload: { id_project: PROJECT, first_text: 'Hello, I need help with my order' } });
+      const webhookId = String(delivered!.headers['webhook-id']);
+      const eventId = /^msg_(.+)_[^_]+$/.exec(webhookId)![1]!;
+      const attempts = page.locator('section.attempts');
+      const messageButton = attempts.getByRole('button', { name: new RegExp(`^${eventId.slice(0, 8)}…`) });
+      await refreshUntil(attempts, messageButton);
+      await messageButton.click();
+      // The project-wide list, narrowed to that message: one attempt per subscription.
+      await page.getByText(`Message ${eventId}: its attempts to every subscription.`).waitFor();
+      await page.getByText(/^2 of \d+ loaded attempts shown/).waitFor();
+      await attempts.locator('tr', { hasText: second.url }).waitFor();
+      await attempts.locator('tr', { hasText: okReceiver.url }).first().waitFor();
+      expect(await unlabelled()).toEqual([]);
+      await page.getByRole('button', { name: 'Show all messages' }).click();
+      await t.api('DELETE', `/${PROJECT}/subscriptions/${String(created.body._id)}`, { token: adminToken });
+    } finally {
+      await second.close();
+    }
+  });
+
   test('rotates the secret, shown once', async () => {
     await openSubscription(okReceiver.url);
     await page.getByRole('button', { name: 'Rotate secret' }).click();
@@ -330,6 +359,9 @@ describe('the console in Chromium', () => {
     await page.getByRole('button', { name: 'Event catalog' }).click();
     await page.getByRole('cell', { name: 'message.create.request.channel.{name}' }).waitFor();
     await page.getByRole('cell', { name: 'Conversation created' }).waitFor();
+    const row = page.locator('tr', { hasText: 'Conversation created' });
+    await row.locator('summary').click();
+    await row.getByLabel('Example payload of request.create').getByText(/"first_text"/).waitFor();
     await screenshot('events');
   });
 
