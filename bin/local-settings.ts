@@ -105,7 +105,7 @@ export interface LocalSettings {
 export class SettingsError extends Error {}
 
 /**
- * Reads the local stack's environment variables (README: Configuration). Throws a
+ * Reads the local stack's environment variables (docs/configuration.md). Throws a
  * {@link SettingsError} naming the first bad variable, its value and what to use instead.
  */
 export function readLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSettings {

@@ -83,7 +83,7 @@ function printBanner(stack: LocalStack, settings: LocalSettings): void {
       `  API                 ${stack.apiUrl}`,
       `  AWS endpoint        ${stack.awsEndpoint}   (export AWS_ENDPOINT_URL=${stack.awsEndpoint})`,
       `  event bus           ${stack.busName}`,
-      `  Tiledesk ingest     ${stack.apiUrl}/tiledesk/ingest   (README: Tiledesk)`,
+      `  Tiledesk ingest     ${stack.apiUrl}/tiledesk/ingest   (docs/tiledesk-compatibility.md)`,
       `  delivery DLQ        ${stack.queues.deliveryDlq.url}`,
       `  event rule DLQ      ${stack.queues.ruleDlq.url}`,
       `  JWT secret          ${settings.jwtSecretFromEnv ? '(from JWT_SECRET)' : '(default; set JWT_SECRET to change)'}`,

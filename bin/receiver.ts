@@ -30,10 +30,13 @@ runCli(async () => {
     return;
   }
   const secret = values.secret;
+  if (secret === '') {
+    throw new UsageError('--secret is empty: paste the export SUB=… SECRET=… line that npm run -s exports printed, or give the secret itself');
+  }
   if (!secret) throw new UsageError("--secret is required: the subscription's secret (whsec_…) from its creation (--help shows the usage)");
   if (!SECRET_FORMAT.test(secret)) {
     throw new UsageError(
-      `--secret must be the subscription's secret exactly as the API returned it (whsec_ and base64); got ${JSON.stringify(secret)}${secret.includes('…') ? " — the README's placeholder: paste the secret of step 1" : ''}`,
+      `--secret must be the subscription's secret exactly as the API returned it (whsec_ and base64); got ${JSON.stringify(secret)}${secret.includes('…') ? " — a placeholder: paste the subscription's own secret" : ''}`,
     );
   }
   const port = Number(values.port);

@@ -106,7 +106,7 @@ export class SubscriptionApi extends Construct {
     });
     acknowledge(this, {
       'AwsSolutions::AwsSolutions-SMG4':
-        'No rotation Lambda: an HMAC key has no service to re-key, so it is rotated by hand with put-secret-value; the authorizer re-reads it within minutes and accepts the previous one for an overlap (README: Rotating the token signing secret).',
+        'No rotation Lambda: an HMAC key has no service to re-key, so it is rotated by hand with put-secret-value; the authorizer re-reads it within minutes and accepts the previous one for an overlap (docs/security.md: Rotating the token signing secret).',
     });
 
     this.apiFunction = new WebhookFunction(this, 'Subscriptions', {

@@ -144,7 +144,7 @@ export const API = {
 } as const;
 
 /**
- * The API token signing secret as the authorizer keeps it (README: Security, "Rotating the
+ * The API token signing secret as the authorizer keeps it (docs/security.md, "Rotating the
  * token signing secret").
  */
 export const JWT_SECRET_CACHE = {

@@ -3,19 +3,24 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CodeBlock, codeBlocksOf, sectionOf, shellCommandsOf } from '../support/markdown-blocks';
+import { CleanClone, cleanClone } from '../support/clean-clone';
 import { REPO_ROOT } from '../support/npm-run';
 import { StartedStack, markedEnv, markedProcesses, startNpmStart, waitForNoMarkedProcess } from '../support/process-probe';
 
 /**
  * Runs the README's walk-through as a reader would: each block's commands as written, in order,
- * against `npm start`. Only what a reader fills in is filled in — the ports (free ones here, so
- * the test never collides with a stack already on 3000/4566/8787), the secret and the `_id` from
- * step 1 — and a placeholder left unfilled fails the test. Long-running commands (`npm start`,
+ * against `npm start` in a fresh copy of the project (no console build, as after `git clone`).
+ * Nothing is filled in but the ports (free ones here, so the test never collides with a stack
+ * already on 3000/4566/8787): the subscription's id and secret come from the `export` line the
+ * walk-through prints and the reader pastes, and a placeholder left in a command fails the test. Long-running commands (`npm start`,
  * `npm run receiver`) run in the background, as in their own terminals; the steps the prose asks
  * for ("subscribe again", "publish as above") re-run the commands of the earlier blocks.
  */
 const README = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+const API_DOC = readFileSync(path.join(REPO_ROOT, 'docs', 'api.md'), 'utf8');
 const blocks = codeBlocksOf(sectionOf(README, 'Walk-through: subscribe, publish, receive'));
+/** A fresh copy of the project, as a clone: no console build, nothing from earlier runs. */
+const clone: CleanClone = cleanClone();
 
 interface Background {
   child: ChildProcess;
@@ -28,8 +33,8 @@ let receiver: Background | undefined;
 const workDir = mkdtempSync(path.join(tmpdir(), 'walkthrough-'));
 /** What the reader has in their shell: the exported variables. */
 const shellEnv: Record<string, string> = {};
-/** What the reader filled in so far. */
-const filled = { secret: '', id: '', receiverPort: '' };
+/** What the reader chose: the receiver's port (a free one here). */
+const filled = { receiverPort: '' };
 
 afterAll(async () => {
   for (const marker of [receiver?.marker, stack?.marker]) {
@@ -37,6 +42,7 @@ afterAll(async () => {
     for (const leftover of markedProcesses(marker)) process.kill(leftover.pid, 'SIGKILL');
   }
   rmSync(workDir, { recursive: true, force: true });
+  clone.remove();
 });
 
 /** The command as the reader runs it: documented ports and placeholders replaced. */
@@ -46,15 +52,13 @@ function fillIn(command: string): string {
     .replaceAll('http://127.0.0.1:3000', `http://127.0.0.1:${current.apiPort}`)
     .replaceAll('http://127.0.0.1:4566', `http://127.0.0.1:${current.awsPort}`)
     .replace(/127\.0\.0\.1:878[78]\b/g, `127.0.0.1:${filled.receiverPort}`)
-    .replace(/--port 878[78]\b/g, `--port ${filled.receiverPort}`)
-    .replaceAll('whsec_…', filled.secret)
-    .replaceAll('<_id>', filled.id);
+    .replace(/--port 878[78]\b/g, `--port ${filled.receiverPort}`);
   expect(text).not.toMatch(/…|<[\w-]+>/);
   return text;
 }
 
 /** Runs a command in the reader's shell: in the project folder unless told otherwise. */
-function run(command: string, cwd = REPO_ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(command: string, cwd = clone.dir): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-c', command], { cwd, env: { ...process.env, ...shellEnv } });
     let stdout = '';
@@ -70,6 +74,27 @@ async function runOk(command: string, cwd?: string): Promise<string> {
   const result = await run(command, cwd);
   if (result.code !== 0) throw new Error(`\`${command}\` exited ${result.code}: ${result.stderr}`);
   return result.stdout;
+}
+
+/** The only command of a block. */
+function only(block: CodeBlock): string {
+  const [command, ...others] = shellCommandsOf(block.code);
+  expect(others).toEqual([]);
+  return command!;
+}
+
+/**
+ * What `| npm run -s exports` printed: the API's answer, then the `export SUB=… SECRET=…` line
+ * the reader pastes; pasted here too. Returns the answer.
+ */
+function pasteExports(output: string): { _id: string; secret: string; event: string; health?: Record<string, unknown> } {
+  const lines = output.trimEnd().split('\n');
+  const exportLine = lines.at(-1)!;
+  expect(exportLine).toMatch(/^export SUB=[0-9a-f]+ SECRET=whsec_\S+$/);
+  applyExport(exportLine);
+  const answer = JSON.parse(lines.slice(0, -1).join('\n')) as { _id: string; secret: string; event: string };
+  expect(exportLine).toBe(`export SUB=${answer._id} SECRET=${answer.secret}`);
+  return answer;
 }
 
 /** `export A=1 B=2` as the reader's shell keeps it. */
@@ -90,7 +115,7 @@ async function startStack(command: string): Promise<void> {
       .filter((word) => /^[A-Z_]+=/.test(word))
       .map((word) => word.split('=') as [string, string]),
   );
-  stack = await startNpmStart(assignments);
+  stack = await startNpmStart(assignments, clone.dir);
   for (const line of stack.output().split('\n')) {
     const exported = /^\s+export (TOKEN|PLATFORM_TOKEN)=(\S+)$/.exec(line);
     if (exported) shellEnv[exported[1]!] = exported[2]!;
@@ -100,7 +125,7 @@ async function startStack(command: string): Promise<void> {
 async function startReceiver(command: string): Promise<void> {
   if (receiver) await stopProcessGroup(receiver);
   const marked = markedEnv(shellEnv);
-  const child = spawn('bash', ['-c', fillIn(command)], { cwd: REPO_ROOT, env: marked.env, detached: true });
+  const child = spawn('bash', ['-c', fillIn(command)], { cwd: clone.dir, env: marked.env, detached: true });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -141,44 +166,61 @@ async function publishWithSdk(block: CodeBlock): Promise<void> {
   expect(await runOk('node publish.mjs', workDir)).toMatch(/EventId: '[0-9a-f-]{36}'/);
 }
 
-test('the README walk-through works as written', async () => {
-  const [subscribeBlock, cliBlock, sdkBlock, logsBlock, restartBlock, dlqBlock] = blocks;
-  expect(blocks.map((block) => block.language)).toEqual(['bash', 'bash', 'js', 'bash', 'bash', 'bash']);
+test('the README walk-through works as written, from a fresh copy of the project', async () => {
+  const [subscribeBlock, receiverBlock, publishBlock, logsBlock, cliBlock, sdkBlock, restartBlock, dlqBlock, ...rest] = blocks;
+  expect(rest).toEqual([]);
+  expect(blocks.map((block) => block.language)).toEqual(['bash', 'bash', 'bash', 'bash', 'bash', 'js', 'bash', 'bash']);
   filled.receiverPort = String(await freePort());
   await startStack('npm start');
 
-  // 1 and 2: subscribe, then run the receiver with the secret from the answer.
-  const [subscribe, runReceiver] = shellCommandsOf(subscribeBlock!.code);
-  const created = JSON.parse(await runOk(fillIn(subscribe!))) as { _id: string; secret: string; event: string };
-  expect(created.event).toBe('request.create');
-  filled.secret = created.secret;
-  filled.id = created._id;
-  await startReceiver(runReceiver!);
+  // The console link answers with the console, built by this first start (no build step of its own).
+  expect(stack!.output()).toContain('building the web console (not built yet)');
+  const consolePage = await fetch(`http://127.0.0.1:${stack!.apiPort}/console`);
+  expect(consolePage.status).toBe(200);
+  // The policy the README shows is the one served.
+  const [cspBlock] = codeBlocksOf(sectionOf(README, 'Console'));
+  expect(consolePage.headers.get('content-security-policy')).toBe(cspBlock!.code.trim());
 
-  // Publish with the AWS CLI, then with the SDK: the receiver verifies both.
+  // 1: subscribe; the answer is shown as the README shows it, then the export line to paste.
+  const [subscribe, ...noMore] = shellCommandsOf(subscribeBlock!.code);
+  expect(noMore).toEqual([]);
+  const answer = await runOk(fillIn(subscribe!));
+  const created = pasteExports(answer);
+  const shownKeys = new Set([...subscribeBlock!.code.matchAll(/^#.*$/gm)].flatMap(([line]) => [...line.matchAll(/"(\w+)":/g)].map((m) => m[1]!)));
+  const actualKeys = new Set([...Object.keys(created), ...Object.keys(created.health ?? {})]);
+  expect([...shownKeys].filter((key) => !actualKeys.has(key))).toEqual([]);
+  expect(Object.keys(created).filter((key) => !shownKeys.has(key))).toEqual([]);
+  expect(created.event).toBe('request.create');
+  await startReceiver(only(receiverBlock!));
+
+  // Publish with the platform token (POST /events): the answer as shown; the receiver verifies it.
+  const published = await runOk(fillIn(only(publishBlock!)));
+  expect(JSON.parse(published)).toEqual(JSON.parse(/^# (\{.*\})$/m.exec(publishBlock!.code)![1]!));
+  const verified = new RegExp(`verified msg_[0-9a-f-]+_${created._id} request\\.create`);
+  await until(() => count(receiver!.output(), verified) === 1, () => `expected one verified delivery:\n${receiver!.output()}`);
+  const [logs, history] = shellCommandsOf(logsBlock!.code);
+  expect(count(await runOk(fillIn(logs!)), /"outcome":"delivered"/)).toBe(1);
+  expect(count(await runOk(fillIn(history!)), /"outcome":"delivered"/)).toBe(1);
+
+  // Then with PutEvents: the AWS CLI, then the SDK.
   const cliCommands = shellCommandsOf(cliBlock!.code);
   for (const command of cliCommands) {
     if (command.startsWith('export ')) applyExport(fillIn(command));
     else expect(JSON.parse(await runOk(fillIn(command)))).toMatchObject({ FailedEntryCount: 0 });
   }
   await publishWithSdk(sdkBlock!);
-  const verified = new RegExp(`verified msg_[0-9a-f-]+_${created._id} request\\.create`);
-  await until(() => count(receiver!.output(), verified) === 2, () => `expected two verified deliveries:\n${receiver!.output()}`);
-
-  const [logs, history] = shellCommandsOf(logsBlock!.code);
-  expect(count(await runOk(fillIn(logs!)), /"outcome":"delivered"/)).toBe(2);
-  expect(count(await runOk(fillIn(history!)), /"outcome":"delivered"/)).toBe(2);
+  await until(() => count(receiver!.output(), verified) === 3, () => `expected three verified deliveries:\n${receiver!.output()}`);
+  expect(count(await runOk(fillIn(logs!)), /"outcome":"delivered"/)).toBe(3);
 
   // Retries and the DLQ: restart with the short schedule, subscribe again, a failing receiver, publish.
   const [restart, failingReceiver] = shellCommandsOf(restartBlock!.code);
   await startStack(restart!);
   // The exported endpoint named 4566, now this stack's port (the only substitution the reader needs not make).
   shellEnv.AWS_ENDPOINT_URL = `http://127.0.0.1:${stack!.awsPort}`;
-  const again = JSON.parse(await runOk(fillIn(subscribe!))) as { _id: string; secret: string };
-  filled.secret = again.secret;
-  filled.id = again._id;
+  expect(stack!.output()).not.toContain('building the web console');
+  const again = pasteExports(await runOk(fillIn(subscribe!)));
   await startReceiver(failingReceiver!);
-  await runOk(fillIn(cliCommands.find((command) => command.startsWith('aws events'))!));
+  await runOk(fillIn(only(publishBlock!)));
   await until(
     async () => (await runOk(fillIn(logs!))).includes('"outcome":"dead"'),
     () => `no dead attempt logged:\n${receiver!.output()}`,
@@ -193,15 +235,14 @@ test('the README walk-through works as written', async () => {
   await stopBackground();
 });
 
-test("the README's operator.select example answers with the hook's choice", async () => {
-  const [block, ...others] = codeBlocksOf(sectionOf(README, 'operator.select: choose the agent'));
+test("docs/api.md's operator.select example answers with the hook's choice", async () => {
+  const [block, ...others] = codeBlocksOf(sectionOf(API_DOC, 'operator.select: choose the agent'));
   expect(others).toEqual([]);
   const [subscribe, runHook, ask] = shellCommandsOf(block!.code);
   filled.receiverPort = String(await freePort());
   await startStack('npm start');
-  const created = JSON.parse(await runOk(fillIn(subscribe!))) as { secret: string; event: string };
+  const created = pasteExports(await runOk(fillIn(subscribe!)));
   expect(created.event).toBe('operator.select');
-  filled.secret = created.secret;
   await startReceiver(runHook!);
 
   const answer = await runOk(fillIn(ask!));

@@ -39,14 +39,14 @@ describe('cdk-nag AwsSolutions', () => {
     ]);
   });
 
-  test('the signing-secret rotation acknowledgement points to a README section that exists', () => {
+  test('the signing-secret rotation acknowledgement points to a section of docs/security.md that exists', () => {
     const spy = jest.spyOn(Validations.prototype, 'acknowledge');
     appWithChecks();
     const reasons = spy.mock.calls.flatMap(([ack]) => (ack?.id === 'AwsSolutions::AwsSolutions-SMG4' ? [ack.reason] : []));
     spy.mockRestore();
-    const section = /README: ([^)]+)\)/.exec(reasons[0] ?? '')?.[1];
+    const section = /docs\/security\.md: ([^)]+)\)/.exec(reasons[0] ?? '')?.[1];
     expect(section).toBeDefined();
-    const headings = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')
+    const headings = readFileSync(join(__dirname, '..', '..', 'docs', 'security.md'), 'utf8')
       .split('\n')
       .filter((line) => line.startsWith('#'))
       .map((line) => line.replace(/^#+\s*/, ''));
