@@ -1,4 +1,6 @@
-import { appendFileSync, existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { appendFileSync, existsSync, readdirSync } from 'node:fs';
+import { promisify } from 'node:util';
 import * as path from 'node:path';
 import { Browser, launchChromium } from '../support/chromium';
 import { CleanClone, cleanClone } from '../support/clean-clone';
@@ -7,12 +9,13 @@ import { StartedStack, markedProcesses, startNpmStart, waitForNoMarkedProcess } 
 /**
  * A newcomer's first `npm start` on a fresh clone (no `console/dist`): the console link it
  * prints answers 200 with the console, built on the way, and a second start reuses that build.
+ * `cdk synth` on a fresh clone ships the console too.
  */
 let clone: CleanClone | undefined;
 let started: StartedStack | undefined;
 let browser: Browser | undefined;
 
-jest.setTimeout(180_000);
+jest.setTimeout(300_000);
 
 async function stop(stack: StartedStack): Promise<void> {
   process.kill(-stack.npm.pid!, 'SIGTERM');
@@ -60,4 +63,20 @@ test('a change to the console after its build is rebuilt at the next start', asy
   await stop(started!);
   started = await startNpmStart({ PROJECT_ID: 'fresh-project' }, clone!.dir);
   expect(started.output()).toContain('building the web console (its sources changed since it was built)');
+});
+
+test('cdk synth on a clone with no console build puts the console into the public-content bundle', async () => {
+  const fresh = cleanClone();
+  try {
+    // Real bundling (esbuild, no Docker), as `cdk deploy` does before uploading.
+    await promisify(execFile)('npx', ['cdk', 'synth', '--quiet'], { cwd: fresh.dir, maxBuffer: 64 * 1024 * 1024 });
+    const out = path.join(fresh.dir, 'cdk.out');
+    const withConsole = readdirSync(out).filter((name) => name.startsWith('asset.') && existsSync(path.join(out, name, 'console', 'index.html')));
+    expect(withConsole).toHaveLength(1);
+    const assets = readdirSync(path.join(out, withConsole[0]!, 'console', 'assets'));
+    expect(assets.some((name) => name.endsWith('.js'))).toBe(true);
+    expect(existsSync(path.join(fresh.dir, 'console', 'dist'))).toBe(false);
+  } finally {
+    fresh.remove();
+  }
 });

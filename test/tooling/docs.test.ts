@@ -45,6 +45,15 @@ describe('README and docs/', () => {
     expect(statSync(join(root, 'README.md')).size).toBeLessThanOrEqual(README_MAX_BYTES);
   });
 
+  test('the README states the Node versions package.json asks for and pins', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string }; devDependencies: { node: string } };
+    expect(readme).toContain(`\`${pkg.engines.node}\``);
+    const [major, minor] = pkg.devDependencies.node.split('.');
+    expect(readme).toContain(`Node ${major}.${minor}`);
+    expect(readme).not.toMatch(/Node\.js ≥ 20|Node\.js >= 20/);
+  });
+
   test('the README links every reference page of docs/', () => {
     const linked = new Set(linksOf(readFileSync(join(root, 'README.md'), 'utf8')).map((target) => target.split('#')[0]));
     for (const page of ['docs/api.md', 'docs/configuration.md', 'docs/tiledesk-compatibility.md', 'docs/security.md', 'docs/operations.md', 'docs/design.md']) {
