@@ -119,6 +119,23 @@ describe('command-line tools', () => {
     expectOneLine(result, /^npm kept --secret, --port for itself: add -- before the command's options, e\.g\. npm run receiver -- --secret …$/);
   });
 
+  test('npm run exports given an error answer says what the API said, in one line', async () => {
+    const marked = markedEnv();
+    const result = await new Promise<NpmResult>((resolve, reject) => {
+      const child = spawn('npm', ['run', '-s', 'exports'], { cwd: REPO_ROOT, env: marked.env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.once('error', reject);
+      child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+      child.stdin.end('{"success":false,"msg":"Forbidden: this token may not manage project demo-project"}');
+    });
+    expect(await waitForNoMarkedProcess(marked.marker)).toEqual([]);
+    expectOneLine(result, /^no subscription in that answer: the API said “Forbidden: this token may not manage project demo-project”$/);
+    expect(result.stdout).toContain('"success":false');
+  });
+
   test('npm run receiver on a port in use is one line', async () => {
     const { port, server } = await occupyPort();
     try {
