@@ -59,6 +59,12 @@ export const FAN_OUT = {
   functionTimeoutSeconds: 30,
   visibilityTimeoutSeconds: 180,
   maxReceiveCount: 5,
+  /**
+   * Concurrency reserved for the fan-out, which also caps it, and its event source's maximum
+   * concurrency: a burst of events cannot take the account's executions from delivery and the
+   * API (docs/design.md §3.12).
+   */
+  maxConcurrency: 10,
 } as const;
 
 /** Default retry schedule in seconds, after the first attempt (DESIGN §4). */
@@ -135,6 +141,30 @@ export const MONITORING = {
   /** Half of SQS's ~120,000 in-flight messages of a standard queue. */
   inFlightAlarm: 60_000,
 } as const;
+
+/**
+ * Concurrent executions reserved for each function the API invokes (delivery reserves its lanes'
+ * maximum concurrency, the fan-out `FAN_OUT.maxConcurrency`). Reserved executions are both a
+ * guarantee and a cap: with these and the lanes and fan-out, 185 of an account's 1,000 default
+ * executions are reserved and 815 stay unreserved, above the 100 Lambda requires (docs/design.md §3.12).
+ */
+export const RESERVED_CONCURRENCY = {
+  /** Tiledesk's events at the ingest throttle's rate, and its operator.select waits. */
+  ingest: 100,
+  authorizer: 20,
+  subscriptions: 10,
+  operatorSelect: 20,
+} as const;
+
+/**
+ * Throttling of `POST /tiledesk/ingest`, sized for a Tiledesk installation rather than the
+ * stage's default (50 requests/s): above it a busy installation's events get 429s, and
+ * tiledesk-server retries a webhook only twice (docs/configuration.md: ingestThrottleRate).
+ */
+export const INGEST_THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const;
+
+/** The HTTP API stage's default throttling of every other route. */
+export const API_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
 
 /** Subscription API defaults. */
 export const API = {
