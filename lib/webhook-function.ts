@@ -8,6 +8,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { TABLE_KEYS } from '../lambdas/core/settings';
+import { LOCAL_HANDLER_METADATA, LocalHandlerMetadata } from './local-handler-metadata';
 
 /** Props of {@link WebhookFunction}. */
 export interface WebhookFunctionProps {
@@ -39,19 +40,6 @@ export interface WebhookFunctionProps {
   readonly localExport?: string;
 }
 
-/**
- * Template metadata key naming each function's handler file and export: the synthesized
- * template keeps only the bundle's asset hash, and the local stack runs the handler modules.
- */
-export const LOCAL_HANDLER_METADATA = 'tiledesk-webhooks:local-handler';
-
-/** The value of {@link LOCAL_HANDLER_METADATA}. */
-export interface LocalHandlerMetadata {
-  /** The handler file, relative to the project's root. */
-  readonly entry: string;
-  /** The export to call. */
-  readonly export: string;
-}
 
 /** The DynamoDB actions the service's code calls (no scans, transactions, describes or streams). */
 export type TableAction =
