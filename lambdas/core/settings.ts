@@ -31,20 +31,6 @@ export const TABLE_KEYS = {
   ttlAttribute: 'expiresAt',
 } as const;
 
-/** Resource names the local stack uses; the deployed stack lets CloudFormation name them. */
-export const LOCAL_NAMES = {
-  table: 'tiledesk-webhooks',
-  bus: 'tiledesk',
-  fanOutQueue: 'tiledesk-webhooks-fan-out',
-  fanOutDlq: 'tiledesk-webhooks-fan-out-dlq',
-  deliveryQueue: 'tiledesk-webhooks-delivery',
-  slowDeliveryQueue: 'tiledesk-webhooks-delivery-slow',
-  deliveryDlq: 'tiledesk-webhooks-delivery-dlq',
-  /** The event rule target's DLQ: events the bus could not put on the fan-out queue. */
-  ruleDlq: 'tiledesk-webhooks-rule-dlq',
-  rule: 'tiledesk-events',
-} as const;
-
 /** The EventBridge source every Tiledesk event is published with. */
 export const EVENT_SOURCE = 'tiledesk';
 
@@ -259,8 +245,6 @@ export const CLAIM_CHECK = {
   expiryDays: 30,
   /** Every object key starts with it; the functions' S3 grants are scoped to it. */
   keyPrefix: 'events/',
-  /** The local stack's bucket (the deployed one is named by CloudFormation). */
-  localBucket: 'tiledesk-webhooks-claim-checks',
 } as const;
 
 /** The OpenAPI document of the HTTP API; public (no token). */
