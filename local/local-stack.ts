@@ -18,7 +18,7 @@ import { FunctionModel, StackModel, TemplateModelError, readStackModel } from '.
 import { cachedTemplate } from './template/template-cache';
 import { loadHandler, sharedEnvironment } from './runtime/function-runtime';
 import { startEventSources } from './runtime/event-source-mappings';
-import { LocalPlace, QueueRef, bucketName, createBuckets, createQueues, createTables, localResourceValues, physicalName } from './runtime/local-resources';
+import { LocalPlace, QueueRef, bucketName, createBuckets, createQueues, createTables, localNames, localResourceValues, physicalName } from './runtime/local-resources';
 
 export type { QueueRef } from './runtime/local-resources';
 
@@ -121,7 +121,8 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-const PLACE: LocalPlace = { region: 'us-east-1', account: '000000000000', stackName: 'TiledeskWebhooks' };
+/** The account and region the local stack pretends to be, and the stack's name. */
+const WHERE = { region: 'us-east-1', account: '000000000000', stackName: 'TiledeskWebhooks' } as const;
 
 /** Loopback only: the local stack's receivers live there. */
 export const LOCAL_TARGET_ALLOWLIST = '127.0.0.0/8,::1,localhost';
@@ -134,8 +135,9 @@ export const LOCAL_TARGET_ALLOWLIST = '127.0.0.0/8,::1,localhost';
  * the very handler modules the template's functions name, with their environment.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const template = await cachedTemplate(stackProps(options), PLACE.stackName);
+  const template = await cachedTemplate(stackProps(options), WHERE.stackName);
   const model = readStackModel(template);
+  const place: LocalPlace = { ...WHERE, names: localNames(template, WHERE.stackName) };
   const cleanups: (() => Promise<void>)[] = [];
   try {
     const [dynamo, fauxqs] = await Promise.all([
@@ -155,7 +157,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       sqsExtensions: localMessageMoves(() => late.sqs!, () => late.moveQueues ?? []),
       // Built on first use (the SQS client exists only once the endpoint is up), then reused.
       events: (action, body) =>
-        (eventBus ??= localEventBus({ busName: late.busName!, region: PLACE.region, account: PLACE.account, rules, sqs: late.sqs! }))(action, body),
+        (eventBus ??= localEventBus({ busName: late.busName!, region: place.region, account: place.account, rules, sqs: late.sqs! }))(action, body),
       onRequest: options.onAwsRequest,
     });
     cleanups.push(() => endpoint.stop());
@@ -167,8 +169,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     setProcessAwsEnvironment(endpoint.url);
     const sqs = new SQSClient({});
     late.sqs = sqs;
-    await createTables(new DynamoDBClient({}), PLACE, model.tables);
-    await createBuckets(new S3Client({}), PLACE, model);
+    await createTables(new DynamoDBClient({}), place, model.tables);
+    await createBuckets(new S3Client({}), place, model);
     const outputQueueIds = queueIdsByOutput(model);
     const visibility = new Map<string, number>();
     if (options.deliveryVisibilityTimeoutSeconds !== undefined) {
@@ -177,13 +179,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         if (queueId) visibility.set(queueId, options.deliveryVisibilityTimeoutSeconds);
       }
     }
-    const queueRefs = await createQueues(sqs, PLACE, model.queues, visibility);
-    const values = localResourceValues(template, PLACE, queueRefs, apiUrl);
-    const resolve = (value: unknown) => resolveValue(value, { ...PLACE, resources: values });
+    const queueRefs = await createQueues(sqs, place, model.queues, visibility);
+    const values = localResourceValues(template, place, queueRefs, apiUrl);
+    const resolve = (value: unknown) => resolveValue(value, { ...place, resources: values });
     const outputs = Object.fromEntries(Object.entries(model.outputs).map(([name, value]) => [name, resolve(value)]));
     late.moveQueues = moveQueues(model, queueRefs);
     late.busName = busNameOf(model, resolve);
-    rules.push(...localRules(model, queueRefs));
+    rules.push(...localRules(model, place, queueRefs));
 
     Object.assign(
       process.env,
@@ -210,7 +212,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       queues: queueRefs,
       visibility,
       sqs,
-      region: PLACE.region,
+      region: place.region,
       concurrency: new Map([
         [outputQueueIds.get(QUEUE_OUTPUTS.fanOut) ?? '', options.fanOutConcurrency],
         [outputQueueIds.get(QUEUE_OUTPUTS.delivery) ?? '', options.deliveryConcurrency],
@@ -232,8 +234,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       apiUrl: api.url,
       awsEndpoint: endpoint.url,
       busName: late.busName,
-      tableName: physicalName(PLACE, model.tables[0]?.logicalId ?? ''),
-      claimCheckBucket: outputs.ClaimCheckBucketName ?? bucketName(PLACE, model.buckets[0]?.logicalId ?? ''),
+      tableName: physicalName(place, model.tables[0]?.logicalId ?? ''),
+      claimCheckBucket: outputs.ClaimCheckBucketName ?? bucketName(place, model.buckets[0]?.logicalId ?? ''),
       queues: Object.fromEntries(Object.keys(QUEUE_OUTPUTS).map((key) => [key, queueOf(key as keyof LocalQueues)])) as unknown as LocalQueues,
       outputs,
       stopEventSources,
@@ -289,7 +291,7 @@ function dynaliteOptions(dataDir: string | undefined): Record<string, unknown> {
 function setProcessAwsEnvironment(endpointUrl: string): void {
   const env = process.env;
   env.AWS_ENDPOINT_URL = endpointUrl;
-  env.AWS_REGION = PLACE.region;
+  env.AWS_REGION = WHERE.region;
   env.AWS_ACCESS_KEY_ID ??= 'local';
   env.AWS_SECRET_ACCESS_KEY ??= 'local';
   // Nothing receives CloudWatch metrics locally; a test may turn them on to read the EMF lines.
@@ -334,10 +336,10 @@ function busNameOf(model: StackModel, resolve: (value: unknown) => string): stri
 }
 
 /** Each rule target as the local bus delivers to it. */
-function localRules(model: StackModel, queues: ReadonlyMap<string, QueueRef>): LocalRule[] {
+function localRules(model: StackModel, place: LocalPlace, queues: ReadonlyMap<string, QueueRef>): LocalRule[] {
   return model.rules.flatMap((rule) =>
     rule.targets.map((target): LocalRule => ({
-      name: physicalName(PLACE, rule.logicalId),
+      name: physicalName(place, rule.logicalId),
       pattern: rule.pattern,
       queueUrl: queues.get(target.queueId)!.url,
       queueArn: queues.get(target.queueId)!.arn,

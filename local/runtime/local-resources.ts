@@ -11,18 +11,38 @@ export interface QueueRef {
   arn: string;
 }
 
-/** Where the local stack runs: the account and region it pretends to be, and the stack's name. */
+/** Where the local stack runs, and the local name of each resource the template leaves unnamed. */
 export interface LocalPlace {
   region: string;
   account: string;
   stackName: string;
+  /** By logical id: see {@link localNames}. */
+  names: ReadonlyMap<string, string>;
 }
 
+const kebab = (text: string): string => text.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+
 /**
- * The name CloudFormation would give a resource the template leaves unnamed, without the random
- * suffix: `{stack}-{logicalId}`, so names stay the same across restarts (DATA_DIR keeps them).
+ * Local names for the resources the template leaves unnamed (CloudFormation would add a random
+ * suffix): a resource a stack output names by `Ref` is called after that output, so the URLs the
+ * docs and `npm start` print read as what they are and stay the same across restarts and
+ * template changes (`DeliveryDlqUrl` → `tiledesk-webhooks-delivery-dlq`); any other is
+ * `{stack}-{logicalId}`, as CloudFormation names it without the suffix.
  */
-export const physicalName = (place: LocalPlace, logicalId: string): string => `${place.stackName}-${logicalId}`;
+export function localNames(template: CfnTemplate, stackName: string): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const [output, { Value }] of Object.entries(template.Outputs ?? {})) {
+    const ref = (Value as { Ref?: unknown } | null)?.Ref;
+    if (typeof ref === 'string' && template.Resources[ref] && !names.has(ref)) {
+      names.set(ref, `${kebab(stackName)}-${kebab(output.replace(/(Url|Name)$/, ''))}`);
+    }
+  }
+  for (const logicalId of Object.keys(template.Resources)) if (!names.has(logicalId)) names.set(logicalId, `${stackName}-${logicalId}`);
+  return names;
+}
+
+/** The local name of a resource the template leaves unnamed. */
+export const physicalName = (place: LocalPlace, logicalId: string): string => place.names.get(logicalId) ?? `${place.stackName}-${logicalId}`;
 
 /** S3 bucket names are lower case, at most 63 characters. */
 export const bucketName = (place: LocalPlace, logicalId: string): string => physicalName(place, logicalId).toLowerCase().slice(0, 63);
