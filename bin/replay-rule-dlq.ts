@@ -21,7 +21,7 @@ runCli(async () => {
     console.log(USAGE);
     return;
   }
-  if (!values['dlq-url']) throw new UsageError('--dlq-url is required: the stack output EventRuleDlqUrl (locally http://127.0.0.1:4566/000000000000/tiledesk-webhooks-rule-dlq)');
+  if (!values['dlq-url']) throw new UsageError('--dlq-url is required: the stack output EventRuleDlqUrl (locally http://127.0.0.1:4566/000000000000/tiledesk-webhooks-event-rule-dlq)');
   const dlqUrl = values['dlq-url'];
   const sqs = new SQSClient({ region: regionOfQueueUrl(dlqUrl) });
   const result = await replayRuleDlq(sqs, dlqUrl, { targetQueueUrl: values['target-queue-url'] });
