@@ -12,8 +12,9 @@ const inProcess = new Map<string, CfnTemplate>();
 
 /**
  * The template {@link synthesizeTemplate} gives for these props, synthesized once: kept in this
- * process and on disk, keyed by a hash of everything a synth reads (the constructs in `lib/`,
- * `lambdas/core/settings.ts`, the aws-cdk-lib version and the props), so the ~60 test files that
+ * process and on disk, keyed by a hash of everything a synth reads (the constructs in `lib/`, the
+ * settings and constants they import from `lambdas/core/`, the aws-cdk-lib version and the
+ * props), so the ~60 test files that
  * each start a local stack do not each pay the synth (seconds). A change to any of those files
  * is a new key, so a stale template is never used.
  */
@@ -37,7 +38,8 @@ export async function cachedTemplate(props: WebhooksStackProps, stackName: strin
 
 function templateKey(props: WebhooksStackProps, stackName: string): string {
   const hash = createHash('sha256');
-  const files = [...filesUnder(path.join(ROOT, 'lib')), path.join(ROOT, 'lambdas', 'core', 'settings.ts'), path.join(ROOT, 'node_modules', 'aws-cdk-lib', 'package.json')];
+  // The constructs import settings and a few constants from lambdas/core: all of it is hashed.
+  const files = [...filesUnder(path.join(ROOT, 'lib')), ...filesUnder(path.join(ROOT, 'lambdas', 'core')), path.join(ROOT, 'node_modules', 'aws-cdk-lib', 'package.json')];
   for (const file of files) hash.update(path.relative(ROOT, file)).update('\0').update(readFileSync(file)).update('\0');
   hash.update(JSON.stringify({ props, stackName }));
   return hash.digest('hex').slice(0, 32);
