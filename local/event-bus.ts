@@ -56,7 +56,10 @@ export interface LocalEventBusOptions {
  */
 const MAX_ENTRIES = 10;
 const MAX_ENTRIES_BYTES = 256 * 1024;
-/** The request itself may be larger than its entries (JSON quoting, bus names); this bounds parsing. */
+/**
+ * A bound on the request's bytes before parsing, well above what 256 KB of entries can take in
+ * JSON (quoting at most doubles them, plus names); AWS documents no request limit beyond the entries'.
+ */
 const MAX_REQUEST_BYTES = 4 * MAX_ENTRIES_BYTES;
 
 interface PutEventsEntry {
