@@ -7,7 +7,7 @@ import { Grant } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { CLAIM_CHECK, DELIVERY, INGEST_THROTTLE, PUBLISH_EVENTS_ROUTE, RESERVED_CONCURRENCY, TABLE_KEYS, TILEDESK_INGEST_ROUTE } from '../lambdas/core/settings';
+import { CLAIM_CHECK, DELIVERY, INGEST_THROTTLE, PUBLISH_EVENTS_ROUTE, TABLE_KEYS, TILEDESK_INGEST_ROUTE } from '../lambdas/core/settings';
 import { operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
@@ -71,7 +71,6 @@ export class EventIngest extends Construct {
     const tiledesk = props.tiledesk ?? {};
     this.ingestFunction = new WebhookFunction(this, 'IngestApi', {
       handlerFile: 'ingest-api',
-      reservedConcurrency: RESERVED_CONCURRENCY.ingest,
       description: 'Events over HTTPS to the bus: Tiledesk ingest, POST /{projectId}/events; claim checks over 256 KB',
       // Tiledesk waits on operator.select for as long as the hook may take.
       timeout: Duration.seconds(operatorSelectFunctionTimeoutSeconds(DELIVERY.operatorSelectTimeoutMs)),

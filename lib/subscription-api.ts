@@ -9,7 +9,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { API, API_THROTTLE, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, RESERVED_CONCURRENCY, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from '../lambdas/core/settings';
+import { API, API_THROTTLE, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from '../lambdas/core/settings';
 import { assertTimeoutsFit, operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { consoleBundling } from './console-build';
 import { WebhookFunction, acknowledge } from './webhook-function';
@@ -84,7 +84,6 @@ export class SubscriptionApi extends Construct {
 
     const authorizerFunction = (this.authorizerFunction = new WebhookFunction(this, 'Authorizer', {
       handlerFile: 'authorizer',
-      reservedConcurrency: RESERVED_CONCURRENCY.authorizer,
       description: props.jwksUrl ? 'Verifies API tokens (HS256 JWT, RS256 JWT from the JWKS)' : 'Verifies API tokens (HS256 JWT)',
       environment: {
         JWT_SECRET_ARN: this.jwtSecret.secretArn,
@@ -112,7 +111,6 @@ export class SubscriptionApi extends Construct {
 
     this.apiFunction = new WebhookFunction(this, 'Subscriptions', {
       handlerFile: 'subscriptions-api',
-      reservedConcurrency: RESERVED_CONCURRENCY.subscriptions,
       description: 'Subscription API: create, list, get, update, delete, logs',
       timeout: Duration.seconds(SUBSCRIPTIONS_FUNCTION.timeoutSeconds),
       environment: {
@@ -144,7 +142,6 @@ export class SubscriptionApi extends Construct {
 
     this.operatorSelectFunction = new WebhookFunction(this, 'OperatorSelect', {
       handlerFile: 'operator-select',
-      reservedConcurrency: RESERVED_CONCURRENCY.operatorSelect,
       description: 'operator.select: asks the project hook to choose agents, default routing otherwise',
       timeout: Duration.seconds(operatorSelectFunctionTimeoutSeconds(props.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs)),
       environment: {

@@ -129,20 +129,6 @@ export const MONITORING = {
 } as const;
 
 /**
- * Concurrent executions reserved for each function the API invokes (delivery reserves its lanes'
- * maximum concurrency, the fan-out `FAN_OUT.maxConcurrency`). Reserved executions are both a
- * guarantee and a cap: with these and the lanes and fan-out, 185 of an account's 1,000 default
- * executions are reserved and 815 stay unreserved, above the 100 Lambda requires (docs/design.md §3.12).
- */
-export const RESERVED_CONCURRENCY = {
-  /** Tiledesk's events at the ingest throttle's rate, and its operator.select waits. */
-  ingest: 100,
-  authorizer: 20,
-  subscriptions: 10,
-  operatorSelect: 20,
-} as const;
-
-/**
  * Throttling of `POST /tiledesk/ingest`, sized for a Tiledesk installation rather than the
  * stage's default (50 requests/s): above it a busy installation's events get 429s, and
  * tiledesk-server retries a webhook only twice (docs/configuration.md: ingestThrottleRate).
