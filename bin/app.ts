@@ -22,6 +22,10 @@ new WebhooksStack(app, String(context('stackName') ?? 'TiledeskWebhooks'), {
     burstLimit: context('apiThrottleBurst') ? Number(context('apiThrottleBurst')) : undefined,
     rateLimit: context('apiThrottleRate') ? Number(context('apiThrottleRate')) : undefined,
   },
+  ingestThrottle: {
+    burstLimit: context('ingestThrottleBurst') ? Number(context('ingestThrottleBurst')) : undefined,
+    rateLimit: context('ingestThrottleRate') ? Number(context('ingestThrottleRate')) : undefined,
+  },
   jwksUrl: context('jwksUrl') ? String(context('jwksUrl')) : undefined,
   jwtIssuer: context('jwtIssuer') ? String(context('jwtIssuer')) : undefined,
   jwtAudience: context('jwtAudience') ? String(context('jwtAudience')) : undefined,

@@ -11,7 +11,7 @@ Publishes Tiledesk events ({"event", "payload"} or a list of them; stdin when no
 bus as the platform does. A payload over EventBridge's 256 KB is stored in the claim-check bucket
 (stack output ClaimCheckBucketName; needs s3:PutObject on its events/* keys) and delivered whole.
 Against the local stack, export AWS_ENDPOINT_URL first (the bus is "tiledesk", the bucket
-"tiledesk-webhooks-claim-checks").`;
+"tiledesk-webhooks-claim-check-bucket").`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -9,7 +9,7 @@ Re-sends every event of the event rule's DLQ to the rule's target (the fan-out q
 and under its original event id, so webhook-ids stay the same and receivers deduplicate; each
 message leaves the DLQ only once it is sent. The target defaults to the queue each message's
 TARGET_ARN attribute names. Against the local stack, export AWS_ENDPOINT_URL first; the local rule
-DLQ is http://127.0.0.1:4566/000000000000/tiledesk-webhooks-rule-dlq.`;
+DLQ is http://127.0.0.1:4566/000000000000/tiledesk-webhooks-event-rule-dlq.`;
 
 runCli(async () => {
   const { values } = parseCliArgs({
@@ -21,7 +21,7 @@ runCli(async () => {
     console.log(USAGE);
     return;
   }
-  if (!values['dlq-url']) throw new UsageError('--dlq-url is required: the stack output EventRuleDlqUrl (locally http://127.0.0.1:4566/000000000000/tiledesk-webhooks-rule-dlq)');
+  if (!values['dlq-url']) throw new UsageError('--dlq-url is required: the stack output EventRuleDlqUrl (locally http://127.0.0.1:4566/000000000000/tiledesk-webhooks-event-rule-dlq)');
   const dlqUrl = values['dlq-url'];
   const sqs = new SQSClient({ region: regionOfQueueUrl(dlqUrl) });
   const result = await replayRuleDlq(sqs, dlqUrl, { targetQueueUrl: values['target-queue-url'] });

@@ -61,6 +61,10 @@ export class Delivery extends Construct {
     const lane = (laneName: DeliveryLane, functionId: string, queue: Queue, maxConcurrency: number): WebhookFunction => {
       const fn = new WebhookFunction(this, functionId, {
         handlerFile: 'delivery',
+        localExport: `${laneName}LaneHandler`,
+        // Reserved at the lane's maximum concurrency: its event source then is never throttled,
+        // and no burst elsewhere can take these executions (docs/design.md §3.12).
+        reservedConcurrency: maxConcurrency,
         description: `Signs and POSTs webhooks of the ${laneName} lane, logs attempts, schedules retries`,
         timeout: Duration.seconds(DELIVERY.functionTimeoutSeconds),
         memorySize: 512,

@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { HttpApi, HttpMethod, HttpNoneAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CfnStage, HttpApi, HttpMethod, HttpNoneAuthorizer, ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { IEventBus } from 'aws-cdk-lib/aws-events';
@@ -7,7 +7,7 @@ import { Grant } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { CLAIM_CHECK, DELIVERY, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, TABLE_KEYS, TILEDESK_INGEST_ROUTE } from '../lambdas/core/settings';
+import { CLAIM_CHECK, DELIVERY, INGEST_THROTTLE, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, TABLE_KEYS, TILEDESK_INGEST_ROUTE } from '../lambdas/core/settings';
 import { operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
@@ -34,6 +34,8 @@ export interface EventIngestProps {
   readonly tiledesk?: TiledeskIngestProps;
   /** CIDRs and host names exempt from the private-address refusal (operator.select hooks). @default '' */
   readonly targetAllowlist?: string;
+  /** Throttling of `POST /tiledesk/ingest`. @default INGEST_THROTTLE: burst 1,000, rate 500 requests/s */
+  readonly ingestThrottle?: ThrottleSettings;
 }
 
 /**
@@ -114,7 +116,15 @@ export class EventIngest extends Construct {
       const [publishMethod, publishPath] = publishRoute.split(' ') as [keyof typeof HttpMethod, string];
       props.httpApi.addRoutes({ path: publishPath, methods: [HttpMethod[publishMethod]], integration });
     }
+    // The route's own throttle, over the stage default that suits the subscription API. A stage
+    // naming a route key that does not exist yet fails to deploy, hence the dependency.
+    const stage = props.httpApi.defaultStage?.node.defaultChild as CfnStage | undefined;
+    stage?.addPropertyOverride(`RouteSettings.${TILEDESK_INGEST_ROUTE}`, {
+      ThrottlingBurstLimit: props.ingestThrottle?.burstLimit ?? INGEST_THROTTLE.burstLimit,
+      ThrottlingRateLimit: props.ingestThrottle?.rateLimit ?? INGEST_THROTTLE.rateLimit,
+    });
     for (const route of routes) {
+      stage?.node.addDependency(route);
       acknowledge(route, {
         'AwsSolutions::AwsSolutions-APIG4':
           'Tiledesk cannot send an API token: the function verifies the JWT Tiledesk signs into every webhook body (and x-hook-secret) and refuses anything else with 401.',

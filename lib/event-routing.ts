@@ -78,6 +78,9 @@ export class EventRouting extends Construct {
       handlerFile: 'fan-out',
       description: 'Fans each Tiledesk event out to its subscribers',
       timeout: Duration.seconds(FAN_OUT.functionTimeoutSeconds),
+      // A burst of events scales the fan-out up to this and no further, so it cannot starve
+      // delivery and the API of the account's executions (docs/design.md §3.12).
+      reservedConcurrency: FAN_OUT.maxConcurrency,
       environment: {
         DELIVERY_QUEUE_URL: props.deliveryQueue.queueUrl,
         FAN_OUT_QUEUE_URL: this.fanOutQueue.queueUrl,
@@ -92,6 +95,8 @@ export class EventRouting extends Construct {
         // No batching window by default: a lone event is fanned out at once.
         maxBatchingWindow: FAN_OUT.maxBatchingWindowSeconds > 0 ? Duration.seconds(FAN_OUT.maxBatchingWindowSeconds) : undefined,
         reportBatchItemFailures: true,
+        // As many as are reserved: more would only be throttled.
+        maxConcurrency: FAN_OUT.maxConcurrency,
       }),
     );
 

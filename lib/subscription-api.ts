@@ -9,7 +9,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { API, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from '../lambdas/core/settings';
+import { API, API_THROTTLE, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from '../lambdas/core/settings';
 import { assertTimeoutsFit, operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { consoleBundling } from './console-build';
 import { WebhookFunction, acknowledge } from './webhook-function';
@@ -197,8 +197,8 @@ export class SubscriptionApi extends Construct {
       };
     }
     stage?.addPropertyOverride('DefaultRouteSettings', {
-      ThrottlingBurstLimit: props.throttle?.burstLimit ?? 100,
-      ThrottlingRateLimit: props.throttle?.rateLimit ?? 50,
+      ThrottlingBurstLimit: props.throttle?.burstLimit ?? API_THROTTLE.burstLimit,
+      ThrottlingRateLimit: props.throttle?.rateLimit ?? API_THROTTLE.rateLimit,
     });
 
     const integration = new HttpLambdaIntegration('SubscriptionsIntegration', this.apiFunction.function);

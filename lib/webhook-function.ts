@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
@@ -8,6 +8,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { TABLE_KEYS } from '../lambdas/core/settings';
+import { LOCAL_HANDLER_METADATA, LocalHandlerMetadata } from './local-handler-metadata';
 
 /** Props of {@link WebhookFunction}. */
 export interface WebhookFunctionProps {
@@ -25,7 +26,20 @@ export interface WebhookFunctionProps {
   readonly logRetention?: RetentionDays;
   /** Commands run around esbuild, e.g. to put files beside the bundle. @default none */
   readonly commandHooks?: ICommandHooks;
+  /**
+   * Concurrent executions reserved for this function, which also cap it (docs/design.md §3.12).
+   * @default none: the account's unreserved pool
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * The export the local stack calls, for a function that shares its handler file with another
+   * whose environment differs: the local stack loads each file once, in one process, so such a
+   * function needs an export bound to its own settings. Deployed, Lambda calls `handler`.
+   * @default 'handler'
+   */
+  readonly localExport?: string;
 }
+
 
 /** The DynamoDB actions the service's code calls (no scans, transactions, describes or streams). */
 export type TableAction =
@@ -78,6 +92,7 @@ export class WebhookFunction extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(10),
+      reservedConcurrentExecutions: props.reservedConcurrency,
       tracing: tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       logGroup,
       environment: {
@@ -99,6 +114,11 @@ export class WebhookFunction extends Construct {
         commandHooks: props.commandHooks,
       },
     });
+    const localHandler: LocalHandlerMetadata = {
+      entry: path.posix.join('lambdas', 'handlers', `${props.handlerFile}.ts`),
+      export: props.localExport ?? 'handler',
+    };
+    (this.function.node.defaultChild as CfnResource).addMetadata(LOCAL_HANDLER_METADATA, localHandler);
     acknowledge(this, {
       'AwsSolutions::AwsSolutions-L1':
         'nodejs22.x is the runtime the project chose (DEVELOPERS.md); the local stack and tests run on the same Node 22 (the pinned node dev dependency).',

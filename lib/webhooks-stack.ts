@@ -33,6 +33,10 @@ export interface WebhooksStackProps extends StackProps {
   readonly alarmTopicArn?: string;
   /** API stage throttling. @default burst 100, rate 50 requests/s */
   readonly apiThrottle?: { burstLimit?: number; rateLimit?: number };
+  /** Throttling of `POST /tiledesk/ingest`. @default burst 1,000, rate 500 requests/s */
+  readonly ingestThrottle?: { burstLimit?: number; rateLimit?: number };
+  /** Dead deliveries in a row that disable a subscription. @default 5 */
+  readonly autoDisableAfterDead?: number;
   /** An identity provider's JWKS (`https://`): RS256 tokens are then accepted too. @default HS256 only */
   readonly jwksUrl?: string;
   /** `iss` required of RS256 tokens. @default not checked */
@@ -66,6 +70,7 @@ export class WebhooksStack extends Stack {
       retrySchedule: props.retrySchedule,
       timeoutMs: props.deliveryTimeoutMs,
       targetAllowlist: props.targetAllowlist,
+      autoDisableAfterDead: props.autoDisableAfterDead,
     });
     const api = new SubscriptionApi(this, 'Api', {
       table,
@@ -100,6 +105,7 @@ export class WebhooksStack extends Stack {
       payloadReaders: [delivery.deliveryFunction, delivery.slowDeliveryFunction],
       tiledesk: props.tiledeskIngest,
       targetAllowlist: props.targetAllowlist,
+      ingestThrottle: props.ingestThrottle,
     });
     // It POSTs operator.select hooks for Tiledesk's ingest.
     ingest.ingestFunction.function.addEnvironment('WEBHOOK_ORIGIN', webhookOrigin);

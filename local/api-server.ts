@@ -19,23 +19,28 @@ type AuthorizerHandler = (event: APIGatewayRequestAuthorizerEventV2, context: Co
 type RouteHandler = (event: never, context: Context, ...rest: never[]) => unknown;
 type AuthorizerResult = APIGatewaySimpleAuthorizerWithContextResult<Record<string, unknown>>;
 
-/** A route of the HTTP API: `METHOD /path/{param}` and the function behind it. */
-export interface LocalRoute {
-  routeKey: string;
+/** A Lambda function behind the API: its name, handler and timeout. */
+export interface LocalApiFunction<Handler> {
   functionName: string;
-  handler: RouteHandler;
-  /** The deployed function's timeout: a slower call answers 500, as API Gateway does then. @default 30 */
-  timeoutSeconds?: number;
-  /** Served without the authorizer, as a route with no authorizer on AWS. @default false */
-  public?: boolean;
+  handler: Handler;
+  /** The function's timeout: a slower call answers 500, as API Gateway does then. */
+  timeoutSeconds: number;
+}
+
+/** A route of the HTTP API: `METHOD /path/{param}`, the function behind it, as the template deploys it. */
+export interface LocalRoute extends LocalApiFunction<RouteHandler> {
+  routeKey: string;
+  /** The route's Lambda authorizer. @default none: the route is public */
+  authorizer?: LocalApiFunction<AuthorizerHandler>;
+  /** When API Gateway stops waiting: 503. @default 30 s, the HTTP API maximum */
+  integrationTimeoutMs?: number;
+  /** The stage's token bucket for this route: above it, 429. @default none */
+  throttle?: { rateLimit: number; burstLimit: number };
 }
 
 export interface ApiServerOptions {
   port: number;
   routes: LocalRoute[];
-  authorizer: AuthorizerHandler;
-  /** Largest accepted body, as API Gateway caps payloads (10 MB there). */
-  maxBodyBytes: number;
   /** Browser origins allowed by CORS, as the deployed API's `corsPreflight`. @default none */
   corsOrigins?: readonly string[];
 }
@@ -45,10 +50,18 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
+/**
+ * HTTP API limits as the API Gateway quotas page gives them
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html):
+ * a 10 MB payload and at most 30 s of integration time.
+ */
+export const HTTP_API_LIMITS = { payloadBytes: 10 * 1024 * 1024, integrationTimeoutMs: 30_000 } as const;
+
 interface CompiledRoute extends LocalRoute {
   method: string;
   pattern: RegExp;
   names: string[];
+  bucket?: TokenBucket;
 }
 
 /**
@@ -58,6 +71,7 @@ interface CompiledRoute extends LocalRoute {
  */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const routes = options.routes.map(compileRoute).sort((a, b) => specificity(b) - specificity(a));
+  for (const route of routes) if (route.throttle) route.bucket = new TokenBucket(route.throttle.rateLimit, route.throttle.burstLimit);
   const server = createServer((req, res) => {
     serve(req, res, routes, options).catch((error: unknown) => {
       writeJson(res, 500, { message: 'Internal Server Error', error: String(error) });
@@ -113,7 +127,12 @@ async function serve(
     writeJson(res, 404, { message: 'Not Found' });
     return;
   }
-  const body = await readLimited(req, options.maxBodyBytes);
+  if (match.route.bucket && !match.route.bucket.take()) {
+    writeJson(res, 429, { message: 'Too Many Requests' });
+    req.resume();
+    return;
+  }
+  const body = await readLimited(req, HTTP_API_LIMITS.payloadBytes);
   if (body === undefined) {
     writeJson(res, 413, { message: 'Request Entity Too Large' });
     return;
@@ -148,11 +167,12 @@ async function serve(
     queryStringParameters: query ? Object.fromEntries(new URLSearchParams(query)) : undefined,
     pathParameters: match.params,
   };
-  const authorization = match.route.public
+  const { authorizer } = match.route;
+  const authorization = !authorizer
     ? { isAuthorized: true, context: undefined }
-    : ((await options.authorizer(
+    : ((await authorizer.handler(
         { ...common, cookies: [], type: 'REQUEST', routeArn: `arn:local:${match.route.routeKey}`, identitySource: [], requestContext },
-        localLambdaContext('authorizer', 10),
+        localLambdaContext(authorizer.functionName, authorizer.timeoutSeconds),
       )) as AuthorizerResult);
   if (!authorization.isAuthorized) {
     writeJson(res, 403, { message: 'Forbidden' });
@@ -168,13 +188,16 @@ async function serve(
         ...(authorization.context && { authorizer: { lambda: authorization.context } }),
       } as APIGatewayProxyEventV2WithLambdaAuthorizer<Record<string, unknown>>['requestContext'],
   };
-  const timeoutSeconds = match.route.timeoutSeconds ?? 30;
-  const result = await withinFunctionTimeout(
+  const { timeoutSeconds } = match.route;
+  const integrationTimeoutMs = Math.min(match.route.integrationTimeoutMs ?? HTTP_API_LIMITS.integrationTimeoutMs, HTTP_API_LIMITS.integrationTimeoutMs);
+  const functionTimedOut = timeoutSeconds * 1000 <= integrationTimeoutMs;
+  const result = await withinTimeout(
     match.route.handler(event as never, localLambdaContext(match.route.functionName, timeoutSeconds)),
-    timeoutSeconds,
+    Math.min(timeoutSeconds * 1000, integrationTimeoutMs),
   );
   if (!result) {
-    writeJson(res, 500, { message: 'Internal Server Error' });
+    // The function stopped at its timeout (a Lambda error: 500), or API Gateway stopped waiting first (503).
+    writeJson(res, functionTimedOut ? 500 : 503, { message: functionTimedOut ? 'Internal Server Error' : 'Service Unavailable' });
     return;
   }
   res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
@@ -182,14 +205,14 @@ async function serve(
 }
 
 /**
- * The handler's result, or `undefined` once the function's timeout has passed: Lambda would
- * have stopped it there, so a call that only succeeds locally because it may run longer fails
- * here as it would when deployed. (The handler's promise is left to settle on its own.)
+ * The handler's result, or `undefined` once the function's timeout (or the integration's) has
+ * passed: Lambda would have stopped it there, so a call that only succeeds locally because it
+ * may run longer fails here as it would when deployed. (The handler's promise settles on its own.)
  */
-async function withinFunctionTimeout(call: unknown, timeoutSeconds: number): Promise<APIGatewayProxyStructuredResultV2 | undefined> {
+async function withinTimeout(call: unknown, timeoutMs: number): Promise<APIGatewayProxyStructuredResultV2 | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), timeoutSeconds * 1000);
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
   });
   try {
     return await Promise.race([call as Promise<APIGatewayProxyStructuredResultV2>, expired]);
@@ -264,6 +287,33 @@ function readLimited(req: IncomingMessage, limit: number): Promise<Buffer | unde
     req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/**
+ * API Gateway's throttle: the token bucket algorithm, one token a request, `burstLimit` tokens
+ * at most, refilled at `rateLimit` a second
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html).
+ */
+export class TokenBucket {
+  private tokens: number;
+  private refilledAt = performance.now();
+
+  constructor(
+    private readonly rateLimit: number,
+    private readonly burstLimit: number,
+  ) {
+    this.tokens = burstLimit;
+  }
+
+  /** Takes a token if there is one. */
+  take(): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(this.burstLimit, this.tokens + ((now - this.refilledAt) / 1000) * this.rateLimit);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
 }
 
 function writeJson(res: ServerResponse, status: number, body: unknown): void {

@@ -16,17 +16,29 @@ export interface EventEnvelope {
   detail: unknown;
 }
 
-/** A rule: an EventBridge pattern, the queue its matches go to, and the target's DLQ. */
+/** A rule: an EventBridge pattern, the queue its matches go to, and the target's settings. */
 export interface LocalRule {
   name: string;
   pattern: Readonly<Record<string, unknown>>;
   queueUrl: string;
   queueArn: string;
   /**
-   * Where an event goes when the queue refuses it, in EventBridge's form: the event envelope as
-   * the body, the reason in message attributes. Without one, the entry fails in the PutEvents answer.
+   * Where an event goes when the queue refuses it for good, in EventBridge's form: the event
+   * envelope as the body, the reason in message attributes. Without one, the event is dropped,
+   * as on AWS (the PutEvents entry succeeded when the bus accepted it).
    */
   deadLetterQueueUrl?: string;
+  /**
+   * `SqsParameters.MessageGroupId`: a constant, or a JSON path into the event (`$.detail.id_project`)
+   * evaluated for each event. @default none
+   */
+  messageGroupId?: string;
+  /** The target's retry policy. @default EventBridge's: 185 attempts within 24 hours */
+  retry?: { maximumRetryAttempts: number; maximumEventAgeSeconds: number };
+  /** `Input`: this constant JSON text is sent instead of the event. @default the event */
+  input?: string;
+  /** `InputPath`: the part of the event sent. @default the whole event */
+  inputPath?: string;
 }
 
 export interface LocalEventBusOptions {
@@ -37,8 +49,18 @@ export interface LocalEventBusOptions {
   sqs: SQSClient;
 }
 
+/**
+ * PutEvents limits: 10 entries, and 256 KB per request counted as AWS counts an entry (the
+ * UTF-8 bytes of Source, DetailType, Detail and each Resources ARN, 14 bytes for a Time), not
+ * the request's JSON (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html).
+ */
 const MAX_ENTRIES = 10;
-const MAX_REQUEST_BYTES = 256 * 1024;
+const MAX_ENTRIES_BYTES = 256 * 1024;
+/**
+ * A bound on the request's bytes before parsing, well above what 256 KB of entries can take in
+ * JSON (quoting at most doubles them, plus names); AWS documents no request limit beyond the entries'.
+ */
+const MAX_REQUEST_BYTES = 4 * MAX_ENTRIES_BYTES;
 
 interface PutEventsEntry {
   Source?: unknown;
@@ -63,7 +85,7 @@ export function localEventBus(options: LocalEventBusOptions): LocalActionHandler
       return failure(400, 'UnknownOperationException', `The local EventBridge supports PutEvents only, not ${action}`);
     }
     if (body.length > MAX_REQUEST_BYTES) {
-      return failure(400, 'ValidationException', 'Total size of the entries in the request is over the limit of 256 KB');
+      return failure(413, 'RequestEntityTooLarge', 'Request is too large');
     }
     let request: { Entries?: unknown };
     try {
@@ -75,9 +97,12 @@ export function localEventBus(options: LocalEventBusOptions): LocalActionHandler
     if (!Array.isArray(entries) || entries.length < 1 || entries.length > MAX_ENTRIES) {
       return failure(400, 'ValidationException', `Entries must hold 1 to ${MAX_ENTRIES} entries`);
     }
+    if ((entries as PutEventsEntry[]).reduce((total, entry) => total + entrySize(entry), 0) > MAX_ENTRIES_BYTES) {
+      return failure(400, 'ValidationException', 'Total size of the entries in the request is over the limit of 256 KB');
+    }
     const results: EntryResult[] = [];
     const matched: Match[] = [];
-    entries.forEach((entry: PutEventsEntry, index) => {
+    entries.forEach((entry: PutEventsEntry) => {
       const checked = toEnvelope(entry, options, busArn);
       if ('ErrorCode' in checked) {
         results.push(checked);
@@ -85,13 +110,20 @@ export function localEventBus(options: LocalEventBusOptions): LocalActionHandler
       }
       results.push({ EventId: checked.id });
       for (const rule of options.rules) {
-        if (matchesPattern(rule.pattern, checked)) matched.push({ envelope: checked, rule, index });
+        if (matchesPattern(rule.pattern, checked)) matched.push({ envelope: checked, rule });
       }
     });
-    await deliver(options, matched, results);
+    await deliver(options, matched);
     const failed = results.filter((result) => 'ErrorCode' in result).length;
     return { status: 200, body: { FailedEntryCount: failed, Entries: results } };
   };
+}
+
+/** An entry's size as EventBridge counts it against the 256 KB limit. */
+export function entrySize(entry: PutEventsEntry): number {
+  const bytes = (value: unknown) => (typeof value === 'string' ? Buffer.byteLength(value) : 0);
+  const resources = Array.isArray(entry.Resources) ? entry.Resources.reduce((total: number, arn) => total + bytes(arn), 0) : 0;
+  return (entry.Time === undefined ? 0 : 14) + bytes(entry.Source) + bytes(entry.DetailType) + bytes(entry.Detail) + resources;
 }
 
 function toEnvelope(entry: PutEventsEntry, options: LocalEventBusOptions, busArn: string): EventEnvelope | EntryError {
@@ -135,38 +167,103 @@ function toEnvelope(entry: PutEventsEntry, options: LocalEventBusOptions, busArn
 interface Match {
   envelope: EventEnvelope;
   rule: LocalRule;
-  index: number;
 }
 
 /**
- * Sends each match to its rule's queue. EventBridge retries a target for up to a day before it
- * gives up; locally a refusal is final at once, so the event goes straight to the rule's DLQ
- * and, as on AWS, the PutEvents entry itself still succeeds.
+ * Sends each match to its rule's queue, with the target's message group. A refusal SQS calls
+ * the sender's fault (a message too large, a bad attribute) is final: the event goes to the
+ * rule's DLQ at once. Any other failure is retried in the background with exponential backoff,
+ * within the target's retry policy, then dead-lettered, as EventBridge does
+ * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html). Either
+ * way the PutEvents entry itself succeeded.
  */
-async function deliver(options: LocalEventBusOptions, matched: Match[], results: EntryResult[]): Promise<void> {
+async function deliver(options: LocalEventBusOptions, matched: Match[]): Promise<void> {
   const byRule = new Map<LocalRule, Match[]>();
   for (const item of matched) byRule.set(item.rule, [...(byRule.get(item.rule) ?? []), item]);
   for (const [rule, items] of byRule) {
-    const refused: { item: Match; code: string; message: string }[] = [];
-    try {
-      const response = await options.sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: rule.queueUrl,
-          Entries: items.map((item, n) => ({ Id: String(n), MessageBody: stringifyJson(item.envelope) })),
-        }),
-      );
-      for (const failed of response.Failed ?? []) {
-        const item = items[Number(failed.Id)];
-        if (item) refused.push({ item, code: failed.Code ?? 'SQS.Failed', message: failed.Message ?? 'target failed' });
-      }
-    } catch (error) {
-      for (const item of items) refused.push({ item, code: (error as Error).name, message: (error as Error).message });
+    const failed = await sendToTarget(options, rule, items);
+    for (const failure of failed) await handleFailure(options, rule, failure, 0);
+  }
+}
+
+interface TargetFailure {
+  item: Match;
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+async function sendToTarget(options: LocalEventBusOptions, rule: LocalRule, items: Match[]): Promise<TargetFailure[]> {
+  const failures: TargetFailure[] = [];
+  const entries: { Id: string; MessageBody: string; MessageGroupId?: string }[] = [];
+  items.forEach((item, n) => {
+    const groupId = rule.messageGroupId === undefined ? undefined : messageGroupIdOf(rule.messageGroupId, item.envelope);
+    if (groupId === null) {
+      // EventBridge documents no value for a path the event lacks; refusing is the strict reading.
+      failures.push({ item, code: 'InvalidParameter', message: `MessageGroupId path ${rule.messageGroupId} is not in the event`, retryable: false });
+      return;
     }
-    for (const { item, code, message } of refused) {
-      const kept = rule.deadLetterQueueUrl && (await sendToDeadLetterQueue(options, rule, rule.deadLetterQueueUrl, item.envelope, code, message));
-      if (!kept) results[item.index] = { ErrorCode: 'InternalFailure', ErrorMessage: message };
+    entries.push({ Id: String(n), MessageBody: targetBody(rule, item.envelope), ...(groupId === undefined ? {} : { MessageGroupId: groupId }) });
+  });
+  if (entries.length === 0) return failures;
+  try {
+    const response = await options.sqs.send(new SendMessageBatchCommand({ QueueUrl: rule.queueUrl, Entries: entries }));
+    for (const refused of response.Failed ?? []) {
+      const item = items[Number(refused.Id)];
+      if (item) failures.push({ item, code: refused.Code ?? 'SQS.Failed', message: refused.Message ?? 'target failed', retryable: refused.SenderFault !== true });
+    }
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const retryable = status === undefined || status >= 500 || /Throttl/i.test((error as Error).name);
+    for (const entry of entries) {
+      const item = items[Number(entry.Id)];
+      if (item) failures.push({ item, code: (error as Error).name, message: (error as Error).message, retryable });
     }
   }
+  return failures;
+}
+
+/** Retries a retryable failure later, or dead-letters it once its policy is spent. */
+async function handleFailure(options: LocalEventBusOptions, rule: LocalRule, failure: TargetFailure, attempts: number): Promise<void> {
+  const policy = rule.retry ?? { maximumRetryAttempts: 185, maximumEventAgeSeconds: 86_400 };
+  const delayMs = Math.min(2 ** attempts * 1000, 300_000) * (0.5 + Math.random() / 2);
+  const ageMs = Date.now() - Date.parse(failure.item.envelope.time);
+  const exhausted = attempts >= policy.maximumRetryAttempts ? 'MaximumRetryAttempts' : ageMs + delayMs > policy.maximumEventAgeSeconds * 1000 ? 'MaximumEventAge' : undefined;
+  if (!failure.retryable || exhausted) {
+    if (rule.deadLetterQueueUrl) await sendToDeadLetterQueue(options, rule, rule.deadLetterQueueUrl, failure, attempts, exhausted ?? 'MaximumRetryAttempts');
+    return;
+  }
+  setTimeout(() => {
+    void sendToTarget(options, rule, [failure.item]).then(async ([again]) => {
+      if (again) await handleFailure(options, rule, again, attempts + 1);
+    });
+  }, delayMs).unref();
+}
+
+/** The target's `MessageGroupId` for an event: the constant, the value at its JSON path, or null when the event has none there. */
+export function messageGroupIdOf(setting: string, envelope: EventEnvelope): string | null {
+  if (!setting.startsWith('$.')) return setting;
+  const value = valueAtPath(setting, envelope);
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
+}
+
+/** The value at a JSON path of the dotted form EventBridge's target parameters take (`$.detail.id_project`). */
+function valueAtPath(jsonPath: string, value: unknown): unknown {
+  if (jsonPath === '$') return value;
+  return jsonPath
+    .slice(2)
+    .split('.')
+    .reduce<unknown>((current, name) => (typeof current === 'object' && current !== null ? (current as Record<string, unknown>)[name] : undefined), value);
+}
+
+/** What the target receives: the event, its `InputPath` part, or the constant `Input`. */
+function targetBody(rule: LocalRule, envelope: EventEnvelope): string {
+  if (rule.input !== undefined) return rule.input;
+  if (rule.inputPath !== undefined) {
+    const part = valueAtPath(rule.inputPath, envelope);
+    return typeof part === 'string' ? part : stringifyJson(part);
+  }
+  return stringifyJson(envelope);
 }
 
 /** EventBridge's dead-letter message: the event as the body, why it failed as attributes. */
@@ -174,10 +271,10 @@ async function sendToDeadLetterQueue(
   options: LocalEventBusOptions,
   rule: LocalRule,
   deadLetterQueueUrl: string,
-  envelope: EventEnvelope,
-  code: string,
-  message: string,
-): Promise<boolean> {
+  { item: { envelope }, code, message }: TargetFailure,
+  attempts: number,
+  condition: string,
+): Promise<void> {
   const text = (value: string) => ({ DataType: 'String', StringValue: value });
   try {
     await options.sqs.send(
@@ -189,14 +286,13 @@ async function sendToDeadLetterQueue(
           TARGET_ARN: text(rule.queueArn),
           ERROR_CODE: text(code),
           ERROR_MESSAGE: text(message.slice(0, 1024)),
-          EXHAUSTED_RETRY_CONDITION: text('MaximumRetryAttempts'),
-          RETRY_ATTEMPTS: { DataType: 'Number', StringValue: '0' },
+          EXHAUSTED_RETRY_CONDITION: text(condition),
+          RETRY_ATTEMPTS: { DataType: 'Number', StringValue: String(attempts) },
         },
       }),
     );
-    return true;
   } catch {
-    return false;
+    // The DLQ refused too: the event is lost, as EventBridge loses it then.
   }
 }
 

@@ -2,39 +2,31 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import {
-  CLAIM_CHECK,
-  PUBLISH_EVENTS_ROUTE,
-  PUBLISH_EXAMPLE_ROUTE,
-  TILEDESK_INGEST_ROUTE,
-  DEFAULT_RETRY_SCHEDULE_SECONDS,
-  DELIVERY,
-  DeliveryLane,
-  EVENT_RULE_PATTERN,
-  FAN_OUT,
-  CONSOLE_ROUTES,
-  LOCAL_NAMES,
-  OPENAPI_ROUTE,
-  OPERATOR_SELECT_ROUTE,
-  SUBSCRIPTION_ROUTES,
-  SUBSCRIPTIONS_FUNCTION,
-  TABLE_KEYS,
-  DELIVERY_RETENTION_SECONDS,
-  checkRetrySchedule,
-} from '../lambdas/core/settings';
-import { operatorSelectFunctionTimeoutSeconds } from '../lib/timeout-budget';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { WebhooksStackProps } from '../lib/webhooks-stack';
 import { CONSOLE_BUILD_DIR } from '../lib/console-build';
 import { AwsEndpoint, LocalActionHandler, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
-import { ApiServer, startApiServer } from './api-server';
+import { ApiServer, LocalRoute, startApiServer } from './api-server';
 import { LocalRule, localEventBus } from './event-bus';
 import { MoveQueue, localMessageMoves } from './message-move';
 import { startEmulatorProcess } from './emulator-process';
-import { SqsEventSource, startSqsEventSource } from './sqs-event-source';
+import { SqsEventSource } from './sqs-event-source';
+import { resolveValue } from './template/intrinsics';
+import { FunctionModel, StackModel, TemplateModelError, readStackModel } from './template/stack-model';
+import { cachedTemplate } from './template/template-cache';
+import { loadHandler, sharedEnvironment } from './runtime/function-runtime';
+import { startEventSources } from './runtime/event-source-mappings';
+import { LocalPlace, QueueRef, bucketName, createBuckets, createQueues, createTables, localNames, localResourceValues, physicalName } from './runtime/local-resources';
 
-/** Options of the local stack; each has an environment variable in `bin/local.ts`. */
+export type { QueueRef } from './runtime/local-resources';
+
+/**
+ * Options of the local stack. Those the deployed stack has as props are given to the synthesized
+ * app, so the template stays the one source; the others are local (ports, data, the secret's
+ * value, the bench's concurrency, a shorter delivery visibility for the reliability run).
+ */
 export interface LocalStackOptions {
   /** API port; 0 picks a free one. @default 3000 */
   port?: number;
@@ -61,10 +53,17 @@ export interface LocalStackOptions {
    * @default 360 s, as deployed; the reliability run shortens it.
    */
   deliveryVisibilityTimeoutSeconds?: number;
-  /** Pollers per queue (Lambda concurrency). */
+  /**
+   * Concurrent batches of each event source, in place of the template's (its maximum
+   * concurrency, else the function's reserved concurrency): the bench's knob.
+   */
   fanOutConcurrency?: number;
   deliveryConcurrency?: number;
   slowDeliveryConcurrency?: number;
+  /** API stage throttling, as the `apiThrottle` stack prop. @default burst 100, rate 50 requests/s */
+  apiThrottle?: { burstLimit?: number; rateLimit?: number };
+  /** `POST /tiledesk/ingest` throttling, as the `ingestThrottle` stack prop. @default burst 1,000, rate 500 requests/s */
+  ingestThrottle?: { burstLimit?: number; rateLimit?: number };
   /** Browser origins allowed by CORS (`CORS_ORIGINS`). @default none */
   corsOrigins?: readonly string[];
   /**
@@ -78,29 +77,42 @@ export interface LocalStackOptions {
   onAwsRequest?: (service: string, action: string) => void;
 }
 
-/** Queue URLs and ARNs of the local pipeline. */
+/** Queue URLs and ARNs of the local pipeline, by the stack output that names each. */
 export interface LocalQueues {
+  /** `FanOutQueueUrl` */
   fanOut: QueueRef;
+  /** `FanOutDlqUrl` */
   fanOutDlq: QueueRef;
-  /** The fast lane's delivery queue. */
+  /** The fast lane's delivery queue (`DeliveryQueueUrl`). */
   delivery: QueueRef;
+  /** `SlowDeliveryQueueUrl` */
   slowDelivery: QueueRef;
+  /** `DeliveryDlqUrl` */
   deliveryDlq: QueueRef;
-  /** The event rule's DLQ (`npm run replay-rule-dlq`). */
+  /** The event rule's DLQ (`EventRuleDlqUrl`, `npm run replay-rule-dlq`). */
   ruleDlq: QueueRef;
 }
 
-export interface QueueRef {
-  url: string;
-  arn: string;
-}
+/** Which stack output names each of {@link LocalQueues}. */
+const QUEUE_OUTPUTS: Record<keyof LocalQueues, string> = {
+  fanOut: 'FanOutQueueUrl',
+  fanOutDlq: 'FanOutDlqUrl',
+  delivery: 'DeliveryQueueUrl',
+  slowDelivery: 'SlowDeliveryQueueUrl',
+  deliveryDlq: 'DeliveryDlqUrl',
+  ruleDlq: 'EventRuleDlqUrl',
+};
 
 export interface LocalStack {
   apiUrl: string;
   awsEndpoint: string;
   busName: string;
   tableName: string;
+  /** The claim-check bucket (`ClaimCheckBucketName`). */
+  claimCheckBucket: string;
   queues: LocalQueues;
+  /** The stack's outputs, as `cdk deploy` prints them, with the local names, URLs and ARNs. */
+  outputs: Record<string, string>;
   /**
    * Stops polling the queues and waits for the invocations in flight to finish; the API and
    * the emulators keep running. Part of `stop()`.
@@ -109,19 +121,23 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-const REGION = 'us-east-1';
-const ACCOUNT = '000000000000';
+/** The account and region the local stack pretends to be, and the stack's name. */
+const WHERE = { region: 'us-east-1', account: '000000000000', stackName: 'TiledeskWebhooks' } as const;
 
 /** Loopback only: the local stack's receivers live there. */
 export const LOCAL_TARGET_ALLOWLIST = '127.0.0.0/8,::1,localhost';
 
 /**
- * Starts the deployed topology in one process: dynalite and fauxqs behind one AWS endpoint,
- * the local EventBridge, the SQS event sources with Lambda semantics, and the HTTP API — all
- * running the very handler modules the CDK stack deploys, configured through the same
- * environment variables.
+ * Starts what `cdk deploy` creates, in one process, built from the synthesized template
+ * (DESIGN §8): dynalite and fauxqs behind one AWS endpoint with the template's table, queues and
+ * bucket; the local EventBridge with its rules and targets; the SQS event sources with their
+ * mappings' settings; the HTTP API with its routes, authorizer and throttling — all running
+ * the very handler modules the template's functions name, with their environment.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const template = await cachedTemplate(stackProps(options), WHERE.stackName);
+  const model = readStackModel(template);
+  const place: LocalPlace = { ...WHERE, names: localNames(template, WHERE.stackName) };
   const cleanups: (() => Promise<void>)[] = [];
   try {
     const [dynamo, fauxqs] = await Promise.all([
@@ -130,7 +146,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ]);
     cleanups.push(() => dynamo.stop(), () => fauxqs.stop());
 
-    const endpointHolder: { sqs?: SQSClient; queues?: LocalQueues } = {};
+    const late: { sqs?: SQSClient; moveQueues?: MoveQueue[]; busName?: string } = {};
     let eventBus: LocalActionHandler | undefined;
     const rules: LocalRule[] = [];
     const endpoint: AwsEndpoint = await startAwsEndpoint({
@@ -138,101 +154,90 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamoDbUrl: dynamo.address,
       sqsUrl: fauxqs.address,
       s3Url: fauxqs.address,
-      sqsExtensions: localMessageMoves(
-        () => endpointHolder.sqs!,
-        () => (endpointHolder.queues ? moveQueues(endpointHolder.queues) : []),
-      ),
+      sqsExtensions: localMessageMoves(() => late.sqs!, () => late.moveQueues ?? []),
       // Built on first use (the SQS client exists only once the endpoint is up), then reused.
       events: (action, body) =>
-        (eventBus ??= localEventBus({ busName: LOCAL_NAMES.bus, region: REGION, account: ACCOUNT, rules, sqs: endpointHolder.sqs! }))(
-          action,
-          body,
-        ),
+        (eventBus ??= localEventBus({ busName: late.busName!, region: place.region, account: place.account, rules, sqs: late.sqs! }))(action, body),
       onRequest: options.onAwsRequest,
     });
     cleanups.push(() => endpoint.stop());
 
-    const retrySchedule = options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
-    checkRetrySchedule(retrySchedule);
     // The API's URL is the webhooks' default origin, and handlers read it at import, before
     // the API listens: a free port is chosen first.
     const apiPort = options.port === 0 ? await freePort() : (options.port ?? 3000);
-    setFunctionEnvironment(endpoint.url, options, retrySchedule, `http://127.0.0.1:${apiPort}`);
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    setProcessAwsEnvironment(endpoint.url);
     const sqs = new SQSClient({});
-    endpointHolder.sqs = sqs;
-    await createTable(new DynamoDBClient({}));
-    await new S3Client({}).send(new CreateBucketCommand({ Bucket: CLAIM_CHECK.localBucket }));
-    const queues = await createQueues(sqs, options.deliveryVisibilityTimeoutSeconds);
-    endpointHolder.queues = queues;
-    rules.push({
-      name: LOCAL_NAMES.rule,
-      pattern: EVENT_RULE_PATTERN,
-      queueUrl: queues.fanOut.url,
-      queueArn: queues.fanOut.arn,
-      deadLetterQueueUrl: queues.ruleDlq.url,
-    });
-    process.env.DELIVERY_QUEUE_URL = queues.delivery.url;
-    process.env.SLOW_DELIVERY_QUEUE_URL = queues.slowDelivery.url;
-    process.env.DELIVERY_DLQ_URL = queues.deliveryDlq.url;
-    process.env.FAN_OUT_QUEUE_URL = queues.fanOut.url;
+    late.sqs = sqs;
+    await createTables(new DynamoDBClient({}), place, model.tables);
+    await createBuckets(new S3Client({}), place, model);
+    const outputQueueIds = queueIdsByOutput(model);
+    const visibility = new Map<string, number>();
+    if (options.deliveryVisibilityTimeoutSeconds !== undefined) {
+      for (const output of [QUEUE_OUTPUTS.delivery, QUEUE_OUTPUTS.slowDelivery]) {
+        const queueId = outputQueueIds.get(output);
+        if (queueId) visibility.set(queueId, options.deliveryVisibilityTimeoutSeconds);
+      }
+    }
+    const queueRefs = await createQueues(sqs, place, model.queues, visibility);
+    const values = localResourceValues(template, place, queueRefs, apiUrl);
+    const resolve = (value: unknown) => resolveValue(value, { ...place, resources: values });
+    const outputs = Object.fromEntries(Object.entries(model.outputs).map(([name, value]) => [name, resolve(value)]));
+    late.moveQueues = moveQueues(model, queueRefs);
+    late.busName = busNameOf(model, resolve);
+    rules.push(...localRules(model, place, queueRefs));
 
+    Object.assign(
+      process.env,
+      sharedEnvironment(model.functions, resolve, {
+        // The console's build sits beside the deployed bundle; locally it is the build folder.
+        CONSOLE_DIR: CONSOLE_BUILD_DIR,
+        JWT_SECRET: options.jwtSecret,
+        ...options.environment,
+      }),
+    );
     // Handlers read their configuration at import, so they load only once it is set.
-    const [authorizer, subscriptionsApi, operatorSelect, ingestApi, publicContent] = await Promise.all([
-      import('../lambdas/handlers/authorizer'),
-      import('../lambdas/handlers/subscriptions-api'),
-      import('../lambdas/handlers/operator-select'),
-      import('../lambdas/handlers/ingest-api'),
-      import('../lambdas/handlers/public-content'),
-    ]);
+    const handlers = new Map<string, unknown>();
+    for (const fn of model.functions) handlers.set(fn.logicalId, await loadHandler(fn));
+
     const api: ApiServer = await startApiServer({
       port: apiPort,
-      authorizer: authorizer.handler,
-      maxBodyBytes: 1024 * 1024,
-      corsOrigins: options.corsOrigins,
-      routes: [
-        ...SUBSCRIPTION_ROUTES.map((routeKey) => ({
-          routeKey,
-          functionName: 'subscriptions-api',
-          handler: subscriptionsApi.handler,
-          timeoutSeconds: SUBSCRIPTIONS_FUNCTION.timeoutSeconds,
-        })),
-        {
-          routeKey: OPERATOR_SELECT_ROUTE,
-          functionName: 'operator-select',
-          handler: operatorSelect.handler,
-          timeoutSeconds: operatorSelectFunctionTimeoutSeconds(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
-        },
-        {
-          routeKey: TILEDESK_INGEST_ROUTE,
-          functionName: 'ingest-api',
-          handler: ingestApi.handler,
-          // Tiledesk's operator.select waits on the same hook as the operator.select function.
-          timeoutSeconds: operatorSelectFunctionTimeoutSeconds(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
-        },
-        { routeKey: PUBLISH_EVENTS_ROUTE, functionName: 'ingest-api', handler: ingestApi.handler },
-        { routeKey: PUBLISH_EXAMPLE_ROUTE, functionName: 'ingest-api', handler: ingestApi.handler },
-        ...[OPENAPI_ROUTE, ...CONSOLE_ROUTES].map((routeKey) => ({
-          routeKey,
-          functionName: 'public-content',
-          handler: publicContent.handler,
-          public: true,
-        })),
-      ],
+      corsOrigins: corsOriginsOf(model),
+      routes: apiRoutes(model, handlers),
     });
     cleanups.push(() => api.stop());
 
-    const sources = await startEventSources(sqs, queues, options);
+    const sources: SqsEventSource[] = startEventSources(model, {
+      handlers,
+      queues: queueRefs,
+      visibility,
+      sqs,
+      region: place.region,
+      concurrency: new Map([
+        [outputQueueIds.get(QUEUE_OUTPUTS.fanOut) ?? '', options.fanOutConcurrency],
+        [outputQueueIds.get(QUEUE_OUTPUTS.delivery) ?? '', options.deliveryConcurrency],
+        [outputQueueIds.get(QUEUE_OUTPUTS.slowDelivery) ?? '', options.slowDeliveryConcurrency],
+      ]),
+      onError: options.onError,
+    });
     const stopEventSources = async (): Promise<void> => {
       await Promise.all(sources.map((source) => source.stop()));
     };
     cleanups.push(stopEventSources);
 
+    const queueOf = (key: keyof LocalQueues): QueueRef => {
+      const queue = queueRefs.get(outputQueueIds.get(QUEUE_OUTPUTS[key]) ?? '');
+      if (!queue) throw new TemplateModelError(`the template has no ${QUEUE_OUTPUTS[key]} output naming a queue`);
+      return queue;
+    };
     return {
       apiUrl: api.url,
       awsEndpoint: endpoint.url,
-      busName: LOCAL_NAMES.bus,
-      tableName: LOCAL_NAMES.table,
-      queues,
+      busName: late.busName,
+      tableName: physicalName(place, model.tables[0]?.logicalId ?? ''),
+      claimCheckBucket: outputs.ClaimCheckBucketName ?? bucketName(place, model.buckets[0]?.logicalId ?? ''),
+      queues: Object.fromEntries(Object.keys(QUEUE_OUTPUTS).map((key) => [key, queueOf(key as keyof LocalQueues)])) as unknown as LocalQueues,
+      outputs,
       stopEventSources,
       stop: () => runCleanups(cleanups),
     };
@@ -240,6 +245,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await runCleanups(cleanups);
     throw error;
   }
+}
+
+/** The deployed stack's props for these options: the template is synthesized with them. */
+function stackProps(options: LocalStackOptions): WebhooksStackProps {
+  return {
+    // Local receivers are plain HTTP on loopback.
+    allowHttpTargets: true,
+    targetAllowlist: options.targetAllowlist ?? LOCAL_TARGET_ALLOWLIST,
+    retrySchedule: options.retrySchedule,
+    deliveryTimeoutMs: options.deliveryTimeoutMs,
+    operatorSelectTimeoutMs: options.operatorSelectTimeoutMs,
+    autoDisableAfterDead: options.autoDisableAfterDead,
+    webhookOrigin: options.webhookOrigin,
+    corsOrigins: options.corsOrigins,
+    apiThrottle: options.apiThrottle,
+    ingestThrottle: options.ingestThrottle,
+  };
 }
 
 async function runCleanups(cleanups: (() => Promise<void>)[]): Promise<void> {
@@ -265,34 +287,15 @@ function dynaliteOptions(dataDir: string | undefined): Record<string, unknown> {
   return options;
 }
 
-/** The environment each deployed function gets, set once for the in-process handlers. */
-function setFunctionEnvironment(
-  endpointUrl: string,
-  options: LocalStackOptions,
-  retrySchedule: readonly number[],
-  apiUrl: string,
-): void {
+/** What every SDK client of the process (handlers and the local stack's own) talks to. */
+function setProcessAwsEnvironment(endpointUrl: string): void {
   const env = process.env;
   env.AWS_ENDPOINT_URL = endpointUrl;
-  env.AWS_REGION = REGION;
+  env.AWS_REGION = WHERE.region;
   env.AWS_ACCESS_KEY_ID ??= 'local';
   env.AWS_SECRET_ACCESS_KEY ??= 'local';
-  env.TABLE_NAME = LOCAL_NAMES.table;
-  env.JWT_SECRET = options.jwtSecret;
-  env.ALLOW_HTTP_TARGETS = 'true';
-  env.TARGET_ALLOWLIST = options.targetAllowlist ?? LOCAL_TARGET_ALLOWLIST;
-  env.RETRY_SCHEDULE = retrySchedule.join(',');
-  env.DELIVERY_TIMEOUT_MS = String(options.deliveryTimeoutMs ?? DELIVERY.timeoutMs);
-  env.OPERATOR_SELECT_TIMEOUT_MS = String(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs);
-  env.AUTO_DISABLE_AFTER_DEAD = String(options.autoDisableAfterDead ?? DELIVERY.autoDisableAfterDead);
-  env.POWERTOOLS_TRACE_ENABLED = 'false';
+  // Nothing receives CloudWatch metrics locally; a test may turn them on to read the EMF lines.
   env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  env.POWERTOOLS_SERVICE_NAME = 'tiledesk-webhooks';
-  env.WEBHOOK_ORIGIN = options.webhookOrigin ?? apiUrl;
-  env.EVENT_BUS_NAME = LOCAL_NAMES.bus;
-  env.CLAIM_CHECK_BUCKET = CLAIM_CHECK.localBucket;
-  env.CONSOLE_DIR = CONSOLE_BUILD_DIR;
-  Object.assign(env, options.environment);
 }
 
 /** A port free on loopback now, for a server that must know its URL before it listens. */
@@ -304,141 +307,74 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Creates the table exactly as `lib/webhooks-table.ts` declares it. */
-async function createTable(client: DynamoDBClient): Promise<void> {
-  const { partitionKey, sortKey, topicIndex, historyIndex } = TABLE_KEYS;
-  try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: LOCAL_NAMES.table,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [partitionKey, sortKey, topicIndex.partitionKey, topicIndex.sortKey, historyIndex.partitionKey, historyIndex.sortKey].map(
-          (name) => ({ AttributeName: name, AttributeType: 'S' }),
-        ),
-        KeySchema: [
-          { AttributeName: partitionKey, KeyType: 'HASH' },
-          { AttributeName: sortKey, KeyType: 'RANGE' },
-        ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: topicIndex.name,
-            KeySchema: [
-              { AttributeName: topicIndex.partitionKey, KeyType: 'HASH' },
-              { AttributeName: topicIndex.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: topicIndex.projection },
-          },
-          {
-            IndexName: historyIndex.name,
-            KeySchema: [
-              { AttributeName: historyIndex.partitionKey, KeyType: 'HASH' },
-              { AttributeName: historyIndex.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: historyIndex.projection },
-          },
-        ],
-      }),
-    );
-  } catch (error) {
-    if ((error as Error).name !== 'ResourceInUseException') throw error;
+/** Stack outputs whose value is a queue's `Ref` (its URL), by output name. */
+function queueIdsByOutput(model: StackModel): Map<string, string> {
+  const ids = new Map<string, string>();
+  for (const [name, value] of Object.entries(model.outputs)) {
+    const ref = (value as { Ref?: unknown } | null)?.Ref;
+    if (typeof ref === 'string' && model.queues.some((queue) => queue.logicalId === ref)) ids.set(name, ref);
   }
+  return ids;
 }
 
-/** Creates the queues with the visibility and redrive the CDK constructs give them. */
-async function createQueues(
-  sqs: SQSClient,
-  deliveryVisibilityTimeoutSeconds: number = DELIVERY.visibilityTimeoutSeconds,
-): Promise<LocalQueues> {
-  const create = async (name: string, attributes: Record<string, string> = {}): Promise<QueueRef> => {
-    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
-    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
-    return { url: QueueUrl!, arn: Attributes!.QueueArn! };
-  };
-  const fanOutDlq = await create(LOCAL_NAMES.fanOutDlq);
-  const deliveryDlq = await create(LOCAL_NAMES.deliveryDlq);
-  const fanOut = await create(LOCAL_NAMES.fanOutQueue, {
-    VisibilityTimeout: String(FAN_OUT.visibilityTimeoutSeconds),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: fanOutDlq.arn, maxReceiveCount: FAN_OUT.maxReceiveCount }),
+/** The queues a message move task may use, each DLQ pointing back at the first queue it serves. */
+function moveQueues(model: StackModel, queues: ReadonlyMap<string, QueueRef>): MoveQueue[] {
+  return model.queues.map((queue) => {
+    const source = model.queues.find((candidate) => candidate.redrive?.deadLetterQueueId === queue.logicalId);
+    return { ...queues.get(queue.logicalId)!, ...(source ? { redrivesTo: queues.get(source.logicalId)!.arn } : {}) };
   });
-  const lane = (name: string) =>
-    create(name, {
-      VisibilityTimeout: String(deliveryVisibilityTimeoutSeconds),
-      MessageRetentionPeriod: String(DELIVERY_RETENTION_SECONDS),
-      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deliveryDlq.arn, maxReceiveCount: DELIVERY.poisonReceiveCount }),
-    });
-  const delivery = await lane(LOCAL_NAMES.deliveryQueue);
-  const slowDelivery = await lane(LOCAL_NAMES.slowDeliveryQueue);
-  const ruleDlq = await create(LOCAL_NAMES.ruleDlq);
-  return { fanOut, fanOutDlq, delivery, slowDelivery, deliveryDlq, ruleDlq };
 }
 
-/** The queues a message move task may use, each DLQ pointing back at its source. */
-function moveQueues(queues: LocalQueues): MoveQueue[] {
-  return [
-    { ...queues.fanOut },
-    { ...queues.delivery },
-    { ...queues.slowDelivery },
-    { ...queues.fanOutDlq, redrivesTo: queues.fanOut.arn },
-    { ...queues.deliveryDlq, redrivesTo: queues.delivery.arn },
-  ];
+/** The bus the rules listen on: the template's own, or the existing bus a rule names. */
+function busNameOf(model: StackModel, resolve: (value: unknown) => string): string {
+  const [bus] = model.buses;
+  if (bus) return bus.name;
+  const [rule] = model.rules;
+  if (!rule) throw new TemplateModelError('the template has neither an event bus nor a rule');
+  const name = resolve(rule.bus);
+  return name.startsWith('arn:') ? (name.split('/').pop() ?? name) : name;
 }
 
-/**
- * The SQS event source mappings, with the deployed batch settings. Both delivery queues are
- * fair queues on AWS (the project is each message's group); fauxqs does not emulate that, so
- * the local event sources share out each receive among tenants themselves. The fan-out queue
- * gets the same treatment locally, with the event's project as its tenant.
- */
-async function startEventSources(
-  sqs: SQSClient,
-  queues: LocalQueues,
-  options: LocalStackOptions,
-): Promise<SqsEventSource[]> {
-  const [fanOut, delivery] = await Promise.all([
-    import('../lambdas/handlers/fan-out'),
-    import('../lambdas/handlers/delivery'),
-  ]);
-  const common = { sqs, region: REGION, onError: options.onError };
-  const deliveryLane = (lane: DeliveryLane, queue: QueueRef, concurrency: number) =>
-    startSqsEventSource({
-      ...common,
-      queueUrl: queue.url,
-      queueArn: queue.arn,
-      functionName: lane === 'fast' ? 'delivery' : 'delivery-slow',
-      handler: delivery.handlerFor(lane),
-      batchSize: DELIVERY.batchSize,
-      maxBatchingWindowSeconds: DELIVERY.maxBatchingWindowSeconds,
-      concurrency,
-      functionTimeoutSeconds: DELIVERY.functionTimeoutSeconds,
-      visibilityTimeoutSeconds: options.deliveryVisibilityTimeoutSeconds ?? DELIVERY.visibilityTimeoutSeconds,
-      tenantOf: (body) => jsonField(body, ['projectId']),
-    });
-  return [
-    startSqsEventSource({
-      ...common,
-      queueUrl: queues.fanOut.url,
-      queueArn: queues.fanOut.arn,
-      functionName: 'fan-out',
-      handler: fanOut.handler,
-      batchSize: FAN_OUT.batchSize,
-      maxBatchingWindowSeconds: FAN_OUT.maxBatchingWindowSeconds,
-      concurrency: options.fanOutConcurrency ?? 2,
-      functionTimeoutSeconds: FAN_OUT.functionTimeoutSeconds,
-      visibilityTimeoutSeconds: FAN_OUT.visibilityTimeoutSeconds,
-      tenantOf: (body) => jsonField(body, ['detail', 'id_project']),
-    }),
-    deliveryLane('fast', queues.delivery, options.deliveryConcurrency ?? 4),
-    deliveryLane('slow', queues.slowDelivery, options.slowDeliveryConcurrency ?? 2),
-  ];
+/** Each rule target as the local bus delivers to it. */
+function localRules(model: StackModel, place: LocalPlace, queues: ReadonlyMap<string, QueueRef>): LocalRule[] {
+  return model.rules.flatMap((rule) =>
+    rule.targets.map((target): LocalRule => ({
+      name: physicalName(place, rule.logicalId),
+      pattern: rule.pattern,
+      queueUrl: queues.get(target.queueId)!.url,
+      queueArn: queues.get(target.queueId)!.arn,
+      deadLetterQueueUrl: target.deadLetterQueueId ? queues.get(target.deadLetterQueueId)?.url : undefined,
+      messageGroupId: target.messageGroupId,
+      retry: target.retry,
+      input: target.input,
+      inputPath: target.inputPath,
+    })),
+  );
 }
 
-/** A string field of a JSON message body, or '' when the body or the field is not there. */
-function jsonField(body: string, path: string[]): string {
-  try {
-    let value: unknown = JSON.parse(body);
-    for (const name of path) value = (value as Record<string, unknown> | null)?.[name];
-    return typeof value === 'string' ? value : '';
-  } catch {
-    return '';
-  }
+function corsOriginsOf(model: StackModel): string[] | undefined {
+  const origins = model.apis[0]?.cors?.AllowOrigins;
+  return Array.isArray(origins) ? origins.map(String) : undefined;
+}
+
+/** The API's routes, each with its function, authorizer, timeouts and throttle from the template. */
+function apiRoutes(model: StackModel, handlers: ReadonlyMap<string, unknown>): LocalRoute[] {
+  const fn = (logicalId: string): FunctionModel => model.functions.find((candidate) => candidate.logicalId === logicalId)!;
+  const api = model.apis[0];
+  if (!api || model.apis.length > 1) throw new TemplateModelError(`the local API server serves one HTTP API; the template has ${model.apis.length}`);
+  return api.routes.map((route): LocalRoute => ({
+    routeKey: route.routeKey,
+    functionName: route.functionId,
+    handler: handlers.get(route.functionId) as LocalRoute['handler'],
+    timeoutSeconds: fn(route.functionId).timeoutSeconds,
+    integrationTimeoutMs: route.integrationTimeoutMs,
+    throttle: route.throttle,
+    authorizer: route.authorizerFunctionId
+      ? {
+          functionName: route.authorizerFunctionId,
+          handler: handlers.get(route.authorizerFunctionId) as NonNullable<LocalRoute['authorizer']>['handler'],
+          timeoutSeconds: fn(route.authorizerFunctionId).timeoutSeconds,
+        }
+      : undefined,
+  }));
 }

@@ -31,20 +31,6 @@ export const TABLE_KEYS = {
   ttlAttribute: 'expiresAt',
 } as const;
 
-/** Resource names the local stack uses; the deployed stack lets CloudFormation name them. */
-export const LOCAL_NAMES = {
-  table: 'tiledesk-webhooks',
-  bus: 'tiledesk',
-  fanOutQueue: 'tiledesk-webhooks-fan-out',
-  fanOutDlq: 'tiledesk-webhooks-fan-out-dlq',
-  deliveryQueue: 'tiledesk-webhooks-delivery',
-  slowDeliveryQueue: 'tiledesk-webhooks-delivery-slow',
-  deliveryDlq: 'tiledesk-webhooks-delivery-dlq',
-  /** The event rule target's DLQ: events the bus could not put on the fan-out queue. */
-  ruleDlq: 'tiledesk-webhooks-rule-dlq',
-  rule: 'tiledesk-events',
-} as const;
-
 /** The EventBridge source every Tiledesk event is published with. */
 export const EVENT_SOURCE = 'tiledesk';
 
@@ -59,6 +45,12 @@ export const FAN_OUT = {
   functionTimeoutSeconds: 30,
   visibilityTimeoutSeconds: 180,
   maxReceiveCount: 5,
+  /**
+   * Concurrency reserved for the fan-out, which also caps it, and its event source's maximum
+   * concurrency: a burst of events cannot take the account's executions from delivery and the
+   * API (docs/design.md §3.12).
+   */
+  maxConcurrency: 10,
 } as const;
 
 /** Default retry schedule in seconds, after the first attempt (DESIGN §4). */
@@ -135,6 +127,16 @@ export const MONITORING = {
   /** Half of SQS's ~120,000 in-flight messages of a standard queue. */
   inFlightAlarm: 60_000,
 } as const;
+
+/**
+ * Throttling of `POST /tiledesk/ingest`, sized for a Tiledesk installation rather than the
+ * stage's default (50 requests/s): above it a busy installation's events get 429s, and
+ * tiledesk-server retries a webhook only twice (docs/configuration.md: ingestThrottleRate).
+ */
+export const INGEST_THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const;
+
+/** The HTTP API stage's default throttling of every other route. */
+export const API_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
 
 /** Subscription API defaults. */
 export const API = {
@@ -231,8 +233,6 @@ export const CLAIM_CHECK = {
   expiryDays: 30,
   /** Every object key starts with it; the functions' S3 grants are scoped to it. */
   keyPrefix: 'events/',
-  /** The local stack's bucket (the deployed one is named by CloudFormation). */
-  localBucket: 'tiledesk-webhooks-claim-checks',
 } as const;
 
 /** The OpenAPI document of the HTTP API; public (no token). */

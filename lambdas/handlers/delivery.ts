@@ -357,5 +357,9 @@ function safeJson(text: string): unknown {
 
 export const handler = instrument(deliverBatch);
 
-/** A handler for either lane: the local stack runs both in one process. */
-export const handlerFor = (lane: DeliveryLane) => instrument(deliverBatchIn(lane));
+/**
+ * Each lane's handler, bound to its lane whatever DELIVERY_LANE says: the local stack runs both
+ * lanes from this one module (the template's `localExport` of each lane's function).
+ */
+export const fastLaneHandler = instrument(deliverBatchIn('fast'));
+export const slowLaneHandler = instrument(deliverBatchIn('slow'));

@@ -46,7 +46,7 @@ const payloadsOf = (requests: ReceivedRequest[]) => requests.map((request) => (J
 
 async function storedClaimChecks(): Promise<number> {
   const s3 = new S3Client({ endpoint: t.stack.awsEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: CLAIM_CHECK.localBucket, Prefix: CLAIM_CHECK.keyPrefix }));
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: t.stack.claimCheckBucket, Prefix: CLAIM_CHECK.keyPrefix }));
   return listed.KeyCount ?? 0;
 }
 
@@ -93,7 +93,7 @@ describe('a PutEvents producer', () => {
     const { receiver } = await subscribedReceiver(projectId, 'request.close');
     const payload = closedConversation(projectId);
 
-    const result = await publishTiledeskEvents(t.stack.busName, [{ event: 'request.close', payload }], createClaimCheckStore(CLAIM_CHECK.localBucket));
+    const result = await publishTiledeskEvents(t.stack.busName, [{ event: 'request.close', payload }], createClaimCheckStore(t.stack.claimCheckBucket));
 
     expect(result).toEqual({ published: 1, claimChecked: 1 });
     expect(payloadsOf(await receiver.waitFor(1))).toEqual([payload]);

@@ -94,13 +94,15 @@ describe('fan-out queue', () => {
     });
   });
 
-  it('feeds the fan-out function in batches, with partial batch failures', () => {
+  it('feeds the fan-out function in batches, with partial batch failures, at most as many at once as it reserves', () => {
     expect(stack.eventSourceMappingOf(fanOutFunctionId).Properties).toEqual({
       EventSourceArn: getAtt(fanOutQueueId),
       FunctionName: ref(fanOutFunctionId),
       BatchSize: FAN_OUT.batchSize,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: FAN_OUT.maxConcurrency },
     });
+    expect(stack.functionWithEnv(FAN_OUT_ENV).Properties.ReservedConcurrentExecutions).toBe(FAN_OUT.maxConcurrency);
   });
 });
 

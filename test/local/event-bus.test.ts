@@ -1,0 +1,96 @@
+import { CreateQueueCommand, GetQueueAttributesCommand, Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { EmulatorProcess, startEmulatorProcess } from '../../local/emulator-process';
+import { LocalRule, entrySize, localEventBus } from '../../local/event-bus';
+
+let fauxqs: EmulatorProcess;
+let sqs: SQSClient;
+beforeAll(async () => {
+  fauxqs = await startEmulatorProcess('fauxqs', 'fauxqs-server.mjs', { FAUXQS_PORT: '0', FAUXQS_DATA_DIR: '' });
+  sqs = new SQSClient({ endpoint: fauxqs.address, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+});
+afterAll(() => fauxqs.stop());
+
+let queueCount = 0;
+/**
+ * A queue to target. The group id is checked on a FIFO queue: fauxqs keeps a standard queue's
+ * MessageGroupId only once its SQS layer serves fair queues (issue 17, part C).
+ */
+async function queue(fifo = false): Promise<{ url: string; arn: string }> {
+  queueCount += 1;
+  const { QueueUrl } = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `bus-target-${queueCount}${fifo ? '.fifo' : ''}`,
+      Attributes: fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'true' } : {},
+    }),
+  );
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+  return { url: QueueUrl!, arn: Attributes!.QueueArn! };
+}
+
+async function received(url: string, count: number): Promise<Message[]> {
+  const messages: Message[] = [];
+  for (let round = 0; round < 20 && messages.length < count; round += 1) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['MessageGroupId'], MessageAttributeNames: ['All'] }),
+    );
+    messages.push(...Messages);
+  }
+  return messages;
+}
+
+async function busWith(rule: Partial<LocalRule>) {
+  const target = await queue(rule.messageGroupId !== undefined);
+  const dlq = await queue();
+  const bus = localEventBus({
+    busName: 'tiledesk',
+    region: 'us-east-1',
+    account: '000000000000',
+    sqs,
+    rules: [{ name: 'rule', pattern: { source: ['tiledesk'] }, queueUrl: target.url, queueArn: target.arn, deadLetterQueueUrl: dlq.url, ...rule }],
+  });
+  const put = async (entries: unknown[]) => bus('PutEvents', Buffer.from(JSON.stringify({ Entries: entries })));
+  return { target, dlq, put };
+}
+
+const entry = (detail: unknown) => ({ EventBusName: 'tiledesk', Source: 'tiledesk', DetailType: 'request.create', Detail: JSON.stringify(detail) });
+
+test('a dynamic MessageGroupId path is read from each event and sent with its message', async () => {
+  const { target, put } = await busWith({ messageGroupId: '$.detail.id_project' });
+  await put([entry({ id_project: 'p-a' }), entry({ id_project: 'p-b' })]);
+  const messages = await received(target.url, 2);
+  const groups = messages.map((message) => [JSON.parse(message.Body!).detail.id_project, message.Attributes?.MessageGroupId]);
+  expect(groups.sort()).toEqual([
+    ['p-a', 'p-a'],
+    ['p-b', 'p-b'],
+  ]);
+});
+
+test('a constant MessageGroupId is sent as it is', async () => {
+  const { target, put } = await busWith({ messageGroupId: 'everyone' });
+  await put([entry({ id_project: 'p-a' })]);
+  const [message] = await received(target.url, 1);
+  expect(message?.Attributes?.MessageGroupId).toBe('everyone');
+});
+
+test('an event without the path\'s value goes to the rule DLQ, and the PutEvents entry still succeeds', async () => {
+  const { target, dlq, put } = await busWith({ messageGroupId: '$.detail.id_project' });
+  const reply = await put([entry({ other: 1 })]);
+  expect(reply.body).toMatchObject({ FailedEntryCount: 0 });
+  const [dead] = await received(dlq.url, 1);
+  expect(dead?.MessageAttributes?.ERROR_CODE?.StringValue).toBe('InvalidParameter');
+  expect(await received(target.url, 0)).toEqual([]);
+});
+
+test('PutEvents counts 256 KB as EventBridge does: the entries\' fields, not the request\'s JSON', async () => {
+  const { put } = await busWith({});
+  // Quotes double in the request's JSON, not in the entry's size.
+  const quoted = entry({ text: '"'.repeat(120 * 1024) });
+  expect(entrySize(quoted)).toBeLessThan(256 * 1024);
+  expect(JSON.stringify({ Entries: [quoted] }).length).toBeGreaterThan(256 * 1024);
+  expect((await put([quoted])).status).toBe(200);
+
+  const big = entry({ text: 'x'.repeat(130 * 1024) });
+  const refused = await put([big, big]);
+  expect(refused).toMatchObject({ status: 400, body: { __type: 'ValidationException' } });
+  expect(await put(Array.from({ length: 11 }, () => entry({ id_project: 'p' })))).toMatchObject({ status: 400 });
+});
