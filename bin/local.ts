@@ -83,6 +83,7 @@ function printBanner(stack: LocalStack, settings: LocalSettings): void {
       `  delivery DLQ        ${stack.queues.deliveryDlq.url}`,
       `  event rule DLQ      ${stack.queues.ruleDlq.url}`,
       `  JWT secret          ${settings.jwtSecretFromEnv ? '(from JWT_SECRET)' : '(default; set JWT_SECRET to change)'}`,
+      `  Lambda concurrency  ${stack.lambdaLimits}`,
       `  data                ${settings.dataDir ? `DynamoDB kept in ${settings.dataDir}` : 'in memory'}`,
       '',
       `Admin token (owner of project "${project}", 24 h):`,

@@ -32,6 +32,7 @@ import { LocalRule, localEventBus } from './event-bus';
 import { MoveQueue, localMessageMoves } from './message-move';
 import { startEmulatorProcess } from './emulator-process';
 import { SqsEventSource, startSqsEventSource } from './sqs-event-source';
+import { LambdaConcurrency, LocalLambdaLimits, describeLocalLambdaLimits, localLambdaLimits } from './lambda-concurrency';
 
 /** Options of the local stack; each has an environment variable in `bin/local.ts`. */
 export interface LocalStackOptions {
@@ -60,7 +61,12 @@ export interface LocalStackOptions {
    * @default 360 s, as deployed; the reliability run shortens it.
    */
   deliveryVisibilityTimeoutSeconds?: number;
-  /** Pollers per queue (Lambda concurrency). */
+  /**
+   * Delivery function timeout. Lambda refuses an SQS event source whose queue visibility timeout
+   * is shorter, so a shorter visibility needs this too. @default 60 s, as deployed
+   */
+  deliveryFunctionTimeoutSeconds?: number;
+  /** Each event source's `MaximumConcurrency` (Lambda's concurrent batches). @default as deployed */
   fanOutConcurrency?: number;
   deliveryConcurrency?: number;
   slowDeliveryConcurrency?: number;
@@ -71,6 +77,11 @@ export interface LocalStackOptions {
    * `TILEDESK_JWT_SECRET`); set before the handlers load. @default none
    */
   environment?: Record<string, string>;
+  /**
+   * Factor applied to AWS's Lambda concurrency numbers a 2-core machine cannot run (account
+   * concurrency, an event source's most batches). @default 0.1
+   */
+  lambdaConcurrencyScale?: number;
   /** Receives errors of the in-process event sources. */
   onError?: (error: unknown) => void;
   /** Counts requests at the AWS endpoint. */
@@ -100,6 +111,8 @@ export interface LocalStack {
   busName: string;
   tableName: string;
   queues: LocalQueues;
+  /** The Lambda concurrency numbers in force, for the start-up banner. */
+  lambdaLimits: string;
   /**
    * Stops polling the queues and waits for the invocations in flight to finish; the API and
    * the emulators keep running. Part of `stop()`.
@@ -219,7 +232,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     cleanups.push(() => api.stop());
 
-    const sources = await startEventSources(sqs, queues, options);
+    const limits = localLambdaLimits(options.lambdaConcurrencyScale);
+    const sources = await startEventSources(sqs, queues, options, limits);
     const stopEventSources = async (): Promise<void> => {
       await Promise.all(sources.map((source) => source.stop()));
     };
@@ -231,6 +245,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       busName: LOCAL_NAMES.bus,
       tableName: LOCAL_NAMES.table,
       queues,
+      lambdaLimits: describeLocalLambdaLimits(limits),
       stopEventSources,
       stop: () => runCleanups(cleanups),
     };
@@ -382,22 +397,24 @@ function moveQueues(queues: LocalQueues): MoveQueue[] {
 }
 
 /**
- * The SQS event source mappings, with the deployed batch settings. Both delivery queues are
- * fair queues on AWS (the project is each message's group); fauxqs does not emulate that, so
- * the local event sources share out each receive among tenants themselves. The fan-out queue
- * gets the same treatment locally, with the event's project as its tenant.
+ * The SQS event source mappings, with the deployed batch settings and scaling. Fairness among
+ * tenants is the queues' own (fair queues on `MessageGroupId`, in the SQS layer): the event
+ * sources take what `ReceiveMessage` returns, as Lambda's pollers do.
  */
 async function startEventSources(
   sqs: SQSClient,
   queues: LocalQueues,
   options: LocalStackOptions,
+  limits: LocalLambdaLimits,
 ): Promise<SqsEventSource[]> {
   const [fanOut, delivery] = await Promise.all([
     import('../lambdas/handlers/fan-out'),
     import('../lambdas/handlers/delivery'),
   ]);
-  const common = { sqs, region: REGION, onError: options.onError };
-  const deliveryLane = (lane: DeliveryLane, queue: QueueRef, concurrency: number) =>
+  // One account: every function draws on the same concurrent executions (none is reserved yet).
+  const concurrency = new LambdaConcurrency(limits);
+  const common = { sqs, region: REGION, onError: options.onError, limits, concurrency, reportBatchItemFailures: true };
+  const deliveryLane = (lane: DeliveryLane, queue: QueueRef, maximumConcurrency: number) =>
     startSqsEventSource({
       ...common,
       queueUrl: queue.url,
@@ -406,10 +423,9 @@ async function startEventSources(
       handler: delivery.handlerFor(lane),
       batchSize: DELIVERY.batchSize,
       maxBatchingWindowSeconds: DELIVERY.maxBatchingWindowSeconds,
-      concurrency,
-      functionTimeoutSeconds: DELIVERY.functionTimeoutSeconds,
+      maximumConcurrency,
+      functionTimeoutSeconds: options.deliveryFunctionTimeoutSeconds ?? DELIVERY.functionTimeoutSeconds,
       visibilityTimeoutSeconds: options.deliveryVisibilityTimeoutSeconds ?? DELIVERY.visibilityTimeoutSeconds,
-      tenantOf: (body) => jsonField(body, ['projectId']),
     });
   return [
     startSqsEventSource({
@@ -420,23 +436,11 @@ async function startEventSources(
       handler: fanOut.handler,
       batchSize: FAN_OUT.batchSize,
       maxBatchingWindowSeconds: FAN_OUT.maxBatchingWindowSeconds,
-      concurrency: options.fanOutConcurrency ?? 2,
+      maximumConcurrency: options.fanOutConcurrency,
       functionTimeoutSeconds: FAN_OUT.functionTimeoutSeconds,
       visibilityTimeoutSeconds: FAN_OUT.visibilityTimeoutSeconds,
-      tenantOf: (body) => jsonField(body, ['detail', 'id_project']),
     }),
-    deliveryLane('fast', queues.delivery, options.deliveryConcurrency ?? 4),
-    deliveryLane('slow', queues.slowDelivery, options.slowDeliveryConcurrency ?? 2),
+    deliveryLane('fast', queues.delivery, options.deliveryConcurrency ?? DELIVERY.maxConcurrency),
+    deliveryLane('slow', queues.slowDelivery, options.slowDeliveryConcurrency ?? DELIVERY.slowLaneMaxConcurrency),
   ];
-}
-
-/** A string field of a JSON message body, or '' when the body or the field is not there. */
-function jsonField(body: string, path: string[]): string {
-  try {
-    let value: unknown = JSON.parse(body);
-    for (const name of path) value = (value as Record<string, unknown> | null)?.[name];
-    return typeof value === 'string' ? value : '';
-  } catch {
-    return '';
-  }
 }
