@@ -29,7 +29,7 @@ import { CONSOLE_BUILD_DIR } from '../lib/console-build';
 import { AwsEndpoint, LocalActionHandler, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
 import { ApiServer, startApiServer } from './api-server';
 import { LocalRule, localEventBus } from './event-bus';
-import { MoveQueue, localMessageMoves } from './message-move';
+import { localMessageMoves } from './message-move';
 import { startEmulatorProcess } from './emulator-process';
 import { SqsEventSource, startSqsEventSource } from './sqs-event-source';
 import { LambdaConcurrency, LocalLambdaLimits, describeLocalLambdaLimits, localLambdaLimits } from './lambda-concurrency';
@@ -142,7 +142,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ]);
     cleanups.push(() => dynamo.stop(), () => fauxqs.stop());
 
-    const endpointHolder: { sqs?: SQSClient; queues?: LocalQueues } = {};
+    const endpointHolder: { sqs?: SQSClient } = {};
     let eventBus: LocalActionHandler | undefined;
     const rules: LocalRule[] = [];
     const endpoint: AwsEndpoint = await startAwsEndpoint({
@@ -150,10 +150,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamoDbUrl: dynamo.address,
       sqsUrl: fauxqs.address,
       s3Url: fauxqs.address,
-      sqsExtensions: localMessageMoves(
-        () => endpointHolder.sqs!,
-        () => (endpointHolder.queues ? moveQueues(endpointHolder.queues) : []),
-      ),
+      // Move tasks read each queue's redrive policy from SQS itself.
+      sqsExtensions: localMessageMoves(() => endpointHolder.sqs!),
       // Built on first use (the SQS client exists only once the endpoint is up), then reused.
       events: (action, body) =>
         (eventBus ??= localEventBus({ busName: LOCAL_NAMES.bus, region: REGION, account: ACCOUNT, rules, sqs: endpointHolder.sqs! }))(
@@ -175,7 +173,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await createTable(new DynamoDBClient({}));
     await new S3Client({}).send(new CreateBucketCommand({ Bucket: CLAIM_CHECK.localBucket }));
     const queues = await createQueues(sqs, options.deliveryVisibilityTimeoutSeconds);
-    endpointHolder.queues = queues;
     rules.push({
       name: LOCAL_NAMES.rule,
       pattern: EVENT_RULE_PATTERN,
@@ -383,17 +380,6 @@ async function createQueues(
   const slowDelivery = await lane(LOCAL_NAMES.slowDeliveryQueue);
   const ruleDlq = await create(LOCAL_NAMES.ruleDlq);
   return { fanOut, fanOutDlq, delivery, slowDelivery, deliveryDlq, ruleDlq };
-}
-
-/** The queues a message move task may use, each DLQ pointing back at its source. */
-function moveQueues(queues: LocalQueues): MoveQueue[] {
-  return [
-    { ...queues.fanOut },
-    { ...queues.delivery },
-    { ...queues.slowDelivery },
-    { ...queues.fanOutDlq, redrivesTo: queues.fanOut.arn },
-    { ...queues.deliveryDlq, redrivesTo: queues.delivery.arn },
-  ];
 }
 
 /**
