@@ -12,7 +12,8 @@ let hook: Receiver;
 let healthy = false;
 
 beforeAll(async () => {
-  t = await startTestStack({ retrySchedule: [1], deliveryTimeoutMs: 1000 });
+  // Receivers answer at once; a generous timeout keeps a loaded machine from failing a healthy delivery.
+  t = await startTestStack({ retrySchedule: [1], deliveryTimeoutMs: 5000 });
   hook = await startReceiver(() => (healthy ? { status: 200 } : { status: 502 }));
 });
 afterAll(async () => {
