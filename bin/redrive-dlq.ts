@@ -5,10 +5,11 @@ import { UsageError, parseCliArgs, regionOfQueueUrl, runCli } from './cli';
 
 const USAGE = `Usage: npm run redrive-dlq -- --dlq-url <DLQ URL> [--to-url <queue URL>]
 
-Moves every message of the DLQ to a queue (an SQS message move task) and waits.
-  Delivery DLQ:  --dlq-url <DeliveryDlqUrl> --to-url <DeliveryQueueUrl>
-  Fan-out DLQ:   --dlq-url <FanOutDlqUrl>   (its one source queue, FanOutQueueUrl, by default)
---to-url is needed when the DLQ serves several queues (the delivery DLQ serves both lanes).
+Moves every message of the DLQ to a queue (an SQS message move task that names its
+destination) and waits. By default the destination is the queue whose redrive policy names the
+DLQ; the delivery DLQ serves both lanes, and its messages go to the first by name, the fast lane
+(DeliveryQueueUrl), which forwards slow subscribers' messages to the slow lane itself.
+--to-url <queue URL> chooses another destination.
 Against the local stack, export AWS_ENDPOINT_URL first; there the delivery DLQ is
 http://127.0.0.1:4566/000000000000/tiledesk-webhooks-delivery-dlq and the delivery queue
 http://127.0.0.1:4566/000000000000/tiledesk-webhooks-delivery.
@@ -29,7 +30,11 @@ runCli(async () => {
   if (!dlqUrl) throw new UsageError('--dlq-url is required: the stack output DeliveryDlqUrl or FanOutDlqUrl');
   try {
     const result = await redriveDlq(new SQSClient({ region: regionOfQueueUrl(dlqUrl) }), dlqUrl, { destinationUrl: values['to-url'] });
-    console.log(`${result.status}: moved ${result.moved} message(s) to ${result.destinationUrl}`);
+    const where = result.sourceUrls.includes(result.destinationUrl) ? 'back to the source queue' : 'to';
+    console.log(`${result.status}: moved ${result.moved} message(s) ${where} ${result.destinationUrl}`);
+    if (!values['to-url'] && result.sourceUrls.length > 1) {
+      console.log(`(the DLQ serves ${result.sourceUrls.length} queues: ${result.sourceUrls.join(', ')}; --to-url chooses another)`);
+    }
   } catch (error) {
     if (error instanceof RedriveDestinationError) throw new UsageError(`${error.message} with --to-url`);
     throw error;

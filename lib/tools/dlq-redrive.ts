@@ -11,10 +11,17 @@ export interface RedriveResult {
   status: string;
   /** The queue the messages were moved to. */
   destinationUrl: string;
+  /** The queues whose redrive policy names the DLQ (the destination is one of them unless told otherwise). */
+  sourceUrls: string[];
 }
 
 export interface RedriveOptions {
-  /** Where the messages go. @default the one queue whose redrive policy names the DLQ */
+  /**
+   * Where the messages go. @default the queue whose redrive policy names the DLQ; of several
+   * (the delivery DLQ serves both lanes), the first by name — in this stack the fast lane, where
+   * every delivery starts and from which the delivery function forwards a slow subscriber's
+   * messages to the slow lane itself
+   */
   destinationUrl?: string;
   /** How long to wait for the task. @default 5 minutes */
   timeoutMs?: number;
@@ -32,7 +39,9 @@ export class RedriveDestinationError extends Error {}
  */
 export async function redriveDlq(sqs: SQSClient, dlqUrl: string, options: RedriveOptions = {}): Promise<RedriveResult> {
   const sourceArn = await queueArn(sqs, dlqUrl);
-  const destinationUrl = options.destinationUrl ?? (await soleSourceQueue(sqs, dlqUrl));
+  const sourceUrls = await sourceQueues(sqs, dlqUrl);
+  const destinationUrl = options.destinationUrl ?? sourceUrls[0];
+  if (!destinationUrl) throw new RedriveDestinationError(`no queue names ${dlqUrl} as its DLQ: give the destination queue's URL`);
   const destinationArn = await queueArn(sqs, destinationUrl);
   const { TaskHandle } = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: sourceArn, DestinationArn: destinationArn }));
   const deadline = Date.now() + (options.timeoutMs ?? 300_000);
@@ -42,7 +51,7 @@ export async function redriveDlq(sqs: SQSClient, dlqUrl: string, options: Redriv
     const task = Results.find((result) => result.TaskHandle === TaskHandle) ?? Results[0];
     if (task && task.Status !== 'RUNNING') {
       if (task.Status === 'FAILED') throw new Error(`message move task failed: ${task.FailureReason}`);
-      return { moved: task.ApproximateNumberOfMessagesMoved ?? 0, status: task.Status ?? 'UNKNOWN', destinationUrl };
+      return { moved: task.ApproximateNumberOfMessagesMoved ?? 0, status: task.Status ?? 'UNKNOWN', destinationUrl, sourceUrls };
     }
     if (Date.now() > deadline) throw new Error(`message move task ${TaskHandle} still running; check it with ListMessageMoveTasks`);
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -55,10 +64,9 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
   return Attributes.QueueArn;
 }
 
-/** The queue whose redrive policy names the DLQ, when there is exactly one. */
-async function soleSourceQueue(sqs: SQSClient, dlqUrl: string): Promise<string> {
+/** The queues whose redrive policy names the DLQ, by name. */
+async function sourceQueues(sqs: SQSClient, dlqUrl: string): Promise<string[]> {
   const { queueUrls = [] } = await sqs.send(new ListDeadLetterSourceQueuesCommand({ QueueUrl: dlqUrl }));
-  if (queueUrls.length === 1) return queueUrls[0]!;
-  if (queueUrls.length === 0) throw new RedriveDestinationError(`no queue names ${dlqUrl} as its DLQ: give the destination queue's URL`);
-  throw new RedriveDestinationError(`${dlqUrl} is the DLQ of ${queueUrls.length} queues (${queueUrls.join(', ')}): give the one to move its messages to`);
+  const name = (url: string): string => url.slice(url.lastIndexOf('/') + 1);
+  return [...queueUrls].sort((a, b) => name(a).localeCompare(name(b)));
 }

@@ -1,6 +1,6 @@
-// Redriving the delivery DLQ after a real exhausted delivery: `npm run redrive-dlq` moves the
-// message to the delivery queue it names, and a move task without a destination cannot, because
-// the delivery handler sent the message to the DLQ itself (it has no DeadLetterQueueSourceArn).
+// Redriving the delivery DLQ after a real exhausted delivery: a move task without a destination
+// cannot move it, because the delivery handler sent it to the DLQ itself (it has no
+// DeadLetterQueueSourceArn); `npm run redrive-dlq` names the delivery queue and can.
 import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { runNpm } from '../support/npm-run';
@@ -53,20 +53,13 @@ test('a dead-lettered delivery redriven with npm run redrive-dlq reaches the rec
   expect(failed.ApproximateNumberOfMessagesMoved).toBe(0);
   await eventually(async () => expect(await peekQueue(t, t.stack.queues.deliveryDlq.url)).toHaveLength(1));
 
-  // The tool refuses to guess between the two lanes the DLQ serves…
-  const ambiguous = await runNpm('redrive-dlq', ['--dlq-url', t.stack.queues.deliveryDlq.url], localAws());
-  expect(ambiguous.code).toBe(2);
-  expect(ambiguous.stderr).toMatch(/DLQ of 2 queues .*--to-url/);
-
-  // …and moves the message to the delivery queue it is given.
+  // npm run redrive-dlq names the destination: the delivery DLQ serves both lanes, and its
+  // messages go to the fast lane's queue, where every delivery starts.
   healthy = true;
-  const redrive = await runNpm(
-    'redrive-dlq',
-    ['--dlq-url', t.stack.queues.deliveryDlq.url, '--to-url', t.stack.queues.delivery.url],
-    localAws(),
-  );
+  const redrive = await runNpm('redrive-dlq', ['--dlq-url', t.stack.queues.deliveryDlq.url], localAws());
   expect(redrive.stderr).toBe('');
-  expect(redrive.stdout).toContain(`COMPLETED: moved 1 message(s) to ${t.stack.queues.delivery.url}`);
+  expect(redrive.stdout).toContain(`COMPLETED: moved 1 message(s) back to the source queue ${t.stack.queues.delivery.url}`);
+  expect(redrive.stdout).toContain('--to-url chooses another');
   expect(redrive.code).toBe(0);
 
   const requests = await hook.waitFor(3);
