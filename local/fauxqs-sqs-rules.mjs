@@ -98,8 +98,7 @@ function serveFairly(SqsQueue) {
     const entry = this.inflightMessages.get(receiptHandle);
     if (entry?.receivedAt !== undefined && !this.isFifo()) {
       const now = Date.now();
-      this.processingTimes ??= [];
-      this.processingTimes.push({ tenant: tenantOf(entry.message), at: now, ms: now - entry.receivedAt });
+      recordProcessingTime(this, tenantOf(entry.message), now, now - entry.receivedAt);
     }
     return deleteMessage.call(this, receiptHandle);
   };
@@ -153,20 +152,43 @@ function orderFairly(queue, now) {
   queue.messages = quiet.concat(...byLoad.map(([, messages]) => messages));
 }
 
+/**
+ * Processing time per tenant, kept in one-second buckets with running totals, so that each
+ * receive reads the window's shares in time proportional to the tenants, not the messages.
+ */
+function processingWindow(queue) {
+  queue.processing ??= { buckets: [], totals: new Map(), total: 0 };
+  return queue.processing;
+}
+
+function recordProcessingTime(queue, tenant, now, ms) {
+  const window = processingWindow(queue);
+  const second = Math.floor(now / 1000);
+  let bucket = window.buckets.at(-1);
+  if (bucket?.second !== second) {
+    bucket = { second, byTenant: new Map() };
+    window.buckets.push(bucket);
+  }
+  bucket.byTenant.set(tenant, (bucket.byTenant.get(tenant) ?? 0) + ms);
+  window.totals.set(tenant, (window.totals.get(tenant) ?? 0) + ms);
+  window.total += ms;
+}
+
 /** Each tenant's share of the processing time its messages took within the window. */
 function processingShares(queue, now) {
-  const shares = new Map();
-  if (!queue.processingTimes?.length) return shares;
-  const since = now - PROCESSING_WINDOW_MS;
-  const firstRecent = queue.processingTimes.findIndex((record) => record.at >= since);
-  queue.processingTimes = firstRecent < 0 ? [] : queue.processingTimes.slice(firstRecent);
-  let total = 0;
-  for (const record of queue.processingTimes) {
-    shares.set(record.tenant, (shares.get(record.tenant) ?? 0) + record.ms);
-    total += record.ms;
+  const window = processingWindow(queue);
+  const oldest = Math.floor((now - PROCESSING_WINDOW_MS) / 1000);
+  while (window.buckets.length > 0 && window.buckets[0].second < oldest) {
+    for (const [tenant, ms] of window.buckets.shift().byTenant) {
+      const left = window.totals.get(tenant) - ms;
+      if (left > 0) window.totals.set(tenant, left);
+      else window.totals.delete(tenant);
+      window.total -= ms;
+    }
   }
-  if (total === 0) return new Map();
-  for (const [tenant, ms] of shares) shares.set(tenant, ms / total);
+  const shares = new Map();
+  if (window.total <= 0) return shares;
+  for (const [tenant, ms] of window.totals) shares.set(tenant, ms / window.total);
   return shares;
 }
 

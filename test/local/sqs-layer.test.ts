@@ -2,6 +2,7 @@
 // does what AWS documents where fauxqs alone would not: fair queues on MessageGroupId, message
 // move tasks with DeadLetterQueueSourceArn, retention expiry, DelaySeconds and size limits.
 import {
+  DeleteMessageBatchCommand,
   ListMessageMoveTasksCommand,
   Message,
   ReceiveMessageCommand,
@@ -66,6 +67,20 @@ describe('fair queues (standard queue, MessageGroupId)', () => {
     expect(batch.map((message) => message.Body)).toEqual(['quiet0', 'later0', 'later1']);
     expect(batch[0]!.Attributes?.MessageGroupId).toBe('quiet');
     expect(batch[1]!.Attributes?.MessageGroupId).toBe('noisy');
+  });
+
+  test("serves a quiet tenant's message ahead of a tenant taking > 10 % of the recent processing time", async () => {
+    const queue = await endpoint.createQueue('fair-slow');
+    await send(queue.url, 'slow', 3);
+    const held = await hold(queue.url, 3);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await endpoint.sqs.send(
+      new DeleteMessageBatchCommand({ QueueUrl: queue.url, Entries: held.map((message, index) => ({ Id: `d${index}`, ReceiptHandle: message.ReceiptHandle })) }),
+    );
+    await send(queue.url, 'slow', 2, 'later');
+    await send(queue.url, 'quiet', 1);
+    const batch = await receive(queue.url, 3);
+    expect(batch.map((message) => message.Body)).toEqual(['quiet0', 'later0', 'later1']);
   });
 
   test('keeps plain order when no tenant is noisy (29 in flight is under the threshold)', async () => {
