@@ -31,6 +31,7 @@ runCli(async () => {
       // Tiledesk sign-in and ingest read TILEDESK_* straight from this environment.
       corsOrigins: settings.corsOrigins,
       onError: (error) => console.error('[local-stack] event source error:', error),
+      onThrottle: (throttle) => console.error(`[local-stack] ${throttle.message}`),
     });
   } catch (error) {
     release();

@@ -31,7 +31,7 @@ import { ApiServer, startApiServer } from './api-server';
 import { LocalRule, localEventBus } from './event-bus';
 import { localMessageMoves } from './message-move';
 import { startEmulatorProcess } from './emulator-process';
-import { SqsEventSource, startSqsEventSource } from './sqs-event-source';
+import { LambdaThrottledError, SqsEventSource, startSqsEventSource } from './sqs-event-source';
 import { LambdaConcurrency, LocalLambdaLimits, describeLocalLambdaLimits, localLambdaLimits } from './lambda-concurrency';
 
 /** Options of the local stack; each has an environment variable in `bin/local.ts`. */
@@ -84,6 +84,8 @@ export interface LocalStackOptions {
   lambdaConcurrencyScale?: number;
   /** Receives errors of the in-process event sources. */
   onError?: (error: unknown) => void;
+  /** Told when an event source lets a batch go because its function stayed throttled. */
+  onThrottle?: (throttle: LambdaThrottledError) => void;
   /** Counts requests at the AWS endpoint. */
   onAwsRequest?: (service: string, action: string) => void;
 }
@@ -399,7 +401,7 @@ async function startEventSources(
   ]);
   // One account: every function draws on the same concurrent executions (none is reserved yet).
   const concurrency = new LambdaConcurrency(limits);
-  const common = { sqs, region: REGION, onError: options.onError, limits, concurrency, reportBatchItemFailures: true };
+  const common = { sqs, region: REGION, onError: options.onError, onThrottle: options.onThrottle, limits, concurrency, reportBatchItemFailures: true };
   const deliveryLane = (lane: DeliveryLane, queue: QueueRef, maximumConcurrency: number) =>
     startSqsEventSource({
       ...common,
