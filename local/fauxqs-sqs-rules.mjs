@@ -112,6 +112,8 @@ function markDeadLetterSource(queue, dlqResolver) {
     return {
       enqueue(message) {
         message.deadLetterQueueSourceArn = queue.arn;
+        // Retention counts from the first enqueue on standard queues, from the move on FIFO ones.
+        if (queue.isFifo()) message.enqueuedAt = Date.now();
         dlq.enqueue(message);
       },
     };
@@ -194,8 +196,8 @@ function processingShares(queue, now) {
 
 /**
  * Messages past the queue's retention period are deleted, whether waiting, delayed or back from
- * a consumer. A message a redrive policy moved keeps its first enqueue time, as AWS documents
- * for standard queues, because fauxqs moves the message object itself.
+ * a consumer. A message a redrive policy moved from a standard queue keeps its first enqueue
+ * time (fauxqs moves the message object itself); from a FIFO queue it counts from the move.
  */
 function expireMessages(SqsQueue) {
   const processTimers = SqsQueue.prototype.processTimers;
@@ -207,7 +209,7 @@ function expireMessages(SqsQueue) {
     const retentionMs = Number(this.attributes.MessageRetentionPeriod) * 1000;
     if (!(retentionMs > 0)) return;
     const alive = (message) => {
-      if (now - message.sentTimestamp < retentionMs) return true;
+      if (now - (message.enqueuedAt ?? message.sentTimestamp) < retentionMs) return true;
       this.persistence?.deleteMessage(message.messageId);
       return false;
     };
