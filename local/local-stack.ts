@@ -136,6 +136,7 @@ export const LOCAL_TARGET_ALLOWLIST = '127.0.0.0/8,::1,localhost';
  * environment variables.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  checkDeliveryTimeouts(options);
   const cleanups: (() => Promise<void>)[] = [];
   try {
     const [dynamo, fauxqs] = await Promise.all([
@@ -251,6 +252,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   } catch (error) {
     await runCleanups(cleanups);
     throw error;
+  }
+}
+
+/** Lambda refuses an SQS event source whose queue visibility timeout is shorter than its function's timeout. */
+function checkDeliveryTimeouts(options: LocalStackOptions): void {
+  const visibility = options.deliveryVisibilityTimeoutSeconds ?? DELIVERY.visibilityTimeoutSeconds;
+  const timeout = options.deliveryFunctionTimeoutSeconds ?? DELIVERY.functionTimeoutSeconds;
+  if (visibility < timeout) {
+    throw new Error(
+      `deliveryVisibilityTimeoutSeconds (${visibility} s) is shorter than deliveryFunctionTimeoutSeconds (${timeout} s): ` +
+        'Lambda refuses an SQS event source whose queue visibility timeout is shorter than its function timeout',
+    );
   }
 }
 

@@ -235,6 +235,14 @@ test('Lambda refuses an event source whose queue visibility timeout is shorter t
   ).toThrow('delivery: Lambda refuses an SQS event source whose queue visibility timeout (8 s) is shorter than the function timeout (60 s)');
 });
 
+test('the local stack refuses the same, naming its two settings, before it starts anything', async () => {
+  const { startLocalStack } = await import('../../local/local-stack');
+  await expect(startLocalStack({ port: 0, awsPort: 0, jwtSecret: 'x', deliveryVisibilityTimeoutSeconds: 8 })).rejects.toThrow(
+    'deliveryVisibilityTimeoutSeconds (8 s) is shorter than deliveryFunctionTimeoutSeconds (60 s): ' +
+      'Lambda refuses an SQS event source whose queue visibility timeout is shorter than its function timeout',
+  );
+});
+
 test('reserved concurrency leaves the account its minimum unreserved executions', () => {
   expect(() => new LambdaConcurrency(limits, { delivery: limits.accountConcurrency })).toThrow(/Lambda keeps at least 10 unreserved/);
 });
