@@ -217,6 +217,38 @@ test('starts with five concurrent batches, scales up while messages remain, neve
   expect(most).toBe(8);
 });
 
+test.each([
+  [false, 'backs off', (most: number) => expect(most).toBeLessThanOrEqual(2)],
+  [true, 'keeps its batches (Lambda does not scale down with ReportBatchItemFailures)', (most: number) => expect(most).toBeGreaterThanOrEqual(5)],
+])('with ReportBatchItemFailures %s, an event source whose function keeps failing %s', async (reportBatchItemFailures, _what, check) => {
+  const { queue } = await queueWithDlq(2, 1000);
+  for (let start = 0; start < 100; start += 10) {
+    await endpoint.sqs.send(
+      new SendMessageBatchCommand({ QueueUrl: queue.url, Entries: Array.from({ length: 10 }, (_, index) => ({ Id: `m${index}`, MessageBody: `${start + index}` })) }),
+    );
+  }
+  let running = 0;
+  let mostLate = 0;
+  const startedAt = Date.now();
+  start({
+    queueUrl: queue.url,
+    queueArn: queue.arn,
+    batchSize: 1,
+    maximumConcurrency: 10,
+    reportBatchItemFailures,
+    handler: async () => {
+      running++;
+      if (Date.now() - startedAt > 3000) mostLate = Math.max(mostLate, running);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      running--;
+      throw new Error('failing on purpose');
+    },
+  });
+  await new Promise((resolve) => setTimeout(resolve, 5000));
+  expect(mostLate).toBeGreaterThan(0);
+  check(mostLate);
+});
+
 test('Lambda refuses an event source whose queue visibility timeout is shorter than the function timeout', () => {
   expect(() =>
     startSqsEventSource({
