@@ -35,6 +35,7 @@ runCli(async () => {
       // Tiledesk sign-in and ingest read TILEDESK_* straight from this environment.
       corsOrigins: settings.corsOrigins,
       onError: (error) => console.error('[local-stack] event source error:', error),
+      onThrottle: (throttle) => console.error(`[local-stack] ${throttle.message}`),
     });
   } catch (error) {
     release();
@@ -87,6 +88,7 @@ function printBanner(stack: LocalStack, settings: LocalSettings): void {
       `  delivery DLQ        ${stack.queues.deliveryDlq.url}`,
       `  event rule DLQ      ${stack.queues.ruleDlq.url}`,
       `  JWT secret          ${settings.jwtSecretFromEnv ? '(from JWT_SECRET)' : '(default; set JWT_SECRET to change)'}`,
+      `  Lambda concurrency  ${stack.lambdaLimits}`,
       `  data                ${settings.dataDir ? `DynamoDB kept in ${settings.dataDir}` : 'in memory'}`,
       '',
       `Admin token (owner of project "${project}", 24 h):`,

@@ -43,7 +43,8 @@ export interface MonitoringProps {
 }
 
 /** How the messages of a DLQ of an SQS queue go back: an SQS message move task. */
-const REDRIVE = 'redrive it to its queue with npm run redrive-dlq -- --dlq-url <its DlqUrl output> (docs/api.md: When an endpoint misbehaves)';
+const REDRIVE =
+  'redrive it to its queue with npm run redrive-dlq -- --dlq-url <its DlqUrl output> (the delivery DLQ also --to-url <DeliveryQueueUrl>; docs/api.md: When an endpoint misbehaves)';
 
 /** Where Powertools publishes the functions' own metrics (EMF), and their dimension. */
 const SERVICE_METRICS = { namespace: 'TiledeskWebhooks', dimensionsMap: { service: 'tiledesk-webhooks' } } as const;

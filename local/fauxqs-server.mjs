@@ -2,8 +2,11 @@
 // runs it in this small child process. Prints {"address": ...} once listening; exits when the
 // parent closes stdin or sends SIGTERM.
 import { startFauxqs } from 'fauxqs';
+import { installSqsRules } from './fauxqs-sqs-rules.mjs';
 
 await acceptSupplementaryCharacters();
+// Fair queues, retention, DelaySeconds bounds and DLQ sources, as AWS documents them.
+await installSqsRules();
 // With a data folder (the local stack's DATA_DIR), queues and their messages outlive a restart.
 const dataDir = process.env.FAUXQS_DATA_DIR || undefined;
 const server = await startFauxqs({ port: Number(process.env.FAUXQS_PORT ?? 0), logger: false, ...(dataDir ? { dataDir } : {}) });

@@ -10,9 +10,11 @@ import { CONSOLE_BUILD_DIR } from '../lib/console-build';
 import { AwsEndpoint, LocalActionHandler, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
 import { ApiServer, LocalRoute, startApiServer } from './api-server';
 import { LocalRule, localEventBus } from './event-bus';
-import { MoveQueue, localMessageMoves } from './message-move';
+import { localMessageMoves } from './message-move';
+import { describeLocalLambdaLimits, localLambdaLimits } from './lambda-concurrency';
+import { LambdaThrottledError, SqsEventSource } from './sqs-event-source';
+import { DELIVERY } from '../lambdas/core/settings';
 import { startEmulatorProcess } from './emulator-process';
-import { SqsEventSource } from './sqs-event-source';
 import { resolveValue } from './template/intrinsics';
 import { FunctionModel, StackModel, TemplateModelError, readStackModel } from './template/stack-model';
 import { cachedTemplate } from './template/template-cache';
@@ -54,7 +56,12 @@ export interface LocalStackOptions {
    */
   deliveryVisibilityTimeoutSeconds?: number;
   /**
-   * Concurrent batches of each event source, in place of the template's (its maximum
+   * Delivery function timeout. Lambda refuses an SQS event source whose queue visibility timeout
+   * is shorter, so a shorter visibility needs this too. @default 60 s, as deployed
+   */
+  deliveryFunctionTimeoutSeconds?: number;
+  /**
+   * Maximum concurrency of each event source, in place of the template's (its maximum
    * concurrency, else the function's reserved concurrency): the bench's knob.
    */
   fanOutConcurrency?: number;
@@ -71,8 +78,15 @@ export interface LocalStackOptions {
    * `TILEDESK_JWT_SECRET`); set before the handlers load. @default none
    */
   environment?: Record<string, string>;
+  /**
+   * Factor applied to AWS's Lambda concurrency numbers a 2-core machine cannot run (account
+   * concurrency, an event source's most batches). @default 0.1
+   */
+  lambdaConcurrencyScale?: number;
   /** Receives errors of the in-process event sources. */
   onError?: (error: unknown) => void;
+  /** Told when an event source lets a batch go because its function stayed throttled. */
+  onThrottle?: (throttle: LambdaThrottledError) => void;
   /** Counts requests at the AWS endpoint. */
   onAwsRequest?: (service: string, action: string) => void;
 }
@@ -113,6 +127,8 @@ export interface LocalStack {
   queues: LocalQueues;
   /** The stack's outputs, as `cdk deploy` prints them, with the local names, URLs and ARNs. */
   outputs: Record<string, string>;
+  /** The Lambda concurrency numbers in force, for the start-up banner. */
+  lambdaLimits: string;
   /**
    * Stops polling the queues and waits for the invocations in flight to finish; the API and
    * the emulators keep running. Part of `stop()`.
@@ -135,6 +151,7 @@ export const LOCAL_TARGET_ALLOWLIST = '127.0.0.0/8,::1,localhost';
  * the very handler modules the template's functions name, with their environment.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  checkDeliveryTimeouts(options);
   const template = await cachedTemplate(stackProps(options), WHERE.stackName);
   const model = readStackModel(template);
   const place: LocalPlace = { ...WHERE, names: localNames(template, WHERE.stackName) };
@@ -146,7 +163,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ]);
     cleanups.push(() => dynamo.stop(), () => fauxqs.stop());
 
-    const late: { sqs?: SQSClient; moveQueues?: MoveQueue[]; busName?: string } = {};
+    const late: { sqs?: SQSClient; busName?: string } = {};
     let eventBus: LocalActionHandler | undefined;
     const rules: LocalRule[] = [];
     const endpoint: AwsEndpoint = await startAwsEndpoint({
@@ -154,7 +171,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamoDbUrl: dynamo.address,
       sqsUrl: fauxqs.address,
       s3Url: fauxqs.address,
-      sqsExtensions: localMessageMoves(() => late.sqs!, () => late.moveQueues ?? []),
+      // Move tasks read each queue's redrive policy from SQS itself.
+      sqsExtensions: localMessageMoves(() => late.sqs!),
       // Built on first use (the SQS client exists only once the endpoint is up), then reused.
       events: (action, body) =>
         (eventBus ??= localEventBus({ busName: late.busName!, region: place.region, account: place.account, rules, sqs: late.sqs! }))(action, body),
@@ -183,7 +201,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const values = localResourceValues(template, place, queueRefs, apiUrl);
     const resolve = (value: unknown) => resolveValue(value, { ...place, resources: values });
     const outputs = Object.fromEntries(Object.entries(model.outputs).map(([name, value]) => [name, resolve(value)]));
-    late.moveQueues = moveQueues(model, queueRefs);
     late.busName = busNameOf(model, resolve);
     rules.push(...localRules(model, place, queueRefs));
 
@@ -207,10 +224,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     cleanups.push(() => api.stop());
 
+    const limits = localLambdaLimits(options.lambdaConcurrencyScale);
+    const functionTimeouts = new Map<string, number>();
+    if (options.deliveryFunctionTimeoutSeconds !== undefined) {
+      for (const output of [QUEUE_OUTPUTS.delivery, QUEUE_OUTPUTS.slowDelivery]) {
+        const mapping = model.eventSources.find((candidate) => candidate.queueId === outputQueueIds.get(output));
+        if (mapping) functionTimeouts.set(mapping.functionId, options.deliveryFunctionTimeoutSeconds);
+      }
+    }
     const sources: SqsEventSource[] = startEventSources(model, {
       handlers,
       queues: queueRefs,
       visibility,
+      functionTimeouts,
+      limits,
+      onThrottle: options.onThrottle,
       sqs,
       region: place.region,
       concurrency: new Map([
@@ -238,12 +266,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       claimCheckBucket: outputs.ClaimCheckBucketName ?? bucketName(place, model.buckets[0]?.logicalId ?? ''),
       queues: Object.fromEntries(Object.keys(QUEUE_OUTPUTS).map((key) => [key, queueOf(key as keyof LocalQueues)])) as unknown as LocalQueues,
       outputs,
+      lambdaLimits: describeLocalLambdaLimits(limits),
       stopEventSources,
       stop: () => runCleanups(cleanups),
     };
   } catch (error) {
     await runCleanups(cleanups);
     throw error;
+  }
+}
+
+/** Lambda refuses an SQS event source whose queue visibility timeout is shorter than its function's timeout. */
+function checkDeliveryTimeouts(options: LocalStackOptions): void {
+  const visibility = options.deliveryVisibilityTimeoutSeconds ?? DELIVERY.visibilityTimeoutSeconds;
+  const timeout = options.deliveryFunctionTimeoutSeconds ?? DELIVERY.functionTimeoutSeconds;
+  if (visibility < timeout) {
+    throw new Error(
+      `deliveryVisibilityTimeoutSeconds (${visibility} s) is shorter than deliveryFunctionTimeoutSeconds (${timeout} s): ` +
+        'Lambda refuses an SQS event source whose queue visibility timeout is shorter than its function timeout',
+    );
   }
 }
 
@@ -315,14 +356,6 @@ function queueIdsByOutput(model: StackModel): Map<string, string> {
     if (typeof ref === 'string' && model.queues.some((queue) => queue.logicalId === ref)) ids.set(name, ref);
   }
   return ids;
-}
-
-/** The queues a message move task may use, each DLQ pointing back at the first queue it serves. */
-function moveQueues(model: StackModel, queues: ReadonlyMap<string, QueueRef>): MoveQueue[] {
-  return model.queues.map((queue) => {
-    const source = model.queues.find((candidate) => candidate.redrive?.deadLetterQueueId === queue.logicalId);
-    return { ...queues.get(queue.logicalId)!, ...(source ? { redrivesTo: queues.get(source.logicalId)!.arn } : {}) };
-  });
 }
 
 /** The bus the rules listen on: the template's own, or the existing bus a rule names. */

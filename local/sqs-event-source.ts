@@ -1,17 +1,12 @@
-import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageBatchCommand,
-  Message,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { DeleteMessageBatchCommand, Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { localLambdaContext } from './lambda-context';
+import { LambdaConcurrency, LocalLambdaLimits, localLambdaLimits } from './lambda-concurrency';
 
 /** A Lambda handler as the local runtime invokes it. */
 export type SqsHandler = (event: SQSEvent, context: Context, ...rest: never[]) => unknown;
 
-/** Props of {@link startSqsEventSource}: the same knobs as a Lambda SQS event source mapping. */
+/** Props of {@link startSqsEventSource}: the settings of a Lambda SQS event source mapping and its function. */
 export interface SqsEventSourceOptions {
   sqs: SQSClient;
   queueUrl: string;
@@ -20,77 +15,173 @@ export interface SqsEventSourceOptions {
   handler: SqsHandler;
   batchSize: number;
   maxBatchingWindowSeconds: number;
-  /** Pollers running at once, i.e. the function's concurrency. */
-  concurrency: number;
+  /** `ScalingConfig.MaximumConcurrency` (2–1000). @default the event source's own ceiling */
+  maximumConcurrency?: number;
+  /** `FunctionResponseTypes: [ReportBatchItemFailures]`: without it a batch response is ignored. */
+  reportBatchItemFailures: boolean;
   functionTimeoutSeconds: number;
+  /** The queue's visibility timeout: Lambda refuses a mapping whose function may run longer. */
+  visibilityTimeoutSeconds: number;
+  /** The account's executions, shared with the other functions. @default a pool of this source's own */
+  concurrency?: LambdaConcurrency;
+  /** The scaling numbers in force. @default {@link localLambdaLimits}() */
+  limits?: LocalLambdaLimits;
   region: string;
-  /** Called when an invocation throws (the whole batch then returns to the queue). */
+  /** Called when an invocation fails: it threw, timed out, or answered with an invalid batch response. */
   onError?: (error: unknown) => void;
-  /**
-   * The tenant of a message body, for SQS fair queues: when set, batches are shared out among
-   * tenants (fewest messages in flight first) instead of taken in queue order.
-   */
-  tenantOf?: (body: string) => string;
-  /** Messages received ahead of the pollers, so a fair batch can choose among tenants. @default 10000 */
-  prefetch?: number;
-  /** The queue's visibility timeout: a message buffered for half of it is let go, not handled late. */
-  visibilityTimeoutSeconds?: number;
+  /** Called when a batch is let go because the function stayed throttled (its messages return later). */
+  onThrottle?: (error: LambdaThrottledError) => void;
 }
 
 export interface SqsEventSource {
   stop(): Promise<void>;
 }
 
+/** Why a batch was not handed to the function. */
+export class LambdaThrottledError extends Error {
+  override readonly name = 'TooManyRequestsException';
+}
+
+/** A batch whose invocation ran past the function's timeout. */
+export class LambdaTimeoutError extends Error {
+  override readonly name = 'Sandbox.Timedout';
+}
+
+/** How often the event source revises its number of concurrent batches. */
+const SCALING_TICK_MS = 1000;
+/** Long poll of each receive: short, so that stopping never leaves a receive to take messages after. */
+const RECEIVE_WAIT_SECONDS = 1;
+/** Lambda's invocation payload limit, which also ends a batch. */
+const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
+/** First wait before a throttled invocation is tried again; doubled each time up to the maximum. */
+const THROTTLE_RETRY_MS = 100;
+const THROTTLE_RETRY_MAX_MS = 2000;
+
 /**
- * Runs a Lambda SQS event source in-process: long-polls the queue, fills a batch within the
- * batching window, invokes the handler, deletes the records it did not report as failed (all
- * of them stay when it throws). Failed records reappear when their visibility ends, and SQS's
- * own redrive policy moves them to the DLQ, exactly as on AWS.
+ * Runs a Lambda SQS event source in-process as AWS documents it: it starts with five concurrent
+ * batches, adds up to 300 a minute while messages remain, stays under `maximumConcurrency` and
+ * the event source's ceiling, and falls back to five when the queue is empty. Each batch is
+ * received (within the batching window), handed to the function if the function's concurrency
+ * allows it (a throttled batch is tried again until its visibility timeout is nearly over, then
+ * left to reappear with its receive count raised), and the records the function did not report
+ * as failed are deleted. An invocation that throws, times out or reports an unknown failure id
+ * deletes nothing. Throttles, and function errors without ReportBatchItemFailures, halve the
+ * concurrent batches. SQS's redrive policy moves messages received too often to the DLQ.
  */
 export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSource {
+  if (options.functionTimeoutSeconds > options.visibilityTimeoutSeconds) {
+    throw new Error(
+      `${options.functionName}: Lambda refuses an SQS event source whose queue visibility timeout ` +
+        `(${options.visibilityTimeoutSeconds} s) is shorter than the function timeout (${options.functionTimeoutSeconds} s)`,
+    );
+  }
+  if (options.maximumConcurrency !== undefined && !(options.maximumConcurrency >= 2 && options.maximumConcurrency <= 1000)) {
+    throw new Error(`${options.functionName}: an SQS event source's MaximumConcurrency is 2–1000; got ${options.maximumConcurrency}`);
+  }
+  const limits = options.limits ?? localLambdaLimits();
+  const ceiling = Math.min(options.maximumConcurrency ?? limits.maxBatches, limits.maxBatches);
+  const floor = Math.min(limits.initialBatches, ceiling);
+  const concurrency = options.concurrency ?? new LambdaConcurrency(limits);
   let running = true;
   const abort = new AbortController();
-  const source = options.tenantOf ? fairReceiver(options, () => running, abort.signal) : undefined;
-  const pollers = Array.from({ length: options.concurrency }, () => poll());
+  let target = floor;
+  const pollers = new Set<Promise<void>>();
+  /** Pollers still taking batches; one that leaves after a scale-down stops counting at once. */
+  let active = 0;
+  /** What happened since the last scaling tick. */
+  let seen = { messages: 0, emptyReceives: 0, throttles: 0, functionErrors: 0 };
+
+  const scale = (): void => {
+    const { messages, emptyReceives, throttles, functionErrors } = seen;
+    seen = { messages: 0, emptyReceives: 0, throttles: 0, functionErrors: 0 };
+    if (throttles > 0 || functionErrors > 0) target = Math.max(1, Math.floor(target / 2));
+    else if (messages > 0 && emptyReceives === 0) {
+      target = Math.min(ceiling, target + (limits.scaleUpBatchesPerMinute * SCALING_TICK_MS) / 60_000);
+    } else if (messages === 0) target = Math.min(target, floor);
+    fill();
+  };
+  const fill = (): void => {
+    while (running && active < Math.floor(target)) {
+      active++;
+      const poller: Promise<void> = poll().finally(() => {
+        pollers.delete(poller);
+      });
+      pollers.add(poller);
+    }
+  };
+  const ticker = setInterval(scale, SCALING_TICK_MS);
+  fill();
 
   async function poll(): Promise<void> {
     while (running) {
+      // A poller leaves when the event source has scaled down below the pollers running.
+      if (active > Math.floor(target)) break;
       try {
-        const messages = source ? await source.take(options.batchSize) : await receiveBatch();
-        if (messages.length > 0) {
-          try {
-            await invoke(messages);
-          } finally {
-            source?.done(messages);
-          }
+        const batch = await receiveBatch();
+        if (batch.messages.length === 0) {
+          seen.emptyReceives++;
+          continue;
         }
+        seen.messages += batch.messages.length;
+        await invokeWhenAllowed(batch);
       } catch (error) {
-        if (!running) return;
+        if (!running) break;
         options.onError?.(error);
         await sleep(200);
       }
     }
+    active--;
   }
 
-  async function receiveBatch(): Promise<Message[]> {
-    const messages = await receiveMessages(options, options.batchSize, 1, abort.signal);
-    const windowEnds = Date.now() + options.maxBatchingWindowSeconds * 1000;
-    while (running && messages.length > 0 && messages.length < options.batchSize && Date.now() < windowEnds) {
+  async function receiveBatch(): Promise<{ messages: Message[]; receivedAt: number }> {
+    const receivedAt = Date.now();
+    const messages = await receiveMessages(options, options.batchSize, RECEIVE_WAIT_SECONDS, abort.signal);
+    let bytes = payloadBytes(messages);
+    const windowEnds = receivedAt + options.maxBatchingWindowSeconds * 1000;
+    while (running && messages.length > 0 && messages.length < options.batchSize && bytes < MAX_PAYLOAD_BYTES && Date.now() < windowEnds) {
       const more = await receiveMessages(options, options.batchSize - messages.length, 0, abort.signal);
       if (more.length === 0) await sleep(Math.min(50, Math.max(0, windowEnds - Date.now())));
       messages.push(...more);
+      bytes += payloadBytes(more);
     }
-    return messages;
+    return { messages, receivedAt };
+  }
+
+  /**
+   * Hands the batch to the function once its concurrency allows. A throttled batch is kept and
+   * tried again until its messages are about to reappear; then it is let go, and SQS shows the
+   * messages again after their visibility timeout with the receive count raised, as on AWS.
+   */
+  async function invokeWhenAllowed(batch: { messages: Message[]; receivedAt: number }): Promise<void> {
+    const visibleAgainAt = batch.receivedAt + options.visibilityTimeoutSeconds * 1000;
+    let wait = THROTTLE_RETRY_MS;
+    while (!concurrency.tryAcquire(options.functionName)) {
+      seen.throttles++;
+      if (!running || Date.now() + wait >= visibleAgainAt) {
+        options.onThrottle?.(
+          new LambdaThrottledError(`${options.functionName}: throttled; ${batch.messages.length} message(s) return after their visibility timeout`),
+        );
+        return;
+      }
+      await sleep(wait);
+      wait = Math.min(wait * 2, THROTTLE_RETRY_MAX_MS);
+    }
+    try {
+      await invoke(batch.messages);
+    } finally {
+      concurrency.release(options.functionName);
+    }
   }
 
   async function invoke(messages: Message[]): Promise<void> {
     const event: SQSEvent = { Records: messages.map((message) => toRecord(message, options)) };
-    let failedIds: Set<string>;
+    let failedIds: ReadonlySet<string>;
     try {
       const context = localLambdaContext(options.functionName, options.functionTimeoutSeconds);
-      const response = (await options.handler(event, context)) as SQSBatchResponse | undefined;
-      failedIds = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
+      const response = await withTimeout(Promise.resolve(options.handler(event, context)), options.functionTimeoutSeconds, options.functionName);
+      failedIds = options.reportBatchItemFailures ? failedItems(response, event) : new Set();
     } catch (error) {
+      if (!options.reportBatchItemFailures) seen.functionErrors++;
       options.onError?.(error);
       return;
     }
@@ -107,10 +198,52 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   return {
     async stop() {
       running = false;
+      clearInterval(ticker);
       abort.abort();
-      await Promise.allSettled([...pollers, source?.stopped]);
+      while (pollers.size > 0) await Promise.allSettled([...pollers]);
     },
   };
+}
+
+/**
+ * The message ids a partial batch response reports as failed. Lambda reads the whole batch as
+ * failed when the response is malformed or names an id that is empty, null or not in the batch,
+ * and as a success when there is no response or no failure list.
+ */
+export function failedItems(response: unknown, event: SQSEvent): ReadonlySet<string> {
+  if (response === undefined || response === null) return new Set();
+  if (typeof response !== 'object') throw new InvalidBatchResponseError('the function returned a non-object batch response');
+  const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;
+  if (failures === undefined || failures === null) return new Set();
+  if (!Array.isArray(failures)) throw new InvalidBatchResponseError('batchItemFailures is not a list');
+  const inBatch = new Set(event.Records.map((record) => record.messageId));
+  const failed = new Set<string>();
+  for (const failure of failures as unknown[]) {
+    const id = (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier;
+    if (typeof id !== 'string' || id === '' || !inBatch.has(id)) {
+      throw new InvalidBatchResponseError(`batchItemFailures names ${JSON.stringify(id ?? null)}, which is not a message of the batch`);
+    }
+    failed.add(id);
+  }
+  return failed;
+}
+
+/** A batch response Lambda cannot use: the whole batch counts as failed. */
+export class InvalidBatchResponseError extends Error {
+  override readonly name = 'InvalidBatchResponse';
+}
+
+/**
+ * Ends an invocation at the function's timeout, as Lambda does. The handler's promise cannot be
+ * stopped in-process: whatever it still does is ignored, and its messages stay in the queue.
+ */
+function withTimeout<T>(work: Promise<T>, timeoutSeconds: number, functionName: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LambdaTimeoutError(`${functionName}: task timed out after ${timeoutSeconds} s`)), timeoutSeconds * 1000);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, timedOut]).finally(() => clearTimeout(timer));
 }
 
 async function receiveMessages(options: SqsEventSourceOptions, max: number, waitSeconds: number, signal: AbortSignal): Promise<Message[]> {
@@ -127,126 +260,8 @@ async function receiveMessages(options: SqsEventSourceOptions, max: number, wait
   return Messages ?? [];
 }
 
-/**
- * What SQS fair queues do, for an emulator that does not: messages are received ahead into a
- * buffer, and each batch takes them tenant by tenant, the tenant with the fewest messages in
- * flight first, so one tenant's burst cannot hold another's lone message behind it. Buffered
- * messages are in flight, as they would be in a poller's hands, and kept hidden until handled.
- */
-/** Concurrent receive loops that fill a fair event source's buffer. */
-const RECEIVERS = 4;
-
-function fairReceiver(options: SqsEventSourceOptions, isRunning: () => boolean, signal: AbortSignal) {
-  const tenantOf = options.tenantOf!;
-  const limit = options.prefetch ?? 10_000;
-  const buffer: { message: Message; tenant: string; receivedAt: number }[] = [];
-  const inFlight = new Map<string, number>();
-  const tenants = new Map<string, string>();
-  /** Message ids in the buffer. */
-  const buffered = new Set<string>();
-  const waiting: (() => void)[] = [];
-  const arrived = () => {
-    for (const wake of waiting.splice(0)) wake();
-  };
-  const visibilityMs = (options.visibilityTimeoutSeconds ?? options.functionTimeoutSeconds * 6) * 1000;
-  /**
-   * A buffered message is in a poller's hands as far as SQS knows: one buffered for half its
-   * visibility timeout gets the full timeout again, so it never reappears (which would count a
-   * receive towards the poison limit without it ever being handled).
-   */
-  const keepHidden = async (): Promise<void> => {
-    const now = Date.now();
-    const ageing = buffer.filter((entry) => now - entry.receivedAt > visibilityMs / 2);
-    for (let start = 0; start < ageing.length; start += 10) {
-      const slice = ageing.slice(start, start + 10);
-      await options.sqs.send(
-        new ChangeMessageVisibilityBatchCommand({
-          QueueUrl: options.queueUrl,
-          Entries: slice.map((entry, index) => ({
-            Id: String(index),
-            ReceiptHandle: entry.message.ReceiptHandle,
-            VisibilityTimeout: Math.round(visibilityMs / 1000),
-          })),
-        }),
-      );
-      for (const entry of slice) entry.receivedAt = now;
-    }
-  };
-  // Several receivers, each long-polling: a backlog drains into the buffer quickly, and an
-  // empty queue costs one waiting request each, not a busy loop.
-  const receiveLoop = async (): Promise<void> => {
-    while (isRunning()) {
-      if (buffer.length >= limit) {
-        await sleep(10);
-        continue;
-      }
-      try {
-        const messages = await receiveMessages(options, 10, 1, signal);
-        const now = Date.now();
-        for (const message of messages) {
-          // A message let go (or buffered past its visibility) and received again: keep the newest receipt.
-          if (buffered.has(message.MessageId ?? '')) {
-            buffer.splice(buffer.findIndex((entry) => entry.message.MessageId === message.MessageId), 1);
-          }
-          if (tenants.has(message.MessageId ?? '')) continue;
-          buffer.push({ message, tenant: tenantOf(message.Body ?? ''), receivedAt: now });
-          buffered.add(message.MessageId ?? '');
-        }
-        if (messages.length > 0) arrived();
-      } catch (error) {
-        if (!isRunning()) return;
-        options.onError?.(error);
-        await sleep(200);
-      }
-    }
-  };
-  const keeper = setInterval(() => {
-    keepHidden().catch((error: unknown) => options.onError?.(error));
-  }, Math.max(100, visibilityMs / 8));
-  const feeder = Promise.all(Array.from({ length: RECEIVERS }, receiveLoop)).finally(() => clearInterval(keeper));
-
-  return {
-    stopped: feeder,
-    async take(max: number): Promise<Message[]> {
-      while (isRunning() && buffer.length === 0) {
-        await Promise.race([new Promise<void>((resolve) => waiting.push(resolve)), sleep(250)]);
-      }
-      const batch: Message[] = [];
-      const taken = new Map<string, number>();
-      while (batch.length < max && buffer.length > 0) {
-        // The buffered tenant with the fewest messages in flight (counting this batch) goes next.
-        let best = -1;
-        let bestLoad = Infinity;
-        const seen = new Set<string>();
-        for (const [index, entry] of buffer.entries()) {
-          if (seen.has(entry.tenant)) continue;
-          seen.add(entry.tenant);
-          const load = (inFlight.get(entry.tenant) ?? 0) + (taken.get(entry.tenant) ?? 0);
-          if (load < bestLoad) {
-            best = index;
-            bestLoad = load;
-          }
-        }
-        const [entry] = buffer.splice(best, 1);
-        buffered.delete(entry!.message.MessageId ?? '');
-        batch.push(entry!.message);
-        taken.set(entry!.tenant, (taken.get(entry!.tenant) ?? 0) + 1);
-        tenants.set(entry!.message.MessageId ?? '', entry!.tenant);
-      }
-      for (const [tenant, count] of taken) inFlight.set(tenant, (inFlight.get(tenant) ?? 0) + count);
-      return batch;
-    },
-    done(messages: Message[]): void {
-      for (const message of messages) {
-        const tenant = tenants.get(message.MessageId ?? '');
-        tenants.delete(message.MessageId ?? '');
-        if (tenant === undefined) continue;
-        const left = (inFlight.get(tenant) ?? 1) - 1;
-        if (left > 0) inFlight.set(tenant, left);
-        else inFlight.delete(tenant);
-      }
-    },
-  };
+function payloadBytes(messages: Message[]): number {
+  return messages.reduce((sum, message) => sum + Buffer.byteLength(message.Body ?? ''), 0);
 }
 
 function toRecord(message: Message, options: SqsEventSourceOptions): SQSRecord {
@@ -260,6 +275,8 @@ function toRecord(message: Message, options: SqsEventSourceOptions): SQSRecord {
       SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
       SenderId: attributes.SenderId ?? 'local',
       ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      ...(attributes.MessageGroupId ? { MessageGroupId: attributes.MessageGroupId } : {}),
+      ...(attributes.DeadLetterQueueSourceArn ? { DeadLetterQueueSourceArn: attributes.DeadLetterQueueSourceArn } : {}),
     },
     messageAttributes: Object.fromEntries(
       Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [

@@ -1,5 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { SqsEventSource, SqsHandler, startSqsEventSource } from '../sqs-event-source';
+import { LambdaConcurrency, LocalLambdaLimits } from '../lambda-concurrency';
+import { LambdaThrottledError, SqsEventSource, SqsHandler, startSqsEventSource } from '../sqs-event-source';
 import { StackModel, TemplateModelError } from '../template/stack-model';
 import type { QueueRef } from './local-resources';
 
@@ -9,59 +10,58 @@ export interface EventSourceWiring {
   queues: ReadonlyMap<string, QueueRef>;
   /** Queues whose visibility timeout the local stack shortened. */
   visibility: ReadonlyMap<string, number>;
-  /** Concurrent batches by queue, in place of the template's (the bench's knob). */
+  /** Function timeouts the local stack shortened, by function logical id. */
+  functionTimeouts: ReadonlyMap<string, number>;
+  /** Maximum concurrency by queue, in place of the template's (the bench's knob). */
   concurrency: ReadonlyMap<string, number | undefined>;
+  /** Lambda's concurrency numbers in force (AWS's, the large ones scaled). */
+  limits: LocalLambdaLimits;
   sqs: SQSClient;
   region: string;
   onError?: (error: unknown) => void;
+  onThrottle?: (error: LambdaThrottledError) => void;
 }
 
 /**
- * The SQS event source mappings, with the template's settings: batch size and window, and as
- * many concurrent batches as the mapping's maximum concurrency, else the function's reserved
- * concurrency, allow. The local event sources still share each receive among tenants (the
- * message body's project) until the SQS layer serves fair queues itself (issue 17, part C).
+ * The SQS event source mappings, with the template's settings: batch size and window, maximum
+ * concurrency, partial batch responses, the function's timeout, and one account of concurrent
+ * executions shared by every function, the template's reserved concurrency carved out of it.
+ * Fairness among tenants is the queues' own (fair queues on `MessageGroupId`, in the SQS layer):
+ * the event sources take what `ReceiveMessage` returns, as Lambda's pollers do.
  */
 export function startEventSources(model: StackModel, wiring: EventSourceWiring): SqsEventSource[] {
-  const { handlers, queues, visibility, concurrency: overrides, sqs, region, onError } = wiring;
+  const { handlers, queues, visibility, functionTimeouts, concurrency: overrides, limits, sqs, region, onError, onThrottle } = wiring;
+  const reserved = Object.fromEntries(
+    model.functions.flatMap((fn) => (fn.reservedConcurrency === undefined ? [] : [[fn.logicalId, fn.reservedConcurrency] as const])),
+  );
+  let account: LambdaConcurrency;
+  try {
+    account = new LambdaConcurrency(limits, reserved);
+  } catch (error) {
+    throw new TemplateModelError((error as Error).message);
+  }
   return model.eventSources
     .filter((mapping) => mapping.enabled)
     .map((mapping) => {
       const fn = model.functions.find((candidate) => candidate.logicalId === mapping.functionId)!;
       const queue = model.queues.find((candidate) => candidate.logicalId === mapping.queueId)!;
-      if (!mapping.reportBatchItemFailures) {
-        throw new TemplateModelError(`event source mapping ${mapping.logicalId}: the local event source implements ReportBatchItemFailures only`);
-      }
-      const concurrency = overrides.get(mapping.queueId) ?? Math.min(mapping.maximumConcurrency ?? Infinity, fn.reservedConcurrency ?? Infinity);
-      if (!Number.isFinite(concurrency)) {
-        throw new TemplateModelError(`event source mapping ${mapping.logicalId}: no maximum concurrency and no reserved concurrency; the local stack runs capped event sources only`);
-      }
       return startSqsEventSource({
         sqs,
         region,
         onError,
+        onThrottle,
+        limits,
+        concurrency: account,
         queueUrl: queues.get(mapping.queueId)!.url,
         queueArn: queues.get(mapping.queueId)!.arn,
         functionName: fn.logicalId,
         handler: handlers.get(fn.logicalId) as SqsHandler,
         batchSize: mapping.batchSize,
         maxBatchingWindowSeconds: mapping.maxBatchingWindowSeconds,
-        concurrency,
-        functionTimeoutSeconds: fn.timeoutSeconds,
+        maximumConcurrency: overrides.get(mapping.queueId) ?? mapping.maximumConcurrency,
+        reportBatchItemFailures: mapping.reportBatchItemFailures,
+        functionTimeoutSeconds: functionTimeouts.get(fn.logicalId) ?? fn.timeoutSeconds,
         visibilityTimeoutSeconds: visibility.get(queue.logicalId) ?? queue.visibilityTimeoutSeconds,
-        tenantOf: tenantOfBody,
       });
     });
 }
-
-/** A message's project: a delivery's `projectId`, an event's `detail.id_project`; '' when neither. */
-function tenantOfBody(body: string): string {
-  try {
-    const message = JSON.parse(body) as { projectId?: unknown; detail?: { id_project?: unknown } } | null;
-    const tenant = message?.projectId ?? message?.detail?.id_project;
-    return typeof tenant === 'string' ? tenant : '';
-  } catch {
-    return '';
-  }
-}
-

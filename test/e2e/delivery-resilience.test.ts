@@ -12,7 +12,13 @@ const receivers: Receiver[] = [];
 let deliveryDeps: (typeof import('../../lambdas/handlers/delivery'))['deliveryDeps'];
 
 beforeAll(async () => {
-  t = await startTestStack({ retrySchedule: [1, 1, 1], deliveryVisibilityTimeoutSeconds: 8, deliveryTimeoutMs: 4000 });
+  t = await startTestStack({
+    retrySchedule: [1, 1, 1],
+    deliveryVisibilityTimeoutSeconds: 8,
+    // Lambda requires the queue's visibility timeout ≥ the function timeout: both are shortened.
+    deliveryFunctionTimeoutSeconds: 8,
+    deliveryTimeoutMs: 4000,
+  });
   ({ deliveryDeps } = await import('../../lambdas/handlers/delivery'));
 });
 

@@ -1,6 +1,9 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { redriveDlq } from '../../lib/tools/dlq-redrive';
+// Redriving the delivery DLQ after a real exhausted delivery: a move task without a destination
+// cannot move it, because the delivery handler sent it to the DLQ itself (it has no
+// DeadLetterQueueSourceArn); `npm run redrive-dlq` names the delivery queue and can.
+import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
+import { runNpm } from '../support/npm-run';
 import { barrier, eventually, logsOf, peekQueue, publish, subscribe } from '../support/pipeline';
 import { Receiver, startReceiver } from '../support/receiver';
 
@@ -9,7 +12,8 @@ let hook: Receiver;
 let healthy = false;
 
 beforeAll(async () => {
-  t = await startTestStack({ retrySchedule: [1], deliveryTimeoutMs: 1000 });
+  // Receivers answer at once; a generous timeout keeps a loaded machine from failing a healthy delivery.
+  t = await startTestStack({ retrySchedule: [1], deliveryTimeoutMs: 5000 });
   hook = await startReceiver(() => (healthy ? { status: 200 } : { status: 502 }));
 });
 afterAll(async () => {
@@ -17,7 +21,15 @@ afterAll(async () => {
   await t.stop();
 });
 
-test('a dead-lettered delivery redriven from the DLQ reaches the recovered receiver', async () => {
+/** The environment a user exports before running a tool against the local stack. */
+const localAws = (): NodeJS.ProcessEnv => ({
+  AWS_ENDPOINT_URL: t.stack.awsEndpoint,
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'local',
+  AWS_SECRET_ACCESS_KEY: 'local',
+});
+
+test('a dead-lettered delivery redriven with npm run redrive-dlq reaches the recovered receiver', async () => {
   const created = await subscribe(t, 'proj-redrive', 'department.update', hook.url);
   await publish(t, [{ type: 'department.update', detail: { id_project: 'proj-redrive', name: 'Support' } }]);
   await eventually(async () => {
@@ -26,9 +38,29 @@ test('a dead-lettered delivery redriven from the DLQ reaches the recovered recei
   });
   expect(hook.received).toHaveLength(2);
 
+  // As on AWS, a move without DestinationArn sends each message back to its original source
+  // queue, and this one never had one: the task fails and the message stays in the DLQ.
+  const sqs = new SQSClient({ endpoint: t.stack.awsEndpoint });
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: t.stack.queues.deliveryDlq.url, AttributeNames: ['QueueArn'] }));
+  const dlqArn = Attributes!.QueueArn!;
+  await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn }));
+  const failed = await eventually(async () => {
+    const { Results = [] } = await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: dlqArn }));
+    expect(Results[0]?.Status).toBe('FAILED');
+    return Results[0]!;
+  });
+  expect(failed.FailureReason).toMatch(/no DeadLetterQueueSourceArn/);
+  expect(failed.ApproximateNumberOfMessagesMoved).toBe(0);
+  await eventually(async () => expect(await peekQueue(t, t.stack.queues.deliveryDlq.url)).toHaveLength(1));
+
+  // npm run redrive-dlq names the destination: the delivery DLQ serves both lanes, and its
+  // messages go to the fast lane's queue, where every delivery starts.
   healthy = true;
-  const result = await redriveDlq(new SQSClient({ endpoint: t.stack.awsEndpoint }), t.stack.queues.deliveryDlq.url, 20_000);
-  expect(result).toEqual({ moved: 1, status: 'COMPLETED' });
+  const redrive = await runNpm('redrive-dlq', ['--dlq-url', t.stack.queues.deliveryDlq.url], localAws());
+  expect(redrive.stderr).toBe('');
+  expect(redrive.stdout).toContain(`COMPLETED: moved 1 message(s) back to the source queue ${t.stack.queues.delivery.url}`);
+  expect(redrive.stdout).toContain('--to-url chooses another');
+  expect(redrive.code).toBe(0);
 
   const requests = await hook.waitFor(3);
   expect(requests[2]!.headers['webhook-id']).toBe(requests[0]!.headers['webhook-id']);

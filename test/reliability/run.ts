@@ -94,6 +94,8 @@ async function main(): Promise<void> {
     retrySchedule: RETRY_SCHEDULE,
     deliveryTimeoutMs: DELIVERY_TIMEOUT_MS,
     deliveryVisibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
+    // Lambda requires the queue's visibility timeout ≥ the function timeout.
+    deliveryFunctionTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
     // Dead deliveries are expected here; none should disable a subscription mid-run.
     autoDisableAfterDead: 1_000_000,
     deliveryConcurrency: 8,

@@ -1,0 +1,293 @@
+// SQS behaviours AWS documents and fauxqs 2.4 lacks, installed into fauxqs's own classes before
+// its server starts (it has no plug-in API for them). Everything happens where fauxqs keeps its
+// messages, so a receive count only ever rises for a message a consumer really received, as on
+// AWS. Each rule cites its AWS page in docs/design.md §3.2 ("SQS as the local stack models it").
+//
+// - Fair queues: on a standard queue, a tenant (the MessageGroupId; a message without one is a
+//   tenant of its own) that holds > 10 % of the queue's in-flight messages and at least 30 of
+//   them, or > 10 % of the consumers' recent processing time, is noisy: ReceiveMessage returns
+//   the quiet tenants' messages first, then the noisy tenants', fewest in flight first.
+// - MessageGroupId is kept on standard queues (fauxqs drops it) and returned on receive.
+// - Messages older than the queue's MessageRetentionPeriod are deleted.
+// - DelaySeconds must be 0–900 per message.
+// - A message moved to a DLQ by a redrive policy carries DeadLetterQueueSourceArn.
+
+/** Share of the queue's in-flight messages above which a tenant can be noisy. */
+export const NOISY_CONCURRENCY_SHARE = 0.1;
+/** In-flight messages a tenant needs before its concurrency share can make it noisy. */
+export const NOISY_MIN_IN_FLIGHT = 30;
+/** Share of the consumers' recent processing time above which a tenant is noisy. */
+export const NOISY_PROCESSING_SHARE = 0.1;
+/** What "recent" processing time means here; AWS does not give its window. */
+export const PROCESSING_WINDOW_MS = 60_000;
+/** SQS's bounds for a message's DelaySeconds. */
+const MAX_DELAY_SECONDS = 900;
+/** How often a queue is swept for messages past their retention period. */
+const RETENTION_SWEEP_MS = 1_000;
+
+/** fauxqs versions whose internals these rules were written against. */
+const SUPPORTED_FAUXQS = /^2\.4\./;
+
+/**
+ * Installs the rules into fauxqs's classes. Call before `startFauxqs`: the router registers its
+ * handlers while the server is built.
+ */
+export async function installSqsRules() {
+  const base = import.meta.resolve('fauxqs');
+  const load = (relative) => import(new globalThis.URL(relative, base).href);
+  const { readFile } = await import('node:fs/promises');
+  const manifest = JSON.parse(await readFile(new globalThis.URL('../package.json', base), 'utf8'));
+  if (!SUPPORTED_FAUXQS.test(manifest.version)) {
+    throw new Error(`local/fauxqs-sqs-rules.mjs was written for fauxqs 2.4.x and found ${manifest.version}: check its patches`);
+  }
+  const [{ SqsQueue, SqsStore }, { SqsRouter }, { SqsError }] = await Promise.all([
+    load('./sqs/sqsStore.js'),
+    load('./sqs/sqsRouter.js'),
+    load('./common/errors.js'),
+  ]);
+  keepGroupIdsOnStandardQueues(SqsStore);
+  serveFairly(SqsQueue);
+  expireMessages(SqsQueue);
+  wrapActions(SqsRouter, SqsError);
+}
+
+/** A message's tenant as fair queues see it. */
+function tenantOf(message) {
+  return message.messageGroupId ?? `message:${message.messageId}`;
+}
+
+/**
+ * Group ids of the standard-queue messages being sent, in request order. fauxqs's send actions
+ * run synchronously, so the list belongs to the one request in progress.
+ */
+let sending = [];
+
+function keepGroupIdsOnStandardQueues(SqsStore) {
+  const createMessage = SqsStore.createMessage;
+  SqsStore.createMessage = function (body, attributes, delaySeconds, groupId, deduplicationId) {
+    if (groupId === undefined && sending.length > 0) {
+      // Entries fauxqs refused are skipped, never reordered: the first with this body is this one.
+      const index = sending.findIndex((entry) => entry.body === body);
+      if (index >= 0) {
+        groupId = sending[index].groupId;
+        sending = sending.slice(index + 1);
+      }
+    }
+    return createMessage.call(this, body, attributes, delaySeconds, groupId, deduplicationId);
+  };
+}
+
+function serveFairly(SqsQueue) {
+  const dequeue = SqsQueue.prototype.dequeue;
+  const deleteMessage = SqsQueue.prototype.deleteMessage;
+  SqsQueue.prototype.dequeue = function (maxCount, visibilityTimeout, dlqResolver) {
+    const now = Date.now();
+    if (!this.isFifo()) {
+      this.processTimers();
+      orderFairly(this, now);
+    }
+    const received = dequeue.call(this, maxCount, visibilityTimeout, dlqResolver && markDeadLetterSource(this, dlqResolver));
+    for (const message of received) {
+      const entry = this.inflightMessages.get(message.ReceiptHandle);
+      if (entry) entry.receivedAt = now;
+    }
+    return received;
+  };
+  // A consumer's processing time is the span from receive to delete.
+  SqsQueue.prototype.deleteMessage = function (receiptHandle) {
+    const entry = this.inflightMessages.get(receiptHandle);
+    if (entry?.receivedAt !== undefined && !this.isFifo()) {
+      const now = Date.now();
+      recordProcessingTime(this, tenantOf(entry.message), now, now - entry.receivedAt);
+    }
+    return deleteMessage.call(this, receiptHandle);
+  };
+}
+
+/** Wraps a DLQ resolver so each message the redrive policy moves records the queue it left. */
+function markDeadLetterSource(queue, dlqResolver) {
+  return (arn) => {
+    const dlq = dlqResolver(arn);
+    if (!dlq) return dlq;
+    return {
+      enqueue(message) {
+        message.deadLetterQueueSourceArn = queue.arn;
+        // Retention counts from the first enqueue on standard queues, from the move on FIFO ones.
+        if (queue.isFifo()) message.enqueuedAt = Date.now();
+        dlq.enqueue(message);
+      },
+    };
+  };
+}
+
+/**
+ * Puts the ready messages in the order a fair queue serves them: quiet tenants' messages first
+ * in queue order, then each noisy tenant's, the one with fewest messages in flight first. With
+ * no noisy tenant the order is left alone.
+ */
+function orderFairly(queue, now) {
+  if (queue.messages.length < 2) return;
+  const inFlight = new Map();
+  for (const entry of queue.inflightMessages.values()) {
+    const tenant = tenantOf(entry.message);
+    inFlight.set(tenant, (inFlight.get(tenant) ?? 0) + 1);
+  }
+  const noisy = new Set();
+  const total = queue.inflightMessages.size;
+  for (const [tenant, count] of inFlight) {
+    if (count >= NOISY_MIN_IN_FLIGHT && count / total > NOISY_CONCURRENCY_SHARE) noisy.add(tenant);
+  }
+  for (const [tenant, share] of processingShares(queue, now)) {
+    if (share > NOISY_PROCESSING_SHARE) noisy.add(tenant);
+  }
+  if (noisy.size === 0) return;
+  const quiet = [];
+  const loud = new Map();
+  for (const message of queue.messages) {
+    const tenant = tenantOf(message);
+    if (!noisy.has(tenant)) quiet.push(message);
+    else if (loud.has(tenant)) loud.get(tenant).push(message);
+    else loud.set(tenant, [message]);
+  }
+  if (loud.size === 0) return;
+  const byLoad = [...loud.entries()].sort(([a], [b]) => (inFlight.get(a) ?? 0) - (inFlight.get(b) ?? 0));
+  queue.messages = quiet.concat(...byLoad.map(([, messages]) => messages));
+}
+
+/**
+ * Processing time per tenant, kept in one-second buckets with running totals, so that each
+ * receive reads the window's shares in time proportional to the tenants, not the messages.
+ */
+function processingWindow(queue) {
+  queue.processing ??= { buckets: [], totals: new Map(), total: 0 };
+  return queue.processing;
+}
+
+function recordProcessingTime(queue, tenant, now, ms) {
+  const window = processingWindow(queue);
+  const second = Math.floor(now / 1000);
+  let bucket = window.buckets.at(-1);
+  if (bucket?.second !== second) {
+    bucket = { second, byTenant: new Map() };
+    window.buckets.push(bucket);
+  }
+  bucket.byTenant.set(tenant, (bucket.byTenant.get(tenant) ?? 0) + ms);
+  window.totals.set(tenant, (window.totals.get(tenant) ?? 0) + ms);
+  window.total += ms;
+}
+
+/** Each tenant's share of the processing time its messages took within the window. */
+function processingShares(queue, now) {
+  const window = processingWindow(queue);
+  const oldest = Math.floor((now - PROCESSING_WINDOW_MS) / 1000);
+  while (window.buckets.length > 0 && window.buckets[0].second < oldest) {
+    for (const [tenant, ms] of window.buckets.shift().byTenant) {
+      const left = window.totals.get(tenant) - ms;
+      if (left > 0) window.totals.set(tenant, left);
+      else window.totals.delete(tenant);
+      window.total -= ms;
+    }
+  }
+  const shares = new Map();
+  if (window.total <= 0) return shares;
+  for (const [tenant, ms] of window.totals) shares.set(tenant, ms / window.total);
+  return shares;
+}
+
+/**
+ * Messages past the queue's retention period are deleted, whether waiting, delayed or back from
+ * a consumer. A message a redrive policy moved from a standard queue keeps its first enqueue
+ * time (fauxqs moves the message object itself); from a FIFO queue it counts from the move.
+ */
+function expireMessages(SqsQueue) {
+  const processTimers = SqsQueue.prototype.processTimers;
+  SqsQueue.prototype.processTimers = function () {
+    processTimers.call(this);
+    const now = Date.now();
+    if (now - (this.lastRetentionSweep ?? 0) < RETENTION_SWEEP_MS) return;
+    this.lastRetentionSweep = now;
+    const retentionMs = Number(this.attributes.MessageRetentionPeriod) * 1000;
+    if (!(retentionMs > 0)) return;
+    const alive = (message) => {
+      if (now - (message.enqueuedAt ?? message.sentTimestamp) < retentionMs) return true;
+      this.persistence?.deleteMessage(message.messageId);
+      return false;
+    };
+    if (this.isFifo()) {
+      for (const groups of [this.fifoMessages, this.fifoDelayed]) {
+        for (const [groupId, messages] of groups) {
+          const kept = messages.filter(alive);
+          if (kept.length > 0) groups.set(groupId, kept);
+          else groups.delete(groupId);
+        }
+      }
+      return;
+    }
+    this.messages = this.messages.filter(alive);
+    this.delayedMessages = this.delayedMessages.filter(alive);
+  };
+  // Queue counts are read without a receive: expire first so they do not count dead messages.
+  const getAllAttributes = SqsQueue.prototype.getAllAttributes;
+  SqsQueue.prototype.getAllAttributes = function (requested) {
+    this.processTimers();
+    return getAllAttributes.call(this, requested);
+  };
+}
+
+/** Checks and records that happen around fauxqs's own actions. */
+function wrapActions(SqsRouter, SqsError) {
+  const delayError = (value) =>
+    `Value ${value} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= ${MAX_DELAY_SECONDS}.`;
+  const invalidDelay = (value) => value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= MAX_DELAY_SECONDS);
+  const isStandard = (body, store) => {
+    const queue = body?.QueueUrl ? store.getQueue(body.QueueUrl) : undefined;
+    return queue !== undefined && !queue.isFifo();
+  };
+  const wrappers = {
+    SendMessage: (handler) => (body, store, request) => {
+      if (invalidDelay(body?.DelaySeconds)) throw new SqsError('InvalidParameterValue', delayError(body.DelaySeconds));
+      sending = isStandard(body, store) && body.MessageGroupId ? [{ body: body.MessageBody, groupId: body.MessageGroupId }] : [];
+      try {
+        return handler(body, store, request);
+      } finally {
+        sending = [];
+      }
+    },
+    SendMessageBatch: (handler) => (body, store, request) => {
+      const entries = Array.isArray(body?.Entries) ? body.Entries : [];
+      const refused = entries.filter((entry) => invalidDelay(entry.DelaySeconds));
+      const accepted = entries.filter((entry) => !invalidDelay(entry.DelaySeconds));
+      if (accepted.length === 0 && refused.length > 0) {
+        return { Successful: [], Failed: refused.map((entry) => failedDelay(entry)) };
+      }
+      sending = isStandard(body, store)
+        ? accepted.filter((entry) => entry.MessageGroupId).map((entry) => ({ body: entry.MessageBody, groupId: entry.MessageGroupId }))
+        : [];
+      try {
+        const result = handler({ ...body, Entries: accepted }, store, request);
+        return { ...result, Failed: [...(result.Failed ?? []), ...refused.map((entry) => failedDelay(entry))] };
+      } finally {
+        sending = [];
+      }
+    },
+    ReceiveMessage: (handler) => async (body, store, request) => {
+      const result = await handler(body, store, request);
+      const names = [...(body?.AttributeNames ?? []), ...(body?.MessageSystemAttributeNames ?? [])];
+      if (!result.Messages || !(names.includes('All') || names.includes('DeadLetterQueueSourceArn'))) return result;
+      const queue = store.getQueue(body.QueueUrl);
+      for (const message of result.Messages) {
+        const source = queue?.inflightMessages.get(message.ReceiptHandle)?.message.deadLetterQueueSourceArn;
+        if (source) message.Attributes = { ...message.Attributes, DeadLetterQueueSourceArn: source };
+      }
+      return result;
+    },
+  };
+  function failedDelay(entry) {
+    return { Id: entry.Id, SenderFault: true, Code: 'InvalidParameterValue', Message: delayError(entry.DelaySeconds) };
+  }
+  const register = SqsRouter.prototype.register;
+  SqsRouter.prototype.register = function (action, handler) {
+    const wrap = wrappers[action];
+    return register.call(this, action, wrap ? wrap(handler) : handler);
+  };
+}

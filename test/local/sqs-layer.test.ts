@@ -1,0 +1,197 @@
+// The local SQS layer (fauxqs with local/fauxqs-sqs-rules.mjs, behind the local AWS endpoint)
+// does what AWS documents where fauxqs alone would not: fair queues on MessageGroupId, message
+// move tasks with DeadLetterQueueSourceArn, retention expiry, DelaySeconds and size limits.
+import {
+  DeleteMessageBatchCommand,
+  ListMessageMoveTasksCommand,
+  Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  StartMessageMoveTaskCommand,
+} from '@aws-sdk/client-sqs';
+import { SqsEndpoint, startSqsEndpoint } from '../support/sqs-endpoint';
+
+let endpoint: SqsEndpoint;
+beforeAll(async () => {
+  endpoint = await startSqsEndpoint();
+});
+afterAll(() => endpoint.stop());
+
+async function send(queueUrl: string, groupId: string, count: number, prefix = groupId): Promise<void> {
+  for (let start = 0; start < count; start += 10) {
+    const size = Math.min(10, count - start);
+    await endpoint.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: Array.from({ length: size }, (_, index) => ({ Id: `m${index}`, MessageBody: `${prefix}${start + index}`, MessageGroupId: groupId })),
+      }),
+    );
+  }
+}
+
+/** Receives `count` messages and keeps them in flight (a consumer still working on them). */
+async function hold(queueUrl: string, count: number): Promise<Message[]> {
+  const held: Message[] = [];
+  while (held.length < count) {
+    const { Messages = [] } = await endpoint.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: Math.min(10, count - held.length), VisibilityTimeout: 300 }),
+    );
+    if (Messages.length === 0) throw new Error(`only ${held.length} of ${count} messages to hold`);
+    held.push(...Messages);
+  }
+  return held;
+}
+
+async function receive(queueUrl: string, max = 10, visibilityTimeout = 300): Promise<Message[]> {
+  const { Messages = [] } = await endpoint.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: max,
+      VisibilityTimeout: visibilityTimeout,
+      MessageSystemAttributeNames: ['All'],
+      MessageAttributeNames: ['All'],
+    }),
+  );
+  return Messages;
+}
+
+describe('fair queues (standard queue, MessageGroupId)', () => {
+  test("serves a quiet tenant's message ahead of a tenant holding ≥ 30 messages in flight", async () => {
+    const queue = await endpoint.createQueue('fair-noisy');
+    await send(queue.url, 'noisy', 40);
+    await hold(queue.url, 40);
+    await send(queue.url, 'noisy', 10, 'later');
+    await send(queue.url, 'quiet', 1);
+    const batch = await receive(queue.url, 3);
+    expect(batch.map((message) => message.Body)).toEqual(['quiet0', 'later0', 'later1']);
+    expect(batch[0]!.Attributes?.MessageGroupId).toBe('quiet');
+    expect(batch[1]!.Attributes?.MessageGroupId).toBe('noisy');
+  });
+
+  test("serves a quiet tenant's message ahead of a tenant taking > 10 % of the recent processing time", async () => {
+    const queue = await endpoint.createQueue('fair-slow');
+    await send(queue.url, 'slow', 3);
+    const held = await hold(queue.url, 3);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await endpoint.sqs.send(
+      new DeleteMessageBatchCommand({ QueueUrl: queue.url, Entries: held.map((message, index) => ({ Id: `d${index}`, ReceiptHandle: message.ReceiptHandle })) }),
+    );
+    await send(queue.url, 'slow', 2, 'later');
+    await send(queue.url, 'quiet', 1);
+    const batch = await receive(queue.url, 3);
+    expect(batch.map((message) => message.Body)).toEqual(['quiet0', 'later0', 'later1']);
+  });
+
+  test('keeps plain order when no tenant is noisy (29 in flight is under the threshold)', async () => {
+    const queue = await endpoint.createQueue('fair-plain');
+    await send(queue.url, 'busy', 29);
+    await hold(queue.url, 29);
+    await send(queue.url, 'busy', 3, 'later');
+    await send(queue.url, 'other', 1);
+    const batch = await receive(queue.url, 4);
+    expect(batch.map((message) => message.Body)).toEqual(['later0', 'later1', 'later2', 'other0']);
+  });
+
+  test('a tenant with 30 in flight is not noisy when that is only 10 % of the queue in flight', async () => {
+    const queue = await endpoint.createQueue('fair-share');
+    // 30 of 300 in flight is 10 %, not more: 't30' is quiet, and so is every 1-message tenant.
+    await send(queue.url, 't30', 30);
+    for (let tenant = 0; tenant < 27; tenant++) await send(queue.url, `solo${tenant}`, 10);
+    await hold(queue.url, 300);
+    await send(queue.url, 't30', 2, 'later');
+    await send(queue.url, 'quiet', 1);
+    const batch = await receive(queue.url, 3);
+    expect(batch.map((message) => message.Body)).toEqual(['later0', 'later1', 'quiet0']);
+  });
+});
+
+describe('message move tasks', () => {
+  test('without DestinationArn, a message goes back to its source queue; one sent to the DLQ directly fails the task and stays', async () => {
+    const dlq = await endpoint.createQueue('move-dlq');
+    const source = await endpoint.createQueue('move-source', {
+      VisibilityTimeout: '0',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 1 }),
+    });
+    await endpoint.sqs.send(new SendMessageCommand({ QueueUrl: source.url, MessageBody: 'redriven', MessageGroupId: 'p1' }));
+    // The first receive counts 1; the second finds it past maxReceiveCount and SQS moves it.
+    expect(await receive(source.url, 1, 0)).toHaveLength(1);
+    expect(await receive(source.url, 1, 0)).toHaveLength(0);
+    const [moved] = await receive(dlq.url, 1, 0);
+    expect(moved!.Attributes?.DeadLetterQueueSourceArn).toBe(source.arn);
+
+    const completed = await runMoveTask(dlq.arn);
+    expect(completed).toMatchObject({ Status: 'COMPLETED', ApproximateNumberOfMessagesMoved: 1 });
+    expect(completed.DestinationArn).toBeUndefined();
+    const [back] = await receive(source.url, 1);
+    expect(back!.Body).toBe('redriven');
+    expect(back!.MessageId).not.toBe(moved!.MessageId);
+    expect(back!.Attributes?.MessageGroupId).toBe('p1');
+
+    await endpoint.sqs.send(new SendMessageCommand({ QueueUrl: dlq.url, MessageBody: 'sent directly' }));
+    const failed = await runMoveTask(dlq.arn);
+    expect(failed.Status).toBe('FAILED');
+    expect(failed.FailureReason).toMatch(/no DeadLetterQueueSourceArn/);
+    const [stayed] = await receive(dlq.url, 1, 0);
+    expect(stayed!.Body).toBe('sent directly');
+
+    const explicit = await runMoveTask(dlq.arn, source.arn);
+    expect(explicit).toMatchObject({ Status: 'COMPLETED', ApproximateNumberOfMessagesMoved: 1, DestinationArn: source.arn });
+    expect((await receive(source.url, 1)).map((message) => message.Body)).toEqual(['sent directly']);
+  });
+
+  test('refuses a source queue that is no queue’s DLQ', async () => {
+    const lonely = await endpoint.createQueue('move-lonely');
+    await expect(endpoint.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: lonely.arn }))).rejects.toThrow(
+      /Source queue must be configured as a Dead Letter Queue/,
+    );
+  });
+
+  async function runMoveTask(sourceArn: string, destinationArn?: string) {
+    await endpoint.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: sourceArn, DestinationArn: destinationArn }));
+    for (;;) {
+      const { Results = [] } = await endpoint.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn }));
+      if (Results[0] && Results[0].Status !== 'RUNNING') return Results[0];
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+});
+
+describe('limits', () => {
+  test('DelaySeconds must be 0–900, per message and per batch entry', async () => {
+    const queue = await endpoint.createQueue('limits-delay');
+    await expect(endpoint.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'x', DelaySeconds: 901 }))).rejects.toThrow(
+      /DelaySeconds must be >= 0 and <= 900/,
+    );
+    const { Successful = [], Failed = [] } = await endpoint.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queue.url,
+        Entries: [
+          { Id: 'ok', MessageBody: 'ok', DelaySeconds: 900 },
+          { Id: 'late', MessageBody: 'late', DelaySeconds: 901 },
+        ],
+      }),
+    );
+    expect(Successful.map((entry) => entry.Id)).toEqual(['ok']);
+    expect(Failed).toEqual([expect.objectContaining({ Id: 'late', Code: 'InvalidParameterValue', SenderFault: true })]);
+  });
+
+  test('a message body is at most 1 MiB (1,048,576 bytes)', async () => {
+    const queue = await endpoint.createQueue('limits-size');
+    await expect(endpoint.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'x'.repeat(1_048_576) }))).resolves.toBeDefined();
+    await expect(endpoint.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'x'.repeat(1_048_577) }))).rejects.toThrow(
+      /shorter than 1048576 bytes/,
+    );
+  });
+
+  test('a message is deleted once it is older than the queue’s retention period (60 s, the least SQS allows)', async () => {
+    const queue = await endpoint.createQueue('limits-retention', { MessageRetentionPeriod: '60' });
+    await endpoint.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'old' }));
+    await new Promise((resolve) => setTimeout(resolve, 50_000));
+    await endpoint.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'young' }));
+    // Seen and let go again at once: a receive does not keep a message alive.
+    expect((await receive(queue.url, 10, 0)).map((message) => message.Body).sort()).toEqual(['old', 'young']);
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    expect((await receive(queue.url, 10, 0)).map((message) => message.Body)).toEqual(['young']);
+  }, 90_000);
+});
