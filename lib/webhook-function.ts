@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
@@ -51,6 +51,12 @@ export interface TableAccess {
   readonly indexes?: Partial<Record<IndexName, readonly 'dynamodb:Query'[]>>;
 }
 
+/**
+ * CloudFormation metadata key naming each function's handler file (`delivery`, `fan-out`, …):
+ * the local runtime reads it from the synthesized template to know which module a function runs.
+ */
+export const HANDLER_FILE_METADATA = 'tiledesk-webhooks:handler-file';
+
 /** Context key that turns on X-Ray tracing of every function (`cdk deploy -c tracing=true`). */
 export const TRACING_CONTEXT = 'tiledesk-webhooks:tracing';
 
@@ -99,6 +105,7 @@ export class WebhookFunction extends Construct {
         commandHooks: props.commandHooks,
       },
     });
+    (this.function.node.defaultChild as CfnResource).addMetadata(HANDLER_FILE_METADATA, props.handlerFile);
     acknowledge(this, {
       'AwsSolutions::AwsSolutions-L1':
         'nodejs22.x is the runtime the project chose (DEVELOPERS.md); the local stack and tests run on the same Node 22 (the pinned node dev dependency).',

@@ -32,6 +32,11 @@ import { LocalRule, localEventBus } from './event-bus';
 import { MoveQueue, localMessageMoves } from './message-move';
 import { startEmulatorProcess } from './emulator-process';
 import { SqsEventSource, startSqsEventSource } from './sqs-event-source';
+import { CfnTemplate, synthesizeTemplate } from './template/synth';
+import { asFunction, runAsFunction } from './iam/function-credentials';
+import { localFunctionIds } from './iam/template-functions';
+import { localPermissions } from './iam/local-permissions';
+import { localPhysicalName } from './iam/local-names';
 
 /** Options of the local stack; each has an environment variable in `bin/local.ts`. */
 export interface LocalStackOptions {
@@ -129,6 +134,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ]);
     cleanups.push(() => dynamo.stop(), () => fauxqs.stop());
 
+    // Each function calls AWS as its logical id in the deployed template, under its role's policies.
+    const template = deployedTemplate();
+    const functionId = templateFunctionId(template);
     const endpointHolder: { sqs?: SQSClient; queues?: LocalQueues } = {};
     let eventBus: LocalActionHandler | undefined;
     const rules: LocalRule[] = [];
@@ -148,6 +156,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           body,
         ),
       onRequest: options.onAwsRequest,
+      permissions: localPermissions(template, { region: REGION, account: ACCOUNT, physicalName: localPhysicalName }),
     });
     cleanups.push(() => endpoint.stop());
 
@@ -185,41 +194,41 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ]);
     const api: ApiServer = await startApiServer({
       port: apiPort,
-      authorizer: authorizer.handler,
+      authorizer: asFunction(functionId('authorizer'), authorizer.handler),
       maxBodyBytes: 1024 * 1024,
       corsOrigins: options.corsOrigins,
       routes: [
         ...SUBSCRIPTION_ROUTES.map((routeKey) => ({
           routeKey,
           functionName: 'subscriptions-api',
-          handler: subscriptionsApi.handler,
+          handler: asFunction(functionId('subscriptions-api'), subscriptionsApi.handler),
           timeoutSeconds: SUBSCRIPTIONS_FUNCTION.timeoutSeconds,
         })),
         {
           routeKey: OPERATOR_SELECT_ROUTE,
           functionName: 'operator-select',
-          handler: operatorSelect.handler,
+          handler: asFunction(functionId('operator-select'), operatorSelect.handler),
           timeoutSeconds: operatorSelectFunctionTimeoutSeconds(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
         },
         {
           routeKey: TILEDESK_INGEST_ROUTE,
           functionName: 'ingest-api',
-          handler: ingestApi.handler,
+          handler: asFunction(functionId('ingest-api'), ingestApi.handler),
           // Tiledesk's operator.select waits on the same hook as the operator.select function.
           timeoutSeconds: operatorSelectFunctionTimeoutSeconds(options.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
         },
-        { routeKey: PUBLISH_EVENTS_ROUTE, functionName: 'ingest-api', handler: ingestApi.handler },
+        { routeKey: PUBLISH_EVENTS_ROUTE, functionName: 'ingest-api', handler: asFunction(functionId('ingest-api'), ingestApi.handler) },
         ...[OPENAPI_ROUTE, ...CONSOLE_ROUTES].map((routeKey) => ({
           routeKey,
           functionName: 'public-content',
-          handler: publicContent.handler,
+          handler: asFunction(functionId('public-content'), publicContent.handler),
           public: true,
         })),
       ],
     });
     cleanups.push(() => api.stop());
 
-    const sources = await startEventSources(sqs, queues, options);
+    const sources = await startEventSources(sqs, queues, options, functionId);
     const stopEventSources = async (): Promise<void> => {
       await Promise.all(sources.map((source) => source.stop()));
     };
@@ -238,6 +247,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await runCleanups(cleanups);
     throw error;
   }
+}
+
+let synthesized: CfnTemplate | undefined;
+
+/** The template `cdk deploy` creates, synthesized once per process. */
+function deployedTemplate(): CfnTemplate {
+  synthesized ??= synthesizeTemplate();
+  return synthesized;
+}
+
+/** Looks a function's logical id up by its local name; a name the template lacks stops the stack. */
+function templateFunctionId(template: CfnTemplate): (localName: string) => string {
+  const ids = localFunctionIds(template);
+  return (localName) => {
+    const id = ids[localName];
+    if (!id) throw new Error(`the synthesized template has no function "${localName}" (it has: ${Object.keys(ids).join(', ')})`);
+    return id;
+  };
 }
 
 async function runCleanups(cleanups: (() => Promise<void>)[]): Promise<void> {
@@ -391,14 +418,16 @@ async function startEventSources(
   sqs: SQSClient,
   queues: LocalQueues,
   options: LocalStackOptions,
+  functionId: (localName: string) => string,
 ): Promise<SqsEventSource[]> {
   const [fanOut, delivery] = await Promise.all([
     import('../lambdas/handlers/fan-out'),
     import('../lambdas/handlers/delivery'),
   ]);
   const common = { sqs, region: REGION, onError: options.onError };
+  // Lambda polls, deletes and invokes with the function's execution role.
   const deliveryLane = (lane: DeliveryLane, queue: QueueRef, concurrency: number) =>
-    startSqsEventSource({
+    runAsFunction(functionId(lane === 'fast' ? 'delivery' : 'delivery-slow'), () => startSqsEventSource({
       ...common,
       queueUrl: queue.url,
       queueArn: queue.arn,
@@ -410,9 +439,9 @@ async function startEventSources(
       functionTimeoutSeconds: DELIVERY.functionTimeoutSeconds,
       visibilityTimeoutSeconds: options.deliveryVisibilityTimeoutSeconds ?? DELIVERY.visibilityTimeoutSeconds,
       tenantOf: (body) => jsonField(body, ['projectId']),
-    });
+    }));
   return [
-    startSqsEventSource({
+    runAsFunction(functionId('fan-out'), () => startSqsEventSource({
       ...common,
       queueUrl: queues.fanOut.url,
       queueArn: queues.fanOut.arn,
@@ -424,7 +453,7 @@ async function startEventSources(
       functionTimeoutSeconds: FAN_OUT.functionTimeoutSeconds,
       visibilityTimeoutSeconds: FAN_OUT.visibilityTimeoutSeconds,
       tenantOf: (body) => jsonField(body, ['detail', 'id_project']),
-    }),
+    })),
     deliveryLane('fast', queues.delivery, options.deliveryConcurrency ?? 4),
     deliveryLane('slow', queues.slowDelivery, options.slowDeliveryConcurrency ?? 2),
   ];
