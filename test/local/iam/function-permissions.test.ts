@@ -171,3 +171,33 @@ describe('calls made while a function runs', () => {
     await expect(dynamo.send(put)).resolves.toBeDefined();
   });
 });
+
+describe('the grants the functions need', () => {
+  it('let operator.select log an attempt item by item when DynamoDB refuses its batch', async () => {
+    // Loaded once the stack has pointed the SDK at itself, as the handlers are.
+    const { AttemptLogStore } = await import('../../../lambdas/adapters/attempt-log-store');
+    const { newLogId } = await import('../../../lambdas/core/attempt');
+    const store = new AttemptLogStore(stack.tableName);
+    const attempt = {
+      logId: newLogId(new Date()),
+      projectId: 'p-iam-fallback',
+      subscriptionId: 's1',
+      webhookId: 'w1',
+      eventId: 'e1',
+      event: 'operator.select',
+      target: 'http://127.0.0.1:1/hook',
+      attempt: 1,
+      outcome: 'delivered' as const,
+      durationMs: 1,
+      attemptedAt: new Date().toISOString(),
+      // Past DynamoDB's 400 KB item: the batch is refused, then PutItem of the item alone, then
+      // PutItem of the item without payload and response is taken.
+      responseBody: 'x'.repeat(410 * 1024),
+      payload: { id_project: 'p-iam-fallback' },
+    };
+    await runAsFunction(ids['operator-select']!, () => store.write([attempt]));
+    const [logged] = (await store.listBySubscription('p-iam-fallback', 's1', 10)).items;
+    expect(logged).toMatchObject({ logId: attempt.logId, payloadOmitted: 'refused by DynamoDB' });
+    expect(logged?.responseBody).toBeUndefined();
+  });
+});
