@@ -2,6 +2,7 @@ import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from '@a
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SQSClient, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import * as path from 'node:path';
 import { TABLE_KEYS } from '../../../lambdas/core/settings';
 import { runAsFunction } from '../../../local/iam/function-credentials';
 import { localFunctionIds } from '../../../local/iam/template-functions';
@@ -161,6 +162,14 @@ describe('S3', () => {
 });
 
 describe('calls made while a function runs', () => {
+  it('go out through the one SDK HTTP handler whose requests carry the function (no client has its own copy)', () => {
+    const handlerOf = (client: string): string =>
+      require.resolve('@smithy/node-http-handler', { paths: [path.dirname(require.resolve(client))] });
+    const clients = ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs', '@aws-sdk/client-eventbridge', '@aws-sdk/client-s3', '@aws-sdk/client-secrets-manager'];
+    expect(new Set(clients.map(handlerOf))).toEqual(new Set([require.resolve('@smithy/node-http-handler')]));
+  });
+
+
   it('carry the function as their access key, whatever key the shared client was built with', async () => {
     const { dynamo } = clientsOf('AKIDADMINISTRATOR');
     const put = new PutItemCommand({ TableName: stack.tableName, Item: { [TABLE_KEYS.partitionKey]: { S: 'as' }, [TABLE_KEYS.sortKey]: { S: 'fn' } } });
