@@ -8,8 +8,8 @@ export interface ServiceResponse {
   body: string;
 }
 
-/** Why a request was refused: implicitly (nothing allows it) or by an explicit `Deny`. */
-export type DenialKind = 'ImplicitlyDenied' | 'ExplicitlyDenied';
+/** Why a request was refused: implicitly (nothing allows it) or by an explicit `Deny` in one kind of policy. */
+export type Denial = { kind: 'ImplicitlyDenied' } | { kind: 'ExplicitlyDenied'; by: 'identity' | 'resource' };
 
 /**
  * AWS's sentence for a refused call, e.g. `User: arn:aws:sts::…:assumed-role/R/F is not
@@ -17,12 +17,12 @@ export type DenialKind = 'ImplicitlyDenied' | 'ExplicitlyDenied';
  * identity-based policy allows the dynamodb:PutItem action`. SQS writes the action in lower
  * case (`sqs:sendmessage`) and S3 quotes the resource, as those services do.
  */
-export function denialMessage(service: LocalService, principalArn: string, permission: RequiredPermission, kind: DenialKind): string {
+export function denialMessage(service: LocalService, principalArn: string, permission: RequiredPermission, denial: Denial): string {
   const action = service === 'sqs' ? permission.action.toLowerCase() : permission.action;
   const resource = service === 's3' ? `"${permission.resource}"` : permission.resource;
   const reason =
-    kind === 'ExplicitlyDenied'
-      ? 'with an explicit deny in an identity-based policy'
+    denial.kind === 'ExplicitlyDenied'
+      ? `with an explicit deny in ${denial.by === 'resource' ? 'a resource-based' : 'an identity-based'} policy`
       : `because no identity-based policy allows the ${action} action`;
   return `User: ${principalArn} is not authorized to perform: ${action} on resource: ${resource} ${reason}`;
 }

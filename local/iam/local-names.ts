@@ -12,6 +12,7 @@ const NAME_BY_CONSTRUCT_PATH: Record<string, string> = {
   EventsFanOutQueue: LOCAL_NAMES.fanOutQueue,
   EventsFanOutDlq: LOCAL_NAMES.fanOutDlq,
   EventsRuleDlq: LOCAL_NAMES.ruleDlq,
+  EventsTiledeskEvents: LOCAL_NAMES.rule,
   DeliveryQueue: LOCAL_NAMES.deliveryQueue,
   DeliverySlowQueue: LOCAL_NAMES.slowDeliveryQueue,
   DeliveryDlq: LOCAL_NAMES.deliveryDlq,

@@ -1,7 +1,8 @@
-import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { getDenialReasons, runSimulation } from '@cloud-copilot/iam-simulate';
 import { CfnTemplate } from '../template/synth';
-import { ServiceResponse, accessDeniedResponse, denialMessage } from './access-denied';
-import { FunctionRole, LocalArnContext, functionRoles } from './role-policies';
+import { Denial, ServiceResponse, accessDeniedResponse, denialMessage } from './access-denied';
+import { FunctionRole, LocalArnContext, PolicyDocument, functionRoles } from './role-policies';
+import { resourcePolicies } from './resource-policies';
 import { AwsRequest, RequiredPermission, requiredPermissions } from './required-permissions';
 
 /** The local AWS endpoint's authorization of the functions' calls. */
@@ -18,24 +19,24 @@ export interface LocalPermissions {
 /** Decisions kept per function, action and resource; object keys of S3 make this grow, hence the cap. */
 const MAX_CACHED_DECISIONS = 10_000;
 
-type Decision = { allowed: true } | { allowed: false; kind: 'ImplicitlyDenied' | 'ExplicitlyDenied' };
+type Decision = { allowed: true } | ({ allowed: false } & Denial);
 
 /**
- * Evaluates each call a function makes against its role's identity-based policies from the
- * synthesized template with `@cloud-copilot/iam-simulate`, which follows AWS's policy evaluation
- * logic (explicit deny, then allow, else implicit deny). Resource policies (queue and bucket
- * policies) are not evaluated: within one account an identity policy's allow suffices unless a
- * resource policy denies, and ours deny only non-TLS requests, which never come from Lambda.
+ * Evaluates each call a function makes against its role's identity-based policies and the
+ * resource's policy (queue or bucket policy) from the synthesized template with
+ * `@cloud-copilot/iam-simulate`, which follows AWS's policy evaluation logic within one account:
+ * an explicit deny wins, else an allow in either policy suffices, else implicit deny.
  */
 export function localPermissions(template: CfnTemplate, context: LocalArnContext): LocalPermissions {
   const roles = functionRoles(template, context);
+  const resourcePolicyOf = resourcePolicies(template, context);
   const decisions = new Map<string, Promise<Decision>>();
   const decide = (role: FunctionRole, permission: RequiredPermission): Promise<Decision> => {
     const key = `${role.functionLogicalId} ${permission.action} ${permission.resource}`;
     let decision = decisions.get(key);
     if (!decision) {
       if (decisions.size >= MAX_CACHED_DECISIONS) decisions.clear();
-      decision = simulate(role, permission, context.account);
+      decision = simulate(role, permission, context.account, resourcePolicyOf(permission.resource));
       decisions.set(key, decision);
       decision.catch(() => decisions.delete(key));
     }
@@ -49,7 +50,7 @@ export function localPermissions(template: CfnTemplate, context: LocalArnContext
       for (const permission of requiredPermissions(request, context)) {
         const decision = await decide(role, permission);
         if (!decision.allowed) {
-          return accessDeniedResponse(request.service, denialMessage(request.service, role.principalArn, permission, decision.kind));
+          return accessDeniedResponse(request.service, denialMessage(request.service, role.principalArn, permission, decision));
         }
       }
       return undefined;
@@ -57,16 +58,23 @@ export function localPermissions(template: CfnTemplate, context: LocalArnContext
   };
 }
 
-async function simulate(role: FunctionRole, permission: RequiredPermission, account: string): Promise<Decision> {
+async function simulate(
+  role: FunctionRole,
+  permission: RequiredPermission,
+  account: string,
+  resourcePolicy: PolicyDocument | undefined,
+): Promise<Decision> {
   const result = await runSimulation(
     {
       request: {
         principal: role.principalArn,
         action: permission.action,
         resource: { resource: permission.resource, accountId: account },
-        contextVariables: {},
+        // Lambda's SDK calls AWS over TLS; the policies' SecureTransport conditions see that.
+        contextVariables: { 'aws:SecureTransport': 'true' },
       },
       identityPolicies: role.policies,
+      resourcePolicy,
       serviceControlPolicies: [],
       resourceControlPolicies: [],
     },
@@ -76,5 +84,7 @@ async function simulate(role: FunctionRole, permission: RequiredPermission, acco
     throw new Error(`the IAM evaluator refused ${permission.action} on ${permission.resource}: ${JSON.stringify(result.errors)}`);
   }
   if (result.overallResult === 'Allowed') return { allowed: true };
-  return { allowed: false, kind: result.overallResult === 'ExplicitlyDenied' ? 'ExplicitlyDenied' : 'ImplicitlyDenied' };
+  if (result.overallResult !== 'ExplicitlyDenied' || result.resultType !== 'single') return { allowed: false, kind: 'ImplicitlyDenied' };
+  const explicit = getDenialReasons(result.result.analysis).find((reason) => reason.denialType === 'Explicit');
+  return { allowed: false, kind: 'ExplicitlyDenied', by: explicit?.policyType === 'resource' ? 'resource' : 'identity' };
 }

@@ -74,8 +74,8 @@ function attachesTo(policy: CfnTemplateResource, roleLogicalId: string): boolean
   return roles.some((role) => role.Ref === roleLogicalId);
 }
 
-/** Resolves the intrinsic functions of a policy to local values; unknown ones stop the stack. */
-function intrinsicResolver(template: CfnTemplate, context: LocalArnContext): (value: unknown) => unknown {
+/** Resolves the intrinsic functions of a template value to local values; unknown ones stop the stack. */
+export function intrinsicResolver(template: CfnTemplate, context: LocalArnContext): (value: unknown) => unknown {
   const pseudo: Record<string, string> = {
     'AWS::Partition': 'aws',
     'AWS::Region': context.region,
@@ -116,7 +116,7 @@ function intrinsicResolver(template: CfnTemplate, context: LocalArnContext): (va
 }
 
 /**
- * `Ref` or `Fn::GetAtt` of a resource, built as AWS builds it from the resource's physical name
+ * `Ref` or `Fn::GetAtt` of a resource (in a role, queue or bucket policy), built as AWS builds it from the resource's physical name
  * (each type's "Return values" in the CloudFormation reference).
  */
 function resourceAttribute(type: string, name: string, attribute: string, { region, account }: LocalArnContext): string {
@@ -130,6 +130,10 @@ function resourceAttribute(type: string, name: string, attribute: string, { regi
     },
     'AWS::Events::EventBus': { Ref: name, Name: name, Arn: `arn:aws:events:${region}:${account}:event-bus/${name}` },
     'AWS::S3::Bucket': { Ref: name, Arn: `arn:aws:s3:::${name}` },
+    // A rule on a custom bus is `rule/<bus>/<name>` on AWS; only queue policies' conditions on
+    // EventBridge's own sends name it, which no function call meets.
+    'AWS::Events::Rule': { Ref: name, Arn: `arn:aws:events:${region}:${account}:rule/${name}` },
+    'AWS::Lambda::Function': { Ref: name, Arn: `arn:aws:lambda:${region}:${account}:function:${name}` },
     // A secret's ARN ends in six random characters; the local ones are fixed.
     'AWS::SecretsManager::Secret': { Ref: `arn:aws:secretsmanager:${region}:${account}:secret:${name}-local0` },
     'AWS::IAM::Role': { Ref: name, Arn: `arn:aws:iam::${account}:role/${name}` },
