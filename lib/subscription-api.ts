@@ -149,8 +149,9 @@ export class SubscriptionApi extends Construct {
         OPERATOR_SELECT_TIMEOUT_MS: String(props.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
       },
     }).bindTable(props.table, {
-      // The project's hook: its id from the topic index, then the subscription; then the attempt log.
-      table: ['dynamodb:GetItem', 'dynamodb:BatchWriteItem'],
+      // The project's hook: its id from the topic index, then the subscription; then the attempt
+      // log (BatchWriteItem, and PutItem item by item when DynamoDB refuses the batch).
+      table: ['dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
       indexes: { [TABLE_KEYS.topicIndex.name]: ['dynamodb:Query'] },
     });
 

@@ -1,6 +1,9 @@
 import { IncomingMessage, Server, ServerResponse, createServer, request } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { TableKeys, checkWriteRequest, isCheckedAction, tablesWritten } from './dynamodb-limits';
+import { accessKeyIdOf } from './iam/function-credentials';
+import { LocalPermissions } from './iam/local-permissions';
+import { LocalService } from './iam/required-permissions';
 
 /** A service behind the local AWS endpoint that answers requests itself. */
 export type LocalActionHandler = (action: string, body: Buffer) => Promise<{ status: number; body: unknown }>;
@@ -20,6 +23,8 @@ export interface AwsEndpointOptions {
   sqsExtensions?: (action: string) => LocalActionHandler | undefined;
   /** Counts each request by `service.action` when set (the benchmark reads it). */
   onRequest?: (service: string, action: string) => void;
+  /** Authorizes the functions' calls (access key id = function logical id). @default every call allowed */
+  permissions?: LocalPermissions;
 }
 
 export interface AwsEndpoint {
@@ -62,17 +67,20 @@ async function route(
   }
   if (options.s3Url && !target && isSignedForS3(req)) {
     options.onRequest?.('s3', req.method ?? 'GET');
+    if ((await authorizeFunction(req, res, options, 's3', '')).refused) return;
     await forward(req, res, options.s3Url);
     return;
   }
   if (prefix === 'DynamoDB_20120810') {
     options.onRequest?.('dynamodb', action);
+    const authorization = await authorizeFunction(req, res, options, 'dynamodb', action);
+    if (authorization.refused) return;
     if (['CreateTable', 'DeleteTable', 'UpdateTable'].includes(action)) tableKeys.clear();
     if (!isCheckedAction(action)) {
-      await forward(req, res, options.dynamoDbUrl);
+      await forward(req, res, options.dynamoDbUrl, authorization.body);
       return;
     }
-    const body = await readBody(req);
+    const body = authorization.body ?? (await readBody(req));
     const refusal = await refuseOverLimits(action, body, req, options.dynamoDbUrl, tableKeys);
     if (refusal) {
       sendJson(res, 400, { __type: 'com.amazon.coral.validate#ValidationException', message: refusal }, 'application/x-amz-json-1.0');
@@ -83,20 +91,60 @@ async function route(
   }
   if (prefix === 'AmazonSQS') {
     options.onRequest?.('sqs', action);
+    const authorization = await authorizeFunction(req, res, options, 'sqs', action);
+    if (authorization.refused) return;
     const extension = options.sqsExtensions?.(action);
-    if (extension) await answerLocally(req, res, action, extension, 'application/x-amz-json-1.0');
-    else await forwardSqs(req, res, options.sqsUrl);
+    if (extension) await answerLocally(req, res, action, extension, 'application/x-amz-json-1.0', authorization.body);
+    else await forwardSqs(req, res, options.sqsUrl, authorization.body);
     return;
   }
   if (prefix === 'AWSEvents') {
     options.onRequest?.('events', action);
-    await answerLocally(req, res, action, options.events, 'application/x-amz-json-1.1');
+    const authorization = await authorizeFunction(req, res, options, 'events', action);
+    if (authorization.refused) return;
+    await answerLocally(req, res, action, options.events, 'application/x-amz-json-1.1', authorization.body);
     return;
   }
   sendJson(res, 400, {
     __type: 'UnknownOperationException',
     message: `The local AWS endpoint serves DynamoDB, SQS and EventBridge (JSON protocol) and S3; got X-Amz-Target "${target}"`,
   });
+}
+
+/**
+ * Authorizes a function's request (see `iam/local-permissions.ts`); when refused, the service's
+ * access-denied error has been answered. `body` is the request body when it had to be read
+ * (JSON protocols name the resource there), to be forwarded in place of the consumed stream.
+ */
+async function authorizeFunction(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: AwsEndpointOptions,
+  service: LocalService,
+  operation: string,
+): Promise<{ refused: boolean; body?: Buffer }> {
+  const caller = accessKeyIdOf(req.headers.authorization);
+  if (!options.permissions?.isFunctionKey(caller)) return { refused: false };
+  const body = service === 's3' ? undefined : await readBody(req);
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    parsed = body ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : undefined;
+  } catch {
+    parsed = undefined; // the service answers malformed JSON itself
+  }
+  const refusal = await options.permissions.authorize(caller, {
+    service,
+    operation,
+    body: parsed ?? {},
+    method: req.method ?? 'GET',
+    path: req.url ?? '/',
+  });
+  if (refusal) {
+    res.writeHead(refusal.status, { ...refusal.headers, 'content-length': String(Buffer.byteLength(refusal.body)) });
+    res.end(refusal.body);
+    return { refused: true };
+  }
+  return { refused: false, body };
 }
 
 /**
@@ -114,8 +162,9 @@ async function answerLocally(
   action: string,
   handler: LocalActionHandler,
   contentType: string,
+  readAlready?: Buffer,
 ): Promise<void> {
-  const body = await readBody(req);
+  const body = readAlready ?? (await readBody(req));
   const result = await handler(action, body);
   sendJson(res, result.status, result.body, contentType);
 }
@@ -125,12 +174,12 @@ async function answerLocally(
  * resolve everywhere; the SDK would follow it. Queue URLs are therefore rewritten to this
  * endpoint's own address on the way out, and back on the way in.
  */
-async function forwardSqs(req: IncomingMessage, res: ServerResponse, upstream: string): Promise<void> {
+async function forwardSqs(req: IncomingMessage, res: ServerResponse, upstream: string, readAlready?: Buffer): Promise<void> {
   const host = String(req.headers.host ?? '127.0.0.1');
   const port = host.split(':')[1] ?? '80';
   const ours = `http://${host}/`;
   const theirs = (region: string): string => `http://sqs.${region}.localhost:${port}/`;
-  const body = (await readBody(req)).toString('utf8').replace(/http:\/\/(?:127\.0\.0\.1|localhost):\d+\//g, theirs('us-east-1'));
+  const body = (readAlready ?? (await readBody(req))).toString('utf8').replace(/http:\/\/(?:127\.0\.0\.1|localhost):\d+\//g, theirs('us-east-1'));
   const response = await new Promise<{ status: number; headers: IncomingMessage['headers']; body: string }>(
     (resolve, reject) => {
       const upstreamRequest = request(

@@ -15,6 +15,8 @@ import { describeLocalLambdaLimits, localLambdaLimits } from './lambda-concurren
 import { LambdaThrottledError, SqsEventSource } from './sqs-event-source';
 import { DELIVERY } from '../lambdas/core/settings';
 import { startEmulatorProcess } from './emulator-process';
+import { asFunction } from './iam/function-credentials';
+import { localPermissions } from './iam/local-permissions';
 import { resolveValue } from './template/intrinsics';
 import { FunctionModel, StackModel, TemplateModelError, readStackModel } from './template/stack-model';
 import { cachedTemplate } from './template/template-cache';
@@ -177,6 +179,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       events: (action, body) =>
         (eventBus ??= localEventBus({ busName: late.busName!, region: place.region, account: place.account, rules, sqs: late.sqs! }))(action, body),
       onRequest: options.onAwsRequest,
+      // Each function calls AWS as its logical id, under its role's policies from the template.
+      permissions: localPermissions(template, {
+        region: place.region,
+        account: place.account,
+        physicalName: (logicalId) =>
+          template.Resources[logicalId]?.Type === 'AWS::S3::Bucket' ? bucketName(place, logicalId) : physicalName(place, logicalId),
+      }),
     });
     cleanups.push(() => endpoint.stop());
 
@@ -215,7 +224,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     );
     // Handlers read their configuration at import, so they load only once it is set.
     const handlers = new Map<string, unknown>();
-    for (const fn of model.functions) handlers.set(fn.logicalId, await loadHandler(fn));
+    for (const fn of model.functions) {
+      const handler = (await loadHandler(fn)) as (...args: unknown[]) => unknown;
+      handlers.set(fn.logicalId, asFunction(fn.logicalId, handler));
+    }
 
     const api: ApiServer = await startApiServer({
       port: apiPort,

@@ -1,4 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { runAsFunction } from '../iam/function-credentials';
 import { LambdaConcurrency, LocalLambdaLimits } from '../lambda-concurrency';
 import { LambdaThrottledError, SqsEventSource, SqsHandler, startSqsEventSource } from '../sqs-event-source';
 import { StackModel, TemplateModelError } from '../template/stack-model';
@@ -45,7 +46,8 @@ export function startEventSources(model: StackModel, wiring: EventSourceWiring):
     .map((mapping) => {
       const fn = model.functions.find((candidate) => candidate.logicalId === mapping.functionId)!;
       const queue = model.queues.find((candidate) => candidate.logicalId === mapping.queueId)!;
-      return startSqsEventSource({
+      // Lambda polls and deletes with the function's execution role.
+      return runAsFunction(fn.logicalId, () => startSqsEventSource({
         sqs,
         region,
         onError,
@@ -62,6 +64,6 @@ export function startEventSources(model: StackModel, wiring: EventSourceWiring):
         reportBatchItemFailures: mapping.reportBatchItemFailures,
         functionTimeoutSeconds: functionTimeouts.get(fn.logicalId) ?? fn.timeoutSeconds,
         visibilityTimeoutSeconds: visibility.get(queue.logicalId) ?? queue.visibilityTimeoutSeconds,
-      });
+      }));
     });
 }

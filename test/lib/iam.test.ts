@@ -65,7 +65,8 @@ const EXPECTED_GRANTS: Record<string, Grants> = {
     'Delivery/Queue.Arn': QUEUE_SEND,
   },
   'Api/OperatorSelect/Function': {
-    'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:GetItem'],
+    // The attempt log: BatchWriteItem, PutItem item by item when a batch is refused.
+    'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
     'Store/Table.Arn/index/byTopic': ['dynamodb:Query'],
   },
   'Events/FanOut/Function': {

@@ -1,0 +1,60 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+/**
+ * Which function's code is running: the logical id of its `AWS::Lambda::Function` in the
+ * synthesized template. Set by the local runtime around each invocation and each event source,
+ * inherited by every promise and timer the code starts.
+ */
+const runningFunction = new AsyncLocalStorage<string>();
+
+/**
+ * Runs `handler` as the function `logicalId`: every AWS SDK call it makes, however deep and
+ * through whichever shared module-scope client, leaves the process with access key id
+ * `logicalId` (see {@link installFunctionCredentials}). The handler itself is unchanged.
+ */
+export function asFunction<Args extends unknown[], Result>(
+  logicalId: string,
+  handler: (...args: Args) => Result,
+): (...args: Args) => Result {
+  installFunctionCredentials();
+  return (...args) => runningFunction.run(logicalId, () => handler(...args));
+}
+
+/** Runs `work` (and everything it starts) as the function `logicalId`. */
+export function runAsFunction<Result>(logicalId: string, work: () => Result): Result {
+  installFunctionCredentials();
+  return runningFunction.run(logicalId, work);
+}
+
+let installed = false;
+
+/**
+ * Makes the SDK's Node.js HTTP handler — the one every SDK v3 client uses in Node — rewrite the
+ * access key id of the SigV4 `Authorization` header to the running function's logical id, just
+ * before the request is sent. Outside a function (tests, tools) requests are left as signed.
+ * The signature no longer matches, which the local AWS endpoint does not check. Idempotent.
+ */
+export function installFunctionCredentials(): void {
+  if (installed) return;
+  installed = true;
+  const send = NodeHttpHandler.prototype.handle;
+  NodeHttpHandler.prototype.handle = function handle(this: NodeHttpHandler, request, options) {
+    const logicalId = runningFunction.getStore();
+    const authorization = request.headers.authorization;
+    if (logicalId && authorization) request.headers.authorization = withAccessKeyId(authorization, logicalId);
+    return send.call(this, request, options);
+  };
+}
+
+const CREDENTIAL = /Credential=([^/,\s]+)\//;
+
+/** `authorization` with the access key id of its SigV4 credential scope replaced. */
+export function withAccessKeyId(authorization: string, accessKeyId: string): string {
+  return authorization.replace(CREDENTIAL, `Credential=${accessKeyId}/`);
+}
+
+/** The access key id of a SigV4 `Authorization` header, or undefined for an unsigned request. */
+export function accessKeyIdOf(authorization: string | undefined): string | undefined {
+  return authorization ? CREDENTIAL.exec(authorization)?.[1] : undefined;
+}
