@@ -22,7 +22,7 @@ import { FunctionModel, StackModel, TemplateModelError, readStackModel } from '.
 import { cachedTemplate } from './template/template-cache';
 import { loadHandler, sharedEnvironment } from './runtime/function-runtime';
 import { startEventSources } from './runtime/event-source-mappings';
-import { LocalPlace, QueueRef, bucketName, createBuckets, createQueues, createTables, localNames, localResourceValues, physicalName } from './runtime/local-resources';
+import { LocalPlace, QueueRef, bucketName, createBuckets, localResourceName, createQueues, createTables, localNames, localResourceValues, physicalName } from './runtime/local-resources';
 
 export type { QueueRef } from './runtime/local-resources';
 
@@ -183,8 +183,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       permissions: localPermissions(template, {
         region: place.region,
         account: place.account,
-        physicalName: (logicalId) =>
-          template.Resources[logicalId]?.Type === 'AWS::S3::Bucket' ? bucketName(place, logicalId) : physicalName(place, logicalId),
+        physicalName: (logicalId) => localResourceName(template, place, logicalId),
       }),
     });
     cleanups.push(() => endpoint.stop());

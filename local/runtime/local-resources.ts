@@ -123,6 +123,14 @@ export async function createBuckets(s3: S3Client, place: LocalPlace, model: Stac
   }
 }
 
+/** The name a resource has locally: a bus's own `Name`, a bucket's lower-case name, else its physical name. */
+export function localResourceName(template: CfnTemplate, place: LocalPlace, logicalId: string): string {
+  const resource = template.Resources[logicalId];
+  if (resource?.Type === 'AWS::Events::EventBus' && resource.Properties?.Name !== undefined) return String(resource.Properties.Name);
+  if (resource?.Type === 'AWS::S3::Bucket') return bucketName(place, logicalId);
+  return physicalName(place, logicalId);
+}
+
 /**
  * What each resource of the template answers to `Ref` and `Fn::GetAtt` in the local stack: the
  * queues' URLs and ARNs as fauxqs gives them, names and ARNs built as AWS builds them, the API's

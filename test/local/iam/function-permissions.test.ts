@@ -148,7 +148,7 @@ describe('EventBridge', () => {
 
 describe('S3', () => {
   it('allows the ingest function to write a claim check and refuses it the read the delivery function has', async () => {
-    const bucket = 'tiledesk-webhooks-claim-checks';
+    const bucket = stack.claimCheckBucket;
     const key = 'events/iam-probe.json';
     await clientsOf(ids['ingest-api']!).s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: '{}' }));
     const read = await clientsOf(ids.delivery!).s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

@@ -80,6 +80,6 @@ it('refuses the fan-out its send to the delivery queue once the construct no lon
     if (!line) throw new Error('the fan-out has not tried to send yet');
     return line;
   });
-  expect(refused).toMatch(/AccessDenied: User: arn:aws:sts::000000000000:assumed-role\/EventsFanOutFunctionServiceRole[0-9A-F]{8}\/EventsFanOutFunction[0-9A-F]{8} is not authorized to perform: sqs:sendmessage on resource: arn:aws:sqs:us-east-1:000000000000:tiledesk-webhooks-delivery because no identity-based policy allows the sqs:sendmessage action/);
+  expect(refused).toMatch(/AccessDenied: User: arn:aws:sts::000000000000:assumed-role\/EventsFanOutFunctionServiceRole[0-9A-F]{8}\/EventsFanOutFunction[0-9A-F]{8} is not authorized to perform: sqs:sendmessage on resource: arn:aws:sqs:us-east-1:000000000000:tiledesk-webhooks-delivery-queue because no identity-based policy allows the sqs:sendmessage action/);
   expect(receiver.received).toHaveLength(0);
 }, 180_000);
