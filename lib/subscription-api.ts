@@ -38,9 +38,9 @@ export interface SubscriptionApiProps {
    * RS256 tokens signed by one of its keys (HS256 tokens keep working). @default HS256 only
    */
   readonly jwksUrl?: string;
-  /** `iss` that RS256 tokens must carry; needs `jwksUrl`. @default not checked */
+  /** `iss` that every API token (HS256 and RS256) must carry. @default not checked */
   readonly jwtIssuer?: string;
-  /** A value RS256 tokens' `aud` must contain; needs `jwksUrl`. @default not checked */
+  /** A value every API token's `aud` must contain. @default not checked */
   readonly jwtAudience?: string;
   /** Tiledesk sign-in: Tiledesk user tokens accepted, roles asked of Tiledesk. @default off */
   readonly tiledeskSignIn?: TiledeskSignInProps;
@@ -240,21 +240,17 @@ export class SubscriptionApi extends Construct {
 }
 
 /**
- * The authorizer's RS256 settings (`JWKS_URL`, `JWT_ISSUER`, `JWT_AUDIENCE`), none when no key
- * set is configured. Throws at synth for a key set URL that is not `https://`, and for an issuer
- * or audience without a key set, which would otherwise be silently ignored.
+ * The authorizer's token settings: `JWKS_URL` (RS256 of an identity provider), and `JWT_ISSUER`
+ * and `JWT_AUDIENCE`, which every token, HS256 or RS256, must then carry. Throws at synth for a
+ * key set URL that is not `https://`.
  */
 function identityProviderEnvironment(props: SubscriptionApiProps): Record<string, string> {
   const { jwksUrl, jwtIssuer, jwtAudience } = props;
-  if (!jwksUrl) {
-    if (jwtIssuer || jwtAudience) throw new Error('jwtIssuer and jwtAudience apply to RS256 tokens: set jwksUrl too');
-    return {};
-  }
-  if (!URL.canParse(jwksUrl) || new URL(jwksUrl).protocol !== 'https:') {
+  if (jwksUrl && (!URL.canParse(jwksUrl) || new URL(jwksUrl).protocol !== 'https:')) {
     throw new Error(`jwksUrl must be an https:// URL; got ${jwksUrl}`);
   }
   return {
-    JWKS_URL: jwksUrl,
+    ...(jwksUrl ? { JWKS_URL: jwksUrl } : {}),
     ...(jwtIssuer ? { JWT_ISSUER: jwtIssuer } : {}),
     ...(jwtAudience ? { JWT_AUDIENCE: jwtAudience } : {}),
   };

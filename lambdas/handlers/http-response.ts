@@ -18,9 +18,17 @@ import { logger } from '../adapters/observability';
 export type ApiEvent = APIGatewayProxyEventV2WithLambdaAuthorizer<AuthorizerContext>;
 export type ApiResult = APIGatewayProxyStructuredResultV2;
 
-/** A JSON response. */
+/**
+ * A JSON response. Every API answer is `no-store`: creates and rotations carry a signing secret,
+ * and the others carry a project's data (attempt logs with payloads); none may be kept by a
+ * browser or a shared cache.
+ */
 export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
-  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: stringifyJson(body) };
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    body: stringifyJson(body),
+  };
 }
 
 /** The one place errors become HTTP statuses; anything unexpected is logged and is a 500. */
