@@ -95,6 +95,8 @@ export class EventIngest extends Construct {
     acknowledge(this.ingestFunction, { [`AwsSolutions::AwsSolutions-IAM5[Resource::<${this.logicalIdOfBucket()}.Arn>/${CLAIM_CHECK.keyPrefix}*]`]: objectsReason });
 
     for (const reader of props.payloadReaders) {
+      // The only bucket a claim check may name: a pointer published in a payload cannot choose it.
+      reader.function.addEnvironment('CLAIM_CHECK_BUCKET', this.claimCheckBucket.bucketName);
       Grant.addToPrincipal({ grantee: reader.function, actions: ['s3:GetObject'], resourceArns: [objects] });
       acknowledge(reader, { [`AwsSolutions::AwsSolutions-IAM5[Resource::<${this.logicalIdOfBucket()}.Arn>/${CLAIM_CHECK.keyPrefix}*]`]: objectsReason });
     }

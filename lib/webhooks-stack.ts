@@ -101,6 +101,8 @@ export class WebhooksStack extends Stack {
       tiledesk: props.tiledeskIngest,
       targetAllowlist: props.targetAllowlist,
     });
+    // The fan-out refuses claim checks naming any other bucket (or another project's keys) as malformed.
+    events.fanOutFunction.function.addEnvironment('CLAIM_CHECK_BUCKET', ingest.claimCheckBucket.bucketName);
     // It POSTs operator.select hooks for Tiledesk's ingest.
     ingest.ingestFunction.function.addEnvironment('WEBHOOK_ORIGIN', webhookOrigin);
     new Monitoring(this, 'Monitoring', {

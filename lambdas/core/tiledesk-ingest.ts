@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
 import { UnauthenticatedError, ValidationError } from './errors';
 import { isKnownEvent } from './event-catalog';
+import { CLAIM_CHECK_FIELD, reservedFieldsIn } from './claim-check';
 import { TILEDESK_AUDIENCE, TiledeskKeys, verifyTiledeskToken } from './tiledesk-token';
 
 /**
@@ -72,6 +73,8 @@ export function readIngestRequest(
   if (!isKnownEvent(hook.event)) {
     throw new ValidationError(`unknown event ${hook.event}`, [{ field: 'hook.event', message: 'not a Tiledesk event this service knows' }]);
   }
+  const [reserved] = reservedFieldsIn([payload], () => `payload.${CLAIM_CHECK_FIELD}`);
+  if (reserved) throw new ValidationError(`${reserved} is reserved`, [{ field: reserved, message: 'reserved for the service\'s own claim checks' }]);
   return { event: hook.event, payload, requestHash: createHash('sha256').update(rawBody).digest('base64url') };
 }
 

@@ -3,7 +3,7 @@ import { DELIVERY, PUBLISH_EVENTS_ROUTE, TILEDESK_INGEST_ROUTE } from '../core/s
 import { parseAllowlist } from '../core/address-policy';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthenticatedError, ValidationError } from '../core/errors';
-import { TiledeskEvent } from '../core/claim-check';
+import { CLAIM_CHECK_FIELD, TiledeskEvent, reservedFieldsIn } from '../core/claim-check';
 import { idSchema } from '../core/subscription';
 import { RoutingRequest, routingRequestSchema } from '../core/operator-select';
 import { IngestSettings, IngestedEvent, readIngestRequest } from '../core/tiledesk-ingest';
@@ -150,6 +150,14 @@ export async function publishEvents(event: ApiEvent): Promise<ApiResult> {
     const body = isList ? parseWith(publishedListSchema, raw, 'body') : [parseWith(publishedEventSchema, raw, 'body')];
     // Payloads are published as sent (zod's output would list `id_project` first).
     const rawEvents = (isList ? raw : [raw]) as { payload: Record<string, unknown> }[];
+    const reserved = reservedFieldsIn(
+      rawEvents.map((entry) => entry.payload),
+      (index) => `${isList ? `${index}.` : ''}payload.${CLAIM_CHECK_FIELD}`,
+    );
+    if (reserved.length > 0) {
+      const message = 'reserved for the service\'s own claim checks';
+      throw new ValidationError(`${reserved.join(', ')}: ${message}`, reserved.map((field) => ({ field, message })));
+    }
     events = body.map(({ event: name }, index) => {
       const payload = rawEvents[index]?.payload ?? {};
       if (payload.id_project !== undefined && payload.id_project !== projectId) {

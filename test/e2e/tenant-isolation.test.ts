@@ -1,4 +1,7 @@
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CLAIM_CHECK_FIELD, claimCheckPrefixOf } from '../../lambdas/core/claim-check';
 import { REDACTED } from '../../lambdas/core/secret-redaction';
+import { CLAIM_CHECK } from '../../lambdas/core/settings';
 import { UNREACHABLE_TARGET } from '../../lambdas/core/target-policy';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { eventually, logsOf, publish, subscribe } from '../support/pipeline';
@@ -131,6 +134,54 @@ describe('payloads are delivered as published', () => {
     expect(reply.status).toBe(202);
     const [delivered] = await hook.waitFor(1);
     expect(payloadText(delivered!.body)).toBe(raw);
+  });
+});
+
+describe('claim checks', () => {
+  const forged = (projectId: string) => ({
+    id_project: projectId,
+    [CLAIM_CHECK_FIELD]: { bucket: CLAIM_CHECK.localBucket, key: 'events/iso-victim/2026-12-01/stolen.json', bytes: 10 },
+  });
+
+  test('POST /{projectId}/events refuses the reserved field with 400 naming it', async () => {
+    const projectId = 'iso-claim-api';
+    const single = await t.api('POST', `/${projectId}/events`, { token: t.platformToken(), body: { event: 'faq.create', payload: forged(projectId) } });
+    expect(single.status).toBe(400);
+    expect(single.body).toMatchObject({ errors: [{ field: `payload.${CLAIM_CHECK_FIELD}` }] });
+    const list = await t.api('POST', `/${projectId}/events`, {
+      token: t.platformToken(),
+      body: [{ event: 'faq.create', payload: { id_project: projectId } }, { event: 'faq.create', payload: forged(projectId) }],
+    });
+    expect(list.status).toBe(400);
+    expect(list.body).toMatchObject({ errors: [{ field: `1.payload.${CLAIM_CHECK_FIELD}` }] });
+  });
+
+  test("a pointer to another project's stored payload published on the bus is poison: nothing is read or delivered", async () => {
+    // The victim publishes an event over 256 KB: its payload is stored aside under its project.
+    const victim = 'iso-victim';
+    const secretText = 'v'.repeat(300 * 1024);
+    const published = await t.api('POST', `/${victim}/events`, { token: t.platformToken(), body: { event: 'faq.create', payload: { secretText } } });
+    expect(published.body).toMatchObject({ claimChecked: 1 });
+    const s3 = new S3Client({ endpoint: t.stack.awsEndpoint, forcePathStyle: true, region: process.env.AWS_REGION });
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: CLAIM_CHECK.localBucket, Prefix: claimCheckPrefixOf(victim) }));
+    const [stored] = listed.Contents ?? [];
+    expect(stored?.Key).toBeDefined();
+
+    // The attacker, on the bus, points its own project's event at it.
+    const projectId = 'iso-claim-bus';
+    const hook = await receiver();
+    await subscribe(t, projectId, 'faq.create', hook.url);
+    const pointer = { bucket: CLAIM_CHECK.localBucket, key: stored!.Key!, bytes: stored!.Size ?? 0 };
+    await publish(t, [
+      { type: 'faq.create', detail: { id_project: projectId, [CLAIM_CHECK_FIELD]: pointer } },
+      { type: 'faq.create', detail: { id_project: projectId, after: true } },
+    ]);
+    // The honest event behind it arrives; the forged one never does.
+    const [delivered] = await hook.waitFor(1);
+    expect(JSON.parse(delivered!.body).payload).toEqual({ id_project: projectId, after: true });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(hook.received).toHaveLength(1);
+    expect(hook.received.some((request) => request.body.includes(secretText.slice(0, 100)))).toBe(false);
   });
 });
 
