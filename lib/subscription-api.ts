@@ -9,7 +9,8 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { API, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from '../lambdas/core/settings';
+import { RequestLimit, formatRequestLimit } from '../lambdas/core/request-limit';
+import { API, REQUEST_LIMITS, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from '../lambdas/core/settings';
 import { assertTimeoutsFit, operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { consoleBundling } from './console-build';
 import { WebhookFunction, acknowledge } from './webhook-function';
@@ -33,6 +34,8 @@ export interface SubscriptionApiProps {
   readonly subscriptionLimit?: number;
   /** Stage throttling. @default burst 100, rate 50 requests/s */
   readonly throttle?: ThrottleSettings;
+  /** Each project's share of the subscription API, kept in the table. @default 10/s, burst 40 */
+  readonly projectApiLimit?: RequestLimit;
   /**
    * `https://` URL of an identity provider's JSON Web Key Set: the authorizer then also accepts
    * RS256 tokens signed by one of its keys (HS256 tokens keep working). @default HS256 only
@@ -120,6 +123,7 @@ export class SubscriptionApi extends Construct {
         DELIVERY_QUEUE_URL: props.deliveryQueue.queueUrl,
         DELIVERY_TIMEOUT_MS: String(props.deliveryTimeoutMs ?? DELIVERY.timeoutMs),
         TEST_PING_TIMEOUT_MS: String(props.testPingTimeoutMs ?? SUBSCRIPTIONS_FUNCTION.testPingTimeoutMs),
+        [REQUEST_LIMITS.projectApi.setting]: formatRequestLimit(props.projectApiLimit ?? REQUEST_LIMITS.projectApi.defaults),
       },
     })
       .bindTable(props.table, {

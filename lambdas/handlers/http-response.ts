@@ -7,6 +7,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   ServiceUnavailableError,
+  TooManyRequestsError,
   UnauthenticatedError,
   ValidationError,
 } from '../core/errors';
@@ -43,6 +44,7 @@ export function errorResponse(error: unknown): ApiResult {
     msg: (error as Error).message,
   };
   if (error instanceof ValidationError && error.errors.length > 0) body.errors = error.errors;
+  if (error instanceof TooManyRequestsError) return jsonResponse(status, body, { 'retry-after': String(error.retryAfterSeconds) });
   return jsonResponse(status, body);
 }
 
@@ -53,6 +55,7 @@ function statusOf(error: unknown): number {
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError) return 409;
   if (error instanceof PayloadTooLargeError) return 413;
+  if (error instanceof TooManyRequestsError) return 429;
   if (error instanceof ServiceUnavailableError) return 503;
   return 500;
 }
