@@ -7,8 +7,9 @@
  * project alone) in the same run. Target (issue 20): healthy p95 ≤ 3 × baseline p95. Each case
  * runs on a fresh local stack in a process of its own; traffic stays on loopback.
  *
- * BENCH_HOSTILE_SECONDS sets each case's length (default 20). Figures taken on a shared or busy
- * machine are inflated: re-measure on a quiet one.
+ * BENCH_HOSTILE_SECONDS sets each case's length (default 20); BENCH_HOSTILE_PATHS (comma-separated,
+ * e.g. `/hang,/slowloris`) keeps only those receivers, to find which one costs the most. Figures
+ * taken on a shared or busy machine are inflated: re-measure on a quiet one.
  */
 import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -64,7 +65,8 @@ async function runCase(withHostile: boolean): Promise<HostileCase> {
   };
   try {
     await subscribe('healthy', '/healthy');
-    const hostile = withHostile ? paths : [];
+    const only = process.env.BENCH_HOSTILE_PATHS?.split(',').map((entry) => entry.trim()).filter(Boolean);
+    const hostile = withHostile ? paths.filter((hostilePath) => !only || only.includes(hostilePath)) : [];
     for (const [index, hostilePath] of hostile.entries()) await subscribe(`hostile-${index}`, hostilePath);
     const [sent = 0] = await paced(SECONDS * 1000, [
       { every: 1000 / HEALTHY_RATE, send: (n) => publish('healthy', n) },
