@@ -25,7 +25,7 @@ export const CLAIM_CHECK_FIELD = 'tiledeskWebhooksClaimCheck';
  */
 export const claimCheckPrefixOf = (projectId: string): string => `${CLAIM_CHECK.keyPrefix}${encodeURIComponent(projectId)}/`;
 
-/** A claim check this deployment did not write for this project: never read, never retried. */
+/** A claim check this deployment did not write for this project: never read. */
 export class ForeignClaimCheckError extends Error {
   constructor(message: string) {
     super(message);

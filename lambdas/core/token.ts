@@ -136,7 +136,6 @@ const rs256HeaderSchema = z.object({
   crit: z.never().optional(),
 });
 
-const rs256ClaimsSchema = claimsSchema;
 
 /**
  * The token's header, unverified and only to choose how to verify it: `{}` when it cannot
@@ -183,7 +182,7 @@ export function verifyRs256Token(
   if (!publicKeys.some((key) => verify('sha256', data, key, signature))) {
     throw new UnauthenticatedError('Invalid token signature');
   }
-  const claims = readClaims(rs256ClaimsSchema, payloadPart, nowSeconds);
+  const claims = readClaims(claimsSchema, payloadPart, nowSeconds);
   assertIssuerAndAudience(claims, expected);
   return principalOf(claims);
 }
