@@ -1,6 +1,8 @@
 // The hostile-receivers benchmark's receivers, in their own process: /healthy answers 200 at
 // once and reports each receipt to the parent; every other path is one of 14 misbehaving
 // receivers. Raw sockets, so a receiver can break HTTP in ways a well-behaved server cannot.
+// The healthy receiver listens on a port of its own, as a separate host would: a client keeps
+// one connection pool per host and port, which hostile receivers on one port would share.
 import { createServer } from 'node:net';
 import { clearInterval, setInterval } from 'node:timers';
 import { reportToParent } from '../test/support/child-receiver.mjs';
@@ -73,7 +75,7 @@ function drip(socket, text, everyMs) {
   }, everyMs);
 }
 
-const server = createServer((socket) => {
+const handle = (socket) => {
   socket.on('error', () => undefined);
   let buffered = Buffer.alloc(0);
   const onData = (chunk) => {
@@ -103,6 +105,9 @@ const server = createServer((socket) => {
     (HOSTILE[target] ?? ((s) => respond(s, 404, {})))(socket);
   };
   socket.on('data', onData);
-});
-server.listen(0, '127.0.0.1', () => process.send?.({ port: server.address().port, paths: HOSTILE_PATHS }));
+};
+
+const listen = (server) => new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+const [healthyPort, hostilePort] = await Promise.all([listen(createServer(handle)), listen(createServer(handle))]);
+process.send?.({ healthyPort, hostilePort, paths: HOSTILE_PATHS });
 process.on('disconnect', () => process.exit(0));

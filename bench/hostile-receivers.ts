@@ -45,9 +45,9 @@ async function runCase(withHostile: boolean): Promise<HostileCase> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   const jwtSecret = 'bench-hostile-secret';
   const stack = await startLocalStack({ port: 0, awsPort: 0, jwtSecret });
-  const { child, port, paths, receipts } = await startReceiver();
+  const { child, healthyPort, hostilePort, paths, receipts } = await startReceiver();
   const events = new EventBridgeClient({ endpoint: stack.awsEndpoint });
-  const subscribe = async (project: string, target: string): Promise<void> => {
+  const subscribe = async (project: string, port: number, target: string): Promise<void> => {
     const token = signToken({ sub: 'bench', projects: { [project]: 'owner' } }, jwtSecret);
     const reply = await fetch(`${stack.apiUrl}/${project}/subscriptions`, {
       method: 'POST',
@@ -64,10 +64,10 @@ async function runCase(withHostile: boolean): Promise<HostileCase> {
     );
   };
   try {
-    await subscribe('healthy', '/healthy');
+    await subscribe('healthy', healthyPort, '/healthy');
     const only = process.env.BENCH_HOSTILE_PATHS?.split(',').map((entry) => entry.trim()).filter(Boolean);
     const hostile = withHostile ? paths.filter((hostilePath) => !only || only.includes(hostilePath)) : [];
-    for (const [index, hostilePath] of hostile.entries()) await subscribe(`hostile-${index}`, hostilePath);
+    for (const [index, hostilePath] of hostile.entries()) await subscribe(`hostile-${index}`, hostilePort, hostilePath);
     const [sent = 0] = await paced(SECONDS * 1000, [
       { every: 1000 / HEALTHY_RATE, send: (n) => publish('healthy', n) },
       ...hostile.map((_, index) => ({ every: 1000 / HOSTILE_RATE, send: (n: number) => publish(`hostile-${index}`, n) })),
@@ -106,17 +106,23 @@ async function summarize(name: string, hostileReceivers: number, sent: number, r
   return { name, hostileReceivers, p50Ms: percentile(0.5), p95Ms: percentile(0.95), p99Ms: percentile(0.99), sent, lost: sent - latencies.length };
 }
 
-async function startReceiver(): Promise<{ child: ChildProcess; port: number; paths: string[]; receipts: Receipt[] }> {
+interface ReceiverPorts {
+  healthyPort: number;
+  hostilePort: number;
+  paths: string[];
+}
+
+async function startReceiver(): Promise<ReceiverPorts & { child: ChildProcess; receipts: Receipt[] }> {
   const child = fork(path.join(__dirname, 'hostile-receiver.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const receipts: Receipt[] = [];
-  const { port, paths } = await new Promise<{ port: number; paths: string[] }>((resolve, reject) => {
+  const ports = await new Promise<ReceiverPorts>((resolve, reject) => {
     child.once('error', reject);
-    child.on('message', (message: { port?: number; paths?: string[] } | Receipt[]) => {
+    child.on('message', (message: Partial<ReceiverPorts> | Receipt[]) => {
       if (Array.isArray(message)) receipts.push(...message);
-      else if (message.port && message.paths) resolve({ port: message.port, paths: message.paths });
+      else if (message.healthyPort && message.hostilePort && message.paths) resolve(message as ReceiverPorts);
     });
   });
-  return { child, port, paths, receipts };
+  return { child, receipts, ...ports };
 }
 
 /** Runs both cases, each in a fresh process (handlers keep their clients for a process's life). */
