@@ -1,6 +1,8 @@
 import * as z from 'zod';
 import { parseAllowlist } from '../lambdas/core/address-policy';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, checkRetrySchedule, parseOrigins } from '../lambdas/core/settings';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, REQUEST_LIMITS, checkRetrySchedule, parseOrigins } from '../lambdas/core/settings';
+import { parseSourceAllowlist } from '../lambdas/core/ingest-source';
+import { parseRequestLimit } from '../lambdas/core/request-limit';
 import { timeoutProblem } from '../lib/timeout-budget';
 
 /** The local stack's default token signing secret; `JWT_SECRET` replaces it. */
@@ -76,6 +78,11 @@ const schema = z.object({
     if (bad) throw new Error(`use comma-separated origins, scheme and host without a path, e.g. https://console.tiledesk.com (not ${bad})`);
     return origins;
   }),
+  TILEDESK_INGEST_SOURCE_ALLOWLIST: setting((raw) => {
+    parseSourceAllowlist(raw);
+    return raw;
+  }),
+  INGEST_TOKEN_MAX_AGE_SECONDS: wholeNumber('whole seconds, e.g. 300'),
   PROJECT_ID: setting((raw) => {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new Error('use letters, digits, - and _ (at most 64), e.g. demo-project');
     return raw;
@@ -104,6 +111,31 @@ export interface LocalSettings {
 /** A setting that cannot work: its message is one line naming the variable and the fix. */
 export class SettingsError extends Error {}
 
+/** Set and not blank, directly or as a Secrets Manager ARN (`<NAME>_ARN`), as the functions read it. */
+const isSet = (env: NodeJS.ProcessEnv, name: string): boolean => Boolean(env[name]?.trim() || env[`${name}_ARN`]?.trim());
+
+/**
+ * Ingest is on as soon as either Tiledesk key is set, and then the global subscriptions'
+ * secret must be too: without it the `x-hook-secret` check would be skipped. The request limits
+ * are read by the functions themselves; a malformed one is refused here, before anything starts.
+ */
+function checkIngestSettings(env: NodeJS.ProcessEnv): void {
+  const enabledBy = ['TILEDESK_GLOBAL_SECRET', 'TILEDESK_GLOBAL_PUBLIC_KEY'].find((name) => isSet(env, name));
+  if (enabledBy && !isSet(env, 'TILEDESK_INGEST_HOOK_SECRET')) {
+    throw new SettingsError(
+      `TILEDESK_INGEST_HOOK_SECRET is required when Tiledesk ingest is enabled (${enabledBy} is set): ` +
+        "set it to the secret of Tiledesk's global subscriptions (their x-hook-secret)",
+    );
+  }
+  for (const limit of Object.values(REQUEST_LIMITS)) {
+    try {
+      parseRequestLimit(limit.setting, env[limit.setting], limit.defaults);
+    } catch (error) {
+      throw new SettingsError((error as Error).message);
+    }
+  }
+}
+
 /**
  * Reads the local stack's environment variables (docs/configuration.md). Throws a
  * {@link SettingsError} naming the first bad variable, its value and what to use instead.
@@ -117,6 +149,7 @@ export function readLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
     throw new SettingsError(`${name}${shown} is not valid: ${issue.message}`);
   }
   const settings = parsed.data;
+  checkIngestSettings(env);
   const timeouts = timeoutProblem(
     {
       deliveryTimeoutMs: settings.DELIVERY_TIMEOUT_MS,

@@ -75,8 +75,13 @@ function explainStartFailure(error: unknown, settings: LocalSettings): Error {
 
 function printBanner(stack: LocalStack, settings: LocalSettings): void {
   const project = settings.projectId;
-  const adminToken = signToken({ sub: 'local-admin', projects: { [project]: 'owner' } }, settings.jwtSecret, 24 * 3600);
-  const platformToken = signToken({ sub: 'tiledesk-platform', platform: true }, settings.jwtSecret, 24 * 3600);
+  // Tokens carry the issuer and audience the authorizer then requires (JWT_ISSUER, JWT_AUDIENCE).
+  const bound = {
+    ...(process.env.JWT_ISSUER?.trim() ? { iss: process.env.JWT_ISSUER.trim() } : {}),
+    ...(process.env.JWT_AUDIENCE?.trim() ? { aud: process.env.JWT_AUDIENCE.trim() } : {}),
+  };
+  const adminToken = signToken({ sub: 'local-admin', projects: { [project]: 'owner' }, ...bound }, settings.jwtSecret, 24 * 3600);
+  const platformToken = signToken({ sub: 'tiledesk-platform', platform: true, ...bound }, settings.jwtSecret, 24 * 3600);
   console.log(
     [
       '',

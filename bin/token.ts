@@ -8,7 +8,8 @@ const USAGE = `Usage: npm run token -- --project <id> [--role owner|admin|agent]
 
 Prints an HS256 API token. The signing secret is JWT_SECRET, or the deployed stack's secret
 when --secret-arn (the JwtSecretArn output) is given — read with your AWS credentials, in the
-ARN's region; the local stack's default otherwise.`;
+ARN's region; the local stack's default otherwise. When the deployment checks iss and aud
+(JWT_ISSUER, JWT_AUDIENCE; context jwtIssuer, jwtAudience), the same variables set them here.`;
 
 /** The local stack's default signing secret (bin/local-settings.ts). */
 const LOCAL_DEFAULT_SECRET = 'tiledesk-webhooks-local-secret';
@@ -43,6 +44,8 @@ runCli(async () => {
     sub: values.sub ?? (values.platform ? 'tiledesk-platform' : 'cli-user'),
     ...(values.project ? { projects } : {}),
     ...(values.platform ? { platform: true } : {}),
+    ...(process.env.JWT_ISSUER ? { iss: process.env.JWT_ISSUER } : {}),
+    ...(process.env.JWT_AUDIENCE ? { aud: process.env.JWT_AUDIENCE } : {}),
   };
   console.log(signToken(claims, secret, ttl));
 });

@@ -7,7 +7,9 @@ import { Grant } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { CLAIM_CHECK, DELIVERY, INGEST_THROTTLE, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, TABLE_KEYS, TILEDESK_INGEST_ROUTE } from '../lambdas/core/settings';
+import { CLAIM_CHECK, DELIVERY, INGEST_THROTTLE, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, REQUEST_LIMITS, TABLE_KEYS, TILEDESK_INGEST, TILEDESK_INGEST_ROUTE } from '../lambdas/core/settings';
+import { RequestLimit, formatRequestLimit } from '../lambdas/core/request-limit';
+import { parseSourceAllowlist } from '../lambdas/core/ingest-source';
 import { operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
@@ -17,8 +19,18 @@ export interface TiledeskIngestProps {
   readonly globalSecretArn?: string;
   /** PEM public key of Tiledesk's RS256 `GLOBAL_SECRET_OR_PRIVATE_KEY`. */
   readonly globalPublicKey?: string;
-  /** ARN of a secret holding the `secret` of the global subscriptions (their `x-hook-secret`). @default not checked */
+  /**
+   * ARN of a secret holding the `secret` of the global subscriptions (their `x-hook-secret`);
+   * required as soon as `globalSecretArn` or `globalPublicKey` enables ingest.
+   */
   readonly hookSecretArn?: string;
+  /**
+   * Tiledesk's egress addresses, comma-separated CIDRs: ingest refuses (403) any other source
+   * (`requestContext.http.sourceIp`). @default any source
+   */
+  readonly sourceAllowlist?: string;
+  /** Oldest token `iat` accepted, in seconds. @default 300 */
+  readonly tokenMaxAgeSeconds?: number;
 }
 
 /** Props of {@link EventIngest}. */
@@ -36,6 +48,41 @@ export interface EventIngestProps {
   readonly targetAllowlist?: string;
   /** Throttling of `POST /tiledesk/ingest`. @default INGEST_THROTTLE: burst 1,000, rate 500 requests/s */
   readonly ingestThrottle?: ThrottleSettings;
+  /** Each project's published events (ingest and `POST /{projectId}/events`). @default 25/s, burst 100 */
+  readonly projectEventsLimit?: RequestLimit;
+  /** Ingest requests per source address. @default 50/s, burst 100 */
+  readonly ingestSourceLimit?: RequestLimit;
+}
+
+/**
+ * The ingest function's Tiledesk settings. Throws at synth, in one line naming the setting,
+ * when ingest is enabled without the hook secret (the `x-hook-secret` check would be skipped)
+ * or with a malformed source allowlist.
+ */
+function tiledeskIngestEnvironment(tiledesk: TiledeskIngestProps): Record<string, string> {
+  const enabled = Boolean(tiledesk.globalSecretArn || tiledesk.globalPublicKey);
+  if (enabled && !tiledesk.hookSecretArn) {
+    throw new Error(
+      'tiledeskHookSecretArn is required when Tiledesk ingest is enabled (tiledeskGlobalSecretArn or tiledeskGlobalPublicKey is set): ' +
+        "store the global subscriptions' secret (their x-hook-secret) in Secrets Manager and pass its ARN",
+    );
+  }
+  try {
+    parseSourceAllowlist(tiledesk.sourceAllowlist);
+  } catch (error) {
+    throw new Error(`tiledeskIngestSourceAllowlist=${tiledesk.sourceAllowlist} is not valid: ${(error as Error).message}`);
+  }
+  const maxAge = tiledesk.tokenMaxAgeSeconds ?? TILEDESK_INGEST.tokenMaxAgeSeconds;
+  if (!Number.isInteger(maxAge) || maxAge < 1) {
+    throw new Error(`ingestTokenMaxAgeSeconds=${maxAge} is not valid: use whole seconds of at least 1, e.g. ${TILEDESK_INGEST.tokenMaxAgeSeconds}`);
+  }
+  return {
+    ...(tiledesk.globalSecretArn ? { TILEDESK_GLOBAL_SECRET_ARN: tiledesk.globalSecretArn } : {}),
+    ...(tiledesk.globalPublicKey ? { TILEDESK_GLOBAL_PUBLIC_KEY: tiledesk.globalPublicKey } : {}),
+    ...(tiledesk.hookSecretArn ? { TILEDESK_INGEST_HOOK_SECRET_ARN: tiledesk.hookSecretArn } : {}),
+    ...(tiledesk.sourceAllowlist ? { TILEDESK_INGEST_SOURCE_ALLOWLIST: tiledesk.sourceAllowlist } : {}),
+    INGEST_TOKEN_MAX_AGE_SECONDS: String(maxAge),
+  };
 }
 
 /**
@@ -78,14 +125,15 @@ export class EventIngest extends Construct {
         EVENT_BUS_NAME: props.bus.eventBusName,
         CLAIM_CHECK_BUCKET: this.claimCheckBucket.bucketName,
         TARGET_ALLOWLIST: props.targetAllowlist ?? '',
-        ...(tiledesk.globalSecretArn ? { TILEDESK_GLOBAL_SECRET_ARN: tiledesk.globalSecretArn } : {}),
-        ...(tiledesk.globalPublicKey ? { TILEDESK_GLOBAL_PUBLIC_KEY: tiledesk.globalPublicKey } : {}),
-        ...(tiledesk.hookSecretArn ? { TILEDESK_INGEST_HOOK_SECRET_ARN: tiledesk.hookSecretArn } : {}),
+        ...tiledeskIngestEnvironment(tiledesk),
+        [REQUEST_LIMITS.projectEvents.setting]: formatRequestLimit(props.projectEventsLimit ?? REQUEST_LIMITS.projectEvents.defaults),
+        [REQUEST_LIMITS.ingestSource.setting]: formatRequestLimit(props.ingestSourceLimit ?? REQUEST_LIMITS.ingestSource.defaults),
       },
     }).bindTable(props.table, {
       // PutItem/DeleteItem: the retry marker of each request; GetItem, the topic index and
-      // BatchWriteItem: the operator.select hook and its attempt log.
-      table: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem'],
+      // BatchWriteItem: the operator.select hook and its attempt log; UpdateItem (and GetItem):
+      // the per-project and per-source request limits.
+      table: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'],
       indexes: { [TABLE_KEYS.topicIndex.name]: ['dynamodb:Query'] },
     });
     props.bus.grantPutEventsTo(this.ingestFunction.function);
@@ -97,6 +145,8 @@ export class EventIngest extends Construct {
     acknowledge(this.ingestFunction, { [`AwsSolutions::AwsSolutions-IAM5[Resource::<${this.logicalIdOfBucket()}.Arn>/${CLAIM_CHECK.keyPrefix}*]`]: objectsReason });
 
     for (const reader of props.payloadReaders) {
+      // The only bucket a claim check may name: a pointer published in a payload cannot choose it.
+      reader.function.addEnvironment('CLAIM_CHECK_BUCKET', this.claimCheckBucket.bucketName);
       Grant.addToPrincipal({ grantee: reader.function, actions: ['s3:GetObject'], resourceArns: [objects] });
       acknowledge(reader, { [`AwsSolutions::AwsSolutions-IAM5[Resource::<${this.logicalIdOfBucket()}.Arn>/${CLAIM_CHECK.keyPrefix}*]`]: objectsReason });
     }

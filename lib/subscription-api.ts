@@ -9,7 +9,8 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { API, API_THROTTLE, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from '../lambdas/core/settings';
+import { RequestLimit, formatRequestLimit } from '../lambdas/core/request-limit';
+import { API, API_THROTTLE, REQUEST_LIMITS, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from '../lambdas/core/settings';
 import { assertTimeoutsFit, operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { consoleBundling } from './console-build';
 import { WebhookFunction, acknowledge } from './webhook-function';
@@ -33,14 +34,16 @@ export interface SubscriptionApiProps {
   readonly subscriptionLimit?: number;
   /** Stage throttling. @default burst 100, rate 50 requests/s */
   readonly throttle?: ThrottleSettings;
+  /** Each project's share of the subscription API, kept in the table. @default 10/s, burst 40 */
+  readonly projectApiLimit?: RequestLimit;
   /**
    * `https://` URL of an identity provider's JSON Web Key Set: the authorizer then also accepts
    * RS256 tokens signed by one of its keys (HS256 tokens keep working). @default HS256 only
    */
   readonly jwksUrl?: string;
-  /** `iss` that RS256 tokens must carry; needs `jwksUrl`. @default not checked */
+  /** `iss` that every API token (HS256 and RS256) must carry. @default not checked */
   readonly jwtIssuer?: string;
-  /** A value RS256 tokens' `aud` must contain; needs `jwksUrl`. @default not checked */
+  /** A value every API token's `aud` must contain. @default not checked */
   readonly jwtAudience?: string;
   /** Tiledesk sign-in: Tiledesk user tokens accepted, roles asked of Tiledesk. @default off */
   readonly tiledeskSignIn?: TiledeskSignInProps;
@@ -120,6 +123,7 @@ export class SubscriptionApi extends Construct {
         DELIVERY_QUEUE_URL: props.deliveryQueue.queueUrl,
         DELIVERY_TIMEOUT_MS: String(props.deliveryTimeoutMs ?? DELIVERY.timeoutMs),
         TEST_PING_TIMEOUT_MS: String(props.testPingTimeoutMs ?? SUBSCRIPTIONS_FUNCTION.testPingTimeoutMs),
+        [REQUEST_LIMITS.projectApi.setting]: formatRequestLimit(props.projectApiLimit ?? REQUEST_LIMITS.projectApi.defaults),
       },
     })
       .bindTable(props.table, {
@@ -241,21 +245,17 @@ export class SubscriptionApi extends Construct {
 }
 
 /**
- * The authorizer's RS256 settings (`JWKS_URL`, `JWT_ISSUER`, `JWT_AUDIENCE`), none when no key
- * set is configured. Throws at synth for a key set URL that is not `https://`, and for an issuer
- * or audience without a key set, which would otherwise be silently ignored.
+ * The authorizer's token settings: `JWKS_URL` (RS256 of an identity provider), and `JWT_ISSUER`
+ * and `JWT_AUDIENCE`, which every token, HS256 or RS256, must then carry. Throws at synth for a
+ * key set URL that is not `https://`.
  */
 function identityProviderEnvironment(props: SubscriptionApiProps): Record<string, string> {
   const { jwksUrl, jwtIssuer, jwtAudience } = props;
-  if (!jwksUrl) {
-    if (jwtIssuer || jwtAudience) throw new Error('jwtIssuer and jwtAudience apply to RS256 tokens: set jwksUrl too');
-    return {};
-  }
-  if (!URL.canParse(jwksUrl) || new URL(jwksUrl).protocol !== 'https:') {
+  if (jwksUrl && (!URL.canParse(jwksUrl) || new URL(jwksUrl).protocol !== 'https:')) {
     throw new Error(`jwksUrl must be an https:// URL; got ${jwksUrl}`);
   }
   return {
-    JWKS_URL: jwksUrl,
+    ...(jwksUrl ? { JWKS_URL: jwksUrl } : {}),
     ...(jwtIssuer ? { JWT_ISSUER: jwtIssuer } : {}),
     ...(jwtAudience ? { JWT_AUDIENCE: jwtAudience } : {}),
   };

@@ -8,6 +8,7 @@ import { Monitoring } from './monitoring';
 import { SubscriptionApi, TiledeskSignInProps } from './subscription-api';
 import { WebhooksTable } from './webhooks-table';
 import { TRACING_CONTEXT } from './webhook-function';
+import type { RequestLimit } from '../lambdas/core/request-limit';
 
 /** Settings a deployment chooses, read from CDK context by `bin/app.ts`. */
 export interface WebhooksStackProps extends StackProps {
@@ -39,10 +40,16 @@ export interface WebhooksStackProps extends StackProps {
   readonly autoDisableAfterDead?: number;
   /** An identity provider's JWKS (`https://`): RS256 tokens are then accepted too. @default HS256 only */
   readonly jwksUrl?: string;
-  /** `iss` required of RS256 tokens. @default not checked */
+  /** `iss` required of every API token (HS256 and RS256). @default not checked */
   readonly jwtIssuer?: string;
-  /** `aud` value required of RS256 tokens. @default not checked */
+  /** `aud` value required of every API token (HS256 and RS256). @default not checked */
   readonly jwtAudience?: string;
+  /** Each project's share of the subscription API. @default 10/s, burst 40 */
+  readonly projectApiLimit?: RequestLimit;
+  /** Each project's published events (ingest and `POST /{projectId}/events`). @default 25/s, burst 100 */
+  readonly projectEventsLimit?: RequestLimit;
+  /** Ingest requests per source address. @default 50/s, burst 100 */
+  readonly ingestSourceLimit?: RequestLimit;
   /** Tiledesk user tokens accepted, roles asked of Tiledesk. @default off */
   readonly tiledeskSignIn?: TiledeskSignInProps;
   /** How `POST /tiledesk/ingest` recognises an unmodified tiledesk-server. @default every request refused */
@@ -81,6 +88,7 @@ export class WebhooksStack extends Stack {
       targetAllowlist: props.targetAllowlist,
       subscriptionLimit: props.subscriptionLimit,
       throttle: props.apiThrottle,
+      projectApiLimit: props.projectApiLimit,
       jwksUrl: props.jwksUrl,
       jwtIssuer: props.jwtIssuer,
       jwtAudience: props.jwtAudience,
@@ -106,7 +114,11 @@ export class WebhooksStack extends Stack {
       tiledesk: props.tiledeskIngest,
       targetAllowlist: props.targetAllowlist,
       ingestThrottle: props.ingestThrottle,
+      projectEventsLimit: props.projectEventsLimit,
+      ingestSourceLimit: props.ingestSourceLimit,
     });
+    // The fan-out refuses claim checks naming any other bucket (or another project's keys) as malformed.
+    events.fanOutFunction.function.addEnvironment('CLAIM_CHECK_BUCKET', ingest.claimCheckBucket.bucketName);
     // It POSTs operator.select hooks for Tiledesk's ingest.
     ingest.ingestFunction.function.addEnvironment('WEBHOOK_ORIGIN', webhookOrigin);
     new Monitoring(this, 'Monitoring', {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CLAIM_CHECK } from '../core/settings';
-import { ClaimCheck, readClaimCheck } from '../core/claim-check';
+import { ClaimCheck, checkClaimCheckBinding, claimCheckPrefixOf, readClaimCheck } from '../core/claim-check';
 import { traced } from './observability';
 
 /**
@@ -10,10 +9,17 @@ import { traced } from './observability';
  */
 const s3 = traced(new S3Client({}));
 
+/**
+ * The deployment's claim-check bucket: the only one a claim check may name. Read from the
+ * function's configuration, never from the event, so a published pointer cannot choose it; read
+ * at each use, since tools import this module before they configure the environment.
+ */
+const configuredBucket = (): string | undefined => process.env.CLAIM_CHECK_BUCKET?.trim() || undefined;
+
 /** Stores event payloads over EventBridge's limit and reads them back (claim checks). */
 export interface ClaimCheckStore {
-  /** Stores a payload's JSON; the claim check names it. */
-  put(payloadJson: string): Promise<ClaimCheck>;
+  /** Stores a payload's JSON under its project; the claim check names it. */
+  put(payloadJson: string, projectId: string): Promise<ClaimCheck>;
   /** The payload JSON a claim check names. */
   get(claimCheck: ClaimCheck): Promise<string>;
 }
@@ -21,9 +27,9 @@ export interface ClaimCheckStore {
 /** The claim checks of `bucket` (whose lifecycle rule expires them). */
 export function createClaimCheckStore(bucket: string): ClaimCheckStore {
   return {
-    async put(payloadJson) {
-      // A date prefix keeps listings readable; the random part makes every key new.
-      const key = `${CLAIM_CHECK.keyPrefix}${new Date().toISOString().slice(0, 10)}/${randomUUID()}.json`;
+    async put(payloadJson, projectId) {
+      // The project's prefix binds the object to it; a date keeps listings readable; the random part makes every key new.
+      const key = `${claimCheckPrefixOf(projectId)}${new Date().toISOString().slice(0, 10)}/${randomUUID()}.json`;
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: payloadJson, ContentType: 'application/json' }));
       return { bucket, key, bytes: Buffer.byteLength(payloadJson) };
     },
@@ -40,12 +46,14 @@ async function readPayload({ bucket, key }: ClaimCheck): Promise<string> {
 /**
  * The payload to deliver: the stored payload when `payload` is a claim-checked event's detail,
  * `payload` itself otherwise. Delivery calls it just before it signs and POSTs, so queues and
- * attempt logs keep carrying the small claim check. Throws when the object cannot be read
+ * attempt logs keep carrying the small claim check. A claim check outside the configured bucket
+ * or the payload's project is refused before any read. Throws when the object cannot be read
  * (expired, or S3 failing): the caller treats it as a failed attempt and retries.
  */
 export async function resolveClaimCheckedPayload(payload: Record<string, unknown>): Promise<Record<string, unknown>> {
   const claimCheck = readClaimCheck(payload);
   if (!claimCheck) return payload;
+  checkClaimCheckBinding(claimCheck, payload.id_project, configuredBucket());
   const stored: unknown = JSON.parse(await readPayload(claimCheck));
   if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) {
     throw new Error(`claim check s3://${claimCheck.bucket}/${claimCheck.key} is not a JSON object`);

@@ -25,10 +25,10 @@ export async function publishTiledeskEvents(
   claimChecks: ClaimCheckStore | undefined,
 ): Promise<{ published: number; claimChecked: number }> {
   let claimChecked = 0;
-  const entries = await toBusEntries(events, (payloadJson) => {
+  const entries = await toBusEntries(events, (payloadJson, projectId) => {
     if (!claimChecks) throw new PublishError('an event over 256 KB needs a claim check bucket, and none is configured');
     claimChecked++;
-    return claimChecks.put(payloadJson);
+    return claimChecks.put(payloadJson, projectId);
   });
   for (const batch of batchEntries(entries)) await putEvents(busName, batch);
   return { published: entries.length, claimChecked };

@@ -3,13 +3,15 @@ import { Agent as HttpAgent, IncomingHttpHeaders, request as httpRequest } from 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { LookupFunction, isIP } from 'node:net';
 import { AddressAllowlist, isDeniedAddress, normalizeHost } from '../core/address-policy';
+import { redactSecrets } from '../core/secret-redaction';
+import { UNREACHABLE_TARGET } from '../core/target-policy';
 
 /** The outcome of one outbound POST. */
 export interface PostResult {
   /** HTTP status, absent when no response arrived. */
   statusCode?: number;
   headers: IncomingHttpHeaders;
-  /** Response body, cut at the read limit. */
+  /** Response body, cut at the read limit, with secrets redacted (it is stored and shown). */
   body: string;
   durationMs: number;
   /** Why no (complete) response arrived. */
@@ -32,6 +34,15 @@ class RefusedAddressError extends Error {
   readonly code = 'EREFUSEDADDRESS';
 }
 
+/** How an attempt log reads a refused target: the API's own refusal, word for word. */
+const REFUSED_TARGET = `target ${UNREACHABLE_TARGET}`;
+
+/**
+ * Name resolution failures: the name does not exist, or has no address. Logged as the refusal
+ * of a private target, so attempt logs do not tell which internal names resolve.
+ */
+const UNRESOLVED_CODES = new Set(['ENOTFOUND', 'EAI_NONAME', 'EAI_NODATA', 'ENODATA', 'EAI_FAIL']);
+
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
 /** Resolves every address of a host, as `dns.lookup` with `all: true` does. */
@@ -53,11 +64,11 @@ export function vettedLookup(allowlist: AddressAllowlist, lookupAll: LookupAll =
       if (!allowlist.hosts.has(normalizeHost(hostname))) {
         // The address itself is not named: attempt logs are readable through the API (no DNS oracle).
         const denied = addresses.some((entry) => isDeniedAddress(entry.address, allowlist));
-        if (denied) return callback(new RefusedAddressError(`${hostname} resolves to a private or reserved address`), []);
+        if (denied) return callback(new RefusedAddressError(REFUSED_TARGET), []);
       }
       if (options.all) return callback(null, addresses);
       const [first] = addresses;
-      if (!first) return callback(new RefusedAddressError(`${hostname} has no address`), []);
+      if (!first) return callback(new RefusedAddressError(REFUSED_TARGET), []);
       return callback(null, first.address, first.family);
     });
   };
@@ -80,9 +91,14 @@ function agentsFor(allowlist: AddressAllowlist): { http: HttpAgent; https: Https
 
 /**
  * POSTs once: no redirects followed (a 3xx is just a status), one deadline for connect,
- * response and body (a slow drip still ends at the timeout), the body read up to a cap.
+ * response and body (a slow drip still ends at the timeout), the body read up to a cap, and
+ * the secret the request carried (`x-hook-secret`) or anything shaped like one redacted from it.
  */
 export function postWebhook(options: PostOptions): Promise<PostResult> {
+  const secrets = Object.entries(options.headers)
+    .filter(([name]) => name.toLowerCase() === 'x-hook-secret')
+    .map(([, value]) => value);
+  const read = (chunks: Buffer[]): string => redactSecrets(Buffer.concat(chunks).toString('utf8'), secrets);
   const started = performance.now();
   const elapsed = (): number => Math.round(performance.now() - started);
   const url = new URL(options.url);
@@ -92,7 +108,7 @@ export function postWebhook(options: PostOptions): Promise<PostResult> {
       headers: {},
       body: '',
       durationMs: elapsed(),
-      error: `target address ${literal} is not allowed`,
+      error: REFUSED_TARGET,
       errorKind: 'refused',
     });
   }
@@ -124,20 +140,22 @@ export function postWebhook(options: PostOptions): Promise<PostResult> {
         kept += Math.min(chunk.length, options.maxResponseBytes - kept);
         if (kept >= options.maxResponseBytes) {
           // Enough kept: stop reading and free the socket rather than draining a huge body.
-          finish({ statusCode: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
+          finish({ statusCode: res.statusCode, headers: res.headers, body: read(chunks) });
           res.destroy();
         }
       });
-      res.on('end', () =>
-        finish({ statusCode: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-      );
+      res.on('end', () => finish({ statusCode: res.statusCode, headers: res.headers, body: read(chunks) }));
       res.on('error', (error) =>
         finish({ statusCode: res.statusCode, headers: res.headers, body: '', error: error.message, errorKind: 'network' }),
       );
     });
     req.on('error', (error: NodeJS.ErrnoException) => {
       const refused = error instanceof RefusedAddressError || error.code === 'EREFUSEDADDRESS';
-      finish({ headers: {}, body: '', error: describeRequestError(error), errorKind: refused ? 'refused' : 'network' });
+      if (refused || UNRESOLVED_CODES.has(error.code ?? '')) {
+        finish({ headers: {}, body: '', error: REFUSED_TARGET, errorKind: 'refused' });
+        return;
+      }
+      finish({ headers: {}, body: '', error: describeRequestError(error), errorKind: 'network' });
     });
     req.end(options.body);
   });

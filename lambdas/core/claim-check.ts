@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { EVENT_SOURCE } from './settings';
+import { CLAIM_CHECK, EVENT_SOURCE } from './settings';
 import { EVENT_REFINEMENTS, readPath } from './event-catalog';
 import { stringifyJson } from './json-text';
 
@@ -12,8 +12,49 @@ import { stringifyJson } from './json-text';
 /** EventBridge's limit on one PutEvents entry, and on a whole PutEvents request. */
 export const MAX_EVENT_ENTRY_BYTES = 256 * 1024;
 
-/** The detail member that marks a claim-checked event; Tiledesk payloads have no such field. */
+/**
+ * The detail member that marks a claim-checked event; Tiledesk payloads have no such field, and
+ * a payload published with it is refused (POST /{projectId}/events, ingest) or, on the bus,
+ * taken only when it points at the project's own stored payloads ({@link checkClaimCheckBinding}).
+ */
 export const CLAIM_CHECK_FIELD = 'tiledeskWebhooksClaimCheck';
+
+/**
+ * Where a project's stored payloads live: under the key prefix, then the project id, encoded so
+ * that no project id can name a prefix of another's (`a/b` is `a%2Fb`, not under `a/`).
+ */
+export const claimCheckPrefixOf = (projectId: string): string => `${CLAIM_CHECK.keyPrefix}${encodeURIComponent(projectId)}/`;
+
+/** A claim check this deployment did not write for this project: never read. */
+export class ForeignClaimCheckError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForeignClaimCheckError';
+  }
+}
+
+/**
+ * Throws {@link ForeignClaimCheckError} unless the claim check names the configured bucket and a
+ * key under the project's own prefix: a pointer published inside a payload could otherwise make
+ * delivery read another project's payload (or any bucket's object) and send it to this project's
+ * receivers. Checked before anything is read.
+ */
+export function checkClaimCheckBinding(claimCheck: ClaimCheck, projectId: unknown, bucket: string | undefined): void {
+  if (bucket === undefined || claimCheck.bucket !== bucket) {
+    throw new ForeignClaimCheckError(`${CLAIM_CHECK_FIELD} names a bucket that is not this deployment's claim-check bucket`);
+  }
+  if (typeof projectId !== 'string' || !claimCheck.key.startsWith(claimCheckPrefixOf(projectId))) {
+    throw new ForeignClaimCheckError(`${CLAIM_CHECK_FIELD} names a key outside the project's own (${CLAIM_CHECK.keyPrefix}{projectId}/…)`);
+  }
+}
+
+/**
+ * 400-worthy: the field names of `payloads` (at `fieldOf(index)`) that carry the reserved
+ * {@link CLAIM_CHECK_FIELD}; empty when none does.
+ */
+export function reservedFieldsIn(payloads: readonly Record<string, unknown>[], fieldOf: (index: number) => string): string[] {
+  return payloads.flatMap((payload, index) => (Object.hasOwn(payload, CLAIM_CHECK_FIELD) ? [fieldOf(index)] : []));
+}
 
 export const claimCheckSchema = z.object({
   bucket: z.string().min(1),
@@ -55,18 +96,19 @@ export const measuredBytes = (detailType: string, detail: string): number =>
 
 /**
  * The PutEvents entries for `events`: a payload within the limit is published as it is
- * (Detail = payload); a larger one is stored with `storeAside` and published as its claim check.
+ * (Detail = payload); a larger one is stored with `storeAside` under its project and published
+ * as its claim check.
  */
 export async function toBusEntries(
   events: readonly TiledeskEvent[],
-  storeAside: (payloadJson: string) => Promise<ClaimCheck>,
+  storeAside: (payloadJson: string, projectId: string) => Promise<ClaimCheck>,
 ): Promise<BusEntry[]> {
   return Promise.all(
     events.map(async ({ event, payload }) => {
       // Stack-safe: a payload may nest deeper than V8's own stringify can go.
       const detail = stringifyJson(payload);
       if (measuredBytes(event, detail) <= MAX_EVENT_ENTRY_BYTES) return { detailType: event, detail };
-      return { detailType: event, detail: stringifyJson(claimCheckDetail(payload, await storeAside(detail))) };
+      return { detailType: event, detail: stringifyJson(claimCheckDetail(payload, await storeAside(detail, String(payload.id_project)))) };
     }),
   );
 }

@@ -15,7 +15,14 @@ export const deliveryMessageSchema = z.object({
   projectId: z.string().min(1),
   subscriptionId: z.string().min(1),
   publishedAt: z.string(),
-  payload: z.record(z.string(), z.unknown()),
+  /**
+   * The payload as published, this very object: `z.record` would copy it key by key into a new
+   * object, and assigning a `__proto__` key sets the copy's prototype instead of a key, so a
+   * payload's own `__proto__` would be dropped before delivery.
+   */
+  payload: z.custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
+    message: 'must be a JSON object',
+  }),
   /** The number the next POST gets in the attempt log (1 for the first). */
   attempt: z.number().int().positive().default(1),
   /** Retries of the schedule already spent; 0 until the first failure (and again after a DLQ redrive). */

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { DeliveryMessage, webhookIdOf } from './delivery-message';
 import { OPERATOR_SELECT_EVENT, deriveTopics } from './event-catalog';
+import { checkClaimCheckBinding, readClaimCheck } from './claim-check';
 
 /** An EventBridge event as the rule delivers it to the fan-out queue (DESIGN §2). */
 export const eventEnvelopeSchema = z.object({
@@ -20,8 +21,12 @@ export class MalformedEventError extends Error {
   }
 }
 
-/** Reads and validates a fan-out queue message body. */
-export function parseEnvelope(body: string): EventEnvelope {
+/**
+ * Reads and validates a fan-out queue message body. A detail carrying a claim check is taken
+ * only when the claim check names `claimCheckBucket` and a key of the event's own project:
+ * anything else is a pointer published to reach another project's payloads, malformed here.
+ */
+export function parseEnvelope(body: string, claimCheckBucket?: string): EventEnvelope {
   let raw: unknown;
   try {
     raw = JSON.parse(body);
@@ -38,7 +43,15 @@ export function parseEnvelope(body: string): EventEnvelope {
   }
   // The payload is delivered as published: the parsed detail would list `id_project` first,
   // so the raw object (same keys, original order) is kept.
-  return { ...parsed.data, detail: (raw as { detail: EventEnvelope['detail'] }).detail };
+  const detail = (raw as { detail: EventEnvelope['detail'] }).detail;
+  try {
+    const claimCheck = readClaimCheck(detail);
+    if (claimCheck) checkClaimCheckBinding(claimCheck, detail.id_project, claimCheckBucket);
+  } catch (error) {
+    // A malformed or foreign claim check: retrying will not make it readable.
+    throw new MalformedEventError((error as Error).message);
+  }
+  return { ...parsed.data, detail };
 }
 
 /** Finds the ids of a project's subscriptions to a topic. */

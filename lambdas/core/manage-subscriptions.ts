@@ -9,7 +9,7 @@ import {
   newSubscriptionId,
   toView,
 } from './subscription';
-import { Resolver, TargetPolicy, checkTargetAddress, checkTargetForm } from './target-policy';
+import { Resolver, TargetPolicy, checkTargetAddress, checkTargetForm, normalizeTarget } from './target-policy';
 
 /** What managing subscriptions needs from storage. */
 export interface SubscriptionRepository {
@@ -33,11 +33,19 @@ export interface SubscriptionDeps {
   now?: () => Date;
 }
 
-/** Refuses a target by form or by where it leads, naming the field. */
-async function assertTargetAllowed(target: string, deps: SubscriptionDeps): Promise<void> {
+/**
+ * Refuses a target by form or by where it leads, naming the field; returns the form it is
+ * stored in (its parsed URL's `href`), checked again since normalizing may lengthen it.
+ */
+async function allowedTarget(target: string, deps: SubscriptionDeps): Promise<string> {
+  const typedProblem = checkTargetForm(target, deps.targetPolicy);
+  const normalized = typedProblem ? target : normalizeTarget(target);
   const problem =
-    checkTargetForm(target, deps.targetPolicy) ?? (await checkTargetAddress(target, deps.targetPolicy, deps.resolve));
+    typedProblem ??
+    checkTargetForm(normalized, deps.targetPolicy) ??
+    (await checkTargetAddress(normalized, deps.targetPolicy, deps.resolve));
   if (problem) throw new ValidationError(`target ${problem}`, [{ field: 'target', message: problem }]);
+  return normalized;
 }
 
 /** What a create came to: a new subscription, or the one that already had this event and target. */
@@ -47,9 +55,9 @@ export interface CreateOutcome {
 }
 
 /**
- * Creates a subscription. Creating one again (same event and target in the project) is
- * idempotent, as in Tiledesk: the existing subscription comes back, secret included, so a
- * connector that subscribes at every start keeps working. The result and rotations are the
+ * Creates a subscription, its target stored normalized. Creating one again (same event and
+ * normalized target in the project) is idempotent, as in Tiledesk: the existing subscription
+ * comes back, secret included, so a connector that subscribes at every start keeps working. The result and rotations are the
  * only places a secret is ever returned.
  */
 export async function createSubscription(
@@ -58,13 +66,13 @@ export async function createSubscription(
   createdBy: string,
   deps: SubscriptionDeps,
 ): Promise<CreateOutcome> {
-  await assertTargetAllowed(input.target, deps);
+  const target = await allowedTarget(input.target, deps);
   const now = (deps.now?.() ?? new Date()).toISOString();
   const subscription: Subscription = {
     _id: newSubscriptionId(),
     id_project: projectId,
     event: input.event,
-    target: input.target,
+    target,
     createdBy,
     createdAt: now,
     updatedAt: now,
@@ -103,10 +111,8 @@ export async function updateSubscription(
   deps: SubscriptionDeps,
 ): Promise<SubscriptionView> {
   const previous = await getSubscription(projectId, subscriptionId, deps);
-  if (changes.target !== undefined && changes.target !== previous.target) {
-    await assertTargetAllowed(changes.target, deps);
-  }
   const { rateLimit, ...rest } = changes;
+  if (rest.target !== undefined && rest.target !== previous.target) rest.target = await allowedTarget(rest.target, deps);
   const next: Subscription = {
     ...previous,
     ...rest,

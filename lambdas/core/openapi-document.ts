@@ -63,6 +63,7 @@ const ERROR_RESPONSES = {
   404: ['NotFound', 'Absent, or another project’s'],
   409: ['Conflict', 'Conflicts with what exists (see the operation)'],
   413: ['PayloadTooLarge', 'The request body is over the route’s limit'],
+  429: ['TooManyRequests', 'Over the project’s request limit (or, on ingest, the source’s); retry after `Retry-After` seconds'],
   500: ['InternalError', 'An unexpected error; the message says no more'],
   503: ['Unavailable', 'The events could not be published now; retry'],
 } as const;
@@ -91,6 +92,13 @@ export interface RouteDoc {
 }
 
 const PROJECT_ERRORS: ErrorStatus[] = [400, 403];
+
+/** Routes held to a per-tenant request limit (lambdas/core/request-limit.ts): each may answer 429. */
+const LIMITED_ROUTES: ReadonlySet<string> = new Set([
+  ...SUBSCRIPTION_ROUTES.filter((route) => route.includes('{projectId}')),
+  PUBLISH_EVENTS_ROUTE,
+  TILEDESK_INGEST_ROUTE,
+]);
 const SECRET_HEADER = { 'x-hook-secret': 'The signing secret, as Tiledesk sends it' };
 
 /** The description of every route; the key is the route as `lambdas/core/settings.ts` spells it. */
@@ -223,7 +231,7 @@ export const ROUTE_DOCS: Partial<Record<string, RouteDoc>> = {
   'POST /{projectId}/events': {
     summary: 'Publish events (platform token)',
     description:
-      "For producers without AWS credentials: `{event, payload}` or a list of them, published to the bus as the platform's PutEvents would. `payload.id_project` defaults to the path's project and must match it; payloads over 256 KB are stored aside and delivered whole. 403 without the platform token.",
+      "For producers without AWS credentials: `{event, payload}` or a list of them, published to the bus as the platform's PutEvents would. `payload.id_project` defaults to the path's project and must match it; payloads over 256 KB are stored aside and delivered whole. 400 for a payload carrying the reserved field `tiledeskWebhooksClaimCheck`; 403 without the platform token; 429 over the project's events limit.",
     tag: 'Events',
     body: z.union([publishedEventSchema, publishedListSchema]),
     success: { 202: { description: 'Every event is on the bus', schema: publishResultSchema } },
@@ -241,7 +249,7 @@ export const ROUTE_DOCS: Partial<Record<string, RouteDoc>> = {
   'POST /tiledesk/ingest': {
     summary: "Tiledesk's own webhook request (an unmodified tiledesk-server)",
     description:
-      "The body is the request a tiledesk-server global subscription sends (`{hook, timestamp, payload, token}`); it is authenticated by the JWT Tiledesk signs into it (and `x-hook-secret`), never an API token. A verified event is published once (Tiledesk's retries are recognised); `operator.select` is answered with the routing object while Tiledesk waits.",
+      "The body is the request a tiledesk-server global subscription sends (`{hook, timestamp, payload, token}`); it is authenticated by the JWT Tiledesk signs into it (and `x-hook-secret`), never an API token; a token older than the freshness window is refused (401). 403 from a source outside the configured allowlist; 400 for a payload carrying the reserved field `tiledeskWebhooksClaimCheck`; 429 over the source's or the project's limit. A verified event is published once (Tiledesk's retries are recognised); `operator.select` is answered with the routing object while Tiledesk waits.",
     tag: 'Hooks',
     public: true,
     body: z.looseObject({}).meta({ description: "Tiledesk's webhook body, as tiledesk-server sends it" }),
@@ -251,7 +259,7 @@ export const ROUTE_DOCS: Partial<Record<string, RouteDoc>> = {
         schema: z.union([ingestResultSchema, routingRequestSchema]),
       },
     },
-    errors: [400, 401, 413, 503],
+    errors: [400, 401, 403, 413, 503],
   },
   'GET /openapi.json': {
     summary: 'This document',
@@ -345,6 +353,7 @@ function operation(route: string, doc: RouteDoc | undefined): JsonSchema {
     };
   }
   const errorStatuses = new Set<ErrorStatus>(doc.public ? doc.errors : [...doc.errors, 401, 500]);
+  if (LIMITED_ROUTES.has(route)) errorStatuses.add(429);
   for (const status of [...errorStatuses].sort()) {
     responses[status] = { $ref: `#/components/responses/${ERROR_RESPONSES[status][0]}` };
   }
@@ -459,7 +468,13 @@ export function buildOpenApiDocument(routes: readonly string[] = API_ROUTES): Js
       responses: Object.fromEntries(
         Object.values(ERROR_RESPONSES).map(([name, description]) => [
           name,
-          { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+          {
+            description,
+            ...(name === 'TooManyRequests' && {
+              headers: { 'Retry-After': { description: 'Seconds after which a request will pass', schema: { type: 'integer', minimum: 1 } } },
+            }),
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+          },
         ]),
       ),
     },

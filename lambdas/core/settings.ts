@@ -138,6 +138,22 @@ export const INGEST_THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const;
 /** The HTTP API stage's default throttling of every other route. */
 export const API_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
 
+/**
+ * Per-tenant request limits (lambdas/core/request-limit.ts), each a steady rate per second and
+ * a burst, kept in the table so they hold across Lambda containers. Settings (`npm start`
+ * variables; CDK context in camelCase): `PROJECT_API_LIMIT`, `PROJECT_EVENTS_LIMIT`,
+ * `INGEST_SOURCE_LIMIT`, as `<rate>,<burst>`; `0` turns one off. The defaults sit below the
+ * stage's own throttle (50/s, burst 100), so no single tenant can use it all up.
+ */
+export const REQUEST_LIMITS = {
+  /** A project's calls to the subscription API (by the path's project, once the caller is allowed). */
+  projectApi: { setting: 'PROJECT_API_LIMIT', context: 'projectApiLimit', defaults: { ratePerSecond: 10, burst: 40 } },
+  /** A project's published events: `POST /{projectId}/events` and Tiledesk ingest (by `id_project`). */
+  projectEvents: { setting: 'PROJECT_EVENTS_LIMIT', context: 'projectEventsLimit', defaults: { ratePerSecond: 25, burst: 100 } },
+  /** Requests to `POST /tiledesk/ingest` per source address, verified or not. */
+  ingestSource: { setting: 'INGEST_SOURCE_LIMIT', context: 'ingestSourceLimit', defaults: { ratePerSecond: 50, burst: 100 } },
+} as const;
+
 /** Subscription API defaults. */
 export const API = {
   subscriptionLimitPerProject: 100,
@@ -218,6 +234,16 @@ export const parseOrigins = (value: string | undefined): string[] =>
 
 /** Tiledesk's own webhook requests, from an unmodified tiledesk-server's global subscriptions (no API token). */
 export const TILEDESK_INGEST_ROUTE = 'POST /tiledesk/ingest';
+
+/** `POST /tiledesk/ingest` (DESIGN §7). */
+export const TILEDESK_INGEST = {
+  /**
+   * Oldest `iat` accepted, in seconds (`INGEST_TOKEN_MAX_AGE_SECONDS`; context
+   * `ingestTokenMaxAgeSeconds`): Tiledesk signs at send time, so minutes cover clock skew and
+   * its own queueing while keeping a captured request's useful life short.
+   */
+  tokenMaxAgeSeconds: 300,
+} as const;
 
 /** Publishing over HTTPS for producers without AWS credentials (platform token). */
 export const PUBLISH_EVENTS_ROUTE = 'POST /{projectId}/events';

@@ -26,6 +26,16 @@ const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 export type TargetProblem = string | null;
 
 /**
+ * The one refusal of a target that is, resolves to, or cannot be told apart from an internal
+ * address: private, reserved, or unresolvable names all get these very words, in the API's
+ * answers and in attempt logs, so neither tells which internal host names exist. It names the
+ * settings that make exceptions, so a newcomer learns how to allow a private receiver.
+ */
+export const UNREACHABLE_TARGET =
+  'is not a public address (private, reserved and unresolvable hosts are refused alike); ' +
+  'to allow one, add its host name or CIDR to TARGET_ALLOWLIST (npm start) or to the targetAllowlist context (cdk deploy)';
+
+/**
  * Checks the form of a target URL: scheme, length, no credentials, a host. Host names are
  * normalised by the WHATWG parser, so decimal, octal and hex IPv4 spellings become dotted quads.
  */
@@ -49,9 +59,10 @@ export function checkTargetForm(target: string, policy: TargetPolicy): TargetPro
 
 /**
  * Checks where a target leads: refuses one that is, or resolves to, a denied address unless
- * the allowlist exempts it. Used at creation and, with the address pinned, at delivery. The
- * refusal never names the resolved address: it would turn the API into a DNS oracle for
- * internal names.
+ * the allowlist exempts it, and one that cannot be resolved, with the same words
+ * ({@link UNREACHABLE_TARGET}). Used at creation and, with the address pinned, at delivery. The
+ * refusal never names the resolved address nor says whether the name resolved: either would
+ * turn the API into a DNS oracle for internal names.
  */
 export async function checkTargetAddress(
   target: string,
@@ -61,9 +72,19 @@ export async function checkTargetAddress(
   const host = normalizeHost(new URL(target).hostname);
   if (policy.allowlist.hosts.has(host)) return null;
   const addresses = isIP(host) ? [host] : await resolveOrEmpty(resolve, host);
-  if (addresses.length === 0) return `host ${host} cannot be resolved`;
+  if (addresses.length === 0) return UNREACHABLE_TARGET;
   const denied = addresses.some((address) => isDeniedAddress(address, policy.allowlist));
-  return denied ? 'resolves to a private or reserved address' : null;
+  return denied ? UNREACHABLE_TARGET : null;
+}
+
+/**
+ * The target as it will be stored, shown and called: the WHATWG parser's `href` of an accepted
+ * target. What is delivered to is what the parser makes of the text (`http://a.example\@10.0.0.1/`
+ * goes to `a.example`), so storing the typed text would show one host and call another, and let
+ * two spellings of one URL pass the duplicate check.
+ */
+export function normalizeTarget(target: string): string {
+  return new URL(target).href;
 }
 
 async function resolveOrEmpty(resolve: Resolver, host: string): Promise<string[]> {

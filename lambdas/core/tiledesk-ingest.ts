@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
 import { UnauthenticatedError, ValidationError } from './errors';
 import { isKnownEvent } from './event-catalog';
+import { CLAIM_CHECK_FIELD, reservedFieldsIn } from './claim-check';
 import { TILEDESK_AUDIENCE, TiledeskKeys, verifyTiledeskToken } from './tiledesk-token';
 
 /**
@@ -29,14 +30,24 @@ export interface IngestedEvent {
 export interface IngestSettings {
   /** `GLOBAL_SECRET` (HS256) and/or the public key of `GLOBAL_SECRET_OR_PRIVATE_KEY` (RS256). */
   keys: TiledeskKeys;
-  /** The `secret` stored in the global subscriptions, sent as `x-hook-secret`; checked when set. */
-  hookSecret?: string;
+  /** The `secret` stored in the global subscriptions, sent as `x-hook-secret`; required. */
+  hookSecret: string;
+  /**
+   * How old a token's `iat` may be. Tiledesk signs each request's token as it sends it, so a
+   * genuine request is seconds old; an older one is a captured request played again.
+   */
+  tokenMaxAgeSeconds: number;
 }
 
+/** A clock difference with Tiledesk's servers tolerated on `iat`. */
+const CLOCK_LEEWAY_SECONDS = 60;
+
 /**
- * Authenticates and reads one request: `x-hook-secret` (when one is configured) and the body's
- * `token` (verified as Tiledesk signs it, and issued for the body's `hook`) → 401; a body that
- * is not Tiledesk's, an unknown `hook.event`, no `payload.id_project` → 400 naming the field.
+ * Authenticates and reads one request: `x-hook-secret` and the body's `token` (verified as
+ * Tiledesk signs it, issued for the body's `hook`, and fresh: its `iat` within the window) → 401;
+ * a body that is not Tiledesk's, an unknown `hook.event`, no `payload.id_project`, the reserved
+ * claim-check field → 400 naming the field. The token signs the hook, not the payload: within
+ * the window a captured request can carry another payload (docs/security.md).
  */
 export function readIngestRequest(
   rawBody: string,
@@ -44,7 +55,7 @@ export function readIngestRequest(
   settings: IngestSettings,
   nowSeconds = Math.floor(Date.now() / 1000),
 ): IngestedEvent {
-  if (settings.hookSecret !== undefined && !sameSecret(hookSecretHeader ?? '', settings.hookSecret)) {
+  if (!sameSecret(hookSecretHeader ?? '', settings.hookSecret)) {
     throw new UnauthenticatedError('x-hook-secret does not match the global subscription secret');
   }
   let raw: unknown;
@@ -56,6 +67,7 @@ export function readIngestRequest(
   const token = (raw as { token?: unknown } | null)?.token;
   if (typeof token !== 'string' || token === '') throw new UnauthenticatedError('token missing from the body');
   const claims = verifyTiledeskToken(token, settings.keys, { subject: 'subscription', audience: TILEDESK_AUDIENCE }, nowSeconds);
+  assertFresh(claims.iat, settings.tokenMaxAgeSeconds, nowSeconds);
 
   const parsed = ingestBodySchema.safeParse(raw);
   if (!parsed.success) {
@@ -72,7 +84,18 @@ export function readIngestRequest(
   if (!isKnownEvent(hook.event)) {
     throw new ValidationError(`unknown event ${hook.event}`, [{ field: 'hook.event', message: 'not a Tiledesk event this service knows' }]);
   }
+  const [reserved] = reservedFieldsIn([payload], () => `payload.${CLAIM_CHECK_FIELD}`);
+  if (reserved) throw new ValidationError(`${reserved} is reserved`, [{ field: reserved, message: 'reserved for the service\'s own claim checks' }]);
   return { event: hook.event, payload, requestHash: createHash('sha256').update(rawBody).digest('base64url') };
+}
+
+/** 401 unless the token was issued within the last `maxAgeSeconds` (and not in the future). */
+function assertFresh(iat: number | undefined, maxAgeSeconds: number, nowSeconds: number): void {
+  if (iat === undefined) throw new UnauthenticatedError('token has no iat: Tiledesk signs every request with one');
+  if (iat > nowSeconds + CLOCK_LEEWAY_SECONDS) throw new UnauthenticatedError('token issued in the future');
+  if (nowSeconds - iat > maxAgeSeconds) {
+    throw new UnauthenticatedError(`token issued ${nowSeconds - iat} s ago: ingest takes tokens up to ${maxAgeSeconds} s old`);
+  }
 }
 
 function sameSecret(given: string, expected: string): boolean {

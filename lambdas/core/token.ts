@@ -15,6 +15,8 @@ export interface Principal {
 
 const claimsSchema = z.object({
   sub: z.string().min(1),
+  iss: z.string().optional(),
+  aud: z.union([z.string(), z.array(z.string())]).optional(),
   exp: z.number(),
   iat: z.number().optional(),
   nbf: z.number().optional(),
@@ -24,7 +26,11 @@ const claimsSchema = z.object({
 
 type Claims = z.infer<typeof claimsSchema>;
 
-const headerSchema = z.object({ alg: z.literal('HS256'), typ: z.string().optional() });
+/**
+ * `crit` names header extensions the verifier must understand (RFC 7515 §4.1.11); we
+ * understand none, so a token carrying it is refused rather than read without them.
+ */
+const headerSchema = z.object({ alg: z.literal('HS256'), typ: z.string().optional(), crit: z.never().optional() });
 
 /**
  * The issuer's clock (an IdP's, or the platform minting HS256 tokens) may run ahead of ours;
@@ -36,7 +42,7 @@ const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toS
 
 /** Signs an HS256 JWT. `ttlSeconds` sets `exp`; used by the token CLI and tests. */
 export function signToken(
-  claims: { sub: string; projects?: Record<string, Role>; platform?: boolean },
+  claims: { sub: string; projects?: Record<string, Role>; platform?: boolean; iss?: string; aud?: string },
   secret: string,
   ttlSeconds = 3600,
   nowSeconds = Math.floor(Date.now() / 1000),
@@ -55,19 +61,31 @@ export function readAuthorizationHeader(header: string | undefined): string {
 /** The refusal of a well-formed token that no accepted secret or key signed. */
 export const INVALID_SIGNATURE = 'Invalid token signature';
 
+/** What a token must also carry, when the deployment sets it (`JWT_ISSUER`, `JWT_AUDIENCE`). */
+export interface TokenExpectations {
+  /** Exact `iss` the token must carry. @default no check */
+  issuer?: string;
+  /** A value the token's `aud` (string or array) must contain. @default no check */
+  audience?: string;
+}
+
 /**
- * Verifies an HS256 JWT: only HS256 is accepted (never `none` or another algorithm), the
- * signature is compared in constant time with each accepted secret (during a rotation, the
- * current and the previous one), `exp` is required and must be in the future, and `nbf`,
- * when present, must not be ahead of now by more than a minute of clock skew.
+ * Verifies an HS256 JWT: only HS256 is accepted (never `none` or another algorithm, never a
+ * `crit` header), the signature is compared in constant time with each accepted secret (during
+ * a rotation, the current and the previous one), `exp` is required and must be in the future,
+ * `nbf`, when present, must not be ahead of now by more than a minute of clock skew, and `iss`
+ * and `aud` must match when `expected` names them.
  */
 export function verifyToken(
   token: string,
   secrets: string | readonly string[],
   nowSeconds = Math.floor(Date.now() / 1000),
+  expected: TokenExpectations = {},
 ): Principal {
   const [headerPart, payloadPart, signaturePart] = splitToken(token);
-  if (!headerSchema.safeParse(parseSegment(headerPart)).success) throw new UnauthenticatedError('Unsupported token algorithm');
+  const header = parseSegment(headerPart);
+  if ((header as { alg?: unknown } | null)?.alg !== 'HS256') throw new UnauthenticatedError('Unsupported token algorithm');
+  if (!headerSchema.safeParse(header).success) throw new UnauthenticatedError('Unsupported token header');
   const actual = Buffer.from(signaturePart, 'base64url');
   const signedBy = (secret: string): boolean => {
     const expected = createHmac('sha256', secret).update(`${headerPart}.${payloadPart}`).digest();
@@ -76,7 +94,17 @@ export function verifyToken(
   if (!(typeof secrets === 'string' ? [secrets] : secrets).some(signedBy)) {
     throw new UnauthenticatedError(INVALID_SIGNATURE);
   }
-  return principalOf(readClaims(claimsSchema, payloadPart, nowSeconds));
+  const claims = readClaims(claimsSchema, payloadPart, nowSeconds);
+  assertIssuerAndAudience(claims, expected);
+  return principalOf(claims);
+}
+
+/** 401 unless `iss` and `aud` are those expected (each checked only when expected). */
+function assertIssuerAndAudience({ iss, aud }: { iss?: string; aud?: string | string[] }, expected: TokenExpectations): void {
+  if (expected.issuer !== undefined && iss !== expected.issuer) throw new UnauthenticatedError('Token issuer not accepted');
+  if (expected.audience !== undefined && !(Array.isArray(aud) ? aud : [aud]).includes(expected.audience)) {
+    throw new UnauthenticatedError('Token audience not accepted');
+  }
 }
 
 /**
@@ -95,12 +123,7 @@ export const jwkSchema = z.looseObject({
 export type Jwk = z.infer<typeof jwkSchema>;
 
 /** What an RS256 token must also match, besides a key of the set. */
-export interface Rs256Expectations {
-  /** Exact `iss` the token must carry. @default no check */
-  issuer?: string;
-  /** A value the token's `aud` (string or array) must contain. @default no check */
-  audience?: string;
-}
+export type Rs256Expectations = TokenExpectations;
 
 /** Below this modulus an RSA key is refused: 2048 bits is the floor of RFC 7518 §3.3. */
 const MIN_RSA_MODULUS_BITS = 2048;
@@ -113,10 +136,6 @@ const rs256HeaderSchema = z.object({
   crit: z.never().optional(),
 });
 
-const rs256ClaimsSchema = claimsSchema.extend({
-  iss: z.string().optional(),
-  aud: z.union([z.string(), z.array(z.string())]).optional(),
-});
 
 /**
  * The token's header, unverified and only to choose how to verify it: `{}` when it cannot
@@ -163,12 +182,8 @@ export function verifyRs256Token(
   if (!publicKeys.some((key) => verify('sha256', data, key, signature))) {
     throw new UnauthenticatedError('Invalid token signature');
   }
-  const claims = readClaims(rs256ClaimsSchema, payloadPart, nowSeconds);
-  const { iss, aud } = claims;
-  if (expected.issuer !== undefined && iss !== expected.issuer) throw new UnauthenticatedError('Token issuer not accepted');
-  if (expected.audience !== undefined && !(Array.isArray(aud) ? aud : [aud]).includes(expected.audience)) {
-    throw new UnauthenticatedError('Token audience not accepted');
-  }
+  const claims = readClaims(claimsSchema, payloadPart, nowSeconds);
+  assertIssuerAndAudience(claims, expected);
   return principalOf(claims);
 }
 

@@ -20,7 +20,7 @@ const config = readConfig(
   z.object({
     /** The identity provider's key set; RS256 tokens are accepted only when it is set. */
     JWKS_URL: optionalSetting,
-    /** `iss` and `aud` that RS256 tokens must carry, when set. */
+    /** `iss` and `aud` that every token (HS256 and RS256) must carry, when set. */
     JWT_ISSUER: optionalSetting,
     JWT_AUDIENCE: optionalSetting,
     /** Tiledesk sign-in: Tiledesk's API, asked for the caller's role in a project. */
@@ -46,6 +46,7 @@ const tiledesk =
 // (see createJwksSource, createJwtSecretSource).
 const jwks = config.JWKS_URL ? createJwksSource(config.JWKS_URL) : undefined;
 const jwtSecrets = createJwtSecretSource(secretReaderFor());
+const expectations = { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
 
 /** What the authorizer hands to the API functions (values must be primitives). */
 export interface AuthorizerContext {
@@ -116,7 +117,7 @@ async function verifyCaller(token: string): Promise<Principal> {
   const { alg, kid } = readTokenHeader(token);
   if (jwks && alg === 'RS256') {
     const keys = kid ? await jwks.keysFor(kid) : [];
-    return verifyRs256Token(token, keys, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
+    return verifyRs256Token(token, keys, expectations);
   }
   return verifyHs256(token);
 }
@@ -132,12 +133,12 @@ export async function verifyHs256(
   nowSeconds = Math.floor(Date.now() / 1000),
 ): Promise<Principal> {
   try {
-    return verifyToken(token, await secrets.secrets(), nowSeconds);
+    return verifyToken(token, await secrets.secrets(), nowSeconds, expectations);
   } catch (error) {
     if (!(error instanceof UnauthenticatedError) || error.message !== INVALID_SIGNATURE) throw error;
     const refreshed = await secrets.refreshed();
     if (!refreshed) throw error;
-    return verifyToken(token, refreshed, nowSeconds);
+    return verifyToken(token, refreshed, nowSeconds, expectations);
   }
 }
 

@@ -13,6 +13,8 @@ const config = readConfig(
     TABLE_NAME: z.string().min(1),
     DELIVERY_QUEUE_URL: z.string().min(1),
     FAN_OUT_QUEUE_URL: z.string().min(1),
+    /** The only bucket a published claim check may name; without it every claim check is malformed. */
+    CLAIM_CHECK_BUCKET: z.string().optional(),
   }),
 );
 
@@ -34,7 +36,7 @@ async function planRecord(
 ): Promise<void> {
   let envelope;
   try {
-    envelope = parseEnvelope(record.body);
+    envelope = parseEnvelope(record.body, config.CLAIM_CHECK_BUCKET);
   } catch (error) {
     if (error instanceof MalformedEventError) {
       malformed.add(record.messageId);

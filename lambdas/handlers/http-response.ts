@@ -7,6 +7,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   ServiceUnavailableError,
+  TooManyRequestsError,
   UnauthenticatedError,
   ValidationError,
 } from '../core/errors';
@@ -18,9 +19,17 @@ import { logger } from '../adapters/observability';
 export type ApiEvent = APIGatewayProxyEventV2WithLambdaAuthorizer<AuthorizerContext>;
 export type ApiResult = APIGatewayProxyStructuredResultV2;
 
-/** A JSON response. */
+/**
+ * A JSON response. Every API answer is `no-store`: creates and rotations carry a signing secret,
+ * and the others carry a project's data (attempt logs with payloads); none may be kept by a
+ * browser or a shared cache.
+ */
 export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
-  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: stringifyJson(body) };
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    body: stringifyJson(body),
+  };
 }
 
 /** The one place errors become HTTP statuses; anything unexpected is logged and is a 500. */
@@ -35,6 +44,7 @@ export function errorResponse(error: unknown): ApiResult {
     msg: (error as Error).message,
   };
   if (error instanceof ValidationError && error.errors.length > 0) body.errors = error.errors;
+  if (error instanceof TooManyRequestsError) return jsonResponse(status, body, { 'retry-after': String(error.retryAfterSeconds) });
   return jsonResponse(status, body);
 }
 
@@ -45,6 +55,7 @@ function statusOf(error: unknown): number {
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError) return 409;
   if (error instanceof PayloadTooLargeError) return 413;
+  if (error instanceof TooManyRequestsError) return 429;
   if (error instanceof ServiceUnavailableError) return 503;
   return 500;
 }

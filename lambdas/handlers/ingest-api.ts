@@ -1,9 +1,11 @@
 import * as z from 'zod';
-import { DELIVERY, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, TILEDESK_INGEST_ROUTE } from '../core/settings';
+import { DELIVERY, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, REQUEST_LIMITS, TILEDESK_INGEST, TILEDESK_INGEST_ROUTE } from '../core/settings';
+import { isAllowedSource, parseSourceAllowlist, plainAddress, sourceLimitKey } from '../core/ingest-source';
+import { parseRequestLimit } from '../core/request-limit';
 import { parseAllowlist } from '../core/address-policy';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthenticatedError, ValidationError } from '../core/errors';
-import { TiledeskEvent } from '../core/claim-check';
+import { CLAIM_CHECK_FIELD, TiledeskEvent, reservedFieldsIn } from '../core/claim-check';
 import { idSchema } from '../core/subscription';
 import { RoutingRequest, routingRequestSchema } from '../core/operator-select';
 import { IngestSettings, IngestedEvent, readIngestRequest } from '../core/tiledesk-ingest';
@@ -13,6 +15,7 @@ import { createClaimCheckStore } from '../adapters/claim-check-store';
 import { readConfig } from '../adapters/config';
 import { publishTiledeskEvents } from '../adapters/event-publisher';
 import { IngestDedupeStore } from '../adapters/ingest-dedupe-store';
+import { RequestLimitStore } from '../adapters/request-limit-store';
 import { instrument, logger, metrics } from '../adapters/observability';
 import { operatorSelectRouter } from '../adapters/operator-select-router';
 import { loadSecretSetting } from '../adapters/secret-setting';
@@ -36,6 +39,12 @@ const config = readConfig(
     /** The `origin` header of the operator.select hook's POST, as every webhook's. */
     WEBHOOK_ORIGIN: z.string().min(1),
     OPERATOR_SELECT_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.operatorSelectTimeoutMs),
+    /** How old a Tiledesk token's `iat` may be. */
+    INGEST_TOKEN_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(TILEDESK_INGEST.tokenMaxAgeSeconds),
+    /** Tiledesk's egress addresses (CIDRs); unset: any source. */
+    TILEDESK_INGEST_SOURCE_ALLOWLIST: z.string().optional(),
+    [REQUEST_LIMITS.ingestSource.setting]: z.string().optional(),
+    [REQUEST_LIMITS.projectEvents.setting]: z.string().optional(),
   }),
 );
 
@@ -45,21 +54,34 @@ const claimChecks = config.CLAIM_CHECK_BUCKET ? createClaimCheckStore(config.CLA
 const subscriptions = new SubscriptionStore(config.TABLE_NAME);
 const attemptLogs = new AttemptLogStore(config.TABLE_NAME);
 const allowlist = parseAllowlist(config.TARGET_ALLOWLIST);
+const sourceAllowlist = parseSourceAllowlist(config.TILEDESK_INGEST_SOURCE_ALLOWLIST);
+const limits = new RequestLimitStore(config.TABLE_NAME);
+const sourceLimit = parseRequestLimit(REQUEST_LIMITS.ingestSource.setting, config.INGEST_SOURCE_LIMIT, REQUEST_LIMITS.ingestSource.defaults);
+const eventsLimit = parseRequestLimit(REQUEST_LIMITS.projectEvents.setting, config.PROJECT_EVENTS_LIMIT, REQUEST_LIMITS.projectEvents.defaults);
 
 /** Lambda's synchronous payload limit is 6 MB; a body above this cannot be a Tiledesk event we can take. */
 const MAX_INGEST_BODY_BYTES = 5 * 1024 * 1024;
 
 /**
  * `POST /tiledesk/ingest`: the webhook request of an unmodified tiledesk-server's global
- * subscriptions. A verified event is published to the bus once (Tiledesk's retries of the same
- * request are recognised) and answered 200 at once; operator.select is answered with the
- * routing object while Tiledesk waits. Refused requests publish nothing.
+ * subscriptions. The source must be allowed (when an allowlist is set, 403) and within its
+ * request limit (429); the request verified (401/400) and its project within its events limit
+ * (429). A verified event is published to the bus once (Tiledesk's retries of the same request
+ * are recognised) and answered 200 at once; operator.select is answered with the routing object
+ * while Tiledesk waits. Refused requests publish nothing.
  */
 export async function ingestTiledeskRequest(event: ApiEvent): Promise<ApiResult> {
   metrics.addMetric('TiledeskIngestRequest', 'Count', 1);
   let ingested: IngestedEvent;
   try {
+    const source = event.requestContext.http.sourceIp;
+    if (!isAllowedSource(source, sourceAllowlist)) {
+      throw new ForbiddenError(`source address ${plainAddress(source)} is not in TILEDESK_INGEST_SOURCE_ALLOWLIST`);
+    }
+    await limits.take('ingest-source', sourceLimitKey(source), sourceLimit, `source ${sourceLimitKey(source)}`);
     ingested = readIngestRequest(rawBodyOf(event), event.headers?.['x-hook-secret'], await ingestSettings());
+    const projectId = ingested.payload.id_project;
+    await limits.take('events', projectId, eventsLimit, `project ${projectId}`);
   } catch (error) {
     metrics.addMetric('TiledeskIngestRefused', 'Count', 1);
     logger.info('Tiledesk request refused', { reason: (error as Error).message });
@@ -88,7 +110,11 @@ export async function ingestTiledeskRequest(event: ApiEvent): Promise<ApiResult>
   }
 }
 
-/** Tiledesk's keys and the global subscription secret, read once per container. */
+/**
+ * Tiledesk's keys and the global subscription secret, read once per container. Synth and
+ * `npm start` refuse ingest without the hook secret; a function somehow deployed without it
+ * refuses every request rather than skip the check.
+ */
 async function ingestSettings(): Promise<IngestSettings> {
   const [secret, hookSecret] = await Promise.all([
     loadSecretSetting('TILEDESK_GLOBAL_SECRET'),
@@ -97,7 +123,10 @@ async function ingestSettings(): Promise<IngestSettings> {
   if (secret === undefined && publicKey === undefined) {
     throw new UnauthenticatedError('Tiledesk ingest is not configured: set TILEDESK_GLOBAL_SECRET or TILEDESK_GLOBAL_PUBLIC_KEY');
   }
-  return { keys: { secret, publicKey }, hookSecret };
+  if (hookSecret === undefined) {
+    throw new UnauthenticatedError('Tiledesk ingest is not configured: set TILEDESK_INGEST_HOOK_SECRET');
+  }
+  return { keys: { secret, publicKey }, hookSecret, tokenMaxAgeSeconds: config.INGEST_TOKEN_MAX_AGE_SECONDS };
 }
 
 const sender = {
@@ -140,6 +169,7 @@ export async function publishEvents(event: ApiEvent): Promise<ApiResult> {
     const principal = principalOf(event);
     if (!principal.platform) throw new ForbiddenError('publishing events needs the platform token');
     const { projectId } = parseWith(z.object({ projectId: idSchema }), event.pathParameters ?? {}, 'path');
+    await limits.take('events', projectId, eventsLimit, `project ${projectId}`);
     let raw: unknown;
     try {
       raw = JSON.parse(rawBodyOf(event) || 'null');
@@ -151,6 +181,14 @@ export async function publishEvents(event: ApiEvent): Promise<ApiResult> {
     const body = isList ? parseWith(publishedListSchema, raw, 'body') : [parseWith(publishedEventSchema, raw, 'body')];
     // Payloads are published as sent (zod's output would list `id_project` first).
     const rawEvents = (isList ? raw : [raw]) as { payload: Record<string, unknown> }[];
+    const reserved = reservedFieldsIn(
+      rawEvents.map((entry) => entry.payload),
+      (index) => `${isList ? `${index}.` : ''}payload.${CLAIM_CHECK_FIELD}`,
+    );
+    if (reserved.length > 0) {
+      const message = 'reserved for the service\'s own claim checks';
+      throw new ValidationError(`${reserved.join(', ')}: ${message}`, reserved.map((field) => ({ field, message })));
+    }
     events = body.map(({ event: name }, index) => {
       const payload = rawEvents[index]?.payload ?? {};
       if (payload.id_project !== undefined && payload.id_project !== projectId) {

@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { API, DELIVERY, SUBSCRIPTIONS_FUNCTION } from '../core/settings';
+import { API, DELIVERY, REQUEST_LIMITS, SUBSCRIPTIONS_FUNCTION } from '../core/settings';
+import { parseRequestLimit } from '../core/request-limit';
 import { EVENT_REFINEMENTS, OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { catalogWithExamples } from '../core/event-payloads';
 import { ConflictError, NotFoundError } from '../core/errors';
@@ -26,6 +27,7 @@ import { instrument, logger, metrics } from '../adapters/observability';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
 import { DeliveryHealthStore } from '../adapters/delivery-health-store';
+import { RequestLimitStore } from '../adapters/request-limit-store';
 import { HealthView, healthView } from '../core/delivery-health';
 import { sendMessages } from '../adapters/sqs-queue';
 import { postWebhook } from '../adapters/webhook-client';
@@ -50,8 +52,13 @@ const config = readConfig(
     DELIVERY_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.timeoutMs),
     WEBHOOK_ORIGIN: z.string().min(1),
     TEST_PING_TIMEOUT_MS: z.coerce.number().int().positive().default(SUBSCRIPTIONS_FUNCTION.testPingTimeoutMs),
+    [REQUEST_LIMITS.projectApi.setting]: z.string().optional(),
   }),
 );
+
+/** Each project's share of the API; one caller cannot use up the stage's throttle for all. */
+const projectLimit = parseRequestLimit(REQUEST_LIMITS.projectApi.setting, config.PROJECT_API_LIMIT, REQUEST_LIMITS.projectApi.defaults);
+const limits = new RequestLimitStore(config.TABLE_NAME);
 
 const allowlist = parseAllowlist(config.TARGET_ALLOWLIST);
 
@@ -104,6 +111,8 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
     const principal = principalOf(event);
     const { projectId, id, logId } = parseWith(pathSchema, event.pathParameters ?? {}, 'path');
     assertCanManage(principal, projectId);
+    // Counted once the caller may act on the project, so no one else can spend its share.
+    await limits.take('api', projectId, projectLimit, `project ${projectId}`);
     switch (event.routeKey) {
       case 'POST /{projectId}/subscriptions': {
         const input = parseBody(event, createSubscriptionSchema);

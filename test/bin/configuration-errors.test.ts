@@ -42,6 +42,9 @@ describe('npm start', () => {
     [{ OPERATOR_SELECT_TIMEOUT_MS: 'soon' }, /^OPERATOR_SELECT_TIMEOUT_MS=soon is not valid: use whole milliseconds/],
     [{ TARGET_ALLOWLIST: '10.0.0.0/99' }, /^TARGET_ALLOWLIST=10\.0\.0\.0\/99 is not valid: use comma-separated CIDRs and host names/],
     [{ PORT: '4000', AWS_PORT: '4000' }, /^PORT and AWS_PORT are both 4000: give them different ports/],
+    [{ TILEDESK_GLOBAL_SECRET: 'g' }, /^TILEDESK_INGEST_HOOK_SECRET is required when Tiledesk ingest is enabled \(TILEDESK_GLOBAL_SECRET is set\)/],
+    [{ PROJECT_API_LIMIT: 'lots' }, /^PROJECT_API_LIMIT=lots is not valid: use <requests per second>\[,<burst>\]/],
+    [{ TILEDESK_INGEST_SOURCE_ALLOWLIST: 'tiledesk.example' }, /^TILEDESK_INGEST_SOURCE_ALLOWLIST=tiledesk\.example is not valid: use comma-separated CIDRs/],
   ])('%o is refused in one line', async (env, pattern) => {
     expectOneLine(await runMarked('start', [], env), pattern);
   });

@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { UNREACHABLE_TARGET } from '../../lambdas/core/target-policy';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -48,7 +49,7 @@ describe('TARGET_ALLOWLIST= (set but empty) on the local stack', () => {
     });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({
-      errors: [{ field: 'target', message: 'resolves to a private or reserved address' }],
+      errors: [{ field: 'target', message: UNREACHABLE_TARGET }],
     });
   });
 });

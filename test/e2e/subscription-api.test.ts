@@ -14,6 +14,10 @@ import {
 } from '../support/api-expectations';
 import { ApiReply, TestStack, startTestStack } from '../support/local-stack-harness';
 import { Receiver, startReceiver } from '../support/receiver';
+import { UNREACHABLE_TARGET } from '../../lambdas/core/target-policy';
+
+/** The one refusal of private and unresolvable targets, exactly. */
+const UNREACHABLE = new RegExp(`^${UNREACHABLE_TARGET.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
 
 let t: TestStack;
 
@@ -158,11 +162,11 @@ describe('POST /{projectId}/subscriptions', () => {
       ['an ftp URL', 'ftp://127.0.0.1/hook', /https/],
       ['a URL over 2048 characters', `http://127.0.0.1/${'a'.repeat(2048)}`, /2048/],
       // The refusal never names an address (no DNS oracle for internal names).
-      ['a private address', 'http://10.0.0.1/hook', /^resolves to a private or reserved address$/],
-      ['the metadata address', 'http://169.254.169.254/latest', /^resolves to a private or reserved address$/],
-      ['an SIIT-translated loopback', 'http://[::ffff:0:7f00:1]/', /^resolves to a private or reserved address$/],
-      ['an ORCHIDv2 address', 'http://[2001:20::1]/', /private or reserved/],
-      ['a documentation address (3fff::/20)', 'http://[3fff::1]/', /private or reserved/],
+      ['a private address', 'http://10.0.0.1/hook', UNREACHABLE],
+      ['the metadata address', 'http://169.254.169.254/latest', UNREACHABLE],
+      ['an SIIT-translated loopback', 'http://[::ffff:0:7f00:1]/', UNREACHABLE],
+      ['an ORCHIDv2 address', 'http://[2001:20::1]/', UNREACHABLE],
+      ['a documentation address (3fff::/20)', 'http://[3fff::1]/', UNREACHABLE],
       ['a URL with CR/LF', 'http://127.0.0.1:9/ho\r\nok', /control characters/],
       ['a URL with a line feed in the host', 'http://127.0.\n0.1:9/hook', /control characters/],
       ['a URL with a tab', 'http://127.0.0.1:9/\thook', /control characters/],

@@ -92,8 +92,9 @@ const EXPECTED_GRANTS: Record<string, Grants> = {
     'Ingest/ClaimChecks.Arn/events/*': ['s3:GetObject'],
   },
   'Ingest/IngestApi/Function': {
-    // PutItem/DeleteItem: retry markers; GetItem, byTopic, BatchWriteItem: the operator.select hook and its log.
-    'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+    // PutItem/DeleteItem: retry markers; GetItem, byTopic, BatchWriteItem: the operator.select hook and its log;
+    // UpdateItem (and GetItem): the per-project and per-source request limits.
+    'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     'Store/Table.Arn/index/byTopic': ['dynamodb:Query'],
     'Events/Bus.Arn': ['events:PutEvents'],
     'Ingest/ClaimChecks.Arn/events/*': ['s3:PutObject'],

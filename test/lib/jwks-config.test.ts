@@ -72,8 +72,9 @@ describe('identity provider (RS256 via JWKS) settings', () => {
     expect(() => synthApp({ jwksUrl })).toThrow(/jwksUrl must be an https:\/\/ URL/);
   });
 
-  it('refuse an issuer or audience without a key set, which would be ignored', () => {
-    expect(() => StackTemplate.synth({ jwtIssuer: ISSUER })).toThrow(/set jwksUrl too/);
-    expect(() => StackTemplate.synth({ jwtAudience: AUDIENCE })).toThrow(/set jwksUrl too/);
+  it('pass an issuer and audience without a key set too: HS256 tokens are held to them', () => {
+    const stack = StackTemplate.synth({ jwtIssuer: ISSUER, jwtAudience: AUDIENCE });
+    expect(authorizerEnvironment(stack)).toMatchObject({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
+    expect(authorizerEnvironment(stack)).not.toHaveProperty('JWKS_URL');
   });
 });

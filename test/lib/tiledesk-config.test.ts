@@ -59,6 +59,29 @@ describe('Tiledesk ingest settings', () => {
     );
   });
 
+  it.each([
+    [{ globalSecretArn: SECRET_ARN }],
+    [{ globalPublicKey: '-----BEGIN PUBLIC KEY-----' }],
+  ])('refuse ingest without the hook secret at synth, naming the setting: %j', (tiledeskIngest) => {
+    expect(() => StackTemplate.synth({ tiledeskIngest })).toThrow(/^tiledeskHookSecretArn is required when Tiledesk ingest is enabled/);
+  });
+
+  it('pass the source allowlist, the token window and the request limits to the ingest function', () => {
+    const stack = StackTemplate.synth({
+      tiledeskIngest: { globalSecretArn: SECRET_ARN, hookSecretArn: HOOK_SECRET_ARN, sourceAllowlist: '203.0.113.0/24', tokenMaxAgeSeconds: 120 },
+      projectEventsLimit: { ratePerSecond: 5, burst: 9 },
+    });
+    expect(stack.environmentOf('EVENT_BUS_NAME')).toMatchObject({
+      TILEDESK_INGEST_SOURCE_ALLOWLIST: '203.0.113.0/24',
+      INGEST_TOKEN_MAX_AGE_SECONDS: '120',
+      PROJECT_EVENTS_LIMIT: '5,9',
+      INGEST_SOURCE_LIMIT: '50,100',
+    });
+    expect(() =>
+      StackTemplate.synth({ tiledeskIngest: { globalSecretArn: SECRET_ARN, hookSecretArn: HOOK_SECRET_ARN, sourceAllowlist: 'tiledesk.example' } }),
+    ).toThrow(/^tiledeskIngestSourceAllowlist=tiledesk\.example is not valid/);
+  });
+
   it('keep claim checks in a private, encrypted bucket whose objects expire with the attempt logs', () => {
     const [bucket] = Object.values(StackTemplate.synth().resources('AWS::S3::Bucket'));
     expect(bucket?.Properties).toMatchObject({

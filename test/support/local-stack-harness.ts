@@ -100,6 +100,9 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
     awsPort: 0,
     jwtSecret,
     ...options,
+    // The per-tenant request limits are off unless a test sets them: most test files call one
+    // project far faster than a tenant may (test/e2e/request-limits.test.ts tests the limits).
+    environment: { PROJECT_API_LIMIT: '0', PROJECT_EVENTS_LIMIT: '0', INGEST_SOURCE_LIMIT: '0', ...options.environment },
     onError: (error) => {
       ledger.record(error);
       options.onError?.(error);

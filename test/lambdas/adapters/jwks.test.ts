@@ -248,9 +248,16 @@ describe('the authorizer with JWKS_URL set', () => {
     });
   });
 
-  it('still accepts an HS256 token of the generated secret, as npm run token mints them', async () => {
-    const result = await call(signToken({ sub: 'cli-user', platform: true }, SECRET));
+  it('still accepts an HS256 token of the generated secret, as npm run token mints them with JWT_ISSUER and JWT_AUDIENCE set', async () => {
+    const result = await call(signToken({ sub: 'cli-user', platform: true, iss: ISSUER, aud: AUDIENCE }, SECRET));
     expect(result.context).toMatchObject({ authenticated: true, userId: 'cli-user', platform: true });
+  });
+
+  it('holds HS256 tokens to the configured issuer and audience too', async () => {
+    const withoutIssuer = await call(signToken({ sub: 'cli-user', platform: true, aud: AUDIENCE }, SECRET));
+    expect(withoutIssuer.context).toMatchObject({ authenticated: false, reason: 'Token issuer not accepted' });
+    const otherAudience = await call(signToken({ sub: 'cli-user', platform: true, iss: ISSUER, aud: 'elsewhere' }, SECRET));
+    expect(otherAudience.context).toMatchObject({ authenticated: false, reason: 'Token audience not accepted' });
   });
 
   it('picks up a key the identity provider rotated in', async () => {

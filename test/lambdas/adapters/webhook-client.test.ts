@@ -3,6 +3,8 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { parseAllowlist } from '../../../lambdas/core/address-policy';
 import { LookupAll, describeRequestError, postWebhook, vettedLookup } from '../../../lambdas/adapters/webhook-client';
+import { REDACTED } from '../../../lambdas/core/secret-redaction';
+import { UNREACHABLE_TARGET } from '../../../lambdas/core/target-policy';
 
 const loopbackAllowed = parseAllowlist('127.0.0.0/8,::1');
 const nothingAllowed = parseAllowlist('');
@@ -19,6 +21,9 @@ beforeAll(async () => {
       res.writeHead(302, { location: '/elsewhere' }).end();
     } else if (req.url === '/big') {
       res.writeHead(200).end('x'.repeat(100_000));
+    } else if (req.url === '/echo') {
+      // A debugging endpoint: answers with the request's headers.
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ headers: req.headers }));
     } else if (req.url === '/drip') {
       res.writeHead(200);
       const timer = setInterval(() => res.write('.'), 50);
@@ -118,7 +123,7 @@ describe('vettedLookup (DNS rebinding)', () => {
     const lookup = vettedLookup(nothingAllowed, rebindingResolver());
     expect(await resolveWith(lookup)).toEqual({ error: null, address: '93.184.216.34' });
     const second = await resolveWith(lookup);
-    expect(second.error?.message).toBe('rebind.example resolves to a private or reserved address');
+    expect(second.error?.message).toBe(`target ${UNREACHABLE_TARGET}`);
   });
 
   test('one private address among public ones refuses the host', async () => {
@@ -128,7 +133,49 @@ describe('vettedLookup (DNS rebinding)', () => {
         { address: '169.254.169.254', family: 4 },
       ]);
     const result = await resolveWith(vettedLookup(nothingAllowed, mixed));
-    expect(result.error?.message).toBe('rebind.example resolves to a private or reserved address');
+    expect(result.error?.message).toBe(`target ${UNREACHABLE_TARGET}`);
     expect(result.error?.message).not.toMatch(/169\.254/);
+  });
+});
+
+describe('one refusal for private and unresolvable targets', () => {
+  test('a private literal, a private name and a name that does not resolve read the same in the attempt', async () => {
+    const literal = await post(`${base}/hook`, nothingAllowed);
+    const named = await post(`http://localhost:${new URL(base).port}/hook`, nothingAllowed);
+    // .invalid never resolves (RFC 6761), with or without a network.
+    const unresolvable = await post('http://no-such-host.invalid/hook', nothingAllowed);
+    for (const result of [literal, named, unresolvable]) {
+      expect(result).toMatchObject({ error: `target ${UNREACHABLE_TARGET}`, errorKind: 'refused' });
+    }
+  });
+});
+
+describe('stored response bodies', () => {
+  const secret = `whsec_${Buffer.alloc(32, 251).toString('base64')}`;
+  const previous = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+
+  test("an echoing receiver's body keeps no secret, bearer token or JWT", async () => {
+    const result = await postWebhook({
+      url: `${base}/echo`,
+      headers: {
+        'content-type': 'application/json',
+        'x-hook-secret': secret,
+        'x-previous': previous,
+        authorization: 'Bearer abc.def-ghi-jkl',
+        'x-tiledesk': 'JWT eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln',
+      },
+      body: '{}',
+      timeoutMs: 2000,
+      maxResponseBytes: 4096,
+      allowlist: loopbackAllowed,
+    });
+    expect(result.statusCode).toBe(200);
+    // JSON.stringify leaves `/` as is; a receiver's encoder may write `\/`: both are caught.
+    for (const leaked of [secret, previous, secret.replace(/\//g, '\\/'), 'abc.def-ghi-jkl', 'eyJhbGciOiJIUzI1NiJ9']) {
+      expect(result.body).not.toContain(leaked);
+    }
+    expect(JSON.parse(result.body)).toMatchObject({
+      headers: { 'x-hook-secret': REDACTED, authorization: `Bearer ${REDACTED}`, 'x-tiledesk': `JWT ${REDACTED}` },
+    });
   });
 });

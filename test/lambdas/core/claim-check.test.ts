@@ -2,6 +2,10 @@ import {
   BusEntry,
   CLAIM_CHECK_FIELD,
   ClaimCheck,
+  ForeignClaimCheckError,
+  checkClaimCheckBinding,
+  claimCheckPrefixOf,
+  reservedFieldsIn,
   MAX_EVENT_ENTRY_BYTES,
   batchEntries,
   claimCheckDetail,
@@ -11,6 +15,7 @@ import {
   toBusEntries,
 } from '../../../lambdas/core/claim-check';
 import { deriveTopics } from '../../../lambdas/core/event-catalog';
+import { MalformedEventError, parseEnvelope } from '../../../lambdas/core/fan-out';
 
 const REF: ClaimCheck = { bucket: 'b', key: 'events/2026-12-01/x.json', bytes: 600_000 };
 const big = (size: number) => 'x'.repeat(size);
@@ -95,5 +100,39 @@ describe('batchEntries', () => {
 
   test('refuses an entry over the limit on its own', () => {
     expect(() => batchEntries([entry(MAX_EVENT_ENTRY_BYTES + 1)])).toThrow(/exceeds/);
+  });
+});
+
+describe('claim checks are bound to the deployment and the project', () => {
+  const BUCKET = 'claim-checks';
+  const own = (key: string): ClaimCheck => ({ bucket: BUCKET, key, bytes: 1 });
+
+  test('a key under the project\'s own prefix in the configured bucket is accepted', () => {
+    expect(() => checkClaimCheckBinding(own(`${claimCheckPrefixOf('p1')}2026-12-01/x.json`), 'p1', BUCKET)).not.toThrow();
+  });
+
+  test.each([
+    ['another project\'s key', own('events/victim/2026-12-01/x.json'), 'p1', BUCKET],
+    ['a key outside the prefix', own('secrets/p1/x.json'), 'p1', BUCKET],
+    ['a foreign bucket', { bucket: 'someone-elses', key: 'events/p1/x.json', bytes: 1 }, 'p1', BUCKET],
+    ['no configured bucket', own('events/p1/x.json'), 'p1', undefined],
+    ['no project', own('events/p1/x.json'), undefined, BUCKET],
+    // `a/b` is encoded, so project `a` cannot reach project `a/b`'s keys through a shared prefix.
+    ['a project whose id is a prefix of the key\'s', own(`${claimCheckPrefixOf('a/b')}x.json`), 'a', BUCKET],
+  ])('%s is refused before any read', (_what, claimCheck, projectId, bucket) => {
+    expect(() => checkClaimCheckBinding(claimCheck, projectId, bucket)).toThrow(ForeignClaimCheckError);
+  });
+
+  test('the fan-out treats a detail with a foreign claim check as malformed (poison), and takes its own', () => {
+    const envelope = (detail: object) => JSON.stringify({ id: 'e1', 'detail-type': 'request.close', source: 'tiledesk', time: '2026-12-01T00:00:00Z', detail });
+    const forged = { id_project: 'p1', [CLAIM_CHECK_FIELD]: own('events/victim/2026-12-01/x.json') };
+    expect(() => parseEnvelope(envelope(forged), BUCKET)).toThrow(MalformedEventError);
+    const genuine = { id_project: 'p1', [CLAIM_CHECK_FIELD]: own(`${claimCheckPrefixOf('p1')}2026-12-01/x.json`) };
+    expect(parseEnvelope(envelope(genuine), BUCKET).detail).toEqual(genuine);
+  });
+
+  test('reservedFieldsIn names each payload that carries the field', () => {
+    const payloads = [{ id_project: 'p' }, { id_project: 'p', [CLAIM_CHECK_FIELD]: {} }];
+    expect(reservedFieldsIn(payloads, (index) => `${index}.payload.${CLAIM_CHECK_FIELD}`)).toEqual([`1.payload.${CLAIM_CHECK_FIELD}`]);
   });
 });

@@ -85,6 +85,29 @@ describe('signToken and verifyToken', () => {
     expect(() => verifyToken(craftToken({ alg: 'HS512' }, validClaims), SECRET, NOW)).toThrow(UnauthenticatedError);
   });
 
+  it('refuses a crit header: no extension is understood here (RFC 7515 §4.1.11)', () => {
+    const token = craftToken({ alg: 'HS256', typ: 'JWT', crit: ['exp'] }, validClaims);
+    expect(() => verifyToken(token, SECRET, NOW)).toThrow(new UnauthenticatedError('Unsupported token header'));
+  });
+
+  describe('with an issuer and an audience configured (JWT_ISSUER, JWT_AUDIENCE)', () => {
+    const expected = { issuer: 'https://idp.example.com/', audience: 'tiledesk-webhooks' };
+    const withClaims = (extra: object) => craftToken({ alg: 'HS256', typ: 'JWT' }, { ...validClaims, ...extra });
+
+    it('accepts a token carrying both', () => {
+      expect(verifyToken(withClaims({ iss: expected.issuer, aud: ['other', expected.audience] }), SECRET, NOW, expected).userId).toBe('user-1');
+    });
+
+    it.each([
+      ['no iss', { aud: expected.audience }, 'Token issuer not accepted'],
+      ['another iss', { iss: 'https://evil.example/', aud: expected.audience }, 'Token issuer not accepted'],
+      ['no aud', { iss: expected.issuer }, 'Token audience not accepted'],
+      ['another aud', { iss: expected.issuer, aud: 'someone-else' }, 'Token audience not accepted'],
+    ])('refuses %s', (_name, extra, message) => {
+      expect(() => verifyToken(withClaims(extra), SECRET, NOW, expected)).toThrow(new UnauthenticatedError(message));
+    });
+  });
+
   it('refuses a token whose payload was changed after signing', () => {
     const token = signToken({ sub: 'user-1', projects: { p1: 'agent' } }, SECRET, 3600, NOW);
     const [header, , signature] = token.split('.') as [string, string, string];

@@ -1,0 +1,170 @@
+/**
+ * `npm run bench:hostile`: a healthy project's publish → receipt latency beside 14 hostile
+ * receivers (bench/hostile-receiver.mjs: endless bodies, slowloris, body drips, redirect loops
+ * and redirects to the metadata address, a 1 MB header, 10,000 headers, hangs, resets, silent
+ * closes, non-HTTP answers, endless 1xx, a chunk size that never ends, large 500s), each the
+ * subscriber of a project of its own publishing 2 events/s, against its baseline (the healthy
+ * project alone) in the same run. Target (issue 20): healthy p95 ≤ 3 × baseline p95. Each case
+ * runs on a fresh local stack in a process of its own; traffic stays on loopback.
+ *
+ * BENCH_HOSTILE_SECONDS sets each case's length (default 20); BENCH_HOSTILE_PATHS (comma-separated,
+ * e.g. `/hang,/slowloris`) keeps only those receivers, to find which one costs the most. Figures
+ * taken on a shared or busy machine are inflated: re-measure on a quiet one.
+ */
+import { ChildProcess, fork, spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { signToken } from '../lambdas/core/token';
+import { startLocalStack } from '../local/local-stack';
+
+const SECONDS = Number(process.env.BENCH_HOSTILE_SECONDS ?? 20);
+const HEALTHY_RATE = 20;
+const HOSTILE_RATE = 2;
+const DRAIN_MS = 30_000;
+/** The issue's target: the healthy p95 beside the hostile receivers, as a multiple of its baseline. */
+const TARGET_RATIO = 3;
+
+interface Receipt {
+  id: string;
+  at: number;
+  sentAt: number;
+}
+
+/** One case's figures. */
+export interface HostileCase {
+  name: string;
+  hostileReceivers: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  sent: number;
+  lost: number;
+}
+
+async function runCase(withHostile: boolean): Promise<HostileCase> {
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  const jwtSecret = 'bench-hostile-secret';
+  const stack = await startLocalStack({ port: 0, awsPort: 0, jwtSecret });
+  const { child, healthyPort, hostilePort, paths, receipts } = await startReceiver();
+  const events = new EventBridgeClient({ endpoint: stack.awsEndpoint });
+  const subscribe = async (project: string, port: number, target: string): Promise<void> => {
+    const token = signToken({ sub: 'bench', projects: { [project]: 'owner' } }, jwtSecret);
+    const reply = await fetch(`${stack.apiUrl}/${project}/subscriptions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ event: 'request.create', target: `http://127.0.0.1:${port}${target}` }),
+    });
+    if (reply.status >= 300) throw new Error(`subscribe failed: ${reply.status} ${await reply.text()}`);
+  };
+  const publish = async (project: string, n: number): Promise<void> => {
+    await events.send(
+      new PutEventsCommand({
+        Entries: [{ EventBusName: stack.busName, Source: 'tiledesk', DetailType: 'request.create', Detail: JSON.stringify({ id_project: project, n, sentAt: Date.now() }) }],
+      }),
+    );
+  };
+  try {
+    await subscribe('healthy', healthyPort, '/healthy');
+    const only = process.env.BENCH_HOSTILE_PATHS?.split(',').map((entry) => entry.trim()).filter(Boolean);
+    const hostile = withHostile ? paths.filter((hostilePath) => !only || only.includes(hostilePath)) : [];
+    for (const [index, hostilePath] of hostile.entries()) await subscribe(`hostile-${index}`, hostilePort, hostilePath);
+    const [sent = 0] = await paced(SECONDS * 1000, [
+      { every: 1000 / HEALTHY_RATE, send: (n) => publish('healthy', n) },
+      ...hostile.map((_, index) => ({ every: 1000 / HOSTILE_RATE, send: (n: number) => publish(`hostile-${index}`, n) })),
+    ]);
+    return await summarize(withHostile ? `beside ${hostile.length} hostile receivers` : 'baseline (healthy project alone)', hostile.length, sent, receipts);
+  } finally {
+    child.kill();
+    await stack.stop();
+  }
+}
+
+/** Calls each sender at its own pace for `durationMs`; returns how many each sent. */
+async function paced(durationMs: number, senders: { every: number; send: (n: number) => Promise<void> }[]): Promise<number[]> {
+  const started = Date.now();
+  return Promise.all(
+    senders.map(async ({ every, send }) => {
+      const pending: Promise<void>[] = [];
+      let n = 0;
+      for (; n * every < durationMs; n++) {
+        const wait = started + n * every - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        pending.push(send(n));
+      }
+      await Promise.all(pending);
+      return n;
+    }),
+  );
+}
+
+async function summarize(name: string, hostileReceivers: number, sent: number, receipts: Receipt[]): Promise<HostileCase> {
+  const deadline = Date.now() + DRAIN_MS;
+  const unique = () => new Map(receipts.map((receipt) => [receipt.id, receipt]));
+  while (unique().size < sent && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+  const latencies = [...unique().values()].map((receipt) => receipt.at - receipt.sentAt).sort((a, b) => a - b);
+  const percentile = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { name, hostileReceivers, p50Ms: percentile(0.5), p95Ms: percentile(0.95), p99Ms: percentile(0.99), sent, lost: sent - latencies.length };
+}
+
+interface ReceiverPorts {
+  healthyPort: number;
+  hostilePort: number;
+  paths: string[];
+}
+
+async function startReceiver(): Promise<ReceiverPorts & { child: ChildProcess; receipts: Receipt[] }> {
+  const child = fork(path.join(__dirname, 'hostile-receiver.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const receipts: Receipt[] = [];
+  const ports = await new Promise<ReceiverPorts>((resolve, reject) => {
+    child.once('error', reject);
+    child.on('message', (message: Partial<ReceiverPorts> | Receipt[]) => {
+      if (Array.isArray(message)) receipts.push(...message);
+      else if (message.healthyPort && message.hostilePort && message.paths) resolve(message as ReceiverPorts);
+    });
+  });
+  return { child, receipts, ...ports };
+}
+
+/** Runs both cases, each in a fresh process (handlers keep their clients for a process's life). */
+function measure(): HostileCase[] {
+  return [0, 1].map((index) => {
+    const run = spawnSync(path.join(__dirname, '..', 'node_modules', '.bin', 'tsx'), [__filename, '--case', String(index)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: 10 * 60_000,
+    });
+    const last = run.stdout.trim().split('\n').at(-1) ?? '';
+    if (run.status !== 0 || !last.startsWith('{')) throw new Error(`hostile case ${index} failed (exit ${run.status}): ${run.stdout}`);
+    return JSON.parse(last) as HostileCase;
+  });
+}
+
+function print([baseline, hostile]: HostileCase[]): boolean {
+  if (!baseline || !hostile) return false;
+  const ratio = hostile.p95Ms / baseline.p95Ms;
+  const pass = hostile.lost === 0 && ratio <= TARGET_RATIO;
+  console.log(`\nhealthy project (${HEALTHY_RATE} events/s, ${SECONDS} s) publish → receipt`);
+  console.log('case'.padEnd(40), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'p99 ms'.padStart(8), 'sent'.padStart(6), 'lost'.padStart(6));
+  for (const result of [baseline, hostile]) {
+    console.log(result.name.padEnd(40), ...[result.p50Ms, result.p95Ms, result.p99Ms, result.sent, result.lost].map((value, i) => String(value).padStart(i < 3 ? 8 : 6)));
+  }
+  console.log(`p95 ratio ${ratio.toFixed(2)} (target ≤ ${TARGET_RATIO}, nothing lost): ${pass ? 'PASS' : 'MISS'}`);
+  console.log(JSON.stringify({ baseline, hostile, p95Ratio: Number(ratio.toFixed(2)), pass }));
+  return pass;
+}
+
+if (require.main === module) {
+  const caseIndex = process.argv.indexOf('--case');
+  const work =
+    caseIndex > 0
+      ? runCase(process.argv[caseIndex + 1] === '1').then((result) => console.log(JSON.stringify(result)))
+      : Promise.resolve(measure()).then((results) => {
+          if (!print(results)) process.exitCode = 1;
+        });
+  work
+    .then(() => process.exit(process.exitCode ?? 0))
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    });
+}
