@@ -1,5 +1,6 @@
 import { IncomingMessage, Server, ServerResponse, createServer, request } from 'node:http';
 import { AddressInfo } from 'node:net';
+import type { BillingMeter } from './billing-meter';
 import { TableKeys, checkWriteRequest, isCheckedAction, tablesWritten } from './dynamodb-limits';
 
 /** A service behind the local AWS endpoint that answers requests itself. */
@@ -20,6 +21,8 @@ export interface AwsEndpointOptions {
   sqsExtensions?: (action: string) => LocalActionHandler | undefined;
   /** Counts each request by `service.action` when set (the benchmark reads it). */
   onRequest?: (service: string, action: string) => void;
+  /** Counts what AWS would bill for each request when set (the benchmark's cost model). */
+  meter?: BillingMeter;
 }
 
 export interface AwsEndpoint {
@@ -62,20 +65,26 @@ async function route(
   }
   if (options.s3Url && !target && isSignedForS3(req)) {
     options.onRequest?.('s3', req.method ?? 'GET');
+    options.meter?.s3(req.method ?? 'GET');
     await forward(req, res, options.s3Url);
     return;
   }
   if (prefix === 'DynamoDB_20120810') {
     options.onRequest?.('dynamodb', action);
     if (['CreateTable', 'DeleteTable', 'UpdateTable'].includes(action)) tableKeys.clear();
-    if (!isCheckedAction(action)) {
+    if (!isCheckedAction(action) && !options.meter) {
       await forward(req, res, options.dynamoDbUrl);
       return;
     }
     const body = await readBody(req);
-    const refusal = await refuseOverLimits(action, body, req, options.dynamoDbUrl, tableKeys);
+    const refusal = isCheckedAction(action) ? await refuseOverLimits(action, body, req, options.dynamoDbUrl, tableKeys) : undefined;
     if (refusal) {
       sendJson(res, 400, { __type: 'com.amazon.coral.validate#ValidationException', message: refusal }, 'application/x-amz-json-1.0');
+      return;
+    }
+    if (options.meter) {
+      const call = (name: string, payload: Record<string, unknown>) => callDynamoDb(name, payload, req, options.dynamoDbUrl);
+      await options.meter.dynamoDb(action, body, call, () => forward(req, res, options.dynamoDbUrl, body));
       return;
     }
     await forward(req, res, options.dynamoDbUrl, body);
@@ -85,12 +94,16 @@ async function route(
     options.onRequest?.('sqs', action);
     const extension = options.sqsExtensions?.(action);
     if (extension) await answerLocally(req, res, action, extension, 'application/x-amz-json-1.0');
-    else await forwardSqs(req, res, options.sqsUrl);
+    else await forwardSqs(req, res, options.sqsUrl, options.meter && ((body, response) => options.meter!.sqs(action, body, response)));
     return;
   }
   if (prefix === 'AWSEvents') {
     options.onRequest?.('events', action);
-    await answerLocally(req, res, action, options.events, 'application/x-amz-json-1.1');
+    const events: LocalActionHandler = (name, body) => {
+      options.meter?.events(name, body);
+      return options.events(name, body);
+    };
+    await answerLocally(req, res, action, events, 'application/x-amz-json-1.1');
     return;
   }
   sendJson(res, 400, {
@@ -125,7 +138,12 @@ async function answerLocally(
  * resolve everywhere; the SDK would follow it. Queue URLs are therefore rewritten to this
  * endpoint's own address on the way out, and back on the way in.
  */
-async function forwardSqs(req: IncomingMessage, res: ServerResponse, upstream: string): Promise<void> {
+async function forwardSqs(
+  req: IncomingMessage,
+  res: ServerResponse,
+  upstream: string,
+  meter?: (request: string, response: string) => void,
+): Promise<void> {
   const host = String(req.headers.host ?? '127.0.0.1');
   const port = host.split(':')[1] ?? '80';
   const ours = `http://${host}/`;
@@ -153,6 +171,7 @@ async function forwardSqs(req: IncomingMessage, res: ServerResponse, upstream: s
       upstreamRequest.end(body);
     },
   );
+  meter?.(body, response.body);
   const rewritten = response.body.replace(/http:\/\/sqs\.[a-z0-9-]+\.localhost:\d+\//g, ours);
   res.writeHead(response.status, {
     ...response.headers,
@@ -189,6 +208,21 @@ async function refuseOverLimits(
   return checkWriteRequest(action, request, (table) => tableKeys.get(table));
 }
 
+/** Calls dynalite directly with the credentials of `req`; the parsed answer (an error's body too). */
+async function callDynamoDb(action: string, payload: Record<string, unknown>, req: IncomingMessage, dynamoDbUrl: string): Promise<Record<string, unknown>> {
+  const response = await fetch(dynamoDbUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': `DynamoDB_20120810.${action}`,
+      authorization: String(req.headers.authorization ?? ''),
+      'x-amz-date': String(req.headers['x-amz-date'] ?? ''),
+    },
+    body: JSON.stringify(payload),
+  });
+  return (await response.json()) as Record<string, unknown>;
+}
+
 /** A table's key schema from dynalite, or undefined if it has none (absent table). */
 async function describeKeys(table: string, req: IncomingMessage, dynamoDbUrl: string): Promise<TableKeys | undefined> {
   const response = await fetch(dynamoDbUrl, {
@@ -220,8 +254,11 @@ async function describeKeys(table: string, req: IncomingMessage, dynamoDbUrl: st
   };
 }
 
-/** Relays a request to `upstream`, its body streamed, or `body` when it was read already. */
-function forward(req: IncomingMessage, res: ServerResponse, upstream: string, body?: Buffer): Promise<void> {
+/**
+ * Relays a request to `upstream`, its body streamed, or `body` when it was read already;
+ * resolves with the answer's status and bytes (kept only when `body` was given: the metered path).
+ */
+function forward(req: IncomingMessage, res: ServerResponse, upstream: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const url = new URL(req.url ?? '/', upstream);
     const upstreamRequest = request(
@@ -229,8 +266,10 @@ function forward(req: IncomingMessage, res: ServerResponse, upstream: string, bo
       { method: req.method, headers: req.headers },
       (upstreamResponse) => {
         res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+        const chunks: Buffer[] = [];
+        if (body) upstreamResponse.on('data', (chunk: Buffer) => chunks.push(chunk));
         upstreamResponse.pipe(res);
-        upstreamResponse.on('end', resolve);
+        upstreamResponse.on('end', () => resolve({ status: upstreamResponse.statusCode ?? 502, body: Buffer.concat(chunks) }));
         upstreamResponse.on('error', reject);
       },
     );

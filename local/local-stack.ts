@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Context } from 'aws-lambda';
 import {
   CLAIM_CHECK,
   PUBLISH_EVENTS_ROUTE,
@@ -27,11 +28,12 @@ import {
 import { operatorSelectFunctionTimeoutSeconds } from '../lib/timeout-budget';
 import { CONSOLE_BUILD_DIR } from '../lib/console-build';
 import { AwsEndpoint, LocalActionHandler, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
-import { ApiServer, startApiServer } from './api-server';
+import { ApiServer, LocalRoute, startApiServer } from './api-server';
+import type { BillingMeter } from './billing-meter';
 import { LocalRule, localEventBus } from './event-bus';
 import { MoveQueue, localMessageMoves } from './message-move';
 import { startEmulatorProcess } from './emulator-process';
-import { SqsEventSource, startSqsEventSource } from './sqs-event-source';
+import { SqsEventSource, SqsHandler, startSqsEventSource } from './sqs-event-source';
 
 /** Options of the local stack; each has an environment variable in `bin/local.ts`. */
 export interface LocalStackOptions {
@@ -75,6 +77,8 @@ export interface LocalStackOptions {
   onError?: (error: unknown) => void;
   /** Counts requests at the AWS endpoint. */
   onAwsRequest?: (service: string, action: string) => void;
+  /** Counts billed units: AWS requests, function invocations' time, API requests (`npm run bench`). */
+  meter?: BillingMeter;
 }
 
 /** Queue URLs and ARNs of the local pipeline. */
@@ -148,6 +152,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           body,
         ),
       onRequest: options.onAwsRequest,
+      meter: options.meter,
     });
     cleanups.push(() => endpoint.stop());
 
@@ -188,7 +193,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       authorizer: authorizer.handler,
       maxBodyBytes: 1024 * 1024,
       corsOrigins: options.corsOrigins,
-      routes: [
+      routes: meteredRoutes(options.meter, [
         ...SUBSCRIPTION_ROUTES.map((routeKey) => ({
           routeKey,
           functionName: 'subscriptions-api',
@@ -215,7 +220,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           handler: publicContent.handler,
           public: true,
         })),
-      ],
+      ]),
     });
     cleanups.push(() => api.stop());
 
@@ -387,6 +392,18 @@ function moveQueues(queues: LocalQueues): MoveQueue[] {
  * the local event sources share out each receive among tenants themselves. The fan-out queue
  * gets the same treatment locally, with the event's project as its tenant.
  */
+/** API routes whose requests and invocations the meter counts, when there is one. */
+function meteredRoutes(meter: BillingMeter | undefined, routes: LocalRoute[]): LocalRoute[] {
+  if (!meter) return routes;
+  return routes.map((route) => ({
+    ...route,
+    handler: meter.timed(route.functionName, (event: { body?: string; rawPath?: string; rawQueryString?: string }, context: Context) => {
+      meter.apiRequest(Buffer.byteLength(event.body ?? '') + Buffer.byteLength(event.rawPath ?? '') + Buffer.byteLength(event.rawQueryString ?? ''));
+      return route.handler(event as never, context);
+    }),
+  }));
+}
+
 async function startEventSources(
   sqs: SQSClient,
   queues: LocalQueues,
@@ -397,13 +414,14 @@ async function startEventSources(
     import('../lambdas/handlers/delivery'),
   ]);
   const common = { sqs, region: REGION, onError: options.onError };
+  const timed = (name: string, handler: SqsHandler): SqsHandler => (options.meter ? options.meter.timed(name, handler) : handler);
   const deliveryLane = (lane: DeliveryLane, queue: QueueRef, concurrency: number) =>
     startSqsEventSource({
       ...common,
       queueUrl: queue.url,
       queueArn: queue.arn,
       functionName: lane === 'fast' ? 'delivery' : 'delivery-slow',
-      handler: delivery.handlerFor(lane),
+      handler: timed(lane === 'fast' ? 'delivery' : 'delivery-slow', delivery.handlerFor(lane)),
       batchSize: DELIVERY.batchSize,
       maxBatchingWindowSeconds: DELIVERY.maxBatchingWindowSeconds,
       concurrency,
@@ -417,7 +435,7 @@ async function startEventSources(
       queueUrl: queues.fanOut.url,
       queueArn: queues.fanOut.arn,
       functionName: 'fan-out',
-      handler: fanOut.handler,
+      handler: timed('fan-out', fanOut.handler),
       batchSize: FAN_OUT.batchSize,
       maxBatchingWindowSeconds: FAN_OUT.maxBatchingWindowSeconds,
       concurrency: options.fanOutConcurrency ?? 2,
