@@ -166,6 +166,7 @@ export interface BillingMeterOptions {
 export class BillingMeter {
   counts: BillingCounts = emptyCounts();
   private readonly tables = new Map<string, Promise<TableShape>>();
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly options: BillingMeterOptions = {}) {}
 
@@ -244,6 +245,24 @@ export class BillingMeter {
    * and new image around an update, the whole items behind a projected query, index shapes).
    */
   async dynamoDb(action: string, body: Buffer, call: DynamoDbCall, forward: () => Promise<{ status: number; body: Buffer }>): Promise<void> {
+    const counting = this.countDynamoDb(action, body, call, forward);
+    this.pending.add(counting);
+    try {
+      await counting;
+    } finally {
+      this.pending.delete(counting);
+    }
+  }
+
+  /**
+   * Resolves once the requests answered so far are counted: an update's new image and a
+   * projected query's whole items are read after the caller has its answer.
+   */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+  }
+
+  private async countDynamoDb(action: string, body: Buffer, call: DynamoDbCall, forward: () => Promise<{ status: number; body: Buffer }>): Promise<void> {
     this.request('dynamodb', action);
     const request = parse(body) as DynamoWire;
     const table = String(request.TableName ?? '');
