@@ -47,6 +47,8 @@ export interface Bench {
   requests: Map<string, number>;
   receipts: Receipt[];
   subscriptionIds: string[];
+  /** The receiver's process: told `{ failRate }` for the failing cost shape. */
+  receiver: ChildProcess;
 }
 
 export function sumOf(counts: Map<string, number>, keys: string[]): number {

@@ -1,8 +1,8 @@
 /** The benchmark's table, targets and `bench-results/bench.json`. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { EVENTS, FAN_OUT_EVENTS, FAN_OUT_REQUEST_TOLERANCE, FAN_OUT_ROUNDS, FAN_OUT_TIME_TOLERANCE, PAYLOAD_BYTES, SUBSCRIPTIONS_PER_EVENT, UNRELATED_SUBSCRIPTIONS } from './bench-context';
-import { LAMBDA_ASSUMPTIONS, PRICES_US_EAST_1_2025 } from './cost-model';
-import { estimateCost } from './cost-phase';
+import { AWS_PRICE_LIST } from './aws-price-list';
+import { CHAT_PAYLOAD_BYTES, SHAPE_SETTINGS, ShapeCost } from './cost-shapes-phase';
 
 /** How the figures added for CPU, fan-out independence and cost were measured. */
 const LABELS: Record<string, string> = {
@@ -17,15 +17,15 @@ const LABELS: Record<string, string> = {
   ),
   cpuMsPerEvent_fanOutHandler: 'fan-out handler alone: invoked directly in a worker thread, that thread\'s CPU / events',
   cpuMsPerDelivery_deliveryHandler: 'delivery handler alone: invoked directly in a worker thread, that thread\'s CPU / deliveries',
-  sqsRequestsPerDeliveryOnAws: 'throughput phase, as billed on AWS (EventBridge sends its SQS target one request per event)',
-  dynamoWriteUnitsPerDelivery: 'throughput phase: WRU from item sizes on the wire, table + index entries',
-  dynamoReadUnitsPerDelivery: 'throughput phase: RRU from item sizes on the wire',
   lambdaInvocationsPerDelivery: 'throughput phase: fan-out + delivery invocations',
   fanOutDynamoRequestsPerEvent_alone: `only the ${SUBSCRIPTIONS_PER_EVENT} subscriptions; deliveries held back`,
   fanOutDynamoRequestsPerEvent_10kOthers: `plus ${UNRELATED_SUBSCRIPTIONS} subscriptions of other projects and topics`,
   fanOutMsPerEvent_alone: `first PutEvents until the delivery queue holds every message, / ${FAN_OUT_EVENTS} events, median of ${FAN_OUT_ROUNDS}`,
   fanOutMsPerEvent_10kOthers: `the same with the ${UNRELATED_SUBSCRIPTIONS} others in the table`,
-  costUsdPerMillionDeliveries: 'breakdown below',
+  costUsdPerMillion_chat3kb: 'cost shape (a), breakdown below',
+  costUsdPerMillion_lowTraffic: 'cost shape (b), breakdown below',
+  costUsdPerMillion_chat3kbFailing10pct: 'cost shape (c), breakdown below',
+  chatPayloadGzipRatio: 'the chat shapes\' payloads: JSON bytes / gzip bytes',
 };
 
 /** Fan-out independence: the same requests per event, and time per event within tolerance. */
@@ -42,11 +42,14 @@ function fanOutIndependence(f: Record<string, number>): { pass: boolean; detail:
 
 const formatValue = (value: number): string => value.toFixed(Math.abs(value) < 10 ? 3 : 2);
 
-export function report(figures: Record<string, number>, cost: ReturnType<typeof estimateCost>): void {
+/** Prints the figures, the cost shapes and the targets, and writes bench-results/bench.json. */
+export function report(figures: Record<string, number>, shapes: ShapeCost[]): void {
   const independence = fanOutIndependence(figures);
   const targets: [string, (f: Record<string, number>) => boolean, string][] = [
     ['end-to-end ≥ 1,000 deliveries/s', (f) => f.deliveriesPerSecond! >= 1000, `${figures.deliveriesPerSecond?.toFixed(0)} deliveries/s`],
     ['p99 ≤ 250 ms at 100 events/s', (f) => f.latencyP99Ms! <= 250, `p99 ${figures.latencyP99Ms} ms`],
+    ['ratio to the raw POST limit ≥ 0.20', (f) => f.ratioToLimit! >= 0.2, `${figures.ratioToLimit?.toFixed(3)}`],
+    ['≤ $1.50 per million deliveries at 3 KB of realistic chat, every attempt logged', (f) => f.costUsdPerMillion_chat3kb! <= 1.5, `$${figures.costUsdPerMillion_chat3kb?.toFixed(2)}`],
     ['delivery side ≤ 0.6 AWS requests per delivery', (f) => f.deliverySideRequestsPerDelivery! <= 0.6, `${figures.deliverySideRequestsPerDelivery?.toFixed(2)} requests`],
     [
       `fan-out cost independent of ${UNRELATED_SUBSCRIPTIONS.toLocaleString('en')} unrelated subscriptions (requests ±${FAN_OUT_REQUEST_TOLERANCE}, time ±${FAN_OUT_TIME_TOLERANCE.relative * 100}% or ±${FAN_OUT_TIME_TOLERANCE.absoluteMs} ms)`,
@@ -61,23 +64,18 @@ export function report(figures: Record<string, number>, cost: ReturnType<typeof 
     console.log(`${name.padEnd(40)} ${formatValue(value).padStart(9)}${LABELS[name] ? `  ${LABELS[name]}` : ''}`);
   }
 
-  const { usage, usd, lambdaGbSecondsPerDelivery } = cost;
-  const { fanOut, delivery } = usage.functions;
-  const perMillion = (price: number): string => `$${(price * 1e6).toPrecision(3)}/M`;
-  const basis: Record<string, string> = {
-    eventBridge: `${usage.eventBridgeEvents.toFixed(3)} events/delivery x ${perMillion(PRICES_US_EAST_1_2025.eventBridgeEvent)}`,
-    sqs: `${usage.sqsRequests.toFixed(3)} requests/delivery x ${perMillion(PRICES_US_EAST_1_2025.sqsRequest)}`,
-    dynamoDbWrites: `${usage.dynamoWriteUnits.toFixed(3)} WRU/delivery x ${perMillion(PRICES_US_EAST_1_2025.dynamoWriteUnit)}`,
-    dynamoDbReads: `${usage.dynamoReadUnits.toFixed(3)} RRU/delivery x ${perMillion(PRICES_US_EAST_1_2025.dynamoReadUnit)}`,
-    lambdaRequests: `${(fanOut.invocationsPerDelivery + delivery.invocationsPerDelivery).toFixed(3)} invocations/delivery x ${perMillion(PRICES_US_EAST_1_2025.lambdaRequest)}`,
-    lambdaDuration:
-      `${(lambdaGbSecondsPerDelivery * 1000).toFixed(3)} GB-ms/delivery x $${PRICES_US_EAST_1_2025.lambdaArmGbSecond}/GB-s ` +
-      `(arm64; CPU / vCPU share at ${fanOut.memoryMB} and ${delivery.memoryMB} MB, + ${fanOut.waitMsPerInvocation} and ${delivery.waitMsPerInvocation} ms assumed wait per fan-out and delivery invocation)`,
-    total: '',
+  const describe: Record<string, string> = {
+    chat3kb: `(a) steady 100 events/s, ${SUBSCRIPTIONS_PER_EVENT} subscribers, ~${CHAT_PAYLOAD_BYTES}-byte chat payloads (gzip ratio ${figures.chatPayloadGzipRatio?.toFixed(2)})`,
+    lowTraffic: '(b) 1 event/s: batches of one',
+    chat3kbFailing10pct: '(c) as (a), 10 % of deliveries failing once (retried after the schedule\'s first wait)',
   };
-  const payload = PAYLOAD_BYTES > 0 ? `${PAYLOAD_BYTES}-byte payloads` : 'small payloads (~80 bytes; BENCH_PAYLOAD_BYTES=N pads them)';
-  console.log(`\ncost per million deliveries, USD (us-east-1 list prices, 2025; ${payload})`);
-  for (const [name, value] of Object.entries(usd)) console.log(`${name.padEnd(16)} ${value.toFixed(3).padStart(8)}  ${basis[name] ?? ''}`);
+  for (const shape of shapes) {
+    console.log(`
+cost per million deliveries, USD: ${describe[shape.shape.name] ?? shape.shape.name}; ${shape.events} events, ${shape.deliveries} deliveries`);
+    for (const item of shape.items) console.log(`${item.name.padEnd(16)} ${item.usdPerMillion.toFixed(3).padStart(8)}  ${item.basis}`);
+    console.log(`${'total'.padEnd(16)} ${shape.usdPerMillion.toFixed(3).padStart(8)}`);
+  }
+  console.log(`(us-east-1 list prices as of ${AWS_PRICE_LIST.asOf}, arm64; ${SHAPE_SETTINGS})`);
 
   console.log('\ntargets');
   for (const [name, check, detail] of targets) console.log(`${check(figures) ? 'PASS' : 'MISS'}  ${name}  (${detail})`);
@@ -90,12 +88,8 @@ export function report(figures: Record<string, number>, cost: ReturnType<typeof 
         events: EVENTS,
         payloadBytes: PAYLOAD_BYTES || undefined,
         figures,
-        cost: {
-          usdPerMillionDeliveries: usd,
-          usagePerDelivery: { ...usage, lambdaGbSeconds: lambdaGbSecondsPerDelivery },
-          pricesUsdPerUnit: PRICES_US_EAST_1_2025,
-          lambdaAssumptions: LAMBDA_ASSUMPTIONS,
-        },
+        costShapes: shapes.map(({ shape, events, deliveries, counts, items, usdPerMillion }) => ({ shape, events, deliveries, usdPerMillion, items, counts })),
+        prices: AWS_PRICE_LIST,
       },
       null,
       2,

@@ -11,10 +11,13 @@ import { writeFileSync } from 'node:fs';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { signToken } from '../lambdas/core/token';
+import { LOCAL_NAMES, TABLE_KEYS } from '../lambdas/core/settings';
+import { BillingMeter } from '../local/billing-meter';
 import { startLocalStack } from '../local/local-stack';
 import { Bench, DELIVERY_CONCURRENCY, FAN_OUT_CONCURRENCY, PROJECT, SUBSCRIPTIONS_PER_EVENT, createSubscription, startReceiver } from './bench-context';
 import { measureBundles } from './bundle-phase';
-import { UsageInputs, estimateCost } from './cost-phase';
+import { COST_SHAPES, CHAT_PAYLOAD_BYTES, LOCAL_FUNCTIONS, ShapeCost, measureCostShapes } from './cost-shapes-phase';
+import { ChatPayloads } from './chat-payloads';
 import { measureFanOutIndependence } from './fan-out-independence-phase';
 import { measureHandlerCpu } from './handler-cpu-phase';
 import { measureIsolation, printIsolation } from './isolation';
@@ -28,17 +31,25 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const requests = new Map<string, number>();
   const jwtSecret = 'bench-secret';
+  // Bundles first: the deployed memory of each function prices the cost shapes.
+  const bundles = measureBundles();
+  const memoryMB = Object.fromEntries(
+    Object.entries(LOCAL_FUNCTIONS).map(([local, logicalId]) => [local, Object.entries(bundles.memoryMB).find(([name]) => logicalId.test(name))?.[1] ?? NaN]),
+  );
+  // The meter counts only while the cost shapes run: metering reads items back from dynalite.
+  const meter = new BillingMeter({ eventBridgeTargetQueues: [LOCAL_NAMES.fanOutQueue], ttlAttribute: TABLE_KEYS.ttlAttribute });
   const stack = await startLocalStack({
     port: 0,
     awsPort: 0,
     jwtSecret,
     deliveryConcurrency: DELIVERY_CONCURRENCY,
     fanOutConcurrency: FAN_OUT_CONCURRENCY,
+    meter,
     onAwsRequest: (service, action) => requests.set(`${service}.${action}`, (requests.get(`${service}.${action}`) ?? 0) + 1),
   });
   const { child, port, receipts } = await startReceiver();
   const figures: Record<string, number> = {};
-  let usage: Omit<UsageInputs, 'memoryMB'>;
+  let shapes: ShapeCost[] = [];
   try {
     figures.limitPostsPerSecond = await measureLimit(port);
 
@@ -54,9 +65,10 @@ async function main(): Promise<void> {
       requests,
       receipts,
       subscriptionIds,
+      receiver: child,
     };
 
-    usage = await measureThroughput(bench, figures);
+    await measureThroughput(bench, figures);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     await measureLatency(bench, figures);
 
@@ -64,16 +76,24 @@ async function main(): Promise<void> {
     figures.cpuMsPerEvent_fanOutHandler = handlers.fanOut.cpuMs / handlers.fanOut.records;
     figures.cpuMsPerDelivery_deliveryHandler = handlers.delivery.cpuMs / handlers.delivery.records;
 
+    if (COST_SHAPES.length > 0) {
+      meter.active = true;
+      shapes = await measureCostShapes(bench, meter, memoryMB, {
+        fanOutMsPerEvent: figures.cpuMsPerEvent_fanOutHandler,
+        deliveryMsPerDelivery: figures.cpuMsPerDelivery_deliveryHandler,
+      });
+      meter.active = false;
+      for (const shape of shapes) figures[`costUsdPerMillion_${shape.shape.name}`] = shape.usdPerMillion;
+      figures.chatPayloadGzipRatio = ChatPayloads.measure(PROJECT, CHAT_PAYLOAD_BYTES).gzipRatio;
+    }
+
     Object.assign(figures, await measureFanOutIndependence(bench));
   } finally {
     child.kill();
     await stack.stop();
   }
-  const bundles = measureBundles();
   Object.assign(figures, bundles.figures);
-  const cost = estimateCost(figures, { ...usage, memoryMB: bundles.memoryMB });
-  figures.costUsdPerMillionDeliveries = cost.usd.total ?? NaN;
-  report(figures, cost);
+  report(figures, shapes);
   // Isolation last, each case on a fresh stack of its own (BENCH_ISOLATION=0 skips it).
   if (process.env.BENCH_ISOLATION !== '0') {
     const isolation = await measureIsolation();

@@ -58,6 +58,7 @@ async function route(
   tableKeys: Map<string, TableKeys>,
 ): Promise<void> {
   const target = String(req.headers['x-amz-target'] ?? '');
+  const meter = options.meter?.active ? options.meter : undefined;
   const [prefix, action = ''] = target.split('.');
   if (req.method === 'GET' && (req.url === '/health' || req.url === '/')) {
     sendJson(res, 200, { status: 'ok', services: ['dynamodb', 'sqs', 'events', ...(options.s3Url ? ['s3'] : [])] });
@@ -65,14 +66,14 @@ async function route(
   }
   if (options.s3Url && !target && isSignedForS3(req)) {
     options.onRequest?.('s3', req.method ?? 'GET');
-    options.meter?.s3(req.method ?? 'GET');
+    meter?.s3(req.method ?? 'GET');
     await forward(req, res, options.s3Url);
     return;
   }
   if (prefix === 'DynamoDB_20120810') {
     options.onRequest?.('dynamodb', action);
     if (['CreateTable', 'DeleteTable', 'UpdateTable'].includes(action)) tableKeys.clear();
-    if (!isCheckedAction(action) && !options.meter) {
+    if (!isCheckedAction(action) && !meter) {
       await forward(req, res, options.dynamoDbUrl);
       return;
     }
@@ -82,9 +83,9 @@ async function route(
       sendJson(res, 400, { __type: 'com.amazon.coral.validate#ValidationException', message: refusal }, 'application/x-amz-json-1.0');
       return;
     }
-    if (options.meter) {
+    if (meter) {
       const call = (name: string, payload: Record<string, unknown>) => callDynamoDb(name, payload, req, options.dynamoDbUrl);
-      await options.meter.dynamoDb(action, body, call, () => forward(req, res, options.dynamoDbUrl, body));
+      await meter.dynamoDb(action, body, call, () => forward(req, res, options.dynamoDbUrl, body));
       return;
     }
     await forward(req, res, options.dynamoDbUrl, body);
@@ -94,13 +95,13 @@ async function route(
     options.onRequest?.('sqs', action);
     const extension = options.sqsExtensions?.(action);
     if (extension) await answerLocally(req, res, action, extension, 'application/x-amz-json-1.0');
-    else await forwardSqs(req, res, options.sqsUrl, options.meter && ((body, response) => options.meter!.sqs(action, body, response)));
+    else await forwardSqs(req, res, options.sqsUrl, meter && ((body, response) => meter.sqs(action, body, response)));
     return;
   }
   if (prefix === 'AWSEvents') {
     options.onRequest?.('events', action);
     const events: LocalActionHandler = (name, body) => {
-      options.meter?.events(name, body);
+      meter?.events(name, body);
       return options.events(name, body);
     };
     await answerLocally(req, res, action, events, 'application/x-amz-json-1.1');

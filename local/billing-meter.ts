@@ -135,6 +135,11 @@ export function storedBytes(item: Item, table: TableShape): number {
 export interface BillingCounts {
   eventBridgeEvents: number;
   sqsRequests: number;
+  /**
+   * Receives that returned nothing (also in `sqsRequests`): the local pollers wait 1 s where
+   * Lambda's wait 20 s, so a cost model may put AWS's polling in their place.
+   */
+  sqsEmptyReceives: number;
   dynamoWriteUnits: number;
   dynamoReadUnits: number;
   /** Byte-seconds of items written with a TTL, until their TTL: storage at the configured retention. */
@@ -165,6 +170,8 @@ export interface BillingMeterOptions {
 /** Counts billed units of the requests it is shown; see the module comment for the rules. */
 export class BillingMeter {
   counts: BillingCounts = emptyCounts();
+  /** Counting only while true: metering costs the endpoint extra reads. */
+  active = true;
   private readonly tables = new Map<string, Promise<TableShape>>();
   private readonly pending = new Set<Promise<void>>();
 
@@ -199,7 +206,9 @@ export class BillingMeter {
       for (const entry of request.Entries ?? []) this.counts.sqsRequests += sqsRequestUnits('SendMessage', entry, {});
       return;
     }
-    this.counts.sqsRequests += sqsRequestUnits(action, request, parse(response) as SqsWire);
+    const answer = parse(response) as SqsWire;
+    if (action === 'ReceiveMessage' && !answer.Messages?.length) this.counts.sqsEmptyReceives += 1;
+    this.counts.sqsRequests += sqsRequestUnits(action, request, answer);
   }
 
   /** An S3 request: PUT, COPY, POST and LIST bill as writes, GET and the rest as reads. */
@@ -211,12 +220,14 @@ export class BillingMeter {
 
   /** An HTTP API request of this many bytes. */
   apiRequest(bytes: number): void {
+    if (!this.active) return;
     this.request('apigateway', 'request');
     this.counts.apiRequests += apiRequestUnits(bytes);
   }
 
   /** One function invocation's wall time (waiting included). */
   invocation(functionName: string, wallMs: number): void {
+    if (!this.active) return;
     const fn = (this.counts.lambda[functionName] ??= { invocations: 0, billedMs: 0 });
     fn.invocations += 1;
     fn.billedMs += Math.max(1, Math.ceil(wallMs));
@@ -236,6 +247,7 @@ export class BillingMeter {
 
   /** Bytes the functions logged. */
   log(bytes: number): void {
+    if (!this.active) return;
     this.counts.logBytes += bytes;
   }
 
@@ -371,6 +383,7 @@ function emptyCounts(): BillingCounts {
   return {
     eventBridgeEvents: 0,
     sqsRequests: 0,
+    sqsEmptyReceives: 0,
     dynamoWriteUnits: 0,
     dynamoReadUnits: 0,
     dynamoStoredByteSeconds: 0,
