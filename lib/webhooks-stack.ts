@@ -1,5 +1,6 @@
 import { RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { DELIVERY } from '../lambdas/core/settings';
 import { stackOutput } from './stack-output';
 import { Delivery } from './delivery';
 import { EventIngest, TiledeskIngestProps } from './event-ingest';
@@ -27,6 +28,8 @@ export interface WebhooksStackProps extends StackProps {
   readonly retrySchedule?: readonly number[];
   /** Per-attempt delivery timeout. @default 10000 */
   readonly deliveryTimeoutMs?: number;
+  /** Days attempt logs are kept (recover, replay, logs, history). @default 7 */
+  readonly attemptLogRetentionDays?: number;
   /** How long the operator.select hook may take. @default 5000 */
   readonly operatorSelectTimeoutMs?: number;
   /** SNS topic notified when a DLQ alarm fires. @default none */
@@ -66,6 +69,7 @@ export class WebhooksStack extends Stack {
       retrySchedule: props.retrySchedule,
       timeoutMs: props.deliveryTimeoutMs,
       targetAllowlist: props.targetAllowlist,
+      attemptLogTtlDays: props.attemptLogRetentionDays,
     });
     const api = new SubscriptionApi(this, 'Api', {
       table,
@@ -86,6 +90,10 @@ export class WebhooksStack extends Stack {
     const webhookOrigin = props.webhookOrigin ?? api.httpApi.apiEndpoint;
     for (const sender of [delivery.deliveryFunction, delivery.slowDeliveryFunction, api.apiFunction, api.operatorSelectFunction]) {
       sender.function.addEnvironment('WEBHOOK_ORIGIN', webhookOrigin);
+    }
+    // The API (test pings) and operator.select log attempts too, kept as long as the deliveries'.
+    for (const logger of [api.apiFunction, api.operatorSelectFunction]) {
+      logger.function.addEnvironment('ATTEMPT_LOG_TTL_DAYS', String(props.attemptLogRetentionDays ?? DELIVERY.attemptLogTtlDays));
     }
     const events = new EventRouting(this, 'Events', {
       table,

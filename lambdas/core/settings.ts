@@ -104,7 +104,13 @@ export const DELIVERY = {
   retryAfterMinSeconds: 1,
   retryAfterMaxSeconds: 43_200,
   responseBodyLimitBytes: 4096,
-  attemptLogTtlDays: 30,
+  /**
+   * Days an attempt log is kept. A week covers recover and replay after an outage; each day
+   * of retention costs storage and point-in-time recovery on every log (docs/design.md §3.8:
+   * at 30 days that was ~$1 per million deliveries). Longer is opt-in: the stack's
+   * `attemptLogRetentionDays` (cdk context of the same name).
+   */
+  attemptLogTtlDays: 7,
   /** Dead-lettered deliveries in a row after which a subscription is disabled. */
   autoDisableAfterDead: 5,
   /** How long the operator.select hook may take before the default routing is used. */

@@ -49,6 +49,7 @@ const config = readConfig(
     DELIVERY_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.timeoutMs),
     WEBHOOK_ORIGIN: z.string().min(1),
     TEST_PING_TIMEOUT_MS: z.coerce.number().int().positive().default(SUBSCRIPTIONS_FUNCTION.testPingTimeoutMs),
+    ATTEMPT_LOG_TTL_DAYS: z.coerce.number().int().positive().default(DELIVERY.attemptLogTtlDays),
   }),
 );
 
@@ -79,7 +80,7 @@ const enqueue = (messages: DeliveryMessage[]): Promise<void> =>
     messages.map((message) => ({ body: stringifyJson(message), groupId: message.projectId })),
   );
 
-const attemptLogs = new AttemptLogStore(config.TABLE_NAME);
+const attemptLogs = new AttemptLogStore(config.TABLE_NAME, config.ATTEMPT_LOG_TTL_DAYS);
 const healthStore = new DeliveryHealthStore(config.TABLE_NAME);
 
 /** Subscriptions as the API shows them, each with its delivery health. */
