@@ -178,14 +178,19 @@ export function price(shape: CostShape, counts: BillingCounts, run: ShapeRun): S
   for (const [fn, usage] of Object.entries(counts.lambda)) {
     const memory = run.memoryMB[fn];
     if (memory === undefined) throw new Error(`no deployed memory for the local function ${fn}`);
-    // Wall time here runs on a whole core; at `memory` the function gets a share of one, which stretches its CPU time.
-    // The fast lane takes the attempts (the receiver answers at once); other functions' CPU is not measured alone.
+    // Billed: each invocation's waits (wall time with this process idle: the emulators, the
+    // receiver) plus the function's own CPU (measured alone, per record) at its share of a vCPU,
+    // and half a millisecond per invocation for the rounding up. The wall times themselves hold
+    // the other invocations' CPU, as they share one event loop here (printed for comparison).
+    // The fast lane takes the attempts (the receiver answers at once); the slow lane's own CPU is not measured alone.
     const records = fn === 'fan-out' ? run.events : fn === 'delivery' ? run.attempts : 0;
-    const cpuMs = fn === 'fan-out' ? run.cpu.fanOutMsPerEvent : run.cpu.deliveryMsPerDelivery;
-    const stretchMs = records * cpuMs * Math.max(0, LAMBDA_MB_PER_VCPU / memory - 1);
+    const cpuMs = (fn === 'fan-out' ? run.cpu.fanOutMsPerEvent : run.cpu.deliveryMsPerDelivery) * records;
+    const ownCpuMs = cpuMs * Math.max(1, LAMBDA_MB_PER_VCPU / memory);
+    const billedMs = usage.waitMs + ownCpuMs + usage.invocations * 0.5;
     invocations += usage.invocations;
-    gbSeconds += ((usage.billedMs + stretchMs) / 1000) * (memory / 1024);
-    parts.push(`${fn} ${usage.invocations} × ${(usage.billedMs / usage.invocations).toFixed(1)} ms (+${(stretchMs / Math.max(1, usage.invocations)).toFixed(1)} ms vCPU share) at ${memory} MB`);
+    gbSeconds += (billedMs / 1000) * (memory / 1024);
+    const per = (ms: number): string => (ms / usage.invocations).toFixed(1);
+    parts.push(`${fn} ${usage.invocations} × (${per(usage.waitMs)} ms waiting + ${per(ownCpuMs)} ms own CPU at ${memory} MB; wall ${per(usage.billedMs)} ms)`);
   }
   add('lambdaRequests', invocations, p.lambdaRequest, `${perDelivery(invocations).toFixed(3)} invocations/delivery`);
   add('lambdaDuration', gbSeconds, p.lambdaArmGbSecond, `${((perDelivery(gbSeconds) * 1000)).toFixed(3)} GB-ms/delivery: ${parts.join('; ')}`);

@@ -146,8 +146,14 @@ export interface BillingCounts {
   dynamoStoredByteSeconds: number;
   s3Requests: { write: number; read: number };
   apiRequests: number;
-  /** Per function: invocations and the sum of their billed (1 ms-rounded) durations. */
-  lambda: Record<string, { invocations: number; billedMs: number }>;
+  /**
+   * Per function: invocations, the sum of their wall times rounded up to 1 ms each (what
+   * Lambda would bill if this process ran nothing else), and of their waits: wall time in which
+   * this process used no CPU at all (waiting on the emulators, the receiver, the network).
+   * Invocations here share one event loop, so a wall time also holds the others' CPU; a cost
+   * model can bill the waits plus each function's own CPU instead.
+   */
+  lambda: Record<string, { invocations: number; billedMs: number; waitMs: number }>;
   /** Log bytes written by the functions (CloudWatch Logs ingestion). */
   logBytes: number;
   /** Requests by `service.action`, as they reached the endpoint. */
@@ -225,22 +231,25 @@ export class BillingMeter {
     this.counts.apiRequests += apiRequestUnits(bytes);
   }
 
-  /** One function invocation's wall time (waiting included). */
-  invocation(functionName: string, wallMs: number): void {
+  /** One function invocation's wall time, and the CPU time this whole process used meanwhile. */
+  invocation(functionName: string, wallMs: number, processCpuMs = 0): void {
     if (!this.active) return;
-    const fn = (this.counts.lambda[functionName] ??= { invocations: 0, billedMs: 0 });
+    const fn = (this.counts.lambda[functionName] ??= { invocations: 0, billedMs: 0, waitMs: 0 });
     fn.invocations += 1;
     fn.billedMs += Math.max(1, Math.ceil(wallMs));
+    fn.waitMs += Math.max(0, wallMs - processCpuMs);
   }
 
   /** Times a handler's invocations. */
   timed<A extends unknown[], R>(functionName: string, handler: (...args: A) => R | Promise<R>): (...args: A) => Promise<R> {
     return async (...args: A) => {
       const started = performance.now();
+      const cpu = process.cpuUsage();
       try {
         return await handler(...args);
       } finally {
-        this.invocation(functionName, performance.now() - started);
+        const used = process.cpuUsage(cpu);
+        this.invocation(functionName, performance.now() - started, (used.user + used.system) / 1000);
       }
     };
   }

@@ -102,9 +102,10 @@ test('API Gateway: each 512 KB of a request is one request', () => {
 
 test('Lambda: each invocation rounds up to the next millisecond', async () => {
   const meter = new BillingMeter();
-  meter.invocation('delivery', 10.2);
-  meter.invocation('delivery', 0.1);
-  expect(meter.counts.lambda.delivery).toEqual({ invocations: 2, billedMs: 12 });
+  meter.invocation('delivery', 10.2, 4);
+  meter.invocation('delivery', 0.1, 0.1);
+  expect(meter.counts.lambda.delivery).toMatchObject({ invocations: 2, billedMs: 12 });
+  expect(meter.counts.lambda.delivery!.waitMs).toBeCloseTo(6.2);
   const timed = meter.timed('fan-out', async (ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
   await timed(20);
   expect(meter.counts.lambda['fan-out']!.billedMs).toBeGreaterThanOrEqual(20);
