@@ -309,13 +309,13 @@ async function freePort(): Promise<number> {
 
 /** Creates the table exactly as `lib/webhooks-table.ts` declares it. */
 async function createTable(client: DynamoDBClient): Promise<void> {
-  const { partitionKey, sortKey, topicIndex, historyIndex } = TABLE_KEYS;
+  const { partitionKey, sortKey, topicIndex } = TABLE_KEYS;
   try {
     await client.send(
       new CreateTableCommand({
         TableName: LOCAL_NAMES.table,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [partitionKey, sortKey, topicIndex.partitionKey, topicIndex.sortKey, historyIndex.partitionKey, historyIndex.sortKey].map(
+        AttributeDefinitions: [partitionKey, sortKey, topicIndex.partitionKey, topicIndex.sortKey].map(
           (name) => ({ AttributeName: name, AttributeType: 'S' }),
         ),
         KeySchema: [
@@ -330,14 +330,6 @@ async function createTable(client: DynamoDBClient): Promise<void> {
               { AttributeName: topicIndex.sortKey, KeyType: 'RANGE' },
             ],
             Projection: { ProjectionType: topicIndex.projection },
-          },
-          {
-            IndexName: historyIndex.name,
-            KeySchema: [
-              { AttributeName: historyIndex.partitionKey, KeyType: 'HASH' },
-              { AttributeName: historyIndex.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: historyIndex.projection },
           },
         ],
       }),

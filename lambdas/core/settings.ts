@@ -16,13 +16,7 @@ export const TABLE_KEYS = {
   /** Keys-only index of subscriptions by project and topic, read by the fan-out. */
   topicIndex: { name: 'byTopic', partitionKey: 'gsi1pk', sortKey: 'gsi1sk', projection: 'KEYS_ONLY' },
   /**
-   * Keys-only index of a whole project's attempt logs, newest first; the history listing reads
-   * the items from the table. Projecting the attempts (payload included) would double each log's
-   * write units and storage for a rarely read listing.
-   */
-  historyIndex: { name: 'byProjectHistory', partitionKey: 'gsi2pk', sortKey: 'gsi2sk', projection: 'KEYS_ONLY' },
-  /**
-   * Partition keys a subscription's attempt logs (and a project's history index) are spread
+   * Partition keys a subscription's attempt logs are spread
    * over: each partition key takes ~1,000 write units/s, so 8 give a busy subscription ~8,000
    * one-unit attempts/s (docs/design.md §3.5).
    */

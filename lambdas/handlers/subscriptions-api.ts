@@ -55,8 +55,10 @@ const config = readConfig(
 
 const allowlist = parseAllowlist(config.TARGET_ALLOWLIST);
 
+const subscriptionStore = new SubscriptionStore(config.TABLE_NAME, undefined, config.ATTEMPT_LOG_TTL_DAYS);
+
 const deps: SubscriptionDeps = {
-  repository: new SubscriptionStore(config.TABLE_NAME),
+  repository: subscriptionStore,
   targetPolicy: { allowHttp: config.ALLOW_HTTP_TARGETS, allowlist },
   subscriptionLimit: config.SUBSCRIPTION_LIMIT,
 };
@@ -150,13 +152,14 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
       }
       case 'GET /{projectId}/subscriptions/history': {
         const query = event.queryStringParameters ?? {};
+        const owners = await subscriptionStore.logOwners(projectId);
         if (query.page !== undefined) {
           const { page } = parseWith(tiledeskPageQuerySchema, query, 'query');
-          const read = (limit: number, cursor: string | undefined) => attemptLogs.listByProject(projectId, limit, cursor);
+          const read = (limit: number, cursor: string | undefined) => attemptLogs.listByProject(projectId, owners, limit, cursor);
           return jsonResponse(200, await readTiledeskHistoryPage(page, read, API.logsPageSizeMax));
         }
         const { limit, cursor } = parseWith(pageQuerySchema, query, 'query');
-        return jsonResponse(200, await attemptLogs.listByProject(projectId, limit, cursor));
+        return jsonResponse(200, await attemptLogs.listByProject(projectId, owners, limit, cursor));
       }
       case 'DELETE /{projectId}/subscriptions/{id}': {
         const deleted = await deleteSubscription(projectId, requireId(id), deps);
