@@ -14,7 +14,7 @@ const { partitionKey: PK, sortKey: SK, ttlAttribute } = TABLE_KEYS;
  * chosen by the log id, so one busy subscription can log that many times the ~1,000 writes/s one
  * partition key takes (docs/design.md §3.5); a page is the newest of the shards' newest, merged.
  * A project's history is the same merge over all its subscriptions' shards: no index entry is
- * written per attempt (docs/design.md §3.8).
+ * written per attempt (docs/design.md §3.12).
  */
 const logKeys = {
   subscription: (projectId: string, subscriptionId: string, shard: number) => `LOGS#${projectId}#${subscriptionId}#${shard}`,

@@ -100,7 +100,7 @@ export const DELIVERY = {
   responseBodyLimitBytes: 4096,
   /**
    * Days an attempt log is kept. A week covers recover and replay after an outage; each day
-   * of retention costs storage and point-in-time recovery on every log (docs/design.md §3.8:
+   * of retention costs storage and point-in-time recovery on every log (docs/design.md §3.12:
    * at 30 days that was ~$1 per million deliveries). Longer is opt-in: the stack's
    * `attemptLogRetentionDays` (cdk context of the same name).
    */

@@ -3,7 +3,7 @@ import { StackTemplate } from './stack-template';
 
 /**
  * Attempt logs are kept a week by default (their storage is a large part of the cost per
- * delivery, docs/design.md §3.8); a deployment opts into longer with `attemptLogRetentionDays`.
+ * delivery, docs/design.md §3.12); a deployment opts into longer with `attemptLogRetentionDays`.
  * Every function that writes attempts keeps them equally long.
  */
 const loggingFunctions = (stack: StackTemplate): Record<string, unknown>[] =>
