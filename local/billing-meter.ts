@@ -243,6 +243,7 @@ export class BillingMeter {
   /** Times a handler's invocations. */
   timed<A extends unknown[], R>(functionName: string, handler: (...args: A) => R | Promise<R>): (...args: A) => Promise<R> {
     return async (...args: A) => {
+      if (!this.active) return handler(...args);
       const started = performance.now();
       const cpu = process.cpuUsage();
       try {
