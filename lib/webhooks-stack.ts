@@ -61,6 +61,10 @@ export interface WebhooksStackProps extends StackProps {
 export class WebhooksStack extends Stack {
   constructor(scope: Construct, id: string, props: WebhooksStackProps = {}) {
     super(scope, id, props);
+    const retention = props.attemptLogRetentionDays;
+    if (retention !== undefined && !(Number.isInteger(retention) && retention >= 1)) {
+      throw new Error(`attemptLogRetentionDays must be a whole number of days, at least 1; got ${retention}`);
+    }
     // Read by every WebhookFunction; set before any of them exists.
     this.node.setContext(TRACING_CONTEXT, props.tracing === true);
     const { table } = new WebhooksTable(this, 'Store', { removalPolicy: props.tableRemovalPolicy });
@@ -108,6 +112,7 @@ export class WebhooksStack extends Stack {
       payloadReaders: [delivery.deliveryFunction, delivery.slowDeliveryFunction],
       tiledesk: props.tiledeskIngest,
       targetAllowlist: props.targetAllowlist,
+      payloadExpiryDays: props.attemptLogRetentionDays,
     });
     // It POSTs operator.select hooks for Tiledesk's ingest.
     ingest.ingestFunction.function.addEnvironment('WEBHOOK_ORIGIN', webhookOrigin);

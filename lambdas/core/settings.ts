@@ -226,7 +226,7 @@ export const CLAIM_CHECK = {
    * Days a stored payload is kept: as long as the attempt logs that point at it, so a delivery
    * retried or replayed from its log still finds its payload.
    */
-  expiryDays: 30,
+  expiryDays: DELIVERY.attemptLogTtlDays,
   /** Every object key starts with it; the functions' S3 grants are scoped to it. */
   keyPrefix: 'events/',
   /** The local stack's bucket (the deployed one is named by CloudFormation). */

@@ -24,3 +24,18 @@ test('attemptLogRetentionDays keeps them longer, in every function alike', () =>
   expect(functions).toHaveLength(4);
   for (const variables of functions) expect(variables.ATTEMPT_LOG_TTL_DAYS).toBe('30');
 });
+
+test('claim-checked payloads expire with the attempt logs that point at them', () => {
+  const expiration = (stack: StackTemplate) =>
+    Object.values(stack.resources('AWS::S3::Bucket')).flatMap(
+      (bucket) => ((bucket.Properties.LifecycleConfiguration as { Rules?: { ExpirationInDays?: number }[] } | undefined)?.Rules ?? []).map((rule) => rule.ExpirationInDays),
+    );
+  expect(expiration(StackTemplate.synth())).toContain(7);
+  expect(expiration(StackTemplate.synth({ attemptLogRetentionDays: 30 }))).toContain(30);
+});
+
+test('a retention that is not whole days of at least 1 is refused at synth, naming the setting', () => {
+  for (const days of [0, 2.5, Number.NaN]) {
+    expect(() => StackTemplate.synth({ attemptLogRetentionDays: days })).toThrow(/^attemptLogRetentionDays must be a whole number of days, at least 1; got /);
+  }
+});
