@@ -28,6 +28,7 @@ function defineStack(): void {
     existingBus: context('existingBus') ? String(context('existingBus')) : undefined,
     retrySchedule: context('retrySchedule') ? String(context('retrySchedule')).split(',').map(Number) : undefined,
     deliveryTimeoutMs: context('deliveryTimeoutMs') ? Number(context('deliveryTimeoutMs')) : undefined,
+    attemptLogRetentionDays: context('attemptLogRetentionDays') ? Number(context('attemptLogRetentionDays')) : undefined,
     operatorSelectTimeoutMs: context('operatorSelectTimeoutMs') ? Number(context('operatorSelectTimeoutMs')) : undefined,
     alarmTopicArn: context('alarmTopicArn') ? String(context('alarmTopicArn')) : undefined,
     apiThrottle: {

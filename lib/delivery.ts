@@ -20,7 +20,7 @@ export interface DeliveryProps {
   readonly maxConcurrency?: number;
   /** Most slow-lane delivery functions running at once. @default 5 */
   readonly slowLaneMaxConcurrency?: number;
-  /** @default 30 */
+  /** Days attempt logs are kept. @default 7 (`DELIVERY.attemptLogTtlDays`) */
   readonly attemptLogTtlDays?: number;
   /** Dead deliveries in a row that disable a subscription. @default 5 */
   readonly autoDisableAfterDead?: number;

@@ -35,6 +35,8 @@ export interface TiledeskIngestProps {
 
 /** Props of {@link EventIngest}. */
 export interface EventIngestProps {
+  /** Days a claim-checked payload is kept: as long as the attempt logs that point at it. @default 7 (`CLAIM_CHECK.expiryDays`) */
+  readonly payloadExpiryDays?: number;
   /** The API the routes are added to. */
   readonly httpApi: HttpApi;
   readonly table: ITable;
@@ -103,7 +105,7 @@ export class EventIngest extends Construct {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       lifecycleRules: [
-        { id: 'expire-claim-checks', expiration: Duration.days(CLAIM_CHECK.expiryDays), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        { id: 'expire-claim-checks', expiration: Duration.days(props.payloadExpiryDays ?? CLAIM_CHECK.expiryDays), abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
       removalPolicy: RemovalPolicy.DESTROY,
       autoDeleteObjects: false,

@@ -140,7 +140,6 @@ export class SubscriptionApi extends Construct {
           'dynamodb:DeleteItem',
           'dynamodb:BatchWriteItem',
         ],
-        indexes: { [TABLE_KEYS.historyIndex.name]: ['dynamodb:Query'] },
       })
       .grantSendTo(props.deliveryQueue);
 

@@ -52,7 +52,7 @@ export type TableAction =
   | 'dynamodb:BatchWriteItem';
 
 /** The table's global secondary indexes (`TABLE_KEYS` in `lambdas/core/settings.ts`). */
-export type IndexName = typeof TABLE_KEYS.topicIndex.name | typeof TABLE_KEYS.historyIndex.name;
+export type IndexName = typeof TABLE_KEYS.topicIndex.name;
 
 /**
  * What a function may do with the table, action by action. A query of an index is authorized

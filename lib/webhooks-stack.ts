@@ -1,5 +1,6 @@
 import { RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { DELIVERY } from '../lambdas/core/settings';
 import { stackOutput } from './stack-output';
 import { Delivery } from './delivery';
 import { EventIngest, TiledeskIngestProps } from './event-ingest';
@@ -28,6 +29,8 @@ export interface WebhooksStackProps extends StackProps {
   readonly retrySchedule?: readonly number[];
   /** Per-attempt delivery timeout. @default 10000 */
   readonly deliveryTimeoutMs?: number;
+  /** Days attempt logs are kept (recover, replay, logs, history). @default 7 */
+  readonly attemptLogRetentionDays?: number;
   /** How long the operator.select hook may take. @default 5000 */
   readonly operatorSelectTimeoutMs?: number;
   /** SNS topic notified when a DLQ alarm fires. @default none */
@@ -69,6 +72,10 @@ export interface WebhooksStackProps extends StackProps {
 export class WebhooksStack extends Stack {
   constructor(scope: Construct, id: string, props: WebhooksStackProps = {}) {
     super(scope, id, props);
+    const retention = props.attemptLogRetentionDays;
+    if (retention !== undefined && !(Number.isInteger(retention) && retention >= 1)) {
+      throw new Error(`attemptLogRetentionDays must be a whole number of days, at least 1; got ${retention}`);
+    }
     // Read by every WebhookFunction; set before any of them exists.
     this.node.setContext(TRACING_CONTEXT, props.tracing === true);
     const { table } = new WebhooksTable(this, 'Store', { removalPolicy: props.tableRemovalPolicy });
@@ -78,6 +85,7 @@ export class WebhooksStack extends Stack {
       timeoutMs: props.deliveryTimeoutMs,
       targetAllowlist: props.targetAllowlist,
       autoDisableAfterDead: props.autoDisableAfterDead,
+      attemptLogTtlDays: props.attemptLogRetentionDays,
     });
     const api = new SubscriptionApi(this, 'Api', {
       table,
@@ -100,6 +108,10 @@ export class WebhooksStack extends Stack {
     for (const sender of [delivery.deliveryFunction, delivery.slowDeliveryFunction, api.apiFunction, api.operatorSelectFunction]) {
       sender.function.addEnvironment('WEBHOOK_ORIGIN', webhookOrigin);
     }
+    // The API (test pings) and operator.select log attempts too, kept as long as the deliveries'.
+    for (const logger of [api.apiFunction, api.operatorSelectFunction]) {
+      logger.function.addEnvironment('ATTEMPT_LOG_TTL_DAYS', String(props.attemptLogRetentionDays ?? DELIVERY.attemptLogTtlDays));
+    }
     const events = new EventRouting(this, 'Events', {
       table,
       deliveryQueue: delivery.queue,
@@ -116,6 +128,7 @@ export class WebhooksStack extends Stack {
       ingestThrottle: props.ingestThrottle,
       projectEventsLimit: props.projectEventsLimit,
       ingestSourceLimit: props.ingestSourceLimit,
+      payloadExpiryDays: props.attemptLogRetentionDays,
     });
     // The fan-out refuses claim checks naming any other bucket (or another project's keys) as malformed.
     events.fanOutFunction.function.addEnvironment('CLAIM_CHECK_BUCKET', ingest.claimCheckBucket.bucketName);

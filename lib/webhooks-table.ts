@@ -11,14 +11,15 @@ export interface WebhooksTableProps {
 
 /**
  * The single table: subscriptions (by project, by id within a project), uniqueness guards,
- * the sparse active-by-topic index for the fan-out, and attempt logs with a TTL.
+ * the sparse active-by-topic index for the fan-out, and attempt logs with a TTL (a project's
+ * history merges its subscriptions' logs: no index entry per attempt, docs/design.md §3.12).
  */
 export class WebhooksTable extends Construct {
   readonly table: TableV2;
 
   constructor(scope: Construct, id: string, props: WebhooksTableProps = {}) {
     super(scope, id);
-    const { partitionKey, sortKey, topicIndex, historyIndex, ttlAttribute } = TABLE_KEYS;
+    const { partitionKey, sortKey, topicIndex, ttlAttribute } = TABLE_KEYS;
     this.table = new TableV2(this, 'Table', {
       partitionKey: { name: partitionKey, type: AttributeType.STRING },
       sortKey: { name: sortKey, type: AttributeType.STRING },
@@ -33,12 +34,6 @@ export class WebhooksTable extends Construct {
           partitionKey: { name: topicIndex.partitionKey, type: AttributeType.STRING },
           sortKey: { name: topicIndex.sortKey, type: AttributeType.STRING },
           projectionType: ProjectionType[topicIndex.projection],
-        },
-        {
-          indexName: historyIndex.name,
-          partitionKey: { name: historyIndex.partitionKey, type: AttributeType.STRING },
-          sortKey: { name: historyIndex.sortKey, type: AttributeType.STRING },
-          projectionType: ProjectionType[historyIndex.projection],
         },
       ],
     });

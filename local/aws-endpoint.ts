@@ -1,5 +1,6 @@
 import { IncomingMessage, Server, ServerResponse, createServer, request } from 'node:http';
 import { AddressInfo } from 'node:net';
+import type { BillingMeter } from './billing-meter';
 import { TableKeys, checkWriteRequest, isCheckedAction, tablesWritten } from './dynamodb-limits';
 import { accessKeyIdOf } from './iam/function-credentials';
 import { LocalPermissions } from './iam/local-permissions';
@@ -25,6 +26,8 @@ export interface AwsEndpointOptions {
   onRequest?: (service: string, action: string) => void;
   /** Authorizes the functions' calls (access key id = function logical id). @default every call allowed */
   permissions?: LocalPermissions;
+  /** Counts what AWS would bill for each request when set (the benchmark's cost model). */
+  meter?: BillingMeter;
 }
 
 export interface AwsEndpoint {
@@ -60,6 +63,7 @@ async function route(
   tableKeys: Map<string, TableKeys>,
 ): Promise<void> {
   const target = String(req.headers['x-amz-target'] ?? '');
+  const meter = options.meter?.active ? options.meter : undefined;
   const [prefix, action = ''] = target.split('.');
   if (req.method === 'GET' && (req.url === '/health' || req.url === '/')) {
     sendJson(res, 200, { status: 'ok', services: ['dynamodb', 'sqs', 'events', ...(options.s3Url ? ['s3'] : [])] });
@@ -68,6 +72,7 @@ async function route(
   if (options.s3Url && !target && isSignedForS3(req)) {
     options.onRequest?.('s3', req.method ?? 'GET');
     if ((await authorizeFunction(req, res, options, 's3', '')).refused) return;
+    meter?.s3(req.method ?? 'GET');
     await forward(req, res, options.s3Url);
     return;
   }
@@ -76,14 +81,19 @@ async function route(
     const authorization = await authorizeFunction(req, res, options, 'dynamodb', action);
     if (authorization.refused) return;
     if (['CreateTable', 'DeleteTable', 'UpdateTable'].includes(action)) tableKeys.clear();
-    if (!isCheckedAction(action)) {
+    if (!isCheckedAction(action) && !meter) {
       await forward(req, res, options.dynamoDbUrl, authorization.body);
       return;
     }
     const body = authorization.body ?? (await readBody(req));
-    const refusal = await refuseOverLimits(action, body, req, options.dynamoDbUrl, tableKeys);
+    const refusal = isCheckedAction(action) ? await refuseOverLimits(action, body, req, options.dynamoDbUrl, tableKeys) : undefined;
     if (refusal) {
       sendJson(res, 400, { __type: 'com.amazon.coral.validate#ValidationException', message: refusal }, 'application/x-amz-json-1.0');
+      return;
+    }
+    if (meter) {
+      const call = (name: string, payload: Record<string, unknown>) => callDynamoDb(name, payload, req, options.dynamoDbUrl);
+      await meter.dynamoDb(action, body, call, () => forward(req, res, options.dynamoDbUrl, body));
       return;
     }
     await forward(req, res, options.dynamoDbUrl, body);
@@ -95,14 +105,18 @@ async function route(
     if (authorization.refused) return;
     const extension = options.sqsExtensions?.(action);
     if (extension) await answerLocally(req, res, action, extension, 'application/x-amz-json-1.0', authorization.body);
-    else await forwardSqs(req, res, options.sqsUrl, authorization.body);
+    else await forwardSqs(req, res, options.sqsUrl, authorization.body, meter && ((body, response) => meter.sqs(action, body, response)));
     return;
   }
   if (prefix === 'AWSEvents') {
     options.onRequest?.('events', action);
     const authorization = await authorizeFunction(req, res, options, 'events', action);
     if (authorization.refused) return;
-    await answerLocally(req, res, action, options.events, 'application/x-amz-json-1.1', authorization.body);
+    const events: LocalActionHandler = (name, body) => {
+      meter?.events(name, body);
+      return options.events(name, body);
+    };
+    await answerLocally(req, res, action, events, 'application/x-amz-json-1.1', authorization.body);
     return;
   }
   sendJson(res, 400, {
@@ -174,7 +188,13 @@ async function answerLocally(
  * resolve everywhere; the SDK would follow it. Queue URLs are therefore rewritten to this
  * endpoint's own address on the way out, and back on the way in.
  */
-async function forwardSqs(req: IncomingMessage, res: ServerResponse, upstream: string, readAlready?: Buffer): Promise<void> {
+async function forwardSqs(
+  req: IncomingMessage,
+  res: ServerResponse,
+  upstream: string,
+  readAlready?: Buffer,
+  meter?: (request: string, response: string) => void,
+): Promise<void> {
   const host = String(req.headers.host ?? '127.0.0.1');
   const port = host.split(':')[1] ?? '80';
   const ours = `http://${host}/`;
@@ -202,6 +222,7 @@ async function forwardSqs(req: IncomingMessage, res: ServerResponse, upstream: s
       upstreamRequest.end(body);
     },
   );
+  meter?.(body, response.body);
   const rewritten = response.body.replace(/http:\/\/sqs\.[a-z0-9-]+\.localhost:\d+\//g, ours);
   res.writeHead(response.status, {
     ...response.headers,
@@ -238,6 +259,21 @@ async function refuseOverLimits(
   return checkWriteRequest(action, request, (table) => tableKeys.get(table));
 }
 
+/** Calls dynalite directly with the credentials of `req`; the parsed answer (an error's body too). */
+async function callDynamoDb(action: string, payload: Record<string, unknown>, req: IncomingMessage, dynamoDbUrl: string): Promise<Record<string, unknown>> {
+  const response = await fetch(dynamoDbUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': `DynamoDB_20120810.${action}`,
+      authorization: String(req.headers.authorization ?? ''),
+      'x-amz-date': String(req.headers['x-amz-date'] ?? ''),
+    },
+    body: JSON.stringify(payload),
+  });
+  return (await response.json()) as Record<string, unknown>;
+}
+
 /** A table's key schema from dynalite, or undefined if it has none (absent table). */
 async function describeKeys(table: string, req: IncomingMessage, dynamoDbUrl: string): Promise<TableKeys | undefined> {
   const response = await fetch(dynamoDbUrl, {
@@ -269,8 +305,11 @@ async function describeKeys(table: string, req: IncomingMessage, dynamoDbUrl: st
   };
 }
 
-/** Relays a request to `upstream`, its body streamed, or `body` when it was read already. */
-function forward(req: IncomingMessage, res: ServerResponse, upstream: string, body?: Buffer): Promise<void> {
+/**
+ * Relays a request to `upstream`, its body streamed, or `body` when it was read already;
+ * resolves with the answer's status and bytes (kept only when `body` was given: the metered path).
+ */
+function forward(req: IncomingMessage, res: ServerResponse, upstream: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const url = new URL(req.url ?? '/', upstream);
     const upstreamRequest = request(
@@ -278,8 +317,10 @@ function forward(req: IncomingMessage, res: ServerResponse, upstream: string, bo
       { method: req.method, headers: req.headers },
       (upstreamResponse) => {
         res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+        const chunks: Buffer[] = [];
+        if (body) upstreamResponse.on('data', (chunk: Buffer) => chunks.push(chunk));
         upstreamResponse.pipe(res);
-        upstreamResponse.on('end', resolve);
+        upstreamResponse.on('end', () => resolve({ status: upstreamResponse.statusCode ?? 502, body: Buffer.concat(chunks) }));
         upstreamResponse.on('error', reject);
       },
     );

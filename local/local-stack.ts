@@ -9,6 +9,8 @@ import type { WebhooksStackProps } from '../lib/webhooks-stack';
 import { CONSOLE_BUILD_DIR } from '../lib/console-build';
 import { AwsEndpoint, LocalActionHandler, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
 import { ApiServer, LocalRoute, startApiServer } from './api-server';
+import type { Context } from 'aws-lambda';
+import type { BillingMeter } from './billing-meter';
 import { LocalRule, localEventBus } from './event-bus';
 import { localMessageMoves } from './message-move';
 import { describeLocalLambdaLimits, localLambdaLimits } from './lambda-concurrency';
@@ -23,6 +25,7 @@ import { cachedTemplate } from './template/template-cache';
 import { loadHandler, sharedEnvironment } from './runtime/function-runtime';
 import { startEventSources } from './runtime/event-source-mappings';
 import { LocalPlace, QueueRef, bucketName, createBuckets, localResourceName, createQueues, createTables, localNames, localResourceValues, physicalName } from './runtime/local-resources';
+import { localFunctionIds } from './iam/template-functions';
 
 export type { QueueRef } from './runtime/local-resources';
 
@@ -89,6 +92,8 @@ export interface LocalStackOptions {
   onError?: (error: unknown) => void;
   /** Told when an event source lets a batch go because its function stayed throttled. */
   onThrottle?: (throttle: LambdaThrottledError) => void;
+  /** Counts billed units: AWS requests, function invocations' time, API requests (`npm run bench`). */
+  meter?: BillingMeter;
   /** Counts requests at the AWS endpoint. */
   onAwsRequest?: (service: string, action: string) => void;
 }
@@ -185,6 +190,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         account: place.account,
         physicalName: (logicalId) => localResourceName(template, place, logicalId),
       }),
+      meter: options.meter,
     });
     cleanups.push(() => endpoint.stop());
 
@@ -223,15 +229,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     );
     // Handlers read their configuration at import, so they load only once it is set.
     const handlers = new Map<string, unknown>();
+    // The meter prices each invocation's time by the function's local name (`delivery`, `fan-out`, …).
+    const localNameOf = new Map(Object.entries(localFunctionIds(template)).map(([name, id]) => [id, name]));
     for (const fn of model.functions) {
-      const handler = (await loadHandler(fn)) as (...args: unknown[]) => unknown;
+      const loaded = (await loadHandler(fn)) as (...args: unknown[]) => unknown;
+      const handler = options.meter ? options.meter.timed(localNameOf.get(fn.logicalId) ?? fn.logicalId, loaded) : loaded;
       handlers.set(fn.logicalId, asFunction(fn.logicalId, handler));
     }
 
     const api: ApiServer = await startApiServer({
       port: apiPort,
       corsOrigins: corsOriginsOf(model),
-      routes: apiRoutes(model, handlers),
+      routes: meteredRoutes(options.meter, apiRoutes(model, handlers)),
     });
     cleanups.push(() => api.stop());
 
@@ -394,6 +403,18 @@ function localRules(model: StackModel, place: LocalPlace, queues: ReadonlyMap<st
       inputPath: target.inputPath,
     })),
   );
+}
+
+/** API routes whose requests the meter counts (API Gateway bills per request, per 512 KB). */
+function meteredRoutes(meter: BillingMeter | undefined, routes: LocalRoute[]): LocalRoute[] {
+  if (!meter) return routes;
+  return routes.map((route) => ({
+    ...route,
+    handler: (event: { body?: string; rawPath?: string; rawQueryString?: string }, context: Context) => {
+      meter.apiRequest(Buffer.byteLength(event.body ?? '') + Buffer.byteLength(event.rawPath ?? '') + Buffer.byteLength(event.rawQueryString ?? ''));
+      return route.handler(event as never, context);
+    },
+  }));
 }
 
 function corsOriginsOf(model: StackModel): string[] | undefined {

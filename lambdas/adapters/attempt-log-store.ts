@@ -4,20 +4,20 @@ import { DELIVERY, TABLE_KEYS } from '../core/settings';
 import { Attempt } from '../core/attempt';
 import { ValidationError } from '../core/errors';
 import { stringifyJson } from '../core/json-text';
-import { batchGetAll, dynamoDocumentClient, queryAll } from './aws-clients';
+import { dynamoDocumentClient, queryAll } from './aws-clients';
 import { logger, metrics } from './observability';
 
-const { partitionKey: PK, sortKey: SK, historyIndex, ttlAttribute } = TABLE_KEYS;
+const { partitionKey: PK, sortKey: SK, ttlAttribute } = TABLE_KEYS;
 
 /**
- * Where logs live. A subscription's attempts and a project's history index are each spread
- * over `attemptLogShards` partition keys, chosen by the log id, so one busy subscription can log
- * that many times the ~1,000 writes/s one partition key takes (docs/design.md §3.5); a page is
- * the newest of the shards' newest, merged.
+ * Where logs live. A subscription's attempts are spread over `attemptLogShards` partition keys,
+ * chosen by the log id, so one busy subscription can log that many times the ~1,000 writes/s one
+ * partition key takes (docs/design.md §3.5); a page is the newest of the shards' newest, merged.
+ * A project's history is the same merge over all its subscriptions' shards: no index entry is
+ * written per attempt (docs/design.md §3.12).
  */
 const logKeys = {
   subscription: (projectId: string, subscriptionId: string, shard: number) => `LOGS#${projectId}#${subscriptionId}#${shard}`,
-  project: (projectId: string, shard: number) => `HISTORY#${projectId}#${shard}`,
   /** The name a cursor carries, so it is only accepted by the listing it came from. */
   listing: (projectId: string, subscriptionId?: string) => (subscriptionId ? `LOGS#${projectId}#${subscriptionId}` : `HISTORY#${projectId}`),
 };
@@ -100,15 +100,9 @@ export class AttemptLogStore {
   async listBySubscription(projectId: string, subscriptionId: string, limit: number, cursor?: string): Promise<AttemptPage> {
     const listing = logKeys.listing(projectId, subscriptionId);
     const before = decodeCursor(cursor, listing);
-    const { keys, more } = await this.newestOfShards(
-      undefined,
-      PK,
-      SK,
-      (shard) => logKeys.subscription(projectId, subscriptionId, shard),
-      limit,
-      before,
-    );
-    return this.page(keys, more, listing, (found) => found);
+    const partitions = SHARDS.map((shard) => logKeys.subscription(projectId, subscriptionId, shard));
+    const { items, more } = await this.newestAcross(partitions, limit, before);
+    return this.page(items, more, listing);
   }
 
   /** One attempt of a subscription. */
@@ -149,86 +143,78 @@ export class AttemptLogStore {
   }
 
   /**
-   * A project's attempts across its subscriptions, newest first: the newest keys of each shard
-   * of the keys-only history index, merged, then the attempts themselves from the table, read
-   * in that order until the page holds about 1 MB (as a DynamoDB query page would), where the
-   * cursor then points. An attempt whose log expired in between is left out.
+   * A project's attempts across its subscriptions, newest first: the newest of all the shards
+   * of `subscriptionIds` (the project's subscriptions and those deleted while their logs live),
+   * merged as in {@link listBySubscription}.
    */
-  async listByProject(projectId: string, limit: number, cursor?: string): Promise<AttemptPage> {
+  async listByProject(projectId: string, subscriptionIds: readonly string[], limit: number, cursor?: string): Promise<AttemptPage> {
     const listing = logKeys.listing(projectId);
     const before = decodeCursor(cursor, listing);
-    const { keys, more } = await this.newestOfShards(
-      historyIndex.name,
-      historyIndex.partitionKey,
-      historyIndex.sortKey,
-      (shard) => logKeys.project(projectId, shard),
-      limit,
-      before,
-    );
-    return this.page(keys, more, listing, async (entries) => {
-      const keyOf = (item: Record<string, unknown>) => `${String(item[PK])}\n${String(item[SK])}`;
-      const found: Record<string, unknown>[] = [];
-      for (let start = 0; start < entries.length; start += HISTORY_READ_KEYS) {
-        const slice = entries.slice(start, start + HISTORY_READ_KEYS);
-        found.push(...(await batchGetAll(this.client, this.tableName, slice.map((entry) => ({ [PK]: entry[PK], [SK]: entry[SK] })), true)));
-      }
-      const byKey = new Map(found.map((item) => [keyOf(item), item]));
-      return entries.flatMap((entry) => {
-        const item = byKey.get(keyOf(entry));
-        return item ? [item] : [];
-      });
-    });
+    const partitions = [...new Set(subscriptionIds)].flatMap((subscriptionId) => SHARDS.map((shard) => logKeys.subscription(projectId, subscriptionId, shard)));
+    const { items, more } = await this.newestAcross(partitions, limit, before);
+    return this.page(items, more, listing);
   }
 
   /**
-   * The newest `limit` items (keys, for an index) across the shards, each shard asked for its
-   * newest `limit` before the cursor; `more` says whether any shard has older ones.
+   * The newest `limit` items across partitions, by a k-way merge that reads each partition a
+   * few items at a time and reads on only from those it takes from: a page reads about
+   * `limit` items plus a few per partition, not `limit` from every one. `more` says whether
+   * any partition may hold older ones.
    */
-  private async newestOfShards(
-    indexName: string | undefined,
-    keyName: string,
-    sortName: string,
-    keyOf: (shard: number) => string,
-    limit: number,
-    before: string | undefined,
-  ): Promise<{ keys: Record<string, unknown>[]; more: boolean }> {
-    const pages = await Promise.all(
-      SHARDS.map((shard) =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: indexName,
-            KeyConditionExpression: before ? '#key = :value AND #sort < :before' : '#key = :value',
-            ExpressionAttributeNames: { '#key': keyName, ...(before ? { '#sort': sortName } : {}) },
-            ExpressionAttributeValues: { ':value': keyOf(shard), ...(before ? { ':before': before } : {}) },
-            ScanIndexForward: false,
-            Limit: limit,
-          }),
-        ),
-      ),
-    );
-    const all = pages.flatMap((page) => page.Items ?? []).sort((a, b) => String(b[sortName]).localeCompare(String(a[sortName])));
-    const more = all.length > limit || pages.some((page) => page.LastEvaluatedKey !== undefined);
-    return { keys: all.slice(0, limit), more };
+  private async newestAcross(partitions: string[], limit: number, before: string | undefined): Promise<{ items: Record<string, unknown>[]; more: boolean }> {
+    const chunk = Math.min(limit + 1, Math.max(2, Math.ceil(limit / Math.max(1, partitions.length)) + 1));
+    interface Stream {
+      key: string;
+      buffer: Record<string, unknown>[];
+      next?: Record<string, unknown>;
+      done: boolean;
+    }
+    const read = async (stream: Stream): Promise<void> => {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: before ? '#key = :value AND #sort < :before' : '#key = :value',
+          ExpressionAttributeNames: { '#key': PK, ...(before ? { '#sort': SK } : {}) },
+          ExpressionAttributeValues: { ':value': stream.key, ...(before ? { ':before': before } : {}) },
+          ExclusiveStartKey: stream.next,
+          ScanIndexForward: false,
+          Limit: chunk,
+        }),
+      );
+      stream.buffer.push(...(page.Items ?? []));
+      stream.next = page.LastEvaluatedKey;
+      stream.done = page.LastEvaluatedKey === undefined;
+    };
+    const streams: Stream[] = partitions.map((key) => ({ key, buffer: [], done: false }));
+    const items: Record<string, unknown>[] = [];
+    while (items.length < limit) {
+      // A partition read dry but not done may hold the newest item left: read it on first.
+      let dry = streams.filter((stream) => stream.buffer.length === 0 && !stream.done);
+      while (dry.length > 0) {
+        await Promise.all(dry.map(read));
+        dry = dry.filter((stream) => stream.buffer.length === 0 && !stream.done);
+      }
+      let newest: Stream | undefined;
+      for (const stream of streams) {
+        if (stream.buffer.length > 0 && (!newest || String(stream.buffer[0]![SK]) > String(newest.buffer[0]![SK]))) newest = stream;
+      }
+      if (!newest) break;
+      items.push(newest.buffer.shift()!);
+    }
+    return { items, more: streams.some((stream) => stream.buffer.length > 0 || !stream.done) };
   }
 
   /** Reads a page's attempts and stops it at about 1 MB; the cursor is the last log id shown. */
-  private async page(
-    keys: Record<string, unknown>[],
-    more: boolean,
-    listing: string,
-    read: (keys: Record<string, unknown>[]) => Promise<Record<string, unknown>[]> | Record<string, unknown>[],
-  ): Promise<AttemptPage> {
+  private page(found: Record<string, unknown>[], more: boolean, listing: string): AttemptPage {
     const items: Attempt[] = [];
     let bytes = 0;
-    const found = await read(keys);
     for (const [index, item] of found.entries()) {
       const attempt = fromItem(item);
       items.push(attempt);
       bytes += Buffer.byteLength(stringifyJson(attempt));
       if (bytes >= PAGE_BYTES && index < found.length - 1) return { items, nextCursor: encodeCursor(listing, attempt.logId) };
     }
-    const last = items.at(-1) ?? (keys.at(-1) ? { logId: String(keys.at(-1)![SK]) } : undefined);
+    const last = items.at(-1);
     return { items, nextCursor: more && last ? encodeCursor(listing, last.logId) : null };
   }
 
@@ -237,8 +223,6 @@ export class AttemptLogStore {
     const item: Record<string, unknown> = {
       [PK]: logKeys.subscription(attempt.projectId, attempt.subscriptionId, shardOf(attempt.logId)),
       [SK]: attempt.logId,
-      [historyIndex.partitionKey]: logKeys.project(attempt.projectId, shardOf(attempt.logId)),
-      [historyIndex.sortKey]: attempt.logId,
       [ttlAttribute]: Math.floor(Date.parse(attempt.attemptedAt) / 1000) + this.ttlDays * 86_400,
       ...rest,
     };
@@ -268,8 +252,6 @@ function isValidationError(error: unknown): boolean {
  * 1 MB: attempts carry payloads of up to 256 KB, and a Lambda answer is capped at 6 MB.
  */
 const PAGE_BYTES = 1024 * 1024;
-/** History attempts are read from the table this many at a time (BatchGetItem's maximum). */
-const HISTORY_READ_KEYS = 100;
 
 /** What recover plans from: an attempt without its payload and response. */
 const LIGHT_ATTRIBUTES = ['logId', 'projectId', 'subscriptionId', 'webhookId', 'eventId', 'event', 'target', 'attempt', 'outcome', 'error', 'attemptedAt', 'nextAttemptAt', 'durationMs'];
@@ -297,7 +279,7 @@ function decodeCursor(cursor: string | undefined, listing: string): string | und
   throw new ValidationError('invalid cursor', [{ field: 'cursor', message: 'not a cursor of this listing' }]);
 }
 
-const STORE_ONLY = new Set<string>([PK, SK, historyIndex.partitionKey, historyIndex.sortKey, ttlAttribute, 'payloadGz']);
+const STORE_ONLY = new Set<string>([PK, SK, ttlAttribute, 'payloadGz']);
 
 function fromItem(item: Record<string, unknown>): Attempt {
   const attempt = Object.fromEntries(Object.entries(item).filter(([name]) => !STORE_ONLY.has(name))) as unknown as Attempt;

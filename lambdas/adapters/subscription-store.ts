@@ -6,7 +6,7 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { TABLE_KEYS } from '../core/settings';
+import { DELIVERY, TABLE_KEYS } from '../core/settings';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ConflictError, DuplicateSubscriptionError } from '../core/errors';
 import { Subscription } from '../core/subscription';
@@ -50,7 +50,28 @@ export class SubscriptionStore {
   constructor(
     private readonly tableName: string,
     private readonly client = dynamoDocumentClient,
+    /** How long a deleted subscription's attempt logs live: its marker for the project history lives as long. */
+    private readonly logRetentionDays: number = DELIVERY.attemptLogTtlDays,
   ) {}
+
+  /**
+   * The subscriptions whose attempt logs a project's history reads: its subscriptions, and
+   * those deleted within the log retention (a marker each, written by {@link delete}).
+   */
+  async logOwners(projectId: string): Promise<string[]> {
+    const [live, deleted] = await Promise.all(
+      ['SUB#', 'LOGGED#'].map((prefix) =>
+        queryAll(this.client, {
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+          ProjectionExpression: '#sk',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':prefix': prefix },
+        }),
+      ),
+    );
+    return [...live!, ...deleted!].map((item) => String(item[SK]).slice(String(item[SK]).indexOf('#') + 1));
+  }
 
   /**
    * Stores a new subscription; DuplicateSubscriptionError (carrying the existing one) for the
@@ -167,6 +188,17 @@ export class SubscriptionStore {
     );
     if (!Attributes) return undefined;
     const deleted = fromItem(Attributes);
+    // Its logs outlive it (until their TTL); the marker keeps them in the project's history as long.
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          [PK]: subscriptionKeys.project(projectId),
+          [SK]: `LOGGED#${subscriptionId}`,
+          [TABLE_KEYS.ttlAttribute]: Math.floor(Date.now() / 1000) + this.logRetentionDays * 86_400,
+        },
+      }),
+    );
     await this.releaseGuard(projectId, deleted.event, deleted.target, subscriptionId);
     await this.decrementCount(projectId);
     return deleted;

@@ -82,7 +82,11 @@ function agentsFor(allowlist: AddressAllowlist): { http: HttpAgent; https: Https
   let pair = agents.get(allowlist);
   if (!pair) {
     const lookup = vettedLookup(allowlist) as unknown as LookupFunction;
-    const options = { keepAlive: true, maxSockets: 50, maxFreeSockets: 10, lookup };
+    // As many idle sockets kept as may be open: with fewer, a burst's sockets beyond them are
+    // closed when freed and connected again on the next burst (3-4 % of the delivery handler's
+    // CPU in the benchmark's profile, where several invocations share one process). Idle
+    // keep-alive sockets cost nothing but a file descriptor.
+    const options = { keepAlive: true, maxSockets: 50, maxFreeSockets: 50, lookup };
     pair = { http: new HttpAgent(options), https: new HttpsAgent(options) };
     agents.set(allowlist, pair);
   }

@@ -16,13 +16,7 @@ export const TABLE_KEYS = {
   /** Keys-only index of subscriptions by project and topic, read by the fan-out. */
   topicIndex: { name: 'byTopic', partitionKey: 'gsi1pk', sortKey: 'gsi1sk', projection: 'KEYS_ONLY' },
   /**
-   * Keys-only index of a whole project's attempt logs, newest first; the history listing reads
-   * the items from the table. Projecting the attempts (payload included) would double each log's
-   * write units and storage for a rarely read listing.
-   */
-  historyIndex: { name: 'byProjectHistory', partitionKey: 'gsi2pk', sortKey: 'gsi2sk', projection: 'KEYS_ONLY' },
-  /**
-   * Partition keys a subscription's attempt logs (and a project's history index) are spread
+   * Partition keys a subscription's attempt logs are spread
    * over: each partition key takes ~1,000 write units/s, so 8 give a busy subscription ~8,000
    * one-unit attempts/s (docs/design.md §3.5).
    */
@@ -96,7 +90,13 @@ export const DELIVERY = {
   retryAfterMinSeconds: 1,
   retryAfterMaxSeconds: 43_200,
   responseBodyLimitBytes: 4096,
-  attemptLogTtlDays: 30,
+  /**
+   * Days an attempt log is kept. A week covers recover and replay after an outage; each day
+   * of retention costs storage and point-in-time recovery on every log (docs/design.md §3.12:
+   * at 30 days that was ~$1 per million deliveries). Longer is opt-in: the stack's
+   * `attemptLogRetentionDays` (cdk context of the same name).
+   */
+  attemptLogTtlDays: 7,
   /** Dead-lettered deliveries in a row after which a subscription is disabled. */
   autoDisableAfterDead: 5,
   /** How long the operator.select hook may take before the default routing is used. */
@@ -256,7 +256,7 @@ export const CLAIM_CHECK = {
    * Days a stored payload is kept: as long as the attempt logs that point at it, so a delivery
    * retried or replayed from its log still finds its payload.
    */
-  expiryDays: 30,
+  expiryDays: DELIVERY.attemptLogTtlDays,
   /** Every object key starts with it; the functions' S3 grants are scoped to it. */
   keyPrefix: 'events/',
 } as const;

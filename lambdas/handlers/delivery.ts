@@ -35,7 +35,7 @@ const config = readConfig(
   }),
 );
 
-const subscriptions = new SubscriptionStore(config.TABLE_NAME);
+const subscriptions = new SubscriptionStore(config.TABLE_NAME, undefined, config.ATTEMPT_LOG_TTL_DAYS);
 const attemptLogs = new AttemptLogStore(config.TABLE_NAME, config.ATTEMPT_LOG_TTL_DAYS);
 const healthStore = new DeliveryHealthStore(config.TABLE_NAME);
 const allowlist = parseAllowlist(config.TARGET_ALLOWLIST);

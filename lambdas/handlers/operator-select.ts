@@ -17,12 +17,13 @@ const config = readConfig(
     TABLE_NAME: z.string().min(1),
     TARGET_ALLOWLIST: z.string().optional(),
     OPERATOR_SELECT_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.operatorSelectTimeoutMs),
+    ATTEMPT_LOG_TTL_DAYS: z.coerce.number().int().positive().default(DELIVERY.attemptLogTtlDays),
     WEBHOOK_ORIGIN: z.string().min(1),
   }),
 );
 
 const subscriptions = new SubscriptionStore(config.TABLE_NAME);
-const attemptLogs = new AttemptLogStore(config.TABLE_NAME);
+const attemptLogs = new AttemptLogStore(config.TABLE_NAME, config.ATTEMPT_LOG_TTL_DAYS);
 const allowlist = parseAllowlist(config.TARGET_ALLOWLIST);
 
 /** The hook's answer is read whole up to this size (it is JSON, not a log excerpt). */

@@ -53,6 +53,7 @@ const config = readConfig(
     WEBHOOK_ORIGIN: z.string().min(1),
     TEST_PING_TIMEOUT_MS: z.coerce.number().int().positive().default(SUBSCRIPTIONS_FUNCTION.testPingTimeoutMs),
     [REQUEST_LIMITS.projectApi.setting]: z.string().optional(),
+    ATTEMPT_LOG_TTL_DAYS: z.coerce.number().int().positive().default(DELIVERY.attemptLogTtlDays),
   }),
 );
 
@@ -62,8 +63,10 @@ const limits = new RequestLimitStore(config.TABLE_NAME);
 
 const allowlist = parseAllowlist(config.TARGET_ALLOWLIST);
 
+const subscriptionStore = new SubscriptionStore(config.TABLE_NAME, undefined, config.ATTEMPT_LOG_TTL_DAYS);
+
 const deps: SubscriptionDeps = {
-  repository: new SubscriptionStore(config.TABLE_NAME),
+  repository: subscriptionStore,
   targetPolicy: { allowHttp: config.ALLOW_HTTP_TARGETS, allowlist },
   subscriptionLimit: config.SUBSCRIPTION_LIMIT,
 };
@@ -87,7 +90,7 @@ const enqueue = (messages: DeliveryMessage[]): Promise<void> =>
     messages.map((message) => ({ body: stringifyJson(message), groupId: message.projectId })),
   );
 
-const attemptLogs = new AttemptLogStore(config.TABLE_NAME);
+const attemptLogs = new AttemptLogStore(config.TABLE_NAME, config.ATTEMPT_LOG_TTL_DAYS);
 const healthStore = new DeliveryHealthStore(config.TABLE_NAME);
 
 /** Subscriptions as the API shows them, each with its delivery health. */
@@ -159,13 +162,14 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
       }
       case 'GET /{projectId}/subscriptions/history': {
         const query = event.queryStringParameters ?? {};
+        const owners = await subscriptionStore.logOwners(projectId);
         if (query.page !== undefined) {
           const { page } = parseWith(tiledeskPageQuerySchema, query, 'query');
-          const read = (limit: number, cursor: string | undefined) => attemptLogs.listByProject(projectId, limit, cursor);
+          const read = (limit: number, cursor: string | undefined) => attemptLogs.listByProject(projectId, owners, limit, cursor);
           return jsonResponse(200, await readTiledeskHistoryPage(page, read, API.logsPageSizeMax));
         }
         const { limit, cursor } = parseWith(pageQuerySchema, query, 'query');
-        return jsonResponse(200, await attemptLogs.listByProject(projectId, limit, cursor));
+        return jsonResponse(200, await attemptLogs.listByProject(projectId, owners, limit, cursor));
       }
       case 'DELETE /{projectId}/subscriptions/{id}': {
         const deleted = await deleteSubscription(projectId, requireId(id), deps);

@@ -64,7 +64,7 @@ it('pages a subscription newest first, each attempt once', async () => {
 });
 
 it('pages a project history newest first across subscriptions and shards, each attempt once', async () => {
-  const items = await pageThrough((cursor) => store.listByProject(PROJECT, 11, cursor));
+  const items = await pageThrough((cursor) => store.listByProject(PROJECT, ['sub-a', 'sub-b'], 11, cursor));
   expect(items).toHaveLength(COUNT);
   expect(new Set(items.map((item) => item.logId)).size).toBe(COUNT);
   expect(items.map((item) => item.logId)).toEqual(items.map((item) => item.logId).sort().reverse());

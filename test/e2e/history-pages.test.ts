@@ -2,9 +2,9 @@ import type { Attempt } from '../../lambdas/core/attempt';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 
 /*
- * The project history reads its attempts from the table (the index holds keys only), so it
- * must stop a page by size itself: attempts carry payloads of up to 256 KB, and 200 of them
- * would be far over what a Lambda may answer (6 MB).
+ * The project history merges its subscriptions' attempt logs, so it must stop a page by size
+ * itself: attempts carry payloads of up to 256 KB, and 200 of them would be far over what a
+ * Lambda may answer (6 MB).
  */
 
 const PROJECT = 'proj-history-pages';
@@ -16,6 +16,14 @@ let written: Attempt[];
 
 beforeAll(async () => {
   t = await startTestStack();
+  // The history reads the logs of the project's subscriptions: two, made through the API.
+  const token = t.tokenFor({ [PROJECT]: 'owner' });
+  const subscriptions: string[] = [];
+  for (const path of ['a', 'b']) {
+    const created = await t.api('POST', `/${PROJECT}/subscriptions`, { token, body: { event: 'message.create', target: `http://127.0.0.1:9/${path}` } });
+    expect(created.status).toBe(200);
+    subscriptions.push(created.body._id as string);
+  }
   // Written straight to the table (dynalite) through the service's own store: 7 deliveries of
   // 300 KB events would take a receiver and minutes; the listing is what is under test.
   const { AttemptLogStore } = await import('../../lambdas/adapters/attempt-log-store');
@@ -26,8 +34,8 @@ beforeAll(async () => {
     return {
       logId: newLogId(at),
       projectId: PROJECT,
-      subscriptionId: `sub${n % 2}`,
-      webhookId: `msg_e${n}_sub${n % 2}`,
+      subscriptionId: subscriptions[n % 2]!,
+      webhookId: `msg_e${n}_${subscriptions[n % 2]}`,
       eventId: `e${n}`,
       event: 'message.create',
       target: 'https://hooks.example.com/in',
@@ -66,4 +74,13 @@ test('a limit below the size bound decides the page', async () => {
   const reply = await t.api('GET', `/${PROJECT}/subscriptions/history?limit=2`, { token });
   expect((reply.body.items as Attempt[]).map((attempt) => attempt.eventId)).toEqual(['e6', 'e5']);
   expect(reply.body.nextCursor).toEqual(expect.any(String));
+});
+
+test("a deleted subscription's attempts stay in the project history while they live", async () => {
+  const token = t.tokenFor({ [PROJECT]: 'owner' });
+  const deleted = written[1]!.subscriptionId;
+  expect((await t.api('DELETE', `/${PROJECT}/subscriptions/${deleted}`, { token })).status).toBe(200);
+  const reply = await t.api('GET', `/${PROJECT}/subscriptions/history?limit=3`, { token });
+  expect((reply.body.items as Attempt[]).map((attempt) => attempt.eventId)).toEqual(['e6', 'e5', 'e4']);
+  expect((reply.body.items as Attempt[])[1]!.subscriptionId).toBe(deleted);
 });

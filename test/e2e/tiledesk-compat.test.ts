@@ -235,14 +235,24 @@ describe("the dashboard's history paging (?page=N)", () => {
     // the paging is what is under test.
     const { AttemptLogStore } = await import('../../lambdas/adapters/attempt-log-store');
     const { newLogId } = await import('../../lambdas/core/attempt');
+    // The history reads the logs of the project's subscriptions: three, made through the API.
+    const subscriptions: string[] = [];
+    for (const path of ['a', 'b', 'c']) {
+      const created = await t.api('POST', `/${projectId}/subscriptions`, {
+        token: t.tokenFor({ [projectId]: 'owner' }),
+        body: { event: 'request.create', target: `http://127.0.0.1:9/${path}` },
+      });
+      expect(created.status).toBe(200);
+      subscriptions.push(created.body._id as string);
+    }
     const start = Date.parse('2026-11-01T00:00:00Z');
     written = Array.from({ length: ATTEMPTS }, (_, n) => {
       const at = new Date(start + n * 1000);
       return {
         logId: newLogId(at),
         projectId,
-        subscriptionId: `sub${n % 3}`,
-        webhookId: `msg_e${n}_sub${n % 3}`,
+        subscriptionId: subscriptions[n % 3]!,
+        webhookId: `msg_e${n}_${subscriptions[n % 3]}`,
         eventId: `e${n}`,
         event: 'request.create',
         target: 'https://hooks.example.com/in',

@@ -61,7 +61,6 @@ const EXPECTED_GRANTS: Record<string, Grants> = {
       'dynamodb:Query',
       'dynamodb:UpdateItem',
     ],
-    'Store/Table.Arn/index/byProjectHistory': ['dynamodb:Query'],
     'Delivery/Queue.Arn': QUEUE_SEND,
   },
   'Api/OperatorSelect/Function': {

@@ -1,3 +1,4 @@
+import { DELIVERY } from '../../lambdas/core/settings';
 import { StackTemplate, resourcesAllowing } from './stack-template';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tiledesk-global-AbCdEf';
@@ -87,7 +88,7 @@ describe('Tiledesk ingest settings', () => {
     expect(bucket?.Properties).toMatchObject({
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: 30, Status: 'Enabled' })] },
+      LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: DELIVERY.attemptLogTtlDays, Status: 'Enabled' })] },
     });
   });
 });

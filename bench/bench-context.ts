@@ -1,0 +1,125 @@
+/**
+ * What the benchmark's phases share: its settings, the stack and receiver they drive, and the
+ * helpers that publish events, create subscriptions and wait for receipts.
+ */
+import { ChildProcess, fork } from 'node:child_process';
+import * as path from 'node:path';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { LocalStack } from '../local/local-stack';
+
+export const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
+/** Size of each event's detail: padded up to this many bytes when set (Tiledesk's message events are often a few KB). */
+export const PAYLOAD_BYTES = Number(process.env.BENCH_PAYLOAD_BYTES ?? 0);
+export const SUBSCRIPTIONS_PER_EVENT = 3;
+export const LATENCY_RATE = 100;
+export const LATENCY_SECONDS = 10;
+export const CONCURRENCY = 40;
+export const DELIVERY_CONCURRENCY = Number(process.env.BENCH_DELIVERY_CONCURRENCY ?? 8);
+export const FAN_OUT_CONCURRENCY = 2;
+/** Direct handler invocations measured for their CPU (after a warm-up). */
+export const HANDLER_CPU_EVENTS = 1500;
+export const HANDLER_CPU_DELIVERIES = 4000;
+/** Fan-out independence: rounds of events to the benchmark's 3 subscribers, before and after the others. */
+export const FAN_OUT_EVENTS = 500;
+export const FAN_OUT_ROUNDS = 3;
+export const UNRELATED_SUBSCRIPTIONS = 10_000;
+/**
+ * How far the fan-out time per event may move once the unrelated subscriptions are in: 25 %,
+ * or 0.1 ms per event when that is larger (timer and scheduling noise on a shared machine).
+ */
+export const FAN_OUT_TIME_TOLERANCE = { relative: 0.25, absoluteMs: 0.1 };
+export const FAN_OUT_REQUEST_TOLERANCE = 0.05;
+export const PROJECT = 'bench';
+export const TOPIC = 'message.create';
+
+export interface Receipt {
+  id: string;
+  at: number;
+  sentAt: number;
+}
+
+/** What the phases share. */
+export interface Bench {
+  stack: LocalStack;
+  events: EventBridgeClient;
+  sqs: SQSClient;
+  requests: Map<string, number>;
+  receipts: Receipt[];
+  subscriptionIds: string[];
+  /** The receiver's process: told `{ failRate }` for the failing cost shape. */
+  receiver: ChildProcess;
+}
+
+export function sumOf(counts: Map<string, number>, keys: string[]): number {
+  return keys.reduce((total, key) => total + (counts.get(key) ?? 0), 0);
+}
+
+export function eventDetail(n: number, sentAt: number): string {
+  const detail = { id_project: PROJECT, text: `message ${n}`, sentAt };
+  const missing = PAYLOAD_BYTES - Buffer.byteLength(JSON.stringify(detail)) - ',"padding":""'.length;
+  return JSON.stringify(missing > 0 ? { ...detail, padding: 'x'.repeat(missing) } : detail);
+}
+
+export async function publishBatch(events: EventBridgeClient, count: number): Promise<void> {
+  const sentAt = Date.now();
+  await events.send(
+    new PutEventsCommand({
+      Entries: Array.from({ length: count }, (_, n) => ({
+        EventBusName: 'tiledesk',
+        Source: 'tiledesk',
+        DetailType: TOPIC,
+        Detail: eventDetail(n, sentAt),
+      })),
+    }),
+  );
+}
+
+/** Publishes `count` events, ten per PutEvents, `inFlight` PutEvents at a time. */
+export async function publishMany(events: EventBridgeClient, count: number, inFlight: number): Promise<void> {
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (sent < count) {
+        sent += 10;
+        await publishBatch(events, 10);
+      }
+    }),
+  );
+}
+
+/** Creates a subscription through the API; returns its id. */
+export async function createSubscription(apiUrl: string, token: string, target: string): Promise<string> {
+  const response = await fetch(`${apiUrl}/${PROJECT}/subscriptions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ event: TOPIC, target }),
+  });
+  if (response.status !== 200) throw new Error(`subscription failed: ${response.status}`);
+  return ((await response.json()) as { _id: string })._id;
+}
+
+
+export function startReceiver(): Promise<{ child: ChildProcess; port: number; receipts: Receipt[] }> {
+  const receipts: Receipt[] = [];
+  const child = fork(path.join(__dirname, 'receiver-process.mjs'));
+  return new Promise((resolve) => {
+    child.on('message', (message: { port?: number } | Receipt[]) => {
+      if (Array.isArray(message)) receipts.push(...message);
+      else if (message.port) resolve({ child, port: message.port, receipts });
+    });
+  });
+}
+
+export async function waitFor(done: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for deliveries');
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+}
+

@@ -1,0 +1,41 @@
+import { DELIVERY } from '../../lambdas/core/settings';
+import { StackTemplate } from './stack-template';
+
+/**
+ * Attempt logs are kept a week by default (their storage is a large part of the cost per
+ * delivery, docs/design.md §3.12); a deployment opts into longer with `attemptLogRetentionDays`.
+ * Every function that writes attempts keeps them equally long.
+ */
+const loggingFunctions = (stack: StackTemplate): Record<string, unknown>[] =>
+  Object.values(stack.resources('AWS::Lambda::Function'))
+    .map((fn) => ((fn.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {}))
+    .filter((variables) => 'ATTEMPT_LOG_TTL_DAYS' in variables);
+
+test('by default, attempt logs are kept 7 days by every function that writes them', () => {
+  expect(DELIVERY.attemptLogTtlDays).toBe(7);
+  const functions = loggingFunctions(StackTemplate.synth());
+  // fast lane, slow lane, the subscriptions API (test pings) and operator.select
+  expect(functions).toHaveLength(4);
+  for (const variables of functions) expect(variables.ATTEMPT_LOG_TTL_DAYS).toBe('7');
+});
+
+test('attemptLogRetentionDays keeps them longer, in every function alike', () => {
+  const functions = loggingFunctions(StackTemplate.synth({ attemptLogRetentionDays: 30 }));
+  expect(functions).toHaveLength(4);
+  for (const variables of functions) expect(variables.ATTEMPT_LOG_TTL_DAYS).toBe('30');
+});
+
+test('claim-checked payloads expire with the attempt logs that point at them', () => {
+  const expiration = (stack: StackTemplate) =>
+    Object.values(stack.resources('AWS::S3::Bucket')).flatMap(
+      (bucket) => ((bucket.Properties.LifecycleConfiguration as { Rules?: { ExpirationInDays?: number }[] } | undefined)?.Rules ?? []).map((rule) => rule.ExpirationInDays),
+    );
+  expect(expiration(StackTemplate.synth())).toContain(7);
+  expect(expiration(StackTemplate.synth({ attemptLogRetentionDays: 30 }))).toContain(30);
+});
+
+test('a retention that is not whole days of at least 1 is refused at synth, naming the setting', () => {
+  for (const days of [0, 2.5, Number.NaN]) {
+    expect(() => StackTemplate.synth({ attemptLogRetentionDays: days })).toThrow(/^attemptLogRetentionDays must be a whole number of days, at least 1; got /);
+  }
+});
