@@ -1,0 +1,345 @@
+import type { DeliveryLane } from './settings';
+import type { Attempt } from './attempt';
+import { DeliveryDeps, DeliveryJob, Disposition, deferred, deliverJob } from './deliver';
+import { TRANSITION_METRICS, admissionOf, deadStreakAction, held, isDue, rateLimitedWaits, splitProbe } from './delivery-admission';
+import { DeliveryHealth, HealthSettings, PostSignal, foldSignals, healthNeedsWrite } from './delivery-health';
+import { ParsedDeliveryMessage, deliveryMessageSchema } from './delivery-message';
+import { stringifyJson } from './json-text';
+import type { Subscription } from './subscription';
+
+/** A message as the event source hands it over. */
+export interface ReceivedMessage {
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+}
+
+/** A message to put on a queue (the SQS adapter's shape). */
+export interface QueuedMessage {
+  body: string;
+  delaySeconds?: number;
+  /** The tenant on a fair queue. */
+  groupId?: string;
+}
+
+/** A received message to show again after a while (the SQS adapter's shape). */
+export interface VisibilityChange {
+  receiptHandle: string;
+  visibilitySeconds: number;
+}
+
+/** Which subscription a message is for. */
+export interface SubscriptionRef {
+  projectId: string;
+  subscriptionId: string;
+}
+
+/** Where delivery reports what it did: metrics and log lines. */
+export interface DeliveryReport {
+  metric(name: string, count: number): void;
+  info(message: string, fields: Record<string, unknown>): void;
+  warn(message: string, fields: Record<string, unknown>): void;
+  error(message: string, fields: Record<string, unknown>): void;
+}
+
+/** The stored state delivery reads and changes. */
+export interface DeliveryStores {
+  getSubscriptions(keys: SubscriptionRef[]): Promise<Map<string, Subscription>>;
+  getHealths(keys: SubscriptionRef[]): Promise<Map<string, DeliveryHealth>>;
+  getHealth(projectId: string, subscriptionId: string): Promise<DeliveryHealth>;
+  /** Writes `after` unless the health changed since `before` was read (false then). */
+  saveHealth(projectId: string, subscriptionId: string, before: DeliveryHealth, after: DeliveryHealth): Promise<boolean>;
+  claimProbe(projectId: string, subscriptionId: string, now: number, until: number): Promise<boolean>;
+  reserveRate(
+    projectId: string,
+    subscriptionId: string,
+    rate: number,
+    wanted: number,
+    knownTat: number | undefined,
+    toleranceMs: number,
+  ): Promise<{ allowed: number; dueInMs: number[] }>;
+  /** Counts a dead delivery; true when that disabled the subscription. */
+  recordDeadDelivery(projectId: string, subscriptionId: string, limit: number, reason: string): Promise<boolean>;
+  resetDeadDeliveries(projectId: string, subscriptionId: string): Promise<void>;
+}
+
+/** Everything a batch needs from the outside world; the handler wires it. */
+export interface DeliveryBatchDeps extends DeliveryDeps {
+  stores: DeliveryStores;
+  writeAttempts(attempts: Attempt[]): Promise<void>;
+  reschedule(lane: DeliveryLane, changes: VisibilityChange[]): Promise<void>;
+  /** Sends messages to a queue; returns those not taken, by index, with the reason. */
+  send(queue: DeliveryLane | 'dlq', messages: QueuedMessage[]): Promise<{ index: number; reason: string }[]>;
+  report: DeliveryReport;
+  settings: HealthSettings & { rateLimitToleranceMs: number; autoDisableAfterDead: number };
+}
+
+/** An entry of the batch: its SQS identity and the job it carries. */
+interface Entry {
+  messageId: string;
+  receiptHandle: string;
+  job: DeliveryJob;
+}
+
+/** What became of a message in this invocation. */
+interface Handled {
+  entry: Entry;
+  disposition: Disposition;
+  attempt?: Attempt;
+  signal?: PostSignal;
+}
+
+/**
+ * Handles a batch of one lane. Each message is either due and POSTed (in parallel), or sent on
+ * without a POST: not yet due (a retry's wait, in hops of at most 15 minutes), its subscription
+ * moved to the slow lane, its circuit open, or its rate limit reached. Nothing waits in
+ * flight: every wait is a new, delayed message, so the queue's in-flight count stays at the
+ * invocations' own batches. The attempt number and the retry schedule's position travel in the
+ * message. Attempt logs cannot be refused for what a client sent, and one message's failure
+ * to be handled fails only that message. Returns the ids of the messages to receive again.
+ */
+export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[], deps: DeliveryBatchDeps): Promise<string[]> {
+  const failures: string[] = [];
+  const changes: VisibilityChange[] = [];
+  const retryLater = (entry: { messageId: string; receiptHandle: string }, visibilitySeconds: number) => {
+    failures.push(entry.messageId);
+    changes.push({ receiptHandle: entry.receiptHandle, visibilitySeconds });
+  };
+  const entries: Entry[] = [];
+  for (const record of records) {
+    const parsed = deliveryMessageSchema.safeParse(safeJson(record.body));
+    if (!parsed.success) {
+      deps.report.error('malformed delivery message, sending it towards the DLQ', { messageId: record.messageId });
+      retryLater(record, 0);
+      continue;
+    }
+    entries.push({ messageId: record.messageId, receiptHandle: record.receiptHandle, job: { message: parsed.data, lane } });
+  }
+
+  const now = Date.now();
+  const handled: Handled[] = [];
+  const due: Entry[] = [];
+  for (const entry of entries) {
+    const { notBefore } = entry.job.message;
+    if (notBefore === undefined || isDue(entry.job.message, now)) due.push(entry);
+    else handled.push({ entry, disposition: deferred(lane, entry.job.message, (notBefore - now) / 1000, now, deps.maxDelaySeconds) });
+  }
+
+  const keys = due.map(({ job }) => ({ projectId: job.message.projectId, subscriptionId: job.message.subscriptionId }));
+  const [found, healths] = await Promise.all([deps.stores.getSubscriptions(keys), deps.stores.getHealths(keys)]);
+  const postable: Entry[] = [];
+  for (const [subscriptionId, group] of groupBy(due, (entry) => entry.job.message.subscriptionId)) {
+    postable.push(...(await admit(lane, group, found.get(subscriptionId), healths.get(subscriptionId)!, now, handled, deps)));
+  }
+
+  const posted = await Promise.all(
+    postable.map(async (entry): Promise<Handled | undefined> => {
+      try {
+        return { entry, ...(await deliverJob(entry.job, found.get(entry.job.message.subscriptionId), deps)) };
+      } catch (error) {
+        deps.report.error('delivery could not be handled; the message will be tried again', {
+          webhookId: entry.job.message.webhookId,
+          error: String(error),
+        });
+        retryLater(entry, 30);
+        return undefined;
+      }
+    }),
+  );
+  for (const result of posted) if (result) handled.push(result);
+
+  const attempts = handled.flatMap((result) => (result.attempt ? [result.attempt] : []));
+  await deps.writeAttempts(attempts);
+  await updateHealth(handled, healths, deps);
+  await trackDeadStreaks(attempts, found, deps);
+  for (const attempt of attempts) {
+    deps.report.metric(`Attempt_${attempt.outcome}`, 1);
+    if (attempt.outcome === 'dead') {
+      deps.report.warn('delivery dead-lettered', { webhookId: attempt.webhookId, subscriptionId: attempt.subscriptionId });
+    }
+  }
+
+  for (const entry of await sendOn(handled, deps)) retryLater(entry, 10);
+  if (changes.length > 0) {
+    // Throwing here would redeliver the batch's successes; these retry anyway, after the
+    // queue's visibility timeout.
+    await deps.reschedule(lane, changes).catch((error: unknown) =>
+      deps.report.warn('could not shorten the visibility of messages to retry; they retry after the visibility timeout', {
+        error: String(error),
+      }),
+    );
+  }
+  return failures;
+}
+
+/**
+ * Decides which of one subscription's due messages may be POSTed now; the others are put in
+ * `handled`, sent on without a POST and without spending an attempt.
+ */
+async function admit(
+  lane: DeliveryLane,
+  group: Entry[],
+  subscription: Subscription | undefined,
+  health: DeliveryHealth,
+  now: number,
+  handled: Handled[],
+  deps: DeliveryBatchDeps,
+): Promise<Entry[]> {
+  const hold = (entries: Entry[], waits: (index: number) => number, queue: DeliveryLane = lane) => {
+    const dispositions = held(
+      entries.map((entry) => entry.job.message),
+      queue,
+      waits,
+      now,
+      deps.maxDelaySeconds,
+    );
+    entries.forEach((entry, index) => handled.push({ entry, disposition: dispositions[index]! }));
+  };
+  const admission = admissionOf(lane, subscription, health, now, deps.timeoutMs[lane] + 5000);
+  if (admission.kind === 'forward') {
+    hold(group, () => 0, admission.queue);
+    deps.report.metric('DeliveriesToSlowLane', group.length);
+    return [];
+  }
+  // Deleted, disabled or changed subscriptions are logged as skipped by deliverJob, without a POST.
+  if (!subscription || subscription.status !== 'active') return group;
+  let admitted = group;
+  if (admission.kind === 'hold') {
+    hold(group, () => admission.seconds);
+    deps.report.metric('DeliveriesHeldByCircuit', group.length);
+    return [];
+  }
+  if (admission.kind === 'probe') {
+    const claimed = await deps.stores.claimProbe(subscription.id_project, subscription._id, now, now + admission.leaseMs);
+    const split = splitProbe(group.length, claimed, admission.leaseMs);
+    if (!split.probe) {
+      hold(group, (index) => split.waitSeconds[index]!);
+      return [];
+    }
+    const [first, ...rest] = group;
+    first!.job = { ...first!.job, probe: true };
+    hold(rest, (index) => split.waitSeconds[index]!);
+    admitted = [first!];
+  }
+  if (subscription.rateLimit && admitted.length > 0) {
+    const { allowed, dueInMs } = await deps.stores.reserveRate(
+      subscription.id_project,
+      subscription._id,
+      subscription.rateLimit,
+      admitted.length,
+      health.rateTat,
+      deps.settings.rateLimitToleranceMs,
+    );
+    const over = admitted.slice(allowed);
+    const waits = rateLimitedWaits(dueInMs, over.length);
+    hold(over, (index) => waits[index]!);
+    if (over.length > 0) deps.report.metric('DeliveriesRateLimited', over.length);
+    admitted = admitted.slice(0, allowed);
+  }
+  return admitted;
+}
+
+/** Folds each subscription's POST outcomes into its health and stores what changed. */
+async function updateHealth(handled: Handled[], healths: Map<string, DeliveryHealth>, deps: DeliveryBatchDeps): Promise<void> {
+  const signals = new Map<string, { projectId: string; signals: PostSignal[] }>();
+  for (const { entry, signal } of handled) {
+    if (!signal) continue;
+    const { projectId, subscriptionId } = entry.job.message;
+    const current = signals.get(subscriptionId) ?? { projectId, signals: [] };
+    current.signals.push(signal);
+    signals.set(subscriptionId, current);
+  }
+  await Promise.all(
+    [...signals].map(async ([subscriptionId, { projectId, signals: list }]) => {
+      let before = healths.get(subscriptionId)!;
+      for (let round = 0; round < 3; round++) {
+        const { health: after, transitions } = foldSignals(before, list, deps.settings);
+        if (!healthNeedsWrite(before, after)) return;
+        if (await deps.stores.saveHealth(projectId, subscriptionId, before, after)) {
+          for (const transition of transitions) {
+            deps.report.metric(TRANSITION_METRICS[transition], 1);
+            deps.report.info(`subscription health: ${transition}`, { projectId, subscriptionId });
+          }
+          return;
+        }
+        before = await deps.stores.getHealth(projectId, subscriptionId);
+      }
+      deps.report.warn('delivery health not updated: it kept changing under concurrent deliveries', { subscriptionId });
+    }),
+  );
+}
+
+/** Sends every message that goes on; returns the entries whose message SQS did not take. */
+async function sendOn(handled: Handled[], deps: DeliveryBatchDeps): Promise<Entry[]> {
+  const sends = handled.flatMap(({ entry, disposition }) => (disposition.kind === 'send' ? [{ entry, send: disposition }] : []));
+  const byQueue = groupBy(sends, ({ send }) => send.queue);
+  const failed: Entry[] = [];
+  await Promise.all(
+    [...byQueue].map(async ([queue, results]) => {
+      const messages = results.map(({ send }) => toQueued(send.message, send.delaySeconds, queue !== 'dlq'));
+      const unsent = await deps.send(queue, messages);
+      if (unsent.length > 0) {
+        const reasons = new Map<string, number>();
+        for (const { reason } of unsent) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+        deps.report.warn('SQS did not take some delivery messages; they will be handled again', {
+          queue,
+          unsent: unsent.length,
+          reasons: [...reasons].map(([reason, count]) => (count > 1 ? `${reason} (×${count})` : reason)).join('; '),
+        });
+        deps.report.metric('DeliveryMessagesUnsent', unsent.length);
+      }
+      for (const { index } of unsent) failed.push(results[index]!.entry);
+    }),
+  );
+  return failed;
+}
+
+/** A delivery message as sent: the project is its tenant on the (fair) delivery queues. */
+function toQueued(message: ParsedDeliveryMessage, delaySeconds: number, fair: boolean): QueuedMessage {
+  return { body: stringifyJson(message), delaySeconds, groupId: fair ? message.projectId : undefined };
+}
+
+/**
+ * Auto-disable: a subscription whose deliveries die `autoDisableAfterDead` times in a row
+ * is disabled; a success clears the streak (one write, only when there is a streak).
+ */
+async function trackDeadStreaks(attempts: Attempt[], found: Map<string, Subscription>, deps: DeliveryBatchDeps): Promise<void> {
+  const limit = deps.settings.autoDisableAfterDead;
+  for (const attempt of attempts) {
+    const action = deadStreakAction(attempt, found.get(attempt.subscriptionId));
+    if (action === 'record-dead') {
+      const disabled = await deps.stores.recordDeadDelivery(
+        attempt.projectId,
+        attempt.subscriptionId,
+        limit,
+        `${limit} deliveries in a row exhausted their retries`,
+      );
+      if (disabled) {
+        deps.report.warn('subscription disabled after repeated dead deliveries', {
+          projectId: attempt.projectId,
+          subscriptionId: attempt.subscriptionId,
+        });
+        deps.report.metric('SubscriptionAutoDisabled', 1);
+      }
+    } else if (action === 'reset') {
+      await deps.stores.resetDeadDeliveries(attempt.projectId, attempt.subscriptionId);
+    }
+  }
+}
+
+function groupBy<T, K>(items: T[], keyOf: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    groups.set(key, [...(groups.get(key) ?? []), item]);
+  }
+  return groups;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
