@@ -27,6 +27,11 @@ export interface LocalRule {
    * the body, the reason in message attributes. Without one, the entry fails in the PutEvents answer.
    */
   deadLetterQueueUrl?: string;
+  /**
+   * The target's `SqsParameters.MessageGroupId`: a static value, or a dynamic path (`$.detail.x`)
+   * read from each event, as EventBridge evaluates target parameters.
+   */
+  messageGroupId?: string;
 }
 
 export interface LocalEventBusOptions {
@@ -152,7 +157,11 @@ async function deliver(options: LocalEventBusOptions, matched: Match[], results:
       const response = await options.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: rule.queueUrl,
-          Entries: items.map((item, n) => ({ Id: String(n), MessageBody: stringifyJson(item.envelope) })),
+          Entries: items.map((item, n) => ({
+            Id: String(n),
+            MessageBody: stringifyJson(item.envelope),
+            MessageGroupId: rule.messageGroupId === undefined ? undefined : targetParameter(rule.messageGroupId, item.envelope),
+          })),
         }),
       );
       for (const failed of response.Failed ?? []) {
@@ -198,6 +207,21 @@ async function sendToDeadLetterQueue(
   } catch {
     return false;
   }
+}
+
+/**
+ * A target parameter's value for one event: a value that is wholly a JSON path in dot notation
+ * (`$.detail.id_project`) is read from the event, anything else is static. A path that reaches no
+ * scalar value gives undefined (the entry then fails, as a malformed target parameter would).
+ */
+export function targetParameter(value: string, envelope: EventEnvelope): string | undefined {
+  if (!value.startsWith('$.')) return value;
+  let node: unknown = envelope;
+  for (const key of value.slice(2).split('.')) {
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return typeof node === 'string' || typeof node === 'number' || typeof node === 'boolean' ? String(node) : undefined;
 }
 
 /**

@@ -169,6 +169,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       queueUrl: queues.fanOut.url,
       queueArn: queues.fanOut.arn,
       deadLetterQueueUrl: queues.ruleDlq.url,
+      messageGroupId: FAN_OUT.messageGroupIdPath,
     });
     process.env.DELIVERY_QUEUE_URL = queues.delivery.url;
     process.env.SLOW_DELIVERY_QUEUE_URL = queues.slowDelivery.url;

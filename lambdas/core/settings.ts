@@ -59,6 +59,12 @@ export const FAN_OUT = {
   functionTimeoutSeconds: 30,
   visibilityTimeoutSeconds: 180,
   maxReceiveCount: 5,
+  /**
+   * The rule target's `SqsParameters.MessageGroupId`, a dynamic path EventBridge evaluates per
+   * event: the project is the tenant of the fan-out queue (an SQS fair queue), so one project's
+   * burst does not hold another's lone events (docs/design.md §3.2).
+   */
+  messageGroupIdPath: '$.detail.id_project',
 } as const;
 
 /** Default retry schedule in seconds, after the first attempt (DESIGN §4). */
