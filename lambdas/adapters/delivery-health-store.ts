@@ -119,9 +119,10 @@ export class DeliveryHealthStore {
   }
 
   /**
-   * Reserves up to `wanted` deliveries under a rate limit (GCRA, see `reserveRate`): moves the
-   * subscription's clock with a write conditional on the clock read, re-reading on a race.
-   * Returns how many may go now and, for the rest, in how many ms each is due.
+   * Reserves a slot for each of `wanted` deliveries under a rate limit (GCRA, see `reserveRate`):
+   * moves the subscription's clock past all of them with a write conditional on the clock read,
+   * re-reading on a race. Returns each delivery's slot (epoch ms; now for those that go at once),
+   * or undefined when every try lost a race (the deliveries then wait a little and ask again).
    */
   async reserve(
     projectId: string,
@@ -130,12 +131,10 @@ export class DeliveryHealthStore {
     wanted: number,
     knownTat: number | undefined,
     toleranceMs: number,
-  ): Promise<{ allowed: number; dueInMs: number[] }> {
+  ): Promise<number[] | undefined> {
     let tat = knownTat;
     for (let round = 0; round < RATE_CLAIM_TRIES; round++) {
-      const now = Date.now();
-      const reservation = reserveRate(tat, rate, wanted, now, toleranceMs);
-      if (reservation.allowed === 0) return reservation;
+      const reservation = reserveRate(tat, rate, wanted, Date.now(), toleranceMs);
       try {
         await this.client.send(
           new UpdateCommand({
@@ -147,14 +146,13 @@ export class DeliveryHealthStore {
             ExpressionAttributeValues: tat === undefined ? { ':next': reservation.tat } : { ':next': reservation.tat, ':previous': tat },
           }),
         );
-        return reservation;
+        return reservation.slots;
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
       }
       tat = (await this.get(projectId, subscriptionId)).rateTat;
     }
-    // Lost every race: many deliveries of this subscription are competing; these wait a little.
-    return { allowed: 0, dueInMs: Array.from({ length: wanted }, (_, index) => 1000 + (index * 1000) / rate) };
+    return undefined;
   }
 
   /** Forgets a subscription's health: circuit closed, fast lane, no failures. */

@@ -8,9 +8,35 @@ import type { Subscription } from './subscription';
 /** Messages not yet due come back within this much of their time rather than hopping again. */
 export const DUE_SLACK_MS = 500;
 
-/** True when a message may be POSTed now (its wait, if any, is over or nearly so). */
+/**
+ * SQS delays are whole seconds: a delivery held for a rate slot is sent back up to a second
+ * before it and waits that little in the function, so it goes at its slot, not up to a second
+ * late (late deliveries would bunch and break the limit over short windows).
+ */
+export const SLOT_SLACK_MS = 1000;
+
+/** True when a message may be handled now (its wait, if any, is over or nearly so). */
 export const isDue = (message: ParsedDeliveryMessage, now: number): boolean =>
-  message.notBefore === undefined || message.notBefore <= now + DUE_SLACK_MS;
+  message.notBefore === undefined || message.notBefore <= now + (message.rateSlotAt === undefined ? DUE_SLACK_MS : SLOT_SLACK_MS);
+
+/**
+ * A delivery held for its rate slot: due at the slot, sent back at most a second before it
+ * (in hops of SQS's longest delay), carrying the slot so it does not reserve again.
+ */
+export function heldForSlot(
+  queue: DeliveryLane,
+  message: ParsedDeliveryMessage,
+  slot: number,
+  now: number,
+  maxDelaySeconds: number,
+): Disposition {
+  return {
+    kind: 'send',
+    queue,
+    message: { ...message, rateSlotAt: slot, notBefore: slot },
+    delaySeconds: Math.min(maxDelaySeconds, Math.max(0, Math.floor((slot - now) / 1000))),
+  };
+}
 
 /**
  * What one subscription's due messages of a batch may do, before any rate limit:
@@ -66,9 +92,38 @@ export function splitProbe(count: number, claimed: boolean, leaseMs: number): { 
   return { probe: true, waitSeconds: Array.from({ length: count - 1 }, (_, index) => leaseMs / 1000 + 1 + index) };
 }
 
-/** The waits of the deliveries a rate limit did not let through now, from their due times. */
-export const rateLimitedWaits = (dueInMs: number[], count: number): number[] =>
-  Array.from({ length: count }, (_, index) => Math.max(1, (dueInMs[index] ?? 1000) / 1000));
+/**
+ * Splits a subscription's admitted deliveries under its rate limit. One whose slot was reserved
+ * when it was held goes at its slot without asking again: now (`go`), after a wait of under
+ * {@link SLOT_SLACK_MS} in the function (`soon`), or held again if it came back earlier than
+ * that (`early`). The others need a slot each from the rate clock (`fresh`, in order).
+ */
+export function splitBySlot(
+  messages: ParsedDeliveryMessage[],
+  now: number,
+): { go: number[]; soon: number[]; early: number[]; fresh: number[] } {
+  const split = { go: [] as number[], soon: [] as number[], early: [] as number[], fresh: [] as number[] };
+  messages.forEach((message, index) => {
+    if (message.rateSlotAt === undefined) split.fresh.push(index);
+    else if (message.rateSlotAt <= now) split.go.push(index);
+    else if (message.rateSlotAt <= now + SLOT_SLACK_MS) split.soon.push(index);
+    else split.early.push(index);
+  });
+  return split;
+}
+
+/** Waits (at most {@link SLOT_SLACK_MS}) until a delivery's reserved rate slot, if it is ahead. */
+export function untilSlot(message: ParsedDeliveryMessage, now: number): Promise<void> {
+  const wait = Math.min(SLOT_SLACK_MS, (message.rateSlotAt ?? now) - now);
+  return wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : Promise.resolve();
+}
+
+/**
+ * When deliveries that lost every race for the rate clock ask again: in a second, spread by
+ * the rate so they do not all come back together.
+ */
+export const contendedWaits = (count: number, rate: number): number[] =>
+  Array.from({ length: count }, (_, index) => 1 + index / rate);
 
 /** The metric each health transition is counted under. */
 export const TRANSITION_METRICS: Record<HealthTransition, string> = {

@@ -1,7 +1,19 @@
 import type { DeliveryLane } from './settings';
 import type { Attempt } from './attempt';
 import { DeliveryDeps, DeliveryJob, Disposition, deferred, deliverJob } from './deliver';
-import { TRANSITION_METRICS, admissionOf, deadStreakAction, held, isDue, rateLimitedWaits, splitProbe } from './delivery-admission';
+import {
+  TRANSITION_METRICS,
+  admissionOf,
+  contendedWaits,
+  deadStreakAction,
+  held,
+  isDue,
+  SLOT_SLACK_MS,
+  heldForSlot,
+  splitBySlot,
+  splitProbe,
+  untilSlot,
+} from './delivery-admission';
 import { DeliveryHealth, HealthSettings, PostSignal, foldSignals, healthNeedsWrite } from './delivery-health';
 import { ParsedDeliveryMessage, deliveryMessageSchema } from './delivery-message';
 import { stringifyJson } from './json-text';
@@ -57,7 +69,7 @@ export interface DeliveryStores {
     wanted: number,
     knownTat: number | undefined,
     toleranceMs: number,
-  ): Promise<{ allowed: number; dueInMs: number[] }>;
+  ): Promise<number[] | undefined>;
   /** Counts a dead delivery; true when that disabled the subscription. */
   recordDeadDelivery(projectId: string, subscriptionId: string, limit: number, reason: string): Promise<boolean>;
   resetDeadDeliveries(projectId: string, subscriptionId: string): Promise<void>;
@@ -120,8 +132,9 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
   const handled: Handled[] = [];
   const due: Entry[] = [];
   for (const entry of entries) {
-    const { notBefore } = entry.job.message;
+    const { notBefore, rateSlotAt } = entry.job.message;
     if (notBefore === undefined || isDue(entry.job.message, now)) due.push(entry);
+    else if (rateSlotAt !== undefined) handled.push({ entry, disposition: heldForSlot(lane, entry.job.message, rateSlotAt, now, deps.maxDelaySeconds) });
     else handled.push({ entry, disposition: deferred(lane, entry.job.message, (notBefore - now) / 1000, now, deps.maxDelaySeconds) });
   }
 
@@ -135,6 +148,8 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
   const posted = await Promise.all(
     postable.map(async (entry): Promise<Handled | undefined> => {
       try {
+        // A delivery that came back just before its rate slot waits for it (under a second).
+        await untilSlot(entry.job.message, Date.now());
         return { entry, ...(await deliverJob(entry.job, found.get(entry.job.message.subscriptionId), deps)) };
       } catch (error) {
         deps.report.error('delivery could not be handled; the message will be tried again', {
@@ -205,6 +220,8 @@ async function admit(
   if (!subscription || subscription.status !== 'active') return group;
   let admitted = group;
   if (admission.kind === 'hold') {
+    // A rate slot reserved before the circuit opened has passed by the time it closes.
+    for (const entry of group) entry.job = { ...entry.job, message: { ...entry.job.message, rateSlotAt: undefined } };
     hold(group, () => admission.seconds);
     deps.report.metric('DeliveriesHeldByCircuit', group.length);
     return [];
@@ -222,19 +239,43 @@ async function admit(
     admitted = [first!];
   }
   if (subscription.rateLimit && admitted.length > 0) {
-    const { allowed, dueInMs } = await deps.stores.reserveRate(
-      subscription.id_project,
-      subscription._id,
-      subscription.rateLimit,
-      admitted.length,
-      health.rateTat,
-      deps.settings.rateLimitToleranceMs,
+    const rate = subscription.rateLimit;
+    const split = splitBySlot(
+      admitted.map((entry) => entry.job.message),
+      now,
     );
-    const over = admitted.slice(allowed);
-    const waits = rateLimitedWaits(dueInMs, over.length);
-    hold(over, (index) => waits[index]!);
-    if (over.length > 0) deps.report.metric('DeliveriesRateLimited', over.length);
-    admitted = admitted.slice(0, allowed);
+    const early = split.early.map((index) => admitted[index]!);
+    for (const entry of early) handled.push({ entry, disposition: heldForSlot(lane, entry.job.message, entry.job.message.rateSlotAt!, now, deps.maxDelaySeconds) });
+    const go = [...split.go, ...split.soon].map((index) => admitted[index]!);
+    const fresh = split.fresh.map((index) => admitted[index]!);
+    if (fresh.length > 0) {
+      const slots = await deps.stores.reserveRate(
+        subscription.id_project,
+        subscription._id,
+        rate,
+        fresh.length,
+        health.rateTat,
+        deps.settings.rateLimitToleranceMs,
+      );
+      if (!slots) {
+        const waits = contendedWaits(fresh.length, rate);
+        hold(fresh, (index) => waits[index]!);
+      } else {
+        let later = 0;
+        fresh.forEach((entry, index) => {
+          const slot = slots[index]!;
+          if (slot <= now + SLOT_SLACK_MS) {
+            if (slot > now) entry.job = { ...entry.job, message: { ...entry.job.message, rateSlotAt: slot } };
+            go.push(entry);
+          } else {
+            handled.push({ entry, disposition: heldForSlot(lane, entry.job.message, slot, now, deps.maxDelaySeconds) });
+            later += 1;
+          }
+        });
+        if (later > 0) deps.report.metric('DeliveriesRateLimited', later);
+      }
+    }
+    admitted = go;
   }
   return admitted;
 }

@@ -162,8 +162,11 @@ function sorted(value: Record<string, unknown>): Record<string, unknown> {
 /**
  * A per-subscription rate limit as GCRA (the generic cell rate algorithm): the clock `tat` moves
  * on by 1/rate per delivery, and a delivery may go while the clock is at most `toleranceMs`
- * ahead of now. Over any window W this lets through at most rate·(W + tolerance) + 1 deliveries.
- * Returns how many of `wanted` may go now, the new clock, and when each of the rest is due.
+ * ahead of its time. Over any window W this lets through at most rate·(W + tolerance) + 1
+ * deliveries. Every one of `wanted` gets its slot here, now or later, and the clock moves past
+ * all of them: a delivery that must wait is sent again for exactly its slot and goes then
+ * without asking again, so a backlog of N costs O(N) messages, not O(N²) (docs/design.md §3.3).
+ * Returns the new clock and each delivery's slot (epoch ms; `now` for those that go at once).
  */
 export function reserveRate(
   tat: number | undefined,
@@ -171,16 +174,23 @@ export function reserveRate(
   wanted: number,
   now: number,
   toleranceMs: number,
-): { allowed: number; tat: number; dueInMs: number[] } {
+): { tat: number; slots: number[] } {
   const interval = 1000 / rate;
   let clock = Math.max(tat ?? now, now);
-  let allowed = 0;
-  while (allowed < wanted && clock - now <= toleranceMs) {
+  const slots: number[] = [];
+  for (let index = 0; index < wanted; index++) {
+    slots.push(Math.max(now, Math.ceil(clock - toleranceMs)));
     clock += interval;
-    allowed += 1;
   }
-  const dueInMs = Array.from({ length: wanted - allowed }, (_, index) => clock - toleranceMs - now + index * interval);
-  return { allowed, tat: clock, dueInMs };
+  return { tat: clock, slots };
+}
+
+/** How many deliveries a rate clock still has reserved after `now`, and when the last one goes. */
+export function rateBacklog(tat: number | undefined, rate: number | undefined, now: number, toleranceMs: number): { count: number; until?: number } {
+  if (!rate || tat === undefined) return { count: 0 };
+  const lastSlot = tat - 1000 / rate - toleranceMs;
+  if (lastSlot <= now) return { count: 0 };
+  return { count: Math.floor((lastSlot - now) / (1000 / rate)) + 1, until: Math.ceil(lastSlot) };
 }
 
 /** The health the API shows with a subscription. */

@@ -22,6 +22,11 @@ export const deliveryMessageSchema = z.object({
   retry: z.number().int().nonnegative().default(0),
   /** Epoch ms before which the message must not be POSTed (a retry's or a wait's due time). */
   notBefore: z.number().int().nonnegative().optional(),
+  /**
+   * Epoch ms of the rate-limit slot reserved for this delivery: at its slot it goes without
+   * reserving again (a held delivery is re-sent once, for exactly its slot).
+   */
+  rateSlotAt: z.number().int().nonnegative().optional(),
 });
 export type DeliveryMessage = z.input<typeof deliveryMessageSchema>;
 export type ParsedDeliveryMessage = z.output<typeof deliveryMessageSchema>;

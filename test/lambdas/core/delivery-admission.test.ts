@@ -1,6 +1,6 @@
 import { Attempt } from '../../../lambdas/core/attempt';
-import { admissionOf, deadStreakAction, held, isDue, rateLimitedWaits, splitProbe } from '../../../lambdas/core/delivery-admission';
-import { DeliveryHealth, HEALTHY } from '../../../lambdas/core/delivery-health';
+import { admissionOf, deadStreakAction, held, isDue, heldForSlot, splitBySlot, splitProbe } from '../../../lambdas/core/delivery-admission';
+import { DeliveryHealth, HEALTHY, rateBacklog, reserveRate } from '../../../lambdas/core/delivery-health';
 import { ParsedDeliveryMessage } from '../../../lambdas/core/delivery-message';
 import { Subscription } from '../../../lambdas/core/subscription';
 
@@ -83,8 +83,21 @@ describe('the other decisions', () => {
     expect(splitProbe(2, false, 15_000)).toEqual({ probe: false, waitSeconds: [15, 16] });
   });
 
-  test('rate-limited messages wait for their slot, at least a second', () => {
-    expect(rateLimitedWaits([200, 2_400], 3)).toEqual([1, 2.4, 1]);
+  test('a delivery with a reserved slot goes at it without asking again; the others need a slot', () => {
+    const split = splitBySlot(
+      [message, { ...message, rateSlotAt: now }, { ...message, rateSlotAt: now + 1200 }, { ...message, rateSlotAt: now + 800 }],
+      now,
+    );
+    expect(split).toEqual({ go: [1], soon: [3], early: [2], fresh: [0] });
+  });
+
+  test('a delivery held for its slot comes back at most a second early and is due then', () => {
+    const slot = now + 7_300;
+    const disposition = heldForSlot('fast', message, slot, now, 900);
+    expect(disposition).toEqual({ kind: 'send', queue: 'fast', message: { ...message, rateSlotAt: slot, notBefore: slot }, delaySeconds: 7 });
+    if (disposition.kind !== 'send') throw new Error('sent');
+    expect(isDue(disposition.message, now + 7_000)).toBe(true);
+    expect(isDue(disposition.message, now + 6_000)).toBe(false);
   });
 
   test('auto-disable counts dead deliveries and clears a streak only when there is one', () => {
@@ -93,5 +106,34 @@ describe('the other decisions', () => {
     expect(deadStreakAction(attempt, subscription)).toBe('none');
     expect(deadStreakAction(attempt, { ...subscription, consecutiveDeadCount: 2 })).toBe('reset');
     expect(deadStreakAction({ ...attempt, outcome: 'failed' }, { ...subscription, consecutiveDeadCount: 2 })).toBe('none');
+  });
+});
+
+describe('rate limit (GCRA)', () => {
+  test('every wanted delivery gets a slot: a burst of the tolerance now, the rest 1/rate apart', () => {
+    const { tat, slots } = reserveRate(undefined, 5, 6, now, 500);
+    // The clock may run 500 ms ahead: deliveries at +0, +200 and +400 go now.
+    expect(slots.map((slot) => slot - now)).toEqual([0, 0, 0, 100, 300, 500]);
+    expect(tat - now).toBe(1200);
+    // The next reservation continues from the clock: nothing is handed out twice.
+    expect(reserveRate(tat, 5, 2, now, 500).slots.map((slot) => slot - now)).toEqual([700, 900]);
+  });
+
+  test('over any 10 s window at most rate × (10 s + tolerance) + 1 slots', () => {
+    const { slots } = reserveRate(undefined, 5, 1000, now, 500);
+    let busiest = 0;
+    for (let first = 0, last = 0; first < slots.length; first++) {
+      while (last < slots.length && slots[last]! < slots[first]! + 10_000) last++;
+      busiest = Math.max(busiest, last - first);
+    }
+    expect(busiest).toBeLessThanOrEqual(5 * 10.5 + 1);
+    expect(slots.at(-1)! - now).toBeLessThan(200_000);
+  });
+
+  test('the backlog a clock holds: how many reserved slots are still ahead, and the last one', () => {
+    const { tat } = reserveRate(undefined, 5, 6, now, 500);
+    expect(rateBacklog(tat, 5, now, 500)).toEqual({ count: 3, until: now + 500 });
+    expect(rateBacklog(tat, 5, now + 600, 500)).toEqual({ count: 0 });
+    expect(rateBacklog(undefined, 5, now, 500)).toEqual({ count: 0 });
   });
 });
