@@ -62,9 +62,9 @@ export class DeliveryHealthStore {
 
   /** Writes a new health if nobody changed it since `before` was read; false if somebody did. */
   async save(projectId: string, subscriptionId: string, before: DeliveryHealth, after: DeliveryHealth): Promise<boolean> {
-    const names: Record<string, string> = { '#v': 'version' };
-    const values: Record<string, unknown> = { ':next': before.version + 1 };
-    const sets = ['#v = :next'];
+    const names: Record<string, string> = { '#v': 'version', '#ttl': TABLE_KEYS.ttlAttribute };
+    const values: Record<string, unknown> = { ':next': before.version + 1, ':ttl': ttlOf(Date.now()) };
+    const sets = ['#v = :next', '#ttl = :ttl'];
     const removes: string[] = [];
     for (const [index, field] of HEALTH_FIELDS.entries()) {
       names[`#f${index}`] = field;
@@ -155,11 +155,38 @@ export class DeliveryHealthStore {
     return undefined;
   }
 
-  /** Forgets a subscription's health: circuit closed, fast lane, no failures. */
+  /** Forgets a subscription's health (circuit closed, fast lane, no failures), when it is deleted. */
   async reset(projectId: string, subscriptionId: string): Promise<void> {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: healthKey(projectId, subscriptionId) }));
   }
+
+  /**
+   * Resets a subscription's health but keeps the count of its parked deliveries, and takes the
+   * wake-up over: returns its new time (`now`), for the caller to send the wake-up that
+   * releases them at once.
+   */
+  async resetReleasingHeld(projectId: string, subscriptionId: string, now: number): Promise<number> {
+    const fields = [...HEALTH_FIELDS, 'version', 'rateTat'];
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: healthKey(projectId, subscriptionId),
+        UpdateExpression: `SET #wake = :now, #ttl = :ttl REMOVE ${fields.map((_, index) => `#r${index}`).join(', ')}`,
+        ExpressionAttributeNames: {
+          '#wake': 'wakeAt',
+          '#ttl': TABLE_KEYS.ttlAttribute,
+          ...Object.fromEntries(fields.map((field, index) => [`#r${index}`, field])),
+        },
+        ExpressionAttributeValues: { ':now': now, ':ttl': ttlOf(now) },
+      }),
+    );
+    return now;
+  }
 }
+
+/** Health items expire a while after their last change: a quiet subscription is healthy again. */
+const HEALTH_TTL_SECONDS = 30 * 86_400;
+const ttlOf = (now: number): number => Math.floor(now / 1000) + HEALTH_TTL_SECONDS;
 
 function fromItem(item: Record<string, unknown>): DeliveryHealth {
   const health: DeliveryHealth = { ...HEALTHY, version: Number(item.version ?? 0) };
@@ -167,5 +194,7 @@ function fromItem(item: Record<string, unknown>): DeliveryHealth {
     if (item[field] !== undefined) (health as unknown as Record<string, unknown>)[field] = item[field];
   }
   if (item.rateTat !== undefined) health.rateTat = Number(item.rateTat);
+  if (item.heldCount !== undefined) health.heldCount = Number(item.heldCount);
+  if (item.wakeAt !== undefined) health.wakeAt = Number(item.wakeAt);
   return health;
 }

@@ -73,6 +73,16 @@ export const healthSchema = z.object({
   lastSuccessAt: z.string().optional(),
   lastFailureAt: z.string().optional(),
   openUntil: z.string().optional().meta({ description: 'When the open circuit lets its next probe through' }),
+  held: z
+    .array(
+      z.object({
+        reason: z.enum(['circuit-open', 'rate-limit']).meta({ description: 'What holds them: the open circuit, or the rate limit' }),
+        count: z.number().int(),
+        until: z.string().optional().meta({ description: 'When the last of them goes (the circuit: when its cool-down ends and they are released, paced)' }),
+      }),
+    )
+    .optional()
+    .meta({ description: 'Deliveries held now, by reason; absent when none are. DELETE …/health releases those of the circuit at once' }),
 });
 
 /** A subscription as the API shows it, with its delivery health; never carries the secret. */

@@ -15,6 +15,14 @@ export const DUE_SLACK_MS = 500;
  */
 export const SLOT_SLACK_MS = 1000;
 
+/**
+ * A delivery that reaches its reserved slot later than this (its function was busy, its queue
+ * lagged) asks for a new slot instead: posting late deliveries at once would bunch them, and
+ * over a 10 s window at 5/s a lateness of L allows 5·(10 + 0.5 + L) + 1, so L must stay under
+ * 0.3 s for the 10 % margin.
+ */
+export const LATE_SLOT_MS = 250;
+
 /** True when a message may be handled now (its wait, if any, is over or nearly so). */
 export const isDue = (message: ParsedDeliveryMessage, now: number): boolean =>
   message.notBefore === undefined || message.notBefore <= now + (message.rateSlotAt === undefined ? DUE_SLACK_MS : SLOT_SLACK_MS);
@@ -96,7 +104,8 @@ export function splitProbe(count: number, claimed: boolean, leaseMs: number): { 
  * Splits a subscription's admitted deliveries under its rate limit. One whose slot was reserved
  * when it was held goes at its slot without asking again: now (`go`), after a wait of under
  * {@link SLOT_SLACK_MS} in the function (`soon`), or held again if it came back earlier than
- * that (`early`). The others need a slot each from the rate clock (`fresh`, in order).
+ * that (`early`). The others, and those more than {@link LATE_SLOT_MS} late for their slot, need
+ * a slot each from the rate clock (`fresh`, in order).
  */
 export function splitBySlot(
   messages: ParsedDeliveryMessage[],
@@ -104,7 +113,7 @@ export function splitBySlot(
 ): { go: number[]; soon: number[]; early: number[]; fresh: number[] } {
   const split = { go: [] as number[], soon: [] as number[], early: [] as number[], fresh: [] as number[] };
   messages.forEach((message, index) => {
-    if (message.rateSlotAt === undefined) split.fresh.push(index);
+    if (message.rateSlotAt === undefined || message.rateSlotAt < now - LATE_SLOT_MS) split.fresh.push(index);
     else if (message.rateSlotAt <= now) split.go.push(index);
     else if (message.rateSlotAt <= now + SLOT_SLACK_MS) split.soon.push(index);
     else split.early.push(index);
@@ -124,6 +133,36 @@ export function untilSlot(message: ParsedDeliveryMessage, now: number): Promise<
  */
 export const contendedWaits = (count: number, rate: number): number[] =>
   Array.from({ length: count }, (_, index) => 1 + index / rate);
+
+/** What a subscription's wake-up does: send itself again for later, or release held deliveries. */
+export type WakeDecision = { kind: 'later'; at: number } | { kind: 'release'; count: number; nextAt: number };
+
+/**
+ * Decides a wake-up of parked deliveries from the subscription's health: while the circuit's
+ * cool-down lasts it comes back at its end; half-open, it releases one delivery (the probe) and
+ * looks again once the probe's lease is over; closed, it releases a batch and comes back when
+ * the batch has gone at the release pace (the rate limit, if lower), so a recovered endpoint
+ * gets its backlog paced, not all at once.
+ */
+export function wakeDecision(
+  health: DeliveryHealth,
+  now: number,
+  probeLeaseMs: number,
+  release: { batch: number; perSecond: number },
+): WakeDecision {
+  const gate = gateOf(health, now, () => 0);
+  if (gate.kind === 'wait') return { kind: 'later', at: now + gate.seconds * 1000 };
+  if (gate.kind === 'probe') return { kind: 'release', count: 1, nextAt: now + probeLeaseMs };
+  return { kind: 'release', count: release.batch, nextAt: now + Math.ceil((release.batch / release.perSecond) * 1000) };
+}
+
+/** The delays, in whole seconds, that spread a released batch at `perSecond`. */
+export const releaseDelays = (count: number, perSecond: number): number[] =>
+  Array.from({ length: count }, (_, index) => Math.floor(index / perSecond));
+
+/** SQS's delay for a message due at `at` (what is longer hops). */
+export const delayUntil = (at: number, now: number, maxDelaySeconds: number): number =>
+  Math.min(maxDelaySeconds, Math.max(0, Math.ceil((at - now) / 1000)));
 
 /** The metric each health transition is counted under. */
 export const TRANSITION_METRICS: Record<HealthTransition, string> = {

@@ -5,6 +5,9 @@ import {
   TRANSITION_METRICS,
   admissionOf,
   contendedWaits,
+  delayUntil,
+  releaseDelays,
+  wakeDecision,
   deadStreakAction,
   held,
   isDue,
@@ -15,7 +18,7 @@ import {
   untilSlot,
 } from './delivery-admission';
 import { DeliveryHealth, HealthSettings, PostSignal, foldSignals, healthNeedsWrite } from './delivery-health';
-import { ParsedDeliveryMessage, deliveryMessageSchema } from './delivery-message';
+import { ParsedDeliveryMessage, WakeMessage, deliveryMessageSchema, wakeMessageSchema } from './delivery-message';
 import { stringifyJson } from './json-text';
 import type { Subscription } from './subscription';
 
@@ -73,6 +76,14 @@ export interface DeliveryStores {
   /** Counts a dead delivery; true when that disabled the subscription. */
   recordDeadDelivery(projectId: string, subscriptionId: string, limit: number, reason: string): Promise<boolean>;
   resetDeadDeliveries(projectId: string, subscriptionId: string): Promise<void>;
+  /** Parks deliveries an open circuit holds (and counts them on the health item). */
+  park(projectId: string, subscriptionId: string, messages: ParsedDeliveryMessage[], now: number): Promise<void>;
+  /** The oldest parked deliveries, their keys, and whether more remain. */
+  oldestHeld(projectId: string, subscriptionId: string, limit: number): Promise<{ keys: string[]; messages: ParsedDeliveryMessage[]; more: boolean }>;
+  removeHeld(projectId: string, subscriptionId: string, keys: string[]): Promise<void>;
+  /** Sets the wake-up time if `expected` is still stored (undefined: none is due); true for the winner. */
+  scheduleWake(projectId: string, subscriptionId: string, expected: number | undefined, at: number, now: number): Promise<boolean>;
+  clearWake(projectId: string, subscriptionId: string, expected: number): Promise<void>;
 }
 
 /** Everything a batch needs from the outside world; the handler wires it. */
@@ -83,7 +94,13 @@ export interface DeliveryBatchDeps extends DeliveryDeps {
   /** Sends messages to a queue; returns those not taken, by index, with the reason. */
   send(queue: DeliveryLane | 'dlq', messages: QueuedMessage[]): Promise<{ index: number; reason: string }[]>;
   report: DeliveryReport;
-  settings: HealthSettings & { rateLimitToleranceMs: number; autoDisableAfterDead: number };
+  settings: HealthSettings & {
+    rateLimitToleranceMs: number;
+    autoDisableAfterDead: number;
+    /** Parked deliveries released per wake-up, and at most this many per second. */
+    heldReleaseBatch: number;
+    heldReleasePerSecond: number;
+  };
 }
 
 /** An entry of the batch: its SQS identity and the job it carries. */
@@ -118,8 +135,15 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
     changes.push({ receiptHandle: entry.receiptHandle, visibilitySeconds });
   };
   const entries: Entry[] = [];
+  const wakes: { record: ReceivedMessage; wake: WakeMessage }[] = [];
   for (const record of records) {
-    const parsed = deliveryMessageSchema.safeParse(safeJson(record.body));
+    const json = safeJson(record.body);
+    const wake = wakeMessageSchema.safeParse(json);
+    if (wake.success) {
+      wakes.push({ record, wake: wake.data });
+      continue;
+    }
+    const parsed = deliveryMessageSchema.safeParse(json);
     if (!parsed.success) {
       deps.report.error('malformed delivery message, sending it towards the DLQ', { messageId: record.messageId });
       retryLater(record, 0);
@@ -138,7 +162,10 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
     else handled.push({ entry, disposition: deferred(lane, entry.job.message, (notBefore - now) / 1000, now, deps.maxDelaySeconds) });
   }
 
-  const keys = due.map(({ job }) => ({ projectId: job.message.projectId, subscriptionId: job.message.subscriptionId }));
+  const keys = [
+    ...due.map(({ job }) => ({ projectId: job.message.projectId, subscriptionId: job.message.subscriptionId })),
+    ...wakes.map(({ wake }) => ({ projectId: wake.projectId, subscriptionId: wake.subscriptionId })),
+  ];
   const [found, healths] = await Promise.all([deps.stores.getSubscriptions(keys), deps.stores.getHealths(keys)]);
   const postable: Entry[] = [];
   for (const [subscriptionId, group] of groupBy(due, (entry) => entry.job.message.subscriptionId)) {
@@ -162,6 +189,19 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
     }),
   );
   for (const result of posted) if (result) handled.push(result);
+  await Promise.all(
+    wakes.map(async ({ record, wake }) => {
+      try {
+        await wakeUp(wake, healths.get(wake.subscriptionId)!, found.get(wake.subscriptionId), now, deps);
+      } catch (error) {
+        deps.report.error('held deliveries could not be released; the wake-up will be tried again', {
+          subscriptionId: wake.subscriptionId,
+          error: String(error),
+        });
+        retryLater(record, 10);
+      }
+    }),
+  );
 
   const attempts = handled.flatMap((result) => (result.attempt ? [result.attempt] : []));
   await deps.writeAttempts(attempts);
@@ -222,8 +262,12 @@ async function admit(
   if (admission.kind === 'hold') {
     // A rate slot reserved before the circuit opened has passed by the time it closes.
     for (const entry of group) entry.job = { ...entry.job, message: { ...entry.job.message, rateSlotAt: undefined } };
-    hold(group, () => admission.seconds);
     deps.report.metric('DeliveriesHeldByCircuit', group.length);
+    if (admission.reason === 'circuit-open' && (await parked(lane, group, subscription, now + admission.seconds * 1000, now, deps))) {
+      for (const entry of group) handled.push({ entry, disposition: { kind: 'done' } });
+    } else {
+      hold(group, () => admission.seconds);
+    }
     return [];
   }
   if (admission.kind === 'probe') {
@@ -280,6 +324,103 @@ async function admit(
   return admitted;
 }
 
+/**
+ * Parks the deliveries an open circuit holds, so a health reset can release them at once and a
+ * closing circuit can release them paced (docs/design.md §3.12), and makes sure one wake-up is
+ * due at the end of the cool-down. False if they could not be parked: they are then held on the
+ * queue as before, delayed to the cool-down's end.
+ */
+async function parked(
+  lane: DeliveryLane,
+  group: Entry[],
+  subscription: Subscription,
+  until: number,
+  now: number,
+  deps: DeliveryBatchDeps,
+): Promise<boolean> {
+  const { id_project: projectId, _id: subscriptionId } = subscription;
+  try {
+    await deps.stores.park(
+      projectId,
+      subscriptionId,
+      group.map((entry) => entry.job.message),
+      now,
+    );
+  } catch (error) {
+    deps.report.warn('could not park held deliveries; they wait on the queue instead', { subscriptionId, error: String(error) });
+    return false;
+  }
+  await sendWake(lane, projectId, subscriptionId, undefined, until, deps).catch((error: unknown) =>
+    // The next delivery held, or the circuit closing, schedules it again.
+    deps.report.warn('could not schedule the release of held deliveries', { subscriptionId, error: String(error) }),
+  );
+  return true;
+}
+
+/**
+ * Sends the wake-up of a subscription's parked deliveries for `at`, if this caller wins its
+ * schedule (`expected`: the wake-up being replaced; undefined when none may be due).
+ */
+async function sendWake(
+  lane: DeliveryLane,
+  projectId: string,
+  subscriptionId: string,
+  expected: number | undefined,
+  at: number,
+  deps: DeliveryBatchDeps,
+): Promise<void> {
+  const now = Date.now();
+  if (!(await deps.stores.scheduleWake(projectId, subscriptionId, expected, at, now))) return;
+  const wake: WakeMessage = { wake: 'release-held', projectId, subscriptionId, wakeAt: at };
+  const unsent = await deps.send(lane, [{ body: stringifyJson(wake), delaySeconds: delayUntil(at, now, deps.maxDelaySeconds), groupId: projectId }]);
+  if (unsent.length > 0) {
+    await deps.stores.clearWake(projectId, subscriptionId, at);
+    throw new Error(`wake-up not sent: ${unsent[0]!.reason}`);
+  }
+}
+
+/**
+ * A wake-up of parked deliveries: stale ones (the health carries another time) do nothing;
+ * otherwise it releases what {@link wakeDecision} says onto the subscription's lane, paced, and
+ * schedules the next wake-up while some remain.
+ */
+async function wakeUp(
+  wake: WakeMessage,
+  health: DeliveryHealth,
+  subscription: Subscription | undefined,
+  now: number,
+  deps: DeliveryBatchDeps,
+): Promise<void> {
+  if (health.wakeAt !== wake.wakeAt) return;
+  const { projectId, subscriptionId } = wake;
+  const perSecond = Math.min(subscription?.rateLimit ?? Infinity, deps.settings.heldReleasePerSecond);
+  const decision = wakeDecision(health, now, deps.timeoutMs[health.lane] + 5000, { batch: deps.settings.heldReleaseBatch, perSecond });
+  if (decision.kind === 'later') {
+    await sendWake(health.lane, projectId, subscriptionId, wake.wakeAt, decision.at, deps);
+    return;
+  }
+  const { keys, messages, more } = await deps.stores.oldestHeld(projectId, subscriptionId, decision.count);
+  if (messages.length > 0) {
+    const delays = releaseDelays(messages.length, perSecond);
+    const unsent = await deps.send(
+      health.lane,
+      messages.map((message, index) => toQueued(message, delays[index]!, true)),
+    );
+    if (unsent.length > 0) throw new Error(`released deliveries not sent: ${unsent[0]!.reason}`);
+    await deps.stores.removeHeld(projectId, subscriptionId, keys);
+    deps.report.metric('HeldDeliveriesReleased', messages.length);
+  }
+  if (more) {
+    await sendWake(health.lane, projectId, subscriptionId, wake.wakeAt, decision.nextAt, deps);
+    return;
+  }
+  await deps.stores.clearWake(projectId, subscriptionId, wake.wakeAt);
+  // One parked between the read and the clear found a wake-up due and scheduled none.
+  if ((await deps.stores.oldestHeld(projectId, subscriptionId, 1)).keys.length > 0) {
+    await sendWake(health.lane, projectId, subscriptionId, undefined, decision.nextAt, deps);
+  }
+}
+
 /** Folds each subscription's POST outcomes into its health and stores what changed. */
 async function updateHealth(handled: Handled[], healths: Map<string, DeliveryHealth>, deps: DeliveryBatchDeps): Promise<void> {
   const signals = new Map<string, { projectId: string; signals: PostSignal[] }>();
@@ -300,6 +441,10 @@ async function updateHealth(handled: Handled[], healths: Map<string, DeliveryHea
           for (const transition of transitions) {
             deps.report.metric(TRANSITION_METRICS[transition], 1);
             deps.report.info(`subscription health: ${transition}`, { projectId, subscriptionId });
+          }
+          // The probe closed the circuit: what it held is released now (if no wake-up is due).
+          if (transitions.includes('circuit-closed') && (after.heldCount ?? 0) > 0) {
+            await sendWake(after.lane, projectId, subscriptionId, undefined, Date.now(), deps);
           }
           return;
         }

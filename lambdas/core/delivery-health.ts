@@ -23,6 +23,10 @@ export interface DeliveryHealth {
   lastFailureAt?: string;
   /** Rate limit clock (GCRA's theoretical arrival time), epoch ms. */
   rateTat?: number;
+  /** Deliveries parked while the circuit is open (counted by the held-delivery store). */
+  heldCount?: number;
+  /** Epoch ms of the one wake-up message that releases the parked deliveries, if one is due. */
+  wakeAt?: number;
   /** Optimistic-lock version of the stored item. */
   version: number;
 }
@@ -147,8 +151,8 @@ export function foldSignals(
  * costs one health write a minute, not one per batch).
  */
 export function healthNeedsWrite(before: DeliveryHealth, after: DeliveryHealth): boolean {
-  const { lastSuccessAt: a1, lastFailureAt: a2, version: _v1, rateTat: _r1, ...restBefore } = before;
-  const { lastSuccessAt: b1, lastFailureAt: b2, version: _v2, rateTat: _r2, ...restAfter } = after;
+  const { lastSuccessAt: a1, lastFailureAt: a2, version: _v1, rateTat: _r1, heldCount: _h1, wakeAt: _w1, ...restBefore } = before;
+  const { lastSuccessAt: b1, lastFailureAt: b2, version: _v2, rateTat: _r2, heldCount: _h2, wakeAt: _w2, ...restAfter } = after;
   if (JSON.stringify(sorted(restBefore)) !== JSON.stringify(sorted(restAfter))) return true;
   if (b2 !== a2) return true;
   if (b1 && (!a1 || Date.parse(b1) - Date.parse(a1) >= 60_000)) return true;
@@ -190,7 +194,14 @@ export function rateBacklog(tat: number | undefined, rate: number | undefined, n
   if (!rate || tat === undefined) return { count: 0 };
   const lastSlot = tat - 1000 / rate - toleranceMs;
   if (lastSlot <= now) return { count: 0 };
-  return { count: Math.floor((lastSlot - now) / (1000 / rate)) + 1, until: Math.ceil(lastSlot) };
+  return { count: Math.ceil((lastSlot - now) / (1000 / rate)), until: Math.ceil(lastSlot) };
+}
+
+/** Deliveries waiting for one reason, and when the last of them goes (when known). */
+export interface HeldView {
+  reason: 'circuit-open' | 'rate-limit';
+  count: number;
+  until?: string;
 }
 
 /** The health the API shows with a subscription. */
@@ -202,9 +213,19 @@ export interface HealthView {
   lastFailureAt?: string;
   /** When the open circuit lets its next probe through. */
   openUntil?: string;
+  /** Deliveries held now, by reason (absent when none are). */
+  held?: HeldView[];
 }
 
-export function healthView(health: DeliveryHealth, now: number): HealthView {
+export function healthView(health: DeliveryHealth, now: number, rateLimit?: number, toleranceMs = 500): HealthView {
+  const held: HeldView[] = [];
+  if ((health.heldCount ?? 0) > 0) {
+    // Parked deliveries go when the circuit lets them (its cool-down, then paced).
+    const until = health.circuit === 'open' ? health.openUntil : health.wakeAt;
+    held.push({ reason: 'circuit-open', count: health.heldCount!, ...(until ? { until: new Date(until).toISOString() } : {}) });
+  }
+  const backlog = rateBacklog(health.rateTat, rateLimit, now, toleranceMs);
+  if (backlog.count > 0) held.push({ reason: 'rate-limit', count: backlog.count, until: new Date(backlog.until!).toISOString() });
   return {
     circuit: circuitView(health, now),
     consecutiveFailures: health.consecutiveFailures,
@@ -212,5 +233,6 @@ export function healthView(health: DeliveryHealth, now: number): HealthView {
     ...(health.lastSuccessAt ? { lastSuccessAt: health.lastSuccessAt } : {}),
     ...(health.lastFailureAt ? { lastFailureAt: health.lastFailureAt } : {}),
     ...(health.circuit === 'open' && health.openUntil ? { openUntil: new Date(health.openUntil).toISOString() } : {}),
+    ...(held.length > 0 ? { held } : {}),
   };
 }

@@ -104,6 +104,12 @@ export const DELIVERY = {
   maxDelaySeconds: 900,
   /** Burst a rate limit allows on top of its steady rate, in ms of the rate's worth. */
   rateLimitToleranceMs: 500,
+  /**
+   * Deliveries an open circuit parked are released this many per wake-up, at most this many per
+   * second (or the subscription's rate limit, if lower): a recovered endpoint gets its backlog paced.
+   */
+  heldReleaseBatch: 10,
+  heldReleasePerSecond: 10,
   /** ± fraction applied to each retry delay. */
   jitter: 0.2,
   /** Bounds within which a subscriber's Retry-After is honoured, in seconds. */

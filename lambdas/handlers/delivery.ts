@@ -7,6 +7,7 @@ import { AttemptLogStore } from '../adapters/attempt-log-store';
 import { resolveClaimCheckedPayload } from '../adapters/claim-check-store';
 import { readConfig, secondsList } from '../adapters/config';
 import { DeliveryHealthStore } from '../adapters/delivery-health-store';
+import { HeldDeliveryStore } from '../adapters/held-delivery-store';
 import { instrument, logger, metrics } from '../adapters/observability';
 import { changeVisibility, trySendMessages } from '../adapters/sqs-queue';
 import { SubscriptionStore } from '../adapters/subscription-store';
@@ -33,6 +34,7 @@ const config = readConfig(
 const subscriptions = new SubscriptionStore(config.TABLE_NAME);
 const attemptLogs = new AttemptLogStore(config.TABLE_NAME, config.ATTEMPT_LOG_TTL_DAYS);
 const healthStore = new DeliveryHealthStore(config.TABLE_NAME);
+const heldDeliveries = new HeldDeliveryStore(config.TABLE_NAME);
 const allowlist = parseAllowlist(config.TARGET_ALLOWLIST);
 const queueUrls: Record<DeliveryLane | 'dlq', string> = {
   fast: config.DELIVERY_QUEUE_URL,
@@ -75,6 +77,11 @@ export const deliveryDeps: DeliveryBatchDeps = {
     reserveRate: (...args) => healthStore.reserve(...args),
     recordDeadDelivery: (...args) => subscriptions.recordDeadDelivery(...args),
     resetDeadDeliveries: (projectId, subscriptionId) => subscriptions.resetDeadDeliveries(projectId, subscriptionId),
+    park: (...args) => heldDeliveries.park(...args),
+    oldestHeld: (...args) => heldDeliveries.oldest(...args),
+    removeHeld: (...args) => heldDeliveries.remove(...args),
+    scheduleWake: (...args) => heldDeliveries.scheduleWake(...args),
+    clearWake: (...args) => heldDeliveries.clearWake(...args),
   },
   writeAttempts: (attempts) => attemptLogs.write(attempts),
   reschedule: (lane, changes) => changeVisibility(queueUrls[lane], changes),

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { API, DELIVERY, SUBSCRIPTIONS_FUNCTION } from '../core/settings';
 import { EVENT_CATALOG, EVENT_REFINEMENTS, OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ConflictError, NotFoundError } from '../core/errors';
-import { DeliveryMessage } from '../core/delivery-message';
+import { DeliveryMessage, WakeMessage } from '../core/delivery-message';
 import { PostRequest } from '../core/deliver';
 import { readTiledeskHistoryPage } from '../core/history-page';
 import { logKeyAt, messageFromAttempt, recoverPage, waitingUntil } from '../core/recovery';
@@ -80,6 +80,16 @@ const enqueue = (messages: DeliveryMessage[]): Promise<void> =>
     messages.map((message) => ({ body: stringifyJson(message), groupId: message.projectId })),
   );
 
+/**
+ * Resets a subscription's delivery health and releases the deliveries its circuit held at once:
+ * the wake-up message that releases them (paced) is sent now (docs/design.md §3.12).
+ */
+async function resetHealth(projectId: string, subscriptionId: string): Promise<void> {
+  const wakeAt = await healthStore.resetReleasingHeld(projectId, subscriptionId, Date.now());
+  const wake: WakeMessage = { wake: 'release-held', projectId, subscriptionId, wakeAt };
+  await sendMessages(config.DELIVERY_QUEUE_URL, [{ body: stringifyJson(wake), groupId: projectId }]);
+}
+
 const attemptLogs = new AttemptLogStore(config.TABLE_NAME);
 const healthStore = new DeliveryHealthStore(config.TABLE_NAME);
 
@@ -87,7 +97,7 @@ const healthStore = new DeliveryHealthStore(config.TABLE_NAME);
 async function withHealth(projectId: string, views: SubscriptionView[]): Promise<(SubscriptionView & { health: HealthView })[]> {
   const healths = await healthStore.getMany(views.map((view) => ({ projectId, subscriptionId: view._id })));
   const now = Date.now();
-  return views.map((view) => ({ ...view, health: healthView(healths.get(view._id)!, now) }));
+  return views.map((view) => ({ ...view, health: healthView(healths.get(view._id)!, now, view.rateLimit, DELIVERY.rateLimitToleranceMs) }));
 }
 
 /**
@@ -134,14 +144,14 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
         const changes = parseBody(event, updateSubscriptionSchema);
         const updated = await updateSubscription(projectId, requireId(id), changes, deps);
         // Re-enabling starts afresh: circuit closed, fast lane, no failures counted.
-        if (changes.status === 'active') await healthStore.reset(projectId, updated._id);
+        if (changes.status === 'active') await resetHealth(projectId, updated._id);
         const [view] = await withHealth(projectId, [updated]);
         return jsonResponse(200, view);
       }
       case 'DELETE /{projectId}/subscriptions/{id}/health': {
         const subscription = await getSubscription(projectId, requireId(id), deps);
-        await healthStore.reset(projectId, subscription._id);
-        logger.info('delivery health reset', { projectId, subscriptionId: subscription._id });
+        await resetHealth(projectId, subscription._id);
+        logger.info('delivery health reset; held deliveries released', { projectId, subscriptionId: subscription._id });
         const [view] = await withHealth(projectId, [toView(subscription)]);
         return jsonResponse(200, view);
       }

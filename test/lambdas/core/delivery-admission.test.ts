@@ -1,6 +1,16 @@
 import { Attempt } from '../../../lambdas/core/attempt';
-import { admissionOf, deadStreakAction, held, isDue, heldForSlot, splitBySlot, splitProbe } from '../../../lambdas/core/delivery-admission';
-import { DeliveryHealth, HEALTHY, rateBacklog, reserveRate } from '../../../lambdas/core/delivery-health';
+import {
+  admissionOf,
+  deadStreakAction,
+  held,
+  heldForSlot,
+  isDue,
+  releaseDelays,
+  splitBySlot,
+  splitProbe,
+  wakeDecision,
+} from '../../../lambdas/core/delivery-admission';
+import { DeliveryHealth, HEALTHY, healthView, rateBacklog, reserveRate } from '../../../lambdas/core/delivery-health';
 import { ParsedDeliveryMessage } from '../../../lambdas/core/delivery-message';
 import { Subscription } from '../../../lambdas/core/subscription';
 
@@ -85,10 +95,17 @@ describe('the other decisions', () => {
 
   test('a delivery with a reserved slot goes at it without asking again; the others need a slot', () => {
     const split = splitBySlot(
-      [message, { ...message, rateSlotAt: now }, { ...message, rateSlotAt: now + 1200 }, { ...message, rateSlotAt: now + 800 }],
+      [
+        message,
+        { ...message, rateSlotAt: now - 100 },
+        { ...message, rateSlotAt: now + 1200 },
+        { ...message, rateSlotAt: now + 800 },
+        { ...message, rateSlotAt: now - 2000 },
+      ],
       now,
     );
-    expect(split).toEqual({ go: [1], soon: [3], early: [2], fresh: [0] });
+    // Too late for its slot (its function lagged): a new slot, or late ones would bunch.
+    expect(split).toEqual({ go: [1], soon: [3], early: [2], fresh: [0, 4] });
   });
 
   test('a delivery held for its slot comes back at most a second early and is due then', () => {
@@ -135,5 +152,35 @@ describe('rate limit (GCRA)', () => {
     expect(rateBacklog(tat, 5, now, 500)).toEqual({ count: 3, until: now + 500 });
     expect(rateBacklog(tat, 5, now + 600, 500)).toEqual({ count: 0 });
     expect(rateBacklog(undefined, 5, now, 500)).toEqual({ count: 0 });
+  });
+});
+
+describe('held deliveries (parked by an open circuit)', () => {
+  const release = { batch: 10, perSecond: 10 };
+
+  test('a wake-up during the cool-down comes back at its end', () => {
+    expect(wakeDecision(health({ circuit: 'open', openUntil: now + 20_000 }), now, 15_000, release)).toEqual({ kind: 'later', at: now + 20_000 });
+  });
+
+  test('half-open, it releases one delivery (the probe) and looks again after its lease', () => {
+    expect(wakeDecision(health({ circuit: 'open', openUntil: now - 1 }), now, 15_000, release)).toEqual({
+      kind: 'release',
+      count: 1,
+      nextAt: now + 15_000,
+    });
+  });
+
+  test('closed, the backlog is released paced: a batch, spread over a second at 10/s, then the next', () => {
+    expect(wakeDecision(health({}), now, 15_000, release)).toEqual({ kind: 'release', count: 10, nextAt: now + 1000 });
+    expect(wakeDecision(health({}), now, 15_000, { batch: 10, perSecond: 2 })).toEqual({ kind: 'release', count: 10, nextAt: now + 5000 });
+    expect(releaseDelays(5, 2)).toEqual([0, 0, 1, 1, 2]);
+  });
+
+  test('the API counts them, with the rate limit backlog, each with when it goes', () => {
+    const open = health({ circuit: 'open', openUntil: now + 30_000, heldCount: 4 });
+    expect(healthView(open, now).held).toEqual([{ reason: 'circuit-open', count: 4, until: new Date(now + 30_000).toISOString() }]);
+    const limited = health({ rateTat: now + 10_700 });
+    expect(healthView(limited, now, 5, 500).held).toEqual([{ reason: 'rate-limit', count: 50, until: new Date(now + 10_000).toISOString() }]);
+    expect(healthView(health({}), now, 5)).not.toHaveProperty('held');
   });
 });
