@@ -65,7 +65,12 @@ it(`holds a ${EVENTS}-event burst to rateLimit ${RATE}/s (+10 % over every 10 s 
       Array.from({ length: 10 }, (_, n) => ({ type: 'request.create', detail: { id_project: projectId, n: start + n } })),
     );
   }
-  const received = await hook.waitFor(EVENTS, (EVENTS / RATE) * 1000 * 1.5 + 30_000);
+  await hook.waitFor(EVENTS, (EVENTS / RATE) * 1000 * 1.5 + 30_000);
+  // At least once: a rare duplicate (same webhook-id) may come before the last new one.
+  const received = await eventually(() => {
+    expect(new Set(hook.received.map((request) => request.headers['webhook-id'])).size).toBe(EVENTS);
+    return [...hook.received];
+  }, 30_000);
   counting = false;
   const total = [...sqsRequests.values()].reduce((sum, count) => sum + count, 0);
   const idle = Math.round(idlePerMs * (Date.now() - started));
@@ -75,7 +80,7 @@ it(`holds a ${EVENTS}-event burst to rateLimit ${RATE}/s (+10 % over every 10 s 
     `SQS requests for ${EVENTS} deliveries at ${RATE}/s: ${total}, of which ~${idle} idle polling ` +
       `(${JSON.stringify(Object.fromEntries(sqsRequests))}); repeated ids: ${JSON.stringify(repeated)}`,
   );
-  expect(new Set(ids).size).toBe(EVENTS);
+  expect(repeated.length).toBeLessThanOrEqual(EVENTS / 100);
 
   const times = received.map((request) => request.at).sort((a, b) => a - b);
   let busiest = 0;
@@ -89,9 +94,10 @@ it(`holds a ${EVENTS}-event burst to rateLimit ${RATE}/s (+10 % over every 10 s 
 
   const logs = await eventually(async () => {
     const found = await allLogs(projectId, subscriptionId, token);
-    expect(found).toHaveLength(EVENTS);
+    expect(found).toHaveLength(received.length);
     return found;
   });
+  // Held deliveries spent no attempt: each was POSTed once as attempt 1 (a duplicate, again as 1).
   expect(logs.filter((attempt) => attempt.attempt !== 1 || attempt.outcome !== 'delivered')).toEqual([]);
 
   // Every SQS request of the run (publishing, fan-out, delivery, held re-sends, idle polls).
