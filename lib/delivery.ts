@@ -18,7 +18,7 @@ export interface DeliveryProps {
   readonly targetAllowlist?: string;
   /** Most fast-lane delivery functions running at once. @default 20 */
   readonly maxConcurrency?: number;
-  /** Most slow-lane delivery functions running at once. @default 5 */
+  /** Most slow-lane delivery functions running at once. @default 50 */
   readonly slowLaneMaxConcurrency?: number;
   /** @default 30 */
   readonly attemptLogTtlDays?: number;

@@ -83,8 +83,12 @@ export const DELIVERY = {
   poisonReceiveCount: 5,
   /** Upper bound of concurrent fast-lane delivery Lambdas, so a burst cannot flood subscribers. */
   maxConcurrency: 20,
-  /** Upper bound of concurrent slow-lane delivery Lambdas: slow subscribers share only these. */
-  slowLaneMaxConcurrency: 5,
+  /**
+   * Upper bound of concurrent slow-lane delivery Lambdas: slow subscribers share only these. A
+   * batch's POSTs run at once, so a batch lasts about its slowest answer: 50 × 10 / 3 s ≈ 166
+   * deliveries/s for subscribers answering in 3 s, 50/s for 10 s (docs/design.md §3.2).
+   */
+  slowLaneMaxConcurrency: 50,
   /** The subscriber's deadline (DESIGN §4), applied in the slow lane. */
   timeoutMs: 10_000,
   /**
@@ -127,8 +131,14 @@ export const DELIVERY = {
 export const DELIVERY_LANES = ['fast', 'slow'] as const;
 export type DeliveryLane = (typeof DELIVERY_LANES)[number];
 
-/** How long a delivery queue keeps a message: each wait is a new message, so a day is plenty. */
-export const DELIVERY_RETENTION_SECONDS = 4 * 86_400;
+/**
+ * How long a delivery queue keeps a message: 10 days, so its DLQ's 14 (SQS's longest) still
+ * outlast it (a dead letter keeps its first enqueue time). Each wait is a new message, so only a
+ * backlog not served for that long could lose one: a slow lane behind a flood (a message
+ * forwarded there is not POSTed, so it has no attempt for `recover` to find) gets the most time
+ * the queues allow, at no extra cost (retention is free).
+ */
+export const DELIVERY_RETENTION_SECONDS = 10 * 86_400;
 
 /**
  * Checks a retry schedule: whole seconds, at least 0. Waits longer than SQS's 15-minute delay

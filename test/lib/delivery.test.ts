@@ -52,7 +52,7 @@ describe('delivery lanes', () => {
   });
 
   // Each wait is a new message, so retention need not outlast the schedule: a schedule of ten
-  // 10 h retries synthesizes with the same 4-day retention.
+  // 10 h retries synthesizes with the same 10-day retention.
   it('accepts schedules longer than SQS could hold a message in flight', () => {
     const long = StackTemplate.synth({ retrySchedule: Array.from({ length: 10 }, () => 36_000) });
     const longFast = long.functionIdWithEnvValue('DELIVERY_LANE', 'fast');
