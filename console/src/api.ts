@@ -29,6 +29,8 @@ export interface Health {
   lastSuccessAt?: string;
   lastFailureAt?: string;
   openUntil?: string;
+  /** Deliveries held now (by the open circuit or the rate limit), each reason with when they go. */
+  held?: { reason: 'circuit-open' | 'rate-limit'; count: number; until?: string }[];
 }
 
 export interface Attempt {

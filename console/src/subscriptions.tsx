@@ -263,7 +263,11 @@ export function SubscriptionDetail(props: { api: ProjectApi; id: string; catalog
         >
           Send test ping
         </button>
-        {subscription.health && (subscription.health.circuit !== 'closed' || subscription.health.consecutiveFailures > 0 || subscription.health.lane === 'slow') && (
+        {subscription.health &&
+          (subscription.health.circuit !== 'closed' ||
+            subscription.health.consecutiveFailures > 0 ||
+            subscription.health.lane === 'slow' ||
+            (subscription.health.held ?? []).some((held) => held.reason === 'circuit-open')) && (
           <button
             type="button"
             disabled={action.busy}
@@ -271,7 +275,7 @@ export function SubscriptionDetail(props: { api: ProjectApi; id: string; catalog
               action.run(async () => {
                 await api.resetHealth(id);
                 refresh();
-                return 'Delivery health reset: circuit closed, fast lane, no failures counted.';
+                return 'Delivery health reset: circuit closed, fast lane, no failures counted; held deliveries released.';
               })
             }
           >
