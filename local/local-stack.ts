@@ -427,9 +427,9 @@ async function startEventSources(
       tenantOf: (body) => jsonField(body, ['detail', 'id_project']),
     }),
     deliveryLane('fast', queues.delivery, options.deliveryConcurrency ?? 4),
-    deliveryLane('slow', queues.slowDelivery, // Slow-lane invocations mostly wait on answers: 10 pollers keep 30 subscribers answering in 3 s
-    // at 1/s up (10 × 10 / 3 s ≈ 33/s) on 2 cores; AWS runs 50 (docs/design.md §3.2).
-    options.slowDeliveryConcurrency ?? 10),
+    // Slow-lane invocations mostly wait on answers: 10 pollers keep 30 subscribers answering in
+    // 3 s at 1/s each up (10 × 10 / 3 s ≈ 33/s) on 2 cores; AWS runs 50 (docs/design.md §3.2).
+    deliveryLane('slow', queues.slowDelivery, options.slowDeliveryConcurrency ?? 10),
   ];
 }
 
