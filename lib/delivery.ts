@@ -18,7 +18,7 @@ export interface DeliveryProps {
   readonly targetAllowlist?: string;
   /** Most fast-lane delivery functions running at once. @default 20 */
   readonly maxConcurrency?: number;
-  /** Most slow-lane delivery functions running at once. @default 5 */
+  /** Most slow-lane delivery functions running at once. @default 50 */
   readonly slowLaneMaxConcurrency?: number;
   /** Days attempt logs are kept. @default 7 (`DELIVERY.attemptLogTtlDays`) */
   readonly attemptLogTtlDays?: number;
@@ -84,10 +84,12 @@ export class Delivery extends Construct {
         // GetItem and BatchGetItem: the batch's subscriptions and their health; BatchWriteItem and
         // PutItem: attempt logs (an item alone when a batch is refused); UpdateItem: health, the
         // rate clock, the dead-delivery streak and auto-disable; DeleteItem (and UpdateItem of the
-        // project's counter): a subscription removed after a 410 Gone, with its uniqueness guard.
+        // project's counter): a subscription removed after a 410 Gone, with its uniqueness guard;
+        // BatchWriteItem and Query: deliveries an open circuit parks, and their release.
         table: [
           'dynamodb:GetItem',
           'dynamodb:BatchGetItem',
+          'dynamodb:Query',
           'dynamodb:BatchWriteItem',
           'dynamodb:PutItem',
           'dynamodb:UpdateItem',

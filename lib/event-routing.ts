@@ -70,6 +70,8 @@ export class EventRouting extends Construct {
           deadLetterQueue: this.ruleDlq,
           retryAttempts: 185,
           maxEventAge: Duration.hours(24),
+          // A standard queue with a MessageGroupId is a fair queue; CDK passes it on as is.
+          messageGroupId: FAN_OUT.messageGroupIdPath,
         }),
       ],
     });

@@ -12,7 +12,7 @@ export interface WebhooksTableProps {
 /**
  * The single table: subscriptions (by project, by id within a project), uniqueness guards,
  * the sparse active-by-topic index for the fan-out, and attempt logs with a TTL (a project's
- * history merges its subscriptions' logs: no index entry per attempt, docs/design.md §3.12).
+ * history merges its subscriptions' logs: no index entry per attempt, docs/design.md §3.18).
  */
 export class WebhooksTable extends Construct {
   readonly table: TableV2;

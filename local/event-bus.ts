@@ -197,7 +197,7 @@ async function sendToTarget(options: LocalEventBusOptions, rule: LocalRule, item
   const failures: TargetFailure[] = [];
   const entries: { Id: string; MessageBody: string; MessageGroupId?: string }[] = [];
   items.forEach((item, n) => {
-    const groupId = rule.messageGroupId === undefined ? undefined : messageGroupIdOf(rule.messageGroupId, item.envelope);
+    const groupId = rule.messageGroupId === undefined ? undefined : (targetParameter(rule.messageGroupId, item.envelope) ?? null);
     if (groupId === null) {
       // EventBridge documents no value for a path the event lacks; refusing is the strict reading.
       failures.push({ item, code: 'InvalidParameter', message: `MessageGroupId path ${rule.messageGroupId} is not in the event`, retryable: false });
@@ -238,13 +238,6 @@ async function handleFailure(options: LocalEventBusOptions, rule: LocalRule, fai
       if (again) await handleFailure(options, rule, again, attempts + 1);
     });
   }, delayMs).unref();
-}
-
-/** The target's `MessageGroupId` for an event: the constant, the value at its JSON path, or null when the event has none there. */
-export function messageGroupIdOf(setting: string, envelope: EventEnvelope): string | null {
-  if (!setting.startsWith('$.')) return setting;
-  const value = valueAtPath(setting, envelope);
-  return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
 }
 
 /** The value at a JSON path of the dotted form EventBridge's target parameters take (`$.detail.id_project`). */
@@ -294,6 +287,21 @@ async function sendToDeadLetterQueue(
   } catch {
     // The DLQ refused too: the event is lost, as EventBridge loses it then.
   }
+}
+
+/**
+ * A target parameter's value for one event: a value that is wholly a JSON path in dot notation
+ * (`$.detail.id_project`) is read from the event, anything else is static. A path that reaches no
+ * scalar value gives undefined (the entry then fails, as a malformed target parameter would).
+ */
+export function targetParameter(value: string, envelope: EventEnvelope): string | undefined {
+  if (!value.startsWith('$.')) return value;
+  let node: unknown = envelope;
+  for (const key of value.slice(2).split('.')) {
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return typeof node === 'string' || typeof node === 'number' || typeof node === 'boolean' ? String(node) : undefined;
 }
 
 /**

@@ -286,7 +286,11 @@ export function SubscriptionDetail(props: {
             Send example event
           </button>
         )}
-        {subscription.health && (subscription.health.circuit !== 'closed' || subscription.health.consecutiveFailures > 0 || subscription.health.lane === 'slow') && (
+        {subscription.health &&
+          (subscription.health.circuit !== 'closed' ||
+            subscription.health.consecutiveFailures > 0 ||
+            subscription.health.lane === 'slow' ||
+            (subscription.health.held ?? []).some((held) => held.reason === 'circuit-open')) && (
           <button
             type="button"
             disabled={action.busy}
@@ -294,7 +298,7 @@ export function SubscriptionDetail(props: {
               action.run(async () => {
                 await api.resetHealth(id);
                 refresh();
-                return 'Delivery health reset: circuit closed, fast lane, no failures counted.';
+                return 'Delivery health reset: circuit closed, fast lane, no failures counted; held deliveries released.';
               })
             }
           >

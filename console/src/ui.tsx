@@ -97,7 +97,8 @@ export function OutcomeBadge({ outcome }: { outcome: Outcome }) {
 
 /**
  * The subscription's delivery health at a glance: its circuit (closed, open, half-open), failures
- * in a row, lane, and when it last succeeded and failed.
+ * in a row, lane, deliveries held (by the circuit or the rate limit) and when they go, and when
+ * it last succeeded and failed.
  */
 export function HealthSummary({ health }: { health: Health | undefined }) {
   if (!health) return <span class="muted">not reported</span>;
@@ -107,6 +108,10 @@ export function HealthSummary({ health }: { health: Health | undefined }) {
     health.consecutiveFailures > 0 ? `${health.consecutiveFailures} failure${health.consecutiveFailures === 1 ? '' : 's'} in a row` : '',
     health.circuit === 'open' && health.openUntil ? `next probe ${relativeTime(health.openUntil)}` : '',
     health.lane === 'slow' ? 'slow lane' : '',
+    ...(health.held ?? []).map(
+      (held) =>
+        `${held.count} held by ${held.reason === 'rate-limit' ? 'the rate limit' : 'the open circuit'}${held.until ? `, going ${relativeTime(held.until)}` : ''}`,
+    ),
     health.lastSuccessAt ? `last success ${relativeTime(health.lastSuccessAt)}` : 'no success yet',
     health.lastFailureAt ? `last failure ${relativeTime(health.lastFailureAt)}` : '',
   ].filter(Boolean);

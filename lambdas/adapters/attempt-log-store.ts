@@ -14,7 +14,7 @@ const { partitionKey: PK, sortKey: SK, ttlAttribute } = TABLE_KEYS;
  * chosen by the log id, so one busy subscription can log that many times the ~1,000 writes/s one
  * partition key takes (docs/design.md §3.5); a page is the newest of the shards' newest, merged.
  * A project's history is the same merge over all its subscriptions' shards: no index entry is
- * written per attempt (docs/design.md §3.12).
+ * written per attempt (docs/design.md §3.18).
  */
 const logKeys = {
   subscription: (projectId: string, subscriptionId: string, shard: number) => `LOGS#${projectId}#${subscriptionId}#${shard}`,
@@ -140,6 +140,38 @@ export class AttemptLogStore {
       ),
     );
     return perShard.flat().map(fromItem);
+  }
+
+  /**
+   * One bounded page of a subscription's attempts from `fromKey` on (a log id, or the epoch-ms
+   * prefix of one), oldest first, without payloads: at most `perShard` from each shard. The page
+   * holds every attempt before `nextKey` (the smallest last key among the shards that had more),
+   * so the next page, from `nextKey`, neither skips nor repeats one; no `nextKey`: nothing is left.
+   */
+  async listPageFrom(projectId: string, subscriptionId: string, fromKey: string, perShard: number): Promise<{ attempts: Attempt[]; nextKey?: string }> {
+    const perShardPages = await Promise.all(
+      SHARDS.map(async (shard) => {
+        const { Items = [], LastEvaluatedKey } = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: '#pk = :pk AND #sk >= :from',
+            ProjectionExpression: LIGHT_ATTRIBUTES.map((_, index) => `#a${index}`).join(', '),
+            ExpressionAttributeNames: {
+              '#pk': PK,
+              '#sk': SK,
+              ...Object.fromEntries(LIGHT_ATTRIBUTES.map((name, index) => [`#a${index}`, name])),
+            },
+            ExpressionAttributeValues: { ':pk': logKeys.subscription(projectId, subscriptionId, shard), ':from': fromKey },
+            Limit: perShard,
+          }),
+        );
+        return { items: Items, more: LastEvaluatedKey !== undefined };
+      }),
+    );
+    const cuts = perShardPages.filter((page) => page.more && page.items.length > 0).map((page) => String(page.items.at(-1)![SK]));
+    const nextKey = cuts.length > 0 ? cuts.reduce((a, b) => (a < b ? a : b)) : undefined;
+    const items = perShardPages.flatMap((page) => page.items).filter((item) => nextKey === undefined || String(item[SK]) < nextKey);
+    return { attempts: items.map(fromItem), nextKey };
   }
 
   /**

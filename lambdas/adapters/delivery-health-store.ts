@@ -62,9 +62,9 @@ export class DeliveryHealthStore {
 
   /** Writes a new health if nobody changed it since `before` was read; false if somebody did. */
   async save(projectId: string, subscriptionId: string, before: DeliveryHealth, after: DeliveryHealth): Promise<boolean> {
-    const names: Record<string, string> = { '#v': 'version' };
-    const values: Record<string, unknown> = { ':next': before.version + 1 };
-    const sets = ['#v = :next'];
+    const names: Record<string, string> = { '#v': 'version', '#ttl': TABLE_KEYS.ttlAttribute };
+    const values: Record<string, unknown> = { ':next': before.version + 1, ':ttl': ttlOf(Date.now()) };
+    const sets = ['#v = :next', '#ttl = :ttl'];
     const removes: string[] = [];
     for (const [index, field] of HEALTH_FIELDS.entries()) {
       names[`#f${index}`] = field;
@@ -119,9 +119,10 @@ export class DeliveryHealthStore {
   }
 
   /**
-   * Reserves up to `wanted` deliveries under a rate limit (GCRA, see `reserveRate`): moves the
-   * subscription's clock with a write conditional on the clock read, re-reading on a race.
-   * Returns how many may go now and, for the rest, in how many ms each is due.
+   * Reserves a slot for each of `wanted` deliveries under a rate limit (GCRA, see `reserveRate`):
+   * moves the subscription's clock past all of them with a write conditional on the clock read,
+   * re-reading on a race. Returns each delivery's slot (epoch ms; now for those that go at once),
+   * or undefined when every try lost a race (the deliveries then wait a little and ask again).
    */
   async reserve(
     projectId: string,
@@ -130,12 +131,10 @@ export class DeliveryHealthStore {
     wanted: number,
     knownTat: number | undefined,
     toleranceMs: number,
-  ): Promise<{ allowed: number; dueInMs: number[] }> {
+  ): Promise<number[] | undefined> {
     let tat = knownTat;
     for (let round = 0; round < RATE_CLAIM_TRIES; round++) {
-      const now = Date.now();
-      const reservation = reserveRate(tat, rate, wanted, now, toleranceMs);
-      if (reservation.allowed === 0) return reservation;
+      const reservation = reserveRate(tat, rate, wanted, Date.now(), toleranceMs);
       try {
         await this.client.send(
           new UpdateCommand({
@@ -147,21 +146,47 @@ export class DeliveryHealthStore {
             ExpressionAttributeValues: tat === undefined ? { ':next': reservation.tat } : { ':next': reservation.tat, ':previous': tat },
           }),
         );
-        return reservation;
+        return reservation.slots;
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
       }
       tat = (await this.get(projectId, subscriptionId)).rateTat;
     }
-    // Lost every race: many deliveries of this subscription are competing; these wait a little.
-    return { allowed: 0, dueInMs: Array.from({ length: wanted }, (_, index) => 1000 + (index * 1000) / rate) };
+    return undefined;
   }
 
-  /** Forgets a subscription's health: circuit closed, fast lane, no failures. */
+  /** Forgets a subscription's health (circuit closed, fast lane, no failures), when it is deleted. */
   async reset(projectId: string, subscriptionId: string): Promise<void> {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: healthKey(projectId, subscriptionId) }));
   }
+
+  /**
+   * Resets a subscription's health but keeps the count of its parked deliveries, and takes the
+   * wake-up over: returns its new time (`now`), for the caller to send the wake-up that
+   * releases them at once.
+   */
+  async resetReleasingHeld(projectId: string, subscriptionId: string, now: number): Promise<number> {
+    const fields = [...HEALTH_FIELDS, 'version', 'rateTat'];
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: healthKey(projectId, subscriptionId),
+        UpdateExpression: `SET #wake = :now, #ttl = :ttl REMOVE ${fields.map((_, index) => `#r${index}`).join(', ')}`,
+        ExpressionAttributeNames: {
+          '#wake': 'wakeAt',
+          '#ttl': TABLE_KEYS.ttlAttribute,
+          ...Object.fromEntries(fields.map((field, index) => [`#r${index}`, field])),
+        },
+        ExpressionAttributeValues: { ':now': now, ':ttl': ttlOf(now) },
+      }),
+    );
+    return now;
+  }
 }
+
+/** Health items expire a while after their last change: a quiet subscription is healthy again. */
+const HEALTH_TTL_SECONDS = 30 * 86_400;
+const ttlOf = (now: number): number => Math.floor(now / 1000) + HEALTH_TTL_SECONDS;
 
 function fromItem(item: Record<string, unknown>): DeliveryHealth {
   const health: DeliveryHealth = { ...HEALTHY, version: Number(item.version ?? 0) };
@@ -169,5 +194,7 @@ function fromItem(item: Record<string, unknown>): DeliveryHealth {
     if (item[field] !== undefined) (health as unknown as Record<string, unknown>)[field] = item[field];
   }
   if (item.rateTat !== undefined) health.rateTat = Number(item.rateTat);
+  if (item.heldCount !== undefined) health.heldCount = Number(item.heldCount);
+  if (item.wakeAt !== undefined) health.wakeAt = Number(item.wakeAt);
   return health;
 }

@@ -18,6 +18,11 @@ export const pathSchema = z.object({ projectId: idSchema, id: idSchema.optional(
 /** Body of `POST .../recover`. */
 export const recoverSchema = z.strictObject({
   since: z.iso.datetime({ offset: true, message: 'an ISO 8601 date-time, e.g. 2026-11-20T00:00:00Z' }),
+  cursor: z
+    .string()
+    .regex(/^\d{14}-[0-9a-f]{10}$/, { message: "the nextCursor of the previous recover's answer" })
+    .optional()
+    .meta({ description: "Goes on from the previous answer's nextCursor (same since)" }),
 });
 
 /** Query of the logs and history listings. */
@@ -68,6 +73,16 @@ export const healthSchema = z.object({
   lastSuccessAt: z.string().optional(),
   lastFailureAt: z.string().optional(),
   openUntil: z.string().optional().meta({ description: 'When the open circuit lets its next probe through' }),
+  held: z
+    .array(
+      z.object({
+        reason: z.enum(['circuit-open', 'rate-limit']).meta({ description: 'What holds them: the open circuit, or the rate limit' }),
+        count: z.number().int(),
+        until: z.string().optional().meta({ description: 'When the last of them goes (the circuit: when its cool-down ends and they are released, paced)' }),
+      }),
+    )
+    .optional()
+    .meta({ description: 'Deliveries held now, by reason; absent when none are. DELETE …/health releases those of the circuit at once' }),
 });
 
 /** A subscription as the API shows it, with its delivery health; never carries the secret. */
@@ -164,7 +179,15 @@ export const ingestResultSchema = z.object({
   duplicate: z.literal(true).optional().meta({ description: 'Tiledesk retried a request already published: not published again' }),
 });
 
-export const recoverResultSchema = z.object({ recovered: z.number().int(), webhookIds: z.array(z.string()) });
+export const recoverResultSchema = z.object({
+  recovered: z.number().int(),
+  webhookIds: z.array(z.string()),
+  alreadyRecovered: z.number().int().meta({ description: 'Lost deliveries an earlier recover already sent again: not sent twice' }),
+  nextCursor: z
+    .string()
+    .nullable()
+    .meta({ description: 'More attempts remain: call again with this cursor (and the same since); null when done' }),
+});
 export const retryResultSchema = z.object({ enqueued: z.number().int(), webhookId: z.string() });
 
 /**

@@ -23,6 +23,10 @@ export interface DeliveryHealth {
   lastFailureAt?: string;
   /** Rate limit clock (GCRA's theoretical arrival time), epoch ms. */
   rateTat?: number;
+  /** Deliveries parked while the circuit is open (counted by the held-delivery store). */
+  heldCount?: number;
+  /** Epoch ms of the one wake-up message that releases the parked deliveries, if one is due. */
+  wakeAt?: number;
   /** Optimistic-lock version of the stored item. */
   version: number;
 }
@@ -147,8 +151,8 @@ export function foldSignals(
  * costs one health write a minute, not one per batch).
  */
 export function healthNeedsWrite(before: DeliveryHealth, after: DeliveryHealth): boolean {
-  const { lastSuccessAt: a1, lastFailureAt: a2, version: _v1, rateTat: _r1, ...restBefore } = before;
-  const { lastSuccessAt: b1, lastFailureAt: b2, version: _v2, rateTat: _r2, ...restAfter } = after;
+  const { lastSuccessAt: a1, lastFailureAt: a2, version: _v1, rateTat: _r1, heldCount: _h1, wakeAt: _w1, ...restBefore } = before;
+  const { lastSuccessAt: b1, lastFailureAt: b2, version: _v2, rateTat: _r2, heldCount: _h2, wakeAt: _w2, ...restAfter } = after;
   if (JSON.stringify(sorted(restBefore)) !== JSON.stringify(sorted(restAfter))) return true;
   if (b2 !== a2) return true;
   if (b1 && (!a1 || Date.parse(b1) - Date.parse(a1) >= 60_000)) return true;
@@ -162,8 +166,11 @@ function sorted(value: Record<string, unknown>): Record<string, unknown> {
 /**
  * A per-subscription rate limit as GCRA (the generic cell rate algorithm): the clock `tat` moves
  * on by 1/rate per delivery, and a delivery may go while the clock is at most `toleranceMs`
- * ahead of now. Over any window W this lets through at most rate·(W + tolerance) + 1 deliveries.
- * Returns how many of `wanted` may go now, the new clock, and when each of the rest is due.
+ * ahead of its time. Over any window W this lets through at most rate·(W + tolerance) + 1
+ * deliveries. Every one of `wanted` gets its slot here, now or later, and the clock moves past
+ * all of them: a delivery that must wait is sent again for exactly its slot and goes then
+ * without asking again, so a backlog of N costs O(N) messages, not O(N²) (docs/design.md §3.3).
+ * Returns the new clock and each delivery's slot (epoch ms; `now` for those that go at once).
  */
 export function reserveRate(
   tat: number | undefined,
@@ -171,16 +178,30 @@ export function reserveRate(
   wanted: number,
   now: number,
   toleranceMs: number,
-): { allowed: number; tat: number; dueInMs: number[] } {
+): { tat: number; slots: number[] } {
   const interval = 1000 / rate;
   let clock = Math.max(tat ?? now, now);
-  let allowed = 0;
-  while (allowed < wanted && clock - now <= toleranceMs) {
+  const slots: number[] = [];
+  for (let index = 0; index < wanted; index++) {
+    slots.push(Math.max(now, Math.ceil(clock - toleranceMs)));
     clock += interval;
-    allowed += 1;
   }
-  const dueInMs = Array.from({ length: wanted - allowed }, (_, index) => clock - toleranceMs - now + index * interval);
-  return { allowed, tat: clock, dueInMs };
+  return { tat: clock, slots };
+}
+
+/** How many deliveries a rate clock still has reserved after `now`, and when the last one goes. */
+export function rateBacklog(tat: number | undefined, rate: number | undefined, now: number, toleranceMs: number): { count: number; until?: number } {
+  if (!rate || tat === undefined) return { count: 0 };
+  const lastSlot = tat - 1000 / rate - toleranceMs;
+  if (lastSlot <= now) return { count: 0 };
+  return { count: Math.ceil((lastSlot - now) / (1000 / rate)), until: Math.ceil(lastSlot) };
+}
+
+/** Deliveries waiting for one reason, and when the last of them goes (when known). */
+export interface HeldView {
+  reason: 'circuit-open' | 'rate-limit';
+  count: number;
+  until?: string;
 }
 
 /** The health the API shows with a subscription. */
@@ -192,9 +213,19 @@ export interface HealthView {
   lastFailureAt?: string;
   /** When the open circuit lets its next probe through. */
   openUntil?: string;
+  /** Deliveries held now, by reason (absent when none are). */
+  held?: HeldView[];
 }
 
-export function healthView(health: DeliveryHealth, now: number): HealthView {
+export function healthView(health: DeliveryHealth, now: number, rateLimit?: number, toleranceMs = 500): HealthView {
+  const held: HeldView[] = [];
+  if ((health.heldCount ?? 0) > 0) {
+    // Parked deliveries go when the circuit lets them (its cool-down, then paced).
+    const until = health.circuit === 'open' ? health.openUntil : health.wakeAt;
+    held.push({ reason: 'circuit-open', count: health.heldCount!, ...(until ? { until: new Date(until).toISOString() } : {}) });
+  }
+  const backlog = rateBacklog(health.rateTat, rateLimit, now, toleranceMs);
+  if (backlog.count > 0) held.push({ reason: 'rate-limit', count: backlog.count, until: new Date(backlog.until!).toISOString() });
   return {
     circuit: circuitView(health, now),
     consecutiveFailures: health.consecutiveFailures,
@@ -202,5 +233,6 @@ export function healthView(health: DeliveryHealth, now: number): HealthView {
     ...(health.lastSuccessAt ? { lastSuccessAt: health.lastSuccessAt } : {}),
     ...(health.lastFailureAt ? { lastFailureAt: health.lastFailureAt } : {}),
     ...(health.circuit === 'open' && health.openUntil ? { openUntil: new Date(health.openUntil).toISOString() } : {}),
+    ...(held.length > 0 ? { held } : {}),
   };
 }

@@ -29,6 +29,11 @@ export const deliveryMessageSchema = z.object({
   retry: z.number().int().nonnegative().default(0),
   /** Epoch ms before which the message must not be POSTed (a retry's or a wait's due time). */
   notBefore: z.number().int().nonnegative().optional(),
+  /**
+   * Epoch ms of the rate-limit slot reserved for this delivery: at its slot it goes without
+   * reserving again (a held delivery is re-sent once, for exactly its slot).
+   */
+  rateSlotAt: z.number().int().nonnegative().optional(),
 });
 export type DeliveryMessage = z.input<typeof deliveryMessageSchema>;
 export type ParsedDeliveryMessage = z.output<typeof deliveryMessageSchema>;
@@ -36,3 +41,16 @@ export type ParsedDeliveryMessage = z.output<typeof deliveryMessageSchema>;
 /** The webhook id of an event for one subscription; never contains `.` (it is signed as `{id}.{ts}.{body}`). */
 export const webhookIdOf = (eventId: string, subscriptionId: string): string =>
   `msg_${eventId}_${subscriptionId}`.replace(/\./g, '-');
+
+/**
+ * The wake-up message of a subscription's held deliveries (parked while its circuit was open):
+ * when it arrives the delivery function releases them, paced, or sends it again for later. Only
+ * the wake-up whose `wakeAt` the health item still carries acts; any other is stale.
+ */
+export const wakeMessageSchema = z.object({
+  wake: z.literal('release-held'),
+  projectId: z.string().min(1),
+  subscriptionId: z.string().min(1),
+  wakeAt: z.number().int().nonnegative(),
+});
+export type WakeMessage = z.infer<typeof wakeMessageSchema>;

@@ -1,3 +1,6 @@
+import { DELIVERY } from './settings';
+import { DeliveryHealth, rateBacklog } from './delivery-health';
+import type { Subscription } from './subscription';
 import { Attempt } from './attempt';
 import { DeliveryMessage } from './delivery-message';
 import { OPERATOR_SELECT_EVENT } from './event-catalog';
@@ -23,14 +26,29 @@ export function messageFromAttempt(attempt: Attempt): DeliveryMessage | undefine
   };
 }
 
+/** What recovery knows besides the attempts. */
+export interface RecoveryContext {
+  /**
+   * Epoch ms until which the subscription's deliveries are only waiting, not lost: its open
+   * circuit's cool-down, the last slot its rate limit has handed out.
+   */
+  waitingUntil?: number;
+  /**
+   * Epoch ms before which the attempts read are complete (a page's end): a retry due later may
+   * have been made in the next page, so it is not judged here.
+   */
+  completeBefore?: number;
+}
+
 /**
  * What `recover` re-enqueues from a subscription's attempts since a time: per webhook id
  * never delivered, the latest attempt if it was dead-lettered, skipped while the subscription
  * was disabled, or a retry that is long overdue. A webhook id still waiting for a scheduled
- * retry is left alone, so nothing is sent twice by recovery. Plans from attempts without their
- * payloads: the caller reads the chosen ones whole.
+ * retry, or whose subscription holds its deliveries (open circuit, rate limit), is left alone,
+ * so nothing is sent twice by recovery. Plans from attempts without their payloads: the caller
+ * reads the chosen ones whole.
  */
-export function planRecovery(attempts: Attempt[], now: Date): Attempt[] {
+export function planRecovery(attempts: Attempt[], now: Date, context: RecoveryContext = {}): Attempt[] {
   const byWebhook = new Map<string, Attempt[]>();
   for (const attempt of attempts) {
     byWebhook.set(attempt.webhookId, [...(byWebhook.get(attempt.webhookId) ?? []), attempt]);
@@ -39,20 +57,24 @@ export function planRecovery(attempts: Attempt[], now: Date): Attempt[] {
   for (const group of byWebhook.values()) {
     if (group.some((attempt) => attempt.outcome === 'delivered' || attempt.outcome === 'unsubscribed')) continue;
     const latest = group.reduce((a, b) => (a.logId > b.logId ? a : b));
-    if (isRecoverable(latest, now) && latest.event !== OPERATOR_SELECT_EVENT) chosen.push(latest);
+    if (isRecoverable(latest, now, context) && latest.event !== OPERATOR_SELECT_EVENT) chosen.push(latest);
   }
   return chosen.sort((a, b) => a.logId.localeCompare(b.logId));
 }
 
-function isRecoverable(attempt: Attempt, now: Date): boolean {
+function isRecoverable(attempt: Attempt, now: Date, context: RecoveryContext): boolean {
   if (attempt.webhookId.startsWith(TEST_PING_PREFIX)) return false;
   switch (attempt.outcome) {
     case 'dead':
       return true;
     case 'skipped':
       return (attempt.error ?? '').startsWith('subscription disabled');
-    case 'failed':
-      return attempt.nextAttemptAt !== undefined && Date.parse(attempt.nextAttemptAt) + LOST_RETRY_GRACE_MS < now.getTime();
+    case 'failed': {
+      if (attempt.nextAttemptAt === undefined) return false;
+      const due = Date.parse(attempt.nextAttemptAt);
+      if (context.completeBefore !== undefined && due >= context.completeBefore) return false;
+      return Math.max(due, context.waitingUntil ?? 0) + LOST_RETRY_GRACE_MS < now.getTime();
+    }
     default:
       return false;
   }
@@ -60,3 +82,71 @@ function isRecoverable(attempt: Attempt, now: Date): boolean {
 
 /** Webhook ids of test pings start with this; they are never recovered. */
 export const TEST_PING_PREFIX = 'msg_test_';
+
+/** What one recover call needs from the stores and the queue. */
+export interface RecoverPorts {
+  /** A bounded page of the subscription's attempts from a key on, oldest first, without payloads. */
+  listPage(fromKey: string): Promise<{ attempts: Attempt[]; nextKey?: string }>;
+  /** Marks an attempt recovered; false when a recover has already marked it. */
+  claim(logId: string): Promise<boolean>;
+  /** Takes a marker back after its delivery could not be sent. */
+  release(logId: string): Promise<void>;
+  /** The attempt whole, with its payload. */
+  read(logId: string): Promise<Attempt | undefined>;
+  enqueue(messages: DeliveryMessage[]): Promise<void>;
+}
+
+/** The answer of one recover call. */
+export interface RecoverResult {
+  recovered: number;
+  webhookIds: string[];
+  /** Lost attempts another recover had already sent again (sent nothing for them). */
+  alreadyRecovered: number;
+  /** Where the next call goes on (`cursor`), or null when this page was the last. */
+  nextCursor: string | null;
+}
+
+/** The first log key of attempts made at or after a time (log ids begin with epoch ms). */
+export const logKeyAt = (time: Date): string => time.getTime().toString().padStart(14, '0');
+
+/**
+ * One bounded, idempotent recover call: reads one page of attempts from `fromKey`, plans what
+ * was lost, marks each chosen attempt recovered (a conditional write: only one recover wins
+ * it), and sends only those it won, a few at a time. A marker whose delivery could not be sent
+ * is taken back before the error goes up, so a retry of the call may send it.
+ */
+export async function recoverPage(fromKey: string, now: Date, context: Omit<RecoveryContext, 'completeBefore'>, ports: RecoverPorts, sendPage = 25): Promise<RecoverResult> {
+  const page = await ports.listPage(fromKey);
+  const completeBefore = page.nextKey === undefined ? undefined : Number(page.nextKey.slice(0, 14));
+  const chosen = planRecovery(page.attempts, now, { ...context, completeBefore });
+  const won: Attempt[] = [];
+  for (const attempt of chosen) if (await ports.claim(attempt.logId)) won.push(attempt);
+  const sent: string[] = [];
+  for (let start = 0; start < won.length; start += sendPage) {
+    const slice = won.slice(start, start + sendPage);
+    const whole = await Promise.all(slice.map((attempt) => ports.read(attempt.logId)));
+    const messages = whole.flatMap((attempt) => {
+      const message = attempt && messageFromAttempt(attempt);
+      return message ? [message] : [];
+    });
+    try {
+      await ports.enqueue(messages);
+    } catch (error) {
+      await Promise.all(won.slice(start).map((attempt) => ports.release(attempt.logId)));
+      throw error;
+    }
+    sent.push(...messages.map((message) => message.webhookId));
+  }
+  return { recovered: sent.length, webhookIds: sent, alreadyRecovered: chosen.length - won.length, nextCursor: page.nextKey ?? null };
+}
+
+/**
+ * Until when a subscription's deliveries are only waiting: its open circuit's cool-down (and a
+ * probe's lease), the last slot its rate limit has handed out. Such deliveries are not lost.
+ */
+export function waitingUntil(health: DeliveryHealth, subscription: Pick<Subscription, 'rateLimit'>, now: number): number | undefined {
+  const circuit = health.circuit === 'open' ? Math.max(health.openUntil ?? 0, health.probeUntil ?? 0, now) : 0;
+  const rate = rateBacklog(health.rateTat, subscription.rateLimit, now, DELIVERY.rateLimitToleranceMs).until ?? 0;
+  const until = Math.max(circuit, rate);
+  return until > 0 ? until : undefined;
+}

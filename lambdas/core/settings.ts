@@ -45,6 +45,12 @@ export const FAN_OUT = {
    * API (docs/design.md §3.12).
    */
   maxConcurrency: 10,
+  /**
+   * The rule target's `SqsParameters.MessageGroupId`, a dynamic path EventBridge evaluates per
+   * event: the project is the tenant of the fan-out queue (an SQS fair queue), so one project's
+   * burst does not hold another's lone events (docs/design.md §3.2).
+   */
+  messageGroupIdPath: '$.detail.id_project',
 } as const;
 
 /** Default retry schedule in seconds, after the first attempt (DESIGN §4). */
@@ -63,8 +69,12 @@ export const DELIVERY = {
   poisonReceiveCount: 5,
   /** Upper bound of concurrent fast-lane delivery Lambdas, so a burst cannot flood subscribers. */
   maxConcurrency: 20,
-  /** Upper bound of concurrent slow-lane delivery Lambdas: slow subscribers share only these. */
-  slowLaneMaxConcurrency: 5,
+  /**
+   * Upper bound of concurrent slow-lane delivery Lambdas: slow subscribers share only these. A
+   * batch's POSTs run at once, so a batch lasts about its slowest answer: 50 × 10 / 3 s ≈ 166
+   * deliveries/s for subscribers answering in 3 s, 50/s for 10 s (docs/design.md §3.2).
+   */
+  slowLaneMaxConcurrency: 50,
   /** The subscriber's deadline (DESIGN §4), applied in the slow lane. */
   timeoutMs: 10_000,
   /**
@@ -84,6 +94,12 @@ export const DELIVERY = {
   maxDelaySeconds: 900,
   /** Burst a rate limit allows on top of its steady rate, in ms of the rate's worth. */
   rateLimitToleranceMs: 500,
+  /**
+   * Deliveries an open circuit parked are released this many per wake-up, at most this many per
+   * second (or the subscription's rate limit, if lower): a recovered endpoint gets its backlog paced.
+   */
+  heldReleaseBatch: 10,
+  heldReleasePerSecond: 10,
   /** ± fraction applied to each retry delay. */
   jitter: 0.2,
   /** Bounds within which a subscriber's Retry-After is honoured, in seconds. */
@@ -92,7 +108,7 @@ export const DELIVERY = {
   responseBodyLimitBytes: 4096,
   /**
    * Days an attempt log is kept. A week covers recover and replay after an outage; each day
-   * of retention costs storage and point-in-time recovery on every log (docs/design.md §3.12:
+   * of retention costs storage and point-in-time recovery on every log (docs/design.md §3.18:
    * at 30 days that was ~$1 per million deliveries). Longer is opt-in: the stack's
    * `attemptLogRetentionDays` (cdk context of the same name).
    */
@@ -107,8 +123,14 @@ export const DELIVERY = {
 export const DELIVERY_LANES = ['fast', 'slow'] as const;
 export type DeliveryLane = (typeof DELIVERY_LANES)[number];
 
-/** How long a delivery queue keeps a message: each wait is a new message, so a day is plenty. */
-export const DELIVERY_RETENTION_SECONDS = 4 * 86_400;
+/**
+ * How long a delivery queue keeps a message: 10 days, so its DLQ's 14 (SQS's longest) still
+ * outlast it (a dead letter keeps its first enqueue time). Each wait is a new message, so only a
+ * backlog not served for that long could lose one: a slow lane behind a flood (a message
+ * forwarded there is not POSTed, so it has no attempt for `recover` to find) gets the most time
+ * the queues allow, at no extra cost (retention is free).
+ */
+export const DELIVERY_RETENTION_SECONDS = 10 * 86_400;
 
 /**
  * Checks a retry schedule: whole seconds, at least 0. Waits longer than SQS's 15-minute delay

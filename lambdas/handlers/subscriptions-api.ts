@@ -4,10 +4,10 @@ import { parseRequestLimit } from '../core/request-limit';
 import { EVENT_REFINEMENTS, OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { catalogWithExamples } from '../core/event-payloads';
 import { ConflictError, NotFoundError } from '../core/errors';
-import { DeliveryMessage } from '../core/delivery-message';
+import { DeliveryMessage, WakeMessage } from '../core/delivery-message';
 import { PostRequest } from '../core/deliver';
 import { readTiledeskHistoryPage } from '../core/history-page';
-import { messageFromAttempt, planRecovery } from '../core/recovery';
+import { logKeyAt, messageFromAttempt, recoverPage, waitingUntil } from '../core/recovery';
 import { sendTestPing } from '../core/test-ping';
 import { stringifyJson } from '../core/json-text';
 import {
@@ -28,6 +28,7 @@ import { SubscriptionStore } from '../adapters/subscription-store';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
 import { DeliveryHealthStore } from '../adapters/delivery-health-store';
 import { RequestLimitStore } from '../adapters/request-limit-store';
+import { RecoveryMarkerStore } from '../adapters/recovery-marker-store';
 import { HealthView, healthView } from '../core/delivery-health';
 import { sendMessages } from '../adapters/sqs-queue';
 import { postWebhook } from '../adapters/webhook-client';
@@ -90,6 +91,16 @@ const enqueue = (messages: DeliveryMessage[]): Promise<void> =>
     messages.map((message) => ({ body: stringifyJson(message), groupId: message.projectId })),
   );
 
+/**
+ * Resets a subscription's delivery health and releases the deliveries its circuit held at once:
+ * the wake-up message that releases them (paced) is sent now (docs/design.md §3.19).
+ */
+async function resetHealth(projectId: string, subscriptionId: string): Promise<void> {
+  const wakeAt = await healthStore.resetReleasingHeld(projectId, subscriptionId, Date.now());
+  const wake: WakeMessage = { wake: 'release-held', projectId, subscriptionId, wakeAt };
+  await sendMessages(config.DELIVERY_QUEUE_URL, [{ body: stringifyJson(wake), groupId: projectId }]);
+}
+
 const attemptLogs = new AttemptLogStore(config.TABLE_NAME, config.ATTEMPT_LOG_TTL_DAYS);
 const healthStore = new DeliveryHealthStore(config.TABLE_NAME);
 
@@ -97,11 +108,17 @@ const healthStore = new DeliveryHealthStore(config.TABLE_NAME);
 async function withHealth(projectId: string, views: SubscriptionView[]): Promise<(SubscriptionView & { health: HealthView })[]> {
   const healths = await healthStore.getMany(views.map((view) => ({ projectId, subscriptionId: view._id })));
   const now = Date.now();
-  return views.map((view) => ({ ...view, health: healthView(healths.get(view._id)!, now) }));
+  return views.map((view) => ({ ...view, health: healthView(healths.get(view._id)!, now, view.rateLimit, DELIVERY.rateLimitToleranceMs) }));
 }
 
-/** Attempts recover reads whole and sends per round. */
-const RECOVER_PAGE = 25;
+/**
+ * Attempts one recover call reads from each log shard, so a call's work is bounded whatever the
+ * subscription's volume (8 shards: at most 2,000 light attempts, a few hundred ms of reads);
+ * the answer's nextCursor goes on.
+ */
+const RECOVER_SCAN_PER_SHARD = 250;
+
+const recoveryMarkers = new RecoveryMarkerStore(config.TABLE_NAME);
 
 /** Routes the subscription API's requests (routes declared in `lambdas/core/settings.ts`). */
 export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
@@ -140,14 +157,14 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
         const changes = parseBody(event, updateSubscriptionSchema);
         const updated = await updateSubscription(projectId, requireId(id), changes, deps);
         // Re-enabling starts afresh: circuit closed, fast lane, no failures counted.
-        if (changes.status === 'active') await healthStore.reset(projectId, updated._id);
+        if (changes.status === 'active') await resetHealth(projectId, updated._id);
         const [view] = await withHealth(projectId, [updated]);
         return jsonResponse(200, view);
       }
       case 'DELETE /{projectId}/subscriptions/{id}/health': {
         const subscription = await getSubscription(projectId, requireId(id), deps);
-        await healthStore.reset(projectId, subscription._id);
-        logger.info('delivery health reset', { projectId, subscriptionId: subscription._id });
+        await resetHealth(projectId, subscription._id);
+        logger.info('delivery health reset; held deliveries released', { projectId, subscriptionId: subscription._id });
         const [view] = await withHealth(projectId, [toView(subscription)]);
         return jsonResponse(200, view);
       }
@@ -196,24 +213,23 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
         return jsonResponse(200, shown);
       }
       case 'POST /{projectId}/subscriptions/{id}/recover': {
-        const { since } = parseBody(event, recoverSchema);
+        const { since, cursor } = parseBody(event, recoverSchema);
         const subscription = assertAsynchronous(await getSubscription(projectId, requireId(id), deps));
         if (subscription.status !== 'active') {
           throw new ConflictError('the subscription is disabled: re-enable it first with PUT {"status":"active"}');
         }
-        const chosen = planRecovery(await attemptLogs.listSince(projectId, subscription._id, new Date(since)), new Date());
-        // The chosen attempts are read whole (with their payloads) and sent a page at a time.
-        const messages: DeliveryMessage[] = [];
-        for (let start = 0; start < chosen.length; start += RECOVER_PAGE) {
-          const page = await Promise.all(
-            chosen.slice(start, start + RECOVER_PAGE).map((attempt) => attemptLogs.get(projectId, subscription._id, attempt.logId)),
-          );
-          const batch = page.flatMap((attempt) => (attempt ? [messageFromAttempt(attempt)] : [])).flatMap((message) => (message ? [message] : []));
-          await enqueue(batch);
-          messages.push(...batch);
-        }
-        logger.info('deliveries recovered', { projectId, subscriptionId: subscription._id, count: messages.length });
-        return jsonResponse(202, { recovered: messages.length, webhookIds: messages.map((message) => message.webhookId) });
+        const now = new Date();
+        const health = await healthStore.get(projectId, subscription._id);
+        const subscriptionId = subscription._id;
+        const result = await recoverPage(cursor ?? logKeyAt(new Date(since)), now, { waitingUntil: waitingUntil(health, subscription, now.getTime()) }, {
+          listPage: (fromKey) => attemptLogs.listPageFrom(projectId, subscriptionId, fromKey, RECOVER_SCAN_PER_SHARD),
+          claim: (logId) => recoveryMarkers.claim(projectId, subscriptionId, logId, now),
+          release: (logId) => recoveryMarkers.release(projectId, subscriptionId, logId),
+          read: (logId) => attemptLogs.get(projectId, subscriptionId, logId),
+          enqueue,
+        });
+        logger.info('deliveries recovered', { projectId, subscriptionId, count: result.recovered, alreadyRecovered: result.alreadyRecovered });
+        return jsonResponse(202, result);
       }
       case 'POST /{projectId}/subscriptions/{id}/logs/{logId}/retry': {
         const subscription = assertAsynchronous(await getSubscription(projectId, requireId(id), deps));

@@ -113,7 +113,7 @@ it('delivers and logs once a 3,000-level payload and one with a number DynamoDB 
   expect(await logsOf(t, p2, neighbour._id)).toHaveLength(2);
 });
 
-it('opens the circuit of a subscriber that keeps failing, shows it, holds its deliveries, and resets on request', async () => {
+it('opens the circuit of a subscriber that keeps failing, shows it and what it holds, and a reset releases them at once', async () => {
   const projectId = 'p-circuit';
   let healthy = false;
   const hook = await receiver(() => (healthy ? { status: 200 } : { status: 500 }));
@@ -122,28 +122,37 @@ it('opens the circuit of a subscriber that keeps failing, shows it, holds its de
     t,
     Array.from({ length: 3 }, (_, n) => ({ type: 'request.create', detail: { id_project: projectId, n } })),
   );
+  // Open, and holding what is left to retry: the API counts the held deliveries and says when they go.
+  type Health = { consecutiveFailures: number; openUntil: string; held?: { reason: string; count: number; until?: string }[] };
   const subscription = await eventually(async () => {
     const reply = await t.api('GET', `/${projectId}/subscriptions/${_id}`, { token: owner(projectId) });
-    expect(reply.body.health).toMatchObject({ circuit: 'open', lane: 'fast' });
-    return reply.body as { health: { consecutiveFailures: number; openUntil: string; lastFailureAt: string } };
+    expect(reply.body.health).toMatchObject({ circuit: 'open', lane: 'fast', held: [expect.objectContaining({ reason: 'circuit-open' })] });
+    return reply.body as { health: Health };
   }, 30_000);
   expect(subscription.health.consecutiveFailures).toBeGreaterThanOrEqual(5);
   expect(Date.parse(subscription.health.openUntil)).toBeGreaterThan(Date.now());
+  const held = subscription.health.held![0]!;
+  expect(held.count).toBeGreaterThanOrEqual(1);
+  expect(held.until).toBe(subscription.health.openUntil);
   // While open, nothing is POSTed and no attempt is spent: every POST so far is logged.
   const posted = hook.received.length;
   expect((await logsOf(t, projectId, _id)).length).toBe(posted);
 
   healthy = true;
+  const resetAt = Date.now();
   const reset = await t.api('DELETE', `/${projectId}/subscriptions/${_id}/health`, { token: owner(projectId) });
   expect(reset.status).toBe(200);
-  expect(reset.body.health).toEqual({ circuit: 'closed', consecutiveFailures: 0, lane: 'fast' });
-  // The held deliveries come back at the end of the cool-down they were given (30 s).
+  expect(reset.body.health).toMatchObject({ circuit: 'closed', consecutiveFailures: 0, lane: 'fast' });
+  // The held deliveries are released at once, not at the end of the cool-down (30 s).
   const logs = await eventually(async () => {
     const found = await logsOf(t, projectId, _id);
     expect(found.filter((attempt) => attempt.outcome === 'delivered')).toHaveLength(3 - found.filter((a) => a.outcome === 'dead').length);
     return found;
   }, 60_000);
   expect(logs.filter((attempt) => attempt.outcome === 'delivered').length).toBeGreaterThan(0);
+  expect(Date.now() - resetAt).toBeLessThan(15_000);
+  const after = await t.api('GET', `/${projectId}/subscriptions/${_id}`, { token: owner(projectId) });
+  expect(after.body.health).not.toHaveProperty('held');
 }, 90_000);
 
 it('moves a subscriber that does not answer in time to the slow lane, trying the delivery again at once there', async () => {

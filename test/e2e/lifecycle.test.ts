@@ -153,6 +153,32 @@ describe('auto-disable, re-enable and recover', () => {
     expect(again.body.recovered).toBe(0);
   });
 
+  test('two recovers at once, then one more, send a dead delivery once', async () => {
+    let healthy = false;
+    const hook = await receiver(() => (healthy ? { status: 200 } : { status: 500 }));
+    const created = await subscribe(t, 'proj-recover-twice', 'request.create', hook.url);
+    const since = new Date(Date.now() - 1000).toISOString();
+    const token = owner('proj-recover-twice');
+    await publish(t, [{ type: 'request.create', detail: { id_project: 'proj-recover-twice', n: 1 } }]);
+    await eventually(async () => {
+      const logs = await logsOf(t, 'proj-recover-twice', created._id);
+      expect(logs.filter((log) => log.outcome === 'dead')).toHaveLength(1);
+    });
+    healthy = true;
+    const postsBefore = hook.received.length;
+    const recover = () => t.api('POST', `/proj-recover-twice/subscriptions/${created._id}/recover`, { token, body: { since } });
+    const [first, second] = await Promise.all([recover(), recover()]);
+    expect([first.status, second.status]).toEqual([202, 202]);
+    expect((first.body.recovered as number) + (second.body.recovered as number)).toBe(1);
+    expect((first.body.alreadyRecovered as number) + (second.body.alreadyRecovered as number)).toBe(1);
+    expect(first.body.nextCursor).toBeNull();
+    await hook.waitFor(postsBefore + 1);
+    const third = await recover();
+    expect(third.body).toMatchObject({ recovered: 0 });
+    await barrier(t, { afterRetries: 1 });
+    expect(hook.received.slice(postsBefore)).toHaveLength(1);
+  });
+
   test('recover refuses a since that is not a date-time', async () => {
     const hook = await receiver();
     const created = await subscribe(t, 'proj-recover-bad', 'request.create', hook.url);

@@ -62,6 +62,13 @@ describe('event rule', () => {
     expect(target.DeadLetterConfig).toEqual({ Arn: getAtt(ruleDlqId) });
   });
 
+  it('makes the fan-out queue fair: the project, read from each event, is its message group (tenant)', () => {
+    expect(stack.onlyRuleTarget().SqsParameters).toEqual({ MessageGroupId: '$.detail.id_project' });
+    expect(FAN_OUT.messageGroupIdPath).toBe('$.detail.id_project');
+    // A fair queue is a standard queue: FIFO would serialize each project's events.
+    expect(stack.resource('AWS::SQS::Queue', fanOutQueueId).Properties.FifoQueue).toBeUndefined();
+  });
+
   it('may send to the fan-out queue: its policy allows events.amazonaws.com, for this rule only', () => {
     const ruleId = stack.onlyLogicalId('AWS::Events::Rule', {});
     expect(stack.queuePolicyStatementsOf(fanOutQueueId)).toContainEqual(

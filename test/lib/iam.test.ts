@@ -31,7 +31,8 @@ const QUEUE_CONSUME = [
 /**
  * Both delivery lanes: subscriptions and their health read (BatchGetItem, GetItem after a lost
  * race), attempt logs written (BatchWriteItem; PutItem item by item when a batch is refused),
- * health, rate clock and dead streak updated, a 410 Gone's subscription deleted.
+ * health, rate clock and dead streak updated, a 410 Gone's subscription deleted, deliveries an
+ * open circuit holds parked (BatchWriteItem) and released (Query).
  */
 const DELIVERY_TABLE_ACTIONS = [
   'dynamodb:BatchGetItem',
@@ -39,6 +40,7 @@ const DELIVERY_TABLE_ACTIONS = [
   'dynamodb:DeleteItem',
   'dynamodb:GetItem',
   'dynamodb:PutItem',
+  'dynamodb:Query',
   'dynamodb:UpdateItem',
 ];
 

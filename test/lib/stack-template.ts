@@ -14,6 +14,7 @@ export interface RuleTarget {
   Id: string;
   DeadLetterConfig?: { Arn: unknown };
   RetryPolicy?: { MaximumRetryAttempts?: number; MaximumEventAgeInSeconds?: number };
+  SqsParameters?: { MessageGroupId?: string };
 }
 
 export interface PolicyStatement {

@@ -1,5 +1,7 @@
 import { Attempt } from '../../../lambdas/core/attempt';
-import { messageFromAttempt, planRecovery } from '../../../lambdas/core/recovery';
+import { DeliveryMessage } from '../../../lambdas/core/delivery-message';
+import { HEALTHY } from '../../../lambdas/core/delivery-health';
+import { logKeyAt, messageFromAttempt, planRecovery, recoverPage, waitingUntil } from '../../../lambdas/core/recovery';
 
 const now = new Date('2026-11-23T12:00:00Z');
 let sequence = 0;
@@ -45,5 +47,88 @@ describe('planRecovery', () => {
   test('an operator.select attempt is never turned into a delivery', () => {
     expect(messageFromAttempt(attempt('opsel', 'failed', { event: 'operator.select' }))).toBeUndefined();
     expect(messageFromAttempt(attempt('normal', 'delivered'))).toMatchObject({ webhookId: 'normal', event: 'request.create' });
+  });
+});
+
+describe('deliveries only waiting are not lost', () => {
+  const overdue = () => attempt('held', 'failed', { nextAttemptAt: new Date(now.getTime() - 3_600_000).toISOString() });
+
+  test('an overdue retry of a subscription whose circuit or rate limit still holds it is left alone', () => {
+    expect(planRecovery([overdue()], now, { waitingUntil: now.getTime() + 60_000 })).toEqual([]);
+    expect(planRecovery([overdue()], now, { waitingUntil: now.getTime() - 3_600_000 })).toHaveLength(1);
+  });
+
+  test('a retry due after the end of a page is judged on the page that holds its retry', () => {
+    expect(planRecovery([overdue()], now, { completeBefore: now.getTime() - 4_000_000 })).toEqual([]);
+  });
+
+  test('waiting lasts as long as the open circuit, or the last rate slot handed out', () => {
+    const at = now.getTime();
+    expect(waitingUntil({ ...HEALTHY }, {}, at)).toBeUndefined();
+    expect(waitingUntil({ ...HEALTHY, circuit: 'open', openUntil: at + 30_000 }, {}, at)).toBe(at + 30_000);
+    // 5/s with its clock 100 s ahead: the last slot is ~100 s away.
+    expect(waitingUntil({ ...HEALTHY, rateTat: at + 100_000 }, { rateLimit: 5 }, at)).toBeGreaterThan(at + 99_000);
+  });
+});
+
+describe('recoverPage', () => {
+  function ports(attempts: Attempt[], pageSize = 1000) {
+    const marked = new Set<string>();
+    const sent: DeliveryMessage[] = [];
+    return {
+      sent,
+      marked,
+      ports: {
+        listPage: async (fromKey: string) => {
+          const after = attempts.filter((a) => a.logId >= fromKey).sort((a, b) => a.logId.localeCompare(b.logId));
+          const page = after.slice(0, pageSize);
+          return { attempts: page, nextKey: after.length > pageSize ? after[pageSize]!.logId : undefined };
+        },
+        claim: async (logId: string) => !marked.has(logId) && Boolean(marked.add(logId)),
+        release: async (logId: string) => void marked.delete(logId),
+        read: async (logId: string) => attempts.find((a) => a.logId === logId),
+        enqueue: async (messages: DeliveryMessage[]) => void sent.push(...messages),
+      },
+    };
+  }
+  const since = logKeyAt(new Date(now.getTime() - 3_600_000));
+
+  test('the same recover twice sends each lost delivery once', async () => {
+    const log = [attempt('a', 'dead'), attempt('b', 'dead'), attempt('c', 'delivered')];
+    const world = ports(log);
+    const first = await recoverPage(since, now, {}, world.ports);
+    const second = await recoverPage(since, now, {}, world.ports);
+    expect(first).toMatchObject({ recovered: 2, alreadyRecovered: 0, nextCursor: null });
+    expect(second).toMatchObject({ recovered: 0, alreadyRecovered: 2, nextCursor: null });
+    expect(world.sent.map((message) => message.webhookId).sort()).toEqual(['a', 'b']);
+  });
+
+  test('two recovers at once send each lost delivery once', async () => {
+    const world = ports([attempt('x', 'dead'), attempt('y', 'dead')]);
+    const results = await Promise.all([recoverPage(since, now, {}, world.ports), recoverPage(since, now, {}, world.ports)]);
+    expect(results.reduce((sum, result) => sum + result.recovered, 0)).toBe(2);
+    expect(world.sent).toHaveLength(2);
+  });
+
+  test('pages are bounded and go on from the cursor until done', async () => {
+    const log = Array.from({ length: 7 }, (_, index) => attempt(`w${index}`, 'dead'));
+    const world = ports(log, 3);
+    let cursor: string | null = since;
+    const pages = [];
+    while (cursor) {
+      const result = await recoverPage(cursor, now, {}, world.ports);
+      pages.push(result.recovered);
+      cursor = result.nextCursor;
+    }
+    expect(pages).toEqual([3, 3, 1]);
+    expect(new Set(world.sent.map((message) => message.webhookId)).size).toBe(7);
+  });
+
+  test('a delivery that could not be sent is not marked, so a retry of the call sends it', async () => {
+    const world = ports([attempt('z', 'dead')]);
+    const failing = { ...world.ports, enqueue: () => Promise.reject(new Error('SQS down')) };
+    await expect(recoverPage(since, now, {}, failing)).rejects.toThrow('SQS down');
+    expect(world.marked.size).toBe(0);
+    expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 1 });
   });
 });

@@ -1,0 +1,149 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TABLE_KEYS } from '../core/settings';
+import { ParsedDeliveryMessage, deliveryMessageSchema } from '../core/delivery-message';
+import { stringifyJson } from '../core/json-text';
+import { dynamoDocumentClient } from './aws-clients';
+import { subscriptionKeys } from './subscription-store';
+
+const { partitionKey: PK, sortKey: SK, ttlAttribute } = TABLE_KEYS;
+
+/** A held delivery is kept this long at most (SQS's longest retention, what a queue would give). */
+const HELD_TTL_SECONDS = 14 * 86_400;
+
+const heldPartition = (projectId: string, subscriptionId: string): string => `HELD#${projectId}#${subscriptionId}`;
+const healthKey = (projectId: string, subscriptionId: string): Record<string, string> => ({
+  [PK]: subscriptionKeys.project(projectId),
+  [SK]: `HEALTH#${subscriptionId}`,
+});
+
+/**
+ * Deliveries an open circuit holds, parked in DynamoDB instead of delayed on a queue: a delayed
+ * SQS message cannot be called back, a parked one can — at once when health is reset, paced
+ * when the circuit closes (docs/design.md §3.19). One item per webhook id (parking the same
+ * delivery twice keeps one), in the subscription's own partition; the health item counts them
+ * (`heldCount`) and carries the time of the one wake-up message that releases them (`wakeAt`).
+ */
+export class HeldDeliveryStore {
+  constructor(
+    private readonly tableName: string,
+    private readonly client = dynamoDocumentClient,
+  ) {}
+
+  /** Parks deliveries of one subscription and counts them on its health item. */
+  async park(projectId: string, subscriptionId: string, messages: ParsedDeliveryMessage[], now: number): Promise<void> {
+    const expiresAt = Math.floor(now / 1000) + HELD_TTL_SECONDS;
+    for (let start = 0; start < messages.length; start += 25) {
+      let requests: Record<string, unknown>[] | undefined = messages.slice(start, start + 25).map((message) => ({
+        PutRequest: {
+          Item: {
+            [PK]: heldPartition(projectId, subscriptionId),
+            // Oldest first when released: the time it was first published, then its id.
+            [SK]: `${message.publishedAt}#${message.webhookId}`,
+            message: stringifyJson({ ...message, notBefore: undefined }),
+            [ttlAttribute]: expiresAt,
+          },
+        },
+      }));
+      for (let round = 0; requests && requests.length > 0; round++) {
+        if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** round)));
+        const result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+        requests = result.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
+      }
+    }
+    await this.count(projectId, subscriptionId, messages.length);
+  }
+
+  /** The oldest parked deliveries of a subscription, up to `limit`, and whether more remain. */
+  async oldest(projectId: string, subscriptionId: string, limit: number): Promise<{ keys: string[]; messages: ParsedDeliveryMessage[]; more: boolean }> {
+    const { Items = [], LastEvaluatedKey } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': PK },
+        ExpressionAttributeValues: { ':pk': heldPartition(projectId, subscriptionId) },
+        Limit: limit,
+        ConsistentRead: true,
+      }),
+    );
+    const keys: string[] = [];
+    const messages: ParsedDeliveryMessage[] = [];
+    for (const item of Items) {
+      keys.push(String(item[SK]));
+      const parsed = deliveryMessageSchema.safeParse(JSON.parse(String(item.message)));
+      if (parsed.success) messages.push(parsed.data);
+    }
+    return { keys, messages, more: LastEvaluatedKey !== undefined };
+  }
+
+  /** Forgets released deliveries (once they are back on a queue) and counts them off. */
+  async remove(projectId: string, subscriptionId: string, keys: string[]): Promise<void> {
+    for (let start = 0; start < keys.length; start += 25) {
+      let requests: Record<string, unknown>[] | undefined = keys
+        .slice(start, start + 25)
+        .map((key) => ({ DeleteRequest: { Key: { [PK]: heldPartition(projectId, subscriptionId), [SK]: key } } }));
+      for (let round = 0; requests && requests.length > 0; round++) {
+        if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** round)));
+        const result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+        requests = result.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
+      }
+    }
+    await this.count(projectId, subscriptionId, -keys.length);
+  }
+
+  /**
+   * Sets the time of the subscription's wake-up message if `expected` is still the one stored
+   * (undefined: none is, or the stored one is overdue by a minute, so it was lost); true for
+   * the one caller that set it, who then sends the message.
+   */
+  async scheduleWake(projectId: string, subscriptionId: string, expected: number | undefined, at: number, now: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: healthKey(projectId, subscriptionId),
+          UpdateExpression: 'SET #wake = :at',
+          ConditionExpression:
+            expected === undefined ? 'attribute_not_exists(#wake) OR #wake < :stale' : '#wake = :expected',
+          ExpressionAttributeNames: { '#wake': 'wakeAt' },
+          ExpressionAttributeValues: expected === undefined ? { ':at': at, ':stale': now - 60_000 } : { ':at': at, ':expected': expected },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** Clears the wake-up time if it is still `expected`: no wake-up is due any more. */
+  async clearWake(projectId: string, subscriptionId: string, expected: number): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: healthKey(projectId, subscriptionId),
+          UpdateExpression: 'REMOVE #wake',
+          ConditionExpression: '#wake = :expected',
+          ExpressionAttributeNames: { '#wake': 'wakeAt' },
+          ExpressionAttributeValues: { ':expected': expected },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  private async count(projectId: string, subscriptionId: string, delta: number): Promise<void> {
+    if (delta === 0) return;
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: healthKey(projectId, subscriptionId),
+        UpdateExpression: 'ADD #held :delta',
+        ExpressionAttributeNames: { '#held': 'heldCount' },
+        ExpressionAttributeValues: { ':delta': delta },
+      }),
+    );
+  }
+}

@@ -1,0 +1,531 @@
+import type { DeliveryLane } from './settings';
+import type { Attempt } from './attempt';
+import { DeliveryDeps, DeliveryJob, Disposition, deferred, deliverJob } from './deliver';
+import {
+  TRANSITION_METRICS,
+  admissionOf,
+  contendedWaits,
+  delayUntil,
+  releaseDelays,
+  wakeDecision,
+  deadStreakAction,
+  held,
+  isDue,
+  SLOT_SLACK_MS,
+  heldForSlot,
+  splitBySlot,
+  splitProbe,
+  untilSlot,
+} from './delivery-admission';
+import { DeliveryHealth, HealthSettings, PostSignal, foldSignals, healthNeedsWrite } from './delivery-health';
+import { ParsedDeliveryMessage, WakeMessage, deliveryMessageSchema, wakeMessageSchema } from './delivery-message';
+import { stringifyJson } from './json-text';
+import type { Subscription } from './subscription';
+
+/** A message as the event source hands it over. */
+export interface ReceivedMessage {
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+}
+
+/** A message to put on a queue (the SQS adapter's shape). */
+export interface QueuedMessage {
+  body: string;
+  delaySeconds?: number;
+  /** The tenant on a fair queue. */
+  groupId?: string;
+}
+
+/** A received message to show again after a while (the SQS adapter's shape). */
+export interface VisibilityChange {
+  receiptHandle: string;
+  visibilitySeconds: number;
+}
+
+/** Which subscription a message is for. */
+export interface SubscriptionRef {
+  projectId: string;
+  subscriptionId: string;
+}
+
+/** Where delivery reports what it did: metrics and log lines. */
+export interface DeliveryReport {
+  metric(name: string, count: number): void;
+  info(message: string, fields: Record<string, unknown>): void;
+  warn(message: string, fields: Record<string, unknown>): void;
+  error(message: string, fields: Record<string, unknown>): void;
+}
+
+/** The stored state delivery reads and changes. */
+export interface DeliveryStores {
+  getSubscriptions(keys: SubscriptionRef[]): Promise<Map<string, Subscription>>;
+  getHealths(keys: SubscriptionRef[]): Promise<Map<string, DeliveryHealth>>;
+  getHealth(projectId: string, subscriptionId: string): Promise<DeliveryHealth>;
+  /** Writes `after` unless the health changed since `before` was read (false then). */
+  saveHealth(projectId: string, subscriptionId: string, before: DeliveryHealth, after: DeliveryHealth): Promise<boolean>;
+  claimProbe(projectId: string, subscriptionId: string, now: number, until: number): Promise<boolean>;
+  reserveRate(
+    projectId: string,
+    subscriptionId: string,
+    rate: number,
+    wanted: number,
+    knownTat: number | undefined,
+    toleranceMs: number,
+  ): Promise<number[] | undefined>;
+  /** Counts a dead delivery; true when that disabled the subscription. */
+  recordDeadDelivery(projectId: string, subscriptionId: string, limit: number, reason: string): Promise<boolean>;
+  resetDeadDeliveries(projectId: string, subscriptionId: string): Promise<void>;
+  /** Parks deliveries an open circuit holds (and counts them on the health item). */
+  park(projectId: string, subscriptionId: string, messages: ParsedDeliveryMessage[], now: number): Promise<void>;
+  /** The oldest parked deliveries, their keys, and whether more remain. */
+  oldestHeld(projectId: string, subscriptionId: string, limit: number): Promise<{ keys: string[]; messages: ParsedDeliveryMessage[]; more: boolean }>;
+  removeHeld(projectId: string, subscriptionId: string, keys: string[]): Promise<void>;
+  /** Sets the wake-up time if `expected` is still stored (undefined: none is due); true for the winner. */
+  scheduleWake(projectId: string, subscriptionId: string, expected: number | undefined, at: number, now: number): Promise<boolean>;
+  clearWake(projectId: string, subscriptionId: string, expected: number): Promise<void>;
+}
+
+/** Everything a batch needs from the outside world; the handler wires it. */
+export interface DeliveryBatchDeps extends DeliveryDeps {
+  stores: DeliveryStores;
+  writeAttempts(attempts: Attempt[]): Promise<void>;
+  reschedule(lane: DeliveryLane, changes: VisibilityChange[]): Promise<void>;
+  /** Sends messages to a queue; returns those not taken, by index, with the reason. */
+  send(queue: DeliveryLane | 'dlq', messages: QueuedMessage[]): Promise<{ index: number; reason: string }[]>;
+  report: DeliveryReport;
+  settings: HealthSettings & {
+    rateLimitToleranceMs: number;
+    autoDisableAfterDead: number;
+    /** Parked deliveries released per wake-up, and at most this many per second. */
+    heldReleaseBatch: number;
+    heldReleasePerSecond: number;
+  };
+}
+
+/** An entry of the batch: its SQS identity and the job it carries. */
+interface Entry {
+  messageId: string;
+  receiptHandle: string;
+  job: DeliveryJob;
+}
+
+/** What became of a message in this invocation. */
+interface Handled {
+  entry: Entry;
+  disposition: Disposition;
+  attempt?: Attempt;
+  signal?: PostSignal;
+}
+
+/**
+ * Handles a batch of one lane. Each message is either due and POSTed (in parallel), or sent on
+ * without a POST: not yet due (a retry's wait, in hops of at most 15 minutes), its subscription
+ * moved to the slow lane, its circuit open, or its rate limit reached. Nothing waits in
+ * flight: every wait is a new, delayed message, so the queue's in-flight count stays at the
+ * invocations' own batches. The attempt number and the retry schedule's position travel in the
+ * message. Attempt logs cannot be refused for what a client sent, and one message's failure
+ * to be handled fails only that message. Returns the ids of the messages to receive again.
+ */
+export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[], deps: DeliveryBatchDeps): Promise<string[]> {
+  const failures: string[] = [];
+  const changes: VisibilityChange[] = [];
+  const retryLater = (entry: { messageId: string; receiptHandle: string }, visibilitySeconds: number) => {
+    failures.push(entry.messageId);
+    changes.push({ receiptHandle: entry.receiptHandle, visibilitySeconds });
+  };
+  const entries: Entry[] = [];
+  const wakes: { record: ReceivedMessage; wake: WakeMessage }[] = [];
+  for (const record of records) {
+    const json = safeJson(record.body);
+    const wake = wakeMessageSchema.safeParse(json);
+    if (wake.success) {
+      wakes.push({ record, wake: wake.data });
+      continue;
+    }
+    const parsed = deliveryMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      deps.report.error('malformed delivery message, sending it towards the DLQ', { messageId: record.messageId });
+      retryLater(record, 0);
+      continue;
+    }
+    entries.push({ messageId: record.messageId, receiptHandle: record.receiptHandle, job: { message: parsed.data, lane } });
+  }
+
+  const now = Date.now();
+  const handled: Handled[] = [];
+  const due: Entry[] = [];
+  for (const entry of entries) {
+    const { notBefore, rateSlotAt } = entry.job.message;
+    if (notBefore === undefined || isDue(entry.job.message, now)) due.push(entry);
+    else if (rateSlotAt !== undefined) handled.push({ entry, disposition: heldForSlot(lane, entry.job.message, rateSlotAt, now, deps.maxDelaySeconds) });
+    else handled.push({ entry, disposition: deferred(lane, entry.job.message, (notBefore - now) / 1000, now, deps.maxDelaySeconds) });
+  }
+
+  const keys = [
+    ...due.map(({ job }) => ({ projectId: job.message.projectId, subscriptionId: job.message.subscriptionId })),
+    ...wakes.map(({ wake }) => ({ projectId: wake.projectId, subscriptionId: wake.subscriptionId })),
+  ];
+  const [found, healths] = await Promise.all([deps.stores.getSubscriptions(keys), deps.stores.getHealths(keys)]);
+  const postable: Entry[] = [];
+  for (const [subscriptionId, group] of groupBy(due, (entry) => entry.job.message.subscriptionId)) {
+    postable.push(...(await admit(lane, group, found.get(subscriptionId), healths.get(subscriptionId)!, now, handled, deps)));
+  }
+
+  const posted = await Promise.all(
+    postable.map(async (entry): Promise<Handled | undefined> => {
+      try {
+        // A delivery that came back just before its rate slot waits for it (under a second).
+        await untilSlot(entry.job.message, Date.now());
+        return { entry, ...(await deliverJob(entry.job, found.get(entry.job.message.subscriptionId), deps)) };
+      } catch (error) {
+        deps.report.error('delivery could not be handled; the message will be tried again', {
+          webhookId: entry.job.message.webhookId,
+          error: String(error),
+        });
+        retryLater(entry, 30);
+        return undefined;
+      }
+    }),
+  );
+  for (const result of posted) if (result) handled.push(result);
+  await Promise.all(
+    wakes.map(async ({ record, wake }) => {
+      try {
+        await wakeUp(wake, healths.get(wake.subscriptionId)!, found.get(wake.subscriptionId), now, deps);
+      } catch (error) {
+        deps.report.error('held deliveries could not be released; the wake-up will be tried again', {
+          subscriptionId: wake.subscriptionId,
+          error: String(error),
+        });
+        retryLater(record, 10);
+      }
+    }),
+  );
+
+  const attempts = handled.flatMap((result) => (result.attempt ? [result.attempt] : []));
+  await deps.writeAttempts(attempts);
+  await updateHealth(handled, healths, deps);
+  await trackDeadStreaks(attempts, found, deps);
+  for (const attempt of attempts) {
+    deps.report.metric(`Attempt_${attempt.outcome}`, 1);
+    if (attempt.outcome === 'dead') {
+      deps.report.warn('delivery dead-lettered', { webhookId: attempt.webhookId, subscriptionId: attempt.subscriptionId });
+    }
+  }
+
+  for (const entry of await sendOn(handled, deps)) retryLater(entry, 10);
+  if (changes.length > 0) {
+    // Throwing here would redeliver the batch's successes; these retry anyway, after the
+    // queue's visibility timeout.
+    await deps.reschedule(lane, changes).catch((error: unknown) =>
+      deps.report.warn('could not shorten the visibility of messages to retry; they retry after the visibility timeout', {
+        error: String(error),
+      }),
+    );
+  }
+  return failures;
+}
+
+/**
+ * Decides which of one subscription's due messages may be POSTed now; the others are put in
+ * `handled`, sent on without a POST and without spending an attempt.
+ */
+async function admit(
+  lane: DeliveryLane,
+  group: Entry[],
+  subscription: Subscription | undefined,
+  health: DeliveryHealth,
+  now: number,
+  handled: Handled[],
+  deps: DeliveryBatchDeps,
+): Promise<Entry[]> {
+  const hold = (entries: Entry[], waits: (index: number) => number, queue: DeliveryLane = lane) => {
+    const dispositions = held(
+      entries.map((entry) => entry.job.message),
+      queue,
+      waits,
+      now,
+      deps.maxDelaySeconds,
+    );
+    entries.forEach((entry, index) => handled.push({ entry, disposition: dispositions[index]! }));
+  };
+  const admission = admissionOf(lane, subscription, health, now, deps.timeoutMs[lane] + 5000);
+  if (admission.kind === 'forward') {
+    hold(group, () => 0, admission.queue);
+    deps.report.metric('DeliveriesToSlowLane', group.length);
+    return [];
+  }
+  // Deleted, disabled or changed subscriptions are logged as skipped by deliverJob, without a POST.
+  if (!subscription || subscription.status !== 'active') return group;
+  let admitted = group;
+  if (admission.kind === 'hold') {
+    // A rate slot reserved before the circuit opened has passed by the time it closes.
+    for (const entry of group) entry.job = { ...entry.job, message: { ...entry.job.message, rateSlotAt: undefined } };
+    deps.report.metric('DeliveriesHeldByCircuit', group.length);
+    if (admission.reason === 'circuit-open' && (await parked(lane, group, subscription, now + admission.seconds * 1000, now, deps))) {
+      for (const entry of group) handled.push({ entry, disposition: { kind: 'done' } });
+    } else {
+      hold(group, () => admission.seconds);
+    }
+    return [];
+  }
+  if (admission.kind === 'probe') {
+    const claimed = await deps.stores.claimProbe(subscription.id_project, subscription._id, now, now + admission.leaseMs);
+    const split = splitProbe(group.length, claimed, admission.leaseMs);
+    if (!split.probe) {
+      hold(group, (index) => split.waitSeconds[index]!);
+      return [];
+    }
+    const [first, ...rest] = group;
+    first!.job = { ...first!.job, probe: true };
+    hold(rest, (index) => split.waitSeconds[index]!);
+    admitted = [first!];
+  }
+  if (subscription.rateLimit && admitted.length > 0) {
+    const rate = subscription.rateLimit;
+    const split = splitBySlot(
+      admitted.map((entry) => entry.job.message),
+      now,
+    );
+    const early = split.early.map((index) => admitted[index]!);
+    for (const entry of early) handled.push({ entry, disposition: heldForSlot(lane, entry.job.message, entry.job.message.rateSlotAt!, now, deps.maxDelaySeconds) });
+    const go = [...split.go, ...split.soon].map((index) => admitted[index]!);
+    const fresh = split.fresh.map((index) => admitted[index]!);
+    if (fresh.length > 0) {
+      const slots = await deps.stores.reserveRate(
+        subscription.id_project,
+        subscription._id,
+        rate,
+        fresh.length,
+        health.rateTat,
+        deps.settings.rateLimitToleranceMs,
+      );
+      if (!slots) {
+        const waits = contendedWaits(fresh.length, rate);
+        hold(fresh, (index) => waits[index]!);
+      } else {
+        let later = 0;
+        fresh.forEach((entry, index) => {
+          const slot = slots[index]!;
+          if (slot <= now + SLOT_SLACK_MS) {
+            if (slot > now) entry.job = { ...entry.job, message: { ...entry.job.message, rateSlotAt: slot } };
+            go.push(entry);
+          } else {
+            handled.push({ entry, disposition: heldForSlot(lane, entry.job.message, slot, now, deps.maxDelaySeconds) });
+            later += 1;
+          }
+        });
+        if (later > 0) deps.report.metric('DeliveriesRateLimited', later);
+      }
+    }
+    admitted = go;
+  }
+  return admitted;
+}
+
+/**
+ * Parks the deliveries an open circuit holds, so a health reset can release them at once and a
+ * closing circuit can release them paced (docs/design.md §3.19), and makes sure one wake-up is
+ * due at the end of the cool-down. False if they could not be parked: they are then held on the
+ * queue as before, delayed to the cool-down's end.
+ */
+async function parked(
+  lane: DeliveryLane,
+  group: Entry[],
+  subscription: Subscription,
+  until: number,
+  now: number,
+  deps: DeliveryBatchDeps,
+): Promise<boolean> {
+  const { id_project: projectId, _id: subscriptionId } = subscription;
+  try {
+    await deps.stores.park(
+      projectId,
+      subscriptionId,
+      group.map((entry) => entry.job.message),
+      now,
+    );
+  } catch (error) {
+    deps.report.warn('could not park held deliveries; they wait on the queue instead', { subscriptionId, error: String(error) });
+    return false;
+  }
+  await sendWake(lane, projectId, subscriptionId, undefined, until, deps).catch((error: unknown) =>
+    // The next delivery held, or the circuit closing, schedules it again.
+    deps.report.warn('could not schedule the release of held deliveries', { subscriptionId, error: String(error) }),
+  );
+  return true;
+}
+
+/**
+ * Sends the wake-up of a subscription's parked deliveries for `at`, if this caller wins its
+ * schedule (`expected`: the wake-up being replaced; undefined when none may be due).
+ */
+async function sendWake(
+  lane: DeliveryLane,
+  projectId: string,
+  subscriptionId: string,
+  expected: number | undefined,
+  at: number,
+  deps: DeliveryBatchDeps,
+): Promise<void> {
+  const now = Date.now();
+  if (!(await deps.stores.scheduleWake(projectId, subscriptionId, expected, at, now))) return;
+  const wake: WakeMessage = { wake: 'release-held', projectId, subscriptionId, wakeAt: at };
+  const unsent = await deps.send(lane, [{ body: stringifyJson(wake), delaySeconds: delayUntil(at, now, deps.maxDelaySeconds), groupId: projectId }]);
+  if (unsent.length > 0) {
+    await deps.stores.clearWake(projectId, subscriptionId, at);
+    throw new Error(`wake-up not sent: ${unsent[0]!.reason}`);
+  }
+}
+
+/**
+ * A wake-up of parked deliveries: stale ones (the health carries another time) do nothing;
+ * otherwise it releases what {@link wakeDecision} says onto the subscription's lane, paced, and
+ * schedules the next wake-up while some remain.
+ */
+async function wakeUp(
+  wake: WakeMessage,
+  health: DeliveryHealth,
+  subscription: Subscription | undefined,
+  now: number,
+  deps: DeliveryBatchDeps,
+): Promise<void> {
+  if (health.wakeAt !== wake.wakeAt) return;
+  const { projectId, subscriptionId } = wake;
+  const perSecond = Math.min(subscription?.rateLimit ?? Infinity, deps.settings.heldReleasePerSecond);
+  const decision = wakeDecision(health, now, deps.timeoutMs[health.lane] + 5000, { batch: deps.settings.heldReleaseBatch, perSecond });
+  if (decision.kind === 'later') {
+    await sendWake(health.lane, projectId, subscriptionId, wake.wakeAt, decision.at, deps);
+    return;
+  }
+  const { keys, messages, more } = await deps.stores.oldestHeld(projectId, subscriptionId, decision.count);
+  if (messages.length > 0) {
+    const delays = releaseDelays(messages.length, perSecond);
+    const unsent = await deps.send(
+      health.lane,
+      messages.map((message, index) => toQueued(message, delays[index]!, true)),
+    );
+    if (unsent.length > 0) throw new Error(`released deliveries not sent: ${unsent[0]!.reason}`);
+    await deps.stores.removeHeld(projectId, subscriptionId, keys);
+    deps.report.metric('HeldDeliveriesReleased', messages.length);
+  }
+  if (more) {
+    await sendWake(health.lane, projectId, subscriptionId, wake.wakeAt, decision.nextAt, deps);
+    return;
+  }
+  await deps.stores.clearWake(projectId, subscriptionId, wake.wakeAt);
+  // One parked between the read and the clear found a wake-up due and scheduled none.
+  if ((await deps.stores.oldestHeld(projectId, subscriptionId, 1)).keys.length > 0) {
+    await sendWake(health.lane, projectId, subscriptionId, undefined, decision.nextAt, deps);
+  }
+}
+
+/** Folds each subscription's POST outcomes into its health and stores what changed. */
+async function updateHealth(handled: Handled[], healths: Map<string, DeliveryHealth>, deps: DeliveryBatchDeps): Promise<void> {
+  const signals = new Map<string, { projectId: string; signals: PostSignal[] }>();
+  for (const { entry, signal } of handled) {
+    if (!signal) continue;
+    const { projectId, subscriptionId } = entry.job.message;
+    const current = signals.get(subscriptionId) ?? { projectId, signals: [] };
+    current.signals.push(signal);
+    signals.set(subscriptionId, current);
+  }
+  await Promise.all(
+    [...signals].map(async ([subscriptionId, { projectId, signals: list }]) => {
+      let before = healths.get(subscriptionId)!;
+      for (let round = 0; round < 3; round++) {
+        const { health: after, transitions } = foldSignals(before, list, deps.settings);
+        if (!healthNeedsWrite(before, after)) return;
+        if (await deps.stores.saveHealth(projectId, subscriptionId, before, after)) {
+          for (const transition of transitions) {
+            deps.report.metric(TRANSITION_METRICS[transition], 1);
+            deps.report.info(`subscription health: ${transition}`, { projectId, subscriptionId });
+          }
+          // The probe closed the circuit: what it held is released now (if no wake-up is due).
+          if (transitions.includes('circuit-closed') && (after.heldCount ?? 0) > 0) {
+            await sendWake(after.lane, projectId, subscriptionId, undefined, Date.now(), deps);
+          }
+          return;
+        }
+        before = await deps.stores.getHealth(projectId, subscriptionId);
+      }
+      deps.report.warn('delivery health not updated: it kept changing under concurrent deliveries', { subscriptionId });
+    }),
+  );
+}
+
+/** Sends every message that goes on; returns the entries whose message SQS did not take. */
+async function sendOn(handled: Handled[], deps: DeliveryBatchDeps): Promise<Entry[]> {
+  const sends = handled.flatMap(({ entry, disposition }) => (disposition.kind === 'send' ? [{ entry, send: disposition }] : []));
+  const byQueue = groupBy(sends, ({ send }) => send.queue);
+  const failed: Entry[] = [];
+  await Promise.all(
+    [...byQueue].map(async ([queue, results]) => {
+      const messages = results.map(({ send }) => toQueued(send.message, send.delaySeconds, queue !== 'dlq'));
+      const unsent = await deps.send(queue, messages);
+      if (unsent.length > 0) {
+        const reasons = new Map<string, number>();
+        for (const { reason } of unsent) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+        deps.report.warn('SQS did not take some delivery messages; they will be handled again', {
+          queue,
+          unsent: unsent.length,
+          reasons: [...reasons].map(([reason, count]) => (count > 1 ? `${reason} (×${count})` : reason)).join('; '),
+        });
+        deps.report.metric('DeliveryMessagesUnsent', unsent.length);
+      }
+      for (const { index } of unsent) failed.push(results[index]!.entry);
+    }),
+  );
+  return failed;
+}
+
+/** A delivery message as sent: the project is its tenant on the (fair) delivery queues. */
+function toQueued(message: ParsedDeliveryMessage, delaySeconds: number, fair: boolean): QueuedMessage {
+  return { body: stringifyJson(message), delaySeconds, groupId: fair ? message.projectId : undefined };
+}
+
+/**
+ * Auto-disable: a subscription whose deliveries die `autoDisableAfterDead` times in a row
+ * is disabled; a success clears the streak (one write, only when there is a streak).
+ */
+async function trackDeadStreaks(attempts: Attempt[], found: Map<string, Subscription>, deps: DeliveryBatchDeps): Promise<void> {
+  const limit = deps.settings.autoDisableAfterDead;
+  for (const attempt of attempts) {
+    const action = deadStreakAction(attempt, found.get(attempt.subscriptionId));
+    if (action === 'record-dead') {
+      const disabled = await deps.stores.recordDeadDelivery(
+        attempt.projectId,
+        attempt.subscriptionId,
+        limit,
+        `${limit} deliveries in a row exhausted their retries`,
+      );
+      if (disabled) {
+        deps.report.warn('subscription disabled after repeated dead deliveries', {
+          projectId: attempt.projectId,
+          subscriptionId: attempt.subscriptionId,
+        });
+        deps.report.metric('SubscriptionAutoDisabled', 1);
+      }
+    } else if (action === 'reset') {
+      await deps.stores.resetDeadDeliveries(attempt.projectId, attempt.subscriptionId);
+    }
+  }
+}
+
+function groupBy<T, K>(items: T[], keyOf: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    groups.set(key, [...(groups.get(key) ?? []), item]);
+  }
+  return groups;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,138 @@
+// The batch use case over in-memory stores and queues (the end-to-end tests run it on the local
+// stack): what it sends where, for held, parked and released deliveries.
+import { Attempt } from '../../../lambdas/core/attempt';
+import { DeliveryBatchDeps, QueuedMessage, deliverBatch } from '../../../lambdas/core/delivery-batch';
+import { DeliveryHealth, HEALTHY } from '../../../lambdas/core/delivery-health';
+import { ParsedDeliveryMessage } from '../../../lambdas/core/delivery-message';
+import { DELIVERY } from '../../../lambdas/core/settings';
+import { Subscription } from '../../../lambdas/core/subscription';
+
+const subscription = {
+  _id: 's1',
+  id_project: 'p1',
+  event: 'request.create',
+  target: 'https://example.com/hook',
+  secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  createdBy: 'u',
+  createdAt: '2026-12-01T00:00:00Z',
+  updatedAt: '2026-12-01T00:00:00Z',
+  status: 'active',
+} as Subscription;
+
+function world(health: DeliveryHealth, sub: Subscription = subscription) {
+  const state = { health: { ...health }, parked: new Map<string, ParsedDeliveryMessage>(), posts: 0 };
+  const sent: { queue: string; message: QueuedMessage }[] = [];
+  const attempts: Attempt[] = [];
+  const deps: DeliveryBatchDeps = {
+    post: async () => {
+      state.posts += 1;
+      return { statusCode: 200, headers: {}, body: '', durationMs: 5 };
+    },
+    unsubscribe: async () => undefined,
+    retry: { schedule: [5], jitter: 0, retryAfterMinSeconds: 1, retryAfterMaxSeconds: 60 },
+    timeoutMs: { fast: 1000, slow: 10_000 },
+    maxDelaySeconds: 900,
+    origin: 'https://example.com',
+    stores: {
+      getSubscriptions: async () => new Map([[sub._id, sub]]),
+      getHealths: async (keys) => new Map(keys.map((key) => [key.subscriptionId, { ...state.health }])),
+      getHealth: async () => ({ ...state.health }),
+      saveHealth: async (_p, _s, _before, after) => {
+        state.health = { ...after, version: after.version + 1 };
+        return true;
+      },
+      claimProbe: async () => true,
+      reserveRate: async () => undefined,
+      recordDeadDelivery: async () => false,
+      resetDeadDeliveries: async () => undefined,
+      park: async (_p, _s, messages) => {
+        for (const message of messages) state.parked.set(message.webhookId, message);
+        state.health.heldCount = state.parked.size;
+      },
+      oldestHeld: async (_p, _s, limit) => {
+        const entries = [...state.parked.entries()].slice(0, limit);
+        return { keys: entries.map(([key]) => key), messages: entries.map(([, message]) => message), more: state.parked.size > limit };
+      },
+      removeHeld: async (_p, _s, keys) => {
+        for (const key of keys) state.parked.delete(key);
+        state.health.heldCount = state.parked.size;
+      },
+      scheduleWake: async (_p, _s, expected, at, now) => {
+        const due = state.health.wakeAt;
+        if (expected === undefined ? due !== undefined && due >= now - 60_000 : due !== expected) return false;
+        state.health.wakeAt = at;
+        return true;
+      },
+      clearWake: async (_p, _s, expected) => {
+        if (state.health.wakeAt === expected) delete state.health.wakeAt;
+      },
+    },
+    writeAttempts: async (list) => void attempts.push(...list),
+    reschedule: async () => undefined,
+    send: async (queue, messages) => {
+      sent.push(...messages.map((message) => ({ queue, message })));
+      return [];
+    },
+    report: { metric: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+    settings: { ...DELIVERY, autoDisableAfterDead: 5 },
+  };
+  return { state, sent, attempts, deps };
+}
+
+const message = (n: number): string =>
+  JSON.stringify({
+    webhookId: `msg_e${n}_s1`,
+    eventId: `e${n}`,
+    event: 'request.create',
+    projectId: 'p1',
+    subscriptionId: 's1',
+    publishedAt: `2026-12-03T10:00:0${n}Z`,
+    payload: { id_project: 'p1', n },
+  });
+const records = (bodies: string[]) => bodies.map((body, index) => ({ messageId: `m${index}`, receiptHandle: `r${index}`, body }));
+
+test('an open circuit parks its deliveries (no POST, no attempt) and schedules one wake-up at the cool-down end', async () => {
+  const openUntil = Date.now() + 30_000;
+  const { state, sent, attempts, deps } = world({ ...HEALTHY, circuit: 'open', openUntil, consecutiveFailures: 5 });
+  const failed = await deliverBatch('fast', records([message(1), message(2), message(3)]), deps);
+  expect(failed).toEqual([]);
+  expect(state.posts).toBe(0);
+  expect(attempts).toEqual([]);
+  expect([...state.parked.keys()]).toEqual(['msg_e1_s1', 'msg_e2_s1', 'msg_e3_s1']);
+  expect(sent).toHaveLength(1);
+  const wake = JSON.parse(sent[0]!.message.body) as { wake: string; wakeAt: number };
+  expect(wake).toMatchObject({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1' });
+  expect(wake.wakeAt).toBeGreaterThanOrEqual(openUntil);
+  expect(sent[0]!.message.delaySeconds).toBeGreaterThanOrEqual(29);
+
+  // More held while the wake-up is due: parked, and no second wake-up.
+  await deliverBatch('fast', records([message(4)]), deps);
+  expect(state.parked.size).toBe(4);
+  expect(sent).toHaveLength(1);
+});
+
+test('a wake-up after a reset releases the parked deliveries paced and then stops', async () => {
+  const { state, sent, deps } = world({ ...HEALTHY });
+  for (let n = 0; n < 12; n++) state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n % 10)) as ParsedDeliveryMessage);
+  state.health.heldCount = 12;
+  state.health.wakeAt = Date.now();
+  const wake = JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: state.health.wakeAt });
+
+  await deliverBatch('fast', records([wake]), deps);
+  const released = sent.filter(({ message }) => !message.body.includes('release-held'));
+  expect(released).toHaveLength(10);
+  expect(released.map(({ message }) => message.delaySeconds)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  expect(state.parked.size).toBe(2);
+  const next = sent.find(({ message }) => message.body.includes('release-held'))!;
+  expect(JSON.parse(next.message.body).wakeAt).toBe(state.health.wakeAt);
+
+  // The next wake-up releases the rest and clears the schedule; a stale one does nothing.
+  sent.length = 0;
+  await deliverBatch('fast', records([next.message.body]), deps);
+  expect(sent).toHaveLength(2);
+  expect(state.parked.size).toBe(0);
+  expect(state.health.wakeAt).toBeUndefined();
+  sent.length = 0;
+  await deliverBatch('fast', records([next.message.body]), deps);
+  expect(sent).toEqual([]);
+});
