@@ -51,6 +51,8 @@ export interface LocalStackOptions {
   operatorSelectTimeoutMs?: number;
   /** Dead deliveries in a row that disable a subscription. @default 5 */
   autoDisableAfterDead?: number;
+  /** Subscriptions a project may have, as the `subscriptionLimit` stack prop. @default 100 */
+  subscriptionLimit?: number;
   /** Targets exempt from the private-address refusal. @default loopback */
   targetAllowlist?: string;
   /** The `origin` header of webhooks (Tiledesk's WEBHOOK_ORIGIN). @default the local API's URL */
@@ -318,6 +320,7 @@ function stackProps(options: LocalStackOptions): WebhooksStackProps {
     deliveryTimeoutMs: options.deliveryTimeoutMs,
     operatorSelectTimeoutMs: options.operatorSelectTimeoutMs,
     autoDisableAfterDead: options.autoDisableAfterDead,
+    subscriptionLimit: options.subscriptionLimit,
     webhookOrigin: options.webhookOrigin,
     corsOrigins: options.corsOrigins,
     apiThrottle: options.apiThrottle,

@@ -296,10 +296,13 @@ describe('subscription changes', () => {
 });
 
 describe('bad events', () => {
-  test('an event without id_project ends in the fan-out DLQ', async () => {
+  // The rule target's MessageGroupId is the path $.detail.id_project: with no value there the
+  // target cannot be sent to, and EventBridge dead-letters the event to the rule's DLQ (kept,
+  // replayable with npm run replay-rule-dlq), before the fan-out ever sees it.
+  test('an event without id_project ends in the event rule DLQ', async () => {
     const [entry] = await publish(t, [{ type: 'request.create', detail: { request_id: 'no-project' } }]);
     const dead = await eventually(async () => {
-      const bodies = await peekQueue(t, t.stack.queues.fanOutDlq.url);
+      const bodies = await peekQueue(t, t.stack.queues.ruleDlq.url);
       const mine = bodies.map((body) => JSON.parse(body)).find((envelope) => envelope.id === entry?.EventId);
       expect(mine).toBeDefined();
       return mine;

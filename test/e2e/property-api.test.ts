@@ -24,7 +24,9 @@ const seedIds: string[] = [];
 const createdIds = new Set<string>();
 
 beforeAll(async () => {
-  t = await startTestStack();
+  // Thousands of requests in a minute: the stage's throttle (API Gateway's own 429, not the
+  // handlers') is raised as a deployment can (`apiThrottleRate`), so the handlers' answers are tested.
+  t = await startTestStack({ apiThrottle: { rateLimit: 100_000, burstLimit: 100_000 } });
   hook = await startReceiver();
   ownerToken = t.tokenFor({ [PROJECT]: 'owner' });
   apiPort = Number(new URL(t.stack.apiUrl).port);

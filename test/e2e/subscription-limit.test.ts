@@ -2,22 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { expectError, subscriptionOf, subscriptionsOf } from '../support/api-expectations';
 import { ApiReply, TestStack, startTestStack } from '../support/local-stack-harness';
 
-/** The subscriptions handler reads SUBSCRIPTION_LIMIT once, at import, which the stack start does. */
+/** The deployed stack's `subscriptionLimit` prop, which the template gives the function as SUBSCRIPTION_LIMIT. */
 const LIMIT = 3;
 
 let t: TestStack;
-let previousLimit: string | undefined;
 
 beforeAll(async () => {
-  previousLimit = process.env.SUBSCRIPTION_LIMIT;
-  process.env.SUBSCRIPTION_LIMIT = String(LIMIT);
-  t = await startTestStack();
+  t = await startTestStack({ subscriptionLimit: LIMIT });
 });
 
 afterAll(async () => {
   await t?.stop();
-  if (previousLimit === undefined) delete process.env.SUBSCRIPTION_LIMIT;
-  else process.env.SUBSCRIPTION_LIMIT = previousLimit;
 });
 
 let projectCount = 0;
