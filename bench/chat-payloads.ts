@@ -5,6 +5,7 @@
  * like real chat rather than like one repeated character. Seeded: every run sends the same ones.
  */
 import { gzipSync } from 'node:zlib';
+import { seededRandom } from '../test/support/seeded-random';
 
 const WORDS = (
   'hello hi thanks thank you please order delivery invoice account password reset login problem issue help support ' +
@@ -20,17 +21,6 @@ const PAGES = ['/pricing', '/checkout', '/account/orders', '/help/shipping', '/'
 const DEPARTMENTS = ['Default Department', 'Sales', 'Support', 'Billing'];
 const AGENTS = ['Chatbot', 'Francesca Agent', 'Paolo Agent'];
 
-/** A small seeded generator (mulberry32), so payloads are the same on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Payloads of about `targetBytes` of JSON each, and their gzip ratio. */
 export class ChatPayloads {
@@ -42,7 +32,7 @@ export class ChatPayloads {
     private readonly targetBytes = 3000,
     seed = 19,
   ) {
-    this.next = random(seed);
+    this.next = seededRandom(seed);
   }
 
   private pick<T>(items: readonly T[]): T {

@@ -29,6 +29,7 @@ import { Webhook } from 'standardwebhooks';
 import { webhookIdOf } from '../../lambdas/core/delivery-message';
 import { signToken } from '../../lambdas/core/token';
 import { LocalStack, startLocalStack } from '../../local/local-stack';
+import { seededRandom } from '../support/seeded-random';
 
 const env = process.env;
 const EVENTS = Number(env.RELIABILITY_EVENTS ?? 5000);
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
   env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const started = Date.now();
-  const random = seeded(SEED);
+  const random = seededRandom(SEED);
   const unexpectedErrors: string[] = [];
   const receiver = await startReceiver(SEED);
   const jwtSecret = 'reliability-secret';
@@ -496,17 +497,6 @@ function startReceiver(seed: number): Promise<ReceiverProcess> {
   });
 }
 
-/** mulberry32, so a run's injected failures are repeatable from its seed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function printReport(counts: Record<string, number>, burst: Record<string, number>, unexpectedErrors: string[], totalSeconds: number): void {
   console.log(`\nreliability run, seed ${SEED} (RELIABILITY_SEED=${SEED} repeats the receiver's and the injected failures' draws)`);
