@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { signToken } from '../lambdas/core/token';
 import { startLocalStack } from '../local/local-stack';
+import { paced } from './isolation';
 
 const SECONDS = Number(process.env.BENCH_HOSTILE_SECONDS ?? 20);
 const HEALTHY_RATE = 20;
@@ -77,24 +78,6 @@ async function runCase(withHostile: boolean): Promise<HostileCase> {
     child.kill();
     await stack.stop();
   }
-}
-
-/** Calls each sender at its own pace for `durationMs`; returns how many each sent. */
-async function paced(durationMs: number, senders: { every: number; send: (n: number) => Promise<void> }[]): Promise<number[]> {
-  const started = Date.now();
-  return Promise.all(
-    senders.map(async ({ every, send }) => {
-      const pending: Promise<void>[] = [];
-      let n = 0;
-      for (; n * every < durationMs; n++) {
-        const wait = started + n * every - Date.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        pending.push(send(n));
-      }
-      await Promise.all(pending);
-      return n;
-    }),
-  );
 }
 
 async function summarize(name: string, hostileReceivers: number, sent: number, receipts: Receipt[]): Promise<HostileCase> {

@@ -206,7 +206,7 @@ async function withStack(run: (tools: CaseTools) => Promise<IsolationCase>): Pro
 }
 
 /** Calls each sender at its own pace for `durationMs`; returns how many each sent. */
-async function paced(durationMs: number, senders: { every: number; send: (n: number) => Promise<void> }[]): Promise<number[]> {
+export async function paced(durationMs: number, senders: { every: number; send: (n: number) => Promise<void> }[]): Promise<number[]> {
   const started = Date.now();
   return Promise.all(
     senders.map(async ({ every, send }) => {
