@@ -22,8 +22,12 @@ export interface AwsEndpointOptions {
   events: LocalActionHandler;
   /** Answers the SQS actions fauxqs lacks (message move tasks); `undefined` lets fauxqs answer. */
   sqsExtensions?: (action: string) => LocalActionHandler | undefined;
-  /** Counts each request by `service.action` when set (the benchmark reads it). */
-  onRequest?: (service: string, action: string) => void;
+  /**
+   * Counts each request by `service.action` when set (the benchmark reads it). An SQS
+   * `ReceiveMessage` is told once answered, with `empty` true when it returned no message
+   * (a poller's idle long poll).
+   */
+  onRequest?: (service: string, action: string, detail?: { empty: boolean }) => void;
   /** Authorizes the functions' calls (access key id = function logical id). @default every call allowed */
   permissions?: LocalPermissions;
   /** Counts what AWS would bill for each request when set (the benchmark's cost model). */
@@ -100,12 +104,20 @@ async function route(
     return;
   }
   if (prefix === 'AmazonSQS') {
-    options.onRequest?.('sqs', action);
+    const receive = action === 'ReceiveMessage';
+    if (!receive) options.onRequest?.('sqs', action);
     const authorization = await authorizeFunction(req, res, options, 'sqs', action);
-    if (authorization.refused) return;
+    if (authorization.refused) {
+      if (receive) options.onRequest?.('sqs', action, { empty: true });
+      return;
+    }
     const extension = options.sqsExtensions?.(action);
     if (extension) await answerLocally(req, res, action, extension, 'application/x-amz-json-1.0', authorization.body);
-    else await forwardSqs(req, res, options.sqsUrl, authorization.body, meter && ((body, response) => meter.sqs(action, body, response)));
+    else
+      await forwardSqs(req, res, options.sqsUrl, authorization.body, (body, response) => {
+        meter?.sqs(action, body, response);
+        if (receive) options.onRequest?.('sqs', action, { empty: !/"Messages"\s*:\s*\[\s*\{/.test(response) });
+      });
     return;
   }
   if (prefix === 'AWSEvents') {

@@ -96,8 +96,8 @@ export interface LocalStackOptions {
   onThrottle?: (throttle: LambdaThrottledError) => void;
   /** Counts billed units: AWS requests, function invocations' time, API requests (`npm run bench`). */
   meter?: BillingMeter;
-  /** Counts requests at the AWS endpoint. */
-  onAwsRequest?: (service: string, action: string) => void;
+  /** Counts requests at the AWS endpoint (`detail.empty`: a `ReceiveMessage` that returned nothing). */
+  onAwsRequest?: (service: string, action: string, detail?: { empty: boolean }) => void;
 }
 
 /** Queue URLs and ARNs of the local pipeline, by the stack output that names each. */
