@@ -88,8 +88,12 @@ export class EventRouting extends Construct {
         FAN_OUT_QUEUE_URL: this.fanOutQueue.queueUrl,
       },
     })
-      // Subscriber ids come from the keys-only topic index alone; the base table is never read.
-      .bindTable(props.table, { indexes: { [TABLE_KEYS.topicIndex.name]: ['dynamodb:Query'] } })
+      // Subscriber ids come from the keys-only topic index alone; the base table is never read,
+      // only written: each event's payload, once, for its attempts to refer to (BatchWriteItem).
+      .bindTable(props.table, {
+        table: ['dynamodb:BatchWriteItem'],
+        indexes: { [TABLE_KEYS.topicIndex.name]: ['dynamodb:Query'] },
+      })
       .grantSendTo(props.deliveryQueue);
     this.fanOutFunction.function.addEventSource(
       new SqsEventSource(this.fanOutQueue, {

@@ -130,6 +130,8 @@ export class WebhooksStack extends Stack {
       ingestSourceLimit: props.ingestSourceLimit,
       payloadExpiryDays: props.attemptLogRetentionDays,
     });
+    // The fan-out stores each event's payload once, kept a few days longer than the attempts referring to it.
+    events.fanOutFunction.function.addEnvironment('ATTEMPT_LOG_TTL_DAYS', String(props.attemptLogRetentionDays ?? DELIVERY.attemptLogTtlDays));
     // The fan-out refuses claim checks naming any other bucket (or another project's keys) as malformed.
     events.fanOutFunction.function.addEnvironment('CLAIM_CHECK_BUCKET', ingest.claimCheckBucket.bucketName);
     // It POSTs operator.select hooks for Tiledesk's ingest.

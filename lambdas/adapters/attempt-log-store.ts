@@ -1,10 +1,11 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { BatchWriteCommand, BatchWriteCommandOutput, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DELIVERY, TABLE_KEYS } from '../core/settings';
-import { Attempt } from '../core/attempt';
+import { Attempt, LoggedAttempt } from '../core/attempt';
 import { ValidationError } from '../core/errors';
 import { stringifyJson } from '../core/json-text';
-import { dynamoDocumentClient, queryAll } from './aws-clients';
+import { BATCH_WRITE_ITEMS, batchPut, dynamoDocumentClient, queryAll } from './aws-clients';
+import { EventPayloadStore, storedEventKey } from './event-payload-store';
 import { logger, metrics } from './observability';
 
 const { partitionKey: PK, sortKey: SK, ttlAttribute } = TABLE_KEYS;
@@ -35,40 +36,33 @@ export interface AttemptPage {
 
 /** Delivery attempt logs, each with a TTL, readable per subscription and per project. */
 export class AttemptLogStore {
+  private readonly eventPayloads: EventPayloadStore;
+
   constructor(
     private readonly tableName: string,
     private readonly ttlDays: number = DELIVERY.attemptLogTtlDays,
     private readonly client = dynamoDocumentClient,
-  ) {}
+  ) {
+    this.eventPayloads = new EventPayloadStore(tableName, ttlDays, client);
+  }
 
   /**
    * Writes attempts in batches of 25, retrying what DynamoDB leaves unprocessed. Nothing a
    * client sent can make this throw: payloads are stored as compressed JSON text (DynamoDB
    * cannot refuse bytes for their nesting or numbers), an item that would pass 400 KB is
    * logged without its payload, and a batch DynamoDB refuses is written item by item, so one
-   * item it still refuses costs only that item's payload, never the other attempts.
+   * item it still refuses costs only that item's payload, never the other attempts. An attempt
+   * whose payload is stored with its event (`payloadWithEvent`) is logged without a copy.
    */
-  async write(attempts: Attempt[]): Promise<void> {
-    for (let start = 0; start < attempts.length; start += 25) {
-      const items = attempts.slice(start, start + 25).map((attempt) => this.toItem(attempt));
+  async write(attempts: LoggedAttempt[]): Promise<void> {
+    for (let start = 0; start < attempts.length; start += BATCH_WRITE_ITEMS) {
+      const items = attempts.slice(start, start + BATCH_WRITE_ITEMS).map((attempt) => this.toItem(attempt));
       try {
-        await this.batchWrite(items);
+        await batchPut(this.client, this.tableName, items);
       } catch (error) {
         if (!isValidationError(error)) throw error;
         for (const item of items) await this.putAlone(item);
       }
-    }
-  }
-
-  private async batchWrite(items: Record<string, unknown>[]): Promise<void> {
-    let requests = items.map((Item) => ({ PutRequest: { Item } }));
-    for (let round = 0; requests.length > 0; round++) {
-      if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** round)));
-      const result: BatchWriteCommandOutput = await this.client.send(
-        new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }),
-      );
-      requests = (result.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
-      if (round > 8 && requests.length > 0) throw new Error('attempt logs left unprocessed by DynamoDB');
     }
   }
 
@@ -105,7 +99,7 @@ export class AttemptLogStore {
     return this.page(items, more, listing);
   }
 
-  /** One attempt of a subscription. */
+  /** One attempt of a subscription, with its payload. */
   async get(projectId: string, subscriptionId: string, logId: string): Promise<Attempt | undefined> {
     const { Item } = await this.client.send(
       new GetCommand({
@@ -113,7 +107,7 @@ export class AttemptLogStore {
         Key: { [PK]: logKeys.subscription(projectId, subscriptionId, shardOf(logId)), [SK]: logId },
       }),
     );
-    return Item ? fromItem(Item) : undefined;
+    return Item ? (await this.withPayloads([Item]))[0] : undefined;
   }
 
   /**
@@ -236,12 +230,29 @@ export class AttemptLogStore {
     return { items, more: streams.some((stream) => stream.buffer.length > 0 || !stream.done) };
   }
 
+  /**
+   * Attempts from their items, each with its payload: a copy of its own, or its event's stored
+   * payload, read for the whole page at once (one BatchGetItem per 100 events). A stored payload
+   * gone before its attempt (it cannot be, by their TTLs, unless deleted by hand) is said so.
+   */
+  private async withPayloads(items: Record<string, unknown>[]): Promise<Attempt[]> {
+    const attempts = items.map(fromItem);
+    const referring = attempts.filter((_, index) => items[index]!.payloadWithEvent === true);
+    if (referring.length === 0) return attempts;
+    const payloads = await this.eventPayloads.get(referring);
+    for (const attempt of referring) {
+      const payload = payloads.get(storedEventKey(attempt));
+      if (payload) attempt.payload = payload;
+      else attempt.payloadOmitted = 'expired with its event';
+    }
+    return attempts;
+  }
+
   /** Reads a page's attempts and stops it at about 1 MB; the cursor is the last log id shown. */
-  private page(found: Record<string, unknown>[], more: boolean, listing: string): AttemptPage {
+  private async page(found: Record<string, unknown>[], more: boolean, listing: string): Promise<AttemptPage> {
     const items: Attempt[] = [];
     let bytes = 0;
-    for (const [index, item] of found.entries()) {
-      const attempt = fromItem(item);
+    for (const [index, attempt] of (await this.withPayloads(found)).entries()) {
       items.push(attempt);
       bytes += Buffer.byteLength(stringifyJson(attempt));
       if (bytes >= PAGE_BYTES && index < found.length - 1) return { items, nextCursor: encodeCursor(listing, attempt.logId) };
@@ -250,7 +261,7 @@ export class AttemptLogStore {
     return { items, nextCursor: more && last ? encodeCursor(listing, last.logId) : null };
   }
 
-  private toItem(attempt: Attempt): Record<string, unknown> {
+  private toItem(attempt: LoggedAttempt): Record<string, unknown> {
     const { payload, ...rest } = attempt;
     const item: Record<string, unknown> = {
       [PK]: logKeys.subscription(attempt.projectId, attempt.subscriptionId, shardOf(attempt.logId)),
@@ -311,7 +322,7 @@ function decodeCursor(cursor: string | undefined, listing: string): string | und
   throw new ValidationError('invalid cursor', [{ field: 'cursor', message: 'not a cursor of this listing' }]);
 }
 
-const STORE_ONLY = new Set<string>([PK, SK, ttlAttribute, 'payloadGz']);
+const STORE_ONLY = new Set<string>([PK, SK, ttlAttribute, 'payloadGz', 'payloadWithEvent']);
 
 function fromItem(item: Record<string, unknown>): Attempt {
   const attempt = Object.fromEntries(Object.entries(item).filter(([name]) => !STORE_ONLY.has(name))) as unknown as Attempt;

@@ -1,6 +1,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { BatchGetCommand, BatchGetCommandOutput, DynamoDBDocumentClient, QueryCommandInput, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  BatchGetCommandOutput,
+  BatchWriteCommand,
+  BatchWriteCommandOutput,
+  DynamoDBDocumentClient,
+  QueryCommandInput,
+  paginateQuery,
+} from '@aws-sdk/lib-dynamodb';
 import { traced } from './observability';
 
 /**
@@ -46,4 +54,21 @@ export async function batchGetAll(
     }
   }
   return items;
+}
+
+/** BatchWriteItem takes at most 25 items per request. */
+export const BATCH_WRITE_ITEMS = 25;
+
+/**
+ * Puts up to 25 items in one BatchWriteItem, asking again for what DynamoDB leaves unprocessed
+ * (throttling) after a short, growing pause; throws when some are still left after ~9 rounds.
+ */
+export async function batchPut(client: DynamoDBDocumentClient, tableName: string, items: Record<string, unknown>[]): Promise<void> {
+  let requests = items.map((Item) => ({ PutRequest: { Item } }));
+  for (let round = 0; requests.length > 0; round++) {
+    if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** round)));
+    const result: BatchWriteCommandOutput = await client.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
+    requests = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
+    if (round > 8 && requests.length > 0) throw new Error(`${requests.length} item(s) left unprocessed by DynamoDB`);
+  }
 }

@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import type { Attempt } from './api-types';
 
 // The attempt's shape is part of the API's answers, shared with the console.
 export { ATTEMPT_OUTCOMES, type Attempt, type AttemptOutcome } from './api-types';
 
 /** A log id that sorts by time (newest last) and is safe in a URL path. */
 export const newLogId = (at: Date): string => `${at.getTime().toString().padStart(14, '0')}-${randomBytes(5).toString('hex')}`;
+
+/**
+ * An attempt as the delivery logs it: with its payload, or, where the fan-out stored the event's
+ * payload once, `payloadWithEvent` and no copy (lambdas/core/stored-payload.ts). Reads give the
+ * payload back either way.
+ */
+export type LoggedAttempt = Attempt & { payloadWithEvent?: true };

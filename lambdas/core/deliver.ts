@@ -1,5 +1,6 @@
 import type { DeliveryLane } from './settings';
-import { Attempt, newLogId } from './attempt';
+import { LoggedAttempt, newLogId } from './attempt';
+import { mayReferToStoredPayload } from './stored-payload';
 import { ParsedDeliveryMessage } from './delivery-message';
 import type { PostSignal } from './delivery-health';
 import { RetryOptions, nextRetry, parseRetryAfter } from './retry-schedule';
@@ -86,7 +87,7 @@ export async function deliverJob(
   job: DeliveryJob,
   subscription: Subscription | undefined,
   deps: DeliveryDeps,
-): Promise<{ disposition: Disposition; attempt: Attempt; signal?: PostSignal }> {
+): Promise<{ disposition: Disposition; attempt: LoggedAttempt; signal?: PostSignal }> {
   const { message } = job;
   const attemptedAt = deps.now?.() ?? new Date();
   const now = attemptedAt.getTime();
@@ -110,7 +111,7 @@ export async function deliverJob(
         outcome: 'skipped',
         durationMs: 0,
         error: skip ?? 'subscription deleted',
-        payload: message.payload,
+        ...loggedPayload(message, attemptedAt),
       },
     };
   }
@@ -124,7 +125,7 @@ export async function deliverJob(
     error: result.error,
     errorKind: result.errorKind,
     responseBody: result.body || undefined,
-    payload: message.payload,
+    ...loggedPayload(message, attemptedAt),
   };
   const ok = isSuccess(result);
   const signal: PostSignal = { ok, durationMs: result.durationMs, at: now, probe: job.probe };
@@ -232,6 +233,11 @@ export const isSuccess = (result: PostOutcome): boolean =>
   result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300 && !result.error;
 
 /** Why a message must not be POSTed any more, if it must not. */
+/** The attempt's payload: a reference to the event's stored one where it may, else a copy. */
+function loggedPayload(message: ParsedDeliveryMessage, attemptedAt: Date): Pick<LoggedAttempt, 'payload' | 'payloadWithEvent'> {
+  return mayReferToStoredPayload(message, attemptedAt) ? { payloadWithEvent: true } : { payload: message.payload };
+}
+
 function skipReason(message: ParsedDeliveryMessage, subscription: Subscription | undefined): string | undefined {
   if (!subscription) return 'subscription deleted after the event was fanned out';
   if (subscription.id_project !== message.projectId) return 'subscription belongs to another project';

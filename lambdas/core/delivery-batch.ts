@@ -1,5 +1,5 @@
 import type { DeliveryLane } from './settings';
-import type { Attempt } from './attempt';
+import type { Attempt, LoggedAttempt } from './attempt';
 import { DeliveryDeps, DeliveryJob, Disposition, deferred, deliverJob } from './deliver';
 import {
   TRANSITION_METRICS,
@@ -89,7 +89,7 @@ export interface DeliveryStores {
 /** Everything a batch needs from the outside world; the handler wires it. */
 export interface DeliveryBatchDeps extends DeliveryDeps {
   stores: DeliveryStores;
-  writeAttempts(attempts: Attempt[]): Promise<void>;
+  writeAttempts(attempts: LoggedAttempt[]): Promise<void>;
   reschedule(lane: DeliveryLane, changes: VisibilityChange[]): Promise<void>;
   /** Sends messages to a queue; returns those not taken, by index, with the reason. */
   send(queue: DeliveryLane | 'dlq', messages: QueuedMessage[]): Promise<{ index: number; reason: string }[]>;
@@ -114,7 +114,7 @@ interface Entry {
 interface Handled {
   entry: Entry;
   disposition: Disposition;
-  attempt?: Attempt;
+  attempt?: LoggedAttempt;
   signal?: PostSignal;
 }
 

@@ -23,6 +23,11 @@ export const deliveryMessageSchema = z.object({
   payload: z.custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
     message: 'must be a JSON object',
   }),
+  /**
+   * The fan-out stored the payload with the event: attempts within a few days of publishing
+   * refer to it instead of keeping a copy (lambdas/core/stored-payload.ts).
+   */
+  payloadStored: z.boolean().optional(),
   /** The number the next POST gets in the attempt log (1 for the first). */
   attempt: z.number().int().positive().default(1),
   /** Retries of the schedule already spent; 0 until the first failure (and again after a DLQ redrive). */

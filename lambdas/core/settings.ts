@@ -113,6 +113,13 @@ export const DELIVERY = {
    * `attemptLogRetentionDays` (cdk context of the same name).
    */
   attemptLogTtlDays: 7,
+  /**
+   * An event's payload is stored once, by the fan-out, and kept this many days longer than the
+   * attempt logs; attempts made within this many days of publishing refer to it instead of
+   * keeping a copy (lambdas/core/stored-payload.ts). Five days cover the retry schedule (~28 h),
+   * circuits and rate-limit backlogs with room; a later attempt (a DLQ redrive) keeps its own copy.
+   */
+  storedPayloadReferenceDays: 5,
   /** Dead-lettered deliveries in a row after which a subscription is disabled. */
   autoDisableAfterDead: 5,
   /** How long the operator.select hook may take before the default routing is used. */

@@ -1,9 +1,12 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod';
+import { DeliveryMessage } from '../core/delivery-message';
 import { MalformedEventError, SubscriberLookup, lookupOncePerTopic, parseEnvelope, planDeliveries } from '../core/fan-out';
+import { DELIVERY } from '../core/settings';
 import { stringifyJson } from '../core/json-text';
 import { readConfig } from '../adapters/config';
+import { EventPayloadStore, StoredEvent, storedEventKey } from '../adapters/event-payload-store';
 import { instrument, logger, metrics } from '../adapters/observability';
 import { OutgoingMessage, Unsent, changeVisibility, describeUnsent, trySendMessages } from '../adapters/sqs-queue';
 import { SubscriptionStore } from '../adapters/subscription-store';
@@ -15,24 +18,34 @@ const config = readConfig(
     FAN_OUT_QUEUE_URL: z.string().min(1),
     /** The only bucket a published claim check may name; without it every claim check is malformed. */
     CLAIM_CHECK_BUCKET: z.string().optional(),
+    ATTEMPT_LOG_TTL_DAYS: z.coerce.number().int().positive().default(DELIVERY.attemptLogTtlDays),
   }),
 );
 
 const store = new SubscriptionStore(config.TABLE_NAME);
+const eventPayloads = new EventPayloadStore(config.TABLE_NAME, config.ATTEMPT_LOG_TTL_DAYS);
 
 /** The seams the fan-out uses, replaceable in tests (e.g. to inject a failure mid-batch). */
 export const fanOutDeps = {
   findSubscribers: (projectId: string, topic: string) => store.findByTopic(projectId, topic),
   /** Sends delivery messages; returns those not sent, by index, with SQS's reason. */
   enqueue: (messages: OutgoingMessage[]) => trySendMessages(config.DELIVERY_QUEUE_URL, messages),
+  /** Stores events' payloads once; returns the keys of those stored (never throws). */
+  storePayloads: (events: StoredEvent[]) => eventPayloads.put(events),
 };
+
+/** A planned delivery: its event's record, and the message. */
+interface Planned {
+  messageId: string;
+  delivery: DeliveryMessage;
+}
 
 /** Plans one event's delivery messages, one per subscriber, into `planned`. */
 async function planRecord(
   record: SQSRecord,
   malformed: Set<string>,
   findSubscribers: SubscriberLookup,
-  planned: { messageId: string; message: OutgoingMessage }[],
+  planned: Planned[],
 ): Promise<void> {
   let envelope;
   try {
@@ -46,11 +59,7 @@ async function planRecord(
     throw error;
   }
   const deliveries = await planDeliveries(envelope, findSubscribers);
-  // The project is the tenant of the fair delivery queue; the payload is written without
-  // recursion, so no nesting a client can publish makes this throw.
-  for (const delivery of deliveries) {
-    planned.push({ messageId: record.messageId, message: { body: stringifyJson(delivery), groupId: delivery.projectId } });
-  }
+  for (const delivery of deliveries) planned.push({ messageId: record.messageId, delivery });
   logger.debug('event fanned out', {
     eventId: envelope.id,
     event: envelope['detail-type'],
@@ -70,7 +79,7 @@ async function planRecord(
 export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const malformed = new Set<string>();
   const findSubscribers = lookupOncePerTopic(fanOutDeps.findSubscribers);
-  const planned: { messageId: string; message: OutgoingMessage }[] = [];
+  const planned: Planned[] = [];
   const processor = new BatchProcessor(EventType.SQS);
   const response = await processPartialResponse(
     event,
@@ -83,7 +92,8 @@ export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatc
   // messages was not sent is retried whole; those that were sent then go again under the same
   // webhook-id (at-least-once).
   const sendable = planned.filter((entry) => !failedIds.has(entry.messageId));
-  const unsent: Unsent[] = sendable.length > 0 ? await fanOutDeps.enqueue(sendable.map((entry) => entry.message)) : [];
+  const messages = sendable.length > 0 ? await withStoredPayloads(sendable.map((entry) => entry.delivery)) : [];
+  const unsent: Unsent[] = sendable.length > 0 ? await fanOutDeps.enqueue(messages) : [];
   for (const { index } of unsent) failedIds.add(sendable[index]!.messageId);
   if (unsent.length > 0) {
     logger.warn('SQS did not take some delivery messages; their events will retry', {
@@ -110,6 +120,20 @@ export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatc
     );
   }
   return { batchItemFailures: event.Records.filter((record) => failedIds.has(record.messageId)).map((record) => ({ itemIdentifier: record.messageId })) };
+}
+
+/**
+ * The delivery messages of a batch, each event's payload stored once first (one write for the
+ * batch) so the attempts refer to it (docs/design.md §3.18). The project is the tenant of the
+ * fair delivery queue; bodies are written without recursion, so no nesting a client can
+ * publish makes this throw.
+ */
+async function withStoredPayloads(deliveries: DeliveryMessage[]): Promise<OutgoingMessage[]> {
+  const stored = await fanOutDeps.storePayloads(deliveries);
+  return deliveries.map((delivery) => ({
+    body: stringifyJson(stored.has(storedEventKey(delivery)) ? { ...delivery, payloadStored: true } : delivery),
+    groupId: delivery.projectId,
+  }));
 }
 
 export const handler = instrument(fanOut);

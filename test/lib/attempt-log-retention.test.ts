@@ -14,14 +14,15 @@ const loggingFunctions = (stack: StackTemplate): Record<string, unknown>[] =>
 test('by default, attempt logs are kept 7 days by every function that writes them', () => {
   expect(DELIVERY.attemptLogTtlDays).toBe(7);
   const functions = loggingFunctions(StackTemplate.synth());
-  // fast lane, slow lane, the subscriptions API (test pings) and operator.select
-  expect(functions).toHaveLength(4);
+  // fast lane, slow lane, the subscriptions API (test pings), operator.select, and the fan-out
+  // (events' payloads, stored once for the attempts, outlive them by a few days)
+  expect(functions).toHaveLength(5);
   for (const variables of functions) expect(variables.ATTEMPT_LOG_TTL_DAYS).toBe('7');
 });
 
 test('attemptLogRetentionDays keeps them longer, in every function alike', () => {
   const functions = loggingFunctions(StackTemplate.synth({ attemptLogRetentionDays: 30 }));
-  expect(functions).toHaveLength(4);
+  expect(functions).toHaveLength(5);
   for (const variables of functions) expect(variables.ATTEMPT_LOG_TTL_DAYS).toBe('30');
 });
 

@@ -155,13 +155,17 @@ describe('fan-out least privilege', () => {
     'dynamodb:PutItem',
     'dynamodb:UpdateItem',
     'dynamodb:DeleteItem',
-    'dynamodb:BatchWriteItem',
   ])(
     'may not %s anywhere',
     (action) => {
       expect(resourcesAllowing(statements(), action)).toEqual([]);
     },
   );
+
+  it('may write items to the table (each event\'s payload, once), and nowhere else', () => {
+    const table = getAtt(stack.onlyLogicalId('AWS::DynamoDB::GlobalTable', {}));
+    expect(resourcesAllowing(statements(), 'dynamodb:BatchWriteItem')).toEqual([JSON.stringify(table)]);
+  });
 
   it('has no Secrets Manager action', () => {
     expect(actionsOf(statements()).filter((action) => action.toLowerCase().startsWith('secretsmanager:'))).toEqual([]);

@@ -71,6 +71,8 @@ const EXPECTED_GRANTS: Record<string, Grants> = {
     'Store/Table.Arn/index/byTopic': ['dynamodb:Query'],
   },
   'Events/FanOut/Function': {
+    // Each event's payload, stored once for its attempts to refer to (docs/design.md §3.18).
+    'Store/Table.Arn': ['dynamodb:BatchWriteItem'],
     'Store/Table.Arn/index/byTopic': ['dynamodb:Query'],
     'Delivery/Queue.Arn': QUEUE_SEND,
     'Events/FanOutQueue.Arn': QUEUE_CONSUME,

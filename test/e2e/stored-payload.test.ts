@@ -1,0 +1,136 @@
+// An event's payload is stored once, by the fan-out, and its deliveries' attempts refer to it
+// instead of each keeping a copy (docs/design.md §3.18). Reads give the payload back as before;
+// when the payload could not be stored, the attempts keep it themselves.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { Attempt } from '../../lambdas/core/attempt';
+import { DELIVERY } from '../../lambdas/core/settings';
+import { storedPayloadKey } from '../../lambdas/core/stored-payload';
+import { TestStack, startTestStack } from '../support/local-stack-harness';
+import { eventually, publish, subscribe } from '../support/pipeline';
+import { Receiver, startReceiver } from '../support/receiver';
+
+let t: TestStack;
+let hook: Receiver;
+let table: DynamoDBDocumentClient;
+let fanOutDeps: typeof import('../../lambdas/handlers/fan-out').fanOutDeps;
+
+beforeAll(async () => {
+  t = await startTestStack({ retrySchedule: [1] });
+  // Fails the first POST of each webhook id whose payload asks for it, so one delivery is retried.
+  const failedOnce = new Set<string>();
+  hook = await startReceiver((_, request) => {
+    const id = String(request.headers['webhook-id']);
+    if ((JSON.parse(request.body) as { payload?: { failFirst?: boolean } }).payload?.failFirst && !failedOnce.has(id)) {
+      failedOnce.add(id);
+      return { status: 503 };
+    }
+    return { status: 200 };
+  });
+  table = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: t.stack.awsEndpoint }));
+  ({ fanOutDeps } = await import('../../lambdas/handlers/fan-out'));
+});
+afterAll(async () => {
+  await hook?.close();
+  await t?.stop();
+});
+
+async function items(prefix: string): Promise<Record<string, unknown>[]> {
+  const { Items = [] } = await table.send(new ScanCommand({ TableName: t.stack.tableName }));
+  return Items.filter((item) => String(item.pk).startsWith(prefix));
+}
+
+async function logs(projectId: string, subscriptionId: string): Promise<Attempt[]> {
+  const reply = await t.api('GET', `/${projectId}/subscriptions/${subscriptionId}/logs`, { token: t.tokenFor({ [projectId]: 'owner' }) });
+  expect(reply.status).toBe(200);
+  return reply.body.items as Attempt[];
+}
+
+test('three subscribers and a retry: the payload is stored once, every attempt refers to it, and every read gives it back', async () => {
+  const projectId = 'p-stored-once';
+  const subscribers = [];
+  for (let n = 0; n < 3; n++) subscribers.push(await subscribe(t, projectId, 'request.create', `${hook.url}/s${n}`));
+  const payload = { id_project: projectId, text: 'ciao, vorrei parlare con un operatore', failFirst: true, nested: { n: [1, 2, 3] } };
+  const [entry] = await publish(t, [{ type: 'request.create', detail: payload }]);
+  const eventId = entry!.EventId!;
+  // 3 deliveries, one of them (each webhook id fails once) retried: 6 attempts in all.
+  await eventually(() => expect(hook.received.filter((request) => String(request.headers['webhook-id']).includes(eventId))).toHaveLength(6), 30_000);
+
+  const stored = await eventually(async () => {
+    const found = await items(`EVENT#${projectId}#`);
+    expect(found).toHaveLength(1);
+    return found[0]!;
+  });
+  expect(stored).toMatchObject(storedPayloadKey(projectId, eventId));
+  // It outlives the attempts that refer to it: published + retention + the reference window.
+  const expected = Date.now() / 1000 + (DELIVERY.attemptLogTtlDays + DELIVERY.storedPayloadReferenceDays) * 86_400;
+  expect(Math.abs(Number(stored.expiresAt) - expected)).toBeLessThan(120);
+
+  const attemptItems = await eventually(async () => {
+    const found = (await items(`LOGS#${projectId}#`)).filter((item) => item.eventId === eventId);
+    expect(found).toHaveLength(6);
+    return found;
+  });
+  for (const item of attemptItems) {
+    expect(item.payloadGz).toBeUndefined();
+    expect(item.payloadWithEvent).toBe(true);
+  }
+
+  for (const subscriber of subscribers) {
+    const page = await logs(projectId, subscriber._id);
+    expect(page.map((attempt) => [attempt.attempt, attempt.outcome])).toEqual([
+      [2, 'delivered'],
+      [1, 'failed'],
+    ]);
+    for (const attempt of page) {
+      expect(attempt.payload).toEqual(payload);
+      expect(attempt).not.toHaveProperty('payloadWithEvent');
+    }
+  }
+  const history = await t.api('GET', `/${projectId}/subscriptions/history`, { token: t.tokenFor({ [projectId]: 'owner' }) });
+  expect((history.body.items as Attempt[]).map((attempt) => attempt.payload)).toEqual(Array(6).fill(payload));
+
+  // A retry from the log reads the stored payload back and POSTs it whole.
+  const [first] = await logs(projectId, subscribers[0]!._id);
+  const before = hook.received.length;
+  const retried = await t.api('POST', `/${projectId}/subscriptions/${subscribers[0]!._id}/logs/${first!.logId}/retry`, {
+    token: t.tokenFor({ [projectId]: 'owner' }),
+  });
+  expect(retried.status).toBe(202);
+  await eventually(() => expect(hook.received.length).toBe(before + 1));
+  expect((JSON.parse(hook.received.at(-1)!.body) as { payload: unknown }).payload).toEqual(payload);
+});
+
+test('a stored payload gone before its attempts (deleted by hand) is said so, not a 500', async () => {
+  const projectId = 'p-stored-gone';
+  const subscriber = await subscribe(t, projectId, 'lead.create', hook.url);
+  const [entry] = await publish(t, [{ type: 'lead.create', detail: { id_project: projectId, lead: 'l1' } }]);
+  const eventId = entry!.EventId!;
+  await eventually(async () => expect(await logs(projectId, subscriber._id)).toHaveLength(1));
+  await table.send(new DeleteCommand({ TableName: t.stack.tableName, Key: storedPayloadKey(projectId, eventId) }));
+  const [attempt] = await logs(projectId, subscriber._id);
+  expect(attempt).toMatchObject({ eventId, outcome: 'delivered', payloadOmitted: 'expired with its event' });
+  expect(attempt!.payload).toBeUndefined();
+});
+
+test('when the payload cannot be stored, the attempts keep it themselves', async () => {
+  const projectId = 'p-stored-not';
+  const subscriber = await subscribe(t, projectId, 'lead.create', hook.url);
+  const original = fanOutDeps.storePayloads;
+  fanOutDeps.storePayloads = () => Promise.resolve(new Set());
+  try {
+    await publish(t, [{ type: 'lead.create', detail: { id_project: projectId, lead: 'l2' } }]);
+    const [attempt] = await eventually(async () => {
+      const page = await logs(projectId, subscriber._id);
+      expect(page).toHaveLength(1);
+      return page;
+    });
+    expect(attempt!.payload).toEqual({ id_project: projectId, lead: 'l2' });
+  } finally {
+    fanOutDeps.storePayloads = original;
+  }
+  expect(await items(`EVENT#${projectId}#`)).toEqual([]);
+  const [item] = await items(`LOGS#${projectId}#`);
+  expect(item!.payloadGz).toBeInstanceOf(Uint8Array);
+  expect(item!.payloadWithEvent).toBeUndefined();
+});
