@@ -45,6 +45,8 @@ export interface Bench {
   events: EventBridgeClient;
   sqs: SQSClient;
   requests: Map<string, number>;
+  /** The delivery functions' requests that carried work (idle polls left out), by `service.action`. */
+  deliveryRequests: Map<string, number>;
   receipts: Receipt[];
   subscriptionIds: string[];
   /** The receiver's process: told `{ failRate }` for the failing cost shape. */

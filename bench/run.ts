@@ -26,10 +26,15 @@ import { measureLimit } from './limit-phase';
 import { report } from './report';
 import { measureThroughput } from './throughput-phase';
 
+/** The fast and slow lanes' logical ids (their access key ids at the local endpoint). */
+const DELIVERY_FUNCTION = /^DeliveryDeliver(Slow)?Function/;
+
 async function main(): Promise<void> {
   process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const requests = new Map<string, number>();
+  const deliveryRequests = new Map<string, number>();
+  const count = (counts: Map<string, number>, key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
   const jwtSecret = 'bench-secret';
   // Bundles first: the deployed memory of each function prices the cost shapes.
   const bundles = measureBundles();
@@ -46,7 +51,10 @@ async function main(): Promise<void> {
     deliveryConcurrency: DELIVERY_CONCURRENCY,
     fanOutConcurrency: FAN_OUT_CONCURRENCY,
     meter,
-    onAwsRequest: (service, action) => requests.set(`${service}.${action}`, (requests.get(`${service}.${action}`) ?? 0) + 1),
+    onAwsRequest: (service, action, { caller, empty }) => {
+      count(requests, `${service}.${action}`);
+      if (!empty && caller && DELIVERY_FUNCTION.test(caller)) count(deliveryRequests, `${service}.${action}`);
+    },
   });
   ruleTargets.push(stack.queues.fanOut.url);
   const { child, port, receipts } = await startReceiver();
@@ -65,6 +73,7 @@ async function main(): Promise<void> {
       events: new EventBridgeClient({ endpoint: stack.awsEndpoint }),
       sqs: new SQSClient({ endpoint: stack.awsEndpoint }),
       requests,
+      deliveryRequests,
       receipts,
       subscriptionIds,
       receiver: child,

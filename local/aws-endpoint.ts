@@ -22,16 +22,20 @@ export interface AwsEndpointOptions {
   events: LocalActionHandler;
   /** Answers the SQS actions fauxqs lacks (message move tasks); `undefined` lets fauxqs answer. */
   sqsExtensions?: (action: string) => LocalActionHandler | undefined;
-  /**
-   * Counts each request by `service.action` when set (the benchmark reads it). An SQS
-   * `ReceiveMessage` is told once answered, with `empty` true when it returned no message
-   * (a poller's idle long poll).
-   */
-  onRequest?: (service: string, action: string, detail?: { empty: boolean }) => void;
+  /** Counts each request by `service.action` when set (the benchmark reads it); see {@link AwsRequestDetail}. */
+  onRequest?: (service: string, action: string, detail: AwsRequestDetail) => void;
   /** Authorizes the functions' calls (access key id = function logical id). @default every call allowed */
   permissions?: LocalPermissions;
   /** Counts what AWS would bill for each request when set (the benchmark's cost model). */
   meter?: BillingMeter;
+}
+
+/** What the endpoint tells of a request besides its service and action. */
+export interface AwsRequestDetail {
+  /** The calling function's logical id (its access key id), when a function called. */
+  caller?: string;
+  /** An SQS `ReceiveMessage`, told once answered: true when it returned no message (an idle poll). */
+  empty?: boolean;
 }
 
 export interface AwsEndpoint {
@@ -68,20 +72,21 @@ async function route(
 ): Promise<void> {
   const target = String(req.headers['x-amz-target'] ?? '');
   const meter = options.meter?.active ? options.meter : undefined;
+  const caller = accessKeyIdOf(req.headers.authorization);
   const [prefix, action = ''] = target.split('.');
   if (req.method === 'GET' && (req.url === '/health' || req.url === '/')) {
     sendJson(res, 200, { status: 'ok', services: ['dynamodb', 'sqs', 'events', ...(options.s3Url ? ['s3'] : [])] });
     return;
   }
   if (options.s3Url && !target && isSignedForS3(req)) {
-    options.onRequest?.('s3', req.method ?? 'GET');
+    options.onRequest?.('s3', req.method ?? 'GET', { caller });
     if ((await authorizeFunction(req, res, options, 's3', '')).refused) return;
     meter?.s3(req.method ?? 'GET');
     await forward(req, res, options.s3Url);
     return;
   }
   if (prefix === 'DynamoDB_20120810') {
-    options.onRequest?.('dynamodb', action);
+    options.onRequest?.('dynamodb', action, { caller });
     const authorization = await authorizeFunction(req, res, options, 'dynamodb', action);
     if (authorization.refused) return;
     if (['CreateTable', 'DeleteTable', 'UpdateTable'].includes(action)) tableKeys.clear();
@@ -105,10 +110,10 @@ async function route(
   }
   if (prefix === 'AmazonSQS') {
     const receive = action === 'ReceiveMessage';
-    if (!receive) options.onRequest?.('sqs', action);
+    if (!receive) options.onRequest?.('sqs', action, { caller });
     const authorization = await authorizeFunction(req, res, options, 'sqs', action);
     if (authorization.refused) {
-      if (receive) options.onRequest?.('sqs', action, { empty: true });
+      if (receive) options.onRequest?.('sqs', action, { caller, empty: true });
       return;
     }
     const extension = options.sqsExtensions?.(action);
@@ -116,12 +121,12 @@ async function route(
     else
       await forwardSqs(req, res, options.sqsUrl, authorization.body, (body, response) => {
         meter?.sqs(action, body, response);
-        if (receive) options.onRequest?.('sqs', action, { empty: !/"Messages"\s*:\s*\[\s*\{/.test(response) });
+        if (receive) options.onRequest?.('sqs', action, { caller, empty: !/"Messages"\s*:\s*\[\s*\{/.test(response) });
       });
     return;
   }
   if (prefix === 'AWSEvents') {
-    options.onRequest?.('events', action);
+    options.onRequest?.('events', action, { caller });
     const authorization = await authorizeFunction(req, res, options, 'events', action);
     if (authorization.refused) return;
     const events: LocalActionHandler = (name, body) => {

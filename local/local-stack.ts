@@ -7,7 +7,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { WebhooksStackProps } from '../lib/webhooks-stack';
 import { CONSOLE_BUILD_DIR } from '../lib/console-build';
-import { AwsEndpoint, LocalActionHandler, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
+import { AwsEndpoint, AwsRequestDetail, LocalActionHandler, closeServer, listen, startAwsEndpoint } from './aws-endpoint';
 import { ApiServer, LocalRoute, startApiServer } from './api-server';
 import type { Context } from 'aws-lambda';
 import type { BillingMeter } from './billing-meter';
@@ -96,8 +96,8 @@ export interface LocalStackOptions {
   onThrottle?: (throttle: LambdaThrottledError) => void;
   /** Counts billed units: AWS requests, function invocations' time, API requests (`npm run bench`). */
   meter?: BillingMeter;
-  /** Counts requests at the AWS endpoint (`detail.empty`: a `ReceiveMessage` that returned nothing). */
-  onAwsRequest?: (service: string, action: string, detail?: { empty: boolean }) => void;
+  /** Counts requests at the AWS endpoint: who called, and whether a `ReceiveMessage` returned nothing. */
+  onAwsRequest?: (service: string, action: string, detail: AwsRequestDetail) => void;
 }
 
 /** Queue URLs and ARNs of the local pipeline, by the stack output that names each. */

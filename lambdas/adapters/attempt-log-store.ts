@@ -1,32 +1,23 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DELIVERY, TABLE_KEYS } from '../core/settings';
 import { Attempt, LoggedAttempt } from '../core/attempt';
 import { ValidationError } from '../core/errors';
 import { stringifyJson } from '../core/json-text';
+import { LOG_ID, ReadAttempt, attemptItems, attemptsOf, itemIdOf, logKeys, shardOf } from './attempt-log-items';
 import { BATCH_WRITE_ITEMS, batchPut, dynamoDocumentClient, queryAll } from './aws-clients';
 import { EventPayloadStore, storedEventKey } from './event-payload-store';
 import { logger, metrics } from './observability';
 
-const { partitionKey: PK, sortKey: SK, ttlAttribute } = TABLE_KEYS;
+const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 
 /**
- * Where logs live. A subscription's attempts are spread over `attemptLogShards` partition keys,
- * chosen by the log id, so one busy subscription can log that many times the ~1,000 writes/s one
- * partition key takes (docs/design.md §3.5); a page is the newest of the shards' newest, merged.
- * A project's history is the same merge over all its subscriptions' shards: no index entry is
- * written per attempt (docs/design.md §3.18).
+ * Where logs live (`attempt-log-items.ts`): a subscription's attempts spread over
+ * `attemptLogShards` partition keys, so one busy subscription can log that many times the ~1,000
+ * writes/s one partition key takes (docs/design.md §3.5); a page is the newest of the shards'
+ * newest, merged. A project's history is the same merge over all its subscriptions' shards: no
+ * index entry is written per attempt (docs/design.md §3.18).
  */
-const logKeys = {
-  subscription: (projectId: string, subscriptionId: string, shard: number) => `LOGS#${projectId}#${subscriptionId}#${shard}`,
-  /** The name a cursor carries, so it is only accepted by the listing it came from. */
-  listing: (projectId: string, subscriptionId?: string) => (subscriptionId ? `LOGS#${projectId}#${subscriptionId}` : `HISTORY#${projectId}`),
-};
-
 const SHARDS = Array.from({ length: TABLE_KEYS.attemptLogShards }, (_, shard) => shard);
-
-/** The shard of a log id: its last (random, hex) digit, spread over the shards. */
-export const shardOf = (logId: string): number => parseInt(logId.slice(-1), 16) % TABLE_KEYS.attemptLogShards;
 
 /** A page of attempts, newest first, and the cursor of the next page. */
 export interface AttemptPage {
@@ -51,12 +42,14 @@ export class AttemptLogStore {
    * client sent can make this throw: payloads are stored as compressed JSON text (DynamoDB
    * cannot refuse bytes for their nesting or numbers), an item that would pass 400 KB is
    * logged without its payload, and a batch DynamoDB refuses is written item by item, so one
-   * item it still refuses costs only that item's payload, never the other attempts. An attempt
-   * whose payload is stored with its event (`payloadWithEvent`) is logged without a copy.
+   * item it still refuses costs only that item's payload, never the other attempts. Attempts
+   * whose payloads are stored with their events (`payloadWithEvent`) are logged without a copy,
+   * one item per subscription for the batch (`attemptItems`).
    */
   async write(attempts: LoggedAttempt[]): Promise<void> {
-    for (let start = 0; start < attempts.length; start += BATCH_WRITE_ITEMS) {
-      const items = attempts.slice(start, start + BATCH_WRITE_ITEMS).map((attempt) => this.toItem(attempt));
+    const all = attemptItems(attempts, this.ttlDays);
+    for (let start = 0; start < all.length; start += BATCH_WRITE_ITEMS) {
+      const items = all.slice(start, start + BATCH_WRITE_ITEMS);
       try {
         await batchPut(this.client, this.tableName, items);
       } catch (error) {
@@ -101,13 +94,15 @@ export class AttemptLogStore {
 
   /** One attempt of a subscription, with its payload. */
   async get(projectId: string, subscriptionId: string, logId: string): Promise<Attempt | undefined> {
+    if (!LOG_ID.test(logId)) return undefined;
     const { Item } = await this.client.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { [PK]: logKeys.subscription(projectId, subscriptionId, shardOf(logId)), [SK]: logId },
+        Key: { [PK]: logKeys.subscription(projectId, subscriptionId, shardOf(logId)), [SK]: itemIdOf(logId) },
       }),
     );
-    return Item ? (await this.withPayloads([Item]))[0] : undefined;
+    const found = Item ? attemptsOf(Item).filter((read) => read.attempt.logId === logId) : [];
+    return found.length > 0 ? (await this.withPayloads(found))[0] : undefined;
   }
 
   /**
@@ -133,7 +128,7 @@ export class AttemptLogStore {
         }),
       ),
     );
-    return perShard.flat().map(fromItem);
+    return perShard.flat().flatMap(attemptsOf).map((read) => read.attempt);
   }
 
   /**
@@ -165,7 +160,7 @@ export class AttemptLogStore {
     const cuts = perShardPages.filter((page) => page.more && page.items.length > 0).map((page) => String(page.items.at(-1)![SK]));
     const nextKey = cuts.length > 0 ? cuts.reduce((a, b) => (a < b ? a : b)) : undefined;
     const items = perShardPages.flatMap((page) => page.items).filter((item) => nextKey === undefined || String(item[SK]) < nextKey);
-    return { attempts: items.map(fromItem), nextKey };
+    return { attempts: items.flatMap(attemptsOf).map((read) => read.attempt), nextKey };
   }
 
   /**
@@ -182,16 +177,17 @@ export class AttemptLogStore {
   }
 
   /**
-   * The newest `limit` items across partitions, by a k-way merge that reads each partition a
+   * The newest `limit` attempts across partitions, by a k-way merge that reads each partition a
    * few items at a time and reads on only from those it takes from: a page reads about
    * `limit` items plus a few per partition, not `limit` from every one. `more` says whether
-   * any partition may hold older ones.
+   * any partition may hold older ones. A group item is read whole; those of its attempts at or
+   * after `before` were on an earlier page.
    */
-  private async newestAcross(partitions: string[], limit: number, before: string | undefined): Promise<{ items: Record<string, unknown>[]; more: boolean }> {
+  private async newestAcross(partitions: string[], limit: number, before: string | undefined): Promise<{ items: ReadAttempt[]; more: boolean }> {
     const chunk = Math.min(limit + 1, Math.max(2, Math.ceil(limit / Math.max(1, partitions.length)) + 1));
     interface Stream {
       key: string;
-      buffer: Record<string, unknown>[];
+      buffer: ReadAttempt[];
       next?: Record<string, unknown>;
       done: boolean;
     }
@@ -207,12 +203,15 @@ export class AttemptLogStore {
           Limit: chunk,
         }),
       );
-      stream.buffer.push(...(page.Items ?? []));
+      for (const item of page.Items ?? []) {
+        const attempts = attemptsOf(item).reverse();
+        stream.buffer.push(...(before ? attempts.filter((read) => read.attempt.logId < before) : attempts));
+      }
       stream.next = page.LastEvaluatedKey;
       stream.done = page.LastEvaluatedKey === undefined;
     };
     const streams: Stream[] = partitions.map((key) => ({ key, buffer: [], done: false }));
-    const items: Record<string, unknown>[] = [];
+    const items: ReadAttempt[] = [];
     while (items.length < limit) {
       // A partition read dry but not done may hold the newest item left: read it on first.
       let dry = streams.filter((stream) => stream.buffer.length === 0 && !stream.done);
@@ -222,7 +221,7 @@ export class AttemptLogStore {
       }
       let newest: Stream | undefined;
       for (const stream of streams) {
-        if (stream.buffer.length > 0 && (!newest || String(stream.buffer[0]![SK]) > String(newest.buffer[0]![SK]))) newest = stream;
+        if (stream.buffer.length > 0 && (!newest || stream.buffer[0]!.attempt.logId > newest.buffer[0]!.attempt.logId)) newest = stream;
       }
       if (!newest) break;
       items.push(newest.buffer.shift()!);
@@ -235,9 +234,9 @@ export class AttemptLogStore {
    * payload, read for the whole page at once (one BatchGetItem per 100 events). A stored payload
    * gone before its attempt (it cannot be, by their TTLs, unless deleted by hand) is said so.
    */
-  private async withPayloads(items: Record<string, unknown>[]): Promise<Attempt[]> {
-    const attempts = items.map(fromItem);
-    const referring = attempts.filter((_, index) => items[index]!.payloadWithEvent === true);
+  private async withPayloads(found: ReadAttempt[]): Promise<Attempt[]> {
+    const attempts = found.map((read) => read.attempt);
+    const referring = found.filter((read) => read.refersToEvent).map((read) => read.attempt);
     if (referring.length === 0) return attempts;
     const payloads = await this.eventPayloads.get(referring);
     for (const attempt of referring) {
@@ -249,7 +248,7 @@ export class AttemptLogStore {
   }
 
   /** Reads a page's attempts and stops it at about 1 MB; the cursor is the last log id shown. */
-  private async page(found: Record<string, unknown>[], more: boolean, listing: string): Promise<AttemptPage> {
+  private async page(found: ReadAttempt[], more: boolean, listing: string): Promise<AttemptPage> {
     const items: Attempt[] = [];
     let bytes = 0;
     for (const [index, attempt] of (await this.withPayloads(found)).entries()) {
@@ -260,30 +259,6 @@ export class AttemptLogStore {
     const last = items.at(-1);
     return { items, nextCursor: more && last ? encodeCursor(listing, last.logId) : null };
   }
-
-  private toItem(attempt: LoggedAttempt): Record<string, unknown> {
-    const { payload, ...rest } = attempt;
-    const item: Record<string, unknown> = {
-      [PK]: logKeys.subscription(attempt.projectId, attempt.subscriptionId, shardOf(attempt.logId)),
-      [SK]: attempt.logId,
-      [ttlAttribute]: Math.floor(Date.parse(attempt.attemptedAt) / 1000) + this.ttlDays * 86_400,
-      ...rest,
-    };
-    if (payload === undefined) return item;
-    const payloadGz = gzipSync(stringifyJson(payload));
-    if (payloadGz.byteLength + approximateSize(item) > MAX_LOGGED_ITEM_BYTES) {
-      return { ...item, payloadOmitted: `too large to log (${payloadGz.byteLength} bytes compressed)` };
-    }
-    return { ...item, payloadGz };
-  }
-}
-
-/** DynamoDB's item limit is 400 KB; the rest is margin for our estimate of the other attributes. */
-const MAX_LOGGED_ITEM_BYTES = 390 * 1024;
-
-/** An upper estimate of an item's size without its payload: names plus values as JSON text. */
-function approximateSize(item: Record<string, unknown>): number {
-  return Buffer.byteLength(JSON.stringify(item));
 }
 
 function isValidationError(error: unknown): boolean {
@@ -296,11 +271,23 @@ function isValidationError(error: unknown): boolean {
  */
 const PAGE_BYTES = 1024 * 1024;
 
-/** What recover plans from: an attempt without its payload and response. */
-const LIGHT_ATTRIBUTES = ['logId', 'projectId', 'subscriptionId', 'webhookId', 'eventId', 'event', 'target', 'attempt', 'outcome', 'error', 'attemptedAt', 'nextAttemptAt', 'durationMs'];
-
-/** A log id: epoch ms in 14 digits, a dash, 10 hex digits (`newLogId`). */
-const LOG_ID = /^\d{14}-[0-9a-f]{10}$/;
+/** What recover plans from: an attempt without its payload and response (a group's attempts, whole). */
+const LIGHT_ATTRIBUTES = [
+  'logId',
+  'projectId',
+  'subscriptionId',
+  'webhookId',
+  'eventId',
+  'event',
+  'target',
+  'attempt',
+  'outcome',
+  'error',
+  'attemptedAt',
+  'nextAttemptAt',
+  'durationMs',
+  'attemptsGz',
+];
 
 const encodeCursor = (listing: string, before: string): string => Buffer.from(JSON.stringify({ listing, before })).toString('base64url');
 
@@ -320,14 +307,4 @@ function decodeCursor(cursor: string | undefined, listing: string): string | und
     // falls through to the validation error
   }
   throw new ValidationError('invalid cursor', [{ field: 'cursor', message: 'not a cursor of this listing' }]);
-}
-
-const STORE_ONLY = new Set<string>([PK, SK, ttlAttribute, 'payloadGz', 'payloadWithEvent']);
-
-function fromItem(item: Record<string, unknown>): Attempt {
-  const attempt = Object.fromEntries(Object.entries(item).filter(([name]) => !STORE_ONLY.has(name))) as unknown as Attempt;
-  if (item.payloadGz instanceof Uint8Array) {
-    attempt.payload = JSON.parse(gunzipSync(item.payloadGz).toString('utf8')) as Attempt['payload'];
-  }
-  return attempt;
 }

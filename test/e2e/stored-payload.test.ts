@@ -134,3 +134,47 @@ test('when the payload cannot be stored, the attempts keep it themselves', async
   expect(item!.payloadGz).toBeInstanceOf(Uint8Array);
   expect(item!.payloadWithEvent).toBeUndefined();
 });
+
+test('one subscriber, ten events in one batch: their attempts share items, and every listing, page boundary and retry still finds each once', async () => {
+  const projectId = 'p-grouped';
+  const subscriber = await subscribe(t, projectId, 'lead.create', `${hook.url}/grouped`);
+  const token = t.tokenFor({ [projectId]: 'owner' });
+  const details = Array.from({ length: 10 }, (_, n) => ({ id_project: projectId, lead: `l${n}` }));
+  await publish(t, details.map((detail) => ({ type: 'lead.create', detail })));
+  const attemptItems = await eventually(async () => {
+    expect(hook.received.filter((request) => request.path.endsWith('/grouped'))).toHaveLength(10);
+    return items(`LOGS#${projectId}#`);
+  }, 30_000);
+  // Fewer items than attempts: at least one group of two or more (batches of up to ten).
+  expect(attemptItems.length).toBeLessThan(10);
+  expect(attemptItems.some((item) => item.attemptsGz instanceof Uint8Array)).toBe(true);
+
+  // Pages of three cut through groups; each attempt comes once, newest first, with its payload.
+  const seen: Attempt[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+    const reply = await t.api('GET', `/${projectId}/subscriptions/${subscriber._id}/logs?limit=3${query}`, { token });
+    expect(reply.status).toBe(200);
+    seen.push(...(reply.body.items as Attempt[]));
+    cursor = reply.body.nextCursor as string | null;
+  } while (cursor);
+  expect(seen).toHaveLength(10);
+  expect(new Set(seen.map((attempt) => attempt.logId)).size).toBe(10);
+  expect(seen.map((attempt) => attempt.logId)).toEqual(seen.map((attempt) => attempt.logId).sort().reverse());
+  expect(seen.map((attempt) => attempt.payload).sort((a, b) => String(a!.lead).localeCompare(String(b!.lead)))).toEqual(details);
+  const history = await t.api('GET', `/${projectId}/subscriptions/history?limit=4`, { token });
+  expect((history.body.items as Attempt[]).map((attempt) => attempt.logId)).toEqual(seen.slice(0, 4).map((attempt) => attempt.logId));
+
+  // A grouped attempt is found by its id: retried from the log, its own event's payload is POSTed.
+  const grouped = seen.find((attempt) => attempt.logId.includes('_'))!;
+  expect(grouped).toBeDefined();
+  const before = hook.received.length;
+  const retried = await t.api('POST', `/${projectId}/subscriptions/${subscriber._id}/logs/${grouped.logId}/retry`, { token });
+  expect(retried.status).toBe(202);
+  await eventually(() => expect(hook.received.length).toBe(before + 1));
+  expect((JSON.parse(hook.received.at(-1)!.body) as { payload: unknown }).payload).toEqual(grouped.payload);
+  // An id in no group, or past a group's end, is a 404, not a 500.
+  const missing = await t.api('POST', `/${projectId}/subscriptions/${subscriber._id}/logs/${grouped.logId.slice(0, 25)}_99/retry`, { token });
+  expect(missing.status).toBe(404);
+});
