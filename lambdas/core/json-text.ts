@@ -7,6 +7,16 @@
  * is delivered as it was published.
  */
 export function stringifyJson(value: unknown): string {
+  // V8's own is several times faster; only a document too deep for its recursion comes here.
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+  }
+  return stringifyIteratively(value);
+}
+
+function stringifyIteratively(value: unknown): string {
   const out: string[] = [];
   // Work items: a value to write, or a literal piece of punctuation.
   const stack: ({ value: unknown } | { text: string })[] = [{ value }];

@@ -123,13 +123,17 @@ export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatc
 }
 
 /**
- * The delivery messages of a batch, each event's payload stored once first (one write for the
- * batch) so the attempts refer to it (docs/design.md §3.18). The project is the tenant of the
- * fair delivery queue; bodies are written without recursion, so no nesting a client can
- * publish makes this throw.
+ * The delivery messages of a batch, the payload of each event with two or more deliveries stored
+ * once first (one write for the batch) so their attempts refer to it (docs/design.md §3.18); an
+ * event with one delivery is cheaper logged with its payload, as one item. The project is the
+ * tenant of the fair delivery queue; bodies are written without recursion, so no nesting a
+ * client can publish makes this throw.
  */
 async function withStoredPayloads(deliveries: DeliveryMessage[]): Promise<OutgoingMessage[]> {
-  const stored = await fanOutDeps.storePayloads(deliveries);
+  const perEvent = new Map<string, number>();
+  for (const delivery of deliveries) perEvent.set(storedEventKey(delivery), (perEvent.get(storedEventKey(delivery)) ?? 0) + 1);
+  const shared = deliveries.filter((delivery) => perEvent.get(storedEventKey(delivery))! >= 2);
+  const stored = shared.length > 0 ? await fanOutDeps.storePayloads(shared) : new Set<string>();
   return deliveries.map((delivery) => ({
     body: stringifyJson(stored.has(storedEventKey(delivery)) ? { ...delivery, payloadStored: true } : delivery),
     groupId: delivery.projectId,

@@ -104,6 +104,8 @@ test('three subscribers and a retry: the payload is stored once, every attempt r
 test('a stored payload gone before its attempts (deleted by hand) is said so, not a 500', async () => {
   const projectId = 'p-stored-gone';
   const subscriber = await subscribe(t, projectId, 'lead.create', hook.url);
+  // Two subscribers: an event with one delivery is logged with its payload, as one item.
+  await subscribe(t, projectId, 'lead.create', `${hook.url}/second`);
   const [entry] = await publish(t, [{ type: 'lead.create', detail: { id_project: projectId, lead: 'l1' } }]);
   const eventId = entry!.EventId!;
   await eventually(async () => expect(await logs(projectId, subscriber._id)).toHaveLength(1));
@@ -113,9 +115,17 @@ test('a stored payload gone before its attempts (deleted by hand) is said so, no
   expect(attempt!.payload).toBeUndefined();
 });
 
-test('when the payload cannot be stored, the attempts keep it themselves', async () => {
+test('an event with one delivery, or whose payload cannot be stored, is logged with its payload', async () => {
+  const single = 'p-stored-single';
+  const alone = await subscribe(t, single, 'lead.create', hook.url);
+  await publish(t, [{ type: 'lead.create', detail: { id_project: single, lead: 'l3' } }]);
+  await eventually(async () => expect((await logs(single, alone._id)).map((attempt) => attempt.payload)).toEqual([{ id_project: single, lead: 'l3' }]));
+  expect(await items(`EVENT#${single}#`)).toEqual([]);
+  expect((await items(`LOGS#${single}#`))[0]!.payloadGz).toBeInstanceOf(Uint8Array);
+
   const projectId = 'p-stored-not';
   const subscriber = await subscribe(t, projectId, 'lead.create', hook.url);
+  await subscribe(t, projectId, 'lead.create', `${hook.url}/second`);
   const original = fanOutDeps.storePayloads;
   fanOutDeps.storePayloads = () => Promise.resolve(new Set());
   try {
@@ -130,20 +140,26 @@ test('when the payload cannot be stored, the attempts keep it themselves', async
     fanOutDeps.storePayloads = original;
   }
   expect(await items(`EVENT#${projectId}#`)).toEqual([]);
-  const [item] = await items(`LOGS#${projectId}#`);
-  expect(item!.payloadGz).toBeInstanceOf(Uint8Array);
-  expect(item!.payloadWithEvent).toBeUndefined();
+  for (const item of await eventually(async () => {
+    const found = await items(`LOGS#${projectId}#`);
+    expect(found).toHaveLength(2);
+    return found;
+  })) {
+    expect(item.payloadGz).toBeInstanceOf(Uint8Array);
+    expect(item.payloadWithEvent).toBeUndefined();
+  }
 });
 
-test('one subscriber, ten events in one batch: their attempts share items, and every listing, page boundary and retry still finds each once', async () => {
+test('two subscribers, ten events in one batch: each one\'s attempts share items, and every listing, page boundary and retry still finds each once', async () => {
   const projectId = 'p-grouped';
   const subscriber = await subscribe(t, projectId, 'lead.create', `${hook.url}/grouped`);
+  await subscribe(t, projectId, 'lead.create', `${hook.url}/other`);
   const token = t.tokenFor({ [projectId]: 'owner' });
   const details = Array.from({ length: 10 }, (_, n) => ({ id_project: projectId, lead: `l${n}` }));
   await publish(t, details.map((detail) => ({ type: 'lead.create', detail })));
   const attemptItems = await eventually(async () => {
     expect(hook.received.filter((request) => request.path.endsWith('/grouped'))).toHaveLength(10);
-    return items(`LOGS#${projectId}#`);
+    return (await items(`LOGS#${projectId}#`)).filter((item) => String(item.pk).startsWith(`LOGS#${projectId}#${subscriber._id}#`));
   }, 30_000);
   // Fewer items than attempts: at least one group of two or more (batches of up to ten).
   expect(attemptItems.length).toBeLessThan(10);
@@ -163,8 +179,11 @@ test('one subscriber, ten events in one batch: their attempts share items, and e
   expect(new Set(seen.map((attempt) => attempt.logId)).size).toBe(10);
   expect(seen.map((attempt) => attempt.logId)).toEqual(seen.map((attempt) => attempt.logId).sort().reverse());
   expect(seen.map((attempt) => attempt.payload).sort((a, b) => String(a!.lead).localeCompare(String(b!.lead)))).toEqual(details);
-  const history = await t.api('GET', `/${projectId}/subscriptions/history?limit=4`, { token });
-  expect((history.body.items as Attempt[]).map((attempt) => attempt.logId)).toEqual(seen.slice(0, 4).map((attempt) => attempt.logId));
+  const history = await t.api('GET', `/${projectId}/subscriptions/history?limit=20`, { token });
+  const historyIds = (history.body.items as Attempt[]).map((attempt) => attempt.logId);
+  expect(historyIds).toHaveLength(20);
+  expect(historyIds).toEqual([...historyIds].sort().reverse());
+  expect(historyIds.filter((id) => seen.some((attempt) => attempt.logId === id)).sort()).toEqual(seen.map((attempt) => attempt.logId).sort());
 
   // A grouped attempt is found by its id: retried from the log, its own event's payload is POSTed.
   const grouped = seen.find((attempt) => attempt.logId.includes('_'))!;
