@@ -243,10 +243,13 @@ async function handleFailure(options: LocalEventBusOptions, rule: LocalRule, fai
 /** The value at a JSON path of the dotted form EventBridge's target parameters take (`$.detail.id_project`). */
 function valueAtPath(jsonPath: string, value: unknown): unknown {
   if (jsonPath === '$') return value;
-  return jsonPath
-    .slice(2)
-    .split('.')
-    .reduce<unknown>((current, name) => (typeof current === 'object' && current !== null ? (current as Record<string, unknown>)[name] : undefined), value);
+  let node: unknown = value;
+  for (const key of jsonPath.slice(2).split('.')) {
+    // Own members only: `$.detail.__proto__` or `$.detail.constructor` name nothing in the event.
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
 }
 
 /** What the target receives: the event, its `InputPath` part, or the constant `Input`. */
@@ -296,11 +299,7 @@ async function sendToDeadLetterQueue(
  */
 export function targetParameter(value: string, envelope: EventEnvelope): string | undefined {
   if (!value.startsWith('$.')) return value;
-  let node: unknown = envelope;
-  for (const key of value.slice(2).split('.')) {
-    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, key)) return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
+  const node = valueAtPath(value, envelope);
   return typeof node === 'string' || typeof node === 'number' || typeof node === 'boolean' ? String(node) : undefined;
 }
 
