@@ -197,3 +197,36 @@ test('two subscribers, ten events in one batch: each one\'s attempts share items
   const missing = await t.api('POST', `/${projectId}/subscriptions/${subscriber._id}/logs/${grouped.logId.slice(0, 25)}_99/retry`, { token });
   expect(missing.status).toBe(404);
 });
+
+test('recover over grouped attempts: each dead delivery is sent again once, with its own payload', async () => {
+  const projectId = 'p-grouped-recover';
+  let healthy = false;
+  const failing = await startReceiver(() => (healthy ? { status: 200 } : { status: 500 }));
+  try {
+    const a = await subscribe(t, projectId, 'lead.create', failing.url);
+    await subscribe(t, projectId, 'lead.create', `${hook.url}/recover-b`);
+    const token = t.tokenFor({ [projectId]: 'owner' });
+    const since = new Date(Date.now() - 1000).toISOString();
+    // Four events (under the five dead in a row that disable a subscription), two tries each.
+    const details = Array.from({ length: 4 }, (_, n) => ({ id_project: projectId, lead: `r${n}` }));
+    await publish(t, details.map((detail) => ({ type: 'lead.create', detail })));
+    await eventually(async () => expect((await logs(projectId, a._id)).filter((attempt) => attempt.outcome === 'dead')).toHaveLength(4), 30_000);
+    const grouped = (await items(`LOGS#${projectId}#${a._id}#`)).filter((item) => item.attemptsGz instanceof Uint8Array);
+    expect(grouped.length).toBeGreaterThan(0);
+
+    // The endpoint is fixed: its open circuit is reset (as its owner would), then recover.
+    healthy = true;
+    expect((await t.api('DELETE', `/${projectId}/subscriptions/${a._id}/health`, { token })).status).toBeLessThan(300);
+    const before = failing.received.length;
+    const recovered = await t.api('POST', `/${projectId}/subscriptions/${a._id}/recover`, { token, body: { since } });
+    expect(recovered.status).toBe(202);
+    expect(recovered.body.recovered).toBe(4);
+    await failing.waitFor(before + 4);
+    const resent = failing.received.slice(before).map((request) => (JSON.parse(request.body) as { payload: { lead: string } }).payload);
+    expect(resent.sort((x, y) => x.lead.localeCompare(y.lead))).toEqual(details);
+    const again = await t.api('POST', `/${projectId}/subscriptions/${a._id}/recover`, { token, body: { since } });
+    expect(again.body.recovered).toBe(0);
+  } finally {
+    await failing.close();
+  }
+});
