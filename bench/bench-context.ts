@@ -6,6 +6,7 @@ import { ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { signToken } from '../lambdas/core/token';
 import { LocalStack } from '../local/local-stack';
 
 export const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
@@ -91,15 +92,19 @@ export async function publishMany(events: EventBridgeClient, count: number, inFl
 }
 
 /** Creates a subscription through the API; returns its id. */
-export async function createSubscription(apiUrl: string, token: string, target: string): Promise<string> {
-  const response = await fetch(`${apiUrl}/${PROJECT}/subscriptions`, {
+/** Subscribes `target` to `event` in `project` (the token must own it); returns the subscription id. */
+export async function createSubscription(apiUrl: string, token: string, target: string, project: string = PROJECT, event: string = TOPIC): Promise<string> {
+  const response = await fetch(`${apiUrl}/${project}/subscriptions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ event: TOPIC, target }),
+    body: JSON.stringify({ event, target }),
   });
-  if (response.status !== 200) throw new Error(`subscription failed: ${response.status}`);
+  if (response.status !== 200) throw new Error(`subscription failed: ${response.status} ${await response.text()}`);
   return ((await response.json()) as { _id: string })._id;
 }
+
+/** A platform token owning one project, signed with the local stack's secret. */
+export const ownerToken = (project: string, jwtSecret: string): string => signToken({ sub: 'bench', projects: { [project]: 'owner' } }, jwtSecret);
 
 
 export function startReceiver(): Promise<{ child: ChildProcess; port: number; receipts: Receipt[] }> {

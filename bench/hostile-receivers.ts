@@ -14,8 +14,8 @@
 import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { signToken } from '../lambdas/core/token';
 import { startLocalStack } from '../local/local-stack';
+import { createSubscription, ownerToken } from './bench-context';
 import { paced } from './isolation';
 
 const SECONDS = Number(process.env.BENCH_HOSTILE_SECONDS ?? 20);
@@ -49,13 +49,7 @@ async function runCase(withHostile: boolean): Promise<HostileCase> {
   const { child, healthyPort, hostilePort, paths, receipts } = await startReceiver();
   const events = new EventBridgeClient({ endpoint: stack.awsEndpoint });
   const subscribe = async (project: string, port: number, target: string): Promise<void> => {
-    const token = signToken({ sub: 'bench', projects: { [project]: 'owner' } }, jwtSecret);
-    const reply = await fetch(`${stack.apiUrl}/${project}/subscriptions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ event: 'request.create', target: `http://127.0.0.1:${port}${target}` }),
-    });
-    if (reply.status >= 300) throw new Error(`subscribe failed: ${reply.status} ${await reply.text()}`);
+    await createSubscription(stack.apiUrl, ownerToken(project, jwtSecret), `http://127.0.0.1:${port}${target}`, project, 'request.create');
   };
   const publish = async (project: string, n: number): Promise<void> => {
     await events.send(

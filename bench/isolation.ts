@@ -11,8 +11,8 @@
 import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { signToken } from '../lambdas/core/token';
 import { startLocalStack } from '../local/local-stack';
+import { createSubscription, ownerToken } from './bench-context';
 
 const SECONDS = Number(process.env.BENCH_ISOLATION_SECONDS ?? 30);
 const HEALTHY_RATE = 20;
@@ -179,13 +179,7 @@ async function withStack(run: (tools: CaseTools) => Promise<IsolationCase>): Pro
       receipts,
       putAnswered,
       async subscribe(project, target) {
-        const token = signToken({ sub: 'bench', projects: { [project]: 'owner' } }, jwtSecret);
-        const reply = await fetch(`${stack.apiUrl}/${project}/subscriptions`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ event: 'request.create', target: `http://127.0.0.1:${port}${target}` }),
-        });
-        if (reply.status >= 300) throw new Error(`subscribe failed: ${reply.status} ${await reply.text()}`);
+        await createSubscription(stack.apiUrl, ownerToken(project, jwtSecret), `http://127.0.0.1:${port}${target}`, project, 'request.create');
       },
       async publishOne(project, n) {
         const { Entries = [] } = await events.send(new PutEventsCommand({ Entries: [entry(project, n)] }));
