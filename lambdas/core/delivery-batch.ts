@@ -5,9 +5,6 @@ import {
   TRANSITION_METRICS,
   admissionOf,
   contendedWaits,
-  delayUntil,
-  releaseDelays,
-  wakeDecision,
   deadStreakAction,
   held,
   isDue,
@@ -19,7 +16,7 @@ import {
 } from './delivery-admission';
 import { DeliveryHealth, HealthSettings, PostSignal, foldSignals, healthNeedsWrite } from './delivery-health';
 import { ParsedDeliveryMessage, WakeMessage, deliveryMessageSchema, wakeMessageSchema } from './delivery-message';
-import { stringifyJson } from './json-text';
+import { parked, sendWake, toQueued, wakeUp } from './held-release';
 import type { Subscription } from './subscription';
 
 /** A message as the event source hands it over. */
@@ -263,7 +260,17 @@ async function admit(
     // A rate slot reserved before the circuit opened has passed by the time it closes.
     for (const entry of group) entry.job = { ...entry.job, message: { ...entry.job.message, rateSlotAt: undefined } };
     deps.report.metric('DeliveriesHeldByCircuit', group.length);
-    if (admission.reason === 'circuit-open' && (await parked(lane, group, subscription, now + admission.seconds * 1000, now, deps))) {
+    if (
+      admission.reason === 'circuit-open' &&
+      (await parked(
+        lane,
+        group.map((entry) => entry.job.message),
+        subscription,
+        now + admission.seconds * 1000,
+        now,
+        deps,
+      ))
+    ) {
       for (const entry of group) handled.push({ entry, disposition: { kind: 'done' } });
     } else {
       hold(group, () => admission.seconds);
@@ -322,103 +329,6 @@ async function admit(
     admitted = go;
   }
   return admitted;
-}
-
-/**
- * Parks the deliveries an open circuit holds, so a health reset can release them at once and a
- * closing circuit can release them paced (docs/design.md §3.19), and makes sure one wake-up is
- * due at the end of the cool-down. False if they could not be parked: they are then held on the
- * queue as before, delayed to the cool-down's end.
- */
-async function parked(
-  lane: DeliveryLane,
-  group: Entry[],
-  subscription: Subscription,
-  until: number,
-  now: number,
-  deps: DeliveryBatchDeps,
-): Promise<boolean> {
-  const { id_project: projectId, _id: subscriptionId } = subscription;
-  try {
-    await deps.stores.park(
-      projectId,
-      subscriptionId,
-      group.map((entry) => entry.job.message),
-      now,
-    );
-  } catch (error) {
-    deps.report.warn('could not park held deliveries; they wait on the queue instead', { subscriptionId, error: String(error) });
-    return false;
-  }
-  await sendWake(lane, projectId, subscriptionId, undefined, until, deps).catch((error: unknown) =>
-    // The next delivery held, or the circuit closing, schedules it again.
-    deps.report.warn('could not schedule the release of held deliveries', { subscriptionId, error: String(error) }),
-  );
-  return true;
-}
-
-/**
- * Sends the wake-up of a subscription's parked deliveries for `at`, if this caller wins its
- * schedule (`expected`: the wake-up being replaced; undefined when none may be due).
- */
-async function sendWake(
-  lane: DeliveryLane,
-  projectId: string,
-  subscriptionId: string,
-  expected: number | undefined,
-  at: number,
-  deps: DeliveryBatchDeps,
-): Promise<void> {
-  const now = Date.now();
-  if (!(await deps.stores.scheduleWake(projectId, subscriptionId, expected, at, now))) return;
-  const wake: WakeMessage = { wake: 'release-held', projectId, subscriptionId, wakeAt: at };
-  const unsent = await deps.send(lane, [{ body: stringifyJson(wake), delaySeconds: delayUntil(at, now, deps.maxDelaySeconds), groupId: projectId }]);
-  if (unsent.length > 0) {
-    await deps.stores.clearWake(projectId, subscriptionId, at);
-    throw new Error(`wake-up not sent: ${unsent[0]!.reason}`);
-  }
-}
-
-/**
- * A wake-up of parked deliveries: stale ones (the health carries another time) do nothing;
- * otherwise it releases what {@link wakeDecision} says onto the subscription's lane, paced, and
- * schedules the next wake-up while some remain.
- */
-async function wakeUp(
-  wake: WakeMessage,
-  health: DeliveryHealth,
-  subscription: Subscription | undefined,
-  now: number,
-  deps: DeliveryBatchDeps,
-): Promise<void> {
-  if (health.wakeAt !== wake.wakeAt) return;
-  const { projectId, subscriptionId } = wake;
-  const perSecond = Math.min(subscription?.rateLimit ?? Infinity, deps.settings.heldReleasePerSecond);
-  const decision = wakeDecision(health, now, deps.timeoutMs[health.lane] + 5000, { batch: deps.settings.heldReleaseBatch, perSecond });
-  if (decision.kind === 'later') {
-    await sendWake(health.lane, projectId, subscriptionId, wake.wakeAt, decision.at, deps);
-    return;
-  }
-  const { keys, messages, more } = await deps.stores.oldestHeld(projectId, subscriptionId, decision.count);
-  if (messages.length > 0) {
-    const delays = releaseDelays(messages.length, perSecond);
-    const unsent = await deps.send(
-      health.lane,
-      messages.map((message, index) => toQueued(message, delays[index]!, true)),
-    );
-    if (unsent.length > 0) throw new Error(`released deliveries not sent: ${unsent[0]!.reason}`);
-    await deps.stores.removeHeld(projectId, subscriptionId, keys);
-    deps.report.metric('HeldDeliveriesReleased', messages.length);
-  }
-  if (more) {
-    await sendWake(health.lane, projectId, subscriptionId, wake.wakeAt, decision.nextAt, deps);
-    return;
-  }
-  await deps.stores.clearWake(projectId, subscriptionId, wake.wakeAt);
-  // One parked between the read and the clear found a wake-up due and scheduled none.
-  if ((await deps.stores.oldestHeld(projectId, subscriptionId, 1)).keys.length > 0) {
-    await sendWake(health.lane, projectId, subscriptionId, undefined, decision.nextAt, deps);
-  }
 }
 
 /** Folds each subscription's POST outcomes into its health and stores what changed. */
@@ -481,10 +391,6 @@ async function sendOn(handled: Handled[], deps: DeliveryBatchDeps): Promise<Entr
 }
 
 /** A delivery message as sent: the project is its tenant on the (fair) delivery queues. */
-function toQueued(message: ParsedDeliveryMessage, delaySeconds: number, fair: boolean): QueuedMessage {
-  return { body: stringifyJson(message), delaySeconds, groupId: fair ? message.projectId : undefined };
-}
-
 /**
  * Auto-disable: a subscription whose deliveries die `autoDisableAfterDead` times in a row
  * is disabled; a success clears the streak (one write, only when there is a streak).

@@ -1,0 +1,109 @@
+/**
+ * Deliveries held by an open circuit (docs/design.md §3.19): parked in the table, and released,
+ * paced, by a wake-up message scheduled for the end of the cool-down (or at once by a health
+ * reset). Split from `delivery-batch.ts`, which calls these for each batch.
+ */
+import type { DeliveryLane } from './settings';
+import { delayUntil, releaseDelays, wakeDecision } from './delivery-admission';
+import type { DeliveryBatchDeps, QueuedMessage } from './delivery-batch';
+import type { DeliveryHealth } from './delivery-health';
+import type { ParsedDeliveryMessage, WakeMessage } from './delivery-message';
+import { stringifyJson } from './json-text';
+import type { Subscription } from './subscription';
+
+/**
+ * Parks the deliveries an open circuit holds, so a health reset can release them at once and a
+ * closing circuit can release them paced (docs/design.md §3.19), and makes sure one wake-up is
+ * due at the end of the cool-down. False if they could not be parked: they are then held on the
+ * queue as before, delayed to the cool-down's end.
+ */
+export async function parked(
+  lane: DeliveryLane,
+  messages: ParsedDeliveryMessage[],
+  subscription: Subscription,
+  until: number,
+  now: number,
+  deps: DeliveryBatchDeps,
+): Promise<boolean> {
+  const { id_project: projectId, _id: subscriptionId } = subscription;
+  try {
+    await deps.stores.park(projectId, subscriptionId, messages, now);
+  } catch (error) {
+    deps.report.warn('could not park held deliveries; they wait on the queue instead', { subscriptionId, error: String(error) });
+    return false;
+  }
+  await sendWake(lane, projectId, subscriptionId, undefined, until, deps).catch((error: unknown) =>
+    // The next delivery held, or the circuit closing, schedules it again.
+    deps.report.warn('could not schedule the release of held deliveries', { subscriptionId, error: String(error) }),
+  );
+  return true;
+}
+
+/**
+ * Sends the wake-up of a subscription's parked deliveries for `at`, if this caller wins its
+ * schedule (`expected`: the wake-up being replaced; undefined when none may be due).
+ */
+export async function sendWake(
+  lane: DeliveryLane,
+  projectId: string,
+  subscriptionId: string,
+  expected: number | undefined,
+  at: number,
+  deps: DeliveryBatchDeps,
+): Promise<void> {
+  const now = Date.now();
+  if (!(await deps.stores.scheduleWake(projectId, subscriptionId, expected, at, now))) return;
+  const wake: WakeMessage = { wake: 'release-held', projectId, subscriptionId, wakeAt: at };
+  const unsent = await deps.send(lane, [{ body: stringifyJson(wake), delaySeconds: delayUntil(at, now, deps.maxDelaySeconds), groupId: projectId }]);
+  if (unsent.length > 0) {
+    await deps.stores.clearWake(projectId, subscriptionId, at);
+    throw new Error(`wake-up not sent: ${unsent[0]!.reason}`);
+  }
+}
+
+/**
+ * A wake-up of parked deliveries: stale ones (the health carries another time) do nothing;
+ * otherwise it releases what {@link wakeDecision} says onto the subscription's lane, paced, and
+ * schedules the next wake-up while some remain.
+ */
+export async function wakeUp(
+  wake: WakeMessage,
+  health: DeliveryHealth,
+  subscription: Subscription | undefined,
+  now: number,
+  deps: DeliveryBatchDeps,
+): Promise<void> {
+  if (health.wakeAt !== wake.wakeAt) return;
+  const { projectId, subscriptionId } = wake;
+  const perSecond = Math.min(subscription?.rateLimit ?? Infinity, deps.settings.heldReleasePerSecond);
+  const decision = wakeDecision(health, now, deps.timeoutMs[health.lane] + 5000, { batch: deps.settings.heldReleaseBatch, perSecond });
+  if (decision.kind === 'later') {
+    await sendWake(health.lane, projectId, subscriptionId, wake.wakeAt, decision.at, deps);
+    return;
+  }
+  const { keys, messages, more } = await deps.stores.oldestHeld(projectId, subscriptionId, decision.count);
+  if (messages.length > 0) {
+    const delays = releaseDelays(messages.length, perSecond);
+    const unsent = await deps.send(
+      health.lane,
+      messages.map((message, index) => toQueued(message, delays[index]!, true)),
+    );
+    if (unsent.length > 0) throw new Error(`released deliveries not sent: ${unsent[0]!.reason}`);
+    await deps.stores.removeHeld(projectId, subscriptionId, keys);
+    deps.report.metric('HeldDeliveriesReleased', messages.length);
+  }
+  if (more) {
+    await sendWake(health.lane, projectId, subscriptionId, wake.wakeAt, decision.nextAt, deps);
+    return;
+  }
+  await deps.stores.clearWake(projectId, subscriptionId, wake.wakeAt);
+  // One parked between the read and the clear found a wake-up due and scheduled none.
+  if ((await deps.stores.oldestHeld(projectId, subscriptionId, 1)).keys.length > 0) {
+    await sendWake(health.lane, projectId, subscriptionId, undefined, decision.nextAt, deps);
+  }
+}
+
+/** A delivery message as sent to a lane: fair (grouped by project) unless it goes to the DLQ. */
+export function toQueued(message: ParsedDeliveryMessage, delaySeconds: number, fair: boolean): QueuedMessage {
+  return { body: stringifyJson(message), delaySeconds, groupId: fair ? message.projectId : undefined };
+}
