@@ -13,10 +13,9 @@
  */
 import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { startLocalStack } from '../local/local-stack';
 import { createSubscription, ownerToken } from './bench-context';
-import { paced } from './isolation';
+import { Publisher } from './publisher';
 
 const SECONDS = Number(process.env.BENCH_HOSTILE_SECONDS ?? 20);
 const HEALTHY_RATE = 20;
@@ -47,28 +46,27 @@ async function runCase(withHostile: boolean): Promise<HostileCase> {
   const jwtSecret = 'bench-hostile-secret';
   const stack = await startLocalStack({ port: 0, awsPort: 0, jwtSecret });
   const { child, healthyPort, hostilePort, paths, receipts } = await startReceiver();
-  const events = new EventBridgeClient({ endpoint: stack.awsEndpoint });
+  // The healthy project and the hostile ones publish from processes of their own, as separate clients.
+  const [healthy, neighbours] = await Promise.all([Publisher.start(stack.awsEndpoint, stack.busName), Publisher.start(stack.awsEndpoint, stack.busName)]);
   const subscribe = async (project: string, port: number, target: string): Promise<void> => {
     await createSubscription(stack.apiUrl, ownerToken(project, jwtSecret), `http://127.0.0.1:${port}${target}`, project, 'request.create');
-  };
-  const publish = async (project: string, n: number): Promise<void> => {
-    await events.send(
-      new PutEventsCommand({
-        Entries: [{ EventBusName: stack.busName, Source: 'tiledesk', DetailType: 'request.create', Detail: JSON.stringify({ id_project: project, n, sentAt: Date.now() }) }],
-      }),
-    );
   };
   try {
     await subscribe('healthy', healthyPort, '/healthy');
     const only = process.env.BENCH_HOSTILE_PATHS?.split(',').map((entry) => entry.trim()).filter(Boolean);
     const hostile = withHostile ? paths.filter((hostilePath) => !only || only.includes(hostilePath)) : [];
     for (const [index, hostilePath] of hostile.entries()) await subscribe(`hostile-${index}`, hostilePort, hostilePath);
-    const [sent = 0] = await paced(SECONDS * 1000, [
-      { every: 1000 / HEALTHY_RATE, send: (n) => publish('healthy', n) },
-      ...hostile.map((_, index) => ({ every: 1000 / HOSTILE_RATE, send: (n: number) => publish(`hostile-${index}`, n) })),
+    const [[sent = 0]] = await Promise.all([
+      healthy.pace(SECONDS * 1000, [{ project: 'healthy', every: 1000 / HEALTHY_RATE }]),
+      neighbours.pace(
+        SECONDS * 1000,
+        hostile.map((_, index) => ({ project: `hostile-${index}`, every: 1000 / HOSTILE_RATE })),
+      ),
     ]);
     return await summarize(withHostile ? `beside ${hostile.length} hostile receivers` : 'baseline (healthy project alone)', hostile.length, sent, receipts);
   } finally {
+    healthy.stop();
+    neighbours.stop();
     child.kill();
     await stack.stop();
   }

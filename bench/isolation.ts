@@ -10,9 +10,9 @@
  */
 import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { startLocalStack } from '../local/local-stack';
 import { createSubscription, ownerToken } from './bench-context';
+import { Publisher } from './publisher';
 
 const SECONDS = Number(process.env.BENCH_ISOLATION_SECONDS ?? 30);
 const HEALTHY_RATE = 20;
@@ -82,43 +82,37 @@ export function meetsTarget(result: IsolationCase, baseline: IsolationCase): boo
 }
 
 async function steadyCase(mode: 'hang' | 'slow' | 'fail' | undefined): Promise<IsolationCase> {
-  return withStack(async ({ subscribe, publishOne, receipts, putAnswered }) => {
+  return withStack(async ({ subscribe, measured, neighbours, receipts }) => {
     await subscribe('healthy', '/healthy/steady');
     if (mode) await subscribe('bad', `/${mode}`);
-    const sent = await paced(SECONDS * 1000, [
-      { every: 1000 / HEALTHY_RATE, send: (n) => publishOne('healthy', n) },
-      ...(mode ? [{ every: 1000 / BAD_RATE, send: (n: number) => publishOne('bad', n) }] : []),
+    const [[sent = 0]] = await Promise.all([
+      measured.pace(SECONDS * 1000, [{ project: 'healthy', every: 1000 / HEALTHY_RATE }]),
+      mode ? neighbours.pace(SECONDS * 1000, [{ project: 'bad', every: 1000 / BAD_RATE }]) : Promise.resolve([]),
     ]);
-    return summarize(mode ? `beside an endpoint that ${DESCRIPTIONS[mode]}` : 'baseline (no faulty project)', sent[0]!, receipts, putAnswered, '/healthy/steady');
+    return summarize(mode ? `beside an endpoint that ${DESCRIPTIONS[mode]}` : 'baseline (no faulty project)', sent, receipts, measured.answered, '/healthy/steady');
   });
 }
 
 async function burstCase(withBurst: boolean): Promise<IsolationCase> {
-  return withStack(async ({ subscribe, publishOne, publishMany, receipts, putAnswered }) => {
+  return withStack(async ({ subscribe, measured, neighbours, receipts }) => {
     await subscribe('lone', '/healthy/lone');
     if (withBurst) await subscribe('burst', '/healthy/burst');
-    const burst = withBurst ? publishMany('burst', BURST) : Promise.resolve();
-    const sent = await paced(10_000, [{ every: 1000 / LONE_RATE, send: (n) => publishOne('lone', n) }]);
+    const burst = withBurst ? neighbours.many('burst', BURST) : Promise.resolve();
+    const [sent = 0] = await measured.pace(10_000, [{ project: 'lone', every: 1000 / LONE_RATE }]);
     await burst;
-    return summarize(withBurst ? `lone events (2/s) during a ${BURST}-event burst` : 'lone events (2/s) alone', sent[0]!, receipts, putAnswered, '/healthy/lone');
+    return summarize(withBurst ? `lone events (2/s) during a ${BURST}-event burst` : 'lone events (2/s) alone', sent, receipts, measured.answered, '/healthy/lone');
   });
 }
 
 /** The healthy project at 20/s while one project publishes 5,000 events at once to 3 subscribers. */
 async function volumeNeighbourCase(): Promise<IsolationCase> {
-  return withStack(async ({ subscribe, publishOne, publishMany, receipts, putAnswered }) => {
+  return withStack(async ({ subscribe, measured, neighbours, receipts }) => {
     await subscribe('healthy', '/healthy/steady');
     for (let index = 0; index < VOLUME_SUBSCRIBERS; index++) await subscribe('volume', `/healthy/volume-${index}`);
-    const burst = publishMany('volume', VOLUME_BURST);
-    const sent = await paced(SECONDS * 1000, [{ every: 1000 / HEALTHY_RATE, send: (n) => publishOne('healthy', n) }]);
+    const burst = neighbours.many('volume', VOLUME_BURST);
+    const [sent = 0] = await measured.pace(SECONDS * 1000, [{ project: 'healthy', every: 1000 / HEALTHY_RATE }]);
     await burst;
-    return summarize(
-      `beside ${VOLUME_BURST} events at once to ${VOLUME_SUBSCRIBERS} subscribers`,
-      sent[0]!,
-      receipts,
-      putAnswered,
-      '/healthy/steady',
-    );
+    return summarize(`beside ${VOLUME_BURST} events at once to ${VOLUME_SUBSCRIBERS} subscribers`, sent, receipts, measured.answered, '/healthy/steady');
   });
 }
 
@@ -127,21 +121,24 @@ async function volumeNeighbourCase(): Promise<IsolationCase> {
  * each: they must keep up (their backlog when publishing stops stays about one answer's worth).
  */
 async function slowSubscribersCase(): Promise<IsolationCase> {
-  return withStack(async ({ subscribe, publishOne, receipts, putAnswered }) => {
+  return withStack(async ({ subscribe, measured, neighbours, receipts }) => {
     await subscribe('healthy', '/healthy/steady');
     for (let index = 0; index < SLOW_PROJECTS; index++) await subscribe(`slow-${index}`, `/slow/${index}`);
-    const sent = await paced(SLOW_SECONDS * 1000, [
-      { every: 1000 / HEALTHY_RATE, send: (n) => publishOne('healthy', n) },
-      ...Array.from({ length: SLOW_PROJECTS }, (_, index) => ({ every: 1000, send: (n: number) => publishOne(`slow-${index}`, n) })),
+    const [[sent = 0], slowCounts] = await Promise.all([
+      measured.pace(SLOW_SECONDS * 1000, [{ project: 'healthy', every: 1000 / HEALTHY_RATE }]),
+      neighbours.pace(
+        SLOW_SECONDS * 1000,
+        Array.from({ length: SLOW_PROJECTS }, (_, index) => ({ project: `slow-${index}`, every: 1000 })),
+      ),
     ]);
-    const slowSent = sent.slice(1).reduce((sum, count) => sum + count, 0);
+    const slowSent = slowCounts.reduce((sum, count) => sum + count, 0);
     const slowReceived = () => new Set(receipts.filter((receipt) => receipt.path.startsWith('/slow/')).map((receipt) => receipt.id)).size;
     const backlogAtEnd = slowSent - slowReceived();
     const result = await summarize(
       `beside ${SLOW_PROJECTS} subscribers answering in 3 s (1/s each, ${SLOW_SECONDS} s)`,
-      sent[0]!,
+      sent,
       receipts,
-      putAnswered,
+      measured.answered,
       '/healthy/steady',
     );
     const deadline = Date.now() + DRAIN_MS;
@@ -154,11 +151,11 @@ const DESCRIPTIONS = { hang: 'never answers', slow: 'answers after 3 s', fail: '
 
 interface CaseTools {
   subscribe(project: string, path: string): Promise<void>;
-  publishOne(project: string, n: number): Promise<void>;
-  publishMany(project: string, count: number): Promise<void>;
+  /** Publishes the measured project's events, in a process of its own. */
+  measured: Publisher;
+  /** Publishes the neighbours' events, in another: a neighbour's burst does not hold the measured publisher. */
+  neighbours: Publisher;
   receipts: Receipt[];
-  /** When PutEvents answered, by event id (lone events only). */
-  putAnswered: Map<string, number>;
 }
 
 async function withStack(run: (tools: CaseTools) => Promise<IsolationCase>): Promise<IsolationCase> {
@@ -166,55 +163,22 @@ async function withStack(run: (tools: CaseTools) => Promise<IsolationCase>): Pro
   const jwtSecret = 'bench-isolation-secret';
   const stack = await startLocalStack({ port: 0, awsPort: 0, jwtSecret });
   const { child, port, receipts } = await startReceiver();
-  const events = new EventBridgeClient({ endpoint: stack.awsEndpoint });
-  const putAnswered = new Map<string, number>();
-  const entry = (project: string, n: number) => ({
-    EventBusName: stack.busName,
-    Source: 'tiledesk',
-    DetailType: 'request.create',
-    Detail: JSON.stringify({ id_project: project, n, sentAt: Date.now() }),
-  });
+  const [measured, neighbours] = await Promise.all([Publisher.start(stack.awsEndpoint, stack.busName), Publisher.start(stack.awsEndpoint, stack.busName)]);
   try {
     return await run({
       receipts,
-      putAnswered,
+      measured,
+      neighbours,
       async subscribe(project, target) {
         await createSubscription(stack.apiUrl, ownerToken(project, jwtSecret), `http://127.0.0.1:${port}${target}`, project, 'request.create');
       },
-      async publishOne(project, n) {
-        const { Entries = [] } = await events.send(new PutEventsCommand({ Entries: [entry(project, n)] }));
-        if (Entries[0]?.EventId) putAnswered.set(Entries[0].EventId, Date.now());
-      },
-      async publishMany(project, count) {
-        const calls = [];
-        for (let start = 0; start < count; start += 10) {
-          calls.push(events.send(new PutEventsCommand({ Entries: Array.from({ length: 10 }, (_, n) => entry(project, start + n)) })));
-        }
-        await Promise.all(calls);
-      },
     });
   } finally {
+    measured.stop();
+    neighbours.stop();
     child.kill();
     await stack.stop();
   }
-}
-
-/** Calls each sender at its own pace for `durationMs`; returns how many each sent. */
-export async function paced(durationMs: number, senders: { every: number; send: (n: number) => Promise<void> }[]): Promise<number[]> {
-  const started = Date.now();
-  return Promise.all(
-    senders.map(async ({ every, send }) => {
-      const pending: Promise<void>[] = [];
-      let n = 0;
-      for (; started + n * every < started + durationMs; n++) {
-        const wait = started + n * every - Date.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        pending.push(send(n));
-      }
-      await Promise.all(pending);
-      return n;
-    }),
-  );
 }
 
 async function summarize(name: string, sent: number, receipts: Receipt[], putAnswered: Map<string, number>, path: string): Promise<IsolationCase> {

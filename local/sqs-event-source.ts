@@ -89,13 +89,14 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   /** Pollers still taking batches; one that leaves after a scale-down stops counting at once. */
   let active = 0;
   /** What happened since the last scaling tick. */
-  let seen = { messages: 0, emptyReceives: 0, throttles: 0, functionErrors: 0 };
+  let seen = { messages: 0, fullReceives: 0, emptyReceives: 0, throttles: 0, functionErrors: 0 };
 
   const scale = (): void => {
-    const { messages, emptyReceives, throttles, functionErrors } = seen;
-    seen = { messages: 0, emptyReceives: 0, throttles: 0, functionErrors: 0 };
+    const { messages, fullReceives, emptyReceives, throttles, functionErrors } = seen;
+    seen = { messages: 0, fullReceives: 0, emptyReceives: 0, throttles: 0, functionErrors: 0 };
     if (throttles > 0 || functionErrors > 0) target = Math.max(1, Math.floor(target / 2));
-    else if (messages > 0 && emptyReceives === 0) {
+    else if (fullReceives > 0 && emptyReceives === 0) {
+      // Messages remain: a receive got all it asked for, and none found the queue empty.
       target = Math.min(ceiling, target + (limits.scaleUpBatchesPerMinute * SCALING_TICK_MS) / 60_000);
     } else if (messages === 0) target = Math.min(target, floor);
     fill();
@@ -123,6 +124,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
           continue;
         }
         seen.messages += batch.messages.length;
+        if (batch.full) seen.fullReceives++;
         await invokeWhenAllowed(batch);
       } catch (error) {
         if (!running) break;
@@ -133,9 +135,11 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     active--;
   }
 
-  async function receiveBatch(): Promise<{ messages: Message[]; receivedAt: number }> {
+  async function receiveBatch(): Promise<{ messages: Message[]; receivedAt: number; full: boolean }> {
     const receivedAt = Date.now();
     const messages = await receiveMessages(options, options.batchSize, RECEIVE_WAIT_SECONDS, abort.signal);
+    // A receive answered with all it asked for: more may be waiting.
+    const full = messages.length >= Math.min(10, options.batchSize);
     let bytes = payloadBytes(messages);
     const windowEnds = receivedAt + options.maxBatchingWindowSeconds * 1000;
     while (running && messages.length > 0 && messages.length < options.batchSize && bytes < MAX_PAYLOAD_BYTES && Date.now() < windowEnds) {
@@ -144,7 +148,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
       messages.push(...more);
       bytes += payloadBytes(more);
     }
-    return { messages, receivedAt };
+    return { messages, receivedAt, full };
   }
 
   /**

@@ -106,6 +106,39 @@ describe('fair queues (standard queue, MessageGroupId)', () => {
   });
 });
 
+describe('long polling', () => {
+  const longPoll = (queueUrl: string, waitSeconds: number) => {
+    const started = Date.now();
+    return endpoint.sqs
+      .send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds, VisibilityTimeout: 300 }))
+      .then(({ Messages = [] }) => ({ bodies: Messages.map((message) => message.Body), afterMs: Date.now() - started }));
+  };
+
+  test('one arrival answers one waiting receive; the others keep waiting and answer empty at their wait time', async () => {
+    const queue = await endpoint.createQueue('long-poll');
+    const polls = Array.from({ length: 5 }, () => longPoll(queue.url, 2));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await endpoint.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'one' }));
+    const answers = await Promise.all(polls);
+    const withMessage = answers.filter((answer) => answer.bodies.length > 0);
+    expect(withMessage.map((answer) => answer.bodies)).toEqual([['one']]);
+    expect(withMessage[0]!.afterMs).toBeLessThan(1500);
+    // fauxqs alone answers all four at once, empty, when the message arrives.
+    for (const answer of answers.filter((answer) => answer.bodies.length === 0)) expect(answer.afterMs).toBeGreaterThanOrEqual(1900);
+  });
+
+  test('arrivals while receives wait are all delivered, each receive waking the next', async () => {
+    const queue = await endpoint.createQueue('long-poll-many');
+    const polls = Array.from({ length: 3 }, () => longPoll(queue.url, 2));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const body of ['a', 'b', 'c']) await endpoint.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: body }));
+    const answers = await Promise.all(polls);
+    const rest = await receive(queue.url);
+    expect([...answers.flatMap((answer) => answer.bodies), ...rest.map((message) => message.Body)].sort()).toEqual(['a', 'b', 'c']);
+    expect(answers.filter((answer) => answer.bodies.length > 0).every((answer) => answer.afterMs < 1500)).toBe(true);
+  });
+});
+
 describe('message move tasks', () => {
   test('without DestinationArn, a message goes back to its source queue; one sent to the DLQ directly fails the task and stays', async () => {
     const dlq = await endpoint.createQueue('move-dlq');
