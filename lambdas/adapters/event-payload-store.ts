@@ -66,12 +66,18 @@ export class EventPayloadStore {
 
   /** The stored payloads of these events, by `storedEventKey`; an expired one is absent. */
   async get(events: { projectId: string; eventId: string }[]): Promise<Map<string, Record<string, unknown>>> {
-    const keys = new Map(events.map((event) => [storedEventKey(event), storedPayloadKey(event.projectId, event.eventId)]));
-    const items = await batchGetAll(this.client, this.tableName, [...keys.values()], false);
+    // Items come back by their table key; each maps to its event's key without parsing the table key.
+    const eventKeyOf = new Map<string, string>();
+    const tableKeys = events.map((event) => {
+      const tableKey = storedPayloadKey(event.projectId, event.eventId);
+      eventKeyOf.set(String(tableKey[PK]), storedEventKey(event));
+      return tableKey;
+    });
+    const items = await batchGetAll(this.client, this.tableName, tableKeys, false);
     const payloads = new Map<string, Record<string, unknown>>();
     for (const item of items) {
-      if (!(item.payloadGz instanceof Uint8Array)) continue;
-      const key = String(item[PK]).slice('EVENT#'.length);
+      const key = eventKeyOf.get(String(item[PK]));
+      if (key === undefined || !(item.payloadGz instanceof Uint8Array)) continue;
       payloads.set(key, JSON.parse(gunzipSync(item.payloadGz).toString('utf8')) as Record<string, unknown>);
     }
     return payloads;

@@ -130,12 +130,13 @@ export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatc
  * client can publish makes this throw.
  */
 async function withStoredPayloads(deliveries: DeliveryMessage[]): Promise<OutgoingMessage[]> {
+  const keys = deliveries.map(storedEventKey);
   const perEvent = new Map<string, number>();
-  for (const delivery of deliveries) perEvent.set(storedEventKey(delivery), (perEvent.get(storedEventKey(delivery)) ?? 0) + 1);
-  const shared = deliveries.filter((delivery) => perEvent.get(storedEventKey(delivery))! >= 2);
+  for (const key of keys) perEvent.set(key, (perEvent.get(key) ?? 0) + 1);
+  const shared = deliveries.filter((_, index) => perEvent.get(keys[index]!)! >= 2);
   const stored = shared.length > 0 ? await fanOutDeps.storePayloads(shared) : new Set<string>();
-  return deliveries.map((delivery) => ({
-    body: stringifyJson(stored.has(storedEventKey(delivery)) ? { ...delivery, payloadStored: true } : delivery),
+  return deliveries.map((delivery, index) => ({
+    body: stringifyJson(stored.has(keys[index]!) ? { ...delivery, payloadStored: true } : delivery),
     groupId: delivery.projectId,
   }));
 }
