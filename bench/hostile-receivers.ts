@@ -15,6 +15,7 @@ import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { startLocalStack } from '../local/local-stack';
 import { createSubscription, ownerToken } from './bench-context';
+import { cpuPercentSince } from './isolation';
 import { Publisher } from './publisher';
 
 const SECONDS = Number(process.env.BENCH_HOSTILE_SECONDS ?? 20);
@@ -39,6 +40,8 @@ export interface HostileCase {
   p99Ms: number;
   sent: number;
   lost: number;
+  /** CPU of the local stack's process while publishing, % of one core. */
+  stackCpuPercent: number;
 }
 
 async function runCase(withHostile: boolean): Promise<HostileCase> {
@@ -56,6 +59,8 @@ async function runCase(withHostile: boolean): Promise<HostileCase> {
     const only = process.env.BENCH_HOSTILE_PATHS?.split(',').map((entry) => entry.trim()).filter(Boolean);
     const hostile = withHostile ? paths.filter((hostilePath) => !only || only.includes(hostilePath)) : [];
     for (const [index, hostilePath] of hostile.entries()) await subscribe(`hostile-${index}`, hostilePort, hostilePath);
+    const cpuBefore = process.cpuUsage();
+    const startedAt = Date.now();
     const [[sent = 0]] = await Promise.all([
       healthy.pace(SECONDS * 1000, [{ project: 'healthy', every: 1000 / HEALTHY_RATE }]),
       neighbours.pace(
@@ -63,7 +68,9 @@ async function runCase(withHostile: boolean): Promise<HostileCase> {
         hostile.map((_, index) => ({ project: `hostile-${index}`, every: 1000 / HOSTILE_RATE })),
       ),
     ]);
-    return await summarize(withHostile ? `beside ${hostile.length} hostile receivers` : 'baseline (healthy project alone)', hostile.length, sent, receipts);
+    const stackCpuPercent = cpuPercentSince(cpuBefore, startedAt);
+    const result = await summarize(withHostile ? `beside ${hostile.length} hostile receivers` : 'baseline (healthy project alone)', hostile.length, sent, receipts);
+    return { ...result, stackCpuPercent };
   } finally {
     healthy.stop();
     neighbours.stop();
@@ -72,7 +79,7 @@ async function runCase(withHostile: boolean): Promise<HostileCase> {
   }
 }
 
-async function summarize(name: string, hostileReceivers: number, sent: number, receipts: Receipt[]): Promise<HostileCase> {
+async function summarize(name: string, hostileReceivers: number, sent: number, receipts: Receipt[]): Promise<Omit<HostileCase, 'stackCpuPercent'>> {
   const deadline = Date.now() + DRAIN_MS;
   const unique = () => new Map(receipts.map((receipt) => [receipt.id, receipt]));
   while (unique().size < sent && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
@@ -119,10 +126,14 @@ function print([baseline, hostile]: HostileCase[]): boolean {
   const ratio = hostile.p95Ms / baseline.p95Ms;
   const pass = hostile.lost === 0 && ratio <= TARGET_RATIO;
   console.log(`\nhealthy project (${HEALTHY_RATE} events/s, ${SECONDS} s) publish → receipt`);
-  console.log('case'.padEnd(40), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'p99 ms'.padStart(8), 'sent'.padStart(6), 'lost'.padStart(6));
+  console.log('case'.padEnd(40), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'p99 ms'.padStart(8), 'sent'.padStart(6), 'lost'.padStart(6), 'CPU %'.padStart(6));
   for (const result of [baseline, hostile]) {
-    console.log(result.name.padEnd(40), ...[result.p50Ms, result.p95Ms, result.p99Ms, result.sent, result.lost].map((value, i) => String(value).padStart(i < 3 ? 8 : 6)));
+    console.log(
+      result.name.padEnd(40),
+      ...[result.p50Ms, result.p95Ms, result.p99Ms, result.sent, result.lost, result.stackCpuPercent].map((value, i) => String(value).padStart(i < 3 ? 8 : 6)),
+    );
   }
+  console.log('CPU %: the local stack’s one process while publishing, % of a core (near 100: its shared event loop is the bottleneck)');
   console.log(`p95 ratio ${ratio.toFixed(2)} (target ≤ ${TARGET_RATIO}, nothing lost): ${pass ? 'PASS' : 'MISS'}`);
   console.log(JSON.stringify({ baseline, hostile, p95Ratio: Number(ratio.toFixed(2)), pass }));
   return pass;

@@ -6,7 +6,10 @@
  * project beside a volume neighbour (5,000 events at once to 3 subscribers) and beside 30 slow
  * subscribers of 30 projects (answering in 3 s, 1 event/s each, for 2 minutes). Each case
  * runs on a fresh local stack and reports the healthy project's publish → receipt p50/p99 and
- * the events it lost, beside the no-fault baseline of the same run.
+ * the events it lost, beside the no-fault baseline of the same run, and the CPU the local stack's
+ * one process used meanwhile (% of a core: near 100 its shared event loop is the bottleneck,
+ * which on AWS, where each invocation has its own CPU, it would not be). The measured project and
+ * its neighbours publish from processes of their own (bench/publisher.ts), as separate clients.
  */
 import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -44,6 +47,8 @@ export interface IsolationCase {
   /** The slow subscribers' case: events of theirs not yet delivered when publishing stopped, and never. */
   slowBacklogAtEnd?: number;
   slowLost?: number;
+  /** CPU of the local stack's process while the case ran, % of one core: near 100 the shared event loop is the bottleneck. */
+  stackCpuPercent?: number;
 }
 
 const CASES: (() => Promise<IsolationCase>)[] = [
@@ -164,8 +169,10 @@ async function withStack(run: (tools: CaseTools) => Promise<IsolationCase>): Pro
   const stack = await startLocalStack({ port: 0, awsPort: 0, jwtSecret });
   const { child, port, receipts } = await startReceiver();
   const [measured, neighbours] = await Promise.all([Publisher.start(stack.awsEndpoint, stack.busName), Publisher.start(stack.awsEndpoint, stack.busName)]);
+  const cpuBefore = process.cpuUsage();
+  const startedAt = Date.now();
   try {
-    return await run({
+    const result = await run({
       receipts,
       measured,
       neighbours,
@@ -173,12 +180,19 @@ async function withStack(run: (tools: CaseTools) => Promise<IsolationCase>): Pro
         await createSubscription(stack.apiUrl, ownerToken(project, jwtSecret), `http://127.0.0.1:${port}${target}`, project, 'request.create');
       },
     });
+    return { ...result, stackCpuPercent: cpuPercentSince(cpuBefore, startedAt) };
   } finally {
     measured.stop();
     neighbours.stop();
     child.kill();
     await stack.stop();
   }
+}
+
+/** This process's CPU since `before`, as a percentage of one core. */
+export function cpuPercentSince(before: NodeJS.CpuUsage, startedAt: number): number {
+  const { user, system } = process.cpuUsage(before);
+  return Math.round((user + system) / 10 / Math.max(1, Date.now() - startedAt));
 }
 
 async function summarize(name: string, sent: number, receipts: Receipt[], putAnswered: Map<string, number>, path: string): Promise<IsolationCase> {
@@ -218,7 +232,7 @@ async function startReceiver(): Promise<{ child: ChildProcess; port: number; rec
 export function printIsolation(results: IsolationCase[]): boolean {
   const [steadyBaseline, , , , burstBaseline] = results;
   console.log('\nisolation (deployed defaults; healthy project publish → receipt)');
-  console.log('case'.padEnd(58), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'p99 after PutEvents'.padStart(20), 'lost'.padStart(6), '  target');
+  console.log('case'.padEnd(58), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'p99 after PutEvents'.padStart(20), 'lost'.padStart(6), 'CPU %'.padStart(6), '  target');
   let ok = true;
   for (const [index, result] of results.entries()) {
     const baseline = index === 4 || index === 5 ? burstBaseline! : steadyBaseline!;
@@ -233,6 +247,7 @@ export function printIsolation(results: IsolationCase[]): boolean {
       String(result.p99Ms).padStart(8),
       String(result.p99AfterPutMs).padStart(20),
       String(result.lost).padStart(6),
+      String(result.stackCpuPercent ?? '').padStart(6),
       ' ',
       target,
       result.slowLost === undefined ? '' : `; slow subscribers: ${result.slowBacklogAtEnd} behind when publishing stopped, ${result.slowLost} lost`,

@@ -1,13 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type * as S3Sdk from '@aws-sdk/client-s3';
 import { ClaimCheck, checkClaimCheckBinding, claimCheckPrefixOf, readClaimCheck } from '../core/claim-check';
 import { traced } from './observability';
 
 /**
- * S3 client, once per container. Locally `AWS_ENDPOINT_URL` points it at the local AWS
- * endpoint; its address is an IP, for which the SDK addresses buckets path-style by itself.
+ * S3 client, once per container, loaded at the first claim check: only payloads over
+ * EventBridge's limit have one, so the delivery and ingest functions' cold starts do not load
+ * the S3 SDK (30-40 ms of the delivery bundles' load here, BENCHMARKS.md). Locally `AWS_ENDPOINT_URL` points
+ * it at the local AWS endpoint; its address is an IP, for which the SDK addresses buckets
+ * path-style by itself.
  */
-const s3 = traced(new S3Client({}));
+let loadingS3: Promise<{ sdk: typeof S3Sdk; s3: S3Sdk.S3Client }> | undefined;
+const s3Sdk = () => (loadingS3 ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, s3: traced(new sdk.S3Client({})) })));
 
 /**
  * The deployment's claim-check bucket: the only one a claim check may name. Read from the
@@ -30,7 +34,8 @@ export function createClaimCheckStore(bucket: string): ClaimCheckStore {
     async put(payloadJson, projectId) {
       // The project's prefix binds the object to it; a date keeps listings readable; the random part makes every key new.
       const key = `${claimCheckPrefixOf(projectId)}${new Date().toISOString().slice(0, 10)}/${randomUUID()}.json`;
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: payloadJson, ContentType: 'application/json' }));
+      const { sdk, s3 } = await s3Sdk();
+      await s3.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: payloadJson, ContentType: 'application/json' }));
       return { bucket, key, bytes: Buffer.byteLength(payloadJson) };
     },
     get: readPayload,
@@ -38,7 +43,8 @@ export function createClaimCheckStore(bucket: string): ClaimCheckStore {
 }
 
 async function readPayload({ bucket, key }: ClaimCheck): Promise<string> {
-  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const { sdk, s3 } = await s3Sdk();
+  const object = await s3.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
   if (!object.Body) throw new Error(`claim check s3://${bucket}/${key} has no body`);
   return object.Body.transformToString('utf8');
 }

@@ -66,14 +66,16 @@ export class EventPayloadStore {
 
   /** The stored payloads of these events, by `storedEventKey`; an expired one is absent. */
   async get(events: { projectId: string; eventId: string }[]): Promise<Map<string, Record<string, unknown>>> {
-    // Items come back by their table key; each maps to its event's key without parsing the table key.
+    // Each event once (BatchGetItem refuses duplicate keys); items come back by their table key,
+    // mapped to their event's key without parsing it.
+    const tableKeys = new Map<string, Record<string, string>>();
     const eventKeyOf = new Map<string, string>();
-    const tableKeys = events.map((event) => {
+    for (const event of events) {
       const tableKey = storedPayloadKey(event.projectId, event.eventId);
+      tableKeys.set(String(tableKey[PK]), tableKey);
       eventKeyOf.set(String(tableKey[PK]), storedEventKey(event));
-      return tableKey;
-    });
-    const items = await batchGetAll(this.client, this.tableName, tableKeys, false);
+    }
+    const items = await batchGetAll(this.client, this.tableName, [...tableKeys.values()], false);
     const payloads = new Map<string, Record<string, unknown>>();
     for (const item of items) {
       const key = eventKeyOf.get(String(item[PK]));
