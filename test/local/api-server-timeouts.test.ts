@@ -1,0 +1,53 @@
+// The local HTTP API stops waiting as API Gateway does: a function past its own timeout is a
+// Lambda error (500); an integration past its timeout, shorter than the function's, is 503.
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { ApiServer, LocalRoute, startApiServer } from '../../local/api-server';
+
+const hang = () => new Promise<APIGatewayProxyStructuredResultV2>(() => undefined);
+const quick = async (): Promise<APIGatewayProxyStructuredResultV2> => ({ statusCode: 200, body: 'ok' });
+
+let api: ApiServer;
+beforeAll(async () => {
+  const route = (routeKey: string, handler: LocalRoute['handler'], timeoutSeconds: number, integrationTimeoutMs?: number): LocalRoute => ({
+    routeKey,
+    functionName: routeKey,
+    handler,
+    timeoutSeconds,
+    integrationTimeoutMs,
+  });
+  api = await startApiServer({
+    port: 0,
+    routes: [
+      route('GET /function-times-out', hang as LocalRoute['handler'], 1),
+      route('GET /integration-times-out', hang as LocalRoute['handler'], 3, 500),
+      route('GET /quick', quick as LocalRoute['handler'], 1, 500),
+    ],
+  });
+});
+afterAll(() => api.stop());
+
+async function timed(path: string): Promise<{ status: number; body: unknown; ms: number }> {
+  const started = Date.now();
+  const reply = await fetch(`${api.url}${path}`);
+  return { status: reply.status, body: await reply.json().catch(() => undefined), ms: Date.now() - started };
+}
+
+test('a function that runs past its timeout answers 500, at its timeout', async () => {
+  const reply = await timed('/function-times-out');
+  expect(reply.status).toBe(500);
+  expect(reply.body).toEqual({ message: 'Internal Server Error' });
+  expect(reply.ms).toBeGreaterThanOrEqual(950);
+});
+
+test('an integration timeout shorter than the function’s answers 503, at the integration timeout', async () => {
+  const reply = await timed('/integration-times-out');
+  expect(reply.status).toBe(503);
+  expect(reply.body).toEqual({ message: 'Service Unavailable' });
+  expect(reply.ms).toBeGreaterThanOrEqual(450);
+  expect(reply.ms).toBeLessThan(2500);
+});
+
+test('a function that answers in time is passed through', async () => {
+  const reply = await timed('/quick');
+  expect(reply.status).toBe(200);
+});
