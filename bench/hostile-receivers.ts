@@ -15,7 +15,7 @@ import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { startLocalStack } from '../local/local-stack';
 import { createSubscription, ownerToken } from './bench-context';
-import { cpuPercentSince } from './isolation';
+import { cpuPercentSince } from './process-cpu';
 import { Publisher } from './publisher';
 
 const SECONDS = Number(process.env.BENCH_HOSTILE_SECONDS ?? 20);

@@ -15,6 +15,7 @@ import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { startLocalStack } from '../local/local-stack';
 import { createSubscription, ownerToken } from './bench-context';
+import { cpuPercentSince } from './process-cpu';
 import { Publisher } from './publisher';
 
 const SECONDS = Number(process.env.BENCH_ISOLATION_SECONDS ?? 30);
@@ -187,12 +188,6 @@ async function withStack(run: (tools: CaseTools) => Promise<IsolationCase>): Pro
     child.kill();
     await stack.stop();
   }
-}
-
-/** This process's CPU since `before`, as a percentage of one core. */
-export function cpuPercentSince(before: NodeJS.CpuUsage, startedAt: number): number {
-  const { user, system } = process.cpuUsage(before);
-  return Math.round((user + system) / 10 / Math.max(1, Date.now() - startedAt));
 }
 
 async function summarize(name: string, sent: number, receipts: Receipt[], putAnswered: Map<string, number>, path: string): Promise<IsolationCase> {

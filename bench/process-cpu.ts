@@ -35,3 +35,9 @@ export function clockTicksPerSecond(): number {
   return ticksPerSecond;
 }
 
+
+/** This process's CPU since `before`, as a percentage of one core. */
+export function cpuPercentSince(before: NodeJS.CpuUsage, startedAt: number): number {
+  const { user, system } = process.cpuUsage(before);
+  return Math.round((user + system) / 10 / Math.max(1, Date.now() - startedAt));
+}
