@@ -35,7 +35,6 @@ export function clockTicksPerSecond(): number {
   return ticksPerSecond;
 }
 
-
 /** This process's CPU since `before`, as a percentage of one core. */
 export function cpuPercentSince(before: NodeJS.CpuUsage, startedAt: number): number {
   const { user, system } = process.cpuUsage(before);
