@@ -91,7 +91,6 @@ export async function publishMany(events: EventBridgeClient, count: number, inFl
   );
 }
 
-/** Creates a subscription through the API; returns its id. */
 /** Subscribes `target` to `event` in `project` (the token must own it); returns the subscription id. */
 export async function createSubscription(apiUrl: string, token: string, target: string, project: string = PROJECT, event: string = TOPIC): Promise<string> {
   const response = await fetch(`${apiUrl}/${project}/subscriptions`, {
@@ -105,7 +104,6 @@ export async function createSubscription(apiUrl: string, token: string, target: 
 
 /** A platform token owning one project, signed with the local stack's secret. */
 export const ownerToken = (project: string, jwtSecret: string): string => signToken({ sub: 'bench', projects: { [project]: 'owner' } }, jwtSecret);
-
 
 export function startReceiver(): Promise<{ child: ChildProcess; port: number; receipts: Receipt[] }> {
   const receipts: Receipt[] = [];

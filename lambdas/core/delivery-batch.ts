@@ -390,7 +390,6 @@ async function sendOn(handled: Handled[], deps: DeliveryBatchDeps): Promise<Entr
   return failed;
 }
 
-/** A delivery message as sent: the project is its tenant on the (fair) delivery queues. */
 /**
  * Auto-disable: a subscription whose deliveries die `autoDisableAfterDead` times in a row
  * is disabled; a success clears the streak (one write, only when there is a streak).
