@@ -18,6 +18,7 @@ import { LambdaThrottledError, SqsEventSource } from './sqs-event-source';
 import { DELIVERY } from '../lambdas/core/settings';
 import { startEmulatorProcess } from './emulator-process';
 import { asFunction } from './iam/function-credentials';
+import { startFunctionThread } from './runtime/function-thread';
 import { localPermissions } from './iam/local-permissions';
 import { resolveValue } from './template/intrinsics';
 import { FunctionModel, StackModel, TemplateModelError, readStackModel } from './template/stack-model';
@@ -90,6 +91,14 @@ export interface LocalStackOptions {
    * concurrency, an event source's most batches). @default 0.1
    */
   lambdaConcurrencyScale?: number;
+  /**
+   * Run the SQS-driven functions (fan-out, both delivery lanes) in a worker thread of their own,
+   * as Lambda gives each invocation a CPU of its own, rather than on the event loop of the local
+   * endpoint, the API and the pollers. Tests that swap a handler's dependencies in their own
+   * process (`deliveryDeps`, `fanOutDeps`) or spy on its console or DNS turn it off.
+   * @default true
+   */
+  functionThread?: boolean;
   /** Receives errors of the in-process event sources. */
   onError?: (error: unknown) => void;
   /** Told when an event source lets a batch go because its function stayed throttled. */
@@ -234,10 +243,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const handlers = new Map<string, unknown>();
     // The meter prices each invocation's time by the function's local name (`delivery`, `fan-out`, …).
     const localNameOf = new Map(Object.entries(localFunctionIds(template)).map(([name, id]) => [id, name]));
+    const threaded = new Set(options.functionThread === false ? [] : model.eventSources.map((mapping) => mapping.functionId));
+    // The thread loads its handlers while this one loads the others (the API's).
+    const starting = threaded.size > 0 ? startFunctionThread(model.functions.filter((fn) => threaded.has(fn.logicalId))) : undefined;
+    // Handled here too, so that a failure while the API's handlers load leaves no unhandled rejection.
+    starting?.catch(() => undefined);
+    cleanups.push(async () => (await starting?.catch(() => undefined))?.stop());
+    const own = new Map<string, unknown>();
+    for (const fn of model.functions) if (!threaded.has(fn.logicalId)) own.set(fn.logicalId, await loadHandler(fn));
+    const thread = await starting;
     for (const fn of model.functions) {
-      const loaded = (await loadHandler(fn)) as (...args: unknown[]) => unknown;
+      const loaded = (thread?.handlers.get(fn.logicalId) ?? own.get(fn.logicalId)) as (...args: unknown[]) => unknown;
       const handler = options.meter ? options.meter.timed(localNameOf.get(fn.logicalId) ?? fn.logicalId, loaded) : loaded;
-      handlers.set(fn.logicalId, asFunction(fn.logicalId, handler));
+      // A threaded function's AWS calls carry its logical id from its own thread.
+      handlers.set(fn.logicalId, threaded.has(fn.logicalId) ? handler : asFunction(fn.logicalId, handler));
     }
 
     const api: ApiServer = await startApiServer({

@@ -62,7 +62,7 @@ export function sharedEnvironment(
 }
 
 /** A function's handler: the export its template metadata names, from the handler module itself. */
-export async function loadHandler<Handler>(fn: FunctionModel): Promise<Handler> {
+export async function loadHandler<Handler>(fn: Pick<FunctionModel, 'logicalId' | 'entry' | 'exportName'>): Promise<Handler> {
   const module = (await import(path.join(ROOT, fn.entry))) as Record<string, unknown>;
   const handler = module[fn.exportName];
   if (typeof handler !== 'function') throw new TemplateModelError(`${fn.entry} has no function export ${fn.exportName} (function ${fn.logicalId})`);

@@ -13,6 +13,8 @@ let deliveryDeps: (typeof import('../../lambdas/handlers/delivery'))['deliveryDe
 
 beforeAll(async () => {
   t = await startTestStack({
+    // The test swaps deliveryDeps in this process: the functions run here too.
+    functionThread: false,
     retrySchedule: [1, 1, 1],
     deliveryVisibilityTimeoutSeconds: 8,
     // Lambda requires the queue's visibility timeout ≥ the function timeout: both are shortened.

@@ -13,7 +13,7 @@ let deliveryDeps: typeof import('../../lambdas/handlers/delivery').deliveryDeps;
 let fanOutDeps: typeof import('../../lambdas/handlers/fan-out').fanOutDeps;
 
 beforeAll(async () => {
-  t = await startTestStack({ retrySchedule: [1], deliveryTimeoutMs: 1000 });
+  t = await startTestStack({ retrySchedule: [1], deliveryTimeoutMs: 1000, functionThread: false });
   hook = await startReceiver();
   // The very module instances the local stack runs (same jest module registry).
   ({ deliveryDeps } = await import('../../lambdas/handlers/delivery'));

@@ -79,7 +79,7 @@ function rememberToken(token: string): string {
 beforeAll(async () => {
   process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
   startCapture();
-  t = await startTestStack({ retrySchedule: [1], deliveryTimeoutMs: 1000 });
+  t = await startTestStack({ retrySchedule: [1], deliveryTimeoutMs: 1000, functionThread: false });
 });
 
 afterAll(async () => {

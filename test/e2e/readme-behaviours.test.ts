@@ -36,7 +36,7 @@ beforeAll(async () => {
     hostname === REBINDING_HOST
       ? Promise.resolve([{ address: '127.0.0.1', family: 4 }])
       : (realPromiseLookup as (...args: unknown[]) => Promise<unknown>)(hostname, options)) as unknown as typeof dns.promises.lookup);
-  t = await startTestStack({ retrySchedule: [1], deliveryTimeoutMs: 1000, autoDisableAfterDead: AUTO_DISABLE_AFTER_DEAD });
+  t = await startTestStack({ retrySchedule: [1], deliveryTimeoutMs: 1000, autoDisableAfterDead: AUTO_DISABLE_AFTER_DEAD, functionThread: false });
 });
 afterAll(async () => {
   await Promise.all(receivers.map((receiver) => receiver.close()));

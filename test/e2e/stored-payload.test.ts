@@ -16,7 +16,7 @@ let table: DynamoDBDocumentClient;
 let fanOutDeps: typeof import('../../lambdas/handlers/fan-out').fanOutDeps;
 
 beforeAll(async () => {
-  t = await startTestStack({ retrySchedule: [1] });
+  t = await startTestStack({ retrySchedule: [1], functionThread: false });
   // Fails the first POST of each webhook id whose payload asks for it, so one delivery is retried.
   const failedOnce = new Set<string>();
   hook = await startReceiver((_, request) => {

@@ -107,6 +107,8 @@ async function main(): Promise<void> {
     autoDisableAfterDead: 1_000_000,
     deliveryConcurrency: 8,
     fanOutConcurrency: 2,
+    // The run swaps fanOutDeps and deliveryDeps in this process: the functions run here too.
+    functionThread: false,
     onError: (error) => {
       if (!(error instanceof InjectedFailure)) unexpectedErrors.push(String(error));
     },
