@@ -7,11 +7,19 @@ import { SubscriptionKey, subscriptionKeys } from './subscription-store';
 
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 
+const HEALTH_PREFIX = 'HEALTH#';
+
 /** The health item of a subscription: beside it in the project's partition, its own item. */
-const healthKey = (projectId: string, subscriptionId: string): Record<string, string> => ({
+export const healthKey = (projectId: string, subscriptionId: string): Record<string, string> => ({
   [PK]: subscriptionKeys.project(projectId),
-  [SK]: `HEALTH#${subscriptionId}`,
+  [SK]: `${HEALTH_PREFIX}${subscriptionId}`,
 });
+
+/** The subscription id of a health item, or undefined for any other item. */
+export const healthItemSubscriptionId = (item: Record<string, unknown>): string | undefined => {
+  const sortKey = String(item[SK]);
+  return sortKey.startsWith(HEALTH_PREFIX) ? sortKey.slice(HEALTH_PREFIX.length) : undefined;
+};
 
 /** The health attributes written by `save` (the rate clock has its own conditional writes). */
 const HEALTH_FIELDS = [
@@ -49,8 +57,7 @@ export class DeliveryHealthStore {
       unique.map((key) => healthKey(key.projectId, key.subscriptionId)),
       true,
     );
-    const found = new Map(items.map((item) => [String(item[SK]).slice('HEALTH#'.length), fromItem(item)]));
-    return new Map(unique.map((key) => [key.subscriptionId, found.get(key.subscriptionId) ?? { ...HEALTHY }]));
+    return healthsOf(unique, items);
   }
 
   async get(projectId: string, subscriptionId: string): Promise<DeliveryHealth> {
@@ -187,6 +194,16 @@ export class DeliveryHealthStore {
 /** Health items expire a while after their last change: a quiet subscription is healthy again. */
 const HEALTH_TTL_SECONDS = 30 * 86_400;
 const ttlOf = (now: number): number => Math.floor(now / 1000) + HEALTH_TTL_SECONDS;
+
+/** The health of each of `keys` among `items` (healthy when it has no item). */
+export function healthsOf(keys: SubscriptionKey[], items: Record<string, unknown>[]): Map<string, DeliveryHealth> {
+  const found = new Map<string, DeliveryHealth>();
+  for (const item of items) {
+    const subscriptionId = healthItemSubscriptionId(item);
+    if (subscriptionId !== undefined) found.set(subscriptionId, fromItem(item));
+  }
+  return new Map(keys.map((key) => [key.subscriptionId, found.get(key.subscriptionId) ?? { ...HEALTHY }]));
+}
 
 function fromItem(item: Record<string, unknown>): DeliveryHealth {
   const health: DeliveryHealth = { ...HEALTHY, version: Number(item.version ?? 0) };

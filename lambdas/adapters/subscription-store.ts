@@ -10,7 +10,7 @@ import { DELIVERY, TABLE_KEYS } from '../core/settings';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { ConflictError, DuplicateSubscriptionError } from '../core/errors';
 import { Subscription } from '../core/subscription';
-import { batchGetAll, dynamoDocumentClient, queryAll } from './aws-clients';
+import { dynamoDocumentClient, queryAll } from './aws-clients';
 
 const { partitionKey: PK, sortKey: SK, topicIndex } = TABLE_KEYS;
 
@@ -110,7 +110,7 @@ export class SubscriptionStore {
       ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
       ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':prefix': 'SUB#' },
     });
-    return items.map(fromItem).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return items.map(subscriptionFromItem).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   /** One subscription, only if it belongs to this project. */
@@ -122,19 +122,7 @@ export class SubscriptionStore {
         ConsistentRead: true,
       }),
     );
-    return Item ? fromItem(Item) : undefined;
-  }
-
-  /** Several subscriptions at once (the delivery batch); missing ones are left out. */
-  async getMany(keys: SubscriptionKey[]): Promise<Map<string, Subscription>> {
-    const unique = [...new Map(keys.map((key) => [`${key.projectId}/${key.subscriptionId}`, key])).values()];
-    const items = await batchGetAll(
-      this.client,
-      this.tableName,
-      unique.map(({ projectId, subscriptionId }) => this.key(projectId, subscriptionId)),
-      true,
-    );
-    return new Map(items.map((item) => fromItem(item)).map((subscription) => [subscription._id, subscription]));
+    return Item ? subscriptionFromItem(Item) : undefined;
   }
 
   /**
@@ -187,7 +175,7 @@ export class SubscriptionStore {
       new DeleteCommand({ TableName: this.tableName, Key: this.key(projectId, subscriptionId), ReturnValues: 'ALL_OLD' }),
     );
     if (!Attributes) return undefined;
-    const deleted = fromItem(Attributes);
+    const deleted = subscriptionFromItem(Attributes);
     // Its logs outlive it (until their TTL); the marker keeps them in the project's history as long.
     await this.client.send(
       new PutCommand({
@@ -205,7 +193,7 @@ export class SubscriptionStore {
   }
 
   private key(projectId: string, subscriptionId: string): Record<string, string> {
-    return { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.subscription(subscriptionId) };
+    return subscriptionItemKey(projectId, subscriptionId);
   }
 
   /**
@@ -399,7 +387,13 @@ export class SubscriptionStore {
 
 const STORE_ONLY_ATTRIBUTES = new Set<string>([PK, SK, topicIndex.partitionKey, topicIndex.sortKey]);
 
-function fromItem(item: Record<string, unknown>): Subscription {
+/** The table key of a subscription's item. */
+export function subscriptionItemKey(projectId: string, subscriptionId: string): Record<string, string> {
+  return { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.subscription(subscriptionId) };
+}
+
+/** A subscription as stored, without the table's own key attributes. */
+export function subscriptionFromItem(item: Record<string, unknown>): Subscription {
   return Object.fromEntries(
     Object.entries(item).filter(([name]) => !STORE_ONLY_ATTRIBUTES.has(name)),
   ) as unknown as Subscription;

@@ -54,10 +54,16 @@ export interface DeliveryReport {
   error(message: string, fields: Record<string, unknown>): void;
 }
 
+/** The subscriptions of a batch (missing ones left out) and their health, by subscription id. */
+export interface DeliveryState {
+  subscriptions: Map<string, Subscription>;
+  healths: Map<string, DeliveryHealth>;
+}
+
 /** The stored state delivery reads and changes. */
 export interface DeliveryStores {
-  getSubscriptions(keys: SubscriptionRef[]): Promise<Map<string, Subscription>>;
-  getHealths(keys: SubscriptionRef[]): Promise<Map<string, DeliveryHealth>>;
+  /** Each subscription and its health (healthy when never written), read together. */
+  getState(keys: SubscriptionRef[]): Promise<DeliveryState>;
   getHealth(projectId: string, subscriptionId: string): Promise<DeliveryHealth>;
   /** Writes `after` unless the health changed since `before` was read (false then). */
   saveHealth(projectId: string, subscriptionId: string, before: DeliveryHealth, after: DeliveryHealth): Promise<boolean>;
@@ -163,7 +169,7 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
     ...due.map(({ job }) => ({ projectId: job.message.projectId, subscriptionId: job.message.subscriptionId })),
     ...wakes.map(({ wake }) => ({ projectId: wake.projectId, subscriptionId: wake.subscriptionId })),
   ];
-  const [found, healths] = await Promise.all([deps.stores.getSubscriptions(keys), deps.stores.getHealths(keys)]);
+  const { subscriptions: found, healths } = await deps.stores.getState(keys);
   const postable: Entry[] = [];
   for (const [subscriptionId, group] of groupBy(due, (entry) => entry.job.message.subscriptionId)) {
     postable.push(...(await admit(lane, group, found.get(subscriptionId), healths.get(subscriptionId)!, now, handled, deps)));

@@ -7,6 +7,7 @@ import { AttemptLogStore } from '../adapters/attempt-log-store';
 import { resolveClaimCheckedPayload } from '../adapters/claim-check-store';
 import { readConfig, secondsList } from '../adapters/config';
 import { DeliveryHealthStore } from '../adapters/delivery-health-store';
+import { readDeliveryState } from '../adapters/delivery-state-store';
 import { HeldDeliveryStore } from '../adapters/held-delivery-store';
 import { instrument, logger, metrics } from '../adapters/observability';
 import { changeVisibility, trySendMessages } from '../adapters/sqs-queue';
@@ -69,8 +70,7 @@ export const deliveryDeps: DeliveryBatchDeps = {
   origin: config.WEBHOOK_ORIGIN,
   resolvePayload: resolveClaimCheckedPayload,
   stores: {
-    getSubscriptions: (keys) => subscriptions.getMany(keys),
-    getHealths: (keys) => healthStore.getMany(keys),
+    getState: (keys) => readDeliveryState(config.TABLE_NAME, keys),
     getHealth: (projectId, subscriptionId) => healthStore.get(projectId, subscriptionId),
     saveHealth: (projectId, subscriptionId, before, after) => healthStore.save(projectId, subscriptionId, before, after),
     claimProbe: (projectId, subscriptionId, now, until) => healthStore.claimProbe(projectId, subscriptionId, now, until),

@@ -34,8 +34,10 @@ function world(health: DeliveryHealth, sub: Subscription = subscription) {
     maxDelaySeconds: 900,
     origin: 'https://example.com',
     stores: {
-      getSubscriptions: async () => new Map([[sub._id, sub]]),
-      getHealths: async (keys) => new Map(keys.map((key) => [key.subscriptionId, { ...state.health }])),
+      getState: async (keys) => ({
+        subscriptions: new Map([[sub._id, sub]]),
+        healths: new Map(keys.map((key) => [key.subscriptionId, { ...state.health }])),
+      }),
       getHealth: async () => ({ ...state.health }),
       saveHealth: async (_p, _s, _before, after) => {
         state.health = { ...after, version: after.version + 1 };
