@@ -1,4 +1,4 @@
-import { DeleteMessageBatchCommand, Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, GetQueueAttributesCommand, Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { localLambdaContext } from './lambda-context';
 import { LambdaConcurrency, LocalLambdaLimits, localLambdaLimits } from './lambda-concurrency';
@@ -88,18 +88,47 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   const pollers = new Set<Promise<void>>();
   /** Pollers still taking batches; one that leaves after a scale-down stops counting at once. */
   let active = 0;
+  /** Pollers whose batch is with the function (invoked, or waiting for an execution). */
+  let invoking = 0;
+  /** A backlog question to the queue is on its way (one at a time). */
+  let asking = false;
   /** What happened since the last scaling tick. */
   let seen = { messages: 0, fullReceives: 0, emptyReceives: 0, throttles: 0, functionErrors: 0 };
 
+  const step = (limits.scaleUpBatchesPerMinute * SCALING_TICK_MS) / 60_000;
   const scale = (): void => {
     const { messages, fullReceives, emptyReceives, throttles, functionErrors } = seen;
     seen = { messages: 0, fullReceives: 0, emptyReceives: 0, throttles: 0, functionErrors: 0 };
     if (throttles > 0 || functionErrors > 0) target = Math.max(1, Math.floor(target / 2));
     else if (fullReceives > 0 && emptyReceives === 0) {
       // Messages remain: a receive got all it asked for, and none found the queue empty.
-      target = Math.min(ceiling, target + (limits.scaleUpBatchesPerMinute * SCALING_TICK_MS) / 60_000);
+      target = Math.min(ceiling, target + step);
+    } else if (emptyReceives === 0 && active > 0 && invoking >= active) {
+      // Every poller is busy with a batch, so no receive can tell whether messages remain: the
+      // queue's backlog says (AWS: "If messages are still available, Lambda increases the
+      // number of processes that are reading batches"). Long batches then do not hold a
+      // source at five while messages wait, nor scale it down.
+      if (target < ceiling) askBacklog();
     } else if (messages === 0) target = Math.min(target, floor);
     fill();
+  };
+  /** Adds a step of batches if the queue has messages waiting (GetQueueAttributes, the function's role). */
+  const askBacklog = (): void => {
+    if (asking) return;
+    asking = true;
+    options.sqs
+      .send(new GetQueueAttributesCommand({ QueueUrl: options.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }), { abortSignal: abort.signal })
+      .then(({ Attributes }) => {
+        if (!running || !(Number(Attributes?.ApproximateNumberOfMessages) > 0)) return;
+        target = Math.min(ceiling, target + step);
+        fill();
+      })
+      .catch((error: unknown) => {
+        if (running) options.onError?.(error);
+      })
+      .finally(() => {
+        asking = false;
+      });
   };
   const fill = (): void => {
     while (running && active < Math.floor(target)) {
@@ -125,7 +154,12 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
         }
         seen.messages += batch.messages.length;
         if (batch.full) seen.fullReceives++;
-        await invokeWhenAllowed(batch);
+        invoking++;
+        try {
+          await invokeWhenAllowed(batch);
+        } finally {
+          invoking--;
+        }
       } catch (error) {
         if (!running) break;
         options.onError?.(error);
