@@ -217,42 +217,44 @@ test('starts with five concurrent batches, scales up while messages remain, neve
   expect(most).toBe(8);
 });
 
-test('while every batch is busy and messages wait, scales up without waiting for a batch to end', async () => {
-  const { queue } = await queueWithDlq(30);
-  let running = 0;
-  let most = 0;
-  let ended = 0;
-  let mostBeforeAnyEnded = 0;
+/** An event source whose every batch holds its poller `holdMs`, as a hanging receiver holds a delivery batch. */
+function startHolding(queue: { url: string; arn: string }, batchSize: number, holdMs: number) {
+  const seen = { running: 0, most: 0, ended: 0, mostBeforeAnyEnded: 0 };
   start({
     queueUrl: queue.url,
     queueArn: queue.arn,
-    batchSize: 10,
+    batchSize,
     maximumConcurrency: 20,
     functionTimeoutSeconds: 10,
     visibilityTimeoutSeconds: 30,
     handler: async () => {
-      running++;
-      most = Math.max(most, running);
-      if (ended === 0) mostBeforeAnyEnded = Math.max(mostBeforeAnyEnded, running);
-      // Each batch holds its poller 4 s, as a hanging receiver holds a delivery batch.
-      await new Promise((resolve) => setTimeout(resolve, 4000));
-      ended++;
-      running--;
+      seen.running++;
+      seen.most = Math.max(seen.most, seen.running);
+      if (seen.ended === 0) seen.mostBeforeAnyEnded = Math.max(seen.mostBeforeAnyEnded, seen.running);
+      await new Promise((resolve) => setTimeout(resolve, holdMs));
+      seen.ended++;
+      seen.running--;
     },
   });
+  return seen;
+}
+
+test('while every batch is busy and messages wait, scales up without waiting for a batch to end', async () => {
+  const { queue } = await queueWithDlq(30);
+  const seen = startHolding(queue, 10, 4000);
   // One message at a time: each wakes one of the five idle pollers, whose batch then holds it.
   for (let n = 0; n < 5; n++) {
     await endpoint.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: `first ${n}` }));
-    await eventually(() => expect(running).toBe(n + 1), 2000);
+    await eventually(() => expect(seen.running).toBe(n + 1), 2000);
   }
   // No receive is full, none is empty, and none can happen while the five batches last: only
   // the queue's backlog shows that messages remain.
   await endpoint.sqs.send(
     new SendMessageBatchCommand({ QueueUrl: queue.url, Entries: Array.from({ length: 10 }, (_, index) => ({ Id: `m${index}`, MessageBody: `${index}` })) }),
   );
-  await eventually(() => expect(most).toBeGreaterThan(5), 3000);
-  expect(ended).toBe(0);
-  expect(mostBeforeAnyEnded).toBeGreaterThan(5);
+  await eventually(() => expect(seen.most).toBeGreaterThan(5), 3000);
+  expect(seen.ended).toBe(0);
+  expect(seen.mostBeforeAnyEnded).toBeGreaterThan(5);
 });
 
 test('with every batch busy and the queue empty, it does not scale up', async () => {
@@ -260,27 +262,12 @@ test('with every batch busy and the queue empty, it does not scale up', async ()
   await endpoint.sqs.send(
     new SendMessageBatchCommand({ QueueUrl: queue.url, Entries: Array.from({ length: 5 }, (_, index) => ({ Id: `m${index}`, MessageBody: `${index}` })) }),
   );
-  let running = 0;
-  let most = 0;
-  start({
-    queueUrl: queue.url,
-    queueArn: queue.arn,
-    batchSize: 1,
-    maximumConcurrency: 20,
-    functionTimeoutSeconds: 10,
-    visibilityTimeoutSeconds: 30,
-    handler: async () => {
-      running++;
-      most = Math.max(most, running);
-      await new Promise((resolve) => setTimeout(resolve, 3500));
-      running--;
-    },
-  });
-  await eventually(() => expect(running).toBe(5), 5000);
+  const seen = startHolding(queue, 1, 3500);
+  await eventually(() => expect(seen.running).toBe(5), 5000);
   // Three ticks with all five busy and nothing waiting: no poller is added.
   await new Promise((resolve) => setTimeout(resolve, 3000));
-  expect(running).toBe(5);
-  expect(most).toBe(5);
+  expect(seen.running).toBe(5);
+  expect(seen.most).toBe(5);
 });
 
 test.each([
