@@ -34,6 +34,12 @@ export interface FunctionThread {
 }
 
 const WORKER_ENTRY = path.join(__dirname, 'function-thread-worker.mjs');
+/**
+ * Node's AsyncLocalStorage without a promise hook: on Node 22 every promise otherwise pays for
+ * one once a store is in use (Node 24 makes this the default). The npm scripts that run the
+ * stack pass it to the main thread too.
+ */
+const ASYNC_CONTEXT_FRAME = '--experimental-async-context-frame';
 
 /**
  * Starts `functions` in a worker thread of their own, as Lambda gives each invocation a CPU of
@@ -54,19 +60,28 @@ export async function startFunctionThread(functions: readonly ThreadedFunction[]
     const starting = new Promise<Worker>((resolve, reject) => {
       const worker = new Worker(WORKER_ENTRY, {
         workerData: { functions: functions.map(({ logicalId, entry, exportName }) => ({ logicalId, entry, exportName })) },
-        // The thread registers its own TypeScript loader; the parent's flags (tsx, jest's) are not for it.
-        execArgv: [],
+        // The thread registers its own TypeScript loader; the parent's flags (tsx, jest's) are not
+        // for it. Its AsyncLocalStorage (which function is calling AWS: local/iam) rides V8's
+        // continuation data instead of a promise hook on every promise (docs/design.md §3.9).
+        execArgv: [ASYNC_CONTEXT_FRAME],
         // This module's view of the environment (jest gives each test file a copy of its own).
         env: { ...process.env },
       });
       const pending = new Map<number, PendingCall>();
       pendingOf.set(worker, pending);
       let ready = false;
+      // Only this thread's own promise is forgotten (its exit can come after the next thread
+      // started), whether it died running or starting: the next invocation starts another, as
+      // Lambda retries a failed init at the next invoke.
+      const forget = (): void => {
+        if (current === starting) current = undefined;
+      };
       worker.on('message', (message: ThreadMessage) => {
         if (message.type === 'ready') {
           ready = true;
           resolve(worker);
         } else if (message.type === 'load-failed') {
+          forget();
           reject(revive(message.error));
           // tsx's loader keeps the thread alive: without this a failed start would keep the process running.
           void worker.terminate();
@@ -79,8 +94,7 @@ export async function startFunctionThread(functions: readonly ThreadedFunction[]
         }
       });
       const died = (error: Error): void => {
-        // Only this thread's own promise is forgotten: its exit can come after the next thread started.
-        if (current === starting && ready) current = undefined;
+        forget();
         if (!ready) reject(error);
         failAll(pending, error);
       };

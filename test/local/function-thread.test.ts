@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
 import { localLambdaContext } from '../../local/lambda-context';
@@ -32,6 +35,22 @@ test('a thread that dies fails the invocation it was running, and the next invoc
   await expect(call('crash')).rejects.toThrow('crashed on purpose');
   const answer = (await call('echo')) as Record<string, unknown>;
   expect(answer.setting).toBe('from the parent');
+});
+
+test('a thread that dies while starting again is started anew at the next invocation, as Lambda retries a failed init', async () => {
+  const marker = path.join(mkdtempSync(path.join(tmpdir(), 'thread-')), 'fail-next-load');
+  process.env.THREAD_TEST_FAIL_LOAD_ONCE = marker;
+  const restarting = await startFunctionThread(['echo', 'crash'].map((name) => ({ logicalId: name, entry, exportName: name })));
+  try {
+    writeFileSync(marker, '');
+    const invoke = (name: string) => restarting.handlers.get(name)!({}, localLambdaContext(name, 30));
+    await expect(invoke('crash')).rejects.toThrow('crashed on purpose');
+    await expect(invoke('echo')).rejects.toThrow('failed to load on purpose');
+    await expect(invoke('echo')).resolves.toMatchObject({ functionName: 'echo' });
+  } finally {
+    delete process.env.THREAD_TEST_FAIL_LOAD_ONCE;
+    await restarting.stop();
+  }
 });
 
 test('a handler that does not load stops the start, naming the export', async () => {
