@@ -210,8 +210,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const apiPort = options.port === 0 ? await freePort() : (options.port ?? 3000);
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     setProcessAwsEnvironment(endpoint.url);
-    // Lambda's own pollers and EventBridge's sender: AWS's CPU, not the functions'; no MD5 of bodies.
+    // Lambda's own pollers and EventBridge's sender: AWS's CPU, not the functions'; no MD5 of
+    // bodies, and no logger middleware copying each request for a logger that discards it.
     const sqs = new SQSClient({ md5: false });
+    sqs.middlewareStack.remove('loggerMiddleware');
     late.sqs = sqs;
     await createTables(new DynamoDBClient({}), place, model.tables);
     await createBuckets(new S3Client({}), place, model);

@@ -9,13 +9,13 @@ import {
   QueryCommandInput,
   paginateQuery,
 } from '@aws-sdk/lib-dynamodb';
-import { traced } from './observability';
+import { sdkClient } from './observability';
 
 /**
  * SDK clients, created once per container and shared by every adapter. Endpoints come from
  * the standard `AWS_ENDPOINT_URL` variable, which is how the local stack points them at itself.
  */
-export const dynamoDocumentClient = DynamoDBDocumentClient.from(traced(new DynamoDBClient({})), {
+export const dynamoDocumentClient = DynamoDBDocumentClient.from(sdkClient(new DynamoDBClient({})), {
   marshallOptions: { removeUndefinedValues: true },
 });
 
@@ -23,7 +23,7 @@ export const dynamoDocumentClient = DynamoDBDocumentClient.from(traced(new Dynam
  * No MD5 of message bodies: the SDK would hash every body it sends and compare SQS's digest,
  * which HTTPS already guarantees; it was 2.5 % of the local stack's CPU (BENCHMARKS.md).
  */
-export const sqsClient = traced(new SQSClient({ md5: false }));
+export const sqsClient = sdkClient(new SQSClient({ md5: false }));
 
 /** Every item a query matches, following LastEvaluatedKey through all pages. */
 export async function queryAll(client: DynamoDBDocumentClient, input: QueryCommandInput): Promise<Record<string, unknown>[]> {

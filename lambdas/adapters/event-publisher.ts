@@ -2,9 +2,9 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { EVENT_SOURCE } from '../core/settings';
 import { BusEntry, TiledeskEvent, batchEntries, toBusEntries } from '../core/claim-check';
 import { ClaimCheckStore } from './claim-check-store';
-import { traced } from './observability';
+import { sdkClient } from './observability';
 
-const eventBridge = traced(new EventBridgeClient({}));
+const eventBridge = sdkClient(new EventBridgeClient({}));
 
 /** Some entries were not published; the caller answers an error so the producer sends them again. */
 export class PublishError extends Error {

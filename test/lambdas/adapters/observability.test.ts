@@ -23,8 +23,8 @@ describe('tracing', () => {
   test.each([undefined, 'false', 'TRUE', '1'])('is off unless POWERTOOLS_TRACE_ENABLED is exactly "true" (%s)', (value) => {
     const observability = loadWithTracing(value);
     expect(observability.tracer).toBeUndefined();
-    const client = { send: jest.fn() };
-    expect(observability.traced(client)).toBe(client);
+    const client = { send: jest.fn(), middlewareStack: { remove: jest.fn(() => true) } };
+    expect(observability.sdkClient(client)).toBe(client);
   });
 
   test('is on with "true": the Powertools tracer exists and a handler still runs through it', async () => {
@@ -32,6 +32,20 @@ describe('tracing', () => {
     expect(observability.tracer).toBeDefined();
     const handler = observability.instrument(async (event: { n: number }) => event.n + 1, { metrics: false });
     await expect(handler({ n: 1 }, context)).resolves.toBe(2);
+  });
+});
+
+describe('sdkClient', () => {
+  test("takes the SDK's logger middleware off a real client, and its commands still resolve", async () => {
+    const { sdkClient } = loadWithTracing('false');
+    const { SQSClient, GetQueueUrlCommand } = await import('@aws-sdk/client-sqs');
+    const client = sdkClient(new SQSClient({ region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }));
+    const names = () => client.middlewareStack.identify().map((entry) => entry.split(' ')[0]);
+    expect(names()).not.toContain('loggerMiddleware');
+    expect(new SQSClient({ region: 'us-east-1' }).middlewareStack.identify().map((entry) => entry.split(' ')[0])).toContain('loggerMiddleware');
+    // Answered before it leaves the process: what is asserted is the stack without the logger.
+    client.middlewareStack.add(() => async () => ({ output: { QueueUrl: 'q', $metadata: {} }, response: {} }) as never, { step: 'finalizeRequest' });
+    await expect(client.send(new GetQueueUrlCommand({ QueueName: 'q' }))).resolves.toMatchObject({ QueueUrl: 'q' });
   });
 });
 
