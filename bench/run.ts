@@ -41,11 +41,11 @@ async function main(): Promise<void> {
   const memoryMB = Object.fromEntries(
     Object.entries(LOCAL_FUNCTIONS).map(([local, logicalId]) => [local, Object.entries(bundles.memoryMB).find(([name]) => logicalId.test(name))?.[1] ?? NaN]),
   );
-  // The meter counts only while the cost shapes run: metering reads items back from dynalite.
+  // The meter counts only while the cost shapes run: metering parses every request and reads
+  // items back from dynalite, which the throughput and latency phases must not measure (a meter
+  // counts from its start, so until 2026-12-04 they did).
   const ruleTargets: string[] = [];
   const meter = new BillingMeter({ eventBridgeTargetQueues: () => ruleTargets, ttlAttribute: TABLE_KEYS.ttlAttribute });
-  // A meter counts from the start; here it waits for the cost shapes, so the throughput and
-  // latency phases do not measure the meter's own parsing and extra reads (until 2026-12-04 they did).
   meter.active = false;
   const stack = await startLocalStack({
     port: 0,
