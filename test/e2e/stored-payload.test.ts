@@ -207,10 +207,12 @@ test('recover over grouped attempts: each dead delivery is sent again once, with
     await subscribe(t, projectId, 'lead.create', `${hook.url}/recover-b`);
     const token = t.tokenFor({ [projectId]: 'owner' });
     const since = new Date(Date.now() - 1000).toISOString();
-    // Four events (under the five dead in a row that disable a subscription), two tries each.
-    const details = Array.from({ length: 4 }, (_, n) => ({ id_project: projectId, lead: `r${n}` }));
+    // Two events, two tries each: four failures in a row, under the five that open the
+    // subscription's circuit. With four events the circuit could open before the last retries
+    // (when the deliveries came in more than one batch), and hold them past the wait below.
+    const details = Array.from({ length: 2 }, (_, n) => ({ id_project: projectId, lead: `r${n}` }));
     await publish(t, details.map((detail) => ({ type: 'lead.create', detail })));
-    await eventually(async () => expect((await logs(projectId, a._id)).filter((attempt) => attempt.outcome === 'dead')).toHaveLength(4), 30_000);
+    await eventually(async () => expect((await logs(projectId, a._id)).filter((attempt) => attempt.outcome === 'dead')).toHaveLength(2), 30_000);
     const grouped = (await items(`LOGS#${projectId}#${a._id}#`)).filter((item) => item.attemptsGz instanceof Uint8Array);
     expect(grouped.length).toBeGreaterThan(0);
 
@@ -220,8 +222,8 @@ test('recover over grouped attempts: each dead delivery is sent again once, with
     const before = failing.received.length;
     const recovered = await t.api('POST', `/${projectId}/subscriptions/${a._id}/recover`, { token, body: { since } });
     expect(recovered.status).toBe(202);
-    expect(recovered.body.recovered).toBe(4);
-    await failing.waitFor(before + 4);
+    expect(recovered.body.recovered).toBe(2);
+    await failing.waitFor(before + 2);
     const resent = failing.received.slice(before).map((request) => (JSON.parse(request.body) as { payload: { lead: string } }).payload);
     expect(resent.sort((x, y) => x.lead.localeCompare(y.lead))).toEqual(details);
     const again = await t.api('POST', `/${projectId}/subscriptions/${a._id}/recover`, { token, body: { since } });
