@@ -1,19 +1,15 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import type { Attempt } from '../../lambdas/core/attempt';
-import { signToken } from '../../lambdas/core/token';
+import { randomBytes } from 'node:crypto';
 import {
   ISO_TIMESTAMP,
   OBJECT_ID,
   SUBSCRIPTION_VIEW_KEYS,
-  callWithAuthorization,
   expectError,
   expectFieldError,
   subscriptionOf,
   subscriptionsOf,
 } from '../support/api-expectations';
-import { ApiReply, TestStack, startTestStack } from '../support/local-stack-harness';
-import { Receiver, startReceiver } from '../support/receiver';
+import { apiProjects } from '../support/api-projects';
+import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { UNREACHABLE_TARGET } from '../../lambdas/core/target-policy';
 
 /** The one refusal of private and unresolvable targets, exactly. */
@@ -29,38 +25,8 @@ afterAll(async () => {
   await t?.stop();
 });
 
-let projectCount = 0;
+const { newProject, newTarget, create, createOk } = apiProjects(() => t);
 
-/** A project of its own for each test, with its owner's token, so tests never see each other's data. */
-function newProject(role: 'owner' | 'admin' = 'owner'): { projectId: string; token: string; userId: string } {
-  const projectId = `p${++projectCount}-${randomBytes(3).toString('hex')}`;
-  const userId = `user-${projectCount}`;
-  return { projectId, token: t.tokenFor({ [projectId]: role }, userId), userId };
-}
-
-let targetCount = 0;
-
-/** A distinct loopback target (allowlisted locally); nothing listens there, nothing is published to it. */
-const newTarget = (): string => `http://127.0.0.1:9/hook-${++targetCount}`;
-
-function create(projectId: string, token: string, body: unknown): Promise<ApiReply> {
-  return t.api('POST', `/${projectId}/subscriptions`, { token, body });
-}
-
-/** Creates a subscription that must succeed and returns it as the API showed it. */
-async function createOk(projectId: string, token: string, event = 'request.create', target = newTarget()) {
-  const reply = await create(projectId, token, { event, target });
-  expect(reply.status).toBe(200);
-  return subscriptionOf(reply);
-}
-
-/** Page queries both attempt listings refuse: [field, query, message]. */
-const BAD_PAGE_QUERIES: [string, string, RegExp][] = [
-  ['cursor', '?cursor=garbage', /cursor/],
-  ['limit', '?limit=0', /\S/],
-  ['limit', '?limit=201', /\S/],
-  ['limit', '?limit=ten', /\S/],
-];
 
 
 describe('POST /{projectId}/subscriptions', () => {
@@ -503,125 +469,6 @@ describe('DELETE /{projectId}/subscriptions/{id}', () => {
   });
 });
 
-describe('authentication (401) and authorization (403)', () => {
-  const forge = (header: object, claims: object, signature = ''): string =>
-    [header, claims].map((part) => Buffer.from(JSON.stringify(part)).toString('base64url')).join('.') + `.${signature}`;
-
-  const listAs = (projectId: string, authorization: string | undefined) =>
-    callWithAuthorization(t.stack.apiUrl, `/${projectId}/subscriptions`, authorization);
-
-  const unauthorized = { status: 401, body: { success: false, msg: expect.stringMatching(/\S/) } };
-
-  it('answers 401 without an Authorization header', async () => {
-    const { projectId } = newProject();
-    expect(await listAs(projectId, undefined)).toEqual({
-      status: 401,
-      body: { success: false, msg: 'Missing or malformed Authorization header' },
-    });
-  });
-
-  it('answers 401 to a Basic Authorization header', async () => {
-    const { projectId } = newProject();
-    expect(await listAs(projectId, 'Basic x')).toEqual(unauthorized);
-  });
-
-  it('answers 401 to a token that is not a JWT', async () => {
-    const { projectId } = newProject();
-    expect(await listAs(projectId, 'Bearer not-a-jwt')).toEqual(unauthorized);
-  });
-
-  it('answers 401 to an expired token', async () => {
-    const { projectId } = newProject();
-    const expired = signToken({ sub: 'u', projects: { [projectId]: 'owner' } }, t.jwtSecret, -60);
-    expect(await listAs(projectId, `Bearer ${expired}`)).toEqual({
-      status: 401,
-      body: { success: false, msg: 'Token expired' },
-    });
-  });
-
-  it('answers 401 to a token signed with another secret', async () => {
-    const { projectId } = newProject();
-    const forged = signToken({ sub: 'u', projects: { [projectId]: 'owner' } }, 'another-secret');
-    expect(await listAs(projectId, `Bearer ${forged}`)).toEqual({
-      status: 401,
-      body: { success: false, msg: 'Invalid token signature' },
-    });
-  });
-
-  it('answers 401 to an unsigned alg:none token', async () => {
-    const { projectId } = newProject();
-    const now = Math.floor(Date.now() / 1000);
-    const unsigned = forge({ alg: 'none', typ: 'JWT' }, { sub: 'u', projects: { [projectId]: 'owner' }, exp: now + 600 });
-    expect(await listAs(projectId, `Bearer ${unsigned}`)).toEqual(unauthorized);
-  });
-
-  it('answers 401 to a correctly signed token without exp', async () => {
-    const { projectId } = newProject();
-    const unsigned = forge({ alg: 'HS256', typ: 'JWT' }, { sub: 'u', projects: { [projectId]: 'owner' } }).slice(0, -1);
-    const token = `${unsigned}.${createHmac('sha256', t.jwtSecret).update(unsigned).digest('base64url')}`;
-    expect(await listAs(projectId, `Bearer ${token}`)).toEqual(unauthorized);
-  });
-
-  it('accepts Tiledesk’s "JWT <token>" form', async () => {
-    const { projectId, token } = newProject();
-    expect(await listAs(projectId, `JWT ${token}`)).toEqual({ status: 200, body: [] });
-  });
-
-  it('answers 401 on every route, before looking at the request', async () => {
-    const { projectId } = newProject();
-    const id = randomBytes(12).toString('hex');
-    const replies = await Promise.all([
-      t.api('POST', `/${projectId}/subscriptions`, { token: null, body: { event: 'foo.bar' } }),
-      t.api('GET', `/${projectId}/subscriptions/${id}`, { token: null }),
-      t.api('PUT', `/${projectId}/subscriptions/${id}`, { token: null, body: { status: 'x' } }),
-      t.api('DELETE', `/${projectId}/subscriptions/${id}`, { token: null }),
-      t.api('GET', `/${projectId}/subscriptions/${id}/logs`, { token: null }),
-      t.api('GET', `/${projectId}/subscriptions/history`, { token: null }),
-      t.api('GET', '/events', { token: null }),
-    ]);
-    for (const reply of replies) expectError(reply, 401);
-  });
-
-  it('answers 403 to an agent of the project', async () => {
-    const { projectId, token: ownerToken } = newProject();
-    const created = await createOk(projectId, ownerToken);
-    const agent = t.tokenFor({ [projectId]: 'agent' }, 'agent-user');
-
-    expectError(await t.api('GET', `/${projectId}/subscriptions`, { token: agent }), 403, new RegExp(projectId));
-    expectError(await create(projectId, agent, { event: 'request.create', target: newTarget() }), 403);
-    expectError(await t.api('DELETE', `/${projectId}/subscriptions/${created._id}`, { token: agent }), 403);
-    expect((await t.api('GET', `/${projectId}/subscriptions/${created._id}`, { token: ownerToken })).status).toBe(200);
-  });
-
-  it('answers 403 to the owner of another project', async () => {
-    const mine = newProject();
-    const theirs = newProject();
-    await createOk(theirs.projectId, theirs.token);
-
-    expectError(await t.api('GET', `/${theirs.projectId}/subscriptions`, { token: mine.token }), 403);
-    expectError(await create(theirs.projectId, mine.token, { event: 'request.create', target: newTarget() }), 403);
-  });
-
-  it('answers 403 to a valid token without any project', async () => {
-    const { projectId } = newProject();
-    expectError(await t.api('GET', `/${projectId}/subscriptions`), 403);
-  });
-
-  it('lets the platform token manage any project', async () => {
-    const { projectId, token } = newProject();
-    const { secret: _secret, ...existing } = await createOk(projectId, token);
-    const platform = t.platformToken();
-
-    const list = await t.api('GET', `/${projectId}/subscriptions`, { token: platform });
-    expect(list.status).toBe(200);
-    expect(subscriptionsOf(list)).toEqual([existing]);
-
-    const created = await create(projectId, platform, { event: 'lead.create', target: newTarget() });
-    expect(created.status).toBe(200);
-    expect(created.body.createdBy).toBe('tiledesk-platform');
-  });
-});
-
 describe('GET /events', () => {
   it('answers 200 with the event catalog and the refinement patterns', async () => {
     const reply = await t.api('GET', '/events');
@@ -642,142 +489,6 @@ describe('GET /events', () => {
   });
 });
 
-describe('GET /{projectId}/subscriptions/{id}/logs', () => {
-  it('answers an empty first page for a fresh subscription', async () => {
-    const { projectId, token } = newProject();
-    const created = await createOk(projectId, token);
-
-    const reply = await t.api('GET', `/${projectId}/subscriptions/${created._id}/logs`, { token });
-
-    expect(reply.status).toBe(200);
-    expect(reply.body).toEqual({ items: [], nextCursor: null });
-  });
-
-  it('answers 404 for an unknown subscription and for another project’s', async () => {
-    const { projectId, token } = newProject();
-    const theirs = newProject();
-    const foreign = await createOk(theirs.projectId, theirs.token);
-
-    expectError(await t.api('GET', `/${projectId}/subscriptions/${randomBytes(12).toString('hex')}/logs`, { token }), 404);
-    expectError(await t.api('GET', `/${projectId}/subscriptions/${foreign._id}/logs`, { token }), 404);
-  });
-
-  it.each(BAD_PAGE_QUERIES)('refuses a bad %s (%s): 400', async (field, query, message) => {
-    const { projectId, token } = newProject();
-    const created = await createOk(projectId, token);
-    expectFieldError(await t.api('GET', `/${projectId}/subscriptions/${created._id}/logs${query}`, { token }), field, message);
-  });
-});
-
-describe('GET /{projectId}/subscriptions/history', () => {
-  it('answers an empty page for a project without deliveries', async () => {
-    const { projectId, token } = newProject();
-    const reply = await t.api('GET', `/${projectId}/subscriptions/history`, { token });
-    expect({ status: reply.status, body: reply.body }).toEqual({ status: 200, body: { items: [], nextCursor: null } });
-  });
-
-  it.each(BAD_PAGE_QUERIES)('refuses a bad %s (%s): 400', async (field, query, message) => {
-    const { projectId, token } = newProject();
-    expectFieldError(await t.api('GET', `/${projectId}/subscriptions/history${query}`, { token }), field, message);
-  });
-
-  it('answers 403 to an agent of the project', async () => {
-    const { projectId } = newProject();
-    const agent = t.tokenFor({ [projectId]: 'agent' });
-    expectError(await t.api('GET', `/${projectId}/subscriptions/history`, { token: agent }), 403);
-  });
-});
-
-describe('attempt logs after real deliveries', () => {
-  let receiver: Receiver;
-  let project: { projectId: string; token: string };
-  let subscriptionId: string;
-  /** Both attempts, newest first, as the logs route lists them. */
-  let attempts: Attempt[];
-  const logsPath = () => `/${project.projectId}/subscriptions/${subscriptionId}/logs`;
-
-  beforeAll(async () => {
-    receiver = await startReceiver();
-    project = newProject();
-    subscriptionId = (await createOk(project.projectId, project.token, 'request.create', receiver.url))._id;
-    const events = new EventBridgeClient({ endpoint: t.stack.awsEndpoint, region: 'us-east-1' });
-    for (const requestId of ['r1', 'r2']) {
-      await events.send(
-        new PutEventsCommand({
-          Entries: [
-            {
-              Source: 'tiledesk',
-              DetailType: 'request.create',
-              Detail: JSON.stringify({ id_project: project.projectId, request_id: requestId }),
-              EventBusName: t.stack.busName,
-            },
-          ],
-        }),
-      );
-    }
-    const all = await pollUntil(
-      () => t.api('GET', logsPath(), { token: project.token }),
-      (reply) => Array.isArray(reply.body.items) && reply.body.items.length === 2,
-    );
-    attempts = all.body.items as Attempt[];
-  });
-
-  afterAll(async () => {
-    await receiver?.close();
-  });
-
-  it('logs each delivered attempt, newest first', () => {
-    expect(attempts.map((attempt) => attempt.outcome)).toEqual(['delivered', 'delivered']);
-    for (const attempt of attempts) {
-      expect(attempt).toMatchObject({
-        projectId: project.projectId,
-        subscriptionId,
-        event: 'request.create',
-        target: receiver.url,
-        statusCode: 200,
-        attempt: 1,
-        attemptedAt: expect.stringMatching(ISO_TIMESTAMP),
-      });
-    }
-    expect(attempts[0]!.logId > attempts[1]!.logId).toBe(true);
-  });
-
-  it('pages the logs with limit and nextCursor', async () => {
-    const firstPage = await t.api('GET', `${logsPath()}?limit=1`, { token: project.token });
-    expect(firstPage.status).toBe(200);
-    expect(firstPage.body).toEqual({ items: [attempts[0]], nextCursor: expect.any(String) });
-
-    const secondPage = await t.api('GET', `${logsPath()}?limit=1&cursor=${String(firstPage.body.nextCursor)}`, {
-      token: project.token,
-    });
-    expect(secondPage.status).toBe(200);
-    expect(secondPage.body.items).toEqual([attempts[1]]);
-  });
-
-  it('lists the same attempts in the project history', async () => {
-    const history = await t.api('GET', `/${project.projectId}/subscriptions/history`, { token: project.token });
-    expect({ status: history.status, body: history.body }).toEqual({ status: 200, body: { items: attempts, nextCursor: null } });
-  });
-
-  it('pages the history too: each page read whole from the table, payloads included', async () => {
-    const historyPath = `/${project.projectId}/subscriptions/history`;
-    const firstPage = await t.api('GET', `${historyPath}?limit=1`, { token: project.token });
-    expect(firstPage.body).toEqual({ items: [attempts[0]], nextCursor: expect.any(String) });
-    expect((firstPage.body.items as Attempt[])[0]!.payload).toEqual({ id_project: project.projectId, request_id: expect.stringMatching(/^r[12]$/) });
-
-    const secondPage = await t.api('GET', `${historyPath}?limit=1&cursor=${String(firstPage.body.nextCursor)}`, { token: project.token });
-    expect(secondPage.body.items).toEqual([attempts[1]]);
-  });
-
-  it('accepts a cursor only on the listing it came from', async () => {
-    const firstPage = await t.api('GET', `${logsPath()}?limit=1`, { token: project.token });
-    const reply = await t.api('GET', `/${project.projectId}/subscriptions/history?cursor=${String(firstPage.body.nextCursor)}`, {
-      token: project.token,
-    });
-    expectFieldError(reply, 'cursor');
-  });
-});
-
 describe('unknown routes', () => {
   it.each([
     ['GET', '/'],
@@ -791,18 +502,3 @@ describe('unknown routes', () => {
     expect(reply.body).toEqual({ message: 'Not Found' });
   });
 });
-
-/** Calls `read` until `done` holds for its answer (deliveries are asynchronous). */
-async function pollUntil(
-  read: () => Promise<ApiReply>,
-  done: (reply: ApiReply) => boolean,
-  timeoutMs = 20_000,
-): Promise<ApiReply> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const reply = await read();
-    if (done(reply)) return reply;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last answer ${reply.status} ${reply.text}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
