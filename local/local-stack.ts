@@ -24,7 +24,7 @@ import { resolveValue } from './template/intrinsics';
 import { FunctionModel, StackModel, TemplateModelError, readStackModel } from './template/stack-model';
 import { cachedTemplate } from './template/template-cache';
 import { loadHandler, sharedEnvironment } from './runtime/function-runtime';
-import { startEventSources } from './runtime/event-source-mappings';
+import { awsSideSqsClient, startEventSources } from './runtime/event-source-mappings';
 import { LocalPlace, QueueRef, bucketName, createBuckets, localResourceName, createQueues, createTables, localNames, localResourceValues, physicalName } from './runtime/local-resources';
 import { localFunctionIds } from './iam/template-functions';
 
@@ -210,10 +210,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const apiPort = options.port === 0 ? await freePort() : (options.port ?? 3000);
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     setProcessAwsEnvironment(endpoint.url);
-    // Lambda's own pollers and EventBridge's sender: AWS's CPU, not the functions'; no MD5 of
-    // bodies, and no logger middleware copying each request for a logger that discards it.
-    const sqs = new SQSClient({ md5: false });
-    sqs.middlewareStack.remove('loggerMiddleware');
+    // Lambda's own pollers and EventBridge's sender: AWS's CPU, not the functions'.
+    const sqs = awsSideSqsClient();
     late.sqs = sqs;
     await createTables(new DynamoDBClient({}), place, model.tables);
     await createBuckets(new S3Client({}), place, model);

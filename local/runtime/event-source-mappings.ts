@@ -1,9 +1,25 @@
-import type { SQSClient } from '@aws-sdk/client-sqs';
+import { Agent } from 'node:http';
+import { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
 import { runAsFunction } from '../iam/function-credentials';
 import { LambdaConcurrency, LocalLambdaLimits } from '../lambda-concurrency';
 import { LambdaThrottledError, SqsEventSource, SqsHandler, startSqsEventSource } from '../sqs-event-source';
 import { StackModel, TemplateModelError } from '../template/stack-model';
 import type { QueueRef } from './local-resources';
+
+/**
+ * The SQS client of what AWS runs for the stack: Lambda's pollers and EventBridge's sender. On AWS
+ * each poller, and EventBridge, is a service of its own; here they share one client, so its agent
+ * has no socket cap. (The SDK's default is 50 sockets a client, and an idle poller holds one
+ * through each long poll: with the slow lane's 50 pollers idle, EventBridge's sends and the other
+ * lanes' receives and deletes queued for a free socket for up to a second, and a healthy project
+ * beside hostile receivers waited 400–600 ms at p50; docs/design.md §3.14.) No MD5 of bodies, and
+ * no logger middleware copying each request for a logger that discards it.
+ */
+export function awsSideSqsClient(config: SQSClientConfig = {}): SQSClient {
+  const sqs = new SQSClient({ md5: false, requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: Infinity }) }, ...config });
+  sqs.middlewareStack.remove('loggerMiddleware');
+  return sqs;
+}
 
 /** What the event sources run on: the loaded handlers and the created queues, by logical id. */
 export interface EventSourceWiring {
