@@ -24,16 +24,18 @@ afterAll(async () => {
 });
 
 const LONG_POLLS = 60;
+/** Long enough that a send on a slow machine is answered well before any poll ends. */
+const WAIT_SECONDS = 5;
 const options = { endpoint: '', region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
 
 /**
  * Starts LONG_POLLS long polls of an empty queue, then a send; answers how many polls had ended
- * when the send was answered (each waits 2 s on the empty queue).
+ * when the send was answered (each waits WAIT_SECONDS on the empty queue).
  */
 async function pollsEndedBeforeSend(sqs: SQSClient): Promise<number> {
   let ended = 0;
   const polls = Array.from({ length: LONG_POLLS }, () =>
-    sqs.send(new ReceiveMessageCommand({ QueueUrl: idle.url, WaitTimeSeconds: 2 })).finally(() => ended++),
+    sqs.send(new ReceiveMessageCommand({ QueueUrl: idle.url, WaitTimeSeconds: WAIT_SECONDS })).finally(() => ended++),
   );
   // Every poll is on its way before the send.
   await new Promise((resolve) => setTimeout(resolve, 200));
