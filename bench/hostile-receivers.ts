@@ -24,6 +24,8 @@ const HOSTILE_RATE = 2;
 const DRAIN_MS = 30_000;
 /** The issue's target: the healthy p95 beside the hostile receivers, as a multiple of its baseline. */
 const TARGET_RATIO = 3;
+/** The start of a case reported apart as well: the fast lane learning which receivers hang. */
+const ONSET_MS = 2000;
 
 interface Receipt {
   id: string;
@@ -38,6 +40,11 @@ export interface HostileCase {
   p50Ms: number;
   p95Ms: number;
   p99Ms: number;
+  /**
+   * p95 of the events published after the first {@link ONSET_MS}: without the onset, while the
+   * hostile receivers' first deliveries hold the fast lane for its deadline (docs/design.md §3.9).
+   */
+  p95AfterOnsetMs: number;
   sent: number;
   lost: number;
   /** CPU of the local stack's process while publishing, % of one core. */
@@ -83,9 +90,22 @@ async function summarize(name: string, hostileReceivers: number, sent: number, r
   const deadline = Date.now() + DRAIN_MS;
   const unique = () => new Map(receipts.map((receipt) => [receipt.id, receipt]));
   while (unique().size < sent && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
-  const latencies = [...unique().values()].map((receipt) => receipt.at - receipt.sentAt).sort((a, b) => a - b);
-  const percentile = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { name, hostileReceivers, p50Ms: percentile(0.5), p95Ms: percentile(0.95), p99Ms: percentile(0.99), sent, lost: sent - latencies.length };
+  const received = [...unique().values()];
+  const firstSent = Math.min(...received.map((receipt) => receipt.sentAt));
+  const latenciesOf = (receipts: Receipt[]) => receipts.map((receipt) => receipt.at - receipt.sentAt).sort((a, b) => a - b);
+  const percentile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  const latencies = latenciesOf(received);
+  const afterOnset = latenciesOf(received.filter((receipt) => receipt.sentAt - firstSent >= ONSET_MS));
+  return {
+    name,
+    hostileReceivers,
+    p50Ms: percentile(latencies, 0.5),
+    p95Ms: percentile(latencies, 0.95),
+    p99Ms: percentile(latencies, 0.99),
+    p95AfterOnsetMs: percentile(afterOnset, 0.95),
+    sent,
+    lost: sent - latencies.length,
+  };
 }
 
 interface ReceiverPorts {
@@ -126,15 +146,28 @@ function print([baseline, hostile]: HostileCase[]): boolean {
   const ratio = hostile.p95Ms / baseline.p95Ms;
   const pass = hostile.lost === 0 && ratio <= TARGET_RATIO;
   console.log(`\nhealthy project (${HEALTHY_RATE} events/s, ${SECONDS} s) publish → receipt`);
-  console.log('case'.padEnd(40), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'p99 ms'.padStart(8), 'sent'.padStart(6), 'lost'.padStart(6), 'CPU %'.padStart(6));
+  console.log(
+    'case'.padEnd(40),
+    'p50 ms'.padStart(8),
+    'p95 ms'.padStart(8),
+    'p99 ms'.padStart(8),
+    `p95 after ${ONSET_MS / 1000} s`.padStart(16),
+    'sent'.padStart(6),
+    'lost'.padStart(6),
+    'CPU %'.padStart(6),
+  );
   for (const result of [baseline, hostile]) {
     console.log(
       result.name.padEnd(40),
-      ...[result.p50Ms, result.p95Ms, result.p99Ms, result.sent, result.lost, result.stackCpuPercent].map((value, i) => String(value).padStart(i < 3 ? 8 : 6)),
+      ...[result.p50Ms, result.p95Ms, result.p99Ms].map((value) => String(value).padStart(8)),
+      String(result.p95AfterOnsetMs).padStart(16),
+      ...[result.sent, result.lost, result.stackCpuPercent].map((value) => String(value).padStart(6)),
     );
   }
   console.log('CPU %: the local stack’s one process while publishing, % of a core (near 100: its shared event loop is the bottleneck)');
   console.log(`p95 ratio ${ratio.toFixed(2)} (target ≤ ${TARGET_RATIO}, nothing lost): ${pass ? 'PASS' : 'MISS'}`);
+  // Told apart, not instead: the target stays on the whole run, onset included.
+  console.log(`without the first ${ONSET_MS / 1000} s of either case: p95 ratio ${(hostile.p95AfterOnsetMs / baseline.p95AfterOnsetMs).toFixed(2)}`);
   console.log(JSON.stringify({ baseline, hostile, p95Ratio: Number(ratio.toFixed(2)), pass }));
   return pass;
 }
