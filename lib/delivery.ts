@@ -76,6 +76,7 @@ export class Delivery extends Construct {
           RETRY_SCHEDULE: schedule.join(','),
           DELIVERY_TIMEOUT_MS: String(props.timeoutMs ?? DELIVERY.timeoutMs),
           FAST_LANE_TIMEOUT_MS: String(DELIVERY.fastLaneTimeoutMs),
+          FAST_LANE_ANSWER_MS: String(DELIVERY.fastLaneAnswerMs),
           TARGET_ALLOWLIST: props.targetAllowlist ?? '',
           ATTEMPT_LOG_TTL_DAYS: String(props.attemptLogTtlDays ?? DELIVERY.attemptLogTtlDays),
           AUTO_DISABLE_AFTER_DEAD: String(props.autoDisableAfterDead ?? DELIVERY.autoDisableAfterDead),

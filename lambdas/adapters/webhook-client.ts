@@ -14,6 +14,11 @@ export interface PostResult {
   /** Response body, cut at the read limit, with secrets redacted (it is stored and shown). */
   body: string;
   durationMs: number;
+  /**
+   * The answer alone: from the request sent on a connected socket (after DNS, connect and TLS)
+   * to the whole response; absent when the request was never sent.
+   */
+  answerMs?: number;
   /** Why no (complete) response arrived. */
   error?: string;
   errorKind?: 'timeout' | 'network' | 'refused';
@@ -24,6 +29,11 @@ export interface PostOptions {
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
+  /**
+   * A shorter deadline for the answer alone, from the request sent on a connected socket (the
+   * fast lane's): a receiver far away still has `timeoutMs` for DNS, connect and TLS.
+   */
+  answerTimeoutMs?: number;
   /** Bytes of the response body kept; the rest is not read. */
   maxResponseBytes: number;
   allowlist: AddressAllowlist;
@@ -97,8 +107,9 @@ function agentsFor(allowlist: AddressAllowlist): { http: HttpAgent; https: Https
 
 /**
  * POSTs once: no redirects followed (a 3xx is just a status), one deadline for connect,
- * response and body (a slow drip still ends at the timeout), the body read up to a cap, and
- * the secret the request carried (`x-hook-secret`) or anything shaped like one redacted from it.
+ * response and body (a slow drip still ends at the timeout) and optionally a shorter one for the
+ * answer alone, the body read up to a cap, and the secret the request carried (`x-hook-secret`)
+ * or anything shaped like one redacted from it.
  */
 export function postWebhook(options: PostOptions): Promise<PostResult> {
   const secrets = Object.entries(options.headers)
@@ -122,21 +133,50 @@ export function postWebhook(options: PostOptions): Promise<PostResult> {
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve) => {
     let settled = false;
+    let answerTimer: NodeJS.Timeout | undefined;
+    /** When the request was sent: written whole on a connected (for https, secured) socket. */
+    let sentAt: number | undefined;
     const finish = (result: Omit<PostResult, 'durationMs'>): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve({ ...result, durationMs: elapsed() });
+      clearTimeout(answerTimer);
+      const answerMs = sentAt === undefined ? undefined : Math.round(performance.now() - sentAt);
+      resolve({ ...result, durationMs: elapsed(), ...(answerMs === undefined ? {} : { answerMs }) });
     };
     const req = send(url, {
       method: 'POST',
       agent: url.protocol === 'https:' ? pair.https : pair.http,
       headers: { ...options.headers, 'content-length': String(Buffer.byteLength(options.body)) },
     });
-    const timer = setTimeout(() => {
-      finish({ headers: {}, body: '', error: `timeout after ${options.timeoutMs} ms`, errorKind: 'timeout' });
+    const giveUp = (error: string): void => {
+      finish({ headers: {}, body: '', error, errorKind: 'timeout' });
       req.destroy();
-    }, options.timeoutMs);
+    };
+    const timer = setTimeout(() => giveUp(`timeout after ${options.timeoutMs} ms`), options.timeoutMs);
+    let connected = false;
+    let written = false;
+    const sent = (): void => {
+      if (!connected || !written || sentAt !== undefined || settled) return;
+      sentAt = performance.now();
+      const answerTimeoutMs = options.answerTimeoutMs;
+      if (answerTimeoutMs !== undefined && answerTimeoutMs < options.timeoutMs) {
+        answerTimer = setTimeout(() => giveUp(`no answer within ${answerTimeoutMs} ms of the request`), answerTimeoutMs);
+      }
+    };
+    req.on('socket', (socket) => {
+      const ready = (): void => {
+        connected = true;
+        sent();
+      };
+      // A kept-alive socket is connected (and secured) already; a new one is once it says so.
+      if (socket.connecting) socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', ready);
+      else ready();
+    });
+    req.on('finish', () => {
+      written = true;
+      sent();
+    });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       let kept = 0;

@@ -27,6 +27,8 @@ export interface PostOutcome {
   headers: Record<string, string | string[] | undefined>;
   body: string;
   durationMs: number;
+  /** The answer alone, after DNS, connect and TLS; absent when the request was never sent. */
+  answerMs?: number;
   error?: string;
   errorKind?: string;
 }
@@ -37,6 +39,8 @@ export interface PostRequest {
   body: string;
   /** Overrides the sender's own deadline (the fast lane's shorter one). */
   timeoutMs?: number;
+  /** A deadline for the answer alone, from the request sent (the fast lane's). */
+  answerTimeoutMs?: number;
 }
 
 /** What delivering needs from the outside world. */
@@ -47,6 +51,8 @@ export interface DeliveryDeps {
   retry: RetryOptions;
   /** Deadline of a POST per lane. */
   timeoutMs: Record<DeliveryLane, number>;
+  /** Deadline of the answer alone (after DNS, connect and TLS), for a lane that has one. */
+  answerTimeoutMs?: Partial<Record<DeliveryLane, number>>;
   /** SQS's longest delay; a longer wait is re-sent in hops of it. */
   maxDelaySeconds: number;
   /** The `origin` header of every webhook (Tiledesk's WEBHOOK_ORIGIN). */
@@ -116,7 +122,7 @@ export async function deliverJob(
     };
   }
 
-  const result = await postResolved(subscription, message, attemptedAt, deps, deps.timeoutMs[job.lane]);
+  const result = await postResolved(subscription, message, attemptedAt, deps, deps.timeoutMs[job.lane], deps.answerTimeoutMs?.[job.lane]);
   const logged = {
     ...base,
     target: subscription.target,
@@ -128,7 +134,8 @@ export async function deliverJob(
     ...loggedPayload(message, attemptedAt),
   };
   const ok = isSuccess(result);
-  const signal: PostSignal = { ok, durationMs: result.durationMs, at: now, probe: job.probe };
+  // The lane follows how quickly the receiver answers, not how far away it is.
+  const signal: PostSignal = { ok, durationMs: result.answerMs ?? result.durationMs, at: now, probe: job.probe };
   const following = { ...message, attempt: message.attempt + 1 };
 
   if (ok) return { disposition: { kind: 'done' }, attempt: { ...logged, outcome: 'delivered' }, signal };
@@ -187,6 +194,7 @@ async function postResolved(
   at: Date,
   deps: DeliveryDeps,
   timeoutMs: number,
+  answerTimeoutMs: number | undefined,
 ): Promise<PostOutcome> {
   let payload = message.payload;
   try {
@@ -194,7 +202,7 @@ async function postResolved(
   } catch (error) {
     return { headers: {}, body: '', durationMs: 0, error: `stored payload could not be read: ${String(error)}`, errorKind: 'payload' };
   }
-  return postSigned(subscription, message.webhookId, payload, at, deps, timeoutMs);
+  return postSigned(subscription, message.webhookId, payload, at, deps, timeoutMs, answerTimeoutMs);
 }
 
 /**
@@ -210,6 +218,7 @@ export function postSigned(
   at: Date,
   deps: Pick<DeliveryDeps, 'post' | 'origin'>,
   timeoutMs?: number,
+  answerTimeoutMs?: number,
 ): Promise<PostOutcome> {
   const hook = toView(subscription);
   const token = signSubscriptionToken(hook, subscription.secret, at);
@@ -217,6 +226,7 @@ export function postSigned(
   return deps.post({
     url: subscription.target,
     timeoutMs,
+    ...(answerTimeoutMs === undefined ? {} : { answerTimeoutMs }),
     body,
     headers: webhookHeaders({
       secrets: signingSecrets(subscription, at),

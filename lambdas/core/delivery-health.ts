@@ -45,6 +45,7 @@ export interface HealthSettings {
 /** One POST's outcome as far as health is concerned. */
 export interface PostSignal {
   ok: boolean;
+  /** How long the receiver took to answer: after DNS, connect and TLS where the request was sent. */
   durationMs: number;
   /** The fast lane gave up waiting: the subscriber moves to the slow lane. */
   fastLaneTimeout?: boolean;

@@ -78,12 +78,20 @@ export const DELIVERY = {
   /** The subscriber's deadline (DESIGN §4), applied in the slow lane. */
   timeoutMs: 10_000,
   /**
-   * The fast lane's deadline: a subscriber that has not answered by then is moved to the slow
-   * lane, where the message is tried again at once with the full timeout.
+   * The fast lane's deadlines: a subscriber that has not answered within `fastLaneAnswerMs` of
+   * the request being sent, or within `fastLaneTimeoutMs` in all (DNS, connect and TLS
+   * included), is moved to the slow lane, where the message is tried again at once with the full
+   * timeout. The answer's deadline is what a hanging receiver holds a fast-lane batch for
+   * (docs/design.md §3.2); the whole one leaves a far receiver's cold TLS handshake room.
    */
+  fastLaneAnswerMs: 500,
   fastLaneTimeoutMs: 1_000,
-  /** Answers this quick, this many in a row in the slow lane, bring a subscription back to the fast lane. */
-  quickAnswerMs: 500,
+  /**
+   * Answers this quick (after the request was sent), this many in a row in the slow lane, bring
+   * a subscription back to the fast lane: half the fast lane's answer deadline, so a subscriber
+   * near it does not go back and forth.
+   */
+  quickAnswerMs: 250,
   quickAnswersToReturn: 10,
   /** Consecutive failures (error, timeout, non-2xx) that open a subscription's circuit. */
   circuitFailuresToOpen: 5,

@@ -103,6 +103,7 @@ describe('delivery functions', () => {
         RETRY_SCHEDULE: '5,300,1800,7200,18000,36000,36000',
         DELIVERY_TIMEOUT_MS: '10000',
         FAST_LANE_TIMEOUT_MS: String(DELIVERY.fastLaneTimeoutMs),
+        FAST_LANE_ANSWER_MS: String(DELIVERY.fastLaneAnswerMs),
         TARGET_ALLOWLIST: '',
         ATTEMPT_LOG_TTL_DAYS: String(DELIVERY.attemptLogTtlDays),
       });

@@ -24,6 +24,9 @@ beforeAll(async () => {
     } else if (req.url === '/echo') {
       // A debugging endpoint: answers with the request's headers.
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ headers: req.headers }));
+    } else if (req.url === '/late') {
+      const timer = setTimeout(() => res.writeHead(200).end('late'), 400);
+      res.on('close', () => clearTimeout(timer));
     } else if (req.url === '/drip') {
       res.writeHead(200);
       const timer = setInterval(() => res.write('.'), 50);
@@ -89,6 +92,47 @@ describe('postWebhook', () => {
     // The drip never ends: without a timeout over the whole response the call would not return.
     const result = await post(`${base}/drip`, loopbackAllowed, 500);
     expect(result).toMatchObject({ errorKind: 'timeout', error: expect.stringContaining('500 ms') });
+  });
+
+  test('the answer deadline ends a late answer, on a new socket and on a kept-alive one', async () => {
+    // A server of its own: its first request connects anew, its second reuses that socket.
+    const lateServer = createServer((req, res) => {
+      req.resume();
+      const delay = req.url === '/late' ? 400 : 0;
+      setTimeout(() => res.writeHead(200).end('done'), delay);
+    });
+    await new Promise<void>((resolve) => lateServer.listen(0, '127.0.0.1', () => resolve()));
+    const lateBase = `http://127.0.0.1:${(lateServer.address() as AddressInfo).port}`;
+    const connections: unknown[] = [];
+    lateServer.on('connection', (socket) => connections.push(socket));
+    try {
+      const send = (path: string) =>
+        postWebhook({ url: `${lateBase}${path}`, headers: {}, body: '{}', timeoutMs: 2000, answerTimeoutMs: 150, maxResponseBytes: 4096, allowlist: loopbackAllowed });
+      const first = await send('/late');
+      expect(connections).toHaveLength(1);
+      expect(await send('/quick')).toMatchObject({ statusCode: 200 });
+      const reused = await send('/late');
+      expect(connections).toHaveLength(2);
+      for (const result of [first, reused]) {
+        expect(result).toMatchObject({ errorKind: 'timeout', error: 'no answer within 150 ms of the request' });
+        expect(result.durationMs).toBeLessThan(400);
+        expect(result.answerMs).toBeGreaterThanOrEqual(145);
+      }
+    } finally {
+      lateServer.closeAllConnections();
+      await new Promise<void>((resolve) => lateServer.close(() => resolve()));
+    }
+    // Without it, the same answer arrives within the whole deadline.
+    expect(await post(`${base}/late`)).toMatchObject({ statusCode: 200, body: 'late' });
+  });
+
+  test('the answer time is reported apart from the whole duration', async () => {
+    const result = await postWebhook({ url: `${base}/late`, headers: {}, body: '{}', timeoutMs: 2000, answerTimeoutMs: 1000, maxResponseBytes: 4096, allowlist: loopbackAllowed });
+    expect(result).toMatchObject({ statusCode: 200, body: 'late' });
+    expect(result.answerMs).toBeGreaterThanOrEqual(395);
+    expect(result.answerMs).toBeLessThanOrEqual(result.durationMs);
+    // A request never sent (refused before connecting) has no answer time.
+    expect((await post('http://10.0.0.1/hook', nothingAllowed)).answerMs).toBeUndefined();
   });
 });
 

@@ -138,3 +138,35 @@ test('a wake-up after a reset releases the parked deliveries paced and then stop
   await deliverBatch('fast', records([next.message.body]), deps);
   expect(sent).toEqual([]);
 });
+
+test('the fast lane gives the answer its own deadline; a receiver that misses it is tried again at once in the slow lane', async () => {
+  const { state, sent, attempts, deps } = world({ ...HEALTHY });
+  const requests: { timeoutMs?: number; answerTimeoutMs?: number }[] = [];
+  deps.answerTimeoutMs = { fast: DELIVERY.fastLaneAnswerMs };
+  deps.post = async (request) => {
+    requests.push({ timeoutMs: request.timeoutMs, answerTimeoutMs: request.answerTimeoutMs });
+    return { headers: {}, body: '', durationMs: 560, answerMs: 500, error: 'no answer within 500 ms of the request', errorKind: 'timeout' };
+  };
+  await deliverBatch('fast', records([message(1)]), deps);
+  expect(requests).toEqual([{ timeoutMs: 1000, answerTimeoutMs: DELIVERY.fastLaneAnswerMs }]);
+  expect(attempts[0]).toMatchObject({ outcome: 'failed', errorKind: 'timeout', error: expect.stringContaining('slow lane') });
+  expect(sent.map(({ queue }) => queue)).toEqual(['slow']);
+  expect(state.health.lane).toBe('slow');
+
+  // The slow lane has no answer deadline of its own: the whole timeout applies.
+  requests.length = 0;
+  await deliverBatch('slow', records([message(2)]), deps);
+  expect(requests).toEqual([{ timeoutMs: 10_000 }]);
+});
+
+test('quick answers are counted on the answer alone, so a far receiver with a slow handshake comes back to the fast lane', async () => {
+  const { state, deps } = world({ ...HEALTHY, lane: 'slow' });
+  let answerMs = DELIVERY.quickAnswerMs + 50;
+  // The whole POST always takes 900 ms (a cold TLS handshake far away); only the answer varies.
+  deps.post = async () => ({ statusCode: 200, headers: {}, body: '', durationMs: 900, answerMs });
+  for (let n = 0; n < DELIVERY.quickAnswersToReturn; n++) await deliverBatch('slow', records([message(n % 10)]), deps);
+  expect(state.health).toMatchObject({ lane: 'slow', quickAnswers: 0 });
+  answerMs = DELIVERY.quickAnswerMs - 50;
+  for (let n = 0; n < DELIVERY.quickAnswersToReturn; n++) await deliverBatch('slow', records([message(n % 10)]), deps);
+  expect(state.health.lane).toBe('fast');
+});
