@@ -122,7 +122,10 @@ export async function deliverJob(
     };
   }
 
-  const result = await postResolved(subscription, message, attemptedAt, deps, deps.timeoutMs[job.lane], deps.answerTimeoutMs?.[job.lane]);
+  // Lanes apply only where the fast lane's deadline is shorter than the subscriber's own.
+  const lanes = deps.timeoutMs.fast < deps.timeoutMs.slow;
+  const answerTimeoutMs = lanes ? deps.answerTimeoutMs?.[job.lane] : undefined;
+  const result = await postResolved(subscription, message, attemptedAt, deps, deps.timeoutMs[job.lane], answerTimeoutMs);
   const logged = {
     ...base,
     target: subscription.target,
@@ -148,8 +151,7 @@ export async function deliverJob(
     };
   }
   const failure = result.error ?? `target answered ${result.statusCode}`;
-  // Only a deadline shorter than the subscriber's own makes a timeout a reason to change lanes.
-  if (job.lane === 'fast' && result.errorKind === 'timeout' && deps.timeoutMs.fast < deps.timeoutMs.slow) {
+  if (job.lane === 'fast' && result.errorKind === 'timeout' && lanes) {
     return {
       disposition: deferred('slow', following, 0, now, deps.maxDelaySeconds),
       attempt: {

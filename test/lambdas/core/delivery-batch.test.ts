@@ -157,6 +157,13 @@ test('the fast lane gives the answer its own deadline; a receiver that misses it
   requests.length = 0;
   await deliverBatch('slow', records([message(2)]), deps);
   expect(requests).toEqual([{ timeoutMs: 10_000 }]);
+
+  // A subscriber timeout no longer than the fast lane's turns lanes off, and the answer deadline with them.
+  requests.length = 0;
+  state.health = { ...HEALTHY };
+  deps.timeoutMs = { fast: 1000, slow: 1000 };
+  await deliverBatch('fast', records([message(3)]), deps);
+  expect(requests).toEqual([{ timeoutMs: 1000 }]);
 });
 
 test('quick answers are counted on the answer alone, so a far receiver with a slow handshake comes back to the fast lane', async () => {
