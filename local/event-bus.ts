@@ -46,7 +46,8 @@ export interface LocalEventBusOptions {
   region: string;
   account: string;
   rules: LocalRule[];
-  sqs: SQSClient;
+  /** EventBridge's side of SQS (`runtime/aws-side-sqs.ts` in the stack; an SDK client does as well). */
+  sqs: Pick<SQSClient, 'send'>;
 }
 
 /**

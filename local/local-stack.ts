@@ -24,6 +24,7 @@ import { resolveValue } from './template/intrinsics';
 import { FunctionModel, StackModel, TemplateModelError, readStackModel } from './template/stack-model';
 import { cachedTemplate } from './template/template-cache';
 import { loadHandler, sharedEnvironment } from './runtime/function-runtime';
+import { AwsSideSqs, awsSideSqs } from './runtime/aws-side-sqs';
 import { awsSideSqsClient, startEventSources } from './runtime/event-source-mappings';
 import { LocalPlace, QueueRef, bucketName, createBuckets, localResourceName, createQueues, createTables, localNames, localResourceValues, physicalName } from './runtime/local-resources';
 import { localFunctionIds } from './iam/template-functions';
@@ -181,7 +182,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ]);
     cleanups.push(() => dynamo.stop(), () => fauxqs.stop());
 
-    const late: { sqs?: SQSClient; busName?: string } = {};
+    const late: { sqs?: SQSClient; awsSide?: AwsSideSqs; busName?: string } = {};
     let eventBus: LocalActionHandler | undefined;
     const rules: LocalRule[] = [];
     const endpoint: AwsEndpoint = await startAwsEndpoint({
@@ -193,7 +194,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       sqsExtensions: localMessageMoves(() => late.sqs!),
       // Built on first use (the SQS client exists only once the endpoint is up), then reused.
       events: (action, body) =>
-        (eventBus ??= localEventBus({ busName: late.busName!, region: place.region, account: place.account, rules, sqs: late.sqs! }))(action, body),
+        (eventBus ??= localEventBus({ busName: late.busName!, region: place.region, account: place.account, rules, sqs: late.awsSide! }))(action, body),
       onRequest: options.onAwsRequest,
       // Each function calls AWS as its logical id, under its role's policies from the template.
       permissions: localPermissions(template, {
@@ -211,6 +212,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     setProcessAwsEnvironment(endpoint.url);
     // Lambda's own pollers and EventBridge's sender: AWS's CPU, not the functions'.
+    late.awsSide = awsSideSqs(endpoint.url, place.region);
+    // Creating queues and moving messages: the SDK, as a tool would.
     const sqs = awsSideSqsClient();
     late.sqs = sqs;
     await createTables(new DynamoDBClient({}), place, model.tables);
@@ -281,7 +284,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       functionTimeouts,
       limits,
       onThrottle: options.onThrottle,
-      sqs,
+      sqs: late.awsSide,
       region: place.region,
       concurrency: new Map([
         [outputQueueIds.get(QUEUE_OUTPUTS.fanOut) ?? '', options.fanOutConcurrency],

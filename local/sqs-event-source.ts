@@ -8,7 +8,8 @@ export type SqsHandler = (event: SQSEvent, context: Context, ...rest: never[]) =
 
 /** Props of {@link startSqsEventSource}: the settings of a Lambda SQS event source mapping and its function. */
 export interface SqsEventSourceOptions {
-  sqs: SQSClient;
+  /** Lambda's side of SQS (`runtime/aws-side-sqs.ts` in the stack; an SDK client does as well). */
+  sqs: Pick<SQSClient, 'send'>;
   queueUrl: string;
   queueArn: string;
   functionName: string;

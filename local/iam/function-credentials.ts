@@ -21,6 +21,9 @@ export function asFunction<Args extends unknown[], Result>(
   return (...args) => runningFunction.run(logicalId, () => handler(...args));
 }
 
+/** The logical id of the function whose code is running, if any. */
+export const runningFunctionId = (): string | undefined => runningFunction.getStore();
+
 /** Runs `work` (and everything it starts) as the function `logicalId`. */
 export function runAsFunction<Result>(logicalId: string, work: () => Result): Result {
   installFunctionCredentials();

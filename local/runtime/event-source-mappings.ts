@@ -33,7 +33,7 @@ export interface EventSourceWiring {
   concurrency: ReadonlyMap<string, number | undefined>;
   /** Lambda's concurrency numbers in force (AWS's, the large ones scaled). */
   limits: LocalLambdaLimits;
-  sqs: SQSClient;
+  sqs: Pick<SQSClient, 'send'>;
   region: string;
   onError?: (error: unknown) => void;
   onThrottle?: (error: LambdaThrottledError) => void;

@@ -1,4 +1,8 @@
-import { ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { runAsFunction } from '../../local/iam/function-credentials';
+import { awsSideSqs } from '../../local/runtime/aws-side-sqs';
 import { awsSideSqsClient } from '../../local/runtime/event-source-mappings';
 import { SqsEndpoint, startSqsEndpoint } from '../support/sqs-endpoint';
 
@@ -32,7 +36,7 @@ const options = { endpoint: '', region: 'us-east-1', credentials: { accessKeyId:
  * Starts LONG_POLLS long polls of an empty queue, then a send; answers how many polls had ended
  * when the send was answered (each waits WAIT_SECONDS on the empty queue).
  */
-async function pollsEndedBeforeSend(sqs: SQSClient): Promise<number> {
+async function pollsEndedBeforeSend(sqs: Pick<SQSClient, 'send'>): Promise<number> {
   let ended = 0;
   const polls = Array.from({ length: LONG_POLLS }, () =>
     sqs.send(new ReceiveMessageCommand({ QueueUrl: idle.url, WaitTimeSeconds: WAIT_SECONDS })).finally(() => ended++),
@@ -51,6 +55,51 @@ it(`answers a send while ${LONG_POLLS} long polls wait on the same client`, asyn
     expect(await pollsEndedBeforeSend(sqs)).toBe(0);
   } finally {
     sqs.destroy();
+  }
+});
+
+it(`the pollers' own client answers a send while ${LONG_POLLS} long polls wait on it`, async () => {
+  expect(await pollsEndedBeforeSend(awsSideSqs(endpoint.url, 'us-east-1'))).toBe(0);
+});
+
+it("the pollers' client speaks SQS's JSON protocol: messages and their attributes come back as the SDK reads them", async () => {
+  const sqs = awsSideSqs(endpoint.url, 'us-east-1');
+  const queue = await endpoint.createQueue('aws-side-json');
+  const attribute = { DataType: 'String', StringValue: 'kept' };
+  await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: '{"a":"é"}', MessageAttributes: { NAME: attribute } }));
+  const { Messages = [] } = await sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: queue.url, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
+  );
+  expect(Messages).toHaveLength(1);
+  expect(Messages[0]).toMatchObject({ Body: '{"a":"é"}', MessageAttributes: { NAME: attribute }, Attributes: { ApproximateReceiveCount: '1' } });
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ['ApproximateNumberOfMessagesNotVisible'] }));
+  expect(Attributes).toEqual({ ApproximateNumberOfMessagesNotVisible: '1' });
+});
+
+it("the pollers' client calls as the running function, and fails with the SDK's error name and status", async () => {
+  const seen: { target?: string; authorization?: string; body: string }[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      seen.push({ target: req.headers['x-amz-target'] as string, authorization: req.headers.authorization, body: Buffer.concat(chunks).toString() });
+      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' }).end('{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const sqs = awsSideSqs(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, 'eu-west-1');
+    const receive = new ReceiveMessageCommand({ QueueUrl: 'http://x/000000000000/gone', WaitTimeSeconds: 0 });
+    const failure = await runAsFunction('DeliveryFunction1', () => sqs.send(receive)).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ name: 'QueueDoesNotExist', message: 'The specified queue does not exist.', $metadata: { httpStatusCode: 400 }, $fault: 'client' });
+    await sqs.send(receive).catch(() => undefined);
+    expect(seen.map(({ target }) => target)).toEqual(['AmazonSQS.ReceiveMessage', 'AmazonSQS.ReceiveMessage']);
+    expect(seen[0]!.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=DeliveryFunction1\/\d{8}\/eu-west-1\/sqs\/aws4_request,/);
+    expect(seen[1]!.authorization).toContain(`Credential=${process.env.AWS_ACCESS_KEY_ID ?? 'local'}/`);
+    expect(JSON.parse(seen[0]!.body)).toEqual({ QueueUrl: 'http://x/000000000000/gone', WaitTimeSeconds: 0 });
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
 

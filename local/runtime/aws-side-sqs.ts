@@ -1,0 +1,89 @@
+import { Agent, request } from 'node:http';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { runningFunctionId } from '../iam/function-credentials';
+
+/** What Lambda's pollers and EventBridge's sender need of SQS: the SDK client's `send`. */
+export type AwsSideSqs = Pick<SQSClient, 'send'>;
+
+/** SQS's error in its JSON protocol, with the fields the SDK's errors carry. */
+export class AwsSideSqsError extends Error {
+  readonly $metadata: { httpStatusCode: number };
+  readonly $fault: 'client' | 'server';
+  constructor(name: string, message: string, status: number) {
+    super(message);
+    this.name = name;
+    this.$metadata = { httpStatusCode: status };
+    this.$fault = status < 500 ? 'client' : 'server';
+  }
+}
+
+/**
+ * The SQS client of what AWS runs for the stack: Lambda's pollers and EventBridge's sender. On
+ * AWS their work is AWS's CPU, not the functions'; here it shares the machine with them. So they
+ * speak SQS's JSON protocol straight to the local endpoint, without the SDK's middleware stack,
+ * schema serde and SigV4 signing, which were about a quarter of the main loop's CPU in the
+ * throughput loop's profile (docs/design.md §3.14). What the endpoint sees is the same: the
+ * action in `X-Amz-Target`, the same JSON, and a SigV4-shaped `Authorization` whose access key
+ * id is the running function's (the endpoint authorizes by it and checks no signature).
+ * Its agent has no socket cap: an idle poller holds a socket through each long poll, and with the
+ * SDK's default of 50 the slow lane's 50 idle pollers once held them all (§3.14).
+ * Commands are the SDK's own (`new ReceiveMessageCommand(…)`), so callers read as they would with
+ * the SDK; errors carry the SDK's `name`, `$metadata.httpStatusCode` and `$fault`.
+ */
+export function awsSideSqs(endpoint: string, region: string): AwsSideSqs {
+  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const url = new URL(endpoint);
+  const fallbackKeyId = () => process.env.AWS_ACCESS_KEY_ID ?? 'local';
+  const send = (command: { input: unknown; constructor: { name: string } }, options?: { abortSignal?: AbortSignal }): Promise<unknown> => {
+    const action = command.constructor.name.replace(/Command$/, '');
+    const body = JSON.stringify(command.input);
+    const date = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+    const keyId = runningFunctionId() ?? fallbackKeyId();
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: '/',
+          method: 'POST',
+          agent,
+          signal: options?.abortSignal,
+          headers: {
+            'content-type': 'application/x-amz-json-1.0',
+            'content-length': Buffer.byteLength(body),
+            'x-amz-target': `AmazonSQS.${action}`,
+            'x-amz-date': date,
+            authorization:
+              `AWS4-HMAC-SHA256 Credential=${keyId}/${date.slice(0, 8)}/${region}/sqs/aws4_request, ` +
+              'SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=unsigned',
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const status = res.statusCode ?? 500;
+            let parsed: Record<string, unknown> = {};
+            try {
+              parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+            } catch {
+              reject(new AwsSideSqsError('SerializationException', `SQS answered ${status} with a body that is not JSON`, status));
+              return;
+            }
+            if (status >= 300) {
+              const type = String(parsed.__type ?? 'UnknownError');
+              reject(new AwsSideSqsError(type.slice(type.lastIndexOf('#') + 1), String(parsed.message ?? parsed.Message ?? `SQS answered ${status}`), status));
+              return;
+            }
+            resolve({ ...parsed, $metadata: { httpStatusCode: status } });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  };
+  return { send } as unknown as AwsSideSqs;
+}
