@@ -34,11 +34,8 @@ export function awsSideSqs(endpoint: string, region: string): AwsSideSqs {
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
   const url = new URL(endpoint);
   const fallbackKeyId = () => process.env.AWS_ACCESS_KEY_ID ?? 'local';
-  const send = (command: { input: unknown; constructor: { name: string } }, options?: { abortSignal?: AbortSignal }): Promise<unknown> => {
-    const action = command.constructor.name.replace(/Command$/, '');
-    const body = JSON.stringify(command.input);
+  const call = (action: string, body: string, keyId: string, signal: AbortSignal | undefined): Promise<unknown> => {
     const date = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
-    const keyId = runningFunctionId() ?? fallbackKeyId();
     return new Promise((resolve, reject) => {
       const req = request(
         {
@@ -47,7 +44,7 @@ export function awsSideSqs(endpoint: string, region: string): AwsSideSqs {
           path: '/',
           method: 'POST',
           agent,
-          signal: options?.abortSignal,
+          signal,
           headers: {
             'content-type': 'application/x-amz-json-1.0',
             'content-length': Buffer.byteLength(body),
@@ -85,5 +82,28 @@ export function awsSideSqs(endpoint: string, region: string): AwsSideSqs {
       req.end(body);
     });
   };
+  const send = async (command: { input: unknown; constructor: { name: string } }, options?: { abortSignal?: AbortSignal }): Promise<unknown> => {
+    const action = command.constructor.name.replace(/Command$/, '');
+    const body = JSON.stringify(command.input);
+    const keyId = runningFunctionId() ?? fallbackKeyId();
+    // As the SDK's standard retry mode: 3 attempts for a 5xx or a dropped connection (a kept-alive
+    // socket the server closed as it was reused), with jittered backoff; never for an abort.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call(action, body, keyId, options?.abortSignal);
+      } catch (error) {
+        if (attempt >= MAX_ATTEMPTS || options?.abortSignal?.aborted || !isTransient(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 100 * 2 ** (attempt - 1)));
+      }
+    }
+  };
   return { send } as unknown as AwsSideSqs;
+}
+
+const MAX_ATTEMPTS = 3;
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT']);
+
+function isTransient(error: unknown): boolean {
+  if (error instanceof AwsSideSqsError) return error.$fault === 'server';
+  return TRANSIENT_CODES.has((error as NodeJS.ErrnoException).code ?? '');
 }

@@ -7,13 +7,13 @@ import { StackModel, TemplateModelError } from '../template/stack-model';
 import type { QueueRef } from './local-resources';
 
 /**
- * The SQS client of what AWS runs for the stack: Lambda's pollers and EventBridge's sender. On AWS
- * each poller, and EventBridge, is a service of its own; here they share one client, so its agent
- * has no socket cap. (The SDK's default is 50 sockets a client, and an idle poller holds one
- * through each long poll: with the slow lane's 50 pollers idle, EventBridge's sends and the other
- * lanes' receives and deletes queued for a free socket for up to a second, and a healthy project
- * beside hostile receivers waited 400–600 ms at p50; docs/design.md §3.14.) No MD5 of bodies, and
- * no logger middleware copying each request for a logger that discards it.
+ * The SDK's SQS client for what the local stack does to SQS as AWS would, outside any function:
+ * creating the template's queues, and SQS's own message move tasks (the DLQ redrive). Lambda's
+ * pollers and EventBridge's sender, which call far more often, use `awsSideSqs`
+ * (`aws-side-sqs.ts`). Its agent has no socket cap either (the SDK's default is 50 sockets a
+ * client, and when the pollers shared this client the slow lane's 50 idle long polls held them
+ * all; docs/design.md §3.14). No MD5 of bodies, and no logger middleware copying each request
+ * for a logger that discards it.
  */
 export function awsSideSqsClient(config: SQSClientConfig = {}): SQSClient {
   const sqs = new SQSClient({ md5: false, requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: Infinity }) }, ...config });

@@ -103,6 +103,25 @@ it("the pollers' client calls as the running function, and fails with the SDK's 
   }
 });
 
+it("the pollers' client tries a 5xx again, as the SDK's standard retry mode does, and answers with the success", async () => {
+  let requests = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    requests += 1;
+    if (requests === 1) res.writeHead(500).end('{"__type":"InternalFailure","message":"try again"}');
+    else res.writeHead(200).end('{"Messages":[]}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const sqs = awsSideSqs(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, 'us-east-1');
+    await expect(sqs.send(new ReceiveMessageCommand({ QueueUrl: 'http://x/000000000000/q' }))).resolves.toMatchObject({ Messages: [] });
+    expect(requests).toBe(2);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
 it('(the SDK default client, for contrast: its send waits for a poll to give back a socket)', async () => {
   const sqs = new SQSClient({ ...options, endpoint: endpoint.url });
   try {
