@@ -1,7 +1,8 @@
 import { stringifyJson } from '../lambdas/core/json-text';
 import { randomUUID } from 'node:crypto';
-import { SQSClient, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { LocalActionHandler } from './aws-endpoint';
+import type { AwsSideSqs } from './runtime/aws-side-sqs';
 
 /** An EventBridge event as a rule target receives it. */
 export interface EventEnvelope {
@@ -46,8 +47,8 @@ export interface LocalEventBusOptions {
   region: string;
   account: string;
   rules: LocalRule[];
-  /** EventBridge's side of SQS (`runtime/aws-side-sqs.ts` in the stack; an SDK client does as well). */
-  sqs: Pick<SQSClient, 'send'>;
+  /** EventBridge's side of SQS (`awsSideSqs` in the stack; an SDK client does as well). */
+  sqs: AwsSideSqs;
 }
 
 /**

@@ -1,15 +1,16 @@
-import { DeleteMessageBatchCommand, GetQueueAttributesCommand, Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, GetQueueAttributesCommand, Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { localLambdaContext } from './lambda-context';
 import { LambdaConcurrency, LocalLambdaLimits, localLambdaLimits } from './lambda-concurrency';
+import type { AwsSideSqs } from './runtime/aws-side-sqs';
 
 /** A Lambda handler as the local runtime invokes it. */
 export type SqsHandler = (event: SQSEvent, context: Context, ...rest: never[]) => unknown;
 
 /** Props of {@link startSqsEventSource}: the settings of a Lambda SQS event source mapping and its function. */
 export interface SqsEventSourceOptions {
-  /** Lambda's side of SQS (`runtime/aws-side-sqs.ts` in the stack; an SDK client does as well). */
-  sqs: Pick<SQSClient, 'send'>;
+  /** Lambda's side of SQS (`awsSideSqs` in the stack; an SDK client does as well). */
+  sqs: AwsSideSqs;
   queueUrl: string;
   queueArn: string;
   functionName: string;

@@ -5,6 +5,7 @@ import { LambdaConcurrency, LocalLambdaLimits } from '../lambda-concurrency';
 import { LambdaThrottledError, SqsEventSource, SqsHandler, startSqsEventSource } from '../sqs-event-source';
 import { StackModel, TemplateModelError } from '../template/stack-model';
 import type { QueueRef } from './local-resources';
+import type { AwsSideSqs } from './aws-side-sqs';
 
 /**
  * The SDK's SQS client for what the local stack does to SQS as AWS would, outside any function:
@@ -33,7 +34,7 @@ export interface EventSourceWiring {
   concurrency: ReadonlyMap<string, number | undefined>;
   /** Lambda's concurrency numbers in force (AWS's, the large ones scaled). */
   limits: LocalLambdaLimits;
-  sqs: Pick<SQSClient, 'send'>;
+  sqs: AwsSideSqs;
   region: string;
   onError?: (error: unknown) => void;
   onThrottle?: (error: LambdaThrottledError) => void;
