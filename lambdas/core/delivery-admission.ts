@@ -135,14 +135,17 @@ export const contendedWaits = (count: number, rate: number): number[] =>
   Array.from({ length: count }, (_, index) => 1 + index / rate);
 
 /** What a subscription's wake-up does: send itself again for later, or release held deliveries. */
-export type WakeDecision = { kind: 'later'; at: number } | { kind: 'release'; count: number; nextAt: number };
+export type WakeDecision =
+  | { kind: 'later'; at: number }
+  /** `probe`: the one delivery released is the half-open circuit's probe; the ramp has not begun. */
+  | { kind: 'release'; count: number; nextAt: number; probe?: true };
 
 /**
  * Decides a wake-up of parked deliveries from the subscription's health: while the circuit's
  * cool-down lasts it comes back at its end; half-open, it releases one delivery (the probe) and
- * looks again once the probe's lease is over; closed, it releases a batch and comes back when
- * the batch has gone at the release pace (the rate limit, if lower), so a recovered endpoint
- * gets its backlog paced, not all at once.
+ * looks again once the probe's lease is over; closed, it releases a second's worth at the
+ * release's pace (`perSecond`, at least a batch) and comes back when they have gone, so a
+ * recovered endpoint gets its backlog paced, not all at once.
  */
 export function wakeDecision(
   health: DeliveryHealth,
@@ -152,9 +155,18 @@ export function wakeDecision(
 ): WakeDecision {
   const gate = gateOf(health, now, () => 0);
   if (gate.kind === 'wait') return { kind: 'later', at: now + gate.seconds * 1000 };
-  if (gate.kind === 'probe') return { kind: 'release', count: 1, nextAt: now + probeLeaseMs };
-  return { kind: 'release', count: release.batch, nextAt: now + Math.ceil((release.batch / release.perSecond) * 1000) };
+  if (gate.kind === 'probe') return { kind: 'release', count: 1, nextAt: now + probeLeaseMs, probe: true };
+  const count = Math.max(release.batch, Math.floor(release.perSecond));
+  return { kind: 'release', count, nextAt: now + Math.ceil((count / release.perSecond) * 1000) };
 }
+
+/**
+ * The pace of a release's next round: doubled while the subscriber's answers stay good (no
+ * failure since the last success), kept while they do not, never above `max`. An open circuit
+ * stops the release; it starts again from the first pace.
+ */
+export const nextReleasePace = (pace: number, health: DeliveryHealth, max: number): number =>
+  health.consecutiveFailures === 0 ? Math.min(max, pace * 2) : pace;
 
 /** The delays, in whole seconds, that spread a released batch at `perSecond`. */
 export const releaseDelays = (count: number, perSecond: number): number[] =>

@@ -100,9 +100,10 @@ export interface DeliveryBatchDeps extends DeliveryDeps {
   settings: HealthSettings & {
     rateLimitToleranceMs: number;
     autoDisableAfterDead: number;
-    /** Parked deliveries released per wake-up, and at most this many per second. */
+    /** Parked deliveries released per wake-up at least, and the release's pace: first and most per second. */
     heldReleaseBatch: number;
-    heldReleasePerSecond: number;
+    heldReleaseFirstPerSecond: number;
+    heldReleaseMaxPerSecond: number;
   };
 }
 
@@ -358,9 +359,12 @@ async function updateHealth(handled: Handled[], healths: Map<string, DeliveryHea
             deps.report.metric(TRANSITION_METRICS[transition], 1);
             deps.report.info(`subscription health: ${transition}`, { projectId, subscriptionId });
           }
-          // The probe closed the circuit: what it held is released now (if no wake-up is due).
+          // The probe closed the circuit: what it held is released now. The wake-up due (the
+          // probe's, at the end of its lease, scheduled maybe after `before` was read) is taken
+          // over, so the release does not wait for it.
           if (transitions.includes('circuit-closed') && (after.heldCount ?? 0) > 0) {
-            await sendWake(after.lane, projectId, subscriptionId, undefined, Date.now(), deps);
+            const { wakeAt } = await deps.stores.getHealth(projectId, subscriptionId);
+            await sendWake(after.lane, projectId, subscriptionId, wakeAt, Date.now(), deps);
           }
           return;
         }

@@ -57,5 +57,7 @@ export const wakeMessageSchema = z.object({
   projectId: z.string().min(1),
   subscriptionId: z.string().min(1),
   wakeAt: z.number().int().nonnegative(),
+  /** Deliveries a second this wake-up releases at (the release ramps up); absent: the first pace. */
+  pace: z.number().positive().optional(),
 });
 export type WakeMessage = z.infer<typeof wakeMessageSchema>;

@@ -4,7 +4,7 @@
  * reset). Split from `delivery-batch.ts`, which calls these for each batch.
  */
 import type { DeliveryLane } from './settings';
-import { delayUntil, releaseDelays, wakeDecision } from './delivery-admission';
+import { delayUntil, nextReleasePace, releaseDelays, wakeDecision } from './delivery-admission';
 import type { DeliveryBatchDeps, QueuedMessage } from './delivery-batch';
 import type { DeliveryHealth } from './delivery-health';
 import type { ParsedDeliveryMessage, WakeMessage } from './delivery-message';
@@ -41,7 +41,8 @@ export async function parked(
 
 /**
  * Sends the wake-up of a subscription's parked deliveries for `at`, if this caller wins its
- * schedule (`expected`: the wake-up being replaced; undefined when none may be due).
+ * schedule (`expected`: the wake-up being replaced; undefined when none may be due). `pace`:
+ * the release's pace it goes on at; absent, a release starts at the first pace.
  */
 export async function sendWake(
   lane: DeliveryLane,
@@ -50,10 +51,11 @@ export async function sendWake(
   expected: number | undefined,
   at: number,
   deps: DeliveryBatchDeps,
+  pace?: number,
 ): Promise<void> {
   const now = Date.now();
   if (!(await deps.stores.scheduleWake(projectId, subscriptionId, expected, at, now))) return;
-  const wake: WakeMessage = { wake: 'release-held', projectId, subscriptionId, wakeAt: at };
+  const wake: WakeMessage = { wake: 'release-held', projectId, subscriptionId, wakeAt: at, ...(pace === undefined ? {} : { pace }) };
   const unsent = await deps.send(lane, [{ body: stringifyJson(wake), delaySeconds: delayUntil(at, now, deps.maxDelaySeconds), groupId: projectId }]);
   if (unsent.length > 0) {
     await deps.stores.clearWake(projectId, subscriptionId, at);
@@ -64,7 +66,8 @@ export async function sendWake(
 /**
  * A wake-up of parked deliveries: stale ones (the health carries another time) do nothing;
  * otherwise it releases what {@link wakeDecision} says onto the subscription's lane, paced, and
- * schedules the next wake-up while some remain.
+ * schedules the next wake-up while some remain, at a pace ramping up while the subscriber's
+ * answers stay good ({@link nextReleasePace}).
  */
 export async function wakeUp(
   wake: WakeMessage,
@@ -75,7 +78,8 @@ export async function wakeUp(
 ): Promise<void> {
   if (health.wakeAt !== wake.wakeAt) return;
   const { projectId, subscriptionId } = wake;
-  const perSecond = Math.min(subscription?.rateLimit ?? Infinity, deps.settings.heldReleasePerSecond);
+  const pace = wake.pace ?? deps.settings.heldReleaseFirstPerSecond;
+  const perSecond = Math.min(subscription?.rateLimit ?? Infinity, pace);
   const decision = wakeDecision(health, now, deps.timeoutMs[health.lane] + 5000, { batch: deps.settings.heldReleaseBatch, perSecond });
   if (decision.kind === 'later') {
     await sendWake(health.lane, projectId, subscriptionId, wake.wakeAt, decision.at, deps);
@@ -93,7 +97,8 @@ export async function wakeUp(
     deps.report.metric('HeldDeliveriesReleased', messages.length);
   }
   if (more) {
-    await sendWake(health.lane, projectId, subscriptionId, wake.wakeAt, decision.nextAt, deps);
+    const next = decision.probe ? undefined : nextReleasePace(pace, health, deps.settings.heldReleaseMaxPerSecond);
+    await sendWake(health.lane, projectId, subscriptionId, wake.wakeAt, decision.nextAt, deps, next);
     return;
   }
   await deps.stores.clearWake(projectId, subscriptionId, wake.wakeAt);

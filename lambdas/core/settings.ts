@@ -103,11 +103,15 @@ export const DELIVERY = {
   /** Burst a rate limit allows on top of its steady rate, in ms of the rate's worth. */
   rateLimitToleranceMs: 500,
   /**
-   * Deliveries an open circuit parked are released this many per wake-up, at most this many per
-   * second (or the subscription's rate limit, if lower): a recovered endpoint gets its backlog paced.
+   * Deliveries an open circuit parked are released once it closes, ramping up: at first this
+   * many a second, doubled each second while the subscriber's answers stay good, up to the
+   * maximum (never above the subscription's rate limit), at least a batch per wake-up. A
+   * recovered endpoint is not flooded with its backlog, and a big one still drains in seconds:
+   * 3,000 in about 35 s, not the 5 minutes of a fixed 10/s (docs/design.md §3.19).
    */
   heldReleaseBatch: 10,
-  heldReleasePerSecond: 10,
+  heldReleaseFirstPerSecond: 10,
+  heldReleaseMaxPerSecond: 100,
   /** ± fraction applied to each retry delay. */
   jitter: 0.2,
   /** Bounds within which a subscriber's Retry-After is honoured, in seconds. */

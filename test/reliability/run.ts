@@ -216,6 +216,7 @@ async function main(): Promise<void> {
       settledInSeconds: chaosSettled.seconds,
     };
     result.chaos = counts;
+    if (counts.lost > 0) result.unsettled = await describeUnsettled(pairs, 'reliability', subscriptions.map((s) => s._id));
     result.unexpectedErrors = unexpectedErrors.slice(0, 20);
     result.totalSeconds = (Date.now() - started) / 1000;
 
@@ -372,6 +373,33 @@ async function checkAttemptLogs(pairs: Map<string, Pair>, projectId: string, sub
   }
   for (const example of examples) console.log(`attempt received but not logged: ${example}`);
   return { attemptsLogged, unloggedAttempts, unloggableAttempts, unexplainedUnlogged, pairsWithoutLogs, deadWithoutDeadLog };
+}
+
+/**
+ * Where the pairs still unsettled wait, per subscription: how many, and its delivery health (an
+ * open circuit and its cool-down, deliveries parked and the wake-up that releases them), so a
+ * run that ran out of time says whether they were held or lost. Printed, and kept in the JSON.
+ */
+async function describeUnsettled(pairs: Map<string, Pair>, projectId: string, subscriptionIds: string[]) {
+  const { DeliveryHealthStore } = await import('../../lambdas/adapters/delivery-health-store');
+  const healths = await new DeliveryHealthStore(process.env.TABLE_NAME!).getMany(subscriptionIds.map((subscriptionId) => ({ projectId, subscriptionId })));
+  const now = Date.now();
+  const inSeconds = (at: number | undefined) => (at === undefined ? undefined : Math.round((at - now) / 1000));
+  const described = subscriptionIds.map((subscriptionId) => {
+    const health = healths.get(subscriptionId)!;
+    return {
+      subscriptionId,
+      unsettled: [...pairs.values()].filter((pair) => pair.subscriptionId === subscriptionId && pair.delivered === 0 && !pair.dead).length,
+      circuit: health.circuit,
+      openUntilInSeconds: inSeconds(health.openUntil),
+      cooldownSeconds: health.cooldownSeconds,
+      consecutiveFailures: health.consecutiveFailures,
+      heldCount: health.heldCount ?? 0,
+      wakeAtInSeconds: inSeconds(health.wakeAt),
+    };
+  });
+  for (const entry of described) console.log(`unsettled: ${JSON.stringify(entry)}`);
+  return described;
 }
 
 /**

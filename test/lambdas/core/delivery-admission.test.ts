@@ -5,6 +5,7 @@ import {
   held,
   heldForSlot,
   isDue,
+  nextReleasePace,
   releaseDelays,
   splitBySlot,
   splitProbe,
@@ -167,6 +168,7 @@ describe('held deliveries (parked by an open circuit)', () => {
       kind: 'release',
       count: 1,
       nextAt: now + 15_000,
+      probe: true,
     });
   });
 
@@ -174,6 +176,13 @@ describe('held deliveries (parked by an open circuit)', () => {
     expect(wakeDecision(health({}), now, 15_000, release)).toEqual({ kind: 'release', count: 10, nextAt: now + 1000 });
     expect(wakeDecision(health({}), now, 15_000, { batch: 10, perSecond: 2 })).toEqual({ kind: 'release', count: 10, nextAt: now + 5000 });
     expect(releaseDelays(5, 2)).toEqual([0, 0, 1, 1, 2]);
+    expect(wakeDecision(health({}), now, 15_000, { batch: 10, perSecond: 80 })).toEqual({ kind: 'release', count: 80, nextAt: now + 1000 });
+  });
+
+  test('the release ramps up: doubled while answers stay good, kept while they fail, capped', () => {
+    expect(nextReleasePace(10, health({}), 100)).toBe(20);
+    expect(nextReleasePace(80, health({}), 100)).toBe(100);
+    expect(nextReleasePace(40, health({ consecutiveFailures: 1 }), 100)).toBe(40);
   });
 
   test('the API counts them, with the rate limit backlog, each with when it goes', () => {

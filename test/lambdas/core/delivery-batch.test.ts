@@ -40,7 +40,9 @@ function world(health: DeliveryHealth, sub: Subscription = subscription) {
       }),
       getHealth: async () => ({ ...state.health }),
       saveHealth: async (_p, _s, _before, after) => {
-        state.health = { ...after, version: after.version + 1 };
+        // As the store: the parked count, the wake-up and the rate clock have writes of their own.
+        const { heldCount, wakeAt, rateTat } = state.health;
+        state.health = { ...after, heldCount, wakeAt, rateTat, version: after.version + 1 };
         return true;
       },
       claimProbe: async () => true,
@@ -137,6 +139,77 @@ test('a wake-up after a reset releases the parked deliveries paced and then stop
   sent.length = 0;
   await deliverBatch('fast', records([next.message.body]), deps);
   expect(sent).toEqual([]);
+});
+
+test('a release ramps up: each wake-up doubles its pace while answers stay good, up to the maximum', async () => {
+  const { state, sent, deps } = world({ ...HEALTHY });
+  for (let n = 0; n < 400; n++) state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n % 10)) as ParsedDeliveryMessage);
+  state.health.wakeAt = Date.now();
+  let wake = JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: state.health.wakeAt });
+  const releasedPerWake: number[] = [];
+  const paces: (number | undefined)[] = [];
+  while (state.parked.size > 0) {
+    sent.length = 0;
+    await deliverBatch('fast', records([wake]), deps);
+    releasedPerWake.push(sent.filter(({ message }) => !message.body.includes('release-held')).length);
+    const next = sent.find(({ message }) => message.body.includes('release-held'));
+    if (!next) break;
+    expect(next.message.delaySeconds).toBeLessThanOrEqual(1);
+    wake = next.message.body;
+    paces.push((JSON.parse(wake) as { pace?: number }).pace);
+  }
+  expect(releasedPerWake).toEqual([10, 20, 40, 80, 100, 100, 50]);
+  expect(paces).toEqual([20, 40, 80, 100, 100, 100]);
+  expect(DELIVERY.heldReleaseMaxPerSecond).toBe(100);
+});
+
+test('a release keeps its pace while the subscriber fails, never passes its rate limit, and starts over after the circuit reopens', async () => {
+  const { state, sent, deps } = world({ ...HEALTHY, consecutiveFailures: 2 });
+  for (let n = 0; n < 100; n++) state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n % 10)) as ParsedDeliveryMessage);
+  state.health.wakeAt = Date.now();
+  const wakeAt = state.health.wakeAt;
+  await deliverBatch('fast', records([JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt, pace: 40 })]), deps);
+  expect(sent.filter(({ message }) => !message.body.includes('release-held'))).toHaveLength(40);
+  const kept = JSON.parse(sent.find(({ message }) => message.body.includes('release-held'))!.message.body) as { pace?: number; wakeAt: number };
+  expect(kept.pace).toBe(40);
+
+  // The circuit opened again: the wake-up comes back at the cool-down's end, at the first pace.
+  sent.length = 0;
+  state.health = { ...state.health, circuit: 'open', openUntil: Date.now() + 30_000, consecutiveFailures: 5 };
+  await deliverBatch('fast', records([JSON.stringify(kept)]), deps);
+  expect(sent).toHaveLength(1);
+  expect(JSON.parse(sent[0]!.message.body)).not.toHaveProperty('pace');
+
+  // A rate limit of 5/s: a batch of 10 spread over two seconds, whatever the pace.
+  const limited = world({ ...HEALTHY }, { ...subscription, rateLimit: 5 });
+  for (let n = 0; n < 30; n++) limited.state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n % 10)) as ParsedDeliveryMessage);
+  limited.state.health.wakeAt = Date.now();
+  await deliverBatch('fast', records([JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: limited.state.health.wakeAt, pace: 80 })]), limited.deps);
+  const released = limited.sent.filter(({ message }) => !message.body.includes('release-held'));
+  expect(released.map(({ message }) => message.delaySeconds)).toEqual([0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
+});
+
+test('a probe that closes the circuit starts the release at once, taking over the wake-up due at the end of its lease', async () => {
+  const openUntil = Date.now() - 1;
+  const { state, sent, deps } = world({ ...HEALTHY, circuit: 'open', openUntil, cooldownSeconds: 30, consecutiveFailures: 5 });
+  for (let n = 1; n < 9; n++) state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n)) as ParsedDeliveryMessage);
+  state.health.heldCount = 8;
+  const leaseEnd = Date.now() + 15_000;
+  state.health.wakeAt = leaseEnd;
+  // The batch read the health before the wake-up that released the probe moved on to its lease's end.
+  const getState = deps.stores.getState;
+  deps.stores.getState = async (keys) => {
+    const read = await getState(keys);
+    for (const health of read.healths.values()) health.wakeAt = openUntil;
+    return read;
+  };
+  await deliverBatch('fast', records([message(9)]), deps);
+  expect(state.posts).toBe(1);
+  expect(state.health.circuit).toBe('closed');
+  const wake = sent.find(({ message }) => message.body.includes('release-held'))!;
+  expect(wake.message.delaySeconds).toBe(0);
+  expect(state.health.wakeAt).toBe((JSON.parse(wake.message.body) as { wakeAt: number }).wakeAt);
+  expect(state.health.wakeAt).toBeLessThan(leaseEnd);
 });
 
 test('the fast lane gives the answer its own deadline; a receiver that misses it is tried again at once in the slow lane', async () => {
