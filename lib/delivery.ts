@@ -24,6 +24,8 @@ export interface DeliveryProps {
   readonly attemptLogTtlDays?: number;
   /** Dead deliveries in a row that disable a subscription. @default 5 */
   readonly autoDisableAfterDead?: number;
+  /** An open circuit's first cool-down in seconds. @default DELIVERY.circuitCooldownSeconds (30) */
+  readonly circuitCooldownSeconds?: number;
 }
 
 /**
@@ -80,6 +82,7 @@ export class Delivery extends Construct {
           TARGET_ALLOWLIST: props.targetAllowlist ?? '',
           ATTEMPT_LOG_TTL_DAYS: String(props.attemptLogTtlDays ?? DELIVERY.attemptLogTtlDays),
           AUTO_DISABLE_AFTER_DEAD: String(props.autoDisableAfterDead ?? DELIVERY.autoDisableAfterDead),
+          CIRCUIT_COOLDOWN_SECONDS: String(props.circuitCooldownSeconds ?? DELIVERY.circuitCooldownSeconds),
         },
       }).bindTable(props.table, {
         // GetItem and BatchGetItem: the batch's subscriptions and their health; BatchWriteItem and

@@ -41,6 +41,11 @@ export interface WebhooksStackProps extends StackProps {
   readonly ingestThrottle?: { burstLimit?: number; rateLimit?: number };
   /** Dead deliveries in a row that disable a subscription. @default 5 */
   readonly autoDisableAfterDead?: number;
+  /**
+   * An open circuit's first cool-down, in seconds, doubled at each failed probe up to 30
+   * minutes. @default 30
+   */
+  readonly circuitCooldownSeconds?: number;
   /** An identity provider's JWKS (`https://`): RS256 tokens are then accepted too. @default HS256 only */
   readonly jwksUrl?: string;
   /** `iss` required of every API token (HS256 and RS256). @default not checked */
@@ -76,6 +81,10 @@ export class WebhooksStack extends Stack {
     if (retention !== undefined && !(Number.isInteger(retention) && retention >= 1)) {
       throw new Error(`attemptLogRetentionDays must be a whole number of days, at least 1; got ${retention}`);
     }
+    const cooldown = props.circuitCooldownSeconds;
+    if (cooldown !== undefined && !(Number.isInteger(cooldown) && cooldown >= 1 && cooldown <= DELIVERY.circuitMaxCooldownSeconds)) {
+      throw new Error(`circuitCooldownSeconds must be a whole number of seconds, 1–${DELIVERY.circuitMaxCooldownSeconds}; got ${cooldown}`);
+    }
     // Read by every WebhookFunction; set before any of them exists.
     this.node.setContext(TRACING_CONTEXT, props.tracing === true);
     const { table } = new WebhooksTable(this, 'Store', { removalPolicy: props.tableRemovalPolicy });
@@ -85,6 +94,7 @@ export class WebhooksStack extends Stack {
       timeoutMs: props.deliveryTimeoutMs,
       targetAllowlist: props.targetAllowlist,
       autoDisableAfterDead: props.autoDisableAfterDead,
+      circuitCooldownSeconds: props.circuitCooldownSeconds,
       attemptLogTtlDays: props.attemptLogRetentionDays,
     });
     const api = new SubscriptionApi(this, 'Api', {

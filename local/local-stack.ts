@@ -53,6 +53,8 @@ export interface LocalStackOptions {
   operatorSelectTimeoutMs?: number;
   /** Dead deliveries in a row that disable a subscription. @default 5 */
   autoDisableAfterDead?: number;
+  /** An open circuit's first cool-down, as the `circuitCooldownSeconds` stack prop. @default 30 */
+  circuitCooldownSeconds?: number;
   /** Subscriptions a project may have, as the `subscriptionLimit` stack prop. @default 100 */
   subscriptionLimit?: number;
   /** Targets exempt from the private-address refusal. @default loopback */
@@ -343,6 +345,7 @@ function stackProps(options: LocalStackOptions): WebhooksStackProps {
     deliveryTimeoutMs: options.deliveryTimeoutMs,
     operatorSelectTimeoutMs: options.operatorSelectTimeoutMs,
     autoDisableAfterDead: options.autoDisableAfterDead,
+    circuitCooldownSeconds: options.circuitCooldownSeconds,
     subscriptionLimit: options.subscriptionLimit,
     webhookOrigin: options.webhookOrigin,
     corsOrigins: options.corsOrigins,

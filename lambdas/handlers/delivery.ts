@@ -29,6 +29,7 @@ const config = readConfig(
     TARGET_ALLOWLIST: z.string().optional(),
     ATTEMPT_LOG_TTL_DAYS: z.coerce.number().int().positive().default(DELIVERY.attemptLogTtlDays),
     AUTO_DISABLE_AFTER_DEAD: z.coerce.number().int().positive().default(DELIVERY.autoDisableAfterDead),
+    CIRCUIT_COOLDOWN_SECONDS: z.coerce.number().int().positive().default(DELIVERY.circuitCooldownSeconds),
     WEBHOOK_ORIGIN: z.string().min(1),
   }),
 );
@@ -94,7 +95,7 @@ export const deliveryDeps: DeliveryBatchDeps = {
     warn: (message, fields) => logger.warn(message, fields),
     error: (message, fields) => logger.error(message, fields),
   },
-  settings: { ...DELIVERY, autoDisableAfterDead: config.AUTO_DISABLE_AFTER_DEAD },
+  settings: { ...DELIVERY, autoDisableAfterDead: config.AUTO_DISABLE_AFTER_DEAD, circuitCooldownSeconds: config.CIRCUIT_COOLDOWN_SECONDS },
 };
 
 /** The batch handler of one lane: every decision is `deliverBatch`'s (lambdas/core/delivery-batch.ts). */

@@ -106,6 +106,7 @@ describe('delivery functions', () => {
         FAST_LANE_ANSWER_MS: String(DELIVERY.fastLaneAnswerMs),
         TARGET_ALLOWLIST: '',
         ATTEMPT_LOG_TTL_DAYS: String(DELIVERY.attemptLogTtlDays),
+        CIRCUIT_COOLDOWN_SECONDS: '30',
       });
     }
   });
@@ -116,6 +117,16 @@ describe('delivery functions', () => {
       DELIVERY_TIMEOUT_MS: '2500',
       TARGET_ALLOWLIST: '10.0.0.0/8,hooks.internal',
     });
+  });
+
+  it('take the circuit\'s first cool-down from the stack props, and refuse one that cannot work', () => {
+    const custom = StackTemplate.synth({ circuitCooldownSeconds: 5 });
+    for (const lane of ['fast', 'slow']) {
+      expect(environment(custom, custom.functionIdWithEnvValue('DELIVERY_LANE', lane))).toMatchObject({ CIRCUIT_COOLDOWN_SECONDS: '5' });
+    }
+    for (const seconds of [0, 2.5, 1801]) {
+      expect(() => StackTemplate.synth({ circuitCooldownSeconds: seconds })).toThrow(/^circuitCooldownSeconds must be a whole number of seconds, 1–1800; got /);
+    }
   });
 });
 
