@@ -124,6 +124,17 @@ export async function waitFor(done: () => boolean | Promise<boolean>, timeoutMs:
   }
 }
 
+/** Runs a bench script's `main` and exits: 0 when it ends, 1 (the error printed) when it fails. */
+export function runScript(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
+
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 }

@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { startLocalStack } from '../local/local-stack';
-import { createSubscription, ownerToken, publishMany, waitFor } from './bench-context';
+import { createSubscription, ownerToken, publishMany, runScript, waitFor } from './bench-context';
 
 const EVENTS = Number(process.env.BENCH_HELD_EVENTS ?? 1500);
 const FAIL_SECONDS = 3;
@@ -55,10 +55,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runScript(main);

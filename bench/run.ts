@@ -14,7 +14,7 @@ import { signToken } from '../lambdas/core/token';
 import { TABLE_KEYS } from '../lambdas/core/settings';
 import { BillingMeter } from '../local/billing-meter';
 import { startLocalStack } from '../local/local-stack';
-import { Bench, DELIVERY_CONCURRENCY, FAN_OUT_CONCURRENCY, PROJECT, SUBSCRIPTIONS_PER_EVENT, createSubscription, startReceiver } from './bench-context';
+import { Bench, DELIVERY_CONCURRENCY, FAN_OUT_CONCURRENCY, PROJECT, SUBSCRIPTIONS_PER_EVENT, createSubscription, runScript, startReceiver } from './bench-context';
 import { measureBundles } from './bundle-phase';
 import { COST_SHAPES, CHAT_PAYLOAD_BYTES, LOCAL_FUNCTIONS, ShapeCost, measureCostShapes } from './cost-shapes-phase';
 import { ChatPayloads } from './chat-payloads';
@@ -116,10 +116,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runScript(main);

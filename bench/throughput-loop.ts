@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { signToken } from '../lambdas/core/token';
 import { startLocalStack } from '../local/local-stack';
+import { runScript } from './bench-context';
 
 const EVENTS = Number(process.env.EVENTS ?? 4000);
 const SUBSCRIPTIONS = 3;
@@ -64,10 +65,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runScript(main);
