@@ -78,7 +78,8 @@ export async function wakeUp(
 ): Promise<void> {
   if (health.wakeAt !== wake.wakeAt) return;
   const { projectId, subscriptionId } = wake;
-  const pace = wake.pace ?? deps.settings.heldReleaseFirstPerSecond;
+  // A wake-up sent under a higher maximum (before a deployment lowered it) is held to the new one.
+  const pace = Math.min(wake.pace ?? deps.settings.heldReleaseFirstPerSecond, deps.settings.heldReleaseMaxPerSecond);
   const perSecond = Math.min(subscription?.rateLimit ?? Infinity, pace);
   const decision = wakeDecision(health, now, deps.timeoutMs[health.lane] + 5000, { batch: deps.settings.heldReleaseBatch, perSecond });
   if (decision.kind === 'later') {

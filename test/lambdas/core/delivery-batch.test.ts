@@ -187,6 +187,13 @@ test('a release keeps its pace while the subscriber fails, never passes its rate
   await deliverBatch('fast', records([JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: limited.state.health.wakeAt, pace: 80 })]), limited.deps);
   const released = limited.sent.filter(({ message }) => !message.body.includes('release-held'));
   expect(released.map(({ message }) => message.delaySeconds)).toEqual([0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
+
+  // A wake-up carrying a pace above the maximum (sent before a deployment lowered it) keeps to the maximum.
+  const capped = world({ ...HEALTHY });
+  for (let n = 0; n < 300; n++) capped.state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n % 10)) as ParsedDeliveryMessage);
+  capped.state.health.wakeAt = Date.now();
+  await deliverBatch('fast', records([JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: capped.state.health.wakeAt, pace: 250 })]), capped.deps);
+  expect(capped.sent.filter(({ message }) => !message.body.includes('release-held'))).toHaveLength(DELIVERY.heldReleaseMaxPerSecond);
 });
 
 test('a probe that closes the circuit starts the release at once, taking over the wake-up due at the end of its lease', async () => {
