@@ -7,6 +7,10 @@
  * project alone) in the same run. Target (issue 20): healthy p95 ≤ 3 × baseline p95. Each case
  * runs on a fresh local stack in a process of its own; traffic stays on loopback.
  *
+ * One run's ratio swings several-fold on a 2-core machine (2.97–13.5 on one commit, 2026-12-04),
+ * so the bench runs BENCH_HOSTILE_RUNS alternating pairs (default 3: baseline, hostile, baseline, …)
+ * and judges the target on the median pair's ratio, printing every pair.
+ *
  * BENCH_HOSTILE_SECONDS sets each case's length (default 20); BENCH_HOSTILE_PATHS (comma-separated,
  * e.g. `/hang,/slowloris`) keeps only those receivers, to find which one costs the most. Figures
  * taken on a shared or busy machine are inflated: re-measure on a quiet one.
@@ -19,6 +23,7 @@ import { cpuPercentSince } from './process-cpu';
 import { Publisher } from './publisher';
 
 const SECONDS = Number(process.env.BENCH_HOSTILE_SECONDS ?? 20);
+const RUNS = Number(process.env.BENCH_HOSTILE_RUNS ?? 3);
 const HEALTHY_RATE = 20;
 const HOSTILE_RATE = 2;
 const DRAIN_MS = 30_000;
@@ -127,25 +132,45 @@ async function startReceiver(): Promise<ReceiverPorts & { child: ChildProcess; r
   return { child, receipts, ...ports };
 }
 
-/** Runs both cases, each in a fresh process (handlers keep their clients for a process's life). */
-function measure(): HostileCase[] {
-  return [0, 1].map((index) => {
-    const run = spawnSync(path.join(__dirname, '..', 'node_modules', '.bin', 'tsx'), [__filename, '--case', String(index)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      timeout: 10 * 60_000,
-    });
-    const last = run.stdout.trim().split('\n').at(-1) ?? '';
-    if (run.status !== 0 || !last.startsWith('{')) throw new Error(`hostile case ${index} failed (exit ${run.status}): ${run.stdout}`);
-    return JSON.parse(last) as HostileCase;
+/** One case in a fresh process (handlers keep their clients for a process's life). */
+function measureCase(index: 0 | 1): HostileCase {
+  const run = spawnSync(path.join(__dirname, '..', 'node_modules', '.bin', 'tsx'), [__filename, '--case', String(index)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 10 * 60_000,
+  });
+  const last = run.stdout.trim().split('\n').at(-1) ?? '';
+  if (run.status !== 0 || !last.startsWith('{')) throw new Error(`hostile case ${index} failed (exit ${run.status}): ${run.stdout}`);
+  return JSON.parse(last) as HostileCase;
+}
+
+/** A baseline and the hostile case run after it. */
+interface Pair {
+  baseline: HostileCase;
+  hostile: HostileCase;
+  ratio: number;
+  ratioAfterOnset: number;
+}
+
+/** RUNS alternating pairs, each case in a fresh process. */
+function measure(): Pair[] {
+  return Array.from({ length: RUNS }, () => {
+    const baseline = measureCase(0);
+    const hostile = measureCase(1);
+    return { baseline, hostile, ratio: hostile.p95Ms / baseline.p95Ms, ratioAfterOnset: hostile.p95AfterOnsetMs / baseline.p95AfterOnsetMs };
   });
 }
 
-function print([baseline, hostile]: HostileCase[]): boolean {
-  if (!baseline || !hostile) return false;
-  const ratio = hostile.p95Ms / baseline.p95Ms;
-  const pass = hostile.lost === 0 && ratio <= TARGET_RATIO;
-  console.log(`\nhealthy project (${HEALTHY_RATE} events/s, ${SECONDS} s) publish → receipt`);
+/** The pair whose ratio is the median (the lower middle one for an even count). */
+function medianPair<T extends { ratio: number }>(pairs: T[]): T | undefined {
+  return [...pairs].sort((a, b) => a.ratio - b.ratio)[Math.floor((pairs.length - 1) / 2)];
+}
+
+function print(pairs: Pair[]): boolean {
+  const median = medianPair(pairs);
+  if (!median) return false;
+  const pass = pairs.every((pair) => pair.hostile.lost === 0) && median.ratio <= TARGET_RATIO;
+  console.log(`\nhealthy project (${HEALTHY_RATE} events/s, ${SECONDS} s) publish → receipt, ${pairs.length} alternating pair(s)`);
   console.log(
     'case'.padEnd(40),
     'p50 ms'.padStart(8),
@@ -156,19 +181,25 @@ function print([baseline, hostile]: HostileCase[]): boolean {
     'lost'.padStart(6),
     'CPU %'.padStart(6),
   );
-  for (const result of [baseline, hostile]) {
-    console.log(
-      result.name.padEnd(40),
-      ...[result.p50Ms, result.p95Ms, result.p99Ms].map((value) => String(value).padStart(8)),
-      String(result.p95AfterOnsetMs).padStart(16),
-      ...[result.sent, result.lost, result.stackCpuPercent].map((value) => String(value).padStart(6)),
-    );
+  for (const [index, pair] of pairs.entries()) {
+    for (const result of [pair.baseline, pair.hostile]) {
+      console.log(
+        `${index + 1}. ${result.name}`.padEnd(40),
+        ...[result.p50Ms, result.p95Ms, result.p99Ms].map((value) => String(value).padStart(8)),
+        String(result.p95AfterOnsetMs).padStart(16),
+        ...[result.sent, result.lost, result.stackCpuPercent].map((value) => String(value).padStart(6)),
+      );
+    }
   }
   console.log('CPU %: the local stack’s one process while publishing, % of a core (near 100: its shared event loop is the bottleneck)');
-  console.log(`p95 ratio ${ratio.toFixed(2)} (target ≤ ${TARGET_RATIO}, nothing lost): ${pass ? 'PASS' : 'MISS'}`);
+  console.log(`p95 ratio of each pair: ${pairs.map((pair) => pair.ratio.toFixed(2)).join(', ')}`);
+  console.log(`p95 ratio ${median.ratio.toFixed(2)}, the median pair (target ≤ ${TARGET_RATIO}, nothing lost): ${pass ? 'PASS' : 'MISS'}`);
   // Told apart, not instead: the target stays on the whole run, onset included.
-  console.log(`without the first ${ONSET_MS / 1000} s of either case: p95 ratio ${(hostile.p95AfterOnsetMs / baseline.p95AfterOnsetMs).toFixed(2)}`);
-  console.log(JSON.stringify({ baseline, hostile, p95Ratio: Number(ratio.toFixed(2)), pass }));
+  console.log(
+    `without the first ${ONSET_MS / 1000} s of either case: p95 ratio ${median.ratioAfterOnset.toFixed(2)} (median pair); ` +
+      `each pair: ${pairs.map((pair) => pair.ratioAfterOnset.toFixed(2)).join(', ')}`,
+  );
+  console.log(JSON.stringify({ pairs, p95Ratio: Number(median.ratio.toFixed(2)), pass }));
   return pass;
 }
 
