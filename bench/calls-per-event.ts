@@ -4,6 +4,8 @@
  * pace (BENCH_CALLS_RATE events/s, default 5, for 10 s; counted from the first publish to 2 s
  * after the last). Empty receives are counted apart. A fresh stack in this process; the receiver
  * and the publisher run in processes of their own; traffic stays on loopback.
+ * BENCH_CALLS_PATH=/reset (any path of bench/hostile-receiver.mjs) counts for a misbehaving
+ * subscriber instead.
  */
 import { fork } from 'node:child_process';
 import * as path from 'node:path';
@@ -13,6 +15,7 @@ import { Publisher } from './publisher';
 
 const RATE = Number(process.env.BENCH_CALLS_RATE ?? 5);
 const SECONDS = 10;
+const HOSTILE_PATH = process.env.BENCH_CALLS_PATH;
 
 async function main(): Promise<void> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
@@ -30,12 +33,16 @@ async function main(): Promise<void> {
     },
   });
   const receiver = fork(path.join(__dirname, 'hostile-receiver.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const healthyPort = await new Promise<number>((resolve) =>
-    receiver.on('message', (message: { healthyPort?: number }) => message.healthyPort && resolve(message.healthyPort)),
+  const ports = await new Promise<{ healthyPort: number; hostilePort: number; paths: string[] }>((resolve) =>
+    receiver.on('message', (message: { healthyPort?: number; hostilePort?: number; paths?: string[] }) => {
+      if (message.healthyPort && message.hostilePort && message.paths) resolve({ healthyPort: message.healthyPort, hostilePort: message.hostilePort, paths: message.paths });
+    }),
   );
+  if (HOSTILE_PATH && !ports.paths.includes(HOSTILE_PATH)) throw new Error(`BENCH_CALLS_PATH must be one of ${ports.paths.join(', ')}`);
+  const target = HOSTILE_PATH ? `http://127.0.0.1:${ports.hostilePort}${HOSTILE_PATH}` : `http://127.0.0.1:${ports.healthyPort}/healthy`;
   const publisher = await Publisher.start(stack.awsEndpoint, stack.busName);
   try {
-    await createSubscription(stack.apiUrl, ownerToken('calls', jwtSecret), `http://127.0.0.1:${healthyPort}/healthy`, 'calls', 'request.create');
+    await createSubscription(stack.apiUrl, ownerToken('calls', jwtSecret), target, 'calls', 'request.create');
     counting = true;
     const [sent = 0] = await publisher.pace(SECONDS * 1000, [{ project: 'calls', every: 1000 / RATE }]);
     await new Promise((resolve) => setTimeout(resolve, 2000));
