@@ -19,8 +19,19 @@ export function runCli(main: () => Promise<void>): void {
 /** The first line of an error's message, prefixed with `error: ` unless it is a usage mistake. */
 export function oneLine(error: unknown): string {
   const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.trim() || 'unknown error';
-  return error instanceof UsageError ? message : `error: ${message}`;
+  if (error instanceof UsageError) return message;
+  const setting = SDK_SETTING_MISTAKES.find(({ sdkSays }) => sdkSays.test(message));
+  return setting ? setting.say : `error: ${message}`;
 }
+
+/** The AWS SDK's words for a missing setting, and the line that names it instead. */
+const SDK_SETTING_MISTAKES = [
+  { sdkSays: /^Region is missing/, say: 'no AWS region: export AWS_REGION (e.g. us-east-1), or use the queue URL the stack output gives' },
+  {
+    sdkSays: /^Could not load credentials from any providers/,
+    say: 'no AWS credentials: export AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (against the local stack: AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local)',
+  },
+];
 
 /**
  * `parseArgs` with one-line mistakes. A negative number after a value option (`--ttl -5`) is
@@ -66,8 +77,42 @@ function refuseOptionsNpmTook(names: readonly string[], args: readonly string[],
 }
 
 /** The region of an SQS queue URL (`https://sqs.<region>.amazonaws.com/…`), if it names one. */
-export function regionOfQueueUrl(queueUrl: string): string | undefined {
+function regionOfQueueUrl(queueUrl: string): string | undefined {
   return /^https:\/\/sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\//.exec(queueUrl)?.[1];
+}
+
+/** An SQS client's settings as a tool needs them for one queue URL. */
+export interface QueueClientConfig {
+  region?: string;
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** The local stack's region and keys (any key works there; `npm start` prints these). */
+const LOCAL_AWS = { region: 'us-east-1', accessKeyId: 'local', secretAccessKey: 'local' };
+
+/**
+ * The SQS client settings for a tool given a queue URL. An AWS queue URL gives its region. A
+ * local stack's URL (loopback) needs no AWS variables: its origin is the endpoint, the region
+ * and keys the local ones; whatever of these is exported (AWS_ENDPOINT_URL, AWS_REGION, the
+ * keys) is kept.
+ */
+export function queueClientConfig(queueUrl: string, env: NodeJS.ProcessEnv = process.env): QueueClientConfig {
+  const region = regionOfQueueUrl(queueUrl);
+  if (region) return { region };
+  let url: URL;
+  try {
+    url = new URL(queueUrl);
+  } catch {
+    throw new UsageError(`${queueUrl} is not a queue URL: use the stack output, e.g. https://sqs.us-east-1.amazonaws.com/123456789012/…`);
+  }
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) return {};
+  const keys = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? undefined : { accessKeyId: LOCAL_AWS.accessKeyId, secretAccessKey: LOCAL_AWS.secretAccessKey };
+  return {
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || LOCAL_AWS.region,
+    ...(env.AWS_ENDPOINT_URL ? {} : { endpoint: url.origin }),
+    ...(keys ? { credentials: keys } : {}),
+  };
 }
 
 /** The region of an ARN (`arn:<partition>:<service>:<region>:…`), if it names one. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY } from '../lambdas/core/settings';
 import { signToken } from '../lambdas/core/token';
 import { ensureConsoleBuilt } from '../lib/console-build';
 import { lockDataDir } from '../local/data-dir-lock';
@@ -94,6 +95,7 @@ function printBanner(stack: LocalStack, settings: LocalSettings): void {
       `  event rule DLQ      ${stack.queues.ruleDlq.url}`,
       `  JWT secret          ${settings.jwtSecretFromEnv ? '(from JWT_SECRET)' : '(default; set JWT_SECRET to change)'}`,
       `  Lambda concurrency  ${stack.lambdaLimits}`,
+      `  deliveries          ${describeDeliveries(settings)}`,
       `  data                ${settings.dataDir ? `DynamoDB kept in ${settings.dataDir}` : 'in memory'}`,
       '',
       `Admin token (owner of project "${project}", 24 h):`,
@@ -109,6 +111,13 @@ function printBanner(stack: LocalStack, settings: LocalSettings): void {
       '',
     ].join('\n'),
   );
+}
+
+/** The retry schedule and timeout in force, and the settings that change them. */
+function describeDeliveries(settings: Pick<LocalSettings, 'retrySchedule' | 'deliveryTimeoutMs'>): string {
+  const schedule = settings.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
+  const timeoutMs = settings.deliveryTimeoutMs ?? DELIVERY.timeoutMs;
+  return `retried after ${schedule.join(', ')} s (RETRY_SCHEDULE), then the DLQ; ${timeoutMs} ms to answer (DELIVERY_TIMEOUT_MS)`;
 }
 
 /**

@@ -97,6 +97,7 @@ async function serve(options: { verifier: Webhook; port: number; toFail: number;
   });
   const { port } = server.address() as AddressInfo;
   console.log(`receiver on http://127.0.0.1:${port}/hook — it answers on every path of this port (e.g. /hook, /select), verifying with the subscription's secret`);
+  if (options.toFail > 0) console.log(`it answers 500 to the first ${options.toFail} verified request(s), on purpose (--fail), then 200`);
 }
 
 /**

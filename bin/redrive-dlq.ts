@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { RedriveDestinationError, redriveDlq } from '../lib/tools/dlq-redrive';
-import { UsageError, parseCliArgs, regionOfQueueUrl, runCli } from './cli';
+import { UsageError, parseCliArgs, queueClientConfig, runCli } from './cli';
 
 const USAGE = `Usage: npm run redrive-dlq -- --dlq-url <DLQ URL> [--to-url <queue URL>]
 
@@ -10,7 +10,7 @@ destination) and waits. By default the destination is the queue whose redrive po
 DLQ; the delivery DLQ serves both lanes, and its messages go to the first by name, the fast lane
 (DeliveryQueueUrl), which forwards slow subscribers' messages to the slow lane itself.
 --to-url <queue URL> chooses another destination.
-Against the local stack, export AWS_ENDPOINT_URL first; there the delivery DLQ is
+Against the local stack nothing needs exporting (a loopback URL is its endpoint); there the delivery DLQ is
 http://127.0.0.1:4566/000000000000/tiledesk-webhooks-delivery-dlq and the delivery queue
 http://127.0.0.1:4566/000000000000/tiledesk-webhooks-delivery.
 The event rule's DLQ (EventRuleDlqUrl) is EventBridge's, which message move tasks do not serve:
@@ -29,7 +29,7 @@ runCli(async () => {
   const dlqUrl = values['dlq-url'];
   if (!dlqUrl) throw new UsageError('--dlq-url is required: the stack output DeliveryDlqUrl or FanOutDlqUrl');
   try {
-    const result = await redriveDlq(new SQSClient({ region: regionOfQueueUrl(dlqUrl) }), dlqUrl, { destinationUrl: values['to-url'] });
+    const result = await redriveDlq(new SQSClient(queueClientConfig(dlqUrl)), dlqUrl, { destinationUrl: values['to-url'] });
     const where = result.sourceUrls.includes(result.destinationUrl) ? 'back to the source queue' : 'to';
     console.log(`${result.status}: moved ${result.moved} message(s) ${where} ${result.destinationUrl}`);
     if (!values['to-url'] && result.sourceUrls.length > 1) {

@@ -2,7 +2,6 @@ import middy from '@middy/core';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Context } from 'aws-lambda';
@@ -51,6 +50,21 @@ export function instrument<TEvent, TResult>(
   const wrapped = middy(handler);
   if (tracer) wrapped.use(captureLambdaHandler(tracer));
   wrapped.use(injectLambdaContext(logger));
-  if (options.metrics !== false) wrapped.use(logMetrics(metrics));
+  if (options.metrics !== false) wrapped.use({ after: flushMetrics, onError: flushMetrics });
   return wrapped;
+}
+
+/**
+ * Publishes the invocation's metrics, if it recorded any, and forgets its dimensions either way.
+ * Powertools' own `logMetrics` warns "No application metrics to publish" on every invocation
+ * that recorded none (a batch of wake-ups, a failed delivery): a log line billed on AWS and
+ * noise in `npm start`'s terminal.
+ */
+function flushMetrics(): void {
+  if (metrics.hasStoredMetrics()) {
+    metrics.publishStoredMetrics();
+    return;
+  }
+  metrics.clearDimensions();
+  metrics.clearMetadata();
 }

@@ -21,13 +21,13 @@ afterAll(async () => {
   await t.stop();
 });
 
-/** The environment a user exports before running a tool against the local stack. */
-const localAws = (): NodeJS.ProcessEnv => ({
-  AWS_ENDPOINT_URL: t.stack.awsEndpoint,
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'local',
-  AWS_SECRET_ACCESS_KEY: 'local',
-});
+/** A newcomer's shell: no AWS variable exported (a loopback queue URL is all the tool needs). */
+const noAwsVariables = (): NodeJS.ProcessEnv =>
+  Object.fromEntries(
+    ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_SQS', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'].map(
+      (name) => [name, undefined],
+    ),
+  );
 
 test('a dead-lettered delivery redriven with npm run redrive-dlq reaches the recovered receiver', async () => {
   const created = await subscribe(t, 'proj-redrive', 'department.update', hook.url);
@@ -56,7 +56,7 @@ test('a dead-lettered delivery redriven with npm run redrive-dlq reaches the rec
   // npm run redrive-dlq names the destination: the delivery DLQ serves both lanes, and its
   // messages go to the fast lane's queue, where every delivery starts.
   healthy = true;
-  const redrive = await runNpm('redrive-dlq', ['--dlq-url', t.stack.queues.deliveryDlq.url], localAws());
+  const redrive = await runNpm('redrive-dlq', ['--dlq-url', t.stack.queues.deliveryDlq.url], noAwsVariables());
   expect(redrive.stderr).toBe('');
   expect(redrive.stdout).toContain(`COMPLETED: moved 1 message(s) back to the source queue ${t.stack.queues.delivery.url}`);
   expect(redrive.stdout).toContain('--to-url chooses another');

@@ -64,3 +64,36 @@ describe('instrument', () => {
     await expect(handler({}, context)).rejects.toThrow('boom');
   });
 });
+
+describe('metrics at the end of an invocation', () => {
+  test('published when the invocation recorded some, after success and after an error', async () => {
+    const observability = loadWithTracing('false');
+    const publish = jest.spyOn(observability.metrics, 'publishStoredMetrics');
+    const counting = observability.instrument(async () => observability.metrics.addMetric('Delivered', 'Count', 1));
+    await counting({}, context);
+    expect(publish).toHaveBeenCalledTimes(1);
+    const failing = observability.instrument(async () => {
+      observability.metrics.addMetric('Failed', 'Count', 1);
+      throw new Error('boom');
+    });
+    await expect(failing({}, context)).rejects.toThrow('boom');
+    expect(publish).toHaveBeenCalledTimes(2);
+    expect(observability.metrics.hasStoredMetrics()).toBe(false);
+  });
+
+  test('an invocation that recorded none logs no "No application metrics" warning and leaves no dimension behind', async () => {
+    const observability = loadWithTracing('false');
+    const warn = jest.spyOn(observability.logger, 'warn');
+    const publish = jest.spyOn(observability.metrics, 'publishStoredMetrics');
+    const quiet = observability.instrument(async () => observability.metrics.addDimension('lane', 'slow'));
+    await quiet({}, context);
+    expect(warn).not.toHaveBeenCalled();
+    expect(publish).not.toHaveBeenCalled();
+    // The next invocation's metrics do not carry the dimension the quiet one added.
+    observability.metrics.addMetric('Delivered', 'Count', 1);
+    const emf = observability.metrics.serializeMetrics();
+    observability.metrics.clearMetrics();
+    expect(emf._aws.CloudWatchMetrics[0]!.Dimensions.flat()).not.toContain('lane');
+    expect(emf._aws.CloudWatchMetrics[0]!.Dimensions.flat()).toContain('service');
+  });
+});
