@@ -2,7 +2,7 @@
  * What the benchmark's phases share: its settings, the stack and receiver they drive, and the
  * helpers that publish events, create subscriptions and wait for receipts.
  */
-import { ChildProcess, fork } from 'node:child_process';
+import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -122,6 +122,22 @@ export async function waitFor(done: () => boolean | Promise<boolean>, timeoutMs:
     if (Date.now() > deadline) throw new Error('timed out waiting for deliveries');
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+}
+
+/**
+ * Runs one case of a bench script (`<script> --case <index>`) in a fresh process, since handlers
+ * keep their SDK clients for a process's life and each local stack needs new ones; the case
+ * prints its result as JSON on its last line.
+ */
+export function runCaseInProcess<T>(script: string, index: number, name: string): T {
+  const run = spawnSync(path.join(__dirname, '..', 'node_modules', '.bin', 'tsx'), [script, '--case', String(index)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 10 * 60_000,
+  });
+  const last = run.stdout.trim().split('\n').at(-1) ?? '';
+  if (run.status !== 0 || !last.startsWith('{')) throw new Error(`${name} case ${index} failed (exit ${run.status}): ${run.stdout}`);
+  return JSON.parse(last) as T;
 }
 
 /** Runs a bench script's `main` and exits: 0 when it ends, 1 (the error printed) when it fails. */

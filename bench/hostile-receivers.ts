@@ -15,10 +15,10 @@
  * e.g. `/hang,/slowloris`) keeps only those receivers, to find which one costs the most. Figures
  * taken on a shared or busy machine are inflated: re-measure on a quiet one.
  */
-import { ChildProcess, fork, spawnSync } from 'node:child_process';
+import { ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
 import { startLocalStack } from '../local/local-stack';
-import { createSubscription, ownerToken } from './bench-context';
+import { createSubscription, ownerToken, runCaseInProcess } from './bench-context';
 import { cpuPercentSince } from './process-cpu';
 import { Publisher } from './publisher';
 
@@ -132,18 +132,6 @@ async function startReceiver(): Promise<ReceiverPorts & { child: ChildProcess; r
   return { child, receipts, ...ports };
 }
 
-/** One case in a fresh process (handlers keep their clients for a process's life). */
-function measureCase(index: 0 | 1): HostileCase {
-  const run = spawnSync(path.join(__dirname, '..', 'node_modules', '.bin', 'tsx'), [__filename, '--case', String(index)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: 10 * 60_000,
-  });
-  const last = run.stdout.trim().split('\n').at(-1) ?? '';
-  if (run.status !== 0 || !last.startsWith('{')) throw new Error(`hostile case ${index} failed (exit ${run.status}): ${run.stdout}`);
-  return JSON.parse(last) as HostileCase;
-}
-
 /** A baseline and the hostile case run after it. */
 interface Pair {
   baseline: HostileCase;
@@ -155,8 +143,8 @@ interface Pair {
 /** RUNS alternating pairs, each case in a fresh process. */
 function measure(): Pair[] {
   return Array.from({ length: RUNS }, () => {
-    const baseline = measureCase(0);
-    const hostile = measureCase(1);
+    const baseline = runCaseInProcess<HostileCase>(__filename, 0, 'hostile');
+    const hostile = runCaseInProcess<HostileCase>(__filename, 1, 'hostile');
     return { baseline, hostile, ratio: hostile.p95Ms / baseline.p95Ms, ratioAfterOnset: hostile.p95AfterOnsetMs / baseline.p95AfterOnsetMs };
   });
 }

@@ -11,10 +11,10 @@
  * which on AWS, where each invocation has its own CPU, it would not be). The measured project and
  * its neighbours publish from processes of their own (bench/publisher.ts), as separate clients.
  */
-import { ChildProcess, fork, spawnSync } from 'node:child_process';
+import { ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
 import { startLocalStack } from '../local/local-stack';
-import { createSubscription, ownerToken } from './bench-context';
+import { createSubscription, ownerToken, runCaseInProcess } from './bench-context';
 import { cpuPercentSince } from './process-cpu';
 import { Publisher } from './publisher';
 
@@ -69,16 +69,7 @@ const CASES: (() => Promise<IsolationCase>)[] = [
  */
 export async function measureIsolation(): Promise<IsolationCase[]> {
   const results: IsolationCase[] = [];
-  for (const index of CASES.keys()) {
-    const run = spawnSync(path.join(__dirname, '..', 'node_modules', '.bin', 'tsx'), [__filename, '--case', String(index)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      timeout: 10 * 60_000,
-    });
-    const last = run.stdout.trim().split('\n').at(-1) ?? '';
-    if (run.status !== 0 || !last.startsWith('{')) throw new Error(`isolation case ${index} failed (exit ${run.status}): ${run.stdout}`);
-    results.push(JSON.parse(last) as IsolationCase);
-  }
+  for (const index of CASES.keys()) results.push(runCaseInProcess<IsolationCase>(__filename, index, 'isolation'));
   return results;
 }
 
