@@ -43,12 +43,14 @@ export async function installSqsRules() {
   if (!SUPPORTED_FAUXQS.test(manifest.version)) {
     throw new Error(`local/fauxqs-sqs-rules.mjs was written for fauxqs 2.4.x and found ${manifest.version}: check its patches`);
   }
-  const [{ SqsQueue, SqsStore }, { SqsRouter }, { SqsError }] = await Promise.all([
+  const [{ SqsQueue, SqsStore }, { SqsRouter }, { SqsError }, { PersistenceManager }] = await Promise.all([
     load('./sqs/sqsStore.js'),
     load('./sqs/sqsRouter.js'),
     load('./common/errors.js'),
+    load('./persistence.js'),
   ]);
   keepGroupIdsOnStandardQueues(SqsStore);
+  keepDeadLetterSourcesAcrossRestarts(PersistenceManager);
   serveFairly(SqsQueue);
   wakeOneReceiveAtATime(SqsQueue);
   expireMessages(SqsQueue);
@@ -121,6 +123,55 @@ function markDeadLetterSource(queue, dlqResolver) {
         dlq.enqueue(message);
       },
     };
+  };
+}
+
+/**
+ * fauxqs's SQLite store (DATA_DIR) has no column for a message's DeadLetterQueueSourceArn, so a
+ * restart forgot which queue a redrive policy had moved each DLQ message from, and a move task
+ * without a destination then failed for it. A table of ours in the same database keeps it: written
+ * when fauxqs writes the message, removed when it removes it, read back when it loads the queue.
+ */
+function keepDeadLetterSourcesAcrossRestarts(PersistenceManager) {
+  const sourcesOf = (manager) => {
+    if (!manager.deadLetterSources) {
+      manager.db.exec('CREATE TABLE IF NOT EXISTS dead_letter_sources (message_id TEXT PRIMARY KEY, queue_name TEXT NOT NULL, source_arn TEXT NOT NULL)');
+      manager.deadLetterSources = {
+        insert: manager.db.prepare('INSERT OR REPLACE INTO dead_letter_sources (message_id, queue_name, source_arn) VALUES (?, ?, ?)'),
+        remove: manager.db.prepare('DELETE FROM dead_letter_sources WHERE message_id = ?'),
+        removeQueue: manager.db.prepare('DELETE FROM dead_letter_sources WHERE queue_name = ?'),
+        removeAll: manager.db.prepare('DELETE FROM dead_letter_sources'),
+        ofQueue: manager.db.prepare('SELECT message_id, source_arn FROM dead_letter_sources WHERE queue_name = ?'),
+      };
+    }
+    return manager.deadLetterSources;
+  };
+  const { insertMessage, deleteMessage, deleteQueueMessages, deleteAllMessages, loadSqsMessages } = PersistenceManager.prototype;
+  PersistenceManager.prototype.insertMessage = function (queueName, message) {
+    insertMessage.call(this, queueName, message);
+    if (message.deadLetterQueueSourceArn) sourcesOf(this).insert.run(message.messageId, queueName, message.deadLetterQueueSourceArn);
+  };
+  PersistenceManager.prototype.deleteMessage = function (messageId) {
+    deleteMessage.call(this, messageId);
+    sourcesOf(this).remove.run(messageId);
+  };
+  PersistenceManager.prototype.deleteQueueMessages = function (queueName) {
+    deleteQueueMessages.call(this, queueName);
+    sourcesOf(this).removeQueue.run(queueName);
+  };
+  PersistenceManager.prototype.deleteAllMessages = function () {
+    deleteAllMessages.call(this);
+    sourcesOf(this).removeAll.run();
+  };
+  PersistenceManager.prototype.loadSqsMessages = function (queue) {
+    loadSqsMessages.call(this, queue);
+    const sources = new Map(sourcesOf(this).ofQueue.all(queue.name).map((row) => [row.message_id, row.source_arn]));
+    if (sources.size === 0) return;
+    const loaded = [...queue.messages, ...queue.delayedMessages, ...[...queue.inflightMessages.values()].map((entry) => entry.message)];
+    for (const message of loaded) {
+      const source = sources.get(message.messageId);
+      if (source) message.deadLetterQueueSourceArn = source;
+    }
   };
 }
 

@@ -1,8 +1,14 @@
 // The local SQS layer (fauxqs with local/fauxqs-sqs-rules.mjs, behind the local AWS endpoint)
 // does what AWS documents where fauxqs alone would not: fair queues on MessageGroupId, message
-// move tasks with DeadLetterQueueSourceArn, retention expiry, DelaySeconds and size limits.
+// move tasks with DeadLetterQueueSourceArn (kept across a DATA_DIR restart), retention expiry,
+// DelaySeconds and size limits.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import {
   DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
   ListMessageMoveTasksCommand,
   Message,
   ReceiveMessageCommand,
@@ -180,10 +186,48 @@ describe('message move tasks', () => {
     );
   });
 
-  async function runMoveTask(sourceArn: string, destinationArn?: string) {
-    await endpoint.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: sourceArn, DestinationArn: destinationArn }));
+  test('a DATA_DIR restart keeps where a DLQ message came from, so a move without a destination still finds it', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tiledesk-webhooks-sqs-'));
+    try {
+      const first = await startSqsEndpoint({ dataDir });
+      let source: { url: string; arn: string };
+      try {
+        const dlq = await first.createQueue('restart-dlq');
+        source = await first.createQueue('restart-source', {
+          VisibilityTimeout: '0',
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 1 }),
+        });
+        await first.sqs.send(new SendMessageCommand({ QueueUrl: source.url, MessageBody: 'kept', MessageGroupId: 'p1' }));
+        await first.sqs.send(new ReceiveMessageCommand({ QueueUrl: source.url, VisibilityTimeout: 0 }));
+        expect((await first.sqs.send(new ReceiveMessageCommand({ QueueUrl: source.url, VisibilityTimeout: 0 }))).Messages ?? []).toHaveLength(0);
+      } finally {
+        await first.stop();
+      }
+
+      const second = await startSqsEndpoint({ dataDir });
+      try {
+        const { QueueUrl: dlqUrl } = await second.sqs.send(new GetQueueUrlCommand({ QueueName: 'restart-dlq' }));
+        const { Messages = [] } = await second.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: dlqUrl, VisibilityTimeout: 0, MessageSystemAttributeNames: ['All'] }),
+        );
+        expect(Messages.map((message) => [message.Body, message.Attributes?.DeadLetterQueueSourceArn])).toEqual([['kept', source.arn]]);
+        const { Attributes } = await second.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
+        expect(await runMoveTask(Attributes!.QueueArn!, undefined, second.sqs)).toMatchObject({ Status: 'COMPLETED', ApproximateNumberOfMessagesMoved: 1 });
+        const { QueueUrl: sourceUrl } = await second.sqs.send(new GetQueueUrlCommand({ QueueName: 'restart-source' }));
+        const { Messages: back = [] } = await second.sqs.send(new ReceiveMessageCommand({ QueueUrl: sourceUrl }));
+        expect(back.map((message) => message.Body)).toEqual(['kept']);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  async function runMoveTask(sourceArn: string, destinationArn?: string, sqs = endpoint.sqs) {
+    await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: sourceArn, DestinationArn: destinationArn }));
     for (;;) {
-      const { Results = [] } = await endpoint.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn }));
+      const { Results = [] } = await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn }));
       if (Results[0] && Results[0].Status !== 'RUNNING') return Results[0];
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

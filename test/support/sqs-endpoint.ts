@@ -11,9 +11,12 @@ export interface SqsEndpoint {
   stop(): Promise<void>;
 }
 
-/** Starts fauxqs and the local AWS endpoint in front of it (SQS only) on free loopback ports. */
-export async function startSqsEndpoint(): Promise<SqsEndpoint> {
-  const fauxqs: EmulatorProcess = await startEmulatorProcess('fauxqs', 'fauxqs-server.mjs', { FAUXQS_PORT: '0', FAUXQS_DATA_DIR: '' });
+/**
+ * Starts fauxqs and the local AWS endpoint in front of it (SQS only) on free loopback ports;
+ * with `dataDir`, fauxqs keeps its queues there (the local stack's DATA_DIR).
+ */
+export async function startSqsEndpoint(options: { dataDir?: string } = {}): Promise<SqsEndpoint> {
+  const fauxqs: EmulatorProcess = await startEmulatorProcess('fauxqs', 'fauxqs-server.mjs', { FAUXQS_PORT: '0', FAUXQS_DATA_DIR: options.dataDir ?? '' });
   const holder: { sqs?: SQSClient } = {};
   let endpoint: AwsEndpoint;
   try {
