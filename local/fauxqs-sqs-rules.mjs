@@ -167,7 +167,13 @@ function keepDeadLetterSourcesAcrossRestarts(PersistenceManager) {
     loadSqsMessages.call(this, queue);
     const sources = new Map(sourcesOf(this).ofQueue.all(queue.name).map((row) => [row.message_id, row.source_arn]));
     if (sources.size === 0) return;
-    const loaded = [...queue.messages, ...queue.delayedMessages, ...[...queue.inflightMessages.values()].map((entry) => entry.message)];
+    const loaded = [
+      ...queue.messages,
+      ...queue.delayedMessages,
+      // A FIFO queue keeps its ready and delayed messages by group instead.
+      ...[...queue.fifoMessages.values(), ...queue.fifoDelayed.values()].flat(),
+      ...[...queue.inflightMessages.values()].map((entry) => entry.message),
+    ];
     for (const message of loaded) {
       const source = sources.get(message.messageId);
       if (source) message.deadLetterQueueSourceArn = source;

@@ -186,14 +186,18 @@ describe('message move tasks', () => {
     );
   });
 
-  test('a DATA_DIR restart keeps where a DLQ message came from, so a move without a destination still finds it', async () => {
+  test.each([
+    ['standard', '', {}],
+    ['FIFO', '.fifo', { FifoQueue: 'true', ContentBasedDeduplication: 'true' }],
+  ])('a DATA_DIR restart keeps where a %s DLQ message came from, so a move without a destination still finds it', async (_kind, suffix, fifo) => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'tiledesk-webhooks-sqs-'));
     try {
       const first = await startSqsEndpoint({ dataDir });
       let source: { url: string; arn: string };
       try {
-        const dlq = await first.createQueue('restart-dlq');
-        source = await first.createQueue('restart-source', {
+        const dlq = await first.createQueue(`restart-dlq${suffix}`, fifo);
+        source = await first.createQueue(`restart-source${suffix}`, {
+          ...fifo,
           VisibilityTimeout: '0',
           RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 1 }),
         });
@@ -206,14 +210,14 @@ describe('message move tasks', () => {
 
       const second = await startSqsEndpoint({ dataDir });
       try {
-        const { QueueUrl: dlqUrl } = await second.sqs.send(new GetQueueUrlCommand({ QueueName: 'restart-dlq' }));
+        const { QueueUrl: dlqUrl } = await second.sqs.send(new GetQueueUrlCommand({ QueueName: `restart-dlq${suffix}` }));
         const { Messages = [] } = await second.sqs.send(
           new ReceiveMessageCommand({ QueueUrl: dlqUrl, VisibilityTimeout: 0, MessageSystemAttributeNames: ['All'] }),
         );
         expect(Messages.map((message) => [message.Body, message.Attributes?.DeadLetterQueueSourceArn])).toEqual([['kept', source.arn]]);
         const { Attributes } = await second.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
         expect(await runMoveTask(Attributes!.QueueArn!, undefined, second.sqs)).toMatchObject({ Status: 'COMPLETED', ApproximateNumberOfMessagesMoved: 1 });
-        const { QueueUrl: sourceUrl } = await second.sqs.send(new GetQueueUrlCommand({ QueueName: 'restart-source' }));
+        const { QueueUrl: sourceUrl } = await second.sqs.send(new GetQueueUrlCommand({ QueueName: `restart-source${suffix}` }));
         const { Messages: back = [] } = await second.sqs.send(new ReceiveMessageCommand({ QueueUrl: sourceUrl }));
         expect(back.map((message) => message.Body)).toEqual(['kept']);
       } finally {
