@@ -139,7 +139,9 @@ export async function deliverJob(
   const ok = isSuccess(result);
   // The lane follows how quickly the receiver answers, not how far away it is.
   const signal: PostSignal = { ok, durationMs: result.answerMs ?? result.durationMs, at: now, probe: job.probe };
-  const following = { ...message, attempt: message.attempt + 1 };
+  // The rate slot this POST used is spent: a retry takes a new one when it is due, and its
+  // wait is the schedule's, not a slot's (a kept slot made a long wait end after one SQS hop).
+  const following = { ...message, attempt: message.attempt + 1, rateSlotAt: undefined };
 
   if (ok) return { disposition: { kind: 'done' }, attempt: { ...logged, outcome: 'delivered' }, signal };
   if (result.statusCode === 410) {

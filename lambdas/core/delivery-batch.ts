@@ -162,7 +162,7 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
   for (const entry of entries) {
     const { notBefore, rateSlotAt } = entry.job.message;
     if (notBefore === undefined || isDue(entry.job.message, now)) due.push(entry);
-    else if (rateSlotAt !== undefined) handled.push({ entry, disposition: heldForSlot(lane, entry.job.message, rateSlotAt, now, deps.maxDelaySeconds) });
+    else if (rateSlotAt !== undefined && rateSlotAt >= notBefore) handled.push({ entry, disposition: heldForSlot(lane, entry.job.message, rateSlotAt, now, deps.maxDelaySeconds) });
     else handled.push({ entry, disposition: deferred(lane, entry.job.message, (notBefore - now) / 1000, now, deps.maxDelaySeconds) });
   }
 

@@ -257,3 +257,44 @@ test('quick answers are counted on the answer alone, so a far receiver with a sl
   for (let n = 0; n < DELIVERY.quickAnswersToReturn; n++) await deliverBatch('slow', records([message(n % 10)]), deps);
   expect(state.health.lane).toBe('fast');
 });
+
+test('a retry of a delivery once held for a rate slot waits the whole schedule, hop after hop, not its old slot', async () => {
+  const { sent, deps, state } = world({ ...HEALTHY }, { ...subscription, rateLimit: 5 });
+  deps.retry = { schedule: [1800], jitter: 0, retryAfterMinSeconds: 1, retryAfterMaxSeconds: 60 };
+  deps.post = async () => {
+    state.posts += 1;
+    return { statusCode: 500, headers: {}, body: '', durationMs: 5 };
+  };
+  const start = Date.now();
+  const slotted = { ...(JSON.parse(message(1)) as ParsedDeliveryMessage), rateSlotAt: start - 100 };
+  await deliverBatch('fast', records([JSON.stringify(slotted)]), deps);
+  expect(state.posts).toBe(1);
+  const retry = JSON.parse(sent[0]!.message.body) as ParsedDeliveryMessage;
+  expect(retry.rateSlotAt).toBeUndefined();
+  expect(retry.notBefore! - start).toBeGreaterThanOrEqual(1_799_000);
+  expect(sent[0]!.message.delaySeconds).toBe(900);
+
+  // Back after its first 900 s hop: still 15 minutes early, so it hops again without a POST.
+  const realNow = Date.now;
+  Date.now = () => start + 900_000;
+  try {
+    sent.length = 0;
+    await deliverBatch('fast', records([JSON.stringify(retry)]), deps);
+  } finally {
+    Date.now = realNow;
+  }
+  expect(state.posts).toBe(1);
+  expect(sent).toHaveLength(1);
+  expect(sent[0]!.message.delaySeconds).toBeGreaterThanOrEqual(899);
+});
+
+test('a message held for a rate slot further off than SQS can delay hops until its slot', async () => {
+  const { sent, deps, state } = world({ ...HEALTHY }, { ...subscription, rateLimit: 1 });
+  const slot = Date.now() + 2_000_000;
+  const held = { ...(JSON.parse(message(1)) as ParsedDeliveryMessage), rateSlotAt: slot, notBefore: slot };
+  await deliverBatch('fast', records([JSON.stringify(held)]), deps);
+  expect(state.posts).toBe(0);
+  expect(sent).toHaveLength(1);
+  expect(sent[0]!.message.delaySeconds).toBe(900);
+  expect(JSON.parse(sent[0]!.message.body)).toMatchObject({ rateSlotAt: slot });
+});
