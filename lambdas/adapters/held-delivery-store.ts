@@ -30,16 +30,15 @@ export class HeldDeliveryStore {
     private readonly client = dynamoDocumentClient,
   ) {}
 
-  /** Parks deliveries of one subscription and counts them on its health item. */
-  async park(projectId: string, subscriptionId: string, messages: ParsedDeliveryMessage[], now: number): Promise<void> {
+  /** Parks deliveries of one subscription and counts them on its health item; returns their keys. */
+  async park(projectId: string, subscriptionId: string, messages: ParsedDeliveryMessage[], now: number): Promise<string[]> {
     const expiresAt = Math.floor(now / 1000) + HELD_TTL_SECONDS;
     for (let start = 0; start < messages.length; start += 25) {
       let requests: Record<string, unknown>[] | undefined = messages.slice(start, start + 25).map((message) => ({
         PutRequest: {
           Item: {
             [PK]: heldPartition(projectId, subscriptionId),
-            // Oldest first when released: the time it was first published, then its id.
-            [SK]: `${message.publishedAt}#${message.webhookId}`,
+            [SK]: heldKey(message),
             message: stringifyJson({ ...message, notBefore: undefined }),
             [ttlAttribute]: expiresAt,
           },
@@ -52,6 +51,7 @@ export class HeldDeliveryStore {
       }
     }
     await this.count(projectId, subscriptionId, messages.length);
+    return messages.map(heldKey);
   }
 
   /** The oldest parked deliveries of a subscription, up to `limit`, and whether more remain. */
@@ -146,4 +146,9 @@ export class HeldDeliveryStore {
       }),
     );
   }
+}
+
+/** A parked delivery's sort key: oldest first when released (the time it was first published, then its id). */
+function heldKey(message: ParsedDeliveryMessage): string {
+  return `${message.publishedAt}#${message.webhookId}`;
 }

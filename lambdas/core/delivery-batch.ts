@@ -80,7 +80,8 @@ export interface DeliveryStores {
   recordDeadDelivery(projectId: string, subscriptionId: string, limit: number, reason: string): Promise<boolean>;
   resetDeadDeliveries(projectId: string, subscriptionId: string): Promise<void>;
   /** Parks deliveries an open circuit holds (and counts them on the health item). */
-  park(projectId: string, subscriptionId: string, messages: ParsedDeliveryMessage[], now: number): Promise<void>;
+  /** Returns the parked deliveries' keys (as `oldestHeld` gives them, for `removeHeld`). */
+  park(projectId: string, subscriptionId: string, messages: ParsedDeliveryMessage[], now: number): Promise<string[]>;
   /** The oldest parked deliveries, their keys, and whether more remain. */
   oldestHeld(projectId: string, subscriptionId: string, limit: number): Promise<{ keys: string[]; messages: ParsedDeliveryMessage[]; more: boolean }>;
   removeHeld(projectId: string, subscriptionId: string, keys: string[]): Promise<void>;
@@ -364,7 +365,14 @@ async function updateHealth(handled: Handled[], healths: Map<string, DeliveryHea
           // over, so the release does not wait for it.
           if (transitions.includes('circuit-closed') && (after.heldCount ?? 0) > 0) {
             const { wakeAt } = await deps.stores.getHealth(projectId, subscriptionId);
-            await sendWake(after.lane, projectId, subscriptionId, wakeAt, Date.now(), deps);
+            // Not sent, the wake-up taken over is due again (sendWake puts it back): the release
+            // then starts at the end of the probe's lease, and this batch's POSTs still count.
+            await sendWake(after.lane, projectId, subscriptionId, wakeAt, Date.now(), deps).catch((error: unknown) =>
+              deps.report.warn('could not start the release of held deliveries at once; it starts when the wake-up due comes', {
+                subscriptionId,
+                error: String(error),
+              }),
+            );
           }
           return;
         }

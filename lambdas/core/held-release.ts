@@ -26,23 +26,37 @@ export async function parked(
   deps: DeliveryBatchDeps,
 ): Promise<boolean> {
   const { id_project: projectId, _id: subscriptionId } = subscription;
+  let keys: string[];
   try {
-    await deps.stores.park(projectId, subscriptionId, messages, now);
+    keys = await deps.stores.park(projectId, subscriptionId, messages, now);
   } catch (error) {
     deps.report.warn('could not park held deliveries; they wait on the queue instead', { subscriptionId, error: String(error) });
     return false;
   }
-  await sendWake(lane, projectId, subscriptionId, undefined, until, deps).catch((error: unknown) =>
-    // The next delivery held, or the circuit closing, schedules it again.
-    deps.report.warn('could not schedule the release of held deliveries', { subscriptionId, error: String(error) }),
-  );
-  return true;
+  try {
+    await sendWake(lane, projectId, subscriptionId, undefined, until, deps);
+    return true;
+  } catch (error) {
+    // Parked with no wake-up due, they would wait for traffic that may never come (until their
+    // TTL): they are taken back and wait on the queue instead.
+    deps.report.warn('could not schedule the release of held deliveries; they wait on the queue instead', { subscriptionId, error: String(error) });
+    await deps.stores.removeHeld(projectId, subscriptionId, keys).catch((removeError: unknown) =>
+      // Left parked as well: released with the others when the circuit closes (a duplicate, not a loss).
+      deps.report.warn('could not take back parked deliveries', { subscriptionId, error: String(removeError) }),
+    );
+    return false;
+  }
 }
 
 /**
  * Sends the wake-up of a subscription's parked deliveries for `at`, if this caller wins its
  * schedule (`expected`: the wake-up being replaced; undefined when none may be due). `pace`:
  * the release's pace it goes on at; absent, a release starts at the first pace.
+ *
+ * Not sent, it throws, and the schedule goes back to `restore` (by default the wake-up it
+ * replaced): a caller that is itself a wake-up fails, and its message, received again, must
+ * still find itself due rather than stale, or the deliveries it holds would wait with no
+ * wake-up at all.
  */
 export async function sendWake(
   lane: DeliveryLane,
@@ -52,13 +66,15 @@ export async function sendWake(
   at: number,
   deps: DeliveryBatchDeps,
   pace?: number,
+  restore: number | undefined = expected,
 ): Promise<void> {
   const now = Date.now();
   if (!(await deps.stores.scheduleWake(projectId, subscriptionId, expected, at, now))) return;
   const wake: WakeMessage = { wake: 'release-held', projectId, subscriptionId, wakeAt: at, ...(pace === undefined ? {} : { pace }) };
   const unsent = await deps.send(lane, [{ body: stringifyJson(wake), delaySeconds: delayUntil(at, now, deps.maxDelaySeconds), groupId: projectId }]);
   if (unsent.length > 0) {
-    await deps.stores.clearWake(projectId, subscriptionId, at);
+    if (restore === undefined) await deps.stores.clearWake(projectId, subscriptionId, at);
+    else await deps.stores.scheduleWake(projectId, subscriptionId, at, restore, now);
     throw new Error(`wake-up not sent: ${unsent[0]!.reason}`);
   }
 }
@@ -103,9 +119,10 @@ export async function wakeUp(
     return;
   }
   await deps.stores.clearWake(projectId, subscriptionId, wake.wakeAt);
-  // One parked between the read and the clear found a wake-up due and scheduled none.
+  // One parked between the read and the clear found a wake-up due and scheduled none. If its
+  // wake-up is not sent, this one is due again, to be received again.
   if ((await deps.stores.oldestHeld(projectId, subscriptionId, 1)).keys.length > 0) {
-    await sendWake(health.lane, projectId, subscriptionId, undefined, decision.nextAt, deps);
+    await sendWake(health.lane, projectId, subscriptionId, undefined, decision.nextAt, deps, undefined, wake.wakeAt);
   }
 }
 

@@ -52,6 +52,7 @@ function world(health: DeliveryHealth, sub: Subscription = subscription) {
       park: async (_p, _s, messages) => {
         for (const message of messages) state.parked.set(message.webhookId, message);
         state.health.heldCount = state.parked.size;
+        return messages.map((message) => message.webhookId);
       },
       oldestHeld: async (_p, _s, limit) => {
         const entries = [...state.parked.entries()].slice(0, limit);
@@ -297,4 +298,66 @@ test('a message held for a rate slot further off than SQS can delay hops until i
   expect(sent).toHaveLength(1);
   expect(sent[0]!.message.delaySeconds).toBe(900);
   expect(JSON.parse(sent[0]!.message.body)).toMatchObject({ rateSlotAt: slot });
+});
+
+/** SQS refuses wake-up messages while `refusing.wakes` is true; other messages go as usual. */
+function refusingWakes(deps: DeliveryBatchDeps, sent: { queue: string; message: QueuedMessage }[]) {
+  const refusing = { wakes: true };
+  deps.send = async (queue, messages) => {
+    if (refusing.wakes && messages.some((message) => message.body.includes('release-held'))) {
+      return messages.map((_, index) => ({ index, reason: 'ServiceUnavailable' }));
+    }
+    sent.push(...messages.map((message) => ({ queue, message })));
+    return [];
+  };
+  return refusing;
+}
+
+test('a wake-up whose next one SQS refuses fails, and received again it goes on releasing (it is not taken for stale)', async () => {
+  const { state, sent, deps } = world({ ...HEALTHY });
+  for (let n = 0; n < 30; n++) state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n % 10)) as ParsedDeliveryMessage);
+  state.health.wakeAt = Date.now();
+  const wake = JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: state.health.wakeAt });
+  const refusing = refusingWakes(deps, sent);
+
+  expect(await deliverBatch('fast', records([wake]), deps)).toEqual(['m0']);
+  expect(sent).toHaveLength(10);
+  expect(state.parked.size).toBe(20);
+
+  refusing.wakes = false;
+  let next: string | undefined = wake;
+  for (let round = 0; next && round < 10; round++) {
+    sent.length = 0;
+    expect(await deliverBatch('fast', records([next]), deps)).toEqual([]);
+    next = sent.find(({ message }) => message.body.includes('release-held'))?.message.body;
+  }
+  expect(state.parked.size).toBe(0);
+  expect(state.health.wakeAt).toBeUndefined();
+});
+
+test('deliveries parked while SQS refuses their wake-up are taken back and held on the queue until the cool-down ends', async () => {
+  const openUntil = Date.now() + 30_000;
+  const { state, sent, attempts, deps } = world({ ...HEALTHY, circuit: 'open', openUntil, consecutiveFailures: 5 });
+  refusingWakes(deps, sent);
+  expect(await deliverBatch('fast', records([message(1), message(2)]), deps)).toEqual([]);
+  expect(state.parked.size).toBe(0);
+  expect(state.health.wakeAt).toBeUndefined();
+  expect(state.posts).toBe(0);
+  expect(attempts).toEqual([]);
+  expect(sent.map(({ message }) => (JSON.parse(message.body) as ParsedDeliveryMessage).webhookId)).toEqual(['msg_e1_s1', 'msg_e2_s1']);
+  for (const { message } of sent) expect(message.delaySeconds).toBeGreaterThanOrEqual(29);
+});
+
+test('a probe that closes the circuit while SQS refuses the wake-up: the batch still succeeds, and the lease-end wake-up stays due', async () => {
+  const { state, sent, deps } = world({ ...HEALTHY, circuit: 'open', openUntil: Date.now() - 1, cooldownSeconds: 30, consecutiveFailures: 5 });
+  for (let n = 1; n < 9; n++) state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n)) as ParsedDeliveryMessage);
+  state.health.heldCount = 8;
+  const leaseEnd = Date.now() + 15_000;
+  state.health.wakeAt = leaseEnd;
+  refusingWakes(deps, sent);
+  expect(await deliverBatch('fast', records([message(9)]), deps)).toEqual([]);
+  expect(state.posts).toBe(1);
+  expect(state.health.circuit).toBe('closed');
+  expect(state.health.wakeAt).toBe(leaseEnd);
+  expect(state.parked.size).toBe(8);
 });
