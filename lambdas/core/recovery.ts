@@ -120,33 +120,47 @@ export async function recoverPage(fromKey: string, now: Date, context: Omit<Reco
   const completeBefore = page.nextKey === undefined ? undefined : Number(page.nextKey.slice(0, 14));
   const chosen = planRecovery(page.attempts, now, { ...context, completeBefore });
   const won: Attempt[] = [];
-  for (const attempt of chosen) if (await ports.claim(attempt.logId)) won.push(attempt);
   const sent: string[] = [];
-  for (let start = 0; start < won.length; start += sendPage) {
-    const slice = won.slice(start, start + sendPage);
-    const whole = await Promise.all(slice.map((attempt) => ports.read(attempt.logId)));
-    const messages = whole.flatMap((attempt) => {
-      const message = attempt && messageFromAttempt(attempt);
-      return message ? [message] : [];
-    });
-    try {
+  /** Markers won whose delivery is not (yet) sent: taken back if anything fails. */
+  let unsentFrom = 0;
+  try {
+    for (const attempt of chosen) if (await ports.claim(attempt.logId)) won.push(attempt);
+    for (let start = 0; start < won.length; start += sendPage) {
+      const slice = won.slice(start, start + sendPage);
+      const whole = await Promise.all(slice.map((attempt) => ports.read(attempt.logId)));
+      const messages: DeliveryMessage[] = [];
+      const unsendable: string[] = [];
+      slice.forEach((attempt, index) => {
+        const full = whole[index];
+        const message = full && messageFromAttempt(full);
+        if (message) messages.push(message);
+        else unsendable.push(attempt.logId);
+      });
       await ports.enqueue(messages);
-    } catch (error) {
-      await Promise.all(won.slice(start).map((attempt) => ports.release(attempt.logId)));
-      throw error;
+      unsentFrom = start + slice.length;
+      sent.push(...messages.map((message) => message.webhookId));
+      // Nothing was sent for an attempt whose payload was not kept: its marker goes, so no later
+      // call counts it as recovered.
+      await Promise.all(unsendable.map((logId) => ports.release(logId)));
     }
-    sent.push(...messages.map((message) => message.webhookId));
+  } catch (error) {
+    await Promise.all(won.slice(unsentFrom).map((attempt) => ports.release(attempt.logId)));
+    throw error;
   }
   return { recovered: sent.length, webhookIds: sent, alreadyRecovered: chosen.length - won.length, nextCursor: page.nextKey ?? null };
 }
 
 /**
  * Until when a subscription's deliveries are only waiting: its open circuit's cool-down (and a
- * probe's lease), the last slot its rate limit has handed out. Such deliveries are not lost.
+ * probe's lease), the last slot its rate limit has handed out, the next wake-up of its parked
+ * deliveries. Such deliveries are not lost.
  */
 export function waitingUntil(health: DeliveryHealth, subscription: Pick<Subscription, 'rateLimit'>, now: number): number | undefined {
   const circuit = health.circuit === 'open' ? Math.max(health.openUntil ?? 0, health.probeUntil ?? 0, now) : 0;
   const rate = rateBacklog(health.rateTat, subscription.rateLimit, now, DELIVERY.rateLimitToleranceMs).until ?? 0;
-  const until = Math.max(circuit, rate);
+  // Parked deliveries with a wake-up due are being released (after a reset, or a closed
+  // circuit, wave after wave): waiting, not lost.
+  const held = health.wakeAt !== undefined ? Math.max(health.wakeAt, now) : 0;
+  const until = Math.max(circuit, rate, held);
   return until > 0 ? until : undefined;
 }

@@ -69,6 +69,14 @@ describe('deliveries only waiting are not lost', () => {
     // 5/s with its clock 100 s ahead: the last slot is ~100 s away.
     expect(waitingUntil({ ...HEALTHY, rateTat: at + 100_000 }, { rateLimit: 5 }, at)).toBeGreaterThan(at + 99_000);
   });
+
+  test('parked deliveries being released (a wake-up due, after a reset the circuit is closed) are waiting too', () => {
+    const at = now.getTime();
+    expect(waitingUntil({ ...HEALTHY, heldCount: 40, wakeAt: at + 1000 }, {}, at)).toBe(at + 1000);
+    // A wake-up overdue (its message is on its way) still counts from now.
+    expect(waitingUntil({ ...HEALTHY, heldCount: 40, wakeAt: at - 5000 }, {}, at)).toBe(at);
+    expect(planRecovery([overdue()], now, { waitingUntil: waitingUntil({ ...HEALTHY, heldCount: 40, wakeAt: at }, {}, at) })).toEqual([]);
+  });
 });
 
 describe('recoverPage', () => {
@@ -130,5 +138,24 @@ describe('recoverPage', () => {
     await expect(recoverPage(since, now, {}, failing)).rejects.toThrow('SQS down');
     expect(world.marked.size).toBe(0);
     expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 1 });
+  });
+
+  test('a failure while claiming or reading takes back the markers already won, so a retry of the call sends them', async () => {
+    const world = ports([attempt('c1', 'dead'), attempt('c2', 'dead'), attempt('c3', 'dead')]);
+    let claims = 0;
+    const claimFails = { ...world.ports, claim: async (logId: string) => (++claims === 3 ? Promise.reject(new Error('throttled')) : world.ports.claim(logId)) };
+    await expect(recoverPage(since, now, {}, claimFails)).rejects.toThrow('throttled');
+    expect(world.marked.size).toBe(0);
+    const readFails = { ...world.ports, read: () => Promise.reject(new Error('read failed')) };
+    await expect(recoverPage(since, now, {}, readFails)).rejects.toThrow('read failed');
+    expect(world.marked.size).toBe(0);
+    expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 3, alreadyRecovered: 0 });
+  });
+
+  test('an attempt whose payload was not kept is not marked: nothing was sent for it', async () => {
+    const world = ports([attempt('kept', 'dead'), attempt('unkept', 'dead', { payload: undefined })]);
+    expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 1, webhookIds: ['kept'] });
+    expect(world.marked.size).toBe(1);
+    expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 0, alreadyRecovered: 1 });
   });
 });
