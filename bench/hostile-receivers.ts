@@ -21,6 +21,7 @@ import { startLocalStack } from '../local/local-stack';
 import { createSubscription, ownerToken, runCaseInProcess } from './bench-context';
 import { cpuPercentSince } from './process-cpu';
 import { Publisher } from './publisher';
+import { StageTrace, describeStages } from './stage-trace';
 
 const SECONDS = Number(process.env.BENCH_HOSTILE_SECONDS ?? 20);
 const RUNS = Number(process.env.BENCH_HOSTILE_RUNS ?? 3);
@@ -54,12 +55,15 @@ export interface HostileCase {
   lost: number;
   /** CPU of the local stack's process while publishing, % of one core. */
   stackCpuPercent: number;
+  /** Where the healthy project's slowest 5 % spent their time, stage by stage (`stage-trace.ts`). */
+  stages: string;
 }
 
 async function runCase(withHostile: boolean): Promise<HostileCase> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   const jwtSecret = 'bench-hostile-secret';
-  const stack = await startLocalStack({ port: 0, awsPort: 0, jwtSecret });
+  const trace = new StageTrace();
+  const stack = await startLocalStack({ port: 0, awsPort: 0, jwtSecret, onInvocation: trace.onInvocation });
   const { child, healthyPort, hostilePort, paths, receipts } = await startReceiver();
   // The healthy project and the hostile ones publish from processes of their own, as separate clients.
   const [healthy, neighbours] = await Promise.all([Publisher.start(stack.awsEndpoint, stack.busName), Publisher.start(stack.awsEndpoint, stack.busName)]);
@@ -82,7 +86,7 @@ async function runCase(withHostile: boolean): Promise<HostileCase> {
     ]);
     const stackCpuPercent = cpuPercentSince(cpuBefore, startedAt);
     const result = await summarize(withHostile ? `beside ${hostile.length} hostile receivers` : 'baseline (healthy project alone)', hostile.length, sent, receipts);
-    return { ...result, stackCpuPercent };
+    return { ...result, stackCpuPercent, stages: describeStages(trace.rows(receipts)) };
   } finally {
     healthy.stop();
     neighbours.stop();
@@ -91,7 +95,7 @@ async function runCase(withHostile: boolean): Promise<HostileCase> {
   }
 }
 
-async function summarize(name: string, hostileReceivers: number, sent: number, receipts: Receipt[]): Promise<Omit<HostileCase, 'stackCpuPercent'>> {
+async function summarize(name: string, hostileReceivers: number, sent: number, receipts: Receipt[]): Promise<Omit<HostileCase, 'stackCpuPercent' | 'stages'>> {
   const deadline = Date.now() + DRAIN_MS;
   const unique = () => new Map(receipts.map((receipt) => [receipt.id, receipt]));
   while (unique().size < sent && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
@@ -180,6 +184,10 @@ function print(pairs: Pair[]): boolean {
     }
   }
   console.log('CPU %: the local stack’s one process while publishing, % of a core (near 100: its shared event loop is the bottleneck)');
+  console.log('where the time went (bench/stage-trace.ts):');
+  for (const [index, pair] of pairs.entries()) {
+    for (const result of [pair.baseline, pair.hostile]) console.log(`${index + 1}. ${result.name}: ${result.stages}`);
+  }
   console.log(`p95 ratio of each pair: ${pairs.map((pair) => pair.ratio.toFixed(2)).join(', ')}`);
   console.log(`p95 ratio ${median.ratio.toFixed(2)}, the median pair (target ≤ ${TARGET_RATIO}, nothing lost): ${pass ? 'PASS' : 'MISS'}`);
   // Told apart, not instead: the target stays on the whole run, onset included.

@@ -17,6 +17,7 @@ import { startLocalStack } from '../local/local-stack';
 import { createSubscription, ownerToken, runCaseInProcess } from './bench-context';
 import { cpuPercentSince } from './process-cpu';
 import { Publisher } from './publisher';
+import { StageTrace, describeStages } from './stage-trace';
 
 const SECONDS = Number(process.env.BENCH_ISOLATION_SECONDS ?? 30);
 const HEALTHY_RATE = 20;
@@ -50,6 +51,8 @@ export interface IsolationCase {
   slowLost?: number;
   /** CPU of the local stack's process while the case ran, % of one core: near 100 the shared event loop is the bottleneck. */
   stackCpuPercent?: number;
+  /** Where the slowest 1 % of the measured project's events spent their time (`stage-trace.ts`). */
+  stages?: string;
 }
 
 const CASES: (() => Promise<IsolationCase>)[] = [
@@ -79,37 +82,37 @@ export function meetsTarget(result: IsolationCase, baseline: IsolationCase): boo
 }
 
 async function steadyCase(mode: 'hang' | 'slow' | 'fail' | undefined): Promise<IsolationCase> {
-  return withStack(async ({ subscribe, measured, neighbours, receipts }) => {
+  return withStack(async ({ subscribe, measured, neighbours, receipts, trace }) => {
     await subscribe('healthy', '/healthy/steady');
     if (mode) await subscribe('bad', `/${mode}`);
     const [[sent = 0]] = await Promise.all([
       measured.pace(SECONDS * 1000, [{ project: 'healthy', every: 1000 / HEALTHY_RATE }]),
       mode ? neighbours.pace(SECONDS * 1000, [{ project: 'bad', every: 1000 / BAD_RATE }]) : Promise.resolve([]),
     ]);
-    return summarize(mode ? `beside an endpoint that ${DESCRIPTIONS[mode]}` : 'baseline (no faulty project)', sent, receipts, measured.answered, '/healthy/steady');
+    return summarize(mode ? `beside an endpoint that ${DESCRIPTIONS[mode]}` : 'baseline (no faulty project)', sent, receipts, measured.answered, '/healthy/steady', trace);
   });
 }
 
 async function burstCase(withBurst: boolean): Promise<IsolationCase> {
-  return withStack(async ({ subscribe, measured, neighbours, receipts }) => {
+  return withStack(async ({ subscribe, measured, neighbours, receipts, trace }) => {
     await subscribe('lone', '/healthy/lone');
     if (withBurst) await subscribe('burst', '/healthy/burst');
     const burst = withBurst ? neighbours.many('burst', BURST) : Promise.resolve();
     const [sent = 0] = await measured.pace(10_000, [{ project: 'lone', every: 1000 / LONE_RATE }]);
     await burst;
-    return summarize(withBurst ? `lone events (2/s) during a ${BURST}-event burst` : 'lone events (2/s) alone', sent, receipts, measured.answered, '/healthy/lone');
+    return summarize(withBurst ? `lone events (2/s) during a ${BURST}-event burst` : 'lone events (2/s) alone', sent, receipts, measured.answered, '/healthy/lone', trace);
   });
 }
 
 /** The healthy project at 20/s while one project publishes 5,000 events at once to 3 subscribers. */
 async function volumeNeighbourCase(): Promise<IsolationCase> {
-  return withStack(async ({ subscribe, measured, neighbours, receipts }) => {
+  return withStack(async ({ subscribe, measured, neighbours, receipts, trace }) => {
     await subscribe('healthy', '/healthy/steady');
     for (let index = 0; index < VOLUME_SUBSCRIBERS; index++) await subscribe('volume', `/healthy/volume-${index}`);
     const burst = neighbours.many('volume', VOLUME_BURST);
     const [sent = 0] = await measured.pace(SECONDS * 1000, [{ project: 'healthy', every: 1000 / HEALTHY_RATE }]);
     await burst;
-    return summarize(`beside ${VOLUME_BURST} events at once to ${VOLUME_SUBSCRIBERS} subscribers`, sent, receipts, measured.answered, '/healthy/steady');
+    return summarize(`beside ${VOLUME_BURST} events at once to ${VOLUME_SUBSCRIBERS} subscribers`, sent, receipts, measured.answered, '/healthy/steady', trace);
   });
 }
 
@@ -118,7 +121,7 @@ async function volumeNeighbourCase(): Promise<IsolationCase> {
  * each: they must keep up (their backlog when publishing stops stays about one answer's worth).
  */
 async function slowSubscribersCase(): Promise<IsolationCase> {
-  return withStack(async ({ subscribe, measured, neighbours, receipts }) => {
+  return withStack(async ({ subscribe, measured, neighbours, receipts, trace }) => {
     await subscribe('healthy', '/healthy/steady');
     for (let index = 0; index < SLOW_PROJECTS; index++) await subscribe(`slow-${index}`, `/slow/${index}`);
     const [[sent = 0], slowCounts] = await Promise.all([
@@ -137,6 +140,7 @@ async function slowSubscribersCase(): Promise<IsolationCase> {
       receipts,
       measured.answered,
       '/healthy/steady',
+      trace,
     );
     const deadline = Date.now() + DRAIN_MS;
     while (slowReceived() < slowSent && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
@@ -153,12 +157,15 @@ interface CaseTools {
   /** Publishes the neighbours' events, in another: a neighbour's burst does not hold the measured publisher. */
   neighbours: Publisher;
   receipts: Receipt[];
+  /** The stack's invocations, for where the time went. */
+  trace: StageTrace;
 }
 
 async function withStack(run: (tools: CaseTools) => Promise<IsolationCase>): Promise<IsolationCase> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   const jwtSecret = 'bench-isolation-secret';
-  const stack = await startLocalStack({ port: 0, awsPort: 0, jwtSecret });
+  const trace = new StageTrace();
+  const stack = await startLocalStack({ port: 0, awsPort: 0, jwtSecret, onInvocation: trace.onInvocation });
   const { child, port, receipts } = await startReceiver();
   const [measured, neighbours] = await Promise.all([Publisher.start(stack.awsEndpoint, stack.busName), Publisher.start(stack.awsEndpoint, stack.busName)]);
   const cpuBefore = process.cpuUsage();
@@ -166,6 +173,7 @@ async function withStack(run: (tools: CaseTools) => Promise<IsolationCase>): Pro
   try {
     const result = await run({
       receipts,
+      trace,
       measured,
       neighbours,
       async subscribe(project, target) {
@@ -181,7 +189,7 @@ async function withStack(run: (tools: CaseTools) => Promise<IsolationCase>): Pro
   }
 }
 
-async function summarize(name: string, sent: number, receipts: Receipt[], putAnswered: Map<string, number>, path: string): Promise<IsolationCase> {
+async function summarize(name: string, sent: number, receipts: Receipt[], putAnswered: Map<string, number>, path: string, trace: StageTrace): Promise<IsolationCase> {
   const deadline = Date.now() + DRAIN_MS;
   const mine = () => new Map(receipts.filter((receipt) => receipt.path === path).map((receipt) => [receipt.id, receipt]));
   while (mine().size < sent && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
@@ -198,6 +206,7 @@ async function summarize(name: string, sent: number, receipts: Receipt[], putAns
     p99AfterPutMs: percentile(afterPut, 0.99),
     sent,
     lost: sent - latencies.length,
+    stages: describeStages(trace.rows([...mine().values()]), 0.01),
   };
 }
 
@@ -239,6 +248,8 @@ export function printIsolation(results: IsolationCase[]): boolean {
       result.slowLost === undefined ? '' : `; slow subscribers: ${result.slowBacklogAtEnd} behind when publishing stopped, ${result.slowLost} lost`,
     );
   }
+  console.log('where the time went (bench/stage-trace.ts):');
+  for (const result of results) console.log(`- ${result.name}: ${result.stages ?? 'not traced'}`);
   return ok;
 }
 

@@ -6,6 +6,11 @@ import { CHAT_PAYLOAD_BYTES, SHAPE_SETTINGS, ShapeCost } from './cost-shapes-pha
 
 /** How the figures added for CPU, fan-out independence and cost were measured. */
 const LABELS: Record<string, string> = {
+  limitPostsPerSecond: 'raw keep-alive POSTs to the receiver, its first 5,000 (the ratio\'s denominator)',
+  deliveriesPerSecond: 'throughput phase, first pass: the stack\'s first events (the ratio\'s numerator)',
+  deliveriesPerSecond_warm: 'throughput phase, second pass: the same events on the warmed stack',
+  limitPostsPerSecond_warm: 'raw POSTs again after the throughput phase, best of 3 (a warm receiver)',
+  ratioToLimit_warm: 'warm against warm: deliveriesPerSecond_warm / limitPostsPerSecond_warm (reported, not the target)',
   cpuMsPerDelivery_benchProcess: 'throughput phase: process.cpuUsage of this process (handlers, event sources, EventBridge, AWS endpoint, publisher, receipts) / deliveries',
   cpuMsPerDelivery_sqsEmulator: 'throughput phase: fauxqs child utime+stime (/proc) / deliveries',
   cpuMsPerDelivery_dynamoEmulator: 'throughput phase: dynalite child utime+stime (/proc) / deliveries',

@@ -14,7 +14,7 @@ import type { BillingMeter } from './billing-meter';
 import { LocalRule, localEventBus } from './event-bus';
 import { localMessageMoves } from './message-move';
 import { describeLocalLambdaLimits, localLambdaLimits } from './lambda-concurrency';
-import { LambdaThrottledError, SqsEventSource } from './sqs-event-source';
+import { InvocationTrace, LambdaThrottledError, SqsEventSource } from './sqs-event-source';
 import { DELIVERY } from '../lambdas/core/settings';
 import { startEmulatorProcess } from './emulator-process';
 import { asFunction } from './iam/function-credentials';
@@ -106,6 +106,8 @@ export interface LocalStackOptions {
   onError?: (error: unknown) => void;
   /** Told when an event source lets a batch go because its function stayed throttled. */
   onThrottle?: (throttle: LambdaThrottledError) => void;
+  /** Told of every SQS-driven invocation when it ends: its records and clock (the benches' stage traces). */
+  onInvocation?: (invocation: InvocationTrace) => void;
   /** Counts billed units: AWS requests, function invocations' time, API requests (`npm run bench`). */
   meter?: BillingMeter;
   /** Counts requests at the AWS endpoint: who called, and whether a `ReceiveMessage` returned nothing. */
@@ -286,6 +288,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       functionTimeouts,
       limits,
       onThrottle: options.onThrottle,
+      onInvocation: options.onInvocation,
       sqs: late.awsSide,
       region: place.region,
       concurrency: new Map([

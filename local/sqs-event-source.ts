@@ -33,6 +33,20 @@ export interface SqsEventSourceOptions {
   onError?: (error: unknown) => void;
   /** Called when a batch is let go because the function stayed throttled (its messages return later). */
   onThrottle?: (error: LambdaThrottledError) => void;
+  /** Told of every invocation once it ends (for the benches' stage traces). */
+  onInvocation?: (invocation: InvocationTrace) => void;
+}
+
+/** One invocation of a function by an event source, with its clock (epoch ms). */
+export interface InvocationTrace {
+  functionName: string;
+  /** The first receive of the batch. */
+  receivedAt: number;
+  /** The handler was called: the function's concurrency allowed it. */
+  startedAt: number;
+  /** The handler's answer (or failure) came back. */
+  endedAt: number;
+  records: readonly SQSRecord[];
 }
 
 export interface SqsEventSource {
@@ -207,20 +221,29 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
       wait = Math.min(wait * 2, THROTTLE_RETRY_MAX_MS);
     }
     try {
-      await invoke(batch.messages);
+      await invoke(batch.messages, batch.receivedAt);
     } finally {
       concurrency.release(options.functionName);
     }
   }
 
-  async function invoke(messages: Message[]): Promise<void> {
+  async function invoke(messages: Message[], receivedAt: number): Promise<void> {
     const event: SQSEvent = { Records: messages.map((message) => toRecord(message, options)) };
     let failedIds: ReadonlySet<string>;
+    const startedAt = Date.now();
+    let endedAt: number | undefined;
+    const traced = (): void => {
+      if (endedAt !== undefined) return;
+      endedAt = Date.now();
+      options.onInvocation?.({ functionName: options.functionName, receivedAt, startedAt, endedAt, records: event.Records });
+    };
     try {
       const context = localLambdaContext(options.functionName, options.functionTimeoutSeconds);
       const response = await withTimeout(Promise.resolve(options.handler(event, context)), options.functionTimeoutSeconds, options.functionName);
+      traced();
       failedIds = options.reportBatchItemFailures ? failedItems(response, event) : new Set();
     } catch (error) {
+      traced();
       if (!options.reportBatchItemFailures) seen.functionErrors++;
       options.onError?.(error);
       return;

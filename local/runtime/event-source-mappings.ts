@@ -2,7 +2,7 @@ import { Agent } from 'node:http';
 import { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
 import { runAsFunction } from '../iam/function-credentials';
 import { LambdaConcurrency, LocalLambdaLimits } from '../lambda-concurrency';
-import { LambdaThrottledError, SqsEventSource, SqsHandler, startSqsEventSource } from '../sqs-event-source';
+import { InvocationTrace, LambdaThrottledError, SqsEventSource, SqsHandler, startSqsEventSource } from '../sqs-event-source';
 import { StackModel, TemplateModelError } from '../template/stack-model';
 import type { QueueRef } from './local-resources';
 import type { AwsSideSqs } from './aws-side-sqs';
@@ -38,6 +38,7 @@ export interface EventSourceWiring {
   region: string;
   onError?: (error: unknown) => void;
   onThrottle?: (error: LambdaThrottledError) => void;
+  onInvocation?: (invocation: InvocationTrace) => void;
 }
 
 /**
@@ -48,7 +49,7 @@ export interface EventSourceWiring {
  * the event sources take what `ReceiveMessage` returns, as Lambda's pollers do.
  */
 export function startEventSources(model: StackModel, wiring: EventSourceWiring): SqsEventSource[] {
-  const { handlers, queues, visibility, functionTimeouts, concurrency: overrides, limits, sqs, region, onError, onThrottle } = wiring;
+  const { handlers, queues, visibility, functionTimeouts, concurrency: overrides, limits, sqs, region, onError, onThrottle, onInvocation } = wiring;
   const reserved = Object.fromEntries(
     model.functions.flatMap((fn) => (fn.reservedConcurrency === undefined ? [] : [[fn.logicalId, fn.reservedConcurrency] as const])),
   );
@@ -69,6 +70,7 @@ export function startEventSources(model: StackModel, wiring: EventSourceWiring):
         region,
         onError,
         onThrottle,
+        onInvocation,
         limits,
         concurrency: account,
         queueUrl: queues.get(mapping.queueId)!.url,

@@ -6,6 +6,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { LambdaConcurrency, localLambdaLimits } from '../../local/lambda-concurrency';
 import {
   InvalidBatchResponseError,
+  InvocationTrace,
   LambdaThrottledError,
   LambdaTimeoutError,
   SqsEventSource,
@@ -330,4 +331,33 @@ test('the local stack refuses the same, naming its two settings, before it start
 
 test('reserved concurrency leaves the account its minimum unreserved executions', () => {
   expect(() => new LambdaConcurrency(limits, { delivery: limits.accountConcurrency })).toThrow(/Lambda keeps at least 10 unreserved/);
+});
+
+test('each invocation is told once it ends, a failing one too: its records, first receive, start and end', async () => {
+  const { queue } = await queueWithDlq(5);
+  const traces: InvocationTrace[] = [];
+  let calls = 0;
+  start({
+    queueUrl: queue.url,
+    queueArn: queue.arn,
+    onInvocation: (trace) => traces.push(trace),
+    handler: async () => {
+      calls++;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (calls === 1) throw new Error('first invocation fails');
+      return { batchItemFailures: [] };
+    },
+  });
+  const sentAt = Date.now();
+  await endpoint.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'traced' }));
+  await eventually(() => expect(traces.length).toBeGreaterThanOrEqual(1));
+  const [first] = traces;
+  expect(first!.functionName).toBe('fn');
+  expect(first!.records.map((record) => record.body)).toEqual(['traced']);
+  expect(Number(first!.records[0]!.attributes.SentTimestamp)).toBeGreaterThanOrEqual(sentAt - 1000);
+  expect(first!.receivedAt).toBeGreaterThanOrEqual(Number(first!.records[0]!.attributes.SentTimestamp) - 1000);
+  expect(first!.startedAt).toBeGreaterThanOrEqual(first!.receivedAt);
+  expect(first!.endedAt - first!.startedAt).toBeGreaterThanOrEqual(45);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(traces).toHaveLength(calls);
 });
