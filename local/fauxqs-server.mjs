@@ -1,9 +1,11 @@
 // fauxqs is ESM-only while the project compiles to CommonJS (Jest, CDK), so the local stack
 // runs it in this small child process. Prints {"address": ...} once listening; exits when the
 // parent closes stdin or sends SIGTERM.
+import net from 'node:net';
 import { startFauxqs } from 'fauxqs';
 import { installSqsRules } from './fauxqs-sqs-rules.mjs';
 
+listenOnLoopbackOnly();
 await acceptSupplementaryCharacters();
 // Fair queues, retention, DelaySeconds bounds and DLQ sources, as AWS documents them.
 await installSqsRules();
@@ -32,4 +34,23 @@ async function acceptSupplementaryCharacters() {
   // eslint-disable-next-line no-control-regex -- tab, LF and CR are the SQS rule's own characters
   const sqsRule = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
   types.INVALID_MESSAGE_BODY_CHAR.test = (body) => sqsRule.test(body);
+}
+
+/**
+ * fauxqs 2.x listens on every interface (`host: "0.0.0.0"`, fixed in its `startFauxqs`), and it
+ * checks no credentials: anyone on the network could send delivery messages that the stack
+ * then signs and POSTs, or read every project's queued events and claim-checked payloads. The
+ * local stack's other servers listen on 127.0.0.1 only, so this process's listens are held to
+ * it too (nothing else listens in this process).
+ */
+function listenOnLoopbackOnly() {
+  const listen = net.Server.prototype.listen;
+  const wildcard = new Set(['0.0.0.0', '::', '', undefined]);
+  net.Server.prototype.listen = function (...args) {
+    const [first] = args;
+    if (first !== null && typeof first === 'object' && first.path === undefined && wildcard.has(first.host)) {
+      args[0] = { ...first, host: '127.0.0.1' };
+    }
+    return listen.apply(this, args);
+  };
 }
