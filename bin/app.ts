@@ -30,6 +30,7 @@ function defineStack(): void {
     deliveryTimeoutMs: context('deliveryTimeoutMs') ? Number(context('deliveryTimeoutMs')) : undefined,
     attemptLogRetentionDays: context('attemptLogRetentionDays') ? Number(context('attemptLogRetentionDays')) : undefined,
     operatorSelectTimeoutMs: context('operatorSelectTimeoutMs') ? Number(context('operatorSelectTimeoutMs')) : undefined,
+    testPingTimeoutMs: context('testPingTimeoutMs') ? Number(context('testPingTimeoutMs')) : undefined,
     circuitCooldownSeconds: context('circuitCooldownSeconds') ? Number(context('circuitCooldownSeconds')) : undefined,
     alarmTopicArn: context('alarmTopicArn') ? String(context('alarmTopicArn')) : undefined,
     apiThrottle: {

@@ -2,8 +2,9 @@ import * as z from 'zod';
 import { parseAllowlist } from '../lambdas/core/address-policy';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, REQUEST_LIMITS, checkRetrySchedule, parseOrigins } from '../lambdas/core/settings';
 import { parseSourceAllowlist } from '../lambdas/core/ingest-source';
-import { parseRequestLimit } from '../lambdas/core/request-limit';
+import { RequestLimit, parseRequestLimit } from '../lambdas/core/request-limit';
 import { timeoutProblem } from '../lib/timeout-budget';
+import type { LocalStackOptions } from '../local/local-stack';
 
 /** The local stack's default token signing secret; `JWT_SECRET` replaces it. */
 export const LOCAL_DEFAULT_JWT_SECRET = 'tiledesk-webhooks-local-secret';
@@ -105,6 +106,12 @@ export interface LocalSettings {
   webhookOrigin?: string;
   /** Browser origins allowed by CORS. @default none */
   corsOrigins?: string[];
+  testPingTimeoutMs?: number;
+  ingestTokenMaxAgeSeconds?: number;
+  /** The per-tenant request limits (`PROJECT_API_LIMIT`, …); unset ones keep the stack's defaults. */
+  projectApiLimit?: RequestLimit;
+  projectEventsLimit?: RequestLimit;
+  ingestSourceLimit?: RequestLimit;
   projectId: string;
 }
 
@@ -116,8 +123,7 @@ const isSet = (env: NodeJS.ProcessEnv, name: string): boolean => Boolean(env[nam
 
 /**
  * Ingest is on as soon as either Tiledesk key is set, and then the global subscriptions'
- * secret must be too: without it the `x-hook-secret` check would be skipped. The request limits
- * are read by the functions themselves; a malformed one is refused here, before anything starts.
+ * secret must be too: without it the `x-hook-secret` check would be skipped.
  */
 function checkIngestSettings(env: NodeJS.ProcessEnv): void {
   const enabledBy = ['TILEDESK_GLOBAL_SECRET', 'TILEDESK_GLOBAL_PUBLIC_KEY'].find((name) => isSet(env, name));
@@ -127,12 +133,19 @@ function checkIngestSettings(env: NodeJS.ProcessEnv): void {
         "set it to the secret of Tiledesk's global subscriptions (their x-hook-secret)",
     );
   }
-  for (const limit of Object.values(REQUEST_LIMITS)) {
-    try {
-      parseRequestLimit(limit.setting, env[limit.setting], limit.defaults);
-    } catch (error) {
-      throw new SettingsError((error as Error).message);
-    }
+}
+
+/**
+ * A request limit's setting (`PROJECT_API_LIMIT`, …): unset or blank keeps the stack's default.
+ * It goes to the stack as a prop, since the template sets every limit for the functions.
+ */
+function requestLimit(env: NodeJS.ProcessEnv, limit: (typeof REQUEST_LIMITS)[keyof typeof REQUEST_LIMITS]): RequestLimit | undefined {
+  const raw = env[limit.setting];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  try {
+    return parseRequestLimit(limit.setting, raw, limit.defaults);
+  } catch (error) {
+    throw new SettingsError((error as Error).message);
   }
 }
 
@@ -150,6 +163,9 @@ export function readLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
   }
   const settings = parsed.data;
   checkIngestSettings(env);
+  const [projectApiLimit, projectEventsLimit, ingestSourceLimit] = [REQUEST_LIMITS.projectApi, REQUEST_LIMITS.projectEvents, REQUEST_LIMITS.ingestSource].map(
+    (limit) => requestLimit(env, limit),
+  );
   const timeouts = timeoutProblem(
     {
       deliveryTimeoutMs: settings.DELIVERY_TIMEOUT_MS,
@@ -177,6 +193,38 @@ export function readLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
     targetAllowlist: settings.TARGET_ALLOWLIST,
     webhookOrigin: settings.WEBHOOK_ORIGIN,
     corsOrigins: settings.CORS_ORIGINS,
+    testPingTimeoutMs: settings.TEST_PING_TIMEOUT_MS,
+    ingestTokenMaxAgeSeconds: settings.INGEST_TOKEN_MAX_AGE_SECONDS,
+    projectApiLimit,
+    projectEventsLimit,
+    ingestSourceLimit,
     projectId: settings.PROJECT_ID ?? 'demo-project',
+  };
+}
+
+/**
+ * The local stack's options for these settings: every setting the template also sets for the
+ * functions goes through a stack prop, since the template's value would replace one read from
+ * this environment. (Tiledesk's keys and the ingest source allowlist are absent from the
+ * template unless given, so the functions read them from the environment.)
+ */
+export function localStackOptions(settings: LocalSettings): LocalStackOptions {
+  return {
+    port: settings.port,
+    awsPort: settings.awsPort,
+    jwtSecret: settings.jwtSecret,
+    dataDir: settings.dataDir,
+    retrySchedule: settings.retrySchedule,
+    deliveryTimeoutMs: settings.deliveryTimeoutMs,
+    operatorSelectTimeoutMs: settings.operatorSelectTimeoutMs,
+    testPingTimeoutMs: settings.testPingTimeoutMs,
+    autoDisableAfterDead: settings.autoDisableAfterDead,
+    targetAllowlist: settings.targetAllowlist,
+    webhookOrigin: settings.webhookOrigin,
+    corsOrigins: settings.corsOrigins,
+    ingestTokenMaxAgeSeconds: settings.ingestTokenMaxAgeSeconds,
+    projectApiLimit: settings.projectApiLimit,
+    projectEventsLimit: settings.projectEventsLimit,
+    ingestSourceLimit: settings.ingestSourceLimit,
   };
 }

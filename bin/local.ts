@@ -5,7 +5,7 @@ import { ensureConsoleBuilt } from '../lib/console-build';
 import { lockDataDir } from '../local/data-dir-lock';
 import { LocalStack, startLocalStack } from '../local/local-stack';
 import { UsageError, runCli } from './cli';
-import { LocalSettings, SettingsError, readLocalSettings } from './local-settings';
+import { LocalSettings, SettingsError, localStackOptions, readLocalSettings } from './local-settings';
 
 /**
  * `npm start`: the local stack in the foreground (DESIGN §5). It stops, emulators included,
@@ -23,18 +23,7 @@ runCli(async () => {
     // `npm ci`, so that a `git pull` that changes the console is picked up by the next start too.
     await ensureConsoleBuilt();
     stack = await startLocalStack({
-      port: settings.port,
-      awsPort: settings.awsPort,
-      jwtSecret: settings.jwtSecret,
-      dataDir: settings.dataDir,
-      retrySchedule: settings.retrySchedule,
-      deliveryTimeoutMs: settings.deliveryTimeoutMs,
-      operatorSelectTimeoutMs: settings.operatorSelectTimeoutMs,
-      autoDisableAfterDead: settings.autoDisableAfterDead,
-      targetAllowlist: settings.targetAllowlist,
-      webhookOrigin: settings.webhookOrigin,
-      // Tiledesk sign-in and ingest read TILEDESK_* straight from this environment.
-      corsOrigins: settings.corsOrigins,
+      ...localStackOptions(settings),
       onError: (error) => console.error('[local-stack] event source error:', error),
       onThrottle: (throttle) => console.error(`[local-stack] ${throttle.message}`),
     });

@@ -33,6 +33,8 @@ export interface WebhooksStackProps extends StackProps {
   readonly attemptLogRetentionDays?: number;
   /** How long the operator.select hook may take. @default 5000 */
   readonly operatorSelectTimeoutMs?: number;
+  /** How long a test ping waits for its target, at most 7000 (the API function's 10 s less logging). @default 5000 */
+  readonly testPingTimeoutMs?: number;
   /** SNS topic notified when a DLQ alarm fires. @default none */
   readonly alarmTopicArn?: string;
   /** API stage throttling. @default burst 100, rate 50 requests/s */
@@ -102,6 +104,7 @@ export class WebhooksStack extends Stack {
       deliveryQueue: delivery.queue,
       deliveryTimeoutMs: props.deliveryTimeoutMs,
       operatorSelectTimeoutMs: props.operatorSelectTimeoutMs,
+      testPingTimeoutMs: props.testPingTimeoutMs,
       allowHttpTargets: props.allowHttpTargets,
       targetAllowlist: props.targetAllowlist,
       subscriptionLimit: props.subscriptionLimit,

@@ -16,6 +16,7 @@ import { localMessageMoves } from './message-move';
 import { describeLocalLambdaLimits, localLambdaLimits } from './lambda-concurrency';
 import { InvocationTrace, LambdaThrottledError, SqsEventSource } from './sqs-event-source';
 import { DELIVERY } from '../lambdas/core/settings';
+import type { RequestLimit } from '../lambdas/core/request-limit';
 import { startEmulatorProcess } from './emulator-process';
 import { asFunction } from './iam/function-credentials';
 import { startFunctionThread } from './runtime/function-thread';
@@ -51,6 +52,14 @@ export interface LocalStackOptions {
   deliveryTimeoutMs?: number;
   /** How long the operator.select hook may take. @default 5 s */
   operatorSelectTimeoutMs?: number;
+  /** How long a test ping waits for its target, as the `testPingTimeoutMs` stack prop. @default 5 s */
+  testPingTimeoutMs?: number;
+  /** Oldest Tiledesk ingest token accepted, in seconds (`tiledeskIngest.tokenMaxAgeSeconds`). @default 300 */
+  ingestTokenMaxAgeSeconds?: number;
+  /** Per-tenant request limits, as the stack props of the same names. @default the stack's */
+  projectApiLimit?: RequestLimit;
+  projectEventsLimit?: RequestLimit;
+  ingestSourceLimit?: RequestLimit;
   /** Dead deliveries in a row that disable a subscription. @default 5 */
   autoDisableAfterDead?: number;
   /** An open circuit's first cool-down, as the `circuitCooldownSeconds` stack prop. @default 30 */
@@ -347,6 +356,12 @@ function stackProps(options: LocalStackOptions): WebhooksStackProps {
     retrySchedule: options.retrySchedule,
     deliveryTimeoutMs: options.deliveryTimeoutMs,
     operatorSelectTimeoutMs: options.operatorSelectTimeoutMs,
+    testPingTimeoutMs: options.testPingTimeoutMs,
+    // Tiledesk's keys are read from the environment locally; only the token's age is a prop.
+    tiledeskIngest: options.ingestTokenMaxAgeSeconds === undefined ? undefined : { tokenMaxAgeSeconds: options.ingestTokenMaxAgeSeconds },
+    projectApiLimit: options.projectApiLimit,
+    projectEventsLimit: options.projectEventsLimit,
+    ingestSourceLimit: options.ingestSourceLimit,
     autoDisableAfterDead: options.autoDisableAfterDead,
     circuitCooldownSeconds: options.circuitCooldownSeconds,
     subscriptionLimit: options.subscriptionLimit,
