@@ -289,8 +289,13 @@ async function sendToDeadLetterQueue(
         },
       }),
     );
-  } catch {
-    // The DLQ refused too: the event is lost, as EventBridge loses it then.
+  } catch (error) {
+    // The DLQ refused too: the event is lost, as EventBridge loses it then (counting it in its
+    // InvocationsFailedToBeSentToDlq metric): said here in one line, so a local loss is not silent.
+    console.error(
+      `[local EventBridge] rule ${rule.name}: event ${envelope.id} lost: its target refused it (${code}: ${message.slice(0, 200)}) ` +
+        `and so did its dead-letter queue (${(error as Error).message.slice(0, 200)}); AWS counts this as InvocationsFailedToBeSentToDlq`,
+    );
   }
 }
 

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { CLAIM_CHECK, EVENT_SOURCE } from './settings';
 import { EVENT_REFINEMENTS, readPath } from './event-catalog';
-import { stringifyJson } from './json-text';
+import { SQS_UNSAFE_CHARACTERS, escapeSqsUnsafe, jsonText, stringifyJson } from './json-text';
 
 /**
  * Events over EventBridge's entry limit travel as a claim check: the payload is stored aside
@@ -106,8 +106,12 @@ export async function toBusEntries(
   return Promise.all(
     events.map(async ({ event, payload }) => {
       // Stack-safe: a payload may nest deeper than V8's own stringify can go.
-      const detail = stringifyJson(payload);
-      if (measuredBytes(event, detail) <= MAX_EVENT_ENTRY_BYTES) return { detailType: event, detail };
+      const text = jsonText(payload);
+      const detail = escapeSqsUnsafe(text);
+      // U+FFFE and U+FFFF go aside too: SQS refuses them, and how EventBridge writes an event it
+      // forwards to its SQS target (escaped or not) is not documented; a claim check keeps them off
+      // that hop, and the fan-out's own messages escape them.
+      if (measuredBytes(event, detail) <= MAX_EVENT_ENTRY_BYTES && !SQS_UNSAFE_CHARACTERS.test(text)) return { detailType: event, detail };
       return { detailType: event, detail: stringifyJson(claimCheckDetail(payload, await storeAside(detail, String(payload.id_project)))) };
     }),
   );

@@ -2,11 +2,32 @@
  * `JSON.stringify` for values that came from `JSON.parse`, without recursion. V8's own
  * stringify recurses and overflows the stack near 10,000 levels, while `JSON.parse` (and so
  * EventBridge, SQS and our API) accepts far deeper documents: a payload a client could send
- * must never become an exception halfway through a batch. The output is byte for byte what
- * `JSON.stringify` gives for such values (same key order, same string escapes), so a payload
- * is delivered as it was published.
+ * must never become an exception halfway through a batch. The output is what `JSON.stringify`
+ * gives for such values (same key order, same string escapes), U+FFFE and U+FFFF escaped as
+ * well ({@link escapeSqsUnsafe}), so a payload is delivered as it was published and fits in an
+ * SQS message.
  */
 export function stringifyJson(value: unknown): string {
+  return escapeSqsUnsafe(jsonText(value));
+}
+
+/**
+ * The two characters JSON leaves as they are and SQS refuses in a message body (SQS accepts
+ * #x9, #xA, #xD, #x20–#xD7FF, #xE000–#xFFFD and #x10000–#x10FFFF; JSON.stringify escapes the
+ * controls and lone surrogates already). A chat visitor can type them.
+ */
+export const SQS_UNSAFE_CHARACTERS = /[\uFFFE\uFFFF]/;
+
+/**
+ * JSON text with U+FFFE and U+FFFF written as `\ufffe` and `\uffff`: the same JSON value, which
+ * SQS takes. They can only stand inside strings, where the escape means the character itself.
+ */
+export function escapeSqsUnsafe(text: string): string {
+  return SQS_UNSAFE_CHARACTERS.test(text) ? text.replace(/[\uFFFE\uFFFF]/g, (character) => (character === '\uFFFE' ? '\\ufffe' : '\\uffff')) : text;
+}
+
+/** `JSON.stringify`'s text, without recursion for a document too deep for it. */
+export function jsonText(value: unknown): string {
   // V8's own is several times faster; only a document too deep for its recursion comes here.
   try {
     return JSON.stringify(value) ?? 'null';

@@ -87,6 +87,20 @@ describe('an event over EventBridge\'s 256 KB', () => {
   });
 });
 
+describe('an event carrying U+FFFE or U+FFFF, which SQS refuses in a message body', () => {
+  test('is stored aside, delivered with the characters as published, and its attempt logged', async () => {
+    const projectId = 'nonchar-http';
+    const { receiver, subscriptionId } = await subscribedReceiver(projectId, 'message.create');
+    const payload = { id_project: projectId, text: 'hi \uffff there \ufffe', attributes: { note: 'end\uffff' } };
+
+    const reply = await t.api('POST', `/${projectId}/events`, { token: t.platformToken(), body: { event: 'message.create', payload } });
+
+    expect(reply).toMatchObject({ status: 202, body: { published: 1, claimChecked: 1 } });
+    expect(payloadsOf(await receiver.waitFor(1))).toEqual([payload]);
+    await eventually(async () => expect((await logsOf(t, projectId, subscriptionId)).map((log) => log.outcome)).toEqual(['delivered']));
+  });
+});
+
 describe('a PutEvents producer', () => {
   test('publishing with the helper gets a large event stored aside and delivered whole', async () => {
     const projectId = 'large-helper';

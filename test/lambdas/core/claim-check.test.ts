@@ -50,6 +50,18 @@ describe('toBusEntries', () => {
     expect(readClaimCheck(JSON.parse(entries[0]?.detail ?? '{}') as Record<string, unknown>)).toEqual(REF);
   });
 
+  test('stores aside a payload with U+FFFE or U+FFFF, however small: SQS refuses them on the way to the fan-out', async () => {
+    const stored: string[] = [];
+    const payload = { id_project: 'p1', text: 'hi \uffff' };
+    const entries = await toBusEntries([{ event: 'message.create', payload }], async (json) => {
+      stored.push(json);
+      return REF;
+    });
+    expect(readClaimCheck(JSON.parse(entries[0]?.detail ?? '{}') as Record<string, unknown>)).toEqual(REF);
+    expect(JSON.parse(stored[0]!)).toEqual(payload);
+    expect(stored[0]).not.toMatch(/[\uFFFE\uFFFF]/);
+  });
+
   test('counts bytes, not characters, against the limit', async () => {
     // 70 000 four-byte emoji: 140 000 UTF-16 units, 280 000 bytes.
     const payload = { id_project: 'p1', text: '🚀'.repeat(70_000) };

@@ -20,3 +20,11 @@ test('leaves out undefined members and writes null for undefined items and non-f
   const value = { a: undefined, b: [undefined, Number.NaN, Infinity], c: 1 };
   expect(stringifyJson(value)).toBe('{"b":[null,null,null],"c":1}');
 });
+
+test('escapes U+FFFE and U+FFFF, which SQS refuses in a body, into the same JSON value', () => {
+  const value = { text: 'a\uffffb\ufffe', literal: '\\uffff', deep: [[{ x: '\uffff' }]] };
+  const text = stringifyJson(value);
+  expect(text).not.toMatch(/[\uFFFE\uFFFF]/);
+  expect(text).toContain('a\\uffffb\\ufffe');
+  expect(JSON.parse(text)).toEqual(value);
+});
