@@ -36,6 +36,8 @@ export interface SubscriptionApiProps {
   readonly throttle?: ThrottleSettings;
   /** Each project's share of the subscription API, kept in the table. @default 10/s, burst 40 */
   readonly projectApiLimit?: RequestLimit;
+  /** The rate of each project's operator.select calls over HTTP (its events' rate, counted apart). @default 25/s, burst 100 */
+  readonly projectEventsLimit?: RequestLimit;
   /**
    * `https://` URL of an identity provider's JSON Web Key Set: the authorizer then also accepts
    * RS256 tokens signed by one of its keys (HS256 tokens keep working). @default HS256 only
@@ -150,11 +152,14 @@ export class SubscriptionApi extends Construct {
       environment: {
         TARGET_ALLOWLIST: props.targetAllowlist ?? '',
         OPERATOR_SELECT_TIMEOUT_MS: String(props.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs),
+        // Calls over HTTP count against a share of the project's own (the events' rate, apart).
+        [REQUEST_LIMITS.projectEvents.setting]: formatRequestLimit(props.projectEventsLimit ?? REQUEST_LIMITS.projectEvents.defaults),
       },
     }).bindTable(props.table, {
       // The project's hook: its id from the topic index, then the subscription; then the attempt
-      // log (BatchWriteItem, and PutItem item by item when DynamoDB refuses the batch).
-      table: ['dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
+      // log (BatchWriteItem, and PutItem item by item when DynamoDB refuses the batch);
+      // UpdateItem (and GetItem): the project's request limit.
+      table: ['dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       indexes: { [TABLE_KEYS.topicIndex.name]: ['dynamodb:Query'] },
     });
 

@@ -110,6 +110,7 @@ export class WebhooksStack extends Stack {
       subscriptionLimit: props.subscriptionLimit,
       throttle: props.apiThrottle,
       projectApiLimit: props.projectApiLimit,
+      projectEventsLimit: props.projectEventsLimit,
       jwksUrl: props.jwksUrl,
       jwtIssuer: props.jwtIssuer,
       jwtAudience: props.jwtAudience,

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { UnauthenticatedError, ValidationError } from './errors';
 import { isKnownEvent } from './event-catalog';
 import { CLAIM_CHECK_FIELD, reservedFieldsIn } from './claim-check';
+import { idSchema } from './subscription';
 import { TILEDESK_AUDIENCE, TiledeskKeys, verifyTiledeskToken } from './tiledesk-token';
 
 /**
@@ -13,7 +14,9 @@ import { TILEDESK_AUDIENCE, TiledeskKeys, verifyTiledeskToken } from './tiledesk
  */
 const ingestBodySchema = z.looseObject({
   timestamp: z.number().optional(),
-  payload: z.looseObject({ id_project: z.string({ message: 'required: the project the event belongs to' }).min(1) }),
+  // A project id as everywhere else (Tiledesk's are 24 hex characters): a longer one would
+  // exceed DynamoDB's key size, and the project's request limit would not be checked.
+  payload: z.looseObject({ id_project: z.string({ message: 'required: the project the event belongs to' }).pipe(idSchema) }),
   hook: z.looseObject({ _id: z.string().optional(), event: z.string().min(1) }),
   token: z.string().min(1),
 });

@@ -223,6 +223,8 @@ export async function publishExample(event: ApiEvent): Promise<ApiResult> {
     const principal = principalOf(event);
     const { projectId } = parseWith(z.object({ projectId: idSchema }), event.pathParameters ?? {}, 'path');
     assertCanManage(principal, projectId);
+    // An example is a real event on the bus: it counts against the project's events.
+    await limits.take('events', projectId, eventsLimit, `project ${projectId}`);
     let raw: unknown;
     try {
       raw = JSON.parse(rawBodyOf(event) || 'null');

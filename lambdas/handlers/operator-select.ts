@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { DELIVERY } from '../core/settings';
+import { DELIVERY, REQUEST_LIMITS } from '../core/settings';
+import { parseRequestLimit } from '../core/request-limit';
 import { parseAllowlist } from '../core/address-policy';
 import { ValidationError } from '../core/errors';
 import { RoutingRequest, routingRequestSchema } from '../core/operator-select';
@@ -8,6 +9,7 @@ import { AttemptLogStore } from '../adapters/attempt-log-store';
 import { readConfig } from '../adapters/config';
 import { instrument, metrics } from '../adapters/observability';
 import { operatorSelectRouter } from '../adapters/operator-select-router';
+import { RequestLimitStore } from '../adapters/request-limit-store';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { postWebhook } from '../adapters/webhook-client';
 import { ApiEvent, ApiResult, assertCanManage, assertShallow, errorResponse, jsonResponse, parseBody, parseWith, principalOf } from './http-response';
@@ -16,6 +18,7 @@ const config = readConfig(
   z.object({
     TABLE_NAME: z.string().min(1),
     TARGET_ALLOWLIST: z.string().optional(),
+    PROJECT_EVENTS_LIMIT: z.string().optional(),
     OPERATOR_SELECT_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.operatorSelectTimeoutMs),
     ATTEMPT_LOG_TTL_DAYS: z.coerce.number().int().positive().default(DELIVERY.attemptLogTtlDays),
     WEBHOOK_ORIGIN: z.string().min(1),
@@ -25,6 +28,9 @@ const config = readConfig(
 const subscriptions = new SubscriptionStore(config.TABLE_NAME);
 const attemptLogs = new AttemptLogStore(config.TABLE_NAME, config.ATTEMPT_LOG_TTL_DAYS);
 const allowlist = parseAllowlist(config.TARGET_ALLOWLIST);
+const limits = new RequestLimitStore(config.TABLE_NAME);
+/** Calls over HTTP have the project's events rate, counted apart from its published events. */
+const callLimit = parseRequestLimit(REQUEST_LIMITS.projectEvents.setting, config.PROJECT_EVENTS_LIMIT, REQUEST_LIMITS.projectEvents.defaults);
 
 /** The hook's answer is read whole up to this size (it is JSON, not a log excerpt). */
 const MAX_ANSWER_BYTES = 256 * 1024;
@@ -54,6 +60,7 @@ export async function operatorSelect(event: ApiEvent | Record<string, unknown>):
     const principal = principalOf(event);
     const { projectId } = parseWith(z.object({ projectId: idSchema }), event.pathParameters ?? {}, 'path');
     assertCanManage(principal, projectId);
+    await limits.take('operator-select', projectId, callLimit, `project ${projectId}`);
     const body = parseBody(event, z.looseObject({ id_project: z.string().optional() }));
     if (body.id_project !== undefined && body.id_project !== projectId) {
       throw new ValidationError('id_project must match the path', [{ field: 'id_project', message: 'differs from the path' }]);

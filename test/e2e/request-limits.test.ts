@@ -172,6 +172,23 @@ describe('per-project limits on the API', () => {
     expect((await t.api('GET', '/lim-api-other/subscriptions', { token })).status).toBe(200);
   });
 
+  test('POST /{projectId}/events/example publishes a real event, so it counts against the same share', async () => {
+    const token = t.tokenFor({ 'lim-example': 'owner' });
+    const statuses = [];
+    for (let n = 0; n < 5; n++) statuses.push((await t.api('POST', '/lim-example/events/example', { token, body: { event: 'lead.create' } })).status);
+    expect(statuses).toEqual([202, 202, 202, 429, 429]);
+  });
+
+  test("POST /{projectId}/operator-select: a project's calls past its burst get 429 with Retry-After; another project's still pass", async () => {
+    const call = (projectId: string) =>
+      t.api('POST', `/${projectId}/operator-select`, { token: t.platformToken(), body: { operators: [{ id_user: 'u1' }], departmentId: 'd1' } });
+    const replies = [];
+    for (let n = 0; n < 5; n++) replies.push(await call('lim-routing'));
+    expect(replies.map((reply) => reply.status)).toEqual([200, 200, 200, 429, 429]);
+    expect(Number(replies[4]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await call('lim-routing-other')).status).toBe(200);
+  });
+
   test('a caller without rights on the project cannot spend its share', async () => {
     const outsider = t.tokenFor({ 'someone-else': 'owner' });
     for (let n = 0; n < 5; n++) expect((await t.api('GET', '/lim-api-guarded/subscriptions', { token: outsider })).status).toBe(403);

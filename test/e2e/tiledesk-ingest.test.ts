@@ -96,6 +96,8 @@ describe('an unmodified tiledesk-server posting its global subscriptions here', 
     const swappedEvent = await postRaw(ingestUrl, valid.body.replace('"event":"request.create"', '"event":"request.close"'), valid.headers);
     const unknownEvent = await tiledeskSends(globalHook('request.explode', ingestUrl), payload);
     const noProject = await tiledeskSends(hook, { ...payload, id_project: undefined });
+    // Longer than any project id, and than DynamoDB's 2 KB key: refused, not let past the project's limit.
+    const hugeProject = await tiledeskSends(hook, { ...payload, id_project: 'p'.repeat(3000) });
 
     expect(
       [forged.reply, projectAudience.reply, wrongHookSecret.reply, rsKeyAsHmacSecret.reply, swappedEvent].map((reply) => [reply.status, (reply.json as { msg?: string }).msg]),
@@ -108,6 +110,7 @@ describe('an unmodified tiledesk-server posting its global subscriptions here', 
     ]);
     expect(unknownEvent.reply).toMatchObject({ status: 400, json: { errors: [{ field: 'hook.event' }] } });
     expect(noProject.reply).toMatchObject({ status: 400, json: { errors: [{ field: 'payload.id_project' }] } });
+    expect(hugeProject.reply).toMatchObject({ status: 400, json: { errors: [{ field: 'payload.id_project' }] } });
 
     // Barrier: a valid event sent after them is the only one delivered.
     const sentinel = conversation(projectId, 'sentinel');

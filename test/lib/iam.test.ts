@@ -66,8 +66,9 @@ const EXPECTED_GRANTS: Record<string, Grants> = {
     'Delivery/Queue.Arn': QUEUE_SEND,
   },
   'Api/OperatorSelect/Function': {
-    // The attempt log: BatchWriteItem, PutItem item by item when a batch is refused.
-    'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+    // The attempt log: BatchWriteItem, PutItem item by item when a batch is refused; UpdateItem:
+    // the project's request limit for calls over HTTP.
+    'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     'Store/Table.Arn/index/byTopic': ['dynamodb:Query'],
   },
   'Events/FanOut/Function': {
