@@ -1,7 +1,17 @@
 /** The subscription API as the console calls it: same origin, the user's token on every call. */
 
 import { ATTEMPT_OUTCOMES } from '../../lambdas/core/api-types';
-import type { Attempt, AttemptOutcome, AttemptPage, EventCatalogAnswer, ExampleAnswer, FieldError, SubscriptionAnswer, SubscriptionUpdate } from '../../lambdas/core/api-types';
+import type {
+  Attempt,
+  AttemptOutcome,
+  AttemptPage,
+  EventCatalogAnswer,
+  ExampleAnswer,
+  FieldError,
+  RecoverAnswer,
+  SubscriptionAnswer,
+  SubscriptionUpdate,
+} from '../../lambdas/core/api-types';
 
 // The API's answer types are the functions' own (one module, `lambdas/core/api-types.ts`).
 export type { Attempt, AttemptPage, FieldError, HealthView as Health } from '../../lambdas/core/api-types';
@@ -96,8 +106,8 @@ export function projectApi(session: Session) {
     history: (cursor: string | null, limit = 50) => call<AttemptPage>(session, 'GET', `${base}/history${page(cursor, limit)}`),
     retry: (id: string, logId: string) =>
       call<{ enqueued: number; webhookId: string }>(session, 'POST', `${one(id)}/logs/${enc(logId)}/retry`),
-    recover: (id: string, since: string) =>
-      call<{ recovered: number; webhookIds: string[] }>(session, 'POST', `${one(id)}/recover`, { since }),
+    recover: (id: string, since: string, cursor: string | null = null) =>
+      call<RecoverAnswer>(session, 'POST', `${one(id)}/recover`, cursor ? { since, cursor } : { since }),
     events: () => call<EventCatalog>(session, 'GET', '/events'),
     sendExample: (event: string) => call<ExampleAnswer>(session, 'POST', `/${enc(session.projectId)}/events/example`, { event }),
   };

@@ -402,17 +402,34 @@ function EditForm(props: { api: ProjectApi; subscription: Subscription; catalog:
   );
 }
 
+/** What a recover did, in one sentence. */
+function describeRecovery({ recovered, alreadyRecovered, unrecoverable }: { recovered: number; alreadyRecovered: number; unrecoverable: number }): string {
+  const also = [
+    alreadyRecovered > 0 ? `${alreadyRecovered} already re-sent by an earlier recover` : '',
+    unrecoverable > 0 ? `${unrecoverable} could not be: their payload was not kept` : '',
+  ].filter(Boolean);
+  if (recovered === 0 && also.length === 0) return 'Nothing to recover since then: every delivery was delivered or is still scheduled.';
+  return `${recovered} deliveries re-enqueued${also.length > 0 ? ` (${also.join('; ')})` : ''}.`;
+}
+
 function RecoverForm(props: { api: ProjectApi; id: string; onRecovered: () => void }) {
   const [since, setSince] = useState(isoToLocalInput(new Date(Date.now() - 24 * 3600 * 1000)));
   const action = useAction();
   const submit = (e: Event) => {
     e.preventDefault();
     void action.run(async () => {
-      const result = await props.api.recover(props.id, localInputToIso(since));
+      // One call reads a bounded page of attempts: follow the cursor to the end.
+      const total = { recovered: 0, alreadyRecovered: 0, unrecoverable: 0 };
+      let cursor: string | null = null;
+      do {
+        const page = await props.api.recover(props.id, localInputToIso(since), cursor);
+        total.recovered += page.recovered;
+        total.alreadyRecovered += page.alreadyRecovered;
+        total.unrecoverable += page.unrecoverable;
+        cursor = page.nextCursor;
+      } while (cursor);
       props.onRecovered();
-      return result.recovered === 0
-        ? 'Nothing to recover since then: every delivery was delivered or is still scheduled.'
-        : `${result.recovered} deliveries re-enqueued.`;
+      return describeRecovery(total);
     });
   };
   return (

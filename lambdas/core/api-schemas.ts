@@ -183,6 +183,10 @@ export const recoverResultSchema = z.object({
   recovered: z.number().int(),
   webhookIds: z.array(z.string()),
   alreadyRecovered: z.number().int().meta({ description: 'Lost deliveries an earlier recover already sent again: not sent twice' }),
+  unrecoverable: z
+    .number()
+    .int()
+    .meta({ description: 'Lost deliveries whose payload was not kept (too large to log, or expired with its event): nothing could be sent' }),
   nextCursor: z
     .string()
     .nullable()

@@ -87,6 +87,17 @@ export interface AttemptPage {
   nextCursor: string | null;
 }
 
+/** `POST …/recover`'s answer: one page of the attempts since `since` (follow `nextCursor`). */
+export interface RecoverAnswer {
+  recovered: number;
+  webhookIds: string[];
+  /** Lost deliveries an earlier recover already sent again. */
+  alreadyRecovered: number;
+  /** Lost deliveries whose payload was not kept: nothing could be sent. */
+  unrecoverable: number;
+  nextCursor: string | null;
+}
+
 /** `GET /events`: the catalog, its refinements, and an example payload of each event. */
 export interface EventCatalogAnswer {
   events: { event: string; description: string; example: Record<string, unknown> }[];

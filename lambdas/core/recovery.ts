@@ -4,6 +4,7 @@ import type { Subscription } from './subscription';
 import { Attempt } from './attempt';
 import { DeliveryMessage } from './delivery-message';
 import { OPERATOR_SELECT_EVENT } from './event-catalog';
+import type { RecoverAnswer } from './api-types';
 
 /** A failed attempt whose retry should have happened this long ago is taken as lost. */
 const LOST_RETRY_GRACE_MS = 15 * 60 * 1000;
@@ -96,15 +97,8 @@ export interface RecoverPorts {
   enqueue(messages: DeliveryMessage[]): Promise<void>;
 }
 
-/** The answer of one recover call. */
-export interface RecoverResult {
-  recovered: number;
-  webhookIds: string[];
-  /** Lost attempts another recover had already sent again (sent nothing for them). */
-  alreadyRecovered: number;
-  /** Where the next call goes on (`cursor`), or null when this page was the last. */
-  nextCursor: string | null;
-}
+/** The answer of one recover call (the API's, `api-types.ts`). */
+export type RecoverResult = RecoverAnswer;
 
 /** The first log key of attempts made at or after a time (log ids begin with epoch ms). */
 export const logKeyAt = (time: Date): string => time.getTime().toString().padStart(14, '0');
@@ -121,6 +115,7 @@ export async function recoverPage(fromKey: string, now: Date, context: Omit<Reco
   const chosen = planRecovery(page.attempts, now, { ...context, completeBefore });
   const won: Attempt[] = [];
   const sent: string[] = [];
+  let unrecoverable = 0;
   /** Markers won whose delivery is not (yet) sent: taken back if anything fails. */
   let unsentFrom = 0;
   try {
@@ -142,12 +137,13 @@ export async function recoverPage(fromKey: string, now: Date, context: Omit<Reco
       // Nothing was sent for an attempt whose payload was not kept: its marker goes, so no later
       // call counts it as recovered.
       await Promise.all(unsendable.map((logId) => ports.release(logId)));
+      unrecoverable += unsendable.length;
     }
   } catch (error) {
     await Promise.all(won.slice(unsentFrom).map((attempt) => ports.release(attempt.logId)));
     throw error;
   }
-  return { recovered: sent.length, webhookIds: sent, alreadyRecovered: chosen.length - won.length, nextCursor: page.nextKey ?? null };
+  return { recovered: sent.length, webhookIds: sent, alreadyRecovered: chosen.length - won.length, unrecoverable, nextCursor: page.nextKey ?? null };
 }
 
 /**

@@ -228,7 +228,13 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
           read: (logId) => attemptLogs.get(projectId, subscriptionId, logId),
           enqueue,
         });
-        logger.info('deliveries recovered', { projectId, subscriptionId, count: result.recovered, alreadyRecovered: result.alreadyRecovered });
+        logger.info('deliveries recovered', {
+          projectId,
+          subscriptionId,
+          count: result.recovered,
+          alreadyRecovered: result.alreadyRecovered,
+          unrecoverable: result.unrecoverable,
+        });
         return jsonResponse(202, result);
       }
       case 'POST /{projectId}/subscriptions/{id}/logs/{logId}/retry': {

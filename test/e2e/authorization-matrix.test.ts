@@ -249,7 +249,7 @@ function expectSuccessBody(cell: Cell, reply: ApiReply, projectId: string, subsc
       expect(reply.body).toMatchObject({ projectId, subscriptionId, outcome: 'delivered' });
       break;
     case 'POST /{projectId}/subscriptions/{id}/recover':
-      expect(reply.body).toEqual({ recovered: expect.any(Number), webhookIds: expect.any(Array), alreadyRecovered: 0, nextCursor: null });
+      expect(reply.body).toEqual({ recovered: expect.any(Number), webhookIds: expect.any(Array), alreadyRecovered: 0, unrecoverable: 0, nextCursor: null });
       break;
     case 'POST /{projectId}/subscriptions/{id}/logs/{logId}/retry':
       expect(reply.body).toEqual({ enqueued: 1, webhookId: expect.any(String) });

@@ -338,6 +338,35 @@ describe('the console in Chromium', () => {
     expect(okReceiver.received.length).toBe(before);
   });
 
+  test('recover follows the cursor to the last page and sums what each page did', async () => {
+    // Two pages need over 2,000 attempts since the time: the API's answers are stood in for here
+    // (the API's own paging: test/lambdas/core/recovery.test.ts).
+    const bodies: unknown[] = [];
+    await page.route('**/recover', async (route) => {
+      bodies.push(route.request().postDataJSON());
+      const first = bodies.length === 1;
+      await route.fulfill({
+        status: 202,
+        contentType: 'application/json',
+        body: JSON.stringify(
+          first
+            ? { recovered: 2, webhookIds: ['a', 'b'], alreadyRecovered: 0, unrecoverable: 0, nextCursor: 'page-2' }
+            : { recovered: 3, webhookIds: ['c', 'd', 'e'], alreadyRecovered: 1, unrecoverable: 1, nextCursor: null },
+        ),
+      });
+    });
+    try {
+      await page.getByLabel('Since (your local time)').fill('2026-01-01T00:00');
+      await page.getByRole('button', { name: 'Recover', exact: true }).click();
+      await page.getByText('5 deliveries re-enqueued (1 already re-sent by an earlier recover; 1 could not be: their payload was not kept).').waitFor();
+      expect(bodies).toHaveLength(2);
+      expect(bodies[0]).not.toHaveProperty('cursor');
+      expect(bodies[1]).toMatchObject({ cursor: 'page-2', since: (bodies[0] as { since: string }).since });
+    } finally {
+      await page.unroute('**/recover');
+    }
+  });
+
   test('deletes the subscription after a confirmation', async () => {
     await page.getByRole('button', { name: 'Delete…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete this subscription?' });

@@ -154,8 +154,8 @@ describe('recoverPage', () => {
 
   test('an attempt whose payload was not kept is not marked: nothing was sent for it', async () => {
     const world = ports([attempt('kept', 'dead'), attempt('unkept', 'dead', { payload: undefined })]);
-    expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 1, webhookIds: ['kept'] });
+    expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 1, webhookIds: ['kept'], unrecoverable: 1 });
     expect(world.marked.size).toBe(1);
-    expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 0, alreadyRecovered: 1 });
+    expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 0, alreadyRecovered: 1, unrecoverable: 1 });
   });
 });
