@@ -235,7 +235,11 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     const traced = (): void => {
       if (endedAt !== undefined) return;
       endedAt = Date.now();
-      options.onInvocation?.({ functionName: options.functionName, receivedAt, startedAt, endedAt, records: event.Records });
+      try {
+        options.onInvocation?.({ functionName: options.functionName, receivedAt, startedAt, endedAt, records: event.Records });
+      } catch {
+        // An observer's failure is not the invocation's.
+      }
     };
     try {
       const context = localLambdaContext(options.functionName, options.functionTimeoutSeconds);

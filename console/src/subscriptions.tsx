@@ -426,7 +426,8 @@ function RecoverForm(props: { api: ProjectApi; id: string; onRecovered: () => vo
         total.recovered += page.recovered;
         total.alreadyRecovered += page.alreadyRecovered;
         total.unrecoverable += page.unrecoverable;
-        cursor = page.nextCursor;
+        // A cursor that does not move on would loop for ever: stop there.
+        cursor = page.nextCursor === cursor ? null : page.nextCursor;
       } while (cursor);
       props.onRecovered();
       return describeRecovery(total);

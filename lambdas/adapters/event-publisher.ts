@@ -26,7 +26,7 @@ export async function publishTiledeskEvents(
 ): Promise<{ published: number; claimChecked: number }> {
   let claimChecked = 0;
   const entries = await toBusEntries(events, (payloadJson, projectId) => {
-    if (!claimChecks) throw new PublishError('an event over 256 KB needs a claim check bucket, and none is configured');
+    if (!claimChecks) throw new PublishError('an event over 256 KB, or carrying U+FFFE or U+FFFF, needs a claim check bucket, and none is configured');
     claimChecked++;
     return claimChecks.put(payloadJson, projectId);
   });

@@ -30,28 +30,34 @@ export class HeldDeliveryStore {
     private readonly client = dynamoDocumentClient,
   ) {}
 
-  /** Parks deliveries of one subscription and counts them on its health item; returns their keys. */
+  /**
+   * Parks deliveries of one subscription and counts them on its health item; returns their keys.
+   * All or nothing: if a write or the count fails, what was written is taken back (best effort)
+   * before the error goes up, so a caller that then holds them on the queue leaves no second copy
+   * here to be released later.
+   */
   async park(projectId: string, subscriptionId: string, messages: ParsedDeliveryMessage[], now: number): Promise<string[]> {
     const expiresAt = Math.floor(now / 1000) + HELD_TTL_SECONDS;
-    for (let start = 0; start < messages.length; start += 25) {
-      let requests: Record<string, unknown>[] | undefined = messages.slice(start, start + 25).map((message) => ({
-        PutRequest: {
-          Item: {
-            [PK]: heldPartition(projectId, subscriptionId),
-            [SK]: heldKey(message),
-            message: stringifyJson({ ...message, notBefore: undefined }),
-            [ttlAttribute]: expiresAt,
+    const keys = messages.map(heldKey);
+    try {
+      await this.writeAll(
+        messages.map((message, index) => ({
+          PutRequest: {
+            Item: {
+              [PK]: heldPartition(projectId, subscriptionId),
+              [SK]: keys[index],
+              message: stringifyJson({ ...message, notBefore: undefined }),
+              [ttlAttribute]: expiresAt,
+            },
           },
-        },
-      }));
-      for (let round = 0; requests && requests.length > 0; round++) {
-        if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** round)));
-        const result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
-        requests = result.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
-      }
+        })),
+      );
+      await this.count(projectId, subscriptionId, messages.length);
+    } catch (error) {
+      await this.writeAll(keys.map((key) => this.deleteRequest(projectId, subscriptionId, key))).catch(() => undefined);
+      throw error;
     }
-    await this.count(projectId, subscriptionId, messages.length);
-    return messages.map(heldKey);
+    return keys;
   }
 
   /** The oldest parked deliveries of a subscription, up to `limit`, and whether more remain. */
@@ -78,17 +84,24 @@ export class HeldDeliveryStore {
 
   /** Forgets released deliveries (once they are back on a queue) and counts them off. */
   async remove(projectId: string, subscriptionId: string, keys: string[]): Promise<void> {
-    for (let start = 0; start < keys.length; start += 25) {
-      let requests: Record<string, unknown>[] | undefined = keys
-        .slice(start, start + 25)
-        .map((key) => ({ DeleteRequest: { Key: { [PK]: heldPartition(projectId, subscriptionId), [SK]: key } } }));
-      for (let round = 0; requests && requests.length > 0; round++) {
+    await this.writeAll(keys.map((key) => this.deleteRequest(projectId, subscriptionId, key)));
+    await this.count(projectId, subscriptionId, -keys.length);
+  }
+
+  private deleteRequest(projectId: string, subscriptionId: string, key: string): Record<string, unknown> {
+    return { DeleteRequest: { Key: { [PK]: heldPartition(projectId, subscriptionId), [SK]: key } } };
+  }
+
+  /** BatchWriteItem, 25 requests at a time, sending back what DynamoDB left unprocessed. */
+  private async writeAll(requests: Record<string, unknown>[]): Promise<void> {
+    for (let start = 0; start < requests.length; start += 25) {
+      let pending: Record<string, unknown>[] | undefined = requests.slice(start, start + 25);
+      for (let round = 0; pending && pending.length > 0; round++) {
         if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** round)));
-        const result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
-        requests = result.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
+        const result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
+        pending = result.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
       }
     }
-    await this.count(projectId, subscriptionId, -keys.length);
   }
 
   /**

@@ -135,6 +135,8 @@ export function claimCheckDetail(payload: Record<string, unknown>, claimCheck: C
   for (const [key, value] of Object.entries(payload)) {
     if (key === CLAIM_CHECK_FIELD || key in detail) continue;
     const scalar = typeof value === 'number' || typeof value === 'boolean' || shortString(value) !== undefined;
+    // The copy must not bring back what sent the payload aside: U+FFFE and U+FFFF (SQS_UNSAFE_CHARACTERS).
+    if (typeof value === 'string' && SQS_UNSAFE_CHARACTERS.test(value)) continue;
     if (!scalar) continue;
     copied += Buffer.byteLength(key) + Buffer.byteLength(String(value)) + 6;
     if (copied > MAX_COPIED_SCALAR_BYTES) break;
@@ -142,7 +144,7 @@ export function claimCheckDetail(payload: Record<string, unknown>, claimCheck: C
   }
   for (const { namePath } of EVENT_REFINEMENTS) {
     const name = shortString(readPath(payload, namePath));
-    if (name !== undefined) writePath(detail, namePath, name);
+    if (name !== undefined && !SQS_UNSAFE_CHARACTERS.test(name)) writePath(detail, namePath, name);
   }
   detail[CLAIM_CHECK_FIELD] = claimCheck;
   return detail;

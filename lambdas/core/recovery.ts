@@ -6,6 +6,9 @@ import { DeliveryMessage } from './delivery-message';
 import { OPERATOR_SELECT_EVENT } from './event-catalog';
 import type { RecoverAnswer } from './api-types';
 
+/** A wake-up of parked deliveries overdue by this much was lost (held-delivery-store's `scheduleWake`). */
+const STALE_WAKE_MS = 60_000;
+
 /** A failed attempt whose retry should have happened this long ago is taken as lost. */
 const LOST_RETRY_GRACE_MS = 15 * 60 * 1000;
 
@@ -155,8 +158,9 @@ export function waitingUntil(health: DeliveryHealth, subscription: Pick<Subscrip
   const circuit = health.circuit === 'open' ? Math.max(health.openUntil ?? 0, health.probeUntil ?? 0, now) : 0;
   const rate = rateBacklog(health.rateTat, subscription.rateLimit, now, DELIVERY.rateLimitToleranceMs).until ?? 0;
   // Parked deliveries with a wake-up due are being released (after a reset, or a closed
-  // circuit, wave after wave): waiting, not lost.
-  const held = health.wakeAt !== undefined ? Math.max(health.wakeAt, now) : 0;
+  // circuit, wave after wave): waiting, not lost. A wake-up overdue by more than a minute was
+  // lost (as scheduleWake judges it), and waits for nothing.
+  const held = health.wakeAt !== undefined && health.wakeAt >= now - STALE_WAKE_MS ? Math.max(health.wakeAt, now) : 0;
   const until = Math.max(circuit, rate, held);
   return until > 0 ? until : undefined;
 }

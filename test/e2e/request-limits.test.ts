@@ -175,7 +175,11 @@ describe('per-project limits on the API', () => {
   test('POST /{projectId}/events/example publishes a real event, so it counts against the same share', async () => {
     const token = t.tokenFor({ 'lim-example': 'owner' });
     const statuses = [];
-    for (let n = 0; n < 5; n++) statuses.push((await t.api('POST', '/lim-example/events/example', { token, body: { event: 'lead.create' } })).status);
+    // Burst 3: two published events, then examples: the third call is the last let through.
+    for (let n = 0; n < 2; n++) {
+      statuses.push((await t.api('POST', '/lim-example/events', { token: t.platformToken(), body: { event: 'lead.create', payload: { n } } })).status);
+    }
+    for (let n = 0; n < 3; n++) statuses.push((await t.api('POST', '/lim-example/events/example', { token, body: { event: 'lead.create' } })).status);
     expect(statuses).toEqual([202, 202, 202, 429, 429]);
   });
 

@@ -60,6 +60,9 @@ describe('toBusEntries', () => {
     expect(readClaimCheck(JSON.parse(entries[0]?.detail ?? '{}') as Record<string, unknown>)).toEqual(REF);
     expect(JSON.parse(stored[0]!)).toEqual(payload);
     expect(stored[0]).not.toMatch(/[\uFFFE\uFFFF]/);
+    // Nor does the small detail published in its place carry them (it copies short top-level strings).
+    expect(entries[0]!.detail).not.toMatch(/\\uff(fe|ff)/);
+    expect(JSON.parse(entries[0]!.detail)).not.toHaveProperty('text');
   });
 
   test('counts bytes, not characters, against the limit', async () => {

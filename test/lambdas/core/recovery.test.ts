@@ -73,8 +73,10 @@ describe('deliveries only waiting are not lost', () => {
   test('parked deliveries being released (a wake-up due, after a reset the circuit is closed) are waiting too', () => {
     const at = now.getTime();
     expect(waitingUntil({ ...HEALTHY, heldCount: 40, wakeAt: at + 1000 }, {}, at)).toBe(at + 1000);
-    // A wake-up overdue (its message is on its way) still counts from now.
+    // A wake-up a little overdue (its message is on its way) still counts from now; one overdue
+    // by over a minute was lost, and does not keep recover from lost retries.
     expect(waitingUntil({ ...HEALTHY, heldCount: 40, wakeAt: at - 5000 }, {}, at)).toBe(at);
+    expect(waitingUntil({ ...HEALTHY, heldCount: 40, wakeAt: at - 7 * 86_400_000 }, {}, at)).toBeUndefined();
     expect(planRecovery([overdue()], now, { waitingUntil: waitingUntil({ ...HEALTHY, heldCount: 40, wakeAt: at }, {}, at) })).toEqual([]);
   });
 });
