@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE_KEYS } from '../core/settings';
 import { ParsedDeliveryMessage, deliveryMessageSchema } from '../core/delivery-message';
 import { stringifyJson } from '../core/json-text';
@@ -23,6 +24,11 @@ const healthKey = (projectId: string, subscriptionId: string): Record<string, st
  * when the circuit closes (docs/design.md §3.19). One item per webhook id (parking the same
  * delivery twice keeps one), in the subscription's own partition; the health item counts them
  * (`heldCount`) and carries the time of the one wake-up message that releases them (`wakeAt`).
+ *
+ * Each park of an item gets its own `parkId`, and the handles this store gives out carry it:
+ * removing by handle deletes only that park of the item, so a delivery released and parked
+ * again (its circuit reopened) before the release's delete is not deleted with the old copy,
+ * and a handle removed twice (a duplicate wake-up) counts off once.
  */
 export class HeldDeliveryStore {
   constructor(
@@ -38,26 +44,40 @@ export class HeldDeliveryStore {
    */
   async park(projectId: string, subscriptionId: string, messages: ParsedDeliveryMessage[], now: number): Promise<string[]> {
     const expiresAt = Math.floor(now / 1000) + HELD_TTL_SECONDS;
-    const keys = messages.map(heldKey);
-    try {
-      await this.writeAll(
-        messages.map((message, index) => ({
-          PutRequest: {
+    const parked = messages.map((message) => ({ sortKey: heldKey(message), parkId: randomUUID(), message }));
+    // One PutItem each (BatchWriteItem cannot say what it replaced; the write units are the
+    // same): a delivery parked again replaces its item and is not counted twice.
+    const outcomes = await Promise.allSettled(
+      parked.map(async ({ sortKey, parkId, message }) => {
+        const { Attributes } = await this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
             Item: {
               [PK]: heldPartition(projectId, subscriptionId),
-              [SK]: keys[index],
+              [SK]: sortKey,
+              parkId,
               message: stringifyJson({ ...message, notBefore: undefined }),
               [ttlAttribute]: expiresAt,
             },
-          },
-        })),
-      );
-      await this.count(projectId, subscriptionId, messages.length);
+            ReturnValues: 'ALL_OLD',
+          }),
+        );
+        return Attributes !== undefined;
+      }),
+    );
+    const written = parked.filter((_, index) => outcomes[index]!.status === 'fulfilled');
+    const replaced = outcomes.filter((outcome) => outcome.status === 'fulfilled' && outcome.value).length;
+    try {
+      const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+      if (failed) throw failed.reason;
+      await this.count(projectId, subscriptionId, written.length - replaced);
     } catch (error) {
-      await this.writeAll(keys.map((key) => this.deleteRequest(projectId, subscriptionId, key))).catch(() => undefined);
+      // This park's items go (an item it replaced was counted: counted off); none was counted for it.
+      await this.deleteParked(projectId, subscriptionId, written.map(toHandle)).catch(() => undefined);
+      if (replaced > 0) await this.count(projectId, subscriptionId, -replaced).catch(() => undefined);
       throw error;
     }
-    return keys;
+    return parked.map(toHandle);
   }
 
   /** The oldest parked deliveries of a subscription, up to `limit`, and whether more remain. */
@@ -75,33 +95,60 @@ export class HeldDeliveryStore {
     const keys: string[] = [];
     const messages: ParsedDeliveryMessage[] = [];
     for (const item of Items) {
-      keys.push(String(item[SK]));
+      keys.push(toHandle({ sortKey: String(item[SK]), parkId: typeof item.parkId === 'string' ? item.parkId : undefined }));
       const parsed = deliveryMessageSchema.safeParse(JSON.parse(String(item.message)));
       if (parsed.success) messages.push(parsed.data);
     }
     return { keys, messages, more: LastEvaluatedKey !== undefined };
   }
 
-  /** Forgets released deliveries (once they are back on a queue) and counts them off. */
+  /**
+   * Forgets released deliveries (once they are back on a queue), by the handles `park` or
+   * `oldest` gave, and counts off those it deleted.
+   */
   async remove(projectId: string, subscriptionId: string, keys: string[]): Promise<void> {
-    await this.writeAll(keys.map((key) => this.deleteRequest(projectId, subscriptionId, key)));
-    await this.count(projectId, subscriptionId, -keys.length);
-  }
-
-  private deleteRequest(projectId: string, subscriptionId: string, key: string): Record<string, unknown> {
-    return { DeleteRequest: { Key: { [PK]: heldPartition(projectId, subscriptionId), [SK]: key } } };
-  }
-
-  /** BatchWriteItem, 25 requests at a time, sending back what DynamoDB left unprocessed. */
-  private async writeAll(requests: Record<string, unknown>[]): Promise<void> {
-    for (let start = 0; start < requests.length; start += 25) {
-      let pending: Record<string, unknown>[] | undefined = requests.slice(start, start + 25);
-      for (let round = 0; pending && pending.length > 0; round++) {
-        if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** round)));
-        const result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
-        pending = result.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
-      }
+    let deleted = 0;
+    try {
+      deleted = await this.deleteParked(projectId, subscriptionId, keys);
+    } catch (error) {
+      deleted = (error as { deleted?: number }).deleted ?? 0;
+      await this.count(projectId, subscriptionId, -deleted);
+      throw error;
     }
+    await this.count(projectId, subscriptionId, -deleted);
+  }
+
+  /**
+   * Deletes each handle's park of its item: a conditional DeleteItem on its `parkId` (one request
+   * each, as BatchWriteItem takes no condition; the write units are the same). Resolves to how
+   * many were deleted; a failure says so too (`deleted` on the error) once all have been tried.
+   */
+  private async deleteParked(projectId: string, subscriptionId: string, handles: string[]): Promise<number> {
+    const outcomes = await Promise.allSettled(
+      handles.map(async (handle) => {
+        const { sortKey, parkId } = fromHandle(handle);
+        try {
+          await this.client.send(
+            new DeleteCommand({
+              TableName: this.tableName,
+              Key: { [PK]: heldPartition(projectId, subscriptionId), [SK]: sortKey },
+              // An item parked before park ids existed is deleted as before, unconditionally.
+              ...(parkId === undefined
+                ? {}
+                : { ConditionExpression: '#park = :park', ExpressionAttributeNames: { '#park': 'parkId' }, ExpressionAttributeValues: { ':park': parkId } }),
+            }),
+          );
+          return 1;
+        } catch (error) {
+          if (error instanceof ConditionalCheckFailedException) return 0;
+          throw error;
+        }
+      }),
+    );
+    const deleted = outcomes.reduce((sum, outcome) => sum + (outcome.status === 'fulfilled' ? outcome.value : 0), 0);
+    const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed) throw Object.assign(failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason)), { deleted });
+    return deleted;
   }
 
   /**
@@ -164,4 +211,19 @@ export class HeldDeliveryStore {
 /** A parked delivery's sort key: oldest first when released (the time it was first published, then its id). */
 function heldKey(message: ParsedDeliveryMessage): string {
   return `${message.publishedAt}#${message.webhookId}`;
+}
+
+/**
+ * A handle of one park of an item: `<parkId>|<sort key>` (a park id is a UUID), or the sort key
+ * alone for an item parked before park ids.
+ */
+function toHandle({ sortKey, parkId }: { sortKey: string; parkId?: string }): string {
+  return parkId === undefined ? sortKey : `${parkId}|${sortKey}`;
+}
+
+const HANDLE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\|(.*)$/s;
+
+function fromHandle(handle: string): { sortKey: string; parkId?: string } {
+  const match = HANDLE.exec(handle);
+  return match ? { parkId: match[1]!, sortKey: match[2]! } : { sortKey: handle };
 }
