@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { DELIVERY, REQUEST_LIMITS } from '../core/settings';
 import { parseRequestLimit } from '../core/request-limit';
 import { parseAllowlist } from '../core/address-policy';
-import { ValidationError } from '../core/errors';
+import { TooManyRequestsError, ValidationError } from '../core/errors';
 import { RoutingRequest, routingRequestSchema } from '../core/operator-select';
 import { idSchema } from '../core/subscription';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
@@ -60,19 +60,33 @@ export async function operatorSelect(event: ApiEvent | Record<string, unknown>):
     const principal = principalOf(event);
     const { projectId } = parseWith(z.object({ projectId: idSchema }), event.pathParameters ?? {}, 'path');
     assertCanManage(principal, projectId);
-    await limits.take('operator-select', projectId, callLimit, `project ${projectId}`);
     const body = parseBody(event, z.looseObject({ id_project: z.string().optional() }));
     if (body.id_project !== undefined && body.id_project !== projectId) {
       throw new ValidationError('id_project must match the path', [{ field: 'id_project', message: 'differs from the path' }]);
     }
     const request = parseWith(routingRequestSchema, { ...body, id_project: projectId }, 'body');
-    const selection = await route(request);
+    const selection = (await overLimit(request)) ?? (await route(request));
     return jsonResponse(200, selection.result, {
       'x-operator-select-path': selection.path,
       'x-operator-select-reason': selection.reason,
     });
   } catch (error) {
     return errorResponse(error);
+  }
+}
+
+/**
+ * Over the project's share of calls, the default routing without asking the hook (the request's
+ * own operators): DESIGN §6 gives the platform an answer, never an error, and the hook is spared.
+ */
+async function overLimit(request: RoutingRequest): Promise<{ result: RoutingRequest; path: 'default'; reason: string } | undefined> {
+  try {
+    await limits.take('operator-select', request.id_project, callLimit, `project ${request.id_project}`);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof TooManyRequestsError)) throw error;
+    metrics.addMetric('OperatorSelectOverLimit', 'Count', 1);
+    return { result: request, path: 'default', reason: `over the project's limit of calls, for ${error.retryAfterSeconds} s` };
   }
 }
 

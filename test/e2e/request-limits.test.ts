@@ -183,14 +183,16 @@ describe('per-project limits on the API', () => {
     expect(statuses).toEqual([202, 202, 202, 429, 429]);
   });
 
-  test("POST /{projectId}/operator-select: a project's calls past its burst get 429 with Retry-After; another project's still pass", async () => {
+  test("POST /{projectId}/operator-select: a project's calls past its burst get the default routing without the hook (never an error, DESIGN §6); another project's still ask", async () => {
     const call = (projectId: string) =>
       t.api('POST', `/${projectId}/operator-select`, { token: t.platformToken(), body: { operators: [{ id_user: 'u1' }], departmentId: 'd1' } });
     const replies = [];
     for (let n = 0; n < 5; n++) replies.push(await call('lim-routing'));
-    expect(replies.map((reply) => reply.status)).toEqual([200, 200, 200, 429, 429]);
-    expect(Number(replies[4]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect((await call('lim-routing-other')).status).toBe(200);
+    expect(replies.map((reply) => reply.status)).toEqual([200, 200, 200, 200, 200]);
+    const reasons = replies.map((reply) => reply.headers.get('x-operator-select-reason') ?? '');
+    expect(reasons.map((reason) => /over the project's limit/.test(reason))).toEqual([false, false, false, true, true]);
+    for (const reply of replies) expect(reply.body).toMatchObject({ operators: [{ id_user: 'u1' }] });
+    expect((await call('lim-routing-other')).headers.get('x-operator-select-reason')).not.toMatch(/over the project's limit/);
   });
 
   test('a caller without rights on the project cannot spend its share', async () => {
