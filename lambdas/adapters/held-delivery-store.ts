@@ -112,10 +112,10 @@ export class HeldDeliveryStore {
       deleted = await this.deleteParked(projectId, subscriptionId, keys);
     } catch (error) {
       deleted = (error as { deleted?: number }).deleted ?? 0;
-      await this.count(projectId, subscriptionId, -deleted);
       throw error;
+    } finally {
+      await this.count(projectId, subscriptionId, -deleted);
     }
-    await this.count(projectId, subscriptionId, -deleted);
   }
 
   /**
