@@ -22,6 +22,8 @@ runCli(async () => {
     // A fresh clone has no console build (it is not committed): build it here rather than in
     // `npm ci`, so that a `git pull` that changes the console is picked up by the next start too.
     await ensureConsoleBuilt();
+    // Synthesizing the template and starting the emulators takes 5–30 s; say so before the wait.
+    console.log('starting the local stack (synthesizing the template, starting the emulators)…');
     stack = await startLocalStack({
       ...localStackOptions(settings),
       onError: (error) => console.error('[local-stack] event source error:', error),

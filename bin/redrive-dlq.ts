@@ -30,7 +30,7 @@ runCli(async () => {
   if (!dlqUrl) throw new UsageError('--dlq-url is required: the stack output DeliveryDlqUrl or FanOutDlqUrl');
   try {
     const result = await redriveDlq(new SQSClient(queueClientConfig(dlqUrl)), dlqUrl, { destinationUrl: values['to-url'] });
-    const where = result.sourceUrls.includes(result.destinationUrl) ? 'back to the source queue' : 'to';
+    const where = result.sourceUrls.includes(result.destinationUrl) ? "to the DLQ's source queue" : 'to';
     console.log(`${result.status}: moved ${result.moved} message(s) ${where} ${result.destinationUrl}`);
     if (!values['to-url'] && result.sourceUrls.length > 1) {
       console.log(`(the DLQ serves ${result.sourceUrls.length} queues: ${result.sourceUrls.join(', ')}; --to-url chooses another)`);

@@ -86,7 +86,15 @@ export const deliveryDeps: DeliveryBatchDeps = {
     scheduleWake: (...args) => heldDeliveries.scheduleWake(...args),
     clearWake: (...args) => heldDeliveries.clearWake(...args),
   },
-  writeAttempts: (attempts) => attemptLogs.write(attempts),
+  writeAttempts: (attempts) => {
+    // At DEBUG (`POWERTOOLS_LOG_LEVEL=DEBUG`) each attempt is a log line too; at INFO the attempt log alone keeps it.
+    if (logger.getLevelName() === 'DEBUG') {
+      for (const { webhookId, event, target, attempt, outcome, statusCode, durationMs } of attempts) {
+        logger.debug('delivery attempt', { webhookId, event, target, attempt, outcome, statusCode, durationMs });
+      }
+    }
+    return attemptLogs.write(attempts);
+  },
   reschedule: (lane, changes) => changeVisibility(queueUrls[lane], changes),
   send: (queue, messages) => trySendMessages(queueUrls[queue], messages),
   report: {

@@ -58,7 +58,7 @@ test('a dead-lettered delivery redriven with npm run redrive-dlq reaches the rec
   healthy = true;
   const redrive = await runNpm('redrive-dlq', ['--dlq-url', t.stack.queues.deliveryDlq.url], noAwsVariables());
   expect(redrive.stderr).toBe('');
-  expect(redrive.stdout).toContain(`COMPLETED: moved 1 message(s) back to the source queue ${t.stack.queues.delivery.url}`);
+  expect(redrive.stdout).toContain(`COMPLETED: moved 1 message(s) to the DLQ's source queue ${t.stack.queues.delivery.url}`);
   expect(redrive.stdout).toContain('--to-url chooses another');
   expect(redrive.code).toBe(0);
 

@@ -196,6 +196,8 @@ describe('log output of a full run', () => {
     expect(lines).toContain('subscription created');
     expect(lines).toContain('secret rotated');
     expect(lines).toContain('event fanned out');
+    // At DEBUG every attempt is a line (README: a delivery that succeeds logs nothing at INFO).
+    expect(lines).toMatch(/"message":"delivery attempt".*"outcome":"delivered"/);
     expect(lines).toContain('delivery dead-lettered');
     expect(lines).toContain('token refused');
   });

@@ -231,7 +231,7 @@ test('the README walk-through works as written, from a fresh copy of the project
   for (const command of dlqCommands.filter((line) => line.startsWith('export '))) applyExport(fillIn(command));
   const [peek, redrive] = dlqCommands.filter((line) => !line.startsWith('export ')).map(fillIn);
   expect(JSON.parse(await runOk(peek!)).Messages).toHaveLength(1);
-  expect(await runOk(redrive!)).toContain('COMPLETED: moved 1 message(s) back to the source queue');
+  expect(await runOk(redrive!)).toContain("COMPLETED: moved 1 message(s) to the DLQ's source queue");
   await until(() => count(receiver!.output(), new RegExp(`verified msg_[0-9a-f-]+_${again._id} request\\.create`)) === 1, () => receiver!.output());
 
   await stopBackground();
