@@ -4,7 +4,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, DELIVERY_RETENTION_SECONDS, DeliveryLane, checkRetrySchedule } from '../lambdas/core/settings';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, DELIVERY_RETENTION_SECONDS, DLQ_RETENTION_DAYS, DeliveryLane, checkRetrySchedule } from '../lambdas/core/settings';
 import { WebhookFunction } from './webhook-function';
 
 /** Props of {@link Delivery}. */
@@ -49,7 +49,7 @@ export class Delivery extends Construct {
     const schedule = props.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
     checkRetrySchedule(schedule);
     const queueDefaults = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
-    this.dlq = new Queue(this, 'Dlq', { ...queueDefaults, retentionPeriod: Duration.days(14) });
+    this.dlq = new Queue(this, 'Dlq', { ...queueDefaults, retentionPeriod: Duration.days(DLQ_RETENTION_DAYS) });
     const laneQueue = (name: string) =>
       new Queue(this, name, {
         ...queueDefaults,

@@ -7,9 +7,10 @@ import { Grant } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { CLAIM_CHECK, DELIVERY, INGEST_THROTTLE, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, REQUEST_LIMITS, TABLE_KEYS, TILEDESK_INGEST, TILEDESK_INGEST_ROUTE } from '../lambdas/core/settings';
+import { CLAIM_CHECK, DELIVERY, claimCheckExpiryDays, INGEST_THROTTLE, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, REQUEST_LIMITS, TABLE_KEYS, TILEDESK_INGEST, TILEDESK_INGEST_ROUTE } from '../lambdas/core/settings';
 import { RequestLimit, formatRequestLimit } from '../lambdas/core/request-limit';
 import { parseSourceAllowlist } from '../lambdas/core/ingest-source';
+import { checkSecretArn } from './secret-arn';
 import { operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
@@ -35,8 +36,10 @@ export interface TiledeskIngestProps {
 
 /** Props of {@link EventIngest}. */
 export interface EventIngestProps {
-  /** Days a claim-checked payload is kept: as long as the attempt logs that point at it. @default 7 (`CLAIM_CHECK.expiryDays`) */
-  readonly payloadExpiryDays?: number;
+  /** Days attempt logs are kept (the operator.select attempts ingest logs; claim checks outlive them, `claimCheckExpiryDays`). @default 7 */
+  readonly attemptLogTtlDays?: number;
+  /** How long the operator.select hook may take (the function's timeout follows). @default 5000 (`DELIVERY.operatorSelectTimeoutMs`) */
+  readonly operatorSelectTimeoutMs?: number;
   /** The API the routes are added to. */
   readonly httpApi: HttpApi;
   readonly table: ITable;
@@ -69,6 +72,8 @@ function tiledeskIngestEnvironment(tiledesk: TiledeskIngestProps): Record<string
         "store the global subscriptions' secret (their x-hook-secret) in Secrets Manager and pass its ARN",
     );
   }
+  checkSecretArn('tiledeskGlobalSecretArn', tiledesk.globalSecretArn);
+  checkSecretArn('tiledeskHookSecretArn', tiledesk.hookSecretArn);
   try {
     parseSourceAllowlist(tiledesk.sourceAllowlist);
   } catch (error) {
@@ -91,8 +96,8 @@ function tiledeskIngestEnvironment(tiledesk: TiledeskIngestProps): Record<string
  * Events in over HTTPS: `POST /tiledesk/ingest` for an unmodified tiledesk-server's global
  * subscriptions (authenticated by Tiledesk's own token, so without the API's authorizer),
  * `POST /{projectId}/events` for producers without AWS credentials (platform token), and
- * the claim-check bucket where payloads over EventBridge's 256 KB wait, expiring with the
- * attempt logs, until delivery reads them back.
+ * the claim-check bucket where payloads over EventBridge's 256 KB wait (`claimCheckExpiryDays`)
+ * until delivery reads them back.
  */
 export class EventIngest extends Construct {
   readonly claimCheckBucket: Bucket;
@@ -100,14 +105,18 @@ export class EventIngest extends Construct {
 
   constructor(scope: Construct, id: string, props: EventIngestProps) {
     super(scope, id);
+    const attemptLogTtlDays = props.attemptLogTtlDays ?? DELIVERY.attemptLogTtlDays;
+    const operatorSelectTimeoutMs = props.operatorSelectTimeoutMs ?? DELIVERY.operatorSelectTimeoutMs;
     this.claimCheckBucket = new Bucket(this, 'ClaimChecks', {
       encryption: BucketEncryption.S3_MANAGED,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       lifecycleRules: [
-        { id: 'expire-claim-checks', expiration: Duration.days(props.payloadExpiryDays ?? CLAIM_CHECK.expiryDays), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        { id: 'expire-claim-checks', expiration: Duration.days(claimCheckExpiryDays(attemptLogTtlDays)), abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
-      removalPolicy: RemovalPolicy.DESTROY,
+      // Kept by `cdk destroy`, as the table: CloudFormation cannot delete a bucket that still
+      // holds objects (the stack would end in DELETE_FAILED), and its objects expire by themselves.
+      removalPolicy: RemovalPolicy.RETAIN,
       autoDeleteObjects: false,
     });
     acknowledge(this.claimCheckBucket, {
@@ -122,11 +131,14 @@ export class EventIngest extends Construct {
       handlerFile: 'ingest-api',
       description: 'Events over HTTPS to the bus: Tiledesk ingest, POST /{projectId}/events; claim checks over 256 KB',
       // Tiledesk waits on operator.select for as long as the hook may take.
-      timeout: Duration.seconds(operatorSelectFunctionTimeoutSeconds(DELIVERY.operatorSelectTimeoutMs)),
+      timeout: Duration.seconds(operatorSelectFunctionTimeoutSeconds(operatorSelectTimeoutMs)),
       environment: {
         EVENT_BUS_NAME: props.bus.eventBusName,
         CLAIM_CHECK_BUCKET: this.claimCheckBucket.bucketName,
         TARGET_ALLOWLIST: props.targetAllowlist ?? '',
+        // operator.select through ingest: the same hook budget and attempt-log retention as the API's route.
+        OPERATOR_SELECT_TIMEOUT_MS: String(operatorSelectTimeoutMs),
+        ATTEMPT_LOG_TTL_DAYS: String(attemptLogTtlDays),
         ...tiledeskIngestEnvironment(tiledesk),
         [REQUEST_LIMITS.projectEvents.setting]: formatRequestLimit(props.projectEventsLimit ?? REQUEST_LIMITS.projectEvents.defaults),
         [REQUEST_LIMITS.ingestSource.setting]: formatRequestLimit(props.ingestSourceLimit ?? REQUEST_LIMITS.ingestSource.defaults),

@@ -6,7 +6,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { EVENT_RULE_PATTERN, FAN_OUT, TABLE_KEYS } from '../lambdas/core/settings';
+import { DLQ_RETENTION_DAYS, EVENT_RULE_PATTERN, FAN_OUT, TABLE_KEYS } from '../lambdas/core/settings';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
 /**
@@ -50,13 +50,13 @@ export class EventRouting extends Construct {
       : new EventBus(this, 'Bus', { eventBusName: props.busName ?? 'tiledesk' });
 
     const queueDefaults = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
-    this.fanOutDlq = new Queue(this, 'FanOutDlq', { ...queueDefaults, retentionPeriod: Duration.days(14) });
+    this.fanOutDlq = new Queue(this, 'FanOutDlq', { ...queueDefaults, retentionPeriod: Duration.days(DLQ_RETENTION_DAYS) });
     this.fanOutQueue = new Queue(this, 'FanOutQueue', {
       ...queueDefaults,
       visibilityTimeout: Duration.seconds(FAN_OUT.visibilityTimeoutSeconds),
       deadLetterQueue: { queue: this.fanOutDlq, maxReceiveCount: FAN_OUT.maxReceiveCount },
     });
-    this.ruleDlq = new Queue(this, 'RuleDlq', { ...queueDefaults, retentionPeriod: Duration.days(14) });
+    this.ruleDlq = new Queue(this, 'RuleDlq', { ...queueDefaults, retentionPeriod: Duration.days(DLQ_RETENTION_DAYS) });
     acknowledge(this.ruleDlq, {
       'AwsSolutions::AwsSolutions-SQS3': 'This queue is the DLQ of the EventBridge rule target, set on the rule, not by a redrive policy.',
     });

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
 import { RequestLimit, formatRequestLimit } from '../lambdas/core/request-limit';
 import { API, API_THROTTLE, REQUEST_LIMITS, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from '../lambdas/core/settings';
+import { checkSecretArn } from './secret-arn';
 import { assertTimeoutsFit, operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { consoleBundling } from './console-build';
 import { WebhookFunction, acknowledge } from './webhook-function';
@@ -277,6 +278,7 @@ function tiledeskSignInEnvironment(signIn: TiledeskSignInProps | undefined): Rec
   if (!signIn.jwtSecretArn && !signIn.jwtPublicKey) {
     throw new Error('tiledeskSignIn needs jwtSecretArn (HS256) or jwtPublicKey (RS256) to verify Tiledesk tokens');
   }
+  checkSecretArn('tiledeskJwtSecretArn', signIn.jwtSecretArn);
   return {
     TILEDESK_API_URL: signIn.apiUrl,
     ...(signIn.jwtSecretArn ? { TILEDESK_JWT_SECRET_ARN: signIn.jwtSecretArn } : {}),

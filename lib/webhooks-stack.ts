@@ -142,7 +142,8 @@ export class WebhooksStack extends Stack {
       ingestThrottle: props.ingestThrottle,
       projectEventsLimit: props.projectEventsLimit,
       ingestSourceLimit: props.ingestSourceLimit,
-      payloadExpiryDays: props.attemptLogRetentionDays,
+      attemptLogTtlDays: props.attemptLogRetentionDays,
+      operatorSelectTimeoutMs: props.operatorSelectTimeoutMs,
     });
     // The fan-out stores each event's payload once, kept a few days longer than the attempts referring to it.
     events.fanOutFunction.function.addEnvironment('ATTEMPT_LOG_TTL_DAYS', String(props.attemptLogRetentionDays ?? DELIVERY.attemptLogTtlDays));

@@ -151,6 +151,9 @@ export type DeliveryLane = (typeof DELIVERY_LANES)[number];
  */
 export const DELIVERY_RETENTION_SECONDS = 10 * 86_400;
 
+/** Days every DLQ keeps a message: SQS's longest retention, so a dead letter waits as long as it can for a redrive. */
+export const DLQ_RETENTION_DAYS = 14;
+
 /**
  * Checks a retry schedule: whole seconds, at least 0. Waits longer than SQS's 15-minute delay
  * hop in steps, so there is no upper bound per delay.
@@ -294,13 +297,24 @@ export const PUBLISH_EXAMPLE_ROUTE = 'POST /{projectId}/events/example';
 /** Payloads over EventBridge's 256 KB, stored aside in S3 until delivered (claim checks). */
 export const CLAIM_CHECK = {
   /**
-   * Days a stored payload is kept: as long as the attempt logs that point at it, so a delivery
-   * retried or replayed from its log still finds its payload.
+   * Days beyond the longer of the attempt logs' retention and the DLQs' (14) that a stored
+   * payload is kept ({@link claimCheckExpiryDays}).
    */
-  expiryDays: DELIVERY.attemptLogTtlDays,
+  expiryMarginDays: 1,
   /** Every object key starts with it; the functions' S3 grants are scoped to it. */
   keyPrefix: 'events/',
 } as const;
+
+/**
+ * Days a claim-checked payload is kept. Everything that points at it must find it: a delivery
+ * message waits up to the lane queues' retention (10 days), then its attempts are kept the
+ * attempt logs' retention, or its dead letter the DLQ's 14 days (redriven, it reads the payload
+ * again): max(retention, 14) + 10 + 1 = 25 days by default. Before, the 7 days of the attempt
+ * logs alone: a redrive of a large event in its second DLQ week failed on every attempt.
+ */
+export function claimCheckExpiryDays(attemptLogTtlDays: number = DELIVERY.attemptLogTtlDays): number {
+  return Math.max(attemptLogTtlDays, DLQ_RETENTION_DAYS) + DELIVERY_RETENTION_SECONDS / 86_400 + CLAIM_CHECK.expiryMarginDays;
+}
 
 /** The OpenAPI document of the HTTP API; public (no token). */
 export const OPENAPI_ROUTE = 'GET /openapi.json';

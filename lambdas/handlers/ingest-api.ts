@@ -39,6 +39,8 @@ const config = readConfig(
     /** The `origin` header of the operator.select hook's POST, as every webhook's. */
     WEBHOOK_ORIGIN: z.string().min(1),
     OPERATOR_SELECT_TIMEOUT_MS: z.coerce.number().int().positive().default(DELIVERY.operatorSelectTimeoutMs),
+    /** How long the operator.select attempts it logs are kept, as every function's attempts. */
+    ATTEMPT_LOG_TTL_DAYS: z.coerce.number().int().positive().default(DELIVERY.attemptLogTtlDays),
     /** How old a Tiledesk token's `iat` may be. */
     INGEST_TOKEN_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(TILEDESK_INGEST.tokenMaxAgeSeconds),
     /** Tiledesk's egress addresses (CIDRs); unset: any source. */
@@ -52,7 +54,7 @@ const publicKey = config.TILEDESK_GLOBAL_PUBLIC_KEY?.trim() ? readPublicKey(conf
 const dedupe = new IngestDedupeStore(config.TABLE_NAME, config.INGEST_DEDUPE_SECONDS);
 const claimChecks = config.CLAIM_CHECK_BUCKET ? createClaimCheckStore(config.CLAIM_CHECK_BUCKET) : undefined;
 const subscriptions = new SubscriptionStore(config.TABLE_NAME);
-const attemptLogs = new AttemptLogStore(config.TABLE_NAME);
+const attemptLogs = new AttemptLogStore(config.TABLE_NAME, config.ATTEMPT_LOG_TTL_DAYS);
 const allowlist = parseAllowlist(config.TARGET_ALLOWLIST);
 const sourceAllowlist = parseSourceAllowlist(config.TILEDESK_INGEST_SOURCE_ALLOWLIST);
 const limits = new RequestLimitStore(config.TABLE_NAME);

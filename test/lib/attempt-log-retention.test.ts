@@ -14,25 +14,26 @@ const loggingFunctions = (stack: StackTemplate): Record<string, unknown>[] =>
 test('by default, attempt logs are kept 7 days by every function that writes them', () => {
   expect(DELIVERY.attemptLogTtlDays).toBe(7);
   const functions = loggingFunctions(StackTemplate.synth());
-  // fast lane, slow lane, the subscriptions API (test pings), operator.select, and the fan-out
-  // (events' payloads, stored once for the attempts, outlive them by a few days)
-  expect(functions).toHaveLength(5);
+  // fast lane, slow lane, the subscriptions API (test pings), operator.select, Tiledesk ingest
+  // (operator.select through it) and the fan-out (events' payloads, stored once for the
+  // attempts, outlive them by a few days)
+  expect(functions).toHaveLength(6);
   for (const variables of functions) expect(variables.ATTEMPT_LOG_TTL_DAYS).toBe('7');
 });
 
 test('attemptLogRetentionDays keeps them longer, in every function alike', () => {
   const functions = loggingFunctions(StackTemplate.synth({ attemptLogRetentionDays: 30 }));
-  expect(functions).toHaveLength(5);
+  expect(functions).toHaveLength(6);
   for (const variables of functions) expect(variables.ATTEMPT_LOG_TTL_DAYS).toBe('30');
 });
 
-test('claim-checked payloads expire with the attempt logs that point at them', () => {
+test('claim-checked payloads outlive everything that points at them: a lane queue (10 days), then the attempt logs or a DLQ (14 days)', () => {
   const expiration = (stack: StackTemplate) =>
     Object.values(stack.resources('AWS::S3::Bucket')).flatMap(
       (bucket) => ((bucket.Properties.LifecycleConfiguration as { Rules?: { ExpirationInDays?: number }[] } | undefined)?.Rules ?? []).map((rule) => rule.ExpirationInDays),
     );
-  expect(expiration(StackTemplate.synth())).toContain(7);
-  expect(expiration(StackTemplate.synth({ attemptLogRetentionDays: 30 }))).toContain(30);
+  expect(expiration(StackTemplate.synth())).toEqual([14 + 10 + 1]);
+  expect(expiration(StackTemplate.synth({ attemptLogRetentionDays: 30 }))).toEqual([30 + 10 + 1]);
 });
 
 test('a retention that is not whole days of at least 1 is refused at synth, naming the setting', () => {

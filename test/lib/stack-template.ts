@@ -81,13 +81,18 @@ export class StackTemplate {
     return ids[0] as string;
   }
 
-  /** The logical id of the one function whose environment has the given variable. */
-  /** The logical id of the one function with this variable (`NAME`, or `NAME=value` for a value). */
+  /**
+   * The logical id of the one function with these variables: `NAME`, `NAME=value` for a value,
+   * `!NAME` for one it must not have, several separated by commas.
+   */
   functionIdWithEnv(variable: string): string {
-    const [name, value] = variable.split('=') as [string, string | undefined];
-    return this.onlyLogicalId('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ [name]: value ?? Match.anyValue() }) },
-    });
+    const pattern: Record<string, unknown> = {};
+    for (const part of variable.split(',')) {
+      const [name, value] = part.split('=') as [string, string | undefined];
+      if (name.startsWith('!')) pattern[name.slice(1)] = Match.absent();
+      else pattern[name] = value ?? Match.anyValue();
+    }
+    return this.onlyLogicalId('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike(pattern) } });
   }
 
   functionIdWithEnvValue(variable: string, value: string): string {

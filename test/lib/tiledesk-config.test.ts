@@ -1,4 +1,4 @@
-import { DELIVERY } from '../../lambdas/core/settings';
+import { claimCheckExpiryDays } from '../../lambdas/core/settings';
 import { StackTemplate, resourcesAllowing } from './stack-template';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tiledesk-global-AbCdEf';
@@ -67,6 +67,19 @@ describe('Tiledesk ingest settings', () => {
     expect(() => StackTemplate.synth({ tiledeskIngest })).toThrow(/^tiledeskHookSecretArn is required when Tiledesk ingest is enabled/);
   });
 
+  it.each([
+    ['tiledeskGlobalSecretArn', { globalSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tiledesk_global', hookSecretArn: HOOK_SECRET_ARN }],
+    ['tiledeskHookSecretArn', { globalSecretArn: SECRET_ARN, hookSecretArn: 'tiledesk-hook' }],
+  ])('refuse a secret given by a partial ARN or a name at synth, naming %s (its policy would match no secret)', (setting, tiledeskIngest) => {
+    expect(() => StackTemplate.synth({ tiledeskIngest })).toThrow(new RegExp(`^${setting} must be the secret's full ARN`));
+  });
+
+  it('refuse a Tiledesk sign-in secret given by a partial ARN at synth, naming it', () => {
+    expect(() =>
+      StackTemplate.synth({ tiledeskSignIn: { apiUrl: 'https://tiledesk.example/api', jwtSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:td' } }),
+    ).toThrow(/^tiledeskJwtSecretArn must be the secret's full ARN, with the 6 characters Secrets Manager adds to its name/);
+  });
+
   it('pass the source allowlist, the token window and the request limits to the ingest function', () => {
     const stack = StackTemplate.synth({
       tiledeskIngest: { globalSecretArn: SECRET_ARN, hookSecretArn: HOOK_SECRET_ARN, sourceAllowlist: '203.0.113.0/24', tokenMaxAgeSeconds: 120 },
@@ -83,12 +96,12 @@ describe('Tiledesk ingest settings', () => {
     ).toThrow(/^tiledeskIngestSourceAllowlist=tiledesk\.example is not valid/);
   });
 
-  it('keep claim checks in a private, encrypted bucket whose objects expire with the attempt logs', () => {
+  it('keep claim checks in a private, encrypted bucket whose objects outlive what points at them', () => {
     const [bucket] = Object.values(StackTemplate.synth().resources('AWS::S3::Bucket'));
     expect(bucket?.Properties).toMatchObject({
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: DELIVERY.attemptLogTtlDays, Status: 'Enabled' })] },
+      LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: claimCheckExpiryDays(), Status: 'Enabled' })] },
     });
   });
 });

@@ -3,7 +3,8 @@ import { StackTemplate } from './stack-template';
 /** The functions that POST webhooks, each named by a variable only it has. */
 const SENDERS = {
   subscriptions: 'SUBSCRIPTION_LIMIT',
-  operatorSelect: 'OPERATOR_SELECT_TIMEOUT_MS',
+  // Tiledesk ingest calls the hook too, with the same setting.
+  operatorSelect: 'OPERATOR_SELECT_TIMEOUT_MS,!EVENT_BUS_NAME',
   delivery: 'DELIVERY_LANE=fast',
   slowDelivery: 'DELIVERY_LANE=slow',
   ingest: 'EVENT_BUS_NAME',

@@ -12,7 +12,8 @@ beforeAll(() => {
 const FUNCTIONS_BY_ENV = {
   authorizer: 'JWT_SECRET_ARN',
   subscriptions: 'SUBSCRIPTION_LIMIT',
-  operatorSelect: 'OPERATOR_SELECT_TIMEOUT_MS',
+  // Tiledesk ingest calls the hook too, with the same setting.
+  operatorSelect: 'OPERATOR_SELECT_TIMEOUT_MS,!EVENT_BUS_NAME',
   fanOut: 'FAN_OUT_QUEUE_URL',
   delivery: 'DELIVERY_LANE=fast',
   slowDelivery: 'DELIVERY_LANE=slow',
@@ -45,6 +46,8 @@ describe('webhooks table', () => {
 
   it('is retained when the stack is deleted, by default', () => {
     stack.template.hasResource('AWS::DynamoDB::GlobalTable', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    // The claim-check bucket too: a stack deletion would fail on a bucket that still holds objects.
+    stack.template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
   });
 });
 

@@ -9,8 +9,8 @@ const EVERYTHING_ON = {
   alarmTopicArn: 'arn:aws:sns:us-east-1:000000000000:alarms',
   corsOrigins: ['https://panel.example'],
   jwksUrl: 'https://idp.example/.well-known/jwks.json',
-  tiledeskSignIn: { apiUrl: 'https://tiledesk.example/api', jwtSecretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:td' },
-  tiledeskIngest: { globalSecretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:g', hookSecretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:h' },
+  tiledeskSignIn: { apiUrl: 'https://tiledesk.example/api', jwtSecretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:td-AbCdEf' },
+  tiledeskIngest: { globalSecretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:g-AbCdEf', hookSecretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:h-AbCdEf' },
   ingestThrottle: { rateLimit: 7, burstLimit: 9 },
 };
 
