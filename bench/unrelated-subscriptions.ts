@@ -2,8 +2,8 @@
  * Fills the table with subscriptions the benchmark's events must not reach: other topics of
  * the benchmark's project (refinements included) and every topic of other projects. They are
  * written straight to DynamoDB in batches, item for item as `SubscriptionStore.create` leaves
- * them — subscription with its byTopic index keys, uniqueness guard, per-project counter — so
- * the fan-out's index sees a table like one built through the API, only faster.
+ * them — subscription, uniqueness guard, per-project counter — so the fan-out's guard query
+ * sees a table like one built through the API, only faster.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, BatchWriteCommandOutput, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
@@ -11,7 +11,7 @@ import { API, TABLE_KEYS } from '../lambdas/core/settings';
 import { EVENT_CATALOG, OPERATOR_SELECT_EVENT } from '../lambdas/core/event-catalog';
 import { Subscription, newSigningSecret, newSubscriptionId } from '../lambdas/core/subscription';
 
-const { partitionKey: PK, sortKey: SK, topicIndex } = TABLE_KEYS;
+const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 const WRITES_IN_FLIGHT = 4;
 
 /** What a stored subscription looks like, for the check that the synthetic ones match it. */
@@ -78,8 +78,6 @@ export async function insertUnrelatedSubscriptions(
         [PK]: subscriptionKeys.project(subscription.id_project),
         [SK]: subscriptionKeys.subscription(subscription._id),
         ...subscription,
-        [topicIndex.partitionKey]: subscriptionKeys.topic(subscription.id_project, subscription.event),
-        [topicIndex.sortKey]: subscriptionKeys.subscription(subscription._id),
       },
       {
         [PK]: subscriptionKeys.project(subscription.id_project),

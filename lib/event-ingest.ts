@@ -7,7 +7,7 @@ import { Grant } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { CLAIM_CHECK, DELIVERY, claimCheckExpiryDays, INGEST_THROTTLE, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, REQUEST_LIMITS, TABLE_KEYS, TILEDESK_INGEST, TILEDESK_INGEST_ROUTE } from '../lambdas/core/settings';
+import { CLAIM_CHECK, DELIVERY, claimCheckExpiryDays, INGEST_THROTTLE, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, REQUEST_LIMITS, TILEDESK_INGEST, TILEDESK_INGEST_ROUTE } from '../lambdas/core/settings';
 import { RequestLimit, formatRequestLimit } from '../lambdas/core/request-limit';
 import { parseSourceAllowlist } from '../lambdas/core/ingest-source';
 import { checkSecretArn } from './secret-arn';
@@ -144,11 +144,10 @@ export class EventIngest extends Construct {
         [REQUEST_LIMITS.ingestSource.setting]: formatRequestLimit(props.ingestSourceLimit ?? REQUEST_LIMITS.ingestSource.defaults),
       },
     }).bindTable(props.table, {
-      // PutItem/DeleteItem: the retry marker of each request; GetItem, the topic index and
+      // PutItem/DeleteItem: the retry marker of each request; Query (its guard), GetItem and
       // BatchWriteItem: the operator.select hook and its attempt log; UpdateItem (and GetItem):
       // the per-project and per-source request limits.
-      table: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'],
-      indexes: { [TABLE_KEYS.topicIndex.name]: ['dynamodb:Query'] },
+      table: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'],
     });
     props.bus.grantPutEventsTo(this.ingestFunction.function);
     const secretArns = [tiledesk.globalSecretArn, tiledesk.hookSecretArn].filter((arn): arn is string => Boolean(arn));

@@ -6,7 +6,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { DLQ_RETENTION_DAYS, EVENT_RULE_PATTERN, FAN_OUT, TABLE_KEYS } from '../lambdas/core/settings';
+import { DLQ_RETENTION_DAYS, EVENT_RULE_PATTERN, FAN_OUT } from '../lambdas/core/settings';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
 /**
@@ -88,12 +88,10 @@ export class EventRouting extends Construct {
         FAN_OUT_QUEUE_URL: this.fanOutQueue.queueUrl,
       },
     })
-      // Subscriber ids come from the keys-only topic index alone; the base table is never read,
-      // only written: each event's payload, once, for its attempts to refer to (BatchWriteItem).
-      .bindTable(props.table, {
-        table: ['dynamodb:BatchWriteItem'],
-        indexes: { [TABLE_KEYS.topicIndex.name]: ['dynamodb:Query'] },
-      })
+      // Subscriber ids come from the project's uniqueness guards (a consistent Query); the rest
+      // of the table is only written: each event's payload, once, for its attempts to refer to
+      // (BatchWriteItem).
+      .bindTable(props.table, { table: ['dynamodb:Query', 'dynamodb:BatchWriteItem'] })
       .grantSendTo(props.deliveryQueue);
     this.fanOutFunction.function.addEventSource(
       new SqsEventSource(this.fanOutQueue, {

@@ -10,7 +10,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
 import { RequestLimit, formatRequestLimit } from '../lambdas/core/request-limit';
-import { API, API_THROTTLE, REQUEST_LIMITS, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from '../lambdas/core/settings';
+import { API, API_THROTTLE, REQUEST_LIMITS, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION } from '../lambdas/core/settings';
 import { checkSecretArn } from './secret-arn';
 import { assertTimeoutsFit, operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { consoleBundling } from './console-build';
@@ -157,11 +157,10 @@ export class SubscriptionApi extends Construct {
         [REQUEST_LIMITS.projectEvents.setting]: formatRequestLimit(props.projectEventsLimit ?? REQUEST_LIMITS.projectEvents.defaults),
       },
     }).bindTable(props.table, {
-      // The project's hook: its id from the topic index, then the subscription; then the attempt
-      // log (BatchWriteItem, and PutItem item by item when DynamoDB refuses the batch);
-      // UpdateItem (and GetItem): the project's request limit.
-      table: ['dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      indexes: { [TABLE_KEYS.topicIndex.name]: ['dynamodb:Query'] },
+      // The project's hook: its id from its uniqueness guard (Query), then the subscription;
+      // then the attempt log (BatchWriteItem, and PutItem item by item when DynamoDB refuses
+      // the batch); UpdateItem (and GetItem): the project's request limit.
+      table: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     });
 
     const authorizer = new HttpLambdaAuthorizer('TokenAuthorizer', authorizerFunction.function, {

@@ -12,7 +12,7 @@ import { ConflictError, DuplicateSubscriptionError } from '../core/errors';
 import { Subscription } from '../core/subscription';
 import { dynamoDocumentClient, queryAll } from './aws-clients';
 
-const { partitionKey: PK, sortKey: SK, topicIndex } = TABLE_KEYS;
+const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 
 /** How old a guard without its subscription must be before it counts as abandoned. */
 const ABANDONED_GUARD_MS = 60_000;
@@ -27,17 +27,19 @@ export interface SubscriptionKey {
 export const subscriptionKeys = {
   project: (projectId: string) => `PROJECT#${projectId}`,
   subscription: (subscriptionId: string) => `SUB#${subscriptionId}`,
-  topic: (projectId: string, topic: string) => `TOPIC#${projectId}#${topic}`,
   counter: 'COUNT',
   /**
    * The uniqueness guard of a subscription: one per (event, target) in a project, and a single
    * one for operator.select whatever its target, so a conditional put enforces both rules.
    */
   guard: (event: string, target: string) =>
-    event === OPERATOR_SELECT_EVENT
-      ? `UNIQUE#${OPERATOR_SELECT_EVENT}`
-      : `UNIQUE#${event}#${createHash('sha256').update(target).digest('base64url')}`,
+    event === OPERATOR_SELECT_EVENT ? `UNIQUE#${OPERATOR_SELECT_EVENT}` : `${guardPrefix(event)}${createHash('sha256').update(target).digest('base64url')}`,
 };
+
+/** Where the guards of one topic's subscriptions start: no event name holds `#`, so no other topic's share it. */
+function guardPrefix(event: string): string {
+  return `UNIQUE#${event}#`;
+}
 
 /**
  * Subscriptions in DynamoDB. DynamoDB Local emulators have no transactions, so creation is a
@@ -126,18 +128,26 @@ export class SubscriptionStore {
   }
 
   /**
-   * The ids of a project's subscriptions to one topic, from the keys-only topic index. Disabled
-   * ones are included: their deliveries are recorded as skipped so they can be recovered.
+   * The ids of a project's subscriptions to one topic, read from their uniqueness guards (one
+   * per subscription, in the project's partition, `UNIQUE#{topic}#…`) with a strongly
+   * consistent query: a subscription whose create has answered gets the events published after
+   * it. (A global secondary index, read until 2026-12-05, is only eventually consistent: an
+   * event published right after a create could miss it on AWS, while the local emulator's
+   * index never lagged.) Disabled ones are included: their deliveries are recorded as skipped
+   * so they can be recovered. A guard being moved by an update can name a subscription twice
+   * for a moment; it is listed once.
    */
   async findByTopic(projectId: string, topic: string): Promise<string[]> {
+    const single = topic === OPERATOR_SELECT_EVENT;
     const items = await queryAll(this.client, {
       TableName: this.tableName,
-      IndexName: topicIndex.name,
-      KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': topicIndex.partitionKey },
-      ExpressionAttributeValues: { ':pk': subscriptionKeys.topic(projectId, topic) },
+      KeyConditionExpression: single ? '#pk = :pk AND #sk = :sk' : '#pk = :pk AND begins_with(#sk, :sk)',
+      ExpressionAttributeNames: { '#pk': PK, '#sk': SK, '#id': 'subscriptionId' },
+      ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':sk': single ? subscriptionKeys.guard(topic, '') : guardPrefix(topic) },
+      ProjectionExpression: '#id',
+      ConsistentRead: true,
     });
-    return items.map((item) => String(item[SK]).slice('SUB#'.length));
+    return [...new Set(items.map((item) => item.subscriptionId).filter((id): id is string => typeof id === 'string'))];
   }
 
   /**
@@ -262,12 +272,7 @@ export class SubscriptionStore {
   }
 
   private toItem(subscription: Subscription): Record<string, unknown> {
-    return {
-      ...this.key(subscription.id_project, subscription._id),
-      ...subscription,
-      [topicIndex.partitionKey]: subscriptionKeys.topic(subscription.id_project, subscription.event),
-      [topicIndex.sortKey]: subscriptionKeys.subscription(subscription._id),
-    };
+    return { ...this.key(subscription.id_project, subscription._id), ...subscription };
   }
 
   private async claimGuard(projectId: string, event: string, target: string, subscriptionId: string): Promise<void> {
@@ -385,7 +390,8 @@ export class SubscriptionStore {
   }
 }
 
-const STORE_ONLY_ATTRIBUTES = new Set<string>([PK, SK, topicIndex.partitionKey, topicIndex.sortKey]);
+/** The table's keys, and the topic index's of items written before it was removed (2026-12-05). */
+const STORE_ONLY_ATTRIBUTES = new Set<string>([PK, SK, 'gsi1pk', 'gsi1sk']);
 
 /** The table key of a subscription's item. */
 export function subscriptionItemKey(projectId: string, subscriptionId: string): Record<string, string> {

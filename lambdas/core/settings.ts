@@ -13,8 +13,6 @@ export const SERVICE_VERSION = '0.1.0';
 export const TABLE_KEYS = {
   partitionKey: 'pk',
   sortKey: 'sk',
-  /** Keys-only index of subscriptions by project and topic, read by the fan-out. */
-  topicIndex: { name: 'byTopic', partitionKey: 'gsi1pk', sortKey: 'gsi1sk', projection: 'KEYS_ONLY' },
   /**
    * Partition keys a subscription's attempt logs are spread
    * over: each partition key takes ~1,000 write units/s, so 8 give a busy subscription ~8,000

@@ -278,3 +278,61 @@ describe('deleteSubscription', () => {
     await expect(deleteSubscription(p1, '0123456789abcdef01234567', deps)).rejects.toBeInstanceOf(NotFoundError);
   });
 });
+
+describe("the fan-out's lookup: a topic's subscribers, from their guards", () => {
+  const create = async (event: string, target: string, projectId = p1): Promise<Subscription> =>
+    (await createSubscription(projectId, { event, target }, 'user-1', setUp().deps)).subscription;
+  const store = async () => {
+    const { SubscriptionStore } = await import('../../lambdas/adapters/subscription-store');
+    return new SubscriptionStore(t.stack.tableName);
+  };
+
+  it('lists every subscription of the topic in the project and nothing else, as soon as each change has answered', async () => {
+    const subscriptions = await store();
+    const first = await create('project_user.update', 'https://hooks.example.com/a');
+    const second = await create('project_user.update', 'https://hooks.example.com/b');
+    // A refinement whose name starts with the topic's, another topic, another project.
+    await create('project_user.update.agent', 'https://hooks.example.com/a');
+    await create('request.create', 'https://hooks.example.com/a');
+    await create('project_user.update', 'https://hooks.example.com/a', p2);
+    expect((await subscriptions.findByTopic(p1, 'project_user.update')).sort()).toEqual([first._id, second._id].sort());
+
+    // An update that moves the target, then one that moves the event: listed once, then gone.
+    await updateSubscription(p1, first._id, { target: 'https://other.example.com/a' }, setUp().deps);
+    expect((await subscriptions.findByTopic(p1, 'project_user.update')).sort()).toEqual([first._id, second._id].sort());
+    await updateSubscription(p1, first._id, { event: 'request.close' }, setUp().deps);
+    expect(await subscriptions.findByTopic(p1, 'project_user.update')).toEqual([second._id]);
+    expect(await subscriptions.findByTopic(p1, 'request.close')).toEqual([first._id]);
+    await deleteSubscription(p1, second._id, setUp().deps);
+    expect(await subscriptions.findByTopic(p1, 'project_user.update')).toEqual([]);
+  });
+
+  it('finds the operator.select hook by its single guard', async () => {
+    const subscriptions = await store();
+    const hook = await create('operator.select', 'https://hooks.example.com/select');
+    expect(await subscriptions.findByTopic(p1, 'operator.select')).toEqual([hook._id]);
+    expect(await subscriptions.findByTopic(p2, 'operator.select')).toEqual([]);
+  });
+
+  it('asks DynamoDB for a strongly consistent read of the table, never an index (which lags on AWS)', async () => {
+    const { SubscriptionStore } = await import('../../lambdas/adapters/subscription-store');
+    const { dynamoDocumentClient } = await import('../../lambdas/adapters/aws-clients');
+    const sent: Record<string, unknown>[] = [];
+    // What the SDK sends, after the document client's marshalling: recorded by a middleware.
+    dynamoDocumentClient.middlewareStack.add(
+      (next) => async (args) => {
+        sent.push(args.input as Record<string, unknown>);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordQueriesForTest' },
+    );
+    try {
+      await new SubscriptionStore(t.stack.tableName).findByTopic(p1, 'request.create');
+    } finally {
+      dynamoDocumentClient.middlewareStack.remove('recordQueriesForTest');
+    }
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ ConsistentRead: true });
+    expect(sent[0]).not.toHaveProperty('IndexName');
+  });
+});

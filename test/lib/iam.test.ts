@@ -68,13 +68,13 @@ const EXPECTED_GRANTS: Record<string, Grants> = {
   'Api/OperatorSelect/Function': {
     // The attempt log: BatchWriteItem, PutItem item by item when a batch is refused; UpdateItem:
     // the project's request limit for calls over HTTP.
-    'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    'Store/Table.Arn/index/byTopic': ['dynamodb:Query'],
+    // Query: the project's hook from its uniqueness guard.
+    'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
   },
   'Events/FanOut/Function': {
-    // Each event's payload, stored once for its attempts to refer to (docs/design.md §3.18).
-    'Store/Table.Arn': ['dynamodb:BatchWriteItem'],
-    'Store/Table.Arn/index/byTopic': ['dynamodb:Query'],
+    // Query: a topic's subscribers from their uniqueness guards (consistently); BatchWriteItem:
+    // each event's payload, stored once for its attempts to refer to (docs/design.md §3.18).
+    'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:Query'],
     'Delivery/Queue.Arn': QUEUE_SEND,
     'Events/FanOutQueue.Arn': QUEUE_CONSUME,
   },
@@ -96,10 +96,9 @@ const EXPECTED_GRANTS: Record<string, Grants> = {
     'Ingest/ClaimChecks.Arn/events/*': ['s3:GetObject'],
   },
   'Ingest/IngestApi/Function': {
-    // PutItem/DeleteItem: retry markers; GetItem, byTopic, BatchWriteItem: the operator.select hook and its log;
-    // UpdateItem (and GetItem): the per-project and per-source request limits.
-    'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    'Store/Table.Arn/index/byTopic': ['dynamodb:Query'],
+    // PutItem/DeleteItem: retry markers; Query (the hook's guard), GetItem, BatchWriteItem: the
+    // operator.select hook and its log; UpdateItem (and GetItem): the per-project and per-source request limits.
+    'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     'Events/Bus.Arn': ['events:PutEvents'],
     'Ingest/ClaimChecks.Arn/events/*': ['s3:PutObject'],
   },

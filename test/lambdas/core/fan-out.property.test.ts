@@ -210,7 +210,7 @@ const scenarioArb = validEnvelopeArb.chain((envelope) => {
   return fc.tuple(fc.constant(envelope), subscriptionsArb);
 });
 
-/** A fake of the store's topic index: ids of the project's subscriptions to the topic. */
+/** A fake of the store's lookup: ids of the project's subscriptions to the topic. */
 function fakeLookup(subscriptions: FakeSubscription[]): {
   lookup: (projectId: string, topic: string) => Promise<string[]>;
   calls: { projectId: string; topic: string }[];
