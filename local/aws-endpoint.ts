@@ -4,6 +4,7 @@ import type { BillingMeter } from './billing-meter';
 import { TableKeys, checkWriteRequest, isCheckedAction, tablesWritten } from './dynamodb-limits';
 import { accessKeyIdOf } from './iam/function-credentials';
 import { LocalPermissions } from './iam/local-permissions';
+import type { ServiceResponse } from './iam/access-denied';
 import { LocalService } from './iam/required-permissions';
 
 /** A service behind the local AWS endpoint that answers requests itself. */
@@ -82,7 +83,8 @@ async function route(
     options.onRequest?.('s3', req.method ?? 'GET', { caller });
     if ((await authorizeFunction(req, res, options, 's3', '')).refused) return;
     meter?.s3(req.method ?? 'GET');
-    await forward(req, res, options.s3Url);
+    const listDenied = await listBucketRefusal(req, options);
+    await forward(req, res, options.s3Url, undefined, listDenied && ((status) => (status === 404 ? listDenied : undefined)));
     return;
   }
   if (prefix === 'DynamoDB_20120810') {
@@ -326,13 +328,43 @@ async function describeKeys(table: string, req: IncomingMessage, dynamoDbUrl: st
  * Relays a request to `upstream`, its body streamed, or `body` when it was read already;
  * resolves with the answer's status and bytes (kept only when `body` was given: the metered path).
  */
-function forward(req: IncomingMessage, res: ServerResponse, upstream: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
+/**
+ * S3 answers a read of a missing object with 404 only to a caller allowed `s3:ListBucket` on
+ * the bucket, and with 403 AccessDenied to any other, so as not to reveal which keys exist
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "Permissions"). The
+ * answer a function without that permission gets in place of a 404 of an object read, if it is one.
+ */
+async function listBucketRefusal(req: IncomingMessage, options: AwsEndpointOptions): Promise<ServiceResponse | undefined> {
+  const caller = accessKeyIdOf(req.headers.authorization);
+  if (!options.permissions?.isFunctionKey(caller) || (req.method !== 'GET' && req.method !== 'HEAD')) return undefined;
+  const [bucket, ...key] = new URL(req.url ?? '/', 'http://s3.local').pathname.split('/').filter(Boolean);
+  if (!bucket || key.length === 0) return undefined;
+  return options.permissions.authorize(caller, { service: 's3', operation: '', body: {}, method: 'GET', path: `/${bucket}` });
+}
+
+function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  upstream: string,
+  body?: Buffer,
+  /** An answer to give instead of the upstream's, by its status. */
+  replace?: (status: number) => ServiceResponse | undefined,
+): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const url = new URL(req.url ?? '/', upstream);
     const upstreamRequest = request(
       url,
       { method: req.method, headers: req.headers },
       (upstreamResponse) => {
+        const replacement = replace?.(upstreamResponse.statusCode ?? 502);
+        if (replacement) {
+          upstreamResponse.resume();
+          res.writeHead(replacement.status, { ...replacement.headers, 'content-length': String(Buffer.byteLength(replacement.body)) });
+          res.end(req.method === 'HEAD' ? undefined : replacement.body);
+          upstreamResponse.on('end', () => resolve({ status: replacement.status, body: Buffer.alloc(0) }));
+          upstreamResponse.on('error', reject);
+          return;
+        }
         res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
         const chunks: Buffer[] = [];
         if (body) upstreamResponse.on('data', (chunk: Buffer) => chunks.push(chunk));

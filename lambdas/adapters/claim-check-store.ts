@@ -44,7 +44,13 @@ export function createClaimCheckStore(bucket: string): ClaimCheckStore {
 
 async function readPayload({ bucket, key }: ClaimCheck): Promise<string> {
   const { sdk, s3 } = await s3Sdk();
-  const object = await s3.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
+  const object = await s3.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key })).catch((error: unknown) => {
+    // S3 answers a missing key with 403 AccessDenied to a role without s3:ListBucket (ours):
+    // name the likely cause rather than leave a bare "Access Denied" in the attempt log.
+    const name = (error as Error).name;
+    if (name !== 'AccessDenied' && name !== 'NoSuchKey') throw error;
+    throw new Error(`claim check s3://${bucket}/${key} cannot be read (${name}): it expired, or was never stored`, { cause: error });
+  });
   if (!object.Body) throw new Error(`claim check s3://${bucket}/${key} has no body`);
   return object.Body.transformToString('utf8');
 }

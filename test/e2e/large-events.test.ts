@@ -1,4 +1,4 @@
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createClaimCheckStore } from '../../lambdas/adapters/claim-check-store';
 import { publishTiledeskEvents } from '../../lambdas/adapters/event-publisher';
 import { CLAIM_CHECK } from '../../lambdas/core/settings';
@@ -111,6 +111,32 @@ describe('a PutEvents producer', () => {
 
     expect(result).toEqual({ published: 1, claimChecked: 1 });
     expect(payloadsOf(await receiver.waitFor(1))).toEqual([payload]);
+  });
+
+  test('a claim check whose object is gone (expired) is a failed attempt that says so, not a bare Access Denied', async () => {
+    const projectId = 'large-expired';
+    const { receiver, subscriptionId } = await subscribedReceiver(projectId, 'request.close');
+    const real = createClaimCheckStore(t.stack.claimCheckBucket);
+    // Stored, then deleted before delivery, as S3's lifecycle rule would.
+    const vanishing = {
+      ...real,
+      async put(payloadJson: string, project: string) {
+        const claimCheck = await real.put(payloadJson, project);
+        const s3 = new S3Client({ endpoint: t.stack.awsEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, forcePathStyle: true });
+        await s3.send(new DeleteObjectCommand({ Bucket: claimCheck.bucket, Key: claimCheck.key }));
+        return claimCheck;
+      },
+    };
+
+    await publishTiledeskEvents(t.stack.busName, [{ event: 'request.close', payload: closedConversation(projectId) }], vanishing);
+
+    await eventually(async () => {
+      const [first] = (await logsOf(t, projectId, subscriptionId)).slice(-1);
+      expect(first).toMatchObject({ outcome: 'failed' });
+      // The delivery function has no s3:ListBucket: S3 (and the local endpoint) answer 403.
+      expect(first?.error).toMatch(/^stored payload could not be read: Error: claim check s3:\/\/\S+ cannot be read \(AccessDenied\): it expired, or was never stored/);
+    });
+    expect(receiver.received).toHaveLength(0);
   });
 });
 

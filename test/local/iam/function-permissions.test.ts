@@ -160,6 +160,17 @@ describe('S3', () => {
     expect(error.message).toMatch(principal('ingest-api'));
     expect(error.message).toContain(`s3:GetObject on resource: "arn:aws:s3:::${bucket}/${key}" because no identity-based policy allows the s3:GetObject action`);
   });
+
+  it('answers a read of a missing object with 403, not 404, to a role without s3:ListBucket, as S3 does', async () => {
+    const bucket = stack.claimCheckBucket;
+    const error = await refusal(clientsOf(ids.delivery!).s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'events/expired.json' })));
+    expect(error.name).toBe('AccessDenied');
+    expect(error.status).toBe(403);
+    expect(error.message).toContain(`s3:ListBucket on resource: "arn:aws:s3:::${bucket}"`);
+    // An administrator (the benches, the tools) may list: a 404 it is.
+    const missing = await refusal(clientsOf('AKIDADMINISTRATOR').s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'events/expired.json' })));
+    expect(missing.status).toBe(404);
+  });
 });
 
 describe('calls made while a function runs', () => {
