@@ -151,6 +151,33 @@ export class SubscriptionStore {
   }
 
   /**
+   * The ids of a project's subscriptions to every topic of a family (a catalog event and the
+   * topics that extend it, `topicFamily`), by topic: one strongly consistent Query of the guards
+   * starting `UNIQUE#{family}`, as {@link findByTopic} reads one topic's. A fan-out batch whose
+   * events select several refinements (channels) then costs one read per project and family.
+   */
+  async findByTopicFamily(projectId: string, family: string): Promise<Map<string, string[]>> {
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :sk)',
+      ExpressionAttributeNames: { '#pk': PK, '#sk': SK, '#id': 'subscriptionId' },
+      ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':sk': `UNIQUE#${family}` },
+      ProjectionExpression: '#sk, #id',
+      ConsistentRead: true,
+    });
+    const byTopic = new Map<string, Set<string>>();
+    for (const item of items) {
+      const sk = String(item[SK]);
+      const id = item.subscriptionId;
+      // `UNIQUE#{topic}#{hash of target}`; the hash (base64url) holds no '#'. operator.select's single guard has none.
+      const topic = sk === subscriptionKeys.guard(OPERATOR_SELECT_EVENT, '') ? OPERATOR_SELECT_EVENT : sk.slice('UNIQUE#'.length, sk.lastIndexOf('#'));
+      if (typeof id !== 'string' || (topic !== family && !topic.startsWith(`${family}.`))) continue;
+      byTopic.set(topic, (byTopic.get(topic) ?? new Set()).add(id));
+    }
+    return new Map([...byTopic].map(([topic, ids]) => [topic, [...ids]]));
+  }
+
+  /**
    * Replaces a stored subscription with its changed version. When event or target change, the
    * new uniqueness guard is claimed first and the old one released after.
    */

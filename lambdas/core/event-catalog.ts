@@ -81,6 +81,19 @@ const baseEvents: ReadonlySet<string> = new Set(EVENT_CATALOG.map((entry) => ent
 const REFINEMENT_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const REFINEMENT_NAME_MAX = 100;
 
+/**
+ * The shortest catalog event a topic is or extends (`message.create.channel.whatsapp` →
+ * `message.create`, `project_user.update.agent` → `project_user.update`): every topic an event
+ * is delivered under starts with its name, so the fan-out reads a family's subscribers in one query.
+ */
+export function topicFamily(topic: string): string {
+  let family: string | undefined;
+  for (const base of baseEvents) {
+    if ((topic === base || topic.startsWith(`${base}.`)) && (family === undefined || base.length < family.length)) family = base;
+  }
+  return family ?? topic;
+}
+
 /** True when `event` is a catalog event or a well-formed refinement of one. */
 export function isKnownEvent(event: string): boolean {
   if (baseEvents.has(event)) return true;

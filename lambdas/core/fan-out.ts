@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { DeliveryMessage, webhookIdOf } from './delivery-message';
-import { OPERATOR_SELECT_EVENT, deriveTopics } from './event-catalog';
+import { OPERATOR_SELECT_EVENT, deriveTopics, topicFamily } from './event-catalog';
 import { checkClaimCheckBinding, readClaimCheck } from './claim-check';
 
 /** An EventBridge event as the rule delivers it to the fan-out queue (DESIGN §2). */
@@ -57,21 +57,26 @@ export function parseEnvelope(body: string, claimCheckBucket?: string): EventEnv
 /** Finds the ids of a project's subscriptions to a topic. */
 export type SubscriberLookup = (projectId: string, topic: string) => Promise<string[]>;
 
+/** Finds the ids of a project's subscriptions to each topic of a family (`topicFamily`), by topic. */
+export type FamilyLookup = (projectId: string, family: string) => Promise<ReadonlyMap<string, readonly string[]>>;
+
 /**
- * A lookup that asks once per (project, topic) and shares the answer: one batch of events,
- * often from the same project and topic, then costs one query per distinct pair. Meant to live
- * for one invocation only, so a subscription change shows from the next batch on.
+ * A per-topic lookup that reads each (project, family) once and shares it: a batch of
+ * `message.create` events whose refinements (channels) differ costs one query per project, not
+ * one per topic. Meant to live for one invocation only, so a subscription change shows from the
+ * next batch on.
  */
-export function lookupOncePerTopic(lookup: SubscriberLookup): SubscriberLookup {
-  const answers = new Map<string, Promise<string[]>>();
-  return (projectId, topic) => {
-    const key = JSON.stringify([projectId, topic]);
+export function lookupByFamily(lookup: FamilyLookup): SubscriberLookup {
+  const answers = new Map<string, Promise<ReadonlyMap<string, readonly string[]>>>();
+  return async (projectId, topic) => {
+    const family = topicFamily(topic);
+    const key = JSON.stringify([projectId, family]);
     let answer = answers.get(key);
     if (!answer) {
-      answer = lookup(projectId, topic);
+      answer = lookup(projectId, family);
       answers.set(key, answer);
     }
-    return answer;
+    return [...((await answer).get(topic) ?? [])];
   };
 }
 

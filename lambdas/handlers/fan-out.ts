@@ -2,7 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod';
 import { DeliveryMessage } from '../core/delivery-message';
-import { MalformedEventError, SubscriberLookup, lookupOncePerTopic, parseEnvelope, planDeliveries } from '../core/fan-out';
+import { MalformedEventError, SubscriberLookup, lookupByFamily, parseEnvelope, planDeliveries } from '../core/fan-out';
 import { DELIVERY } from '../core/settings';
 import { stringifyJson } from '../core/json-text';
 import { readConfig } from '../adapters/config';
@@ -27,7 +27,8 @@ const eventPayloads = new EventPayloadStore(config.TABLE_NAME, config.ATTEMPT_LO
 
 /** The seams the fan-out uses, replaceable in tests (e.g. to inject a failure mid-batch). */
 export const fanOutDeps = {
-  findSubscribers: (projectId: string, topic: string) => store.findByTopic(projectId, topic),
+  /** A project's subscribers to a family of topics (an event and its refinements), by topic. */
+  findSubscribers: (projectId: string, family: string) => store.findByTopicFamily(projectId, family),
   /** Sends delivery messages; returns those not sent, by index, with SQS's reason. */
   enqueue: (messages: OutgoingMessage[]) => trySendMessages(config.DELIVERY_QUEUE_URL, messages),
   /** Stores events' payloads once; returns the keys of those stored (never throws). */
@@ -73,12 +74,12 @@ async function planRecord(
  * Processes a batch with partial failures. A failed record is made visible again soon — at
  * once when it is malformed, so it reaches the DLQ after maxReceiveCount quick receives rather
  * than after hours of visibility timeouts; with a short backoff when the failure may pass.
- * Subscribers are looked up once per (project, topic) of the batch, and the batch's delivery
- * messages are sent together.
+ * Subscribers are looked up once per (project, topic family) of the batch, and the batch's
+ * delivery messages are sent together.
  */
 export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const malformed = new Set<string>();
-  const findSubscribers = lookupOncePerTopic(fanOutDeps.findSubscribers);
+  const findSubscribers = lookupByFamily(fanOutDeps.findSubscribers);
   const planned: Planned[] = [];
   const processor = new BatchProcessor(EventType.SQS);
   const response = await processPartialResponse(

@@ -307,6 +307,23 @@ describe("the fan-out's lookup: a topic's subscribers, from their guards", () =>
     expect(await subscriptions.findByTopic(p1, 'project_user.update')).toEqual([]);
   });
 
+  it('reads a family (an event and the topics that extend it) in one query, by topic', async () => {
+    const subscriptions = await store();
+    const base = await create('message.create', 'https://hooks.example.com/all');
+    const whatsapp = await create('message.create.channel.whatsapp', 'https://hooks.example.com/wa');
+    const whatsappToo = await create('message.create.channel.whatsapp', 'https://hooks.example.com/wa2');
+    const requestChannel = await create('message.create.request.channel.telegram', 'https://hooks.example.com/tg');
+    await create('request.create', 'https://hooks.example.com/all');
+    await create('message.create', 'https://hooks.example.com/all', p2);
+    const family = await subscriptions.findByTopicFamily(p1, 'message.create');
+    expect(Object.fromEntries([...family].map(([topic, ids]) => [topic, ids.sort()]))).toEqual({
+      'message.create': [base._id],
+      'message.create.channel.whatsapp': [whatsapp._id, whatsappToo._id].sort(),
+      'message.create.request.channel.telegram': [requestChannel._id],
+    });
+    expect(await subscriptions.findByTopicFamily(p1, 'lead.create')).toEqual(new Map());
+  });
+
   it('finds the operator.select hook by its single guard', async () => {
     const subscriptions = await store();
     const hook = await create('operator.select', 'https://hooks.example.com/select');

@@ -289,12 +289,12 @@ async function injectFailures(random: () => number) {
     unlogged: new Map<string, number>(),
   };
   const findSubscribers = fanOutDeps.findSubscribers;
-  fanOutDeps.findSubscribers = async (projectId, topic) => {
+  fanOutDeps.findSubscribers = async (projectId, family) => {
     if (state.enabled && rate(random, FAN_OUT_THROW_RATE)) {
       state.fanOutThrows++;
       throw new InjectedFailure('fan-out');
     }
-    return findSubscribers(projectId, topic);
+    return findSubscribers(projectId, family);
   };
   const enqueue = fanOutDeps.enqueue;
   fanOutDeps.enqueue = async (bodies) => {

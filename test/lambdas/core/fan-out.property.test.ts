@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { EventEnvelope, MalformedEventError, lookupOncePerTopic, parseEnvelope, planDeliveries } from '../../../lambdas/core/fan-out';
+import { EventEnvelope, MalformedEventError, lookupByFamily, parseEnvelope, planDeliveries } from '../../../lambdas/core/fan-out';
 import { EVENT_CATALOG, OPERATOR_SELECT_EVENT, deriveTopics } from '../../../lambdas/core/event-catalog';
 
 const NUM_RUNS = 300;
@@ -285,35 +285,54 @@ describe('planDeliveries', () => {
   });
 });
 
-describe('lookupOncePerTopic', () => {
-  test('asks once per (project, topic) and gives every caller the same answer', async () => {
+describe('lookupByFamily', () => {
+  test('asks once per (project, family) and gives each topic its own subscribers', async () => {
     const asked: string[] = [];
-    const lookup = lookupOncePerTopic(async (projectId, topic) => {
-      asked.push(`${projectId}/${topic}`);
-      return [`${projectId}-${topic}-sub`];
+    const lookup = lookupByFamily(async (projectId, family) => {
+      asked.push(`${projectId}/${family}`);
+      return new Map([
+        [family, [`${projectId}-${family}`]],
+        [`${family}.channel.whatsapp`, [`${projectId}-whatsapp`]],
+      ]);
     });
-    const answers = await Promise.all([lookup('p1', 'a'), lookup('p1', 'a'), lookup('p1', 'b'), lookup('p2', 'a'), lookup('p1', 'a')]);
-    expect(asked.sort()).toEqual(['p1/a', 'p1/b', 'p2/a']);
-    expect(answers).toEqual([['p1-a-sub'], ['p1-a-sub'], ['p1-b-sub'], ['p2-a-sub'], ['p1-a-sub']]);
+    const answers = await Promise.all([
+      lookup('p1', 'message.create'),
+      lookup('p1', 'message.create.channel.whatsapp'),
+      lookup('p1', 'message.create.channel.telegram'),
+      lookup('p1', 'request.create'),
+      lookup('p2', 'message.create'),
+    ]);
+    expect(asked.sort()).toEqual(['p1/message.create', 'p1/request.create', 'p2/message.create']);
+    expect(answers).toEqual([['p1-message.create'], ['p1-whatsapp'], [], ['p1-request.create'], ['p2-message.create']]);
   });
 
-  test('keeps project and topic apart even when their names could run together', async () => {
+  test('reads a derived event with its base (project_user.update.agent with project_user.update)', async () => {
     const asked: string[] = [];
-    const lookup = lookupOncePerTopic(async (projectId, topic) => {
-      asked.push(JSON.stringify([projectId, topic]));
-      return [];
+    const lookup = lookupByFamily(async (_projectId, family) => {
+      asked.push(family);
+      return new Map();
     });
-    await Promise.all([lookup('a#b', 'c'), lookup('a', 'b#c')]);
+    await Promise.all([lookup('p', 'project_user.update'), lookup('p', 'project_user.update.agent')]);
+    expect(asked).toEqual(['project_user.update']);
+  });
+
+  test('keeps project and family apart even when their names could run together', async () => {
+    const asked: string[] = [];
+    const lookup = lookupByFamily(async (projectId, family) => {
+      asked.push(JSON.stringify([projectId, family]));
+      return new Map();
+    });
+    await Promise.all([lookup('a#b', 'request.create'), lookup('a', 'b#request.create')]);
     expect(asked).toHaveLength(2);
   });
 
   test('a failed lookup fails every caller of that pair, and no other', async () => {
-    const lookup = lookupOncePerTopic(async (projectId) => {
+    const lookup = lookupByFamily(async (projectId) => {
       if (projectId === 'bad') throw new Error('throttled');
-      return ['s1'];
+      return new Map([['request.create', ['s1']]]);
     });
-    await expect(lookup('bad', 't')).rejects.toThrow('throttled');
-    await expect(lookup('bad', 't')).rejects.toThrow('throttled');
-    await expect(lookup('good', 't')).resolves.toEqual(['s1']);
+    await expect(lookup('bad', 'request.create')).rejects.toThrow('throttled');
+    await expect(lookup('bad', 'request.create')).rejects.toThrow('throttled');
+    await expect(lookup('good', 'request.create')).resolves.toEqual(['s1']);
   });
 });
