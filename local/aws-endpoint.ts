@@ -84,7 +84,8 @@ async function route(
     if ((await authorizeFunction(req, res, options, 's3', '')).refused) return;
     meter?.s3(req.method ?? 'GET');
     const listDenied = await listBucketRefusal(req, options);
-    await forward(req, res, options.s3Url, undefined, listDenied && ((status) => (status === 404 ? listDenied : undefined)));
+    // A missing key (NoSuchKey; a HEAD has no body to tell), not a missing bucket.
+    await forward(req, res, options.s3Url, undefined, listDenied && ((status, answer) => (status === 404 && !answer.includes('<Code>NoSuchBucket</Code>') ? listDenied : undefined)));
     return;
   }
   if (prefix === 'DynamoDB_20120810') {
@@ -347,8 +348,8 @@ function forward(
   res: ServerResponse,
   upstream: string,
   body?: Buffer,
-  /** An answer to give instead of the upstream's, by its status. */
-  replace?: (status: number) => ServiceResponse | undefined,
+  /** An answer to give instead of the upstream's 4xx, by its status and body. */
+  replace?: (status: number, body: string) => ServiceResponse | undefined,
 ): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const url = new URL(req.url ?? '/', upstream);
@@ -356,13 +357,24 @@ function forward(
       url,
       { method: req.method, headers: req.headers },
       (upstreamResponse) => {
-        const replacement = replace?.(upstreamResponse.statusCode ?? 502);
-        if (replacement) {
-          upstreamResponse.resume();
-          res.writeHead(replacement.status, { ...replacement.headers, 'content-length': String(Buffer.byteLength(replacement.body)) });
-          res.end(req.method === 'HEAD' ? undefined : replacement.body);
-          upstreamResponse.on('end', () => resolve({ status: replacement.status, body: Buffer.alloc(0) }));
+        const status = upstreamResponse.statusCode ?? 502;
+        if (replace && status >= 400 && status < 500) {
+          // An error answer is small: read it whole, then give it or the replacement.
+          const chunks: Buffer[] = [];
+          upstreamResponse.on('data', (chunk: Buffer) => chunks.push(chunk));
           upstreamResponse.on('error', reject);
+          upstreamResponse.on('end', () => {
+            const answer = Buffer.concat(chunks);
+            const replacement = replace(status, answer.toString('utf8'));
+            if (replacement) {
+              res.writeHead(replacement.status, { ...replacement.headers, 'content-length': String(Buffer.byteLength(replacement.body)) });
+              res.end(req.method === 'HEAD' ? undefined : replacement.body);
+            } else {
+              res.writeHead(status, upstreamResponse.headers);
+              res.end(answer);
+            }
+            resolve({ status: replacement?.status ?? status, body: Buffer.alloc(0) });
+          });
           return;
         }
         res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);

@@ -49,7 +49,7 @@ async function readPayload({ bucket, key }: ClaimCheck): Promise<string> {
     // name the likely cause rather than leave a bare "Access Denied" in the attempt log.
     const name = (error as Error).name;
     if (name !== 'AccessDenied' && name !== 'NoSuchKey') throw error;
-    throw new Error(`claim check s3://${bucket}/${key} cannot be read (${name}): it expired, or was never stored`, { cause: error });
+    throw new Error(`claim check s3://${bucket}/${key} cannot be read (${name}: ${(error as Error).message}): it expired, or was never stored`, { cause: error });
   });
   if (!object.Body) throw new Error(`claim check s3://${bucket}/${key} has no body`);
   return object.Body.transformToString('utf8');

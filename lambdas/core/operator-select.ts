@@ -54,7 +54,10 @@ export async function selectOperators(
   webhookId: string,
   deps: Pick<DeliveryDeps, 'post' | 'origin' | 'now'>,
 ): Promise<Selection> {
-  if (!hook) return { result: request, path: 'default', reason: 'no operator.select subscription' };
+  // The hook is found by its guard, which an update that moves the subscription to another event
+  // releases only after rewriting it (or never, if that release fails): such a subscription is
+  // not the project's hook and must not get the routing request, signed with its secret.
+  if (!hook || hook.event !== OPERATOR_SELECT_EVENT) return { result: request, path: 'default', reason: 'no operator.select subscription' };
   if (hook.status !== 'active') return { result: request, path: 'default', reason: 'operator.select subscription disabled' };
 
   const at = deps.now?.() ?? new Date();

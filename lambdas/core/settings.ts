@@ -304,14 +304,18 @@ export const CLAIM_CHECK = {
 } as const;
 
 /**
- * Days a claim-checked payload is kept. Everything that points at it must find it: a delivery
- * message waits up to the lane queues' retention (10 days), then its attempts are kept the
- * attempt logs' retention, or its dead letter the DLQ's 14 days (redriven, it reads the payload
- * again): max(retention, 14) + 10 + 1 = 25 days by default. Before, the 7 days of the attempt
- * logs alone: a redrive of a large event in its second DLQ week failed on every attempt.
+ * Days a claim-checked payload is kept: everything that points at it must still find it, and
+ * its stages add up along the longest path: the event in the rule's or the fan-out's DLQ (14
+ * days) until redriven, a delivery message in a lane queue (10 days), its retries (~28 h, 2
+ * days), its dead letter in the delivery DLQ (14 days) until redriven, and the attempt logs of
+ * that redrive (the logs' retention), from which `recover` reads it again:
+ * 14 + 10 + 2 + 14 + retention + 1 = 48 days by default. Before 2026-12-05, the logs' 7 days
+ * alone: a large event redriven in its DLQ's second week failed on every attempt. Objects are
+ * only events over 256 KB (and the rare ones SQS cannot carry), so the longer keep costs little.
  */
 export function claimCheckExpiryDays(attemptLogTtlDays: number = DELIVERY.attemptLogTtlDays): number {
-  return Math.max(attemptLogTtlDays, DLQ_RETENTION_DAYS) + DELIVERY_RETENTION_SECONDS / 86_400 + CLAIM_CHECK.expiryMarginDays;
+  const retrySpanDays = 2;
+  return DLQ_RETENTION_DAYS + DELIVERY_RETENTION_SECONDS / 86_400 + retrySpanDays + DLQ_RETENTION_DAYS + attemptLogTtlDays + CLAIM_CHECK.expiryMarginDays;
 }
 
 /** The OpenAPI document of the HTTP API; public (no token). */

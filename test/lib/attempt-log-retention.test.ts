@@ -27,13 +27,14 @@ test('attemptLogRetentionDays keeps them longer, in every function alike', () =>
   for (const variables of functions) expect(variables.ATTEMPT_LOG_TTL_DAYS).toBe('30');
 });
 
-test('claim-checked payloads outlive everything that points at them: a lane queue (10 days), then the attempt logs or a DLQ (14 days)', () => {
+test('claim-checked payloads outlive everything that points at them, on the longest path of DLQs, queues and logs', () => {
   const expiration = (stack: StackTemplate) =>
     Object.values(stack.resources('AWS::S3::Bucket')).flatMap(
       (bucket) => ((bucket.Properties.LifecycleConfiguration as { Rules?: { ExpirationInDays?: number }[] } | undefined)?.Rules ?? []).map((rule) => rule.ExpirationInDays),
     );
-  expect(expiration(StackTemplate.synth())).toEqual([14 + 10 + 1]);
-  expect(expiration(StackTemplate.synth({ attemptLogRetentionDays: 30 }))).toEqual([30 + 10 + 1]);
+  // A rule or fan-out DLQ (14), a lane (10), the retries (2), the delivery DLQ (14), the logs, a day.
+  expect(expiration(StackTemplate.synth())).toEqual([14 + 10 + 2 + 14 + 7 + 1]);
+  expect(expiration(StackTemplate.synth({ attemptLogRetentionDays: 30 }))).toEqual([14 + 10 + 2 + 14 + 30 + 1]);
 });
 
 test('a retention that is not whole days of at least 1 is refused at synth, naming the setting', () => {

@@ -5,6 +5,7 @@ import {
   deriveTopics,
   isKnownEvent,
   isPublishedEvent,
+  topicFamily,
 } from '../../../lambdas/core/event-catalog';
 
 describe('isKnownEvent', () => {
@@ -146,6 +147,26 @@ describe('deriveTopics', () => {
 
   it('does not take the event.emit name field for message.create', () => {
     expect(deriveTopics('message.create', { name: 'telegram' })).toEqual(['message.create']);
+  });
+});
+
+describe('topicFamily', () => {
+  it.each([
+    ['message.create', 'message.create'],
+    ['message.create.channel.whatsapp', 'message.create'],
+    ['message.create.request.channel.telegram', 'message.create'],
+    ['project_user.update.agent', 'project_user.update'],
+    ['event.emit.order_paid', 'event.emit'],
+    ['request.create', 'request.create'],
+  ])('%s is read with %s', (topic, family) => {
+    expect(topicFamily(topic)).toBe(family);
+  });
+
+  it('puts every topic an event is delivered under in the family of its name', () => {
+    const payload = { channel: { name: 'whatsapp' }, request: { channel: { name: 'telegram' } }, roleType: 1 };
+    for (const { event } of EVENT_CATALOG) {
+      for (const topic of deriveTopics(event, payload)) expect(topicFamily(topic)).toBe(topicFamily(event));
+    }
   });
 });
 

@@ -58,6 +58,13 @@ describe('selectOperators without a usable hook', () => {
     expect(sent).toEqual([]);
   });
 
+  test('a subscription that now listens to another event (its guard not yet released): default routing, nothing sent', async () => {
+    const { sent, deps } = fakeSender();
+    const selection = await selectOperators(request, hookSubscription({ event: 'request.create' }), WEBHOOK_ID, deps);
+    expect(selection).toEqual({ result: request, path: 'default', reason: 'no operator.select subscription' });
+    expect(sent).toEqual([]);
+  });
+
   test('a disabled subscription: the request, untouched, and nothing is sent or logged', async () => {
     const { sent, deps } = fakeSender();
     const selection = await selectOperators(request, hookSubscription({ status: 'disabled' }), WEBHOOK_ID, deps);
