@@ -6,7 +6,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { DLQ_RETENTION_DAYS, EVENT_RULE_PATTERN, FAN_OUT } from '../lambdas/core/settings';
+import { DLQ_RETENTION_DAYS, EVENT_RULE_PATTERN, FAN_OUT, TABLE_KEYS } from '../lambdas/core/settings';
 import { WebhookFunction, acknowledge } from './webhook-function';
 
 /**
@@ -91,7 +91,11 @@ export class EventRouting extends Construct {
       // Subscriber ids come from the project's uniqueness guards (a consistent Query); the rest
       // of the table is only written: each event's payload, once, for its attempts to refer to
       // (BatchWriteItem).
-      .bindTable(props.table, { table: ['dynamodb:Query', 'dynamodb:BatchWriteItem'] })
+      .bindTable(props.table, {
+        table: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
+        // The code before 2026-12-05 read the topic index: granted one more release, for upgrades.
+        indexes: { [TABLE_KEYS.legacyTopicIndex.name]: ['dynamodb:Query'] },
+      })
       .grantSendTo(props.deliveryQueue);
     this.fanOutFunction.function.addEventSource(
       new SqsEventSource(this.fanOutQueue, {

@@ -10,7 +10,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
 import { RequestLimit, formatRequestLimit } from '../lambdas/core/request-limit';
-import { API, API_THROTTLE, REQUEST_LIMITS, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SUBSCRIPTIONS_FUNCTION } from '../lambdas/core/settings';
+import { API, API_THROTTLE, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, REQUEST_LIMITS, SUBSCRIPTIONS_FUNCTION, SUBSCRIPTION_ROUTES, TABLE_KEYS } from '../lambdas/core/settings';
 import { checkSecretArn } from './secret-arn';
 import { assertTimeoutsFit, operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { consoleBundling } from './console-build';
@@ -161,6 +161,8 @@ export class SubscriptionApi extends Construct {
       // then the attempt log (BatchWriteItem, and PutItem item by item when DynamoDB refuses
       // the batch); UpdateItem (and GetItem): the project's request limit.
       table: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      // The code before 2026-12-05 read the topic index: granted one more release, for upgrades.
+      indexes: { [TABLE_KEYS.legacyTopicIndex.name]: ['dynamodb:Query'] },
     });
 
     const authorizer = new HttpLambdaAuthorizer('TokenAuthorizer', authorizerFunction.function, {

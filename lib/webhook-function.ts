@@ -7,6 +7,7 @@ import { ICommandHooks, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { TABLE_KEYS } from '../lambdas/core/settings';
 import { LOCAL_HANDLER_METADATA, LocalHandlerMetadata } from './local-handler-metadata';
 
 /** Props of {@link WebhookFunction}. */
@@ -50,13 +51,18 @@ export type TableAction =
   | 'dynamodb:DeleteItem'
   | 'dynamodb:BatchWriteItem';
 
+/** The table's global secondary indexes (`TABLE_KEYS` in `lambdas/core/settings.ts`). */
+export type IndexName = typeof TABLE_KEYS.legacyTopicIndex.name;
+
 /**
- * What a function may do with the table, action by action. The table has no secondary index
- * (a query of one would need a grant on its own ARN).
+ * What a function may do with the table, action by action. A query of an index is authorized
+ * on that index's ARN only, so each index a function queries is named here.
  */
 export interface TableAccess {
   /** Actions on the table itself: item reads and writes, queries of the base table. @default none */
   readonly table?: readonly TableAction[];
+  /** Actions on each index the function queries. @default none */
+  readonly indexes?: Partial<Record<IndexName, readonly 'dynamodb:Query'[]>>;
 }
 
 /** Context key that turns on X-Ray tracing of every function (`cdk deploy -c tracing=true`). */
@@ -128,16 +134,24 @@ export class WebhookFunction extends Construct {
   }
 
   /**
-   * Sets `TABLE_NAME` and grants exactly the declared actions on the table's ARN, in one call so
-   * the two cannot drift.
+   * Sets `TABLE_NAME` and grants exactly the declared actions, on the table's ARN and on the
+   * ARN of each named index (never `index/*`), in one call so the two cannot drift.
    */
   bindTable(table: ITable, access: TableAccess): this {
     // A customer-managed key would need KMS grants this method does not make; the deployed
     // call would then fail only on AWS, so refuse it at synth.
     if (table.encryptionKey) throw new Error('bindTable grants no KMS access: the table must use an AWS-owned or AWS-managed key');
     this.function.addEnvironment('TABLE_NAME', table.tableName);
-    const actions = access.table ?? [];
-    if (actions.length > 0) Grant.addToPrincipal({ grantee: this.function, actions: [...actions], resourceArns: [table.tableArn] });
+    const grants: [string, readonly string[]][] = [
+      [table.tableArn, access.table ?? []],
+      ...Object.entries(access.indexes ?? {}).map(([index, actions]): [string, readonly string[]] => [
+        `${table.tableArn}/index/${index}`,
+        actions ?? [],
+      ]),
+    ];
+    for (const [resource, actions] of grants) {
+      if (actions.length > 0) Grant.addToPrincipal({ grantee: this.function, actions: [...actions], resourceArns: [resource] });
+    }
     return this;
   }
 

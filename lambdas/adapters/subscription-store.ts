@@ -417,8 +417,8 @@ export class SubscriptionStore {
   }
 }
 
-/** The table's keys, and the topic index's of items written before it was removed (2026-12-05). */
-const STORE_ONLY_ATTRIBUTES = new Set<string>([PK, SK, 'gsi1pk', 'gsi1sk']);
+/** The table's keys, and the unused topic index's of items written before 2026-12-05. */
+const STORE_ONLY_ATTRIBUTES = new Set<string>([PK, SK, TABLE_KEYS.legacyTopicIndex.partitionKey, TABLE_KEYS.legacyTopicIndex.sortKey]);
 
 /** The table key of a subscription's item. */
 export function subscriptionItemKey(projectId: string, subscriptionId: string): Record<string, string> {

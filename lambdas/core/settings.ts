@@ -14,6 +14,14 @@ export const TABLE_KEYS = {
   partitionKey: 'pk',
   sortKey: 'sk',
   /**
+   * The keys-only index of subscriptions by topic the fan-out read until 2026-12-05. Nothing
+   * reads or writes it now (it is only eventually consistent; the fan-out reads the guards):
+   * it stays, with its Query grants, for one release, so that during an upgrade the code still
+   * running from before finds it (CloudFormation updates the table and the roles before the
+   * functions' code). The release after removes it.
+   */
+  legacyTopicIndex: { name: 'byTopic', partitionKey: 'gsi1pk', sortKey: 'gsi1sk', projection: 'KEYS_ONLY' },
+  /**
    * Partition keys a subscription's attempt logs are spread
    * over: each partition key takes ~1,000 write units/s, so 8 give a busy subscription ~8,000
    * one-unit attempts/s (docs/design.md §3.5).

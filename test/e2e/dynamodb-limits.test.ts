@@ -65,10 +65,15 @@ test('an item over 400 KB in UTF-8 bytes is refused though it is under 400 K cha
   expect(await refusal({ ...key('big'), doc: { S: 'é'.repeat(200_000) } })).toBe('stored');
 });
 
-test('a partition key over 2048 UTF-8 bytes is refused', async () => {
+test('a partition key over 2048 UTF-8 bytes and an empty index key are refused', async () => {
   expect(await refusal({ ...key('x'), [TABLE_KEYS.partitionKey]: { S: 'é'.repeat(1025) } })).toMatchObject({
     name: 'ValidationException',
     message: 'One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes',
+  });
+  const indexKey = TABLE_KEYS.legacyTopicIndex.partitionKey;
+  expect(await refusal({ ...key('gsi'), [indexKey]: { S: '' } })).toMatchObject({
+    name: 'ValidationException',
+    message: expect.stringContaining(`cannot contain an empty string value. IndexName: `) as unknown as string,
   });
 });
 

@@ -70,11 +70,14 @@ const EXPECTED_GRANTS: Record<string, Grants> = {
     // the project's request limit for calls over HTTP.
     // Query: the project's hook from its uniqueness guard.
     'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    // The unused topic index, granted one more release for an upgrade's old code.
+    'Store/Table.Arn/index/byTopic': ['dynamodb:Query'],
   },
   'Events/FanOut/Function': {
     // Query: a topic's subscribers from their uniqueness guards (consistently); BatchWriteItem:
     // each event's payload, stored once for its attempts to refer to (docs/design.md §3.18).
     'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:Query'],
+    'Store/Table.Arn/index/byTopic': ['dynamodb:Query'],
     'Delivery/Queue.Arn': QUEUE_SEND,
     'Events/FanOutQueue.Arn': QUEUE_CONSUME,
   },
@@ -99,6 +102,7 @@ const EXPECTED_GRANTS: Record<string, Grants> = {
     // PutItem/DeleteItem: retry markers; Query (the hook's guard), GetItem, BatchWriteItem: the
     // operator.select hook and its log; UpdateItem (and GetItem): the per-project and per-source request limits.
     'Store/Table.Arn': ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    'Store/Table.Arn/index/byTopic': ['dynamodb:Query'],
     'Events/Bus.Arn': ['events:PutEvents'],
     'Ingest/ClaimChecks.Arn/events/*': ['s3:PutObject'],
   },
