@@ -211,7 +211,12 @@ export class SubscriptionStore {
     const { Attributes } = await this.client.send(
       new DeleteCommand({ TableName: this.tableName, Key: this.key(projectId, subscriptionId), ReturnValues: 'ALL_OLD' }),
     );
-    if (!Attributes) return undefined;
+    if (!Attributes) {
+      // A delete that failed after removing the item lands here when retried: the guards it left
+      // would list the id to the fan-out for good. Released now, the count they held with them.
+      if ((await this.releaseGuardsOf(projectId, subscriptionId)) > 0) await this.decrementCount(projectId);
+      return undefined;
+    }
     const deleted = subscriptionFromItem(Attributes);
     // Its logs outlive it (until their TTL); the marker keeps them in the project's history as long.
     await this.client.send(
@@ -225,6 +230,8 @@ export class SubscriptionStore {
       }),
     );
     await this.releaseGuard(projectId, deleted.event, deleted.target, subscriptionId);
+    // And any older guard an update could not release (its subscription moved to another event or target).
+    await this.releaseGuardsOf(projectId, subscriptionId);
     await this.decrementCount(projectId);
     return deleted;
   }
@@ -364,6 +371,36 @@ export class SubscriptionStore {
       }
       throw error;
     }
+  }
+
+  /** Releases every guard of the project still naming `subscriptionId`; how many it released. */
+  private async releaseGuardsOf(projectId: string, subscriptionId: string): Promise<number> {
+    const guards = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :guards)',
+      FilterExpression: 'subscriptionId = :id',
+      ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+      ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':guards': 'UNIQUE#', ':id': subscriptionId },
+      ProjectionExpression: '#sk',
+      ConsistentRead: true,
+    });
+    let released = 0;
+    for (const guard of guards) {
+      try {
+        await this.client.send(
+          new DeleteCommand({
+            TableName: this.tableName,
+            Key: { [PK]: subscriptionKeys.project(projectId), [SK]: guard[SK] },
+            ConditionExpression: 'subscriptionId = :id',
+            ExpressionAttributeValues: { ':id': subscriptionId },
+          }),
+        );
+        released++;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }
+    return released;
   }
 
   private async releaseGuard(projectId: string, event: string, target: string, subscriptionId: string): Promise<void> {

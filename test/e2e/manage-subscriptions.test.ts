@@ -324,6 +324,46 @@ describe("the fan-out's lookup: a topic's subscribers, from their guards", () =>
     expect(await subscriptions.findByTopicFamily(p1, 'lead.create')).toEqual(new Map());
   });
 
+  it('a delete retried after it removed the item but not the guard releases the guard (and the count it held)', async () => {
+    const subscriptions = await store();
+    const { dynamoDocumentClient } = await import('../../lambdas/adapters/aws-clients');
+    const { subscriptionItemKey, subscriptionKeys } = await import('../../lambdas/adapters/subscription-store');
+    const { DeleteCommand, GetCommand } = await import('@aws-sdk/lib-dynamodb');
+    const count = async () =>
+      (await dynamoDocumentClient.send(new GetCommand({ TableName: t.stack.tableName, Key: { pk: subscriptionKeys.project(p1), sk: subscriptionKeys.counter }, ConsistentRead: true })))
+        .Item?.subscriptionCount;
+    const orphan = await create('request.create', 'https://hooks.example.com/orphan');
+    expect(await count()).toBe(1);
+    // The first delete's item removal, then a failure before the guard's release.
+    await dynamoDocumentClient.send(new DeleteCommand({ TableName: t.stack.tableName, Key: subscriptionItemKey(p1, orphan._id) }));
+    expect(await subscriptions.findByTopic(p1, 'request.create')).toEqual([orphan._id]);
+
+    expect(await subscriptions.delete(p1, orphan._id)).toBeUndefined();
+    expect(await subscriptions.findByTopic(p1, 'request.create')).toEqual([]);
+    expect(await count()).toBe(0);
+    // The same event and target can be subscribed again, as a new subscription.
+    expect((await create('request.create', 'https://hooks.example.com/orphan'))._id).not.toBe(orphan._id);
+  });
+
+  it('a delete also releases an older guard an update could not release', async () => {
+    const subscriptions = await store();
+    const { dynamoDocumentClient } = await import('../../lambdas/adapters/aws-clients');
+    const { subscriptionKeys } = await import('../../lambdas/adapters/subscription-store');
+    const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
+    const moved = await create('request.create', 'https://hooks.example.com/moved');
+    // What an update from request.close that failed before releasing its old guard leaves.
+    await dynamoDocumentClient.send(
+      new PutCommand({
+        TableName: t.stack.tableName,
+        Item: { pk: subscriptionKeys.project(p1), sk: subscriptionKeys.guard('request.close', moved.target), subscriptionId: moved._id, claimedAt: Date.now() },
+      }),
+    );
+    expect(await subscriptions.findByTopic(p1, 'request.close')).toEqual([moved._id]);
+    await deleteSubscription(p1, moved._id, setUp().deps);
+    expect(await subscriptions.findByTopic(p1, 'request.close')).toEqual([]);
+    expect(await subscriptions.findByTopic(p1, 'request.create')).toEqual([]);
+  });
+
   it('finds the operator.select hook by its single guard', async () => {
     const subscriptions = await store();
     const hook = await create('operator.select', 'https://hooks.example.com/select');
