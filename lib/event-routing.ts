@@ -93,6 +93,15 @@ export class EventRouting extends Construct {
       // (BatchWriteItem).
       .bindTable(props.table, {
         table: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
+        // Guards' keys and subscription ids only: never a subscription's secret. (Key attributes
+        // of the table and its index must be listed, per DynamoDB's fine-grained access rules.)
+        queryAttributes: [
+          TABLE_KEYS.partitionKey,
+          TABLE_KEYS.sortKey,
+          'subscriptionId',
+          TABLE_KEYS.legacyTopicIndex.partitionKey,
+          TABLE_KEYS.legacyTopicIndex.sortKey,
+        ],
         // The code before 2026-12-05 read the topic index: granted one more release, for upgrades.
         indexes: { [TABLE_KEYS.legacyTopicIndex.name]: ['dynamodb:Query'] },
       })

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { CfnResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { Grant } from 'aws-cdk-lib/aws-iam';
+import { Grant, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { ICommandHooks, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -63,6 +63,12 @@ export interface TableAccess {
   readonly table?: readonly TableAction[];
   /** Actions on each index the function queries. @default none */
   readonly indexes?: Partial<Record<IndexName, readonly 'dynamodb:Query'[]>>;
+  /**
+   * Queries of the table may read these attributes only (with a projection), an IAM condition
+   * on `dynamodb:Attributes` and `dynamodb:Select`; `dynamodb:Query` is then granted in a
+   * statement of its own. @default any attribute
+   */
+  readonly queryAttributes?: readonly string[];
 }
 
 /** Context key that turns on X-Ray tracing of every function (`cdk deploy -c tracing=true`). */
@@ -142,8 +148,9 @@ export class WebhookFunction extends Construct {
     // call would then fail only on AWS, so refuse it at synth.
     if (table.encryptionKey) throw new Error('bindTable grants no KMS access: the table must use an AWS-owned or AWS-managed key');
     this.function.addEnvironment('TABLE_NAME', table.tableName);
+    const restricted = access.queryAttributes !== undefined;
     const grants: [string, readonly string[]][] = [
-      [table.tableArn, access.table ?? []],
+      [table.tableArn, (access.table ?? []).filter((action) => !(restricted && action === 'dynamodb:Query'))],
       ...Object.entries(access.indexes ?? {}).map(([index, actions]): [string, readonly string[]] => [
         `${table.tableArn}/index/${index}`,
         actions ?? [],
@@ -151,6 +158,20 @@ export class WebhookFunction extends Construct {
     ];
     for (const [resource, actions] of grants) {
       if (actions.length > 0) Grant.addToPrincipal({ grantee: this.function, actions: [...actions], resourceArns: [resource] });
+    }
+    if (restricted && access.table?.includes('dynamodb:Query')) {
+      // The IAM guide's form: every attribute read among these, and never all of an item's
+      // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_dynamodb_attributes.html).
+      this.function.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: [table.tableArn],
+          conditions: {
+            'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...(access.queryAttributes ?? [])] },
+            StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+          },
+        }),
+      );
     }
     return this;
   }

@@ -32,7 +32,7 @@ export function localPermissions(template: CfnTemplate, context: LocalArnContext
   const resourcePolicyOf = resourcePolicies(template, context);
   const decisions = new Map<string, Promise<Decision>>();
   const decide = (role: FunctionRole, permission: RequiredPermission): Promise<Decision> => {
-    const key = `${role.functionLogicalId} ${permission.action} ${permission.resource}`;
+    const key = `${role.functionLogicalId} ${permission.action} ${permission.resource} ${JSON.stringify(permission.context ?? {})}`;
     let decision = decisions.get(key);
     if (!decision) {
       if (decisions.size >= MAX_CACHED_DECISIONS) decisions.clear();
@@ -71,7 +71,7 @@ async function simulate(
         action: permission.action,
         resource: { resource: permission.resource, accountId: account },
         // Lambda's SDK calls AWS over TLS; the policies' SecureTransport conditions see that.
-        contextVariables: { 'aws:SecureTransport': 'true' },
+        contextVariables: { 'aws:SecureTransport': 'true', ...permission.context },
       },
       identityPolicies: role.policies,
       resourcePolicy,

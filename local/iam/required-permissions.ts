@@ -17,6 +17,8 @@ export interface AwsRequest {
 export interface RequiredPermission {
   action: string;
   resource: string;
+  /** Condition keys of the request (DynamoDB's `dynamodb:Attributes` and `dynamodb:Select` for reads). */
+  context?: Record<string, string | string[]>;
 }
 
 /** The region and account the local resources live in. */
@@ -67,8 +69,38 @@ function dynamoDbPermissions(operation: string, body: Record<string, unknown>, {
   if (typeof body.TableName !== 'string') return [{ action: `dynamodb:${operation}`, resource: '*' }];
   const table = tableArn(body.TableName);
   const index = typeof body.IndexName === 'string' ? `/index/${body.IndexName}` : '';
-  return [{ action: `dynamodb:${operation}`, resource: `${table}${index}` }];
+  const context = READS.has(operation) ? readContext(body) : undefined;
+  return [{ action: `dynamodb:${operation}`, resource: `${table}${index}`, ...(context ? { context } : {}) }];
 }
+
+const READS = new Set(['GetItem', 'Query', 'Scan']);
+
+/**
+ * The fine-grained access condition keys of a read
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html):
+ * `dynamodb:Attributes`, the top-level attributes the request names (its projection and its
+ * key condition), and `dynamodb:Select`, the request's or, without one, what DynamoDB reads by
+ * default (SPECIFIC_ATTRIBUTES with a projection, ALL_ATTRIBUTES without). Giving the default
+ * is the stricter reading: a policy that requires SPECIFIC_ATTRIBUTES then refuses a read of
+ * whole items, which is what the IAM guide's example says the condition is for
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_dynamodb_attributes.html).
+ */
+function readContext(body: Record<string, unknown>): Record<string, string | string[]> {
+  const names = (body.ExpressionAttributeNames ?? {}) as Record<string, string>;
+  const attributesOf = (expression: unknown): string[] =>
+    typeof expression !== 'string'
+      ? []
+      : [...expression.matchAll(/[:#]?[A-Za-z_][A-Za-z0-9_]*/g)]
+          .map(([token]) => (token.startsWith(':') ? undefined : token.startsWith('#') ? names[token] : token))
+          .filter((name): name is string => typeof name === 'string' && !KEY_CONDITION_WORDS.has(name));
+  const projection = typeof body.ProjectionExpression === 'string' ? attributesOf(body.ProjectionExpression.replace(/\.[^,]*/g, '')) : [];
+  const attributes = [...new Set([...projection, ...(projection.length > 0 ? attributesOf(body.KeyConditionExpression) : [])])];
+  const select = typeof body.Select === 'string' ? body.Select : projection.length > 0 ? 'SPECIFIC_ATTRIBUTES' : 'ALL_ATTRIBUTES';
+  return { 'dynamodb:Select': select, ...(attributes.length > 0 ? { 'dynamodb:Attributes': attributes } : {}) };
+}
+
+/** Words of a key condition that are not attribute names. */
+const KEY_CONDITION_WORDS = new Set(['AND', 'BETWEEN', 'begins_with']);
 
 /** The batch operations of SQS are authorized as their single action. */
 const SQS_BATCH_ACTIONS: Record<string, string> = {

@@ -254,15 +254,27 @@ describe('IAM of the stack', () => {
     }
   });
 
-  it('has only plain Allow statements: no Deny, NotAction, NotResource, Principal or Condition', () => {
+  it('has only plain Allow statements: no Deny, NotAction, NotResource or Principal; one Condition, narrowing the fan-out\'s Query', () => {
     const statements = Object.values(resourcesOf('AWS::IAM::Policy')).flatMap(
       (policy) => (policy.Properties.PolicyDocument as { Statement: PolicyStatement[] }).Statement,
     );
     expect(statements.length).toBeGreaterThan(0);
+    const conditioned = statements.filter((statement) => 'Condition' in statement);
     for (const statement of statements) {
-      expect(Object.keys(statement).sort()).toEqual(['Action', 'Effect', 'Resource']);
+      expect(Object.keys(statement).sort()).toEqual(['Action', 'Effect', 'Resource', ...('Condition' in statement ? ['Condition'] : [])].sort());
       expect(statement.Effect).toBe('Allow');
     }
+    // The fan-out may query guards' keys and ids, never whole items (a subscription's secret).
+    expect(conditioned).toEqual([
+      expect.objectContaining({
+        Action: 'dynamodb:Query',
+        Condition: {
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'subscriptionId', 'gsi1pk', 'gsi1sk'] },
+          StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+        },
+      }),
+    ]);
+    expect(statementsOfFunction('Events/FanOut/Function')).toContainEqual(conditioned[0]);
   });
 
   it('lets no function but the authorizer read the JWT secret', () => {

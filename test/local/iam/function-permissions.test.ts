@@ -55,18 +55,24 @@ async function refusal(call: Promise<unknown>): Promise<{ name: string; message:
 }
 
 describe('DynamoDB', () => {
-  it('allows the fan-out to query the table its role names (the subscriptions\' guards), consistently', async () => {
+  it('allows the fan-out to query the guards\' keys and subscription ids, and nothing else of an item (no secret)', async () => {
     const { dynamo } = clientsOf(ids['fan-out']!);
-    const result = await dynamo.send(
-      new QueryCommand({
-        TableName: stack.tableName,
-        KeyConditionExpression: '#k = :v',
-        ExpressionAttributeNames: { '#k': TABLE_KEYS.partitionKey },
-        ExpressionAttributeValues: { ':v': { S: 'PROJECT#nobody' } },
-        ConsistentRead: true,
-      }),
-    );
-    expect(result.Items).toEqual([]);
+    const query = (projection?: string) =>
+      dynamo.send(
+        new QueryCommand({
+          TableName: stack.tableName,
+          KeyConditionExpression: '#k = :v',
+          ...(projection ? { ProjectionExpression: projection } : {}),
+          ExpressionAttributeNames: { '#k': TABLE_KEYS.partitionKey },
+          ExpressionAttributeValues: { ':v': { S: 'PROJECT#nobody' } },
+          ConsistentRead: true,
+        }),
+      );
+    expect((await query('sk, subscriptionId')).Items).toEqual([]);
+    for (const refused of [await refusal(query()), await refusal(query('sk, secret'))]) {
+      expect(refused.name).toBe('AccessDeniedException');
+      expect(refused.message).toContain(`dynamodb:Query on resource: ${tableArn()}`);
+    }
   });
 
   it('refuses the fan-out a write, with AccessDeniedException naming action and table', async () => {

@@ -11,8 +11,24 @@ describe('requiredPermissions', () => {
     requiredPermissions({ service, operation, body, method: 'POST', path: '/' }, where);
 
   it('authorizes a DynamoDB query of an index on the index ARN, and of the table on the table', () => {
-    expect(json('dynamodb', 'Query', { TableName: 't', IndexName: 'byTopic' })).toEqual([{ action: 'dynamodb:Query', resource: `${table}/t/index/byTopic` }]);
-    expect(json('dynamodb', 'Query', { TableName: 't' })).toEqual([{ action: 'dynamodb:Query', resource: `${table}/t` }]);
+    expect(json('dynamodb', 'Query', { TableName: 't', IndexName: 'byTopic' })).toEqual([
+      { action: 'dynamodb:Query', resource: `${table}/t/index/byTopic`, context: { 'dynamodb:Select': 'ALL_ATTRIBUTES' } },
+    ]);
+    expect(json('dynamodb', 'Query', { TableName: 't' })).toEqual([{ action: 'dynamodb:Query', resource: `${table}/t`, context: { 'dynamodb:Select': 'ALL_ATTRIBUTES' } }]);
+  });
+
+  it("gives a DynamoDB read its fine-grained condition keys: the attributes it names, and what it selects", () => {
+    expect(
+      json('dynamodb', 'Query', {
+        TableName: 't',
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :sk)',
+        ProjectionExpression: '#sk, #id, doc.inner',
+        ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk', '#id': 'subscriptionId' },
+        ExpressionAttributeValues: { ':pk': { S: 'x' }, ':sk': { S: 'y' } },
+      })[0]?.context,
+    ).toEqual({ 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES', 'dynamodb:Attributes': ['sk', 'subscriptionId', 'doc', 'pk'] });
+    expect(json('dynamodb', 'GetItem', { TableName: 't', Key: {}, Select: 'COUNT' })[0]?.context).toEqual({ 'dynamodb:Select': 'COUNT' });
+    expect(json('dynamodb', 'PutItem', { TableName: 't', Item: {} })[0]).not.toHaveProperty('context');
   });
 
   it('authorizes each table of a DynamoDB batch, and each item of a transaction as its own action', () => {
