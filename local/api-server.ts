@@ -252,7 +252,9 @@ function compileRoute(route: LocalRoute): CompiledRoute {
       return '([^/]+)';
     })
     .join('/');
-  return { ...route, method, pattern: new RegExp(`^${source}$`), names };
+  // A trailing slash reaches the same route, as HTTP APIs route `/x/` to `GET /x` (a route key
+  // cannot end in `/`); the function still sees the path as sent (`rawPath`).
+  return { ...route, method, pattern: new RegExp(`^${source}/?$`), names };
 }
 
 /** More path segments first; among equals, fewer parameters (literal segments win). */

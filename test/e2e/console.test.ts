@@ -167,6 +167,12 @@ describe('the stack serves', () => {
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ success: false });
   });
+
+  test('GET /console/ (a trailing slash, as browsers and people type it) is the same page, as an HTTP API routes it', async () => {
+    const [plain, slashed] = await Promise.all([fetch(consoleUrl()), fetch(`${consoleUrl()}/`)]);
+    expect(slashed.status).toBe(200);
+    expect(await slashed.text()).toBe(await plain.text());
+  });
 });
 
 describe('the console in Chromium', () => {
