@@ -91,29 +91,34 @@ const schema = z.object({
 });
 
 /** What `npm start` runs with, read and checked once. */
-export interface LocalSettings {
+export type LocalSettings = Pick<LocalStackOptions, SettingFromEnvironment> & {
   port: number;
   awsPort: number;
   jwtSecret: string;
   jwtSecretFromEnv: boolean;
-  dataDir?: string;
-  retrySchedule?: number[];
-  deliveryTimeoutMs?: number;
-  operatorSelectTimeoutMs?: number;
-  autoDisableAfterDead?: number;
-  targetAllowlist?: string;
-  /** The `origin` header of webhooks. @default the local API's URL */
-  webhookOrigin?: string;
-  /** Browser origins allowed by CORS. @default none */
-  corsOrigins?: string[];
-  testPingTimeoutMs?: number;
-  ingestTokenMaxAgeSeconds?: number;
-  /** The per-tenant request limits (`PROJECT_API_LIMIT`, …); unset ones keep the stack's defaults. */
-  projectApiLimit?: RequestLimit;
-  projectEventsLimit?: RequestLimit;
-  ingestSourceLimit?: RequestLimit;
+  /** The project the banner's admin token owns. */
   projectId: string;
-}
+};
+
+/**
+ * The stack options `npm start` reads from the environment. The settings are those options
+ * themselves (the type above), so a setting read is a setting passed: five documented ones were
+ * once read and never given to the stack.
+ */
+type SettingFromEnvironment =
+  | 'dataDir'
+  | 'retrySchedule'
+  | 'deliveryTimeoutMs'
+  | 'operatorSelectTimeoutMs'
+  | 'testPingTimeoutMs'
+  | 'autoDisableAfterDead'
+  | 'targetAllowlist'
+  | 'webhookOrigin'
+  | 'corsOrigins'
+  | 'ingestTokenMaxAgeSeconds'
+  | 'projectApiLimit'
+  | 'projectEventsLimit'
+  | 'ingestSourceLimit';
 
 /** A setting that cannot work: its message is one line naming the variable and the fix. */
 export class SettingsError extends Error {}
@@ -209,22 +214,7 @@ export function readLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
  * template unless given, so the functions read them from the environment.)
  */
 export function localStackOptions(settings: LocalSettings): LocalStackOptions {
-  return {
-    port: settings.port,
-    awsPort: settings.awsPort,
-    jwtSecret: settings.jwtSecret,
-    dataDir: settings.dataDir,
-    retrySchedule: settings.retrySchedule,
-    deliveryTimeoutMs: settings.deliveryTimeoutMs,
-    operatorSelectTimeoutMs: settings.operatorSelectTimeoutMs,
-    testPingTimeoutMs: settings.testPingTimeoutMs,
-    autoDisableAfterDead: settings.autoDisableAfterDead,
-    targetAllowlist: settings.targetAllowlist,
-    webhookOrigin: settings.webhookOrigin,
-    corsOrigins: settings.corsOrigins,
-    ingestTokenMaxAgeSeconds: settings.ingestTokenMaxAgeSeconds,
-    projectApiLimit: settings.projectApiLimit,
-    projectEventsLimit: settings.projectEventsLimit,
-    ingestSourceLimit: settings.ingestSourceLimit,
-  };
+  // The banner's alone; every other setting is a stack option.
+  const { jwtSecretFromEnv, projectId, ...options } = settings;
+  return options;
 }
