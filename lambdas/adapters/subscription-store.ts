@@ -7,7 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { DELIVERY, TABLE_KEYS } from '../core/settings';
-import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
+import { OPERATOR_SELECT_EVENT, topicFamily } from '../core/event-catalog';
 import { ConflictError, DuplicateSubscriptionError } from '../core/errors';
 import { Subscription } from '../core/subscription';
 import { dynamoDocumentClient, queryAll } from './aws-clients';
@@ -135,19 +135,11 @@ export class SubscriptionStore {
    * event published right after a create could miss it on AWS, while the local emulator's
    * index never lagged.) Disabled ones are included: their deliveries are recorded as skipped
    * so they can be recovered. A guard being moved by an update can name a subscription twice
-   * for a moment; it is listed once.
+   * for a moment; it is listed once. Read as its family's ({@link findByTopicFamily}):
+   * operator.select's is its single guard.
    */
   async findByTopic(projectId: string, topic: string): Promise<string[]> {
-    const single = topic === OPERATOR_SELECT_EVENT;
-    const items = await queryAll(this.client, {
-      TableName: this.tableName,
-      KeyConditionExpression: single ? '#pk = :pk AND #sk = :sk' : '#pk = :pk AND begins_with(#sk, :sk)',
-      ExpressionAttributeNames: { '#pk': PK, '#sk': SK, '#id': 'subscriptionId' },
-      ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':sk': single ? subscriptionKeys.guard(topic, '') : guardPrefix(topic) },
-      ProjectionExpression: '#id',
-      ConsistentRead: true,
-    });
-    return [...new Set(items.map((item) => item.subscriptionId).filter((id): id is string => typeof id === 'string'))];
+    return (await this.findByTopicFamily(projectId, topicFamily(topic))).get(topic) ?? [];
   }
 
   /**
