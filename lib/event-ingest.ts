@@ -7,12 +7,12 @@ import { Grant } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { CLAIM_CHECK, DELIVERY, INGEST_THROTTLE, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, REQUEST_LIMITS, TABLE_KEYS, TILEDESK_INGEST, TILEDESK_INGEST_ROUTE, claimCheckExpiryDays } from '../lambdas/core/settings';
+import { CLAIM_CHECK, DELIVERY, INGEST_THROTTLE, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, REQUEST_LIMITS, TILEDESK_INGEST, TILEDESK_INGEST_ROUTE, claimCheckExpiryDays } from '../lambdas/core/settings';
 import { RequestLimit, formatRequestLimit } from '../lambdas/core/request-limit';
 import { parseSourceAllowlist } from '../lambdas/core/ingest-source';
 import { checkSecretArn } from './secret-arn';
 import { operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
-import { WebhookFunction, acknowledge } from './webhook-function';
+import { LEGACY_TOPIC_INDEX_QUERY, WebhookFunction, acknowledge } from './webhook-function';
 
 /** How ingest recognises an unmodified tiledesk-server. */
 export interface TiledeskIngestProps {
@@ -148,8 +148,7 @@ export class EventIngest extends Construct {
       // BatchWriteItem: the operator.select hook and its attempt log; UpdateItem (and GetItem):
       // the per-project and per-source request limits.
       table: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'],
-      // The code before 2026-12-05 read the topic index: granted one more release, for upgrades.
-      indexes: { [TABLE_KEYS.legacyTopicIndex.name]: ['dynamodb:Query'] },
+      indexes: LEGACY_TOPIC_INDEX_QUERY,
     });
     props.bus.grantPutEventsTo(this.ingestFunction.function);
     const secretArns = [tiledesk.globalSecretArn, tiledesk.hookSecretArn].filter((arn): arn is string => Boolean(arn));

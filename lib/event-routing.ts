@@ -7,7 +7,7 @@ import { IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
 import { DLQ_RETENTION_DAYS, EVENT_RULE_PATTERN, FAN_OUT, TABLE_KEYS } from '../lambdas/core/settings';
-import { WebhookFunction, acknowledge } from './webhook-function';
+import { LEGACY_TOPIC_INDEX_QUERY, WebhookFunction, acknowledge } from './webhook-function';
 
 /**
  * How the rule DLQ's events go back. They are EventBridge's dead letters, not an SQS queue's, so
@@ -102,8 +102,7 @@ export class EventRouting extends Construct {
           TABLE_KEYS.legacyTopicIndex.partitionKey,
           TABLE_KEYS.legacyTopicIndex.sortKey,
         ],
-        // The code before 2026-12-05 read the topic index: granted one more release, for upgrades.
-        indexes: { [TABLE_KEYS.legacyTopicIndex.name]: ['dynamodb:Query'] },
+        indexes: LEGACY_TOPIC_INDEX_QUERY,
       })
       .grantSendTo(props.deliveryQueue);
     this.fanOutFunction.function.addEventSource(

@@ -10,11 +10,11 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
 import { RequestLimit, formatRequestLimit } from '../lambdas/core/request-limit';
-import { API, API_THROTTLE, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, REQUEST_LIMITS, SUBSCRIPTIONS_FUNCTION, SUBSCRIPTION_ROUTES, TABLE_KEYS } from '../lambdas/core/settings';
+import { API, API_THROTTLE, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, REQUEST_LIMITS, SUBSCRIPTIONS_FUNCTION, SUBSCRIPTION_ROUTES } from '../lambdas/core/settings';
 import { checkSecretArn } from './secret-arn';
 import { assertTimeoutsFit, operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { consoleBundling } from './console-build';
-import { WebhookFunction, acknowledge } from './webhook-function';
+import { LEGACY_TOPIC_INDEX_QUERY, WebhookFunction, acknowledge } from './webhook-function';
 
 /** Props of {@link SubscriptionApi}. */
 export interface SubscriptionApiProps {
@@ -161,8 +161,7 @@ export class SubscriptionApi extends Construct {
       // then the attempt log (BatchWriteItem, and PutItem item by item when DynamoDB refuses
       // the batch); UpdateItem (and GetItem): the project's request limit.
       table: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      // The code before 2026-12-05 read the topic index: granted one more release, for upgrades.
-      indexes: { [TABLE_KEYS.legacyTopicIndex.name]: ['dynamodb:Query'] },
+      indexes: LEGACY_TOPIC_INDEX_QUERY,
     });
 
     const authorizer = new HttpLambdaAuthorizer('TokenAuthorizer', authorizerFunction.function, {

@@ -55,6 +55,13 @@ export type TableAction =
 export type IndexName = typeof TABLE_KEYS.legacyTopicIndex.name;
 
 /**
+ * The Query grant on the unused topic index that the fan-out, operator.select and ingest read
+ * until 2026-12-05: kept one more release, so their code from before still runs during an
+ * upgrade (`TABLE_KEYS.legacyTopicIndex`).
+ */
+export const LEGACY_TOPIC_INDEX_QUERY: TableAccess['indexes'] = { [TABLE_KEYS.legacyTopicIndex.name]: ['dynamodb:Query'] };
+
+/**
  * What a function may do with the table, action by action. A query of an index is authorized
  * on that index's ARN only, so each index a function queries is named here.
  */

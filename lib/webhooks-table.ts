@@ -10,10 +10,10 @@ export interface WebhooksTableProps {
 }
 
 /**
- * The single table (its one index is unused, kept one release for upgrades): subscriptions (by project, by id within a project),
- * uniqueness guards (which the fan-out reads, consistently, to find a topic's subscribers),
- * and attempt logs with a TTL (a project's
- * history merges its subscriptions' logs: no index entry per attempt, docs/design.md §3.18).
+ * The single table: subscriptions (by project, by id within a project), uniqueness guards
+ * (which the fan-out reads, consistently, to find a topic's subscribers), and attempt logs with
+ * a TTL (a project's history merges its subscriptions' logs: no index entry per attempt,
+ * docs/design.md §3.18).
  */
 export class WebhooksTable extends Construct {
   readonly table: TableV2;
@@ -29,7 +29,7 @@ export class WebhooksTable extends Construct {
       encryption: TableEncryptionV2.awsManagedKey(),
       timeToLiveAttribute: ttlAttribute,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-      // Unused; kept one release for an upgrade's old code (TABLE_KEYS.legacyTopicIndex).
+      // Its one index is unused, kept one release for an upgrade's old code (TABLE_KEYS.legacyTopicIndex).
       globalSecondaryIndexes: [
         {
           indexName: legacyTopicIndex.name,

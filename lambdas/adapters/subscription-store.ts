@@ -33,13 +33,13 @@ export const subscriptionKeys = {
    * one for operator.select whatever its target, so a conditional put enforces both rules.
    */
   guard: (event: string, target: string) =>
-    event === OPERATOR_SELECT_EVENT ? `UNIQUE#${OPERATOR_SELECT_EVENT}` : `${guardPrefix(event)}${createHash('sha256').update(target).digest('base64url')}`,
+    event === OPERATOR_SELECT_EVENT
+      ? `${GUARD_PREFIX}${OPERATOR_SELECT_EVENT}`
+      : `${GUARD_PREFIX}${event}#${createHash('sha256').update(target).digest('base64url')}`,
 };
 
-/** Where the guards of one topic's subscriptions start: no event name holds `#`, so no other topic's share it. */
-function guardPrefix(event: string): string {
-  return `UNIQUE#${event}#`;
-}
+/** Every guard's sort key starts with it: `UNIQUE#{event}#{sha256 of target}` (no event name holds `#`). */
+const GUARD_PREFIX = 'UNIQUE#';
 
 /**
  * Subscriptions in DynamoDB. DynamoDB Local emulators have no transactions, so creation is a
@@ -153,7 +153,7 @@ export class SubscriptionStore {
       TableName: this.tableName,
       KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :sk)',
       ExpressionAttributeNames: { '#pk': PK, '#sk': SK, '#id': 'subscriptionId' },
-      ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':sk': `UNIQUE#${family}` },
+      ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':sk': `${GUARD_PREFIX}${family}` },
       ProjectionExpression: '#sk, #id',
       ConsistentRead: true,
     });
@@ -162,7 +162,7 @@ export class SubscriptionStore {
       const sk = String(item[SK]);
       const id = item.subscriptionId;
       // `UNIQUE#{topic}#{hash of target}`; the hash (base64url) holds no '#'. operator.select's single guard has none.
-      const topic = sk === subscriptionKeys.guard(OPERATOR_SELECT_EVENT, '') ? OPERATOR_SELECT_EVENT : sk.slice('UNIQUE#'.length, sk.lastIndexOf('#'));
+      const topic = sk === subscriptionKeys.guard(OPERATOR_SELECT_EVENT, '') ? OPERATOR_SELECT_EVENT : sk.slice(GUARD_PREFIX.length, sk.lastIndexOf('#'));
       if (typeof id !== 'string' || (topic !== family && !topic.startsWith(`${family}.`))) continue;
       byTopic.set(topic, (byTopic.get(topic) ?? new Set()).add(id));
     }
@@ -372,7 +372,7 @@ export class SubscriptionStore {
       KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :guards)',
       FilterExpression: 'subscriptionId = :id',
       ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-      ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':guards': 'UNIQUE#', ':id': subscriptionId },
+      ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':guards': GUARD_PREFIX, ':id': subscriptionId },
       ProjectionExpression: '#sk',
       ConsistentRead: true,
     });

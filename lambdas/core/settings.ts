@@ -302,10 +302,7 @@ export const PUBLISH_EXAMPLE_ROUTE = 'POST /{projectId}/events/example';
 
 /** Payloads over EventBridge's 256 KB, stored aside in S3 until delivered (claim checks). */
 export const CLAIM_CHECK = {
-  /**
-   * Days beyond the longer of the attempt logs' retention and the DLQs' (14) that a stored
-   * payload is kept ({@link claimCheckExpiryDays}).
-   */
+  /** A day more than the longest path that points at a stored payload ({@link claimCheckExpiryDays}). */
   expiryMarginDays: 1,
   /** Every object key starts with it; the functions' S3 grants are scoped to it. */
   keyPrefix: 'events/',

@@ -88,7 +88,7 @@ export const deliveryDeps: DeliveryBatchDeps = {
   },
   writeAttempts: (attempts) => {
     // At DEBUG (`POWERTOOLS_LOG_LEVEL=DEBUG`) each attempt is a log line too; at INFO the attempt log alone keeps it.
-    if (logger.getLevelName() === 'DEBUG' || logger.getLevelName() === 'TRACE') {
+    if (['DEBUG', 'TRACE'].includes(logger.getLevelName())) {
       for (const { webhookId, event, target, attempt, outcome, statusCode, durationMs } of attempts) {
         logger.debug('delivery attempt', { webhookId, event, target, attempt, outcome, statusCode, durationMs });
       }

@@ -28,7 +28,7 @@ const eventPayloads = new EventPayloadStore(config.TABLE_NAME, config.ATTEMPT_LO
 /** The seams the fan-out uses, replaceable in tests (e.g. to inject a failure mid-batch). */
 export const fanOutDeps = {
   /** A project's subscribers to a family of topics (an event and its refinements), by topic. */
-  findSubscribers: (projectId: string, family: string) => store.findByTopicFamily(projectId, family),
+  findSubscriberFamily: (projectId: string, family: string) => store.findByTopicFamily(projectId, family),
   /** Sends delivery messages; returns those not sent, by index, with SQS's reason. */
   enqueue: (messages: OutgoingMessage[]) => trySendMessages(config.DELIVERY_QUEUE_URL, messages),
   /** Stores events' payloads once; returns the keys of those stored (never throws). */
@@ -79,7 +79,7 @@ async function planRecord(
  */
 export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const malformed = new Set<string>();
-  const findSubscribers = lookupByFamily(fanOutDeps.findSubscribers);
+  const findSubscribers = lookupByFamily(fanOutDeps.findSubscriberFamily);
   const planned: Planned[] = [];
   const processor = new BatchProcessor(EventType.SQS);
   const response = await processPartialResponse(

@@ -288,13 +288,13 @@ async function injectFailures(random: () => number) {
     /** Webhook ids whose attempt could not be logged because the injected failure struck: how often. */
     unlogged: new Map<string, number>(),
   };
-  const findSubscribers = fanOutDeps.findSubscribers;
-  fanOutDeps.findSubscribers = async (projectId, family) => {
+  const findSubscriberFamily = fanOutDeps.findSubscriberFamily;
+  fanOutDeps.findSubscriberFamily = async (projectId, family) => {
     if (state.enabled && rate(random, FAN_OUT_THROW_RATE)) {
       state.fanOutThrows++;
       throw new InjectedFailure('fan-out');
     }
-    return findSubscribers(projectId, family);
+    return findSubscriberFamily(projectId, family);
   };
   const enqueue = fanOutDeps.enqueue;
   fanOutDeps.enqueue = async (bodies) => {
