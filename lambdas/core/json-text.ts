@@ -82,6 +82,15 @@ function scalar(value: unknown): string {
   return 'null';
 }
 
+/**
+ * Deepest nesting of objects and arrays the service takes in (a request body) or passes on (an
+ * operator.select hook's answer, which goes back to Tiledesk). Tiledesk's routing payloads nest
+ * about ten levels. Our own serialization is stack-safe (`stringifyJson`), but the zod schemas,
+ * the SDK's marshalling, the hook's and Tiledesk's own JSON code need not be: a documented
+ * bound (DynamoDB's own document limit) keeps such values away from them all.
+ */
+export const MAX_JSON_DEPTH = 32;
+
 /** How deep a JSON value nests (a scalar is 0), without recursion. */
 export function jsonDepth(value: unknown): number {
   let deepest = 0;

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { Attempt, newLogId } from './attempt';
 import { DeliveryDeps, isSuccess, postSigned } from './deliver';
 import { OPERATOR_SELECT_EVENT } from './event-catalog';
+import { MAX_JSON_DEPTH, jsonDepth } from './json-text';
 import { Subscription } from './subscription';
 
 const operatorSchema = z.looseObject({ id_user: z.string().min(1) });
@@ -45,8 +46,9 @@ export interface Selection {
  * Asks the project's operator.select hook to choose the agents. The hook's answer wins only
  * when it is a 2xx JSON object with an `operators` array, even empty; `department` and `agents`
  * come from the request when it leaves them out. Anything else — no hook, a disabled one, a
- * non-2xx, a timeout, invalid JSON, no `operators` field or a malformed one — gives the default routing: the request's
- * own suggested operators. This function never throws because of the subscriber.
+ * non-2xx, a timeout, invalid JSON, JSON nested deeper than a request may be, no `operators`
+ * field or a malformed one — gives the default routing: the request's own suggested operators.
+ * This function never throws because of the subscriber.
  */
 export async function selectOperators(
   request: RoutingRequest,
@@ -94,6 +96,9 @@ export async function selectOperators(
   } catch {
     return fallback('hook answer is not JSON');
   }
+  // The answer goes back to Tiledesk, whose own JSON code (and ours past this point) need not
+  // take any depth: one nested deeper than a request may be is not an answer to pass on.
+  if (jsonDepth(answer) > MAX_JSON_DEPTH) return fallback(`hook answer nests deeper than ${MAX_JSON_DEPTH} levels`);
   const parsed = hookAnswerSchema.safeParse(answer);
   if (!parsed.success) return fallback('hook answer has no operators');
   return {

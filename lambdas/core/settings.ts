@@ -198,7 +198,11 @@ export const API_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
 export const REQUEST_LIMITS = {
   /** A project's calls to the subscription API (by the path's project, once the caller is allowed). */
   projectApi: { setting: 'PROJECT_API_LIMIT', context: 'projectApiLimit', defaults: { ratePerSecond: 10, burst: 40 } },
-  /** A project's published events: `POST /{projectId}/events` and Tiledesk ingest (by `id_project`). */
+  /**
+   * A project's published events: `POST /{projectId}/events` and Tiledesk ingest (by `id_project`).
+   * Its operator.select calls have the same rate in a bucket of their own, however they come;
+   * over it they get the default routing, never a 429 (DESIGN §6).
+   */
   projectEvents: { setting: 'PROJECT_EVENTS_LIMIT', context: 'projectEventsLimit', defaults: { ratePerSecond: 25, burst: 100 } },
   /** Requests to `POST /tiledesk/ingest` per source address, verified or not. */
   ingestSource: { setting: 'INGEST_SOURCE_LIMIT', context: 'ingestSourceLimit', defaults: { ratePerSecond: 50, burst: 100 } },

@@ -11,7 +11,7 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '../core/errors';
-import { jsonDepth, stringifyJson } from '../core/json-text';
+import { MAX_JSON_DEPTH, jsonDepth, stringifyJson } from '../core/json-text';
 import { Principal, ROLES, canManageProject } from '../core/token';
 import type { AuthorizerContext } from './authorizer';
 import { logger } from '../adapters/observability';
@@ -89,13 +89,8 @@ export function assertCanManage(principal: Principal, projectId: string): void {
 /** Largest request body the API reads (a routing payload with its context fits easily). */
 export const MAX_BODY_BYTES = 256 * 1024;
 
-/**
- * Deepest nesting of objects and arrays a request body may have. Tiledesk's routing payloads
- * nest about ten levels. Our own serialization is stack-safe (`stringifyJson`), but the zod
- * schemas, the SDK's marshalling and the operator.select hook's own JSON code need not be:
- * a documented bound (DynamoDB's own document limit) keeps a client's body away from them all.
- */
-export const MAX_BODY_DEPTH = 32;
+/** Deepest nesting of objects and arrays a request body may have ({@link MAX_JSON_DEPTH}). */
+export const MAX_BODY_DEPTH = MAX_JSON_DEPTH;
 
 /**
  * Parses a JSON body against a schema; 400 naming each offending field (the top-level field

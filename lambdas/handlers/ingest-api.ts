@@ -68,7 +68,7 @@ const MAX_INGEST_BODY_BYTES = 5 * 1024 * 1024;
  * `POST /tiledesk/ingest`: the webhook request of an unmodified tiledesk-server's global
  * subscriptions. The source must be allowed (when an allowlist is set, 403) and within its
  * request limit (429); the request verified (401/400) and its project within its events limit
- * (429). A verified event is published to the bus once (Tiledesk's retries of the same request
+ * (429; operator.select over its own share gets the default routing instead). A verified event is published to the bus once (Tiledesk's retries of the same request
  * are recognised) and answered 200 at once; operator.select is answered with the routing object
  * while Tiledesk waits. Refused requests publish nothing.
  */
@@ -83,7 +83,9 @@ export async function ingestTiledeskRequest(event: ApiEvent): Promise<ApiResult>
     await limits.take('ingest-source', sourceLimitKey(source), sourceLimit, `source ${sourceLimitKey(source)}`);
     ingested = readIngestRequest(rawBodyOf(event), event.headers?.['x-hook-secret'], await ingestSettings());
     const projectId = ingested.payload.id_project;
-    await limits.take('events', projectId, eventsLimit, `project ${projectId}`);
+    // A routing call is counted by the router, in the project's own operator.select bucket,
+    // and over it gets the default routing: Tiledesk must get an answer, never a 429.
+    if (ingested.event !== OPERATOR_SELECT_EVENT) await limits.take('events', projectId, eventsLimit, `project ${projectId}`);
   } catch (error) {
     metrics.addMetric('TiledeskIngestRefused', 'Count', 1);
     logger.info('Tiledesk request refused', { reason: (error as Error).message });
@@ -150,7 +152,7 @@ async function routeOperatorSelect(payload: Record<string, unknown>): Promise<un
   return selection.path === 'hook' ? selection.result : payload;
 }
 
-const route = operatorSelectRouter({ subscriptions, attemptLogs, sender });
+const route = operatorSelectRouter({ subscriptions, attemptLogs, sender, calls: { store: limits, limit: eventsLimit } });
 
 /** The request body as sent, refused (413) above what one invocation can take. */
 function rawBodyOf(event: ApiEvent): string {

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { DELIVERY, REQUEST_LIMITS } from '../core/settings';
 import { parseRequestLimit } from '../core/request-limit';
 import { parseAllowlist } from '../core/address-policy';
-import { TooManyRequestsError, ValidationError } from '../core/errors';
+import { ValidationError } from '../core/errors';
 import { RoutingRequest, routingRequestSchema } from '../core/operator-select';
 import { idSchema } from '../core/subscription';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
@@ -42,7 +42,7 @@ const sender = {
 };
 
 /** Runs the hook for one routing request; past validation, any failure means default routing. */
-const route = operatorSelectRouter({ subscriptions, attemptLogs, sender });
+const route = operatorSelectRouter({ subscriptions, attemptLogs, sender, calls: { store: limits, limit: callLimit } });
 
 /**
  * `POST /{projectId}/operator-select` (platform token, or owner/admin of the project), or a
@@ -65,28 +65,13 @@ export async function operatorSelect(event: ApiEvent | Record<string, unknown>):
       throw new ValidationError('id_project must match the path', [{ field: 'id_project', message: 'differs from the path' }]);
     }
     const request = parseWith(routingRequestSchema, { ...body, id_project: projectId }, 'body');
-    const selection = (await overLimit(request)) ?? (await route(request));
+    const selection = await route(request);
     return jsonResponse(200, selection.result, {
       'x-operator-select-path': selection.path,
       'x-operator-select-reason': selection.reason,
     });
   } catch (error) {
     return errorResponse(error);
-  }
-}
-
-/**
- * Over the project's share of calls, the default routing without asking the hook (the request's
- * own operators): DESIGN §6 gives the platform an answer, never an error, and the hook is spared.
- */
-async function overLimit(request: RoutingRequest): Promise<{ result: RoutingRequest; path: 'default'; reason: string } | undefined> {
-  try {
-    await limits.take('operator-select', request.id_project, callLimit, `project ${request.id_project}`);
-    return undefined;
-  } catch (error) {
-    if (!(error instanceof TooManyRequestsError)) throw error;
-    metrics.addMetric('OperatorSelectOverLimit', 'Count', 1);
-    return { result: request, path: 'default', reason: `over the project's limit of calls, for ${error.retryAfterSeconds} s` };
   }
 }
 

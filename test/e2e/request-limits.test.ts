@@ -143,6 +143,30 @@ describe('POST /tiledesk/ingest', () => {
     await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
     expect((await send('lim-busy', 6)).status).toBe(200);
   });
+  test("counts operator.select apart from the project's events, and past its share answers the default routing, never a 429 (DESIGN §6)", async () => {
+    const projectId = 'lim-ingest-routing';
+    const routing = { id_project: projectId, operators: [{ id_user: 'u1' }], departmentId: 'd1' };
+    const select = () => {
+      const { body, headers } = signedAgo(globalHook('operator.select', ingestUrl), routing, 0);
+      return postFrom(TILEDESK_ADDRESS, body, headers);
+    };
+    const publish = (n: number) => {
+      const { body, headers } = signedAgo(globalHook('lead.create', ingestUrl), { id_project: projectId, n }, 0);
+      return postFrom(TILEDESK_ADDRESS, body, headers);
+    };
+    // Routing calls past their own burst (3 at 1/s): each still a 200 with Tiledesk's routing.
+    const calls = [];
+    for (let n = 0; n < 4; n++) calls.push(await select());
+    for (const call of calls) expect({ status: call.status, json: call.json }).toEqual({ status: 200, json: routing });
+    // (The source's own limit, 8 at 5/s, counts every request before it is verified: let it refill.)
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    // They spent none of the project's events: its burst of 3 is whole. Past it, events get 429...
+    const events = [];
+    for (let n = 0; n < 4; n++) events.push((await publish(n)).status);
+    expect(events).toEqual([200, 200, 200, 429]);
+    // ...and a routing call still gets its answer.
+    expect(await select()).toMatchObject({ status: 200, json: routing });
+  });
 });
 
 describe('per-project limits on the API', () => {

@@ -169,6 +169,12 @@ describe('selectOperators asking the hook', () => {
   });
 });
 
+test('an answer nested exactly as deep as a request may be (32 levels) still wins', async () => {
+  const deep = `{"operators":[{"id_user":"u2","x":${'['.repeat(29)}${']'.repeat(29)}}]}`;
+  const selection = await selectOperators(request, hookSubscription(), WEBHOOK_ID, answering(200, deep).deps);
+  expect(selection).toMatchObject({ path: 'hook', result: { operators: [{ id_user: 'u2' }] } });
+});
+
 describe('selectOperators falling back to the default routing', () => {
   test.each<{ case: string; outcome: Partial<PostOutcome>; reason: string }>([
     { case: 'a 500', outcome: { statusCode: 500, body: 'boom' }, reason: 'hook answered 500' },
@@ -188,6 +194,17 @@ describe('selectOperators falling back to the default routing', () => {
     { case: 'an operator with an empty id_user', outcome: { statusCode: 200, body: '{"operators":[{"id_user":""}]}' }, reason: 'hook answer has no operators' },
     { case: 'JSON null', outcome: { statusCode: 200, body: 'null' }, reason: 'hook answer has no operators' },
     { case: 'a JSON array', outcome: { statusCode: 200, body: '[{"id_user":"u2"}]' }, reason: 'hook answer has no operators' },
+    {
+      // Passed on, it would reach Tiledesk, whose JSON code need not take 20,000 levels.
+      case: 'a winning answer whose department nests 20,000 levels',
+      outcome: { statusCode: 200, body: `{"operators":[{"id_user":"u2"}],"department":${'['.repeat(20_000)}${']'.repeat(20_000)}}` },
+      reason: 'hook answer nests deeper than 32 levels',
+    },
+    {
+      case: 'an operator entry one level past the bound',
+      outcome: { statusCode: 200, body: `{"operators":[{"id_user":"u2","x":${'['.repeat(30)}${']'.repeat(30)}}]}` },
+      reason: 'hook answer nests deeper than 32 levels',
+    },
   ])('$case: the suggested operators, and a failed attempt that says so', async ({ outcome, reason }) => {
     const hook = hookSubscription();
     const { sent, deps } = fakeSender(outcome);
