@@ -6,7 +6,7 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { DELIVERY, TABLE_KEYS } from '../core/settings';
+import { API, DELIVERY, TABLE_KEYS } from '../core/settings';
 import { OPERATOR_SELECT_EVENT, topicFamily } from '../core/event-catalog';
 import { ConflictError, DuplicateSubscriptionError } from '../core/errors';
 import { Subscription } from '../core/subscription';
@@ -57,22 +57,36 @@ export class SubscriptionStore {
   ) {}
 
   /**
-   * The subscriptions whose attempt logs a project's history reads: its subscriptions, and
-   * those deleted within the log retention (a marker each, written by {@link delete}).
+   * The subscriptions whose attempt logs a project's history reads: its subscriptions, and the
+   * most recently deleted of those whose logs still live (a marker each, written by
+   * {@link delete}), at most {@link API.deletedSubscriptionsInHistory} of them: each is 8
+   * partitions a history page queries, so create-and-delete cycles must not grow that without end.
    */
   async logOwners(projectId: string): Promise<string[]> {
-    const [live, deleted] = await Promise.all(
-      ['SUB#', 'LOGGED#'].map((prefix) =>
-        queryAll(this.client, {
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-          ProjectionExpression: '#sk',
-          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-          ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':prefix': prefix },
-        }),
-      ),
-    );
-    return [...live!, ...deleted!].map((item) => String(item[SK]).slice(String(item[SK]).indexOf('#') + 1));
+    const [live, deleted] = await Promise.all([this.idsWithPrefix(projectId, 'SUB#'), this.deletedMarkers(projectId)]);
+    const idOf = (item: Record<string, unknown>) => String(item[SK]).slice(String(item[SK]).indexOf('#') + 1);
+    return [...live.map(idOf), ...deleted.slice(0, API.deletedSubscriptionsInHistory).map(idOf)];
+  }
+
+  private idsWithPrefix(projectId: string, prefix: string, attributes: string[] = []): Promise<Record<string, unknown>[]> {
+    return queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ProjectionExpression: ['#sk', ...attributes.map((_, index) => `#a${index}`)].join(', '),
+      ExpressionAttributeNames: { '#pk': PK, '#sk': SK, ...Object.fromEntries(attributes.map((name, index) => [`#a${index}`, name])) },
+      ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':prefix': prefix },
+    });
+  }
+
+  /**
+   * The deleted subscriptions' log markers, the most recently deleted first (by `deletedAt`, in
+   * ms; markers written before it had only their TTL, in seconds, which orders them as well).
+   */
+  private async deletedMarkers(projectId: string): Promise<Record<string, unknown>[]> {
+    const markers = await this.idsWithPrefix(projectId, 'LOGGED#', ['deletedAt', TABLE_KEYS.ttlAttribute]);
+    const deletedAt = (marker: Record<string, unknown>) =>
+      Number(marker.deletedAt ?? (Number(marker[TABLE_KEYS.ttlAttribute] ?? 0) - this.logRetentionDays * 86_400) * 1000);
+    return markers.sort((a, b) => deletedAt(b) - deletedAt(a));
   }
 
   /**
@@ -218,14 +232,28 @@ export class SubscriptionStore {
           [PK]: subscriptionKeys.project(projectId),
           [SK]: `LOGGED#${subscriptionId}`,
           [TABLE_KEYS.ttlAttribute]: Math.floor(Date.now() / 1000) + this.logRetentionDays * 86_400,
+          deletedAt: Date.now(),
         },
       }),
     );
+    await this.trimDeletedMarkers(projectId);
     await this.releaseGuard(projectId, deleted.event, deleted.target, subscriptionId);
     // And any older guard an update could not release (its subscription moved to another event or target).
     await this.releaseGuardsOf(projectId, subscriptionId);
     await this.decrementCount(projectId);
     return deleted;
+  }
+
+  /**
+   * Keeps the project's deleted-subscription markers to {@link API.deletedSubscriptionsInHistory}:
+   * the oldest beyond it are deleted, and their logs leave the project history (they still
+   * expire with their TTL). One small Query per delete; a marker at a time in steady state.
+   */
+  private async trimDeletedMarkers(projectId: string): Promise<void> {
+    const beyond = (await this.deletedMarkers(projectId)).slice(API.deletedSubscriptionsInHistory);
+    for (const marker of beyond) {
+      await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { [PK]: subscriptionKeys.project(projectId), [SK]: marker[SK] } }));
+    }
   }
 
   private key(projectId: string, subscriptionId: string): Record<string, string> {

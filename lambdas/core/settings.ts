@@ -211,6 +211,11 @@ export const REQUEST_LIMITS = {
 /** Subscription API defaults. */
 export const API = {
   subscriptionLimitPerProject: 100,
+  /**
+   * Deleted subscriptions whose attempt logs stay in the project's history (until their TTL), the
+   * most recently deleted; each costs a history page 8 partition queries, so they are capped.
+   */
+  deletedSubscriptionsInHistory: 100,
   logsPageSize: 50,
   logsPageSizeMax: 200,
 } as const;

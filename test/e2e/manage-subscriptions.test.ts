@@ -1,4 +1,5 @@
 import { parseAllowlist } from '../../lambdas/core/address-policy';
+import { API } from '../../lambdas/core/settings';
 import { ConflictError, NotFoundError, ValidationError } from '../../lambdas/core/errors';
 import {
   SubscriptionDeps,
@@ -277,6 +278,33 @@ describe('deleteSubscription', () => {
     const { deps } = setUp();
     await expect(deleteSubscription(p1, '0123456789abcdef01234567', deps)).rejects.toBeInstanceOf(NotFoundError);
   });
+});
+
+describe("the project history's deleted subscriptions", () => {
+  it(`keeps the ${API.deletedSubscriptionsInHistory} most recently deleted, so create-and-delete cycles cannot grow every history read`, async () => {
+    const { SubscriptionStore } = await import('../../lambdas/adapters/subscription-store');
+    const store = new SubscriptionStore(t.stack.tableName);
+    const deps = setUp().deps;
+    const deleted: string[] = [];
+    for (let n = 0; n < API.deletedSubscriptionsInHistory + 3; n++) {
+      const { subscription } = await createSubscription(p1, { event: 'lead.create', target: `https://hooks.example.com/${n}` }, 'user-1', deps);
+      await deleteSubscription(p1, subscription._id, deps);
+      deleted.push(subscription._id);
+    }
+    const { subscription: live } = await createSubscription(p1, { event: 'lead.create', target: 'https://hooks.example.com/live' }, 'user-1', deps);
+
+    const owners = await store.logOwners(p1);
+    // Every live one, and the last deleted ones: the first three left the history (their logs
+    // still expire with their TTL), and their markers are gone from the table.
+    expect(new Set(owners)).toEqual(new Set([live._id, ...deleted.slice(3)]));
+    const { dynamoDocumentClient, queryAll } = await import('../../lambdas/adapters/aws-clients');
+    const markers = await queryAll(dynamoDocumentClient, {
+      TableName: t.stack.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :marker)',
+      ExpressionAttributeValues: { ':pk': `PROJECT#${p1}`, ':marker': 'LOGGED#' },
+    });
+    expect(markers).toHaveLength(API.deletedSubscriptionsInHistory);
+  }, 60_000);
 });
 
 describe("the fan-out's lookup: a topic's subscribers, from their guards", () => {
