@@ -1,25 +1,29 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
+import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { REQUEST_LIMITS, parseOrigins } from '../lambdas/core/settings';
 import { RequestLimit, parseRequestLimit } from '../lambdas/core/request-limit';
 import { WebhooksStack } from '../lib/webhooks-stack';
 
 /** Exported for the CDK Template test of the context settings. */
 export const app = new App();
-const context = (key: string): unknown => app.node.tryGetContext(key);
-
-/** A per-tenant request limit from its context key (`<rate>,<burst>`), or the default. */
-const requestLimit = (limit: (typeof REQUEST_LIMITS)[keyof typeof REQUEST_LIMITS]): RequestLimit | undefined => {
-  const raw = context(limit.context);
-  return raw === undefined ? undefined : parseRequestLimit(limit.context, String(raw), limit.defaults);
-};
 
 /**
  * The stack from the context. A setting that cannot work ends `cdk synth`/`deploy` with one
  * line naming it (no stack trace); imported by tests, the error is thrown to them instead.
  */
-function defineStack(): void {
-  new WebhooksStack(app, String(context('stackName') ?? 'TiledeskWebhooks'), {
+function defineStack(target: App): void {
+  const context = (key: string): unknown => target.node.tryGetContext(key);
+  /** A per-tenant request limit from its context key (`<rate>,<burst>`), or the default. */
+  const requestLimit = (limit: (typeof REQUEST_LIMITS)[keyof typeof REQUEST_LIMITS]): RequestLimit | undefined => {
+    const raw = context(limit.context);
+    return raw === undefined ? undefined : parseRequestLimit(limit.context, String(raw), limit.defaults);
+  };
+  const signInKey = ['tiledeskJwtSecretArn', 'tiledeskJwtPublicKey'].find((key) => context(key));
+  if (signInKey && !context('tiledeskApiUrl')) {
+    throw new Error(`tiledeskApiUrl is required when ${signInKey} is set: Tiledesk sign-in asks Tiledesk's API for each user's roles`);
+  }
+  new WebhooksStack(target, String(context('stackName') ?? 'TiledeskWebhooks'), {
     description: 'tiledesk-webhooks: Tiledesk REST hooks with signed deliveries, retries and a DLQ',
     allowHttpTargets: context('allowHttpTargets') === true || context('allowHttpTargets') === 'true',
     targetAllowlist: String(context('targetAllowlist') ?? ''),
@@ -68,7 +72,10 @@ function defineStack(): void {
 }
 
 try {
-  defineStack();
+  // Every setting is checked before any function is bundled: the stack is first defined without
+  // bundling (about a second), so a mistake is refused at once, not after ~25 s of bundling.
+  defineStack(new App({ postCliContext: { [BUNDLING_STACKS]: [] } }));
+  defineStack(app);
 } catch (error) {
   if (require.main !== module) throw error;
   console.error((error as Error).message);

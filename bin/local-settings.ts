@@ -5,6 +5,7 @@ import { parseSourceAllowlist } from '../lambdas/core/ingest-source';
 import { RequestLimit, parseRequestLimit } from '../lambdas/core/request-limit';
 import { timeoutProblem } from '../lib/timeout-budget';
 import type { LocalStackOptions } from '../local/local-stack';
+import { publicKeyProblem } from '../lambdas/core/tiledesk-token';
 
 /** The local stack's default token signing secret; `JWT_SECRET` replaces it. */
 export const LOCAL_DEFAULT_JWT_SECRET = 'tiledesk-webhooks-local-secret';
@@ -141,6 +142,21 @@ function checkIngestSettings(env: NodeJS.ProcessEnv): void {
 }
 
 /**
+ * Tiledesk's public keys must parse (the functions read them at cold start, and would fail every
+ * request), and sign-in with Tiledesk's tokens needs Tiledesk's API, which it asks for roles.
+ */
+function checkTiledeskKeys(env: NodeJS.ProcessEnv): void {
+  for (const name of ['TILEDESK_GLOBAL_PUBLIC_KEY', 'TILEDESK_JWT_PUBLIC_KEY']) {
+    const problem = env[name]?.trim() ? publicKeyProblem(env[name]) : undefined;
+    if (problem) throw new SettingsError(`${name} is not a usable public key (${problem}): give the PEM with \\n escapes or real newlines`);
+  }
+  const signInKey = ['TILEDESK_JWT_SECRET', 'TILEDESK_JWT_PUBLIC_KEY'].find((name) => isSet(env, name));
+  if (signInKey && !env.TILEDESK_API_URL?.trim()) {
+    throw new SettingsError(`TILEDESK_API_URL is required when ${signInKey} is set: Tiledesk sign-in asks Tiledesk's API for each user's roles`);
+  }
+}
+
+/**
  * A request limit's setting (`PROJECT_API_LIMIT`, …): unset or blank keeps the stack's default.
  * It goes to the stack as a prop, since the template sets every limit for the functions.
  */
@@ -168,6 +184,7 @@ export function readLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
   }
   const settings = parsed.data;
   checkIngestSettings(env);
+  checkTiledeskKeys(env);
   const [projectApiLimit, projectEventsLimit, ingestSourceLimit] = [REQUEST_LIMITS.projectApi, REQUEST_LIMITS.projectEvents, REQUEST_LIMITS.ingestSource].map(
     (limit) => requestLimit(env, limit),
   );

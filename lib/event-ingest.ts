@@ -10,7 +10,7 @@ import { stackOutput } from './stack-output';
 import { CLAIM_CHECK, DELIVERY, INGEST_THROTTLE, PUBLISH_EVENTS_ROUTE, PUBLISH_EXAMPLE_ROUTE, REQUEST_LIMITS, TILEDESK_INGEST, TILEDESK_INGEST_ROUTE, claimCheckExpiryDays } from '../lambdas/core/settings';
 import { RequestLimit, formatRequestLimit } from '../lambdas/core/request-limit';
 import { parseSourceAllowlist } from '../lambdas/core/ingest-source';
-import { checkSecretArn } from './secret-arn';
+import { checkPublicKey, checkSecretArn } from './setting-checks';
 import { operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { LEGACY_TOPIC_INDEX_QUERY, WebhookFunction, acknowledge } from './webhook-function';
 
@@ -45,6 +45,8 @@ export interface EventIngestProps {
   readonly table: ITable;
   /** Where events are published. */
   readonly bus: IEventBus;
+  /** What names the bus in `PutEvents`: its name, or its ARN when `existingBus` gave one. */
+  readonly busReference: string;
   /** Functions that read claim-checked payloads back before delivering them. */
   readonly payloadReaders: readonly WebhookFunction[];
   /** Tiledesk's keys; without them every ingest request is refused (401). @default none */
@@ -74,6 +76,7 @@ function tiledeskIngestEnvironment(tiledesk: TiledeskIngestProps): Record<string
   }
   checkSecretArn('tiledeskGlobalSecretArn', tiledesk.globalSecretArn);
   checkSecretArn('tiledeskHookSecretArn', tiledesk.hookSecretArn);
+  checkPublicKey('tiledeskGlobalPublicKey', tiledesk.globalPublicKey);
   try {
     parseSourceAllowlist(tiledesk.sourceAllowlist);
   } catch (error) {
@@ -133,7 +136,7 @@ export class EventIngest extends Construct {
       // Tiledesk waits on operator.select for as long as the hook may take.
       timeout: Duration.seconds(operatorSelectFunctionTimeoutSeconds(operatorSelectTimeoutMs)),
       environment: {
-        EVENT_BUS_NAME: props.bus.eventBusName,
+        EVENT_BUS_NAME: props.busReference,
         CLAIM_CHECK_BUCKET: this.claimCheckBucket.bucketName,
         TARGET_ALLOWLIST: props.targetAllowlist ?? '',
         // operator.select through ingest: the same hook budget and attempt-log retention as the API's route.

@@ -1,10 +1,11 @@
-import { Duration } from 'aws-cdk-lib';
+import { Aws, CfnRule, Duration, Fn, Stack, Token } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus, IEventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { CfnRule as CfnEventRule, EventBus, IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { parseExistingBus } from './setting-checks';
 import { stackOutput } from './stack-output';
 import { DLQ_RETENTION_DAYS, EVENT_RULE_PATTERN, FAN_OUT, TABLE_KEYS } from '../lambdas/core/settings';
 import { LEGACY_TOPIC_INDEX_QUERY, WebhookFunction, acknowledge } from './webhook-function';
@@ -24,7 +25,11 @@ export interface EventRoutingProps {
   readonly deliveryQueue: IQueue;
   /** Name of the bus to create. @default 'tiledesk' */
   readonly busName?: string;
-  /** Use this existing bus (name or ARN) instead of creating one. */
+  /**
+   * Use this existing bus instead of creating one: its name (in the stack's account), or its ARN
+   * (another account's bus too, whose policy must let this account manage its rules and put
+   * events; in the stack's region, where the rule's target queue is).
+   */
   readonly existingBus?: string;
 }
 
@@ -36,6 +41,11 @@ export interface EventRoutingProps {
  */
 export class EventRouting extends Construct {
   readonly bus: IEventBus;
+  /**
+   * What names the bus in `PutEvents` and the rule: its name, or the ARN `existingBus` gave (a
+   * name alone would mean a bus of that name in the stack's own account).
+   */
+  readonly busReference: string;
   readonly fanOutQueue: Queue;
   readonly fanOutDlq: Queue;
   readonly ruleDlq: Queue;
@@ -43,11 +53,14 @@ export class EventRouting extends Construct {
 
   constructor(scope: Construct, id: string, props: EventRoutingProps) {
     super(scope, id);
-    this.bus = props.existingBus
-      ? props.existingBus.startsWith('arn:')
-        ? EventBus.fromEventBusArn(this, 'Bus', props.existingBus)
-        : EventBus.fromEventBusName(this, 'Bus', props.existingBus)
+    const existing = props.existingBus === undefined ? undefined : parseExistingBus(props.existingBus);
+    this.bus = existing
+      ? existing.arn
+        ? EventBus.fromEventBusArn(this, 'Bus', props.existingBus!)
+        : EventBus.fromEventBusName(this, 'Bus', existing.name)
       : new EventBus(this, 'Bus', { eventBusName: props.busName ?? 'tiledesk' });
+    this.busReference = existing?.arn ? props.existingBus! : this.bus.eventBusName;
+    if (existing?.arn) requireStackRegion(this, existing.arn.region);
 
     const queueDefaults = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
     this.fanOutDlq = new Queue(this, 'FanOutDlq', { ...queueDefaults, retentionPeriod: Duration.days(DLQ_RETENTION_DAYS) });
@@ -61,7 +74,7 @@ export class EventRouting extends Construct {
       'AwsSolutions::AwsSolutions-SQS3': 'This queue is the DLQ of the EventBridge rule target, set on the rule, not by a redrive policy.',
     });
 
-    new Rule(this, 'TiledeskEvents', {
+    const rule = new Rule(this, 'TiledeskEvents', {
       eventBus: this.bus,
       description: 'Every Tiledesk event to the webhook fan-out queue',
       eventPattern: { source: [...EVENT_RULE_PATTERN.source] },
@@ -75,6 +88,9 @@ export class EventRouting extends Construct {
         }),
       ],
     });
+
+    // CDK names the bus by its name alone, which EventBridge reads as a bus in this account.
+    if (existing?.arn) (rule.node.defaultChild as CfnEventRule).eventBusName = props.existingBus;
 
     this.fanOutFunction = new WebhookFunction(this, 'FanOut', {
       handlerFile: 'fan-out',
@@ -116,10 +132,25 @@ export class EventRouting extends Construct {
       }),
     );
 
-    stackOutput(this, 'EventBusName', this.bus.eventBusName, 'Publish Tiledesk events here');
+    stackOutput(this, 'EventBusName', this.busReference, 'Publish Tiledesk events here (PutEvents EventBusName)');
     stackOutput(this, 'EventBusArn', this.bus.eventBusArn);
     stackOutput(this, 'FanOutQueueUrl', this.fanOutQueue.queueUrl);
     stackOutput(this, 'FanOutDlqUrl', this.fanOutDlq.queueUrl, 'Events the fan-out could not process');
     stackOutput(this, 'EventRuleDlqUrl', this.ruleDlq.queueUrl, 'Events EventBridge could not put on the fan-out queue (npm run replay-rule-dlq)');
   }
+}
+
+/**
+ * An EventBridge rule's SQS target must be in the rule's region, so an existing bus must be in
+ * the stack's: refused at synth when both regions are known, and otherwise by a template rule
+ * that CloudFormation checks before creating anything.
+ */
+function requireStackRegion(scope: Construct, busRegion: string): void {
+  const stackRegion = Stack.of(scope).region;
+  const message = `existingBus is in ${busRegion}: deploy the stack to that region (the rule's target queue must be in the bus's region)`;
+  if (!Token.isUnresolved(stackRegion)) {
+    if (stackRegion !== busRegion) throw new Error(`${message}, not ${stackRegion}`);
+    return;
+  }
+  new CfnRule(scope, 'ExistingBusRegion', { assertions: [{ assert: Fn.conditionEquals(Aws.REGION, busRegion), assertDescription: message }] });
 }

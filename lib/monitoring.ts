@@ -18,6 +18,7 @@ import { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ATTEMPT_OUTCOMES } from '../lambdas/core/attempt';
 import { MONITORING } from '../lambdas/core/settings';
+import { checkTopicArn } from './setting-checks';
 
 /** A DLQ to watch and what the on-call engineer does when it holds messages. */
 export interface WatchedDlq {
@@ -61,6 +62,7 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
+    checkTopicArn('alarmTopicArn', props.alarmTopicArn);
     const topic = props.alarmTopicArn ? Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : undefined;
     const alarm = (alarmId: string, description: string, metric: IMetric, threshold: number) => {
       const created = new Alarm(this, alarmId, {

@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
 import { RequestLimit, formatRequestLimit } from '../lambdas/core/request-limit';
 import { API, API_THROTTLE, CONSOLE_ROUTES, CORS, DELIVERY, OPENAPI_ROUTE, OPERATOR_SELECT_ROUTE, REQUEST_LIMITS, SUBSCRIPTIONS_FUNCTION, SUBSCRIPTION_ROUTES } from '../lambdas/core/settings';
-import { checkSecretArn } from './secret-arn';
+import { checkPublicKey, checkSecretArn } from './setting-checks';
 import { assertTimeoutsFit, operatorSelectFunctionTimeoutSeconds } from './timeout-budget';
 import { consoleBundling } from './console-build';
 import { LEGACY_TOPIC_INDEX_QUERY, WebhookFunction, acknowledge } from './webhook-function';
@@ -279,6 +279,7 @@ function tiledeskSignInEnvironment(signIn: TiledeskSignInProps | undefined): Rec
     throw new Error('tiledeskSignIn needs jwtSecretArn (HS256) or jwtPublicKey (RS256) to verify Tiledesk tokens');
   }
   checkSecretArn('tiledeskJwtSecretArn', signIn.jwtSecretArn);
+  checkPublicKey('tiledeskJwtPublicKey', signIn.jwtPublicKey);
   return {
     TILEDESK_API_URL: signIn.apiUrl,
     ...(signIn.jwtSecretArn ? { TILEDESK_JWT_SECRET_ARN: signIn.jwtSecretArn } : {}),

@@ -136,6 +136,7 @@ export class WebhooksStack extends Stack {
       httpApi: api.httpApi,
       table,
       bus: events.bus,
+      busReference: events.busReference,
       payloadReaders: [delivery.deliveryFunction, delivery.slowDeliveryFunction],
       tiledesk: props.tiledeskIngest,
       targetAllowlist: props.targetAllowlist,

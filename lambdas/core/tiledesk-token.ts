@@ -60,6 +60,18 @@ export function readPublicKey(pem: string): KeyObject {
   return key;
 }
 
+/** Why {@link readPublicKey} refuses `pem`, in a few words; undefined when it takes it. */
+export function publicKeyProblem(pem: string): string | undefined {
+  try {
+    readPublicKey(pem);
+    return undefined;
+  } catch (error) {
+    const message = (error as Error).message;
+    // OpenSSL's own words (`error:1E08010C:DECODER routines::unsupported`) say nothing to a reader.
+    return message.startsWith('the Tiledesk public key') ? message.replace('the Tiledesk public key', 'it') : 'not a PEM public key';
+  }
+}
+
 /** The token's `iss`, unverified: only to choose which verifier reads it. */
 export function peekIssuer(token: string): string | undefined {
   try {

@@ -45,6 +45,12 @@ describe('npm start', () => {
     [{ TILEDESK_GLOBAL_SECRET: 'g' }, /^TILEDESK_INGEST_HOOK_SECRET is required when Tiledesk ingest is enabled \(TILEDESK_GLOBAL_SECRET is set\)/],
     [{ PROJECT_API_LIMIT: 'lots' }, /^PROJECT_API_LIMIT=lots is not valid: use <requests per second>\[,<burst>\]/],
     [{ TILEDESK_INGEST_SOURCE_ALLOWLIST: 'tiledesk.example' }, /^TILEDESK_INGEST_SOURCE_ALLOWLIST=tiledesk\.example is not valid: use comma-separated CIDRs/],
+    [
+      { TILEDESK_GLOBAL_PUBLIC_KEY: 'notapem', TILEDESK_INGEST_HOOK_SECRET: 'h' },
+      /^TILEDESK_GLOBAL_PUBLIC_KEY is not a usable public key \(not a PEM public key\): give the PEM/,
+    ],
+    [{ TILEDESK_API_URL: 'https://tiledesk.example', TILEDESK_JWT_PUBLIC_KEY: 'notapem' }, /^TILEDESK_JWT_PUBLIC_KEY is not a usable public key/],
+    [{ TILEDESK_JWT_SECRET: 'tiledesk-global-secret' }, /^TILEDESK_API_URL is required when TILEDESK_JWT_SECRET is set/],
   ])('%o is refused in one line', async (env, pattern) => {
     expectOneLine(await runMarked('start', [], env), pattern);
   });

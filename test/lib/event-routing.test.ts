@@ -29,12 +29,29 @@ describe('event bus', () => {
     custom.template.hasResourceProperties('AWS::Events::EventBus', { Name: 'tiledesk-staging' });
   });
 
-  it('is not created when an existing bus ARN is given, and the rule listens on that bus', () => {
+  it('is not created when an existing bus ARN is given: the rule, ingest and the output name it by that ARN', () => {
     const existing = StackTemplate.synth({ existingBus: EXISTING_BUS_ARN });
     existing.template.resourceCountIs('AWS::Events::EventBus', 0);
-    // CloudFormation accepts the bus's name or its ARN here.
-    expect(['x', EXISTING_BUS_ARN]).toContainEqual(existing.onlyRule().Properties.EventBusName);
+    // Its name alone would mean a bus of that name in the deploying account: EventBridge takes
+    // the ARN to reach another account's bus (eb-event-bus-perms), and the name loses it.
+    expect(existing.onlyRule().Properties.EventBusName).toBe(EXISTING_BUS_ARN);
+    expect(existing.environmentOf('EVENT_BUS_NAME').EVENT_BUS_NAME).toBe(EXISTING_BUS_ARN);
+    existing.template.hasOutput('EventBusName', { Value: EXISTING_BUS_ARN });
     existing.template.hasOutput('EventBusArn', { Value: EXISTING_BUS_ARN });
+  });
+
+  it("makes CloudFormation check that an existing bus is in the stack's region, or refuses at synth when both are known", () => {
+    const existing = StackTemplate.synth({ existingBus: EXISTING_BUS_ARN });
+    const rules = (existing.template.toJSON() as { Rules: Record<string, { Assertions: { Assert: unknown }[] }> }).Rules;
+    expect(Object.values(rules).map((rule) => rule.Assertions[0]!.Assert)).toContainEqual({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'eu-west-1'] });
+    expect(() => StackTemplate.synth({ existingBus: EXISTING_BUS_ARN, env: { region: 'us-east-1', account: '123456789012' } })).toThrow(
+      /^existingBus is in eu-west-1: deploy the stack to that region .*, not us-east-1$/,
+    );
+    expect(() => StackTemplate.synth({ existingBus: EXISTING_BUS_ARN, env: { region: 'eu-west-1', account: '123456789012' } })).not.toThrow();
+  });
+
+  it.each(['arn:aws:events:eu-west-1:123456789012:rule/x', 'shared bus', 'arn:aws:sqs:eu-west-1:123456789012:q'])('refuses existingBus %j, naming the setting', (value) => {
+    expect(() => StackTemplate.synth({ existingBus: value })).toThrow(/^existingBus must be an event bus's name or its ARN/);
   });
 
   it('is not created when an existing bus name is given, and the rule listens on that bus', () => {

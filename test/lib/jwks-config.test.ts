@@ -72,6 +72,12 @@ describe('identity provider (RS256 via JWKS) settings', () => {
     expect(() => synthApp({ jwksUrl })).toThrow(/jwksUrl must be an https:\/\/ URL/);
   });
 
+  it.each(['tiledeskJwtSecretArn', 'tiledeskJwtPublicKey'])("refuse %s without tiledeskApiUrl, which sign-in needs, instead of ignoring it", (key) => {
+    expect(() => synthApp({ [key]: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbC123' })).toThrow(
+      new RegExp(`^tiledeskApiUrl is required when ${key} is set`),
+    );
+  });
+
   it('pass an issuer and audience without a key set too: HS256 tokens are held to them', () => {
     const stack = StackTemplate.synth({ jwtIssuer: ISSUER, jwtAudience: AUDIENCE });
     expect(authorizerEnvironment(stack)).toMatchObject({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
