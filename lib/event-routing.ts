@@ -62,7 +62,14 @@ export class EventRouting extends Construct {
     this.busReference = existing?.arn ? props.existingBus! : this.bus.eventBusName;
     if (existing?.arn) requireStackRegion(this, existing.arn.region);
 
-    const queueDefaults = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
+    // These queues carry whole EventBridge events: a 256 KB entry arrives in an envelope
+    // (id, account, time, region, …) a few hundred bytes larger, which SQS's long-standing default
+    // maximum (256 KiB) would refuse, sending the event to the rule DLQ. Set, not left to a default.
+    const queueDefaults = {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      maxMessageSizeBytes: FAN_OUT.maxMessageSizeBytes,
+    } as const;
     this.fanOutDlq = new Queue(this, 'FanOutDlq', { ...queueDefaults, retentionPeriod: Duration.days(DLQ_RETENTION_DAYS) });
     this.fanOutQueue = new Queue(this, 'FanOutQueue', {
       ...queueDefaults,

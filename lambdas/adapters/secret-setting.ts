@@ -23,10 +23,28 @@ export function loadSecretSetting(name: string, env: NodeJS.ProcessEnv = process
 export const hasSecretSetting = (name: string, env: NodeJS.ProcessEnv = process.env): boolean =>
   Boolean(env[`${name}_ARN`]?.trim() || env[name]?.trim());
 
+const clients = new Map<string, SecretsManagerClient>();
+
+/**
+ * A Secrets Manager client in the secret's own region: GetSecretValue answers only for secrets of
+ * the region it is sent to, even when given a full ARN, and an operator's secret (a Tiledesk
+ * key) may live elsewhere than the stack. Without a region in the ARN, the function's own.
+ */
+export function secretsClientFor(arn: string): SecretsManagerClient {
+  const region = arn.split(':')[3] || undefined;
+  const key = region ?? '';
+  let client = clients.get(key);
+  if (!client) {
+    client = new SecretsManagerClient(region ? { region } : {});
+    clients.set(key, client);
+  }
+  return client;
+}
+
 async function fetchSetting(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   const arn = env[`${name}_ARN`]?.trim();
   if (arn) {
-    const { SecretString } = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn }));
+    const { SecretString } = await secretsClientFor(arn).send(new GetSecretValueCommand({ SecretId: arn }));
     if (!SecretString) throw new Error(`secret ${name} is empty`);
     return SecretString;
   }

@@ -57,6 +57,11 @@ export const FAN_OUT = {
    * burst does not hold another's lone events (docs/design.md §3.2).
    */
   messageGroupIdPath: '$.detail.id_project',
+  /**
+   * `MaximumMessageSize` of the queues that carry whole events (fan-out queue, its DLQ, the rule's
+   * DLQ): SQS's largest, 1 MiB, above an event entry's 256 KB plus EventBridge's envelope.
+   */
+  maxMessageSizeBytes: 1_048_576,
 } as const;
 
 /** Default retry schedule in seconds, after the first attempt (DESIGN §4). */

@@ -61,6 +61,16 @@ describe('event bus', () => {
   });
 });
 
+describe('queues that carry whole events', () => {
+  it('take SQS\'s largest message (1 MiB), above a 256 KB entry in its EventBridge envelope', () => {
+    const sizes = [fanOutQueueId, stack.ruleDeadLetterQueue()].map((id) => stack.resource('AWS::SQS::Queue', id).Properties.MaximumMessageSize);
+    expect(sizes).toEqual([1_048_576, 1_048_576]);
+    const redrive = stack.resource('AWS::SQS::Queue', fanOutQueueId).Properties.RedrivePolicy as { deadLetterTargetArn: unknown };
+    const fanOutDlqId = (redrive.deadLetterTargetArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    expect(stack.resource('AWS::SQS::Queue', fanOutDlqId).Properties.MaximumMessageSize).toBe(1_048_576);
+  });
+});
+
 describe('event rule', () => {
   it('listens on the created bus with exactly the pattern the local stack applies', () => {
     expect(stack.onlyRule().Properties).toMatchObject({
