@@ -81,13 +81,13 @@ function printBanner(stack: LocalStack, settings: LocalSettings): void {
       `  API                 ${stack.apiUrl}`,
       `  AWS endpoint        ${stack.awsEndpoint}   (export AWS_ENDPOINT_URL=${stack.awsEndpoint})`,
       `  event bus           ${stack.busName}`,
-      `  Tiledesk ingest     ${stack.apiUrl}/tiledesk/ingest   (docs/tiledesk-compatibility.md)`,
+      `  Tiledesk ingest     ${stack.apiUrl}/tiledesk/ingest   ${ingestState()}`,
       `  delivery DLQ        ${stack.queues.deliveryDlq.url}`,
       `  event rule DLQ      ${stack.queues.ruleDlq.url}`,
       `  JWT secret          ${settings.jwtSecretFromEnv ? '(from JWT_SECRET)' : '(default; set JWT_SECRET to change)'}`,
       `  Lambda concurrency  ${stack.lambdaLimits}`,
       `  deliveries          ${describeDeliveries(settings)}`,
-      `  data                ${settings.dataDir ? `DynamoDB kept in ${settings.dataDir}` : 'in memory'}`,
+      `  data                ${settings.dataDir ? `table, queues and S3 objects kept in ${settings.dataDir}` : 'in memory'}`,
       '',
       `Admin token (owner of project "${project}", 24 h):`,
       `  export TOKEN=${adminToken}`,
@@ -143,4 +143,10 @@ function stopOnSignalsAndOrphaning(stack: LocalStack, release: () => void): void
   setInterval(() => {
     if (process.ppid !== parent) stop(`the parent process (pid ${parent}) exited`);
   }, 1000).unref();
+}
+
+/** Whether ingest takes requests: it is on once a Tiledesk key is set (checked with its hook secret). */
+function ingestState(): string {
+  const on = ['TILEDESK_GLOBAL_SECRET', 'TILEDESK_GLOBAL_PUBLIC_KEY'].some((name) => process.env[name]?.trim());
+  return on ? '(on; docs/tiledesk-compatibility.md)' : '(off: set TILEDESK_GLOBAL_SECRET and TILEDESK_INGEST_HOOK_SECRET; docs/tiledesk-compatibility.md)';
 }

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { DeliveryMessage, webhookIdOf } from './delivery-message';
-import { OPERATOR_SELECT_EVENT, deriveTopics, topicFamily } from './event-catalog';
+import { OPERATOR_SELECT_EVENT, deriveTopics, isPublishedEvent, topicFamily } from './event-catalog';
 import { checkClaimCheckBinding, readClaimCheck } from './claim-check';
 
 /** An EventBridge event as the rule delivers it to the fan-out queue (DESIGN §2). */
@@ -85,6 +85,8 @@ export function lookupByFamily(lookup: FamilyLookup): SubscriberLookup {
  * refinement its payload selects) are looked up in the project only, never scanned.
  */
 export async function planDeliveries(envelope: EventEnvelope, findSubscribers: SubscriberLookup): Promise<DeliveryMessage[]> {
+  // No subscription can name an event outside the catalog (the API refuses it): none to look up.
+  if (!isPublishedEvent(envelope['detail-type'])) return [];
   const projectId = envelope.detail.id_project;
   const topics = deriveTopics(envelope['detail-type'], envelope.detail);
   const perTopic = await Promise.all(topics.map(async (topic) => ({ topic, ids: await findSubscribers(projectId, topic) })));

@@ -50,7 +50,8 @@ export function checkTargetForm(target: string, policy: TargetPolicy): TargetPro
   } catch {
     return 'must be an absolute http(s) URL';
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must use https';
+  // `localhost:8787/hook` parses with the scheme `localhost:`: say what is taken here.
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return policy.allowHttp ? 'must use https or http' : 'must use https';
   if (url.protocol === 'http:' && !policy.allowHttp) return 'must use https (http is not enabled on this deployment)';
   if (url.username || url.password) return 'must not contain credentials';
   if (!url.hostname) return 'must have a host';

@@ -58,8 +58,13 @@ export function readIngestRequest(
   settings: IngestSettings,
   nowSeconds = Math.floor(Date.now() / 1000),
 ): IngestedEvent {
-  if (!sameSecret(hookSecretHeader ?? '', settings.hookSecret)) {
-    throw new UnauthenticatedError('x-hook-secret does not match the global subscription secret');
+  if (!hookSecretHeader) {
+    throw new UnauthenticatedError("x-hook-secret header missing: ingest takes the requests of Tiledesk's global subscriptions, which carry their secret");
+  }
+  if (!sameSecret(hookSecretHeader, settings.hookSecret)) {
+    throw new UnauthenticatedError(
+      "x-hook-secret does not match the global subscription secret (ingest takes Tiledesk's global subscriptions: a project's own subscription sends its own secret)",
+    );
   }
   let raw: unknown;
   try {
@@ -69,7 +74,7 @@ export function readIngestRequest(
   }
   const token = (raw as { token?: unknown } | null)?.token;
   if (typeof token !== 'string' || token === '') throw new UnauthenticatedError('token missing from the body');
-  const claims = verifyTiledeskToken(token, settings.keys, { subject: 'subscription', audience: TILEDESK_AUDIENCE }, nowSeconds);
+  const claims = verifyIngestToken(token, settings.keys, nowSeconds);
   assertFresh(claims.iat, settings.tokenMaxAgeSeconds, nowSeconds);
 
   const parsed = ingestBodySchema.safeParse(raw);
@@ -105,4 +110,16 @@ function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);
+}
+
+/** The token verified as a global subscription's, a project subscription's audience named as the likely mistake. */
+function verifyIngestToken(token: string, keys: IngestSettings['keys'], nowSeconds: number): ReturnType<typeof verifyTiledeskToken> {
+  try {
+    return verifyTiledeskToken(token, keys, { subject: 'subscription', audience: TILEDESK_AUDIENCE }, nowSeconds);
+  } catch (error) {
+    if (!(error instanceof UnauthenticatedError) || !/audience/i.test(error.message)) throw error;
+    throw new UnauthenticatedError(
+      `${error.message}: ingest takes the tokens of Tiledesk's global subscriptions (audience ${TILEDESK_AUDIENCE}); a project subscription's token names its own`,
+    );
+  }
 }

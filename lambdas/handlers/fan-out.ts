@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { DeliveryMessage } from '../core/delivery-message';
 import { MalformedEventError, SubscriberLookup, lookupByFamily, parseEnvelope, planDeliveries } from '../core/fan-out';
 import { DELIVERY } from '../core/settings';
+import { isPublishedEvent } from '../core/event-catalog';
 import { stringifyJson } from '../core/json-text';
 import { readConfig } from '../adapters/config';
 import { EventPayloadStore, StoredEvent, storedEventKey } from '../adapters/event-payload-store';
@@ -58,6 +59,15 @@ async function planRecord(
       metrics.addMetric('MalformedEvent', 'Count', 1);
     }
     throw error;
+  }
+  if (!isPublishedEvent(envelope['detail-type'])) {
+    // Published fine, delivered to no one: a mistyped DetailType would otherwise vanish unseen.
+    logger.warn('event type not in the catalog: no subscription can name it, so it reaches no one', {
+      eventId: envelope.id,
+      event: envelope['detail-type'],
+      projectId: envelope.detail.id_project,
+    });
+    metrics.addMetric('UnknownEventType', 'Count', 1);
   }
   const deliveries = await planDeliveries(envelope, findSubscribers);
   for (const delivery of deliveries) planned.push({ messageId: record.messageId, delivery });

@@ -90,6 +90,8 @@ describe('an unmodified tiledesk-server posting its global subscriptions here', 
     const forged = await tiledeskSends(hook, payload, { ...hs256, key: 'guessed-secret' });
     const projectAudience = await tiledeskSends(hook, payload, { ...hs256, audience: `https://tiledesk.com/subscriptions/${hook._id}` });
     const wrongHookSecret = await tiledeskSends(hook, payload, { ...hs256, hookSecret: 'another-secret' });
+    const signed = notifierRequest(hook, payload, hs256);
+    const noHookSecret = await postRaw(ingestUrl, signed.body, Object.fromEntries(Object.entries(signed.headers).filter(([name]) => name !== 'x-hook-secret')));
     const rsKeyAsHmacSecret = await tiledeskSends(hook, payload, { ...hs256, key: PUBLIC_PEM_ONE_LINE });
     // A valid token of one hook cannot carry another event.
     const valid = notifierRequest(hook, payload, hs256);
@@ -100,11 +102,16 @@ describe('an unmodified tiledesk-server posting its global subscriptions here', 
     const hugeProject = await tiledeskSends(hook, { ...payload, id_project: 'p'.repeat(3000) });
 
     expect(
-      [forged.reply, projectAudience.reply, wrongHookSecret.reply, rsKeyAsHmacSecret.reply, swappedEvent].map((reply) => [reply.status, (reply.json as { msg?: string }).msg]),
+      [forged.reply, projectAudience.reply, wrongHookSecret.reply, noHookSecret, rsKeyAsHmacSecret.reply, swappedEvent].map((reply) => [
+        reply.status,
+        (reply.json as { msg?: string }).msg,
+      ]),
     ).toEqual([
       [401, 'Invalid token signature'],
-      [401, 'Token audience not accepted'],
-      [401, 'x-hook-secret does not match the global subscription secret'],
+      // The likely mistake named: a project subscription's token (or secret) sent to ingest.
+      [401, "Token audience not accepted: ingest takes the tokens of Tiledesk's global subscriptions (audience https://tiledesk.com); a project subscription's token names its own"],
+      [401, "x-hook-secret does not match the global subscription secret (ingest takes Tiledesk's global subscriptions: a project's own subscription sends its own secret)"],
+      [401, "x-hook-secret header missing: ingest takes the requests of Tiledesk's global subscriptions, which carry their secret"],
       [401, 'Invalid token signature'],
       [401, 'token was not issued for this hook'],
     ]);

@@ -275,6 +275,17 @@ describe('planDeliveries', () => {
     );
   });
 
+  test('an event type outside the catalog (a mistyped DetailType) is looked up nowhere and planned to no one', async () => {
+    await fc.assert(
+      fc.asyncProperty(validEnvelopeArb, fc.constantFrom('request.created', 'lead.Create', 'foo'), async (envelope, detailType) => {
+        const { lookup, calls } = fakeLookup([{ id: 'a'.repeat(24), projectId: envelope.detail.id_project, topic: detailType }]);
+        expect(await planDeliveries({ ...envelope, 'detail-type': detailType }, lookup)).toEqual([]);
+        expect(calls).toEqual([]);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   test('no subscribers, no messages', async () => {
     await fc.assert(
       fc.asyncProperty(validEnvelopeArb, async (envelope) => {

@@ -47,7 +47,8 @@ describe('checkTargetForm', () => {
   it.each(['ftp://hooks.example.com/', 'file:///etc/passwd', 'javascript:alert(1)', 'ws://hooks.example.com/'])(
     'refuses the scheme of %s, even with http allowed',
     (target) => {
-      expect(checkTargetForm(target, withHttp)).not.toBeNull();
+      expect(checkTargetForm(target, withHttp)).toBe('must use https or http');
+      expect(checkTargetForm(target, strict)).toBe('must use https');
     },
   );
 
