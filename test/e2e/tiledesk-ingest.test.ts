@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { IngestDedupeStore } from '../../lambdas/adapters/ingest-dedupe-store';
 import { stringifyJson } from '../../lambdas/core/json-text';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
+import { runNpm } from '../support/npm-run';
 import { subscribe } from '../support/pipeline';
 import { Receiver, ReceivedRequest, startReceiver } from '../support/receiver';
 import { NotifierConfig, TiledeskHook, globalHook, notifierRequest, postRaw } from '../support/tiledesk-notifier';
@@ -218,5 +219,29 @@ describe('the retry window', () => {
     expect(await store.claim('hash-released')).toBe(true);
     await store.release('hash-released');
     expect(await store.claim('hash-released')).toBe(true);
+  });
+});
+
+describe('npm run tiledesk-notify (the README\'s way to try ingest without a tiledesk-server)', () => {
+  const notifierEnv = { TILEDESK_GLOBAL_SECRET: GLOBAL_SECRET, TILEDESK_INGEST_HOOK_SECRET: HOOK_SECRET };
+
+  test("posts Tiledesk's request for an event, which is delivered, and prints the answer", async () => {
+    const projectId = 'ingest-notify-cli';
+    const receiver = await subscribedReceiver(projectId, 'lead.create');
+    const payload = { id_project: projectId, email: 'lead@example.com' };
+    const result = await runNpm('tiledesk-notify', ['--event', 'lead.create', '--payload', JSON.stringify(payload), '--url', ingestUrl], notifierEnv);
+    expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({ code: 0, stdout: '200 {"success":true}\n', stderr: '' });
+    expect(payloadsOf(await receiver.waitFor(1))).toEqual([payload]);
+  });
+
+  test('prints the routing for operator.select, and names what is missing in one line', async () => {
+    const routed = await runNpm('tiledesk-notify', ['--event', 'operator.select', '--project', 'ingest-notify-routing', '--url', ingestUrl], notifierEnv);
+    expect(routed.code).toBe(0);
+    expect(routed.stdout).toMatch(/^200 \{"id_project":"ingest-notify-routing","operators":\[\{"id_user":"u1"\}\]/);
+    const unset = await runNpm('tiledesk-notify', ['--event', 'lead.create', '--url', ingestUrl], { TILEDESK_GLOBAL_SECRET: '', TILEDESK_INGEST_HOOK_SECRET: '' });
+    expect({ code: unset.code, stderr: unset.stderr }).toEqual({
+      code: 2,
+      stderr: 'set TILEDESK_GLOBAL_SECRET and TILEDESK_INGEST_HOOK_SECRET as for npm start: the token is signed with the first, x-hook-secret is the second\n',
+    });
   });
 });
