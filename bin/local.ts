@@ -6,6 +6,7 @@ import { lockDataDir } from '../local/data-dir-lock';
 import { LocalStack, startLocalStack } from '../local/local-stack';
 import { UsageError, runCli } from './cli';
 import { LocalSettings, SettingsError, localStackOptions, readLocalSettings } from './local-settings';
+import { createServer } from 'node:net';
 
 /**
  * `npm start`: the local stack in the foreground (DESIGN §5). It stops, emulators included,
@@ -31,7 +32,7 @@ runCli(async () => {
     });
   } catch (error) {
     release();
-    throw explainStartFailure(error, settings);
+    throw await explainStartFailure(error, settings);
   }
   printBanner(stack, settings);
   stopOnSignalsAndOrphaning(stack, release);
@@ -55,14 +56,31 @@ function lockOrExplain(dataDir: string): () => void {
   }
 }
 
-/** A port already taken is a setting to change, said in one line; anything else is a failure. */
-function explainStartFailure(error: unknown, settings: LocalSettings): Error {
+/**
+ * A port already taken is a setting to change, said in one line, naming the other port too when
+ * it is taken as well (another `npm start`, most likely); anything else is a failure.
+ */
+async function explainStartFailure(error: unknown, settings: LocalSettings): Promise<Error> {
   const { code, port } = error as NodeJS.ErrnoException & { port?: number };
   if (code === 'EADDRINUSE') {
-    const name = port === settings.awsPort ? 'AWS_PORT' : 'PORT';
+    const [name, otherName, other] = port === settings.awsPort ? ['AWS_PORT', 'PORT', settings.port] : ['PORT', 'AWS_PORT', settings.awsPort];
+    if (other !== 0 && !(await isFree(other))) {
+      return new UsageError(
+        `${name}=${port} and ${otherName}=${other} are in use by other processes (another npm start?): stop them, or set both to free ports (0 picks one)`,
+      );
+    }
     return new UsageError(`${name}=${port} is in use by another process: stop it, or set ${name} to a free port (0 picks one)`);
   }
   return new Error(`the local stack failed to start: ${(error as Error).message ?? String(error)}`);
+}
+
+/** Whether a port can be listened on (on loopback, where the stack listens). */
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
 }
 
 function printBanner(stack: LocalStack, settings: LocalSettings): void {

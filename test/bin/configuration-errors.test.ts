@@ -65,6 +65,20 @@ describe('npm start', () => {
     }
   });
 
+  test('both ports in use (another npm start, most likely) are named in one line', async () => {
+    const [api, aws] = [await occupyPort(), await occupyPort()];
+    try {
+      const result = await runMarked('start', [], { PORT: String(api.port), AWS_PORT: String(aws.port) });
+      expectOneLine(
+        result,
+        new RegExp(`^AWS_PORT=${aws.port} and PORT=${api.port} are in use by other processes \\(another npm start\\?\\): stop them, or set both to free ports`),
+      );
+    } finally {
+      api.server.close();
+      aws.server.close();
+    }
+  });
+
   test('a DATA_DIR that is a file is refused in one line', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'tiledesk-data-'));
     const file = path.join(dataDir, 'not-a-folder');
