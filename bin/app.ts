@@ -74,7 +74,7 @@ function defineStack(target: App): void {
 try {
   // Every setting is checked before any function is bundled: the stack is first defined without
   // bundling (about a second), so a mistake is refused at once, not after ~25 s of bundling.
-  defineStack(new App({ postCliContext: { [BUNDLING_STACKS]: [] } }));
+  defineStack(new App({ autoSynth: false, postCliContext: { [BUNDLING_STACKS]: [] } }));
   defineStack(app);
 } catch (error) {
   if (require.main !== module) throw error;

@@ -114,9 +114,3 @@ export function queueClientConfig(queueUrl: string, env: NodeJS.ProcessEnv = pro
     ...(keys ? { credentials: keys } : {}),
   };
 }
-
-/** The region of an ARN (`arn:<partition>:<service>:<region>:…`), if it names one. */
-export function regionOfArn(arn: string): string | undefined {
-  const region = arn.split(':')[3];
-  return arn.startsWith('arn:') && region ? region : undefined;
-}

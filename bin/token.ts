@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ROLES, Role, signToken } from '../lambdas/core/token';
-import { UsageError, parseCliArgs, regionOfArn, runCli } from './cli';
+import { regionOfArn } from '../lambdas/core/arn';
+import { UsageError, parseCliArgs, runCli } from './cli';
 
 const USAGE = `Usage: npm run token -- --project <id> [--role owner|admin|agent] [--platform]
                        [--sub <user id>] [--ttl <seconds>] [--secret-arn <arn>]

@@ -44,9 +44,9 @@ export function checkTopicArn(setting: string, arn: string | undefined): void {
   throw new Error(`${setting} must be an SNS topic's ARN (arn:aws:sns:<region>:<account>:<topic>); got ${arn}`);
 }
 
-/** An event bus's name (1–256 of EventBridge's characters), or its ARN. */
-const BUS_NAME = /^[A-Za-z0-9._-]{1,256}$/;
-const BUS_ARN = /^arn:aws[a-z-]*:events:([a-z0-9-]+):(\d{12}):event-bus\/([A-Za-z0-9._-]{1,256})$/;
+/** An event bus's name (1–256 of EventBridge's `[/\.\-_A-Za-z0-9]`, `/` for partner buses), or its ARN. */
+const BUS_NAME = /^[/A-Za-z0-9._-]{1,256}$/;
+const BUS_ARN = /^arn:aws[a-z-]*:events:([a-z0-9-]+):(\d{12}):event-bus\/([/A-Za-z0-9._-]{1,256})$/;
 
 /**
  * The parts of `existingBus` (a name, or an ARN whose region and account may differ from the

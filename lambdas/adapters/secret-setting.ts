@@ -1,4 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { regionOfArn } from '../core/arn';
 
 const cache = new Map<string, Promise<string | undefined>>();
 
@@ -31,7 +32,7 @@ const clients = new Map<string, SecretsManagerClient>();
  * key) may live elsewhere than the stack. Without a region in the ARN, the function's own.
  */
 export function secretsClientFor(arn: string): SecretsManagerClient {
-  const region = arn.split(':')[3] || undefined;
+  const region = regionOfArn(arn);
   const key = region ?? '';
   let client = clients.get(key);
   if (!client) {

@@ -11,6 +11,7 @@ import { OPERATOR_SELECT_EVENT, topicFamily } from '../core/event-catalog';
 import { ConflictError, DuplicateSubscriptionError } from '../core/errors';
 import { Subscription } from '../core/subscription';
 import { dynamoDocumentClient, queryAll } from './aws-clients';
+import { logger } from './observability';
 
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 
@@ -236,11 +237,14 @@ export class SubscriptionStore {
         },
       }),
     );
-    await this.trimDeletedMarkers(projectId);
     await this.releaseGuard(projectId, deleted.event, deleted.target, subscriptionId);
     // And any older guard an update could not release (its subscription moved to another event or target).
     await this.releaseGuardsOf(projectId, subscriptionId);
     await this.decrementCount(projectId);
+    // Last, and never failing the delete: the next delete trims what this one could not.
+    await this.trimDeletedMarkers(projectId).catch((error: unknown) =>
+      logger.warn('deleted-subscription markers not trimmed; the next delete will', { projectId, error: String(error) }),
+    );
     return deleted;
   }
 

@@ -16,9 +16,10 @@ export const REDACTED = '[redacted]';
  * sent, JSON-escaped (`\/`, or `\u002B` as .NET's encoder writes `+`), or percent-encoded.
  */
 const SPELLINGS: Record<string, string> = {
-  '+': String.raw`(?:\+|\\u002[bB]|%2[bB])`,
-  '/': String.raw`(?:\/|\\\/|\\u002[fF]|%2[fF])`,
-  '=': String.raw`(?:=|\\u003[dD]|%3[dD])`,
+  // Any run of backslashes: a header echoed inside JSON inside JSON escapes it again (`\\\/`).
+  '+': String.raw`(?:\+|\\+u002[bB]|%2[bB])`,
+  '/': String.raw`(?:\\*\/|\\+u002[fF]|%2[fF])`,
+  '=': String.raw`(?:=|\\+u003[dD]|%3[dD])`,
 };
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -52,7 +53,8 @@ const SECRET_SHAPES: readonly { shape: RegExp; replacement: string }[] = [
   // Eight characters at least, so prose ("bearer of good news") is left alone.
   { shape: /\b(Bearer|JWT)(\s+)[A-Za-z0-9._~+/=-]{8,}/gi, replacement: `$1$2${REDACTED}` },
   // Only from the start of a run: `\b` would also start inside `eyJ-eyJ-…`, and each start
-  // rescans the rest of the run (quadratic: 12 s for 256 KB of it).
+  // rescans the rest of the run (quadratic: 12 s for 256 KB of it). So a token glued to a word
+  // by a `-` (`x-eyJ…`) is not redacted as a bare JWT; `Bearer`/`JWT` values still are.
   { shape: new RegExp(String.raw`${RUN_START}eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*`, 'g'), replacement: REDACTED },
 ];
 

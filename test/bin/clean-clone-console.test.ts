@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import * as path from 'node:path';
 import { Browser, launchChromium } from '../support/chromium';
@@ -76,6 +76,15 @@ test('cdk synth on a clone with no console build puts the console into the publi
     const assets = readdirSync(path.join(out, withConsole[0]!, 'console', 'assets'));
     expect(assets.some((name) => name.endsWith('.js'))).toBe(true);
     expect(existsSync(path.join(fresh.dir, 'console', 'dist'))).toBe(false);
+    // What deploy uploads is the bundled code: every function's asset is a bundle folder of
+    // cdk.out, never the repository (bin/app.ts's settings check, a second App defined without
+    // bundling, once synthesized itself over the real one and pointed every asset at the clone).
+    const manifest = JSON.parse(readFileSync(path.join(out, 'TiledeskWebhooks.assets.json'), 'utf8')) as { files: Record<string, { source: { path: string } }> };
+    const sources = Object.values(manifest.files).map((file) => file.source.path);
+    expect(sources.filter((source) => !source.startsWith('asset.') && !source.endsWith('.template.json'))).toEqual([]);
+    for (const source of sources.filter((name) => name.startsWith('asset.') && !name.endsWith('.json'))) {
+      expect(existsSync(path.join(out, source, 'index.js')) || existsSync(path.join(out, source, 'index.mjs'))).toBe(true);
+    }
   } finally {
     fresh.remove();
   }

@@ -8,7 +8,8 @@ let t: TestStack;
 let hook: Receiver;
 
 beforeAll(async () => {
-  t = await startTestStack({ operatorSelectTimeoutMs: 1000 });
+  // Each test's project calls at most twice, within a burst of 3: only the limit's own test passes it.
+  t = await startTestStack({ operatorSelectTimeoutMs: 1000, environment: { PROJECT_EVENTS_LIMIT: '1,3' } });
   hook = await startReceiver(() => ({ status: 200, body: JSON.stringify({ operators: [{ id_user: 'u9' }] }) }));
 });
 afterAll(async () => {
@@ -47,4 +48,21 @@ test('a direct invoke with a payload nested 10,000 levels is refused naming the 
   await expect(refusal).rejects.toThrow(ValidationError);
   await expect(refusal).rejects.toMatchObject({ errors: [{ field: 'context', message: `nested deeper than ${MAX_BODY_DEPTH} levels` }] });
   expect(hook.received).toHaveLength(received);
+});
+
+test("a direct invoke counts against the project's operator.select share like the HTTP route: past it, the default routing without the hook", async () => {
+  const projectId = 'os-invoke-limited';
+  const limitedHook = await startReceiver(() => ({ status: 200, body: JSON.stringify({ operators: [{ id_user: 'u9' }] }) }));
+  try {
+    await subscribe(t, projectId, 'operator.select', limitedHook.url);
+    const { operatorSelect } = await import('../../lambdas/handlers/operator-select');
+    const results = [];
+    for (let n = 0; n < 5; n++) results.push(await operatorSelect({ ...routing, id_project: projectId }));
+    const chosen = results.map((result) => (result as { operators: { id_user: string }[] }).operators[0]!.id_user);
+    // The burst (3) asks the hook; then the request's own operators, and the hook is spared.
+    expect(chosen).toEqual(['u9', 'u9', 'u9', 'u1', 'u1']);
+    expect(limitedHook.received).toHaveLength(3);
+  } finally {
+    await limitedHook.close();
+  }
 });

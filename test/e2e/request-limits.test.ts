@@ -154,18 +154,25 @@ describe('POST /tiledesk/ingest', () => {
       const { body, headers } = signedAgo(globalHook('lead.create', ingestUrl), { id_project: projectId, n }, 0);
       return postFrom(TILEDESK_ADDRESS, body, headers);
     };
-    // Routing calls past their own burst (3 at 1/s): each still a 200 with Tiledesk's routing.
+    const hook = await startReceiver(() => ({ status: 200, body: JSON.stringify({ operators: [{ id_user: 'u9' }] }) }));
+    receivers.push(hook);
+    await subscribe(t, projectId, 'operator.select', hook.url);
+    // Routing calls past their own burst (3 at 1/s): the burst asks the hook, the next one gets
+    // Tiledesk's own routing without it, and each is a 200.
     const calls = [];
     for (let n = 0; n < 4; n++) calls.push(await select());
-    for (const call of calls) expect({ status: call.status, json: call.json }).toEqual({ status: 200, json: routing });
+    expect(calls.map((call) => call.status)).toEqual([200, 200, 200, 200]);
+    expect(calls.map((call) => (call.json as { operators: { id_user: string }[] }).operators[0]!.id_user)).toEqual(['u9', 'u9', 'u9', 'u1']);
+    expect(calls[3]!.json).toEqual(routing);
+    expect(hook.received).toHaveLength(3);
     // (The source's own limit, 8 at 5/s, counts every request before it is verified: let it refill.)
     await new Promise((resolve) => setTimeout(resolve, 1200));
     // They spent none of the project's events: its burst of 3 is whole. Past it, events get 429...
     const events = [];
     for (let n = 0; n < 4; n++) events.push((await publish(n)).status);
     expect(events).toEqual([200, 200, 200, 429]);
-    // ...and a routing call still gets its answer.
-    expect(await select()).toMatchObject({ status: 200, json: routing });
+    // ...and a routing call still gets its answer (its own share refilled by one meanwhile).
+    expect(await select()).toMatchObject({ status: 200 });
   });
 });
 

@@ -60,6 +60,8 @@ describe('checkTopicArn', () => {
 describe('parseExistingBus', () => {
   it('reads a name, or an ARN with its region and account', () => {
     expect(parseExistingBus('shared-bus')).toEqual({ name: 'shared-bus' });
+    // A partner event bus (SaaS integrations) has `/` in its name.
+    expect(parseExistingBus('aws.partner/example.com/123/tiledesk')).toEqual({ name: 'aws.partner/example.com/123/tiledesk' });
     expect(parseExistingBus('arn:aws:events:eu-west-1:999999999999:event-bus/shared')).toEqual({
       name: 'shared',
       arn: { region: 'eu-west-1', account: '999999999999' },

@@ -23,6 +23,7 @@ describe('redactSecrets', () => {
     ['JSON-escaped as .NET writes it (\\u002B, \\u002F)', (s: string) => JSON.stringify({ s }).replace(/\+/g, '\\u002B').replace(/\//g, '\\u002F')],
     ['percent-encoded', (s: string) => `form=${encodeURIComponent(s)}`],
     ['percent-encoded in lower case', (s: string) => `form=${encodeURIComponent(s).replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase())}`],
+    ['JSON inside JSON (\\\\\\/)', (s: string) => JSON.stringify(JSON.stringify({ s: s.replace(/\//g, '\\/') }))],
   ])('redacts the whole secret when the echo spells it %s, known or not', (_how, spell) => {
     const slashy = 'whsec_IfcJSfP4XN7h/DzYDqNDU1+ShSQ3vpsrVhv9z5hkHKo=';
     for (const known of [[slashy], []]) {
@@ -38,6 +39,7 @@ describe('redactSecrets', () => {
     ['dots between JWT starts', '.eyJ'],
     ['whsec_ repeated', 'whsec_'],
     ['escaped characters of a whsec_ value', 'whsec_%2B\\u002F'],
+    ['backslash runs in a whsec_ value', 'whsec_\\\\\\\\x'],
     ['Bearer repeated', 'Bearer '],
   ])('ends on a megabyte of %s (no pattern backtracks over its run)', (_what, unit) => {
     // A backtracking pattern took 12 s on 256 KB of `eyJ-` (quadratic: minutes on a megabyte);
