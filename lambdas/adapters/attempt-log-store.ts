@@ -144,7 +144,9 @@ export class AttemptLogStore {
           new QueryCommand({
             TableName: this.tableName,
             KeyConditionExpression: '#pk = :pk AND #sk >= :from',
-            ProjectionExpression: LIGHT_ATTRIBUTES.map((_, index) => `#a${index}`).join(', '),
+            // The sort key too: a shard's last item gives the page's cut (without it every cut
+            // read "undefined", every item was dropped and recover stopped past 250 a shard).
+            ProjectionExpression: ['#sk', ...LIGHT_ATTRIBUTES.map((_, index) => `#a${index}`)].join(', '),
             ExpressionAttributeNames: {
               '#pk': PK,
               '#sk': SK,

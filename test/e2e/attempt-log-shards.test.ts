@@ -74,3 +74,19 @@ it('finds any one attempt by its log id', async () => {
   const [newest] = (await store.listBySubscription(PROJECT, 'sub-b', 1)).items;
   expect(await store.get(PROJECT, 'sub-b', newest!.logId)).toEqual(newest);
 });
+
+it("pages recover's light listing oldest first, each attempt once, with a log id as every cut", async () => {
+  // Three a shard per page: far fewer than the subscription holds, as past recover's 250 a shard.
+  const seen: string[] = [];
+  let fromKey = '0';
+  for (let pages = 0; pages < 100; pages++) {
+    const page = await store.listPageFrom(PROJECT, 'sub-a', fromKey, 3);
+    seen.push(...page.attempts.map((attempt) => attempt.logId));
+    if (page.nextKey === undefined) break;
+    expect(page.nextKey).toMatch(/^\d{14}-/);
+    expect(page.attempts.length).toBeGreaterThan(0);
+    fromKey = page.nextKey;
+  }
+  expect(seen).toHaveLength(COUNT / 2);
+  expect(new Set(seen).size).toBe(COUNT / 2);
+});
