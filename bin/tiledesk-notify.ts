@@ -9,7 +9,8 @@ POSTs one webhook request exactly as an unmodified tiledesk-server sends it for 
 subscription (subscriptionNotifier.js): body {timestamp, payload, hook, token}, the token signed
 with TILEDESK_GLOBAL_SECRET, the header x-hook-secret = TILEDESK_INGEST_HOOK_SECRET. Set the same
 two variables as for npm start. The payload defaults to a small one of --project (demo-project);
---url defaults to the local stack's http://127.0.0.1:$PORT/tiledesk/ingest (PORT 3000).
+--url defaults to the local stack's http://127.0.0.1:$PORT/tiledesk/ingest (PORT 3000); any other
+URL must be https://, since the request carries the hook secret.
 Prints the answer's status and body (for operator.select, the routing Tiledesk would use).`;
 
 runCli(async () => {
@@ -37,6 +38,12 @@ runCli(async () => {
     throw new UsageError(`--payload must be JSON, e.g. --payload '{"id_project":"demo-project","first_text":"hi"}'; got ${values.payload}`);
   }
   const url = values.url ?? `http://127.0.0.1:${process.env.PORT?.trim() || '3000'}/tiledesk/ingest`;
+  // The request carries the hook secret and a fresh token: in clear only to this machine.
+  const target = URL.canParse(url) ? new URL(url) : undefined;
+  const loopback = target !== undefined && ['127.0.0.1', 'localhost', '[::1]'].includes(target.hostname);
+  if (!target || !(target.protocol === 'https:' || (target.protocol === 'http:' && loopback))) {
+    throw new UsageError(`--url must be https:// (http:// only to this machine: the request carries the hook secret); got ${url}`);
+  }
   const { body, headers } = notifierRequest(globalHook(values.event, url), payload, { key, hookSecret });
   let answer;
   try {

@@ -1,4 +1,5 @@
-import { request } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import jwt from 'jsonwebtoken';
 
 /**
@@ -71,6 +72,7 @@ export function notifierRequest(hook: TiledeskHook, payload: unknown, config: No
 /** POSTs exactly these bytes and headers (no client reformatting), as Tiledesk's `request` does. */
 export function postRaw(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; text: string; json: unknown }> {
   return new Promise((resolve, reject) => {
+    const request = new URL(url).protocol === 'https:' ? httpsRequest : httpRequest;
     const sent = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));

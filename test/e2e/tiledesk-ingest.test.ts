@@ -238,6 +238,11 @@ describe('npm run tiledesk-notify (the README\'s way to try ingest without a til
     const routed = await runNpm('tiledesk-notify', ['--event', 'operator.select', '--project', 'ingest-notify-routing', '--url', ingestUrl], notifierEnv);
     expect(routed.code).toBe(0);
     expect(routed.stdout).toMatch(/^200 \{"id_project":"ingest-notify-routing","operators":\[\{"id_user":"u1"\}\]/);
+    const cleartext = await runNpm('tiledesk-notify', ['--event', 'lead.create', '--url', 'http://ingest.example.com/tiledesk/ingest'], notifierEnv);
+    expect({ code: cleartext.code, stderr: cleartext.stderr }).toEqual({
+      code: 2,
+      stderr: '--url must be https:// (http:// only to this machine: the request carries the hook secret); got http://ingest.example.com/tiledesk/ingest\n',
+    });
     const unset = await runNpm('tiledesk-notify', ['--event', 'lead.create', '--url', ingestUrl], { TILEDESK_GLOBAL_SECRET: '', TILEDESK_INGEST_HOOK_SECRET: '' });
     expect({ code: unset.code, stderr: unset.stderr }).toEqual({
       code: 2,
