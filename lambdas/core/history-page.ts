@@ -20,6 +20,26 @@ export const TILEDESK_HISTORY_PAGE_BYTES = 1024 * 1024;
 /** `payloadOmitted` of an attempt whose payload a history page left out. */
 export const PAYLOAD_LEFT_OUT = 'left out of this page for size; the limit/cursor listing has it';
 
+/**
+ * The most partition queries one `?page=N` request may cost. The store pages by cursor, each
+ * chunk of a deep page starts a merge of every (subscription × shard) partition again, so page N
+ * costs about (40·(N+1) / chunk) × partitions queries: 28,000 for page 100 of a project with 160
+ * subscriptions' logs (a security probe), past the function's 10 s. ~3,200 is two chunks of the
+ * largest project (200 subscriptions' logs × 8 shards), well inside it.
+ */
+export const TILEDESK_HISTORY_QUERY_BUDGET = 3200;
+
+/**
+ * Why page `page` of a history merging `partitions` partitions is refused (too deep to read in
+ * one request), or undefined when it is within {@link TILEDESK_HISTORY_QUERY_BUDGET}.
+ */
+export function historyPageProblem(page: number, partitions: number, chunkLimit: number): string | undefined {
+  const chunks = Math.ceil(((page + 1) * TILEDESK_HISTORY_PAGE_SIZE) / chunkLimit);
+  if (chunks * partitions <= TILEDESK_HISTORY_QUERY_BUDGET) return undefined;
+  const deepest = Math.max(0, Math.floor((Math.floor(TILEDESK_HISTORY_QUERY_BUDGET / Math.max(1, partitions)) * chunkLimit) / TILEDESK_HISTORY_PAGE_SIZE) - 1);
+  return `too deep for this project's history (it merges ${partitions} log partitions): at most ${deepest} here; use limit and cursor to read further back`;
+}
+
 /** Reads the project's attempts, newest first, a cursor page at a time. */
 export type AttemptPageReader = (limit: number, cursor: string | undefined) => Promise<{ items: Attempt[]; nextCursor: string | null }>;
 

@@ -1,12 +1,12 @@
 import * as z from 'zod';
-import { API, DELIVERY, REQUEST_LIMITS, SUBSCRIPTIONS_FUNCTION } from '../core/settings';
+import { API, DELIVERY, REQUEST_LIMITS, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from '../core/settings';
 import { parseRequestLimit } from '../core/request-limit';
 import { EVENT_REFINEMENTS, OPERATOR_SELECT_EVENT } from '../core/event-catalog';
 import { catalogWithExamples } from '../core/event-payloads';
-import { ConflictError, NotFoundError } from '../core/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../core/errors';
 import { DeliveryMessage, WakeMessage } from '../core/delivery-message';
 import { PostRequest } from '../core/deliver';
-import { readTiledeskHistoryPage } from '../core/history-page';
+import { historyPageProblem, readTiledeskHistoryPage } from '../core/history-page';
 import { logKeyAt, messageFromAttempt, recoverPage, waitingUntil } from '../core/recovery';
 import { sendTestPing } from '../core/test-ping';
 import { stringifyJson } from '../core/json-text';
@@ -182,6 +182,8 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
         const owners = await subscriptionStore.logOwners(projectId);
         if (query.page !== undefined) {
           const { page } = parseWith(tiledeskPageQuerySchema, query, 'query');
+          const tooDeep = historyPageProblem(page, owners.length * TABLE_KEYS.attemptLogShards, API.logsPageSizeMax);
+          if (tooDeep) throw new ValidationError(`page: ${tooDeep}`, [{ field: 'page', message: tooDeep }]);
           const read = (limit: number, cursor: string | undefined) => attemptLogs.listByProject(projectId, owners, limit, cursor);
           return jsonResponse(200, await readTiledeskHistoryPage(page, read, API.logsPageSizeMax));
         }

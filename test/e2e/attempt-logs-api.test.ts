@@ -72,6 +72,15 @@ describe('GET /{projectId}/subscriptions/history', () => {
     const agent = t.tokenFor({ [projectId]: 'agent' });
     expectError(await t.api('GET', `/${projectId}/subscriptions/history`, { token: agent }), 403);
   });
+
+  it("refuses Tiledesk's page=N with 400 naming page when it is too deep for the project's size, instead of timing out", async () => {
+    const { projectId, token } = newProject();
+    // 100 subscriptions: 800 log partitions, each chunk of a deep page merges them all again.
+    for (let n = 0; n < 100; n++) await createOk(projectId, token);
+    expectFieldError(await t.api('GET', `/${projectId}/subscriptions/history?page=100`, { token }), 'page', /too deep for this project's history .*: at most 19 here/);
+    const deepest = await t.api('GET', `/${projectId}/subscriptions/history?page=19`, { token });
+    expect({ status: deepest.status, body: deepest.body }).toEqual({ status: 200, body: [] });
+  }, 60_000);
 });
 
 describe('attempt logs after real deliveries', () => {

@@ -1,5 +1,13 @@
 import { Attempt } from '../../../lambdas/core/attempt';
-import { AttemptPageReader, PAYLOAD_LEFT_OUT, TILEDESK_HISTORY_PAGE_BYTES, readTiledeskHistoryPage } from '../../../lambdas/core/history-page';
+import {
+  AttemptPageReader,
+  PAYLOAD_LEFT_OUT,
+  TILEDESK_HISTORY_MAX_PAGE,
+  TILEDESK_HISTORY_PAGE_BYTES,
+  TILEDESK_HISTORY_QUERY_BUDGET,
+  historyPageProblem,
+  readTiledeskHistoryPage,
+} from '../../../lambdas/core/history-page';
 
 const attempt = (n: number, payloadBytes = 10): Attempt => ({
   logId: `log-${n}`,
@@ -77,5 +85,31 @@ describe("readTiledeskHistoryPage: Tiledesk's skip(page * 40).limit(40)", () => 
     expect(whole).toEqual(big.slice(0, whole.length));
     expect(page.slice(whole.length).every((entry) => entry.payloadOmitted === PAYLOAD_LEFT_OUT && entry.eventId)).toBe(true);
     expect(Buffer.byteLength(JSON.stringify(page))).toBeLessThan(TILEDESK_HISTORY_PAGE_BYTES + 64 * 1024);
+  });
+});
+
+describe('historyPageProblem: a deep page of a large history is refused before it costs tens of thousands of queries', () => {
+  it('serves every page of a small project', () => {
+    // 3 subscriptions × 8 shards: page 100 is 21 chunks of 200, 504 queries.
+    expect(historyPageProblem(TILEDESK_HISTORY_MAX_PAGE, 24, 200)).toBeUndefined();
+  });
+
+  it('refuses page 100 of the largest project, naming the deepest it serves', () => {
+    // 200 subscriptions' logs × 8 shards; the probe's page 100 of 162 owners took 28,141 queries.
+    expect(historyPageProblem(TILEDESK_HISTORY_MAX_PAGE, 1600, 200)).toBe(
+      "too deep for this project's history (it merges 1600 log partitions): at most 9 here; use limit and cursor to read further back",
+    );
+    expect(historyPageProblem(9, 1600, 200)).toBeUndefined();
+    expect(historyPageProblem(10, 1600, 200)).toBeDefined();
+  });
+
+  it('keeps every served page within the budget', () => {
+    for (const partitions of [8, 80, 400, 800, 1296, 1600]) {
+      for (let page = 0; page <= TILEDESK_HISTORY_MAX_PAGE; page++) {
+        if (historyPageProblem(page, partitions, 200) === undefined) {
+          expect(Math.ceil(((page + 1) * 40) / 200) * partitions).toBeLessThanOrEqual(TILEDESK_HISTORY_QUERY_BUDGET);
+        }
+      }
+    }
   });
 });
