@@ -273,10 +273,12 @@ function identityProviderEnvironment(props: SubscriptionApiProps): Record<string
 function tiledeskSignInEnvironment(signIn: TiledeskSignInProps | undefined): Record<string, string> {
   if (!signIn) return {};
   if (!URL.canParse(signIn.apiUrl) || new URL(signIn.apiUrl).protocol !== 'https:') {
-    throw new Error(`tiledeskSignIn.apiUrl must be an https:// URL; got ${signIn.apiUrl}`);
+    throw new Error(`tiledeskApiUrl (tiledeskSignIn.apiUrl) must be an https:// URL; got ${signIn.apiUrl}`);
   }
   if (!signIn.jwtSecretArn && !signIn.jwtPublicKey) {
-    throw new Error('tiledeskSignIn needs jwtSecretArn (HS256) or jwtPublicKey (RS256) to verify Tiledesk tokens');
+    throw new Error(
+      'tiledeskApiUrl needs tiledeskJwtSecretArn (HS256) or tiledeskJwtPublicKey (RS256) to verify Tiledesk tokens (tiledeskSignIn.jwtSecretArn / jwtPublicKey)',
+    );
   }
   checkSecretArn('tiledeskJwtSecretArn', signIn.jwtSecretArn);
   checkPublicKey('tiledeskJwtPublicKey', signIn.jwtPublicKey);

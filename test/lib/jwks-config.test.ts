@@ -78,6 +78,15 @@ describe('identity provider (RS256 via JWKS) settings', () => {
     );
   });
 
+  it('refuse tiledeskApiUrl without a key, or not https, naming the context keys', () => {
+    expect(() => synthApp({ tiledeskApiUrl: 'https://tiledesk.example/api/' })).toThrow(
+      /^tiledeskApiUrl needs tiledeskJwtSecretArn \(HS256\) or tiledeskJwtPublicKey \(RS256\) to verify Tiledesk tokens/,
+    );
+    expect(() =>
+      synthApp({ tiledeskApiUrl: 'http://tiledesk.example/api/', tiledeskJwtSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbC123' }),
+    ).toThrow(/^tiledeskApiUrl \(tiledeskSignIn.apiUrl\) must be an https:\/\/ URL; got http:\/\/tiledesk.example\/api\/$/);
+  });
+
   it('pass an issuer and audience without a key set too: HS256 tokens are held to them', () => {
     const stack = StackTemplate.synth({ jwtIssuer: ISSUER, jwtAudience: AUDIENCE });
     expect(authorizerEnvironment(stack)).toMatchObject({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
