@@ -116,15 +116,27 @@ export async function recoverPage(fromKey: string, now: Date, context: Omit<Reco
   const page = await ports.listPage(fromKey);
   const completeBefore = page.nextKey === undefined ? undefined : Number(page.nextKey.slice(0, 14));
   const chosen = planRecovery(page.attempts, now, { ...context, completeBefore });
-  const won: Attempt[] = [];
   const sent: string[] = [];
   let unrecoverable = 0;
-  /** Markers won whose delivery is not (yet) sent: taken back if anything fails. */
-  let unsentFrom = 0;
+  let alreadyRecovered = 0;
+  /**
+   * Markers won whose delivery is not (yet) sent: taken back if anything fails. Claimed a slice
+   * at a time, just before the slice is sent, so a function stopped mid-call (its timeout) can
+   * strand at most one slice's markers, not a whole page's (up to 2,000).
+   */
+  let unsent: Attempt[] = [];
   try {
-    for (const attempt of chosen) if (await ports.claim(attempt.logId)) won.push(attempt);
-    for (let start = 0; start < won.length; start += sendPage) {
-      const slice = won.slice(start, start + sendPage);
+    for (let start = 0; start < chosen.length; start += sendPage) {
+      const candidates = chosen.slice(start, start + sendPage);
+      const claims = await Promise.allSettled(candidates.map((attempt) => ports.claim(attempt.logId)));
+      const slice = candidates.filter((_, index) => {
+        const claim = claims[index]!;
+        return claim.status === 'fulfilled' && claim.value;
+      });
+      unsent = slice;
+      const refused = claims.find((claim): claim is PromiseRejectedResult => claim.status === 'rejected');
+      if (refused) throw refused.reason;
+      alreadyRecovered += candidates.length - slice.length;
       const whole = await Promise.all(slice.map((attempt) => ports.read(attempt.logId)));
       const messages: DeliveryMessage[] = [];
       const unsendable: string[] = [];
@@ -135,7 +147,7 @@ export async function recoverPage(fromKey: string, now: Date, context: Omit<Reco
         else unsendable.push(attempt.logId);
       });
       await ports.enqueue(messages);
-      unsentFrom = start + slice.length;
+      unsent = [];
       sent.push(...messages.map((message) => message.webhookId));
       // Nothing was sent for an attempt whose payload was not kept: its marker goes, so no later
       // call counts it as recovered.
@@ -143,10 +155,10 @@ export async function recoverPage(fromKey: string, now: Date, context: Omit<Reco
       unrecoverable += unsendable.length;
     }
   } catch (error) {
-    await Promise.all(won.slice(unsentFrom).map((attempt) => ports.release(attempt.logId)));
+    await Promise.all(unsent.map((attempt) => ports.release(attempt.logId)));
     throw error;
   }
-  return { recovered: sent.length, webhookIds: sent, alreadyRecovered: chosen.length - won.length, unrecoverable, nextCursor: page.nextKey ?? null };
+  return { recovered: sent.length, webhookIds: sent, alreadyRecovered, unrecoverable, nextCursor: page.nextKey ?? null };
 }
 
 /**

@@ -154,6 +154,18 @@ describe('recoverPage', () => {
     expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 3, alreadyRecovered: 0 });
   });
 
+  test('a call stopped mid-page (the function timed out) strands at most one slice of markers, not the page', async () => {
+    const world = ports(Array.from({ length: 60 }, (_, index) => attempt(`t${String(index).padStart(2, '0')}`, 'dead')));
+    let enqueued = 0;
+    // The first slice goes out; the second never returns, as when Lambda stops the function.
+    const stalls = { ...world.ports, enqueue: (messages: DeliveryMessage[]) => (++enqueued === 1 ? world.ports.enqueue(messages) : new Promise<void>(() => {})) };
+    void recoverPage(since, now, {}, stalls, 25);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(world.sent).toHaveLength(25);
+    // 25 sent and marked, 25 claimed for the stalled slice: the last 10 were never claimed.
+    expect(world.marked.size).toBe(50);
+  });
+
   test('an attempt whose payload was not kept is not marked: nothing was sent for it', async () => {
     const world = ports([attempt('kept', 'dead'), attempt('unkept', 'dead', { payload: undefined })]);
     expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 1, webhookIds: ['kept'], unrecoverable: 1 });
