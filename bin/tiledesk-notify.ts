@@ -9,8 +9,8 @@ POSTs one webhook request exactly as an unmodified tiledesk-server sends it for 
 subscription (subscriptionNotifier.js): body {timestamp, payload, hook, token}, the token signed
 with TILEDESK_GLOBAL_SECRET, the header x-hook-secret = TILEDESK_INGEST_HOOK_SECRET. Set the same
 two variables as for npm start. The payload defaults to a small one of --project (demo-project);
---url defaults to the local stack's http://127.0.0.1:$PORT/tiledesk/ingest (PORT 3000); any other
-URL must be https://, since the request carries the hook secret.
+--url defaults to the local stack's http://127.0.0.1:$PORT/tiledesk/ingest (PORT 3000); a URL must
+be https://, or http:// to this machine (127.0.0.1, localhost, [::1]): the request carries the hook secret.
 Prints the answer's status and body (for operator.select, the routing Tiledesk would use).`;
 
 runCli(async () => {

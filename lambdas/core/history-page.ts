@@ -1,4 +1,5 @@
 import { Attempt } from './attempt';
+import { ValidationError } from './errors';
 import { stringifyJson } from './json-text';
 
 /** Attempts per page of Tiledesk's `GET /subscriptions/history?page=N` (its routes/subscription.js). */
@@ -29,15 +30,23 @@ export const PAYLOAD_LEFT_OUT = 'left out of this page for size; the limit/curso
  */
 export const TILEDESK_HISTORY_QUERY_BUDGET = 3200;
 
+/** How many reads (each a merge of every partition) one history page may make: two at least. */
+export const historyReadBudget = (partitions: number): number =>
+  Math.max(2, Math.floor(TILEDESK_HISTORY_QUERY_BUDGET / Math.max(1, partitions)));
+
+const USE_THE_CURSOR = 'use limit and cursor to read further back';
+
 /**
- * Why page `page` of a history merging `partitions` partitions is refused (too deep to read in
- * one request), or undefined when it is within {@link TILEDESK_HISTORY_QUERY_BUDGET}.
+ * Why page `page` of a history merging `partitions` partitions is refused before reading (too
+ * deep for one request even if every read brings `chunkLimit` attempts), or undefined. Page 0
+ * is always served: it costs what a limit/cursor page does.
  */
 export function historyPageProblem(page: number, partitions: number, chunkLimit: number): string | undefined {
-  const chunks = Math.ceil(((page + 1) * TILEDESK_HISTORY_PAGE_SIZE) / chunkLimit);
-  if (chunks * partitions <= TILEDESK_HISTORY_QUERY_BUDGET) return undefined;
-  const deepest = Math.max(0, Math.floor((Math.floor(TILEDESK_HISTORY_QUERY_BUDGET / Math.max(1, partitions)) * chunkLimit) / TILEDESK_HISTORY_PAGE_SIZE) - 1);
-  return `too deep for this project's history (it merges ${partitions} log partitions): at most ${deepest} here; use limit and cursor to read further back`;
+  if (page === 0) return undefined;
+  const reads = historyReadBudget(partitions);
+  if (Math.ceil(((page + 1) * TILEDESK_HISTORY_PAGE_SIZE) / chunkLimit) <= reads) return undefined;
+  const deepest = Math.max(0, Math.floor((reads * chunkLimit) / TILEDESK_HISTORY_PAGE_SIZE) - 1);
+  return `too deep for this project's history (it merges ${partitions} log partitions): at most ${deepest} here; ${USE_THE_CURSOR}`;
 }
 
 /** Reads the project's attempts, newest first, a cursor page at a time. */
@@ -49,13 +58,25 @@ export type AttemptPageReader = (limit: number, cursor: string | undefined) => P
  * listing, whose pages may hold fewer attempts than asked (they end at about 1 MB), so it
  * reads on until it has skipped and collected enough or the history ends.
  */
-export async function readTiledeskHistoryPage(page: number, read: AttemptPageReader, chunkLimit: number): Promise<Attempt[]> {
+export async function readTiledeskHistoryPage(page: number, read: AttemptPageReader, chunkLimit: number, maxReads = Infinity): Promise<Attempt[]> {
   const skip = page * TILEDESK_HISTORY_PAGE_SIZE;
   const wanted = skip + TILEDESK_HISTORY_PAGE_SIZE;
   const entries: Attempt[] = [];
   let seen = 0;
+  let reads = 0;
   let cursor: string | undefined;
   do {
+    // Reads end at ~1 MB of attempts, so large payloads take more reads than the arithmetic of
+    // `historyPageProblem` assumes: past the budget, a page still being skipped to is refused,
+    // and a page being collected ends short (its remaining attempts are on the cursor listing).
+    if (reads >= maxReads) {
+      if (seen < skip) {
+        const message = `too deep for this project's history (its attempts are large: the pages before it take more than ${maxReads} reads); ${USE_THE_CURSOR}`;
+        throw new ValidationError(`page: ${message}`, [{ field: 'page', message }]);
+      }
+      break;
+    }
+    reads++;
     const { items, nextCursor } = await read(Math.min(chunkLimit, wanted - seen), cursor);
     for (const attempt of items) {
       if (seen >= skip && entries.length < TILEDESK_HISTORY_PAGE_SIZE) entries.push(attempt);

@@ -97,7 +97,8 @@ export interface RecoverPorts {
   release(logId: string): Promise<void>;
   /** The attempt whole, with its payload. */
   read(logId: string): Promise<Attempt | undefined>;
-  enqueue(messages: DeliveryMessage[]): Promise<void>;
+  /** Sends messages to the fast lane; returns those SQS did not take, by index, with the reason. */
+  send(messages: DeliveryMessage[]): Promise<{ index: number; reason: string }[]>;
 }
 
 /** The answer of one recover call (the API's, `api-types.ts`). */
@@ -134,21 +135,29 @@ export async function recoverPage(fromKey: string, now: Date, context: Omit<Reco
         return claim.status === 'fulfilled' && claim.value;
       });
       unsent = slice;
-      const refused = claims.find((claim): claim is PromiseRejectedResult => claim.status === 'rejected');
-      if (refused) throw refused.reason;
+      const failedClaim = claims.find((claim): claim is PromiseRejectedResult => claim.status === 'rejected');
+      if (failedClaim) throw failedClaim.reason;
       alreadyRecovered += candidates.length - slice.length;
       const whole = await Promise.all(slice.map((attempt) => ports.read(attempt.logId)));
       const messages: DeliveryMessage[] = [];
+      const sending: Attempt[] = [];
       const unsendable: string[] = [];
       slice.forEach((attempt, index) => {
         const full = whole[index];
         const message = full && messageFromAttempt(full);
-        if (message) messages.push(message);
-        else unsendable.push(attempt.logId);
+        if (message) {
+          messages.push(message);
+          sending.push(attempt);
+        } else unsendable.push(attempt.logId);
       });
-      await ports.enqueue(messages);
+      // What SQS took is sent and keeps its marker; only what it refused is taken back, so a
+      // retry of the call sends nothing twice (the lanes are standard queues, without dedupe).
+      const refused = await ports.send(messages);
+      const notTaken = new Set(refused.map((entry) => entry.index));
+      sent.push(...messages.filter((_, index) => !notTaken.has(index)).map((message) => message.webhookId));
+      unsent = [...sending.filter((_, index) => notTaken.has(index)), ...unsendable.map((logId) => slice.find((attempt) => attempt.logId === logId)!)];
+      if (refused.length > 0) throw new Error(`SQS did not take ${refused.length} of ${messages.length} recovered deliveries: ${refused[0]!.reason}`);
       unsent = [];
-      sent.push(...messages.map((message) => message.webhookId));
       // Nothing was sent for an attempt whose payload was not kept: its marker goes, so no later
       // call counts it as recovered.
       await Promise.all(unsendable.map((logId) => ports.release(logId)));

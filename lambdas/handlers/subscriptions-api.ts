@@ -6,7 +6,7 @@ import { catalogWithExamples } from '../core/event-payloads';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors';
 import { DeliveryMessage, WakeMessage } from '../core/delivery-message';
 import { PostRequest } from '../core/deliver';
-import { historyPageProblem, readTiledeskHistoryPage } from '../core/history-page';
+import { historyPageProblem, historyReadBudget, readTiledeskHistoryPage } from '../core/history-page';
 import { logKeyAt, messageFromAttempt, recoverPage, waitingUntil } from '../core/recovery';
 import { sendTestPing } from '../core/test-ping';
 import { stringifyJson } from '../core/json-text';
@@ -30,7 +30,7 @@ import { DeliveryHealthStore } from '../adapters/delivery-health-store';
 import { RequestLimitStore } from '../adapters/request-limit-store';
 import { RecoveryMarkerStore } from '../adapters/recovery-marker-store';
 import { HealthView, healthView } from '../core/delivery-health';
-import { sendMessages } from '../adapters/sqs-queue';
+import { sendMessages, trySendMessages } from '../adapters/sqs-queue';
 import { postWebhook } from '../adapters/webhook-client';
 import {
   ApiEvent,
@@ -85,11 +85,10 @@ const sender = {
 };
 
 /** Recovered and replayed deliveries join the fast lane's fair queue, the project as tenant. */
-const enqueue = (messages: DeliveryMessage[]): Promise<void> =>
-  sendMessages(
-    config.DELIVERY_QUEUE_URL,
-    messages.map((message) => ({ body: stringifyJson(message), groupId: message.projectId })),
-  );
+const toLane = (messages: DeliveryMessage[]) => messages.map((message) => ({ body: stringifyJson(message), groupId: message.projectId }));
+const enqueue = (messages: DeliveryMessage[]): Promise<void> => sendMessages(config.DELIVERY_QUEUE_URL, toLane(messages));
+/** The same, answering which messages SQS did not take (recover keeps the markers of the others). */
+const trySend = (messages: DeliveryMessage[]) => trySendMessages(config.DELIVERY_QUEUE_URL, toLane(messages));
 
 /**
  * Resets a subscription's delivery health and releases the deliveries its circuit held at once:
@@ -182,10 +181,11 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
         const owners = await subscriptionStore.logOwners(projectId);
         if (query.page !== undefined) {
           const { page } = parseWith(tiledeskPageQuerySchema, query, 'query');
-          const tooDeep = historyPageProblem(page, owners.length * TABLE_KEYS.attemptLogShards, API.logsPageSizeMax);
+          const partitions = owners.length * TABLE_KEYS.attemptLogShards;
+          const tooDeep = historyPageProblem(page, partitions, API.logsPageSizeMax);
           if (tooDeep) throw new ValidationError(`page: ${tooDeep}`, [{ field: 'page', message: tooDeep }]);
           const read = (limit: number, cursor: string | undefined) => attemptLogs.listByProject(projectId, owners, limit, cursor);
-          return jsonResponse(200, await readTiledeskHistoryPage(page, read, API.logsPageSizeMax));
+          return jsonResponse(200, await readTiledeskHistoryPage(page, read, API.logsPageSizeMax, historyReadBudget(partitions)));
         }
         const { limit, cursor } = parseWith(pageQuerySchema, query, 'query');
         return jsonResponse(200, await attemptLogs.listByProject(projectId, owners, limit, cursor));
@@ -228,7 +228,7 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
           claim: (logId) => recoveryMarkers.claim(projectId, subscriptionId, logId, now),
           release: (logId) => recoveryMarkers.release(projectId, subscriptionId, logId),
           read: (logId) => attemptLogs.get(projectId, subscriptionId, logId),
-          enqueue,
+          send: trySend,
         });
         logger.info('deliveries recovered', {
           projectId,

@@ -6,6 +6,7 @@ import {
   TILEDESK_HISTORY_PAGE_BYTES,
   TILEDESK_HISTORY_QUERY_BUDGET,
   historyPageProblem,
+  historyReadBudget,
   readTiledeskHistoryPage,
 } from '../../../lambdas/core/history-page';
 
@@ -103,13 +104,49 @@ describe('historyPageProblem: a deep page of a large history is refused before i
     expect(historyPageProblem(10, 1600, 200)).toBeDefined();
   });
 
-  it('keeps every served page within the budget', () => {
-    for (const partitions of [8, 80, 400, 800, 1296, 1600]) {
-      for (let page = 0; page <= TILEDESK_HISTORY_MAX_PAGE; page++) {
-        if (historyPageProblem(page, partitions, 200) === undefined) {
-          expect(Math.ceil(((page + 1) * 40) / 200) * partitions).toBeLessThanOrEqual(TILEDESK_HISTORY_QUERY_BUDGET);
-        }
-      }
-    }
+  it('serves page 0 of any project: it costs what a limit/cursor page does', () => {
+    expect(historyPageProblem(0, 4000, 200)).toBeUndefined();
+    expect(historyPageProblem(9, 4000, 200)).toBeUndefined();
+    expect(historyPageProblem(10, 4000, 200)).toMatch(/at most 9 here/);
+  });
+});
+
+describe('readTiledeskHistoryPage within its read budget (reads end at ~1 MB, so large attempts take more reads)', () => {
+  /** A history of `total` attempts read `perRead` at a time (as a byte cut would), counting the reads. */
+  const byteCutReader = (total: number, perRead: number) => {
+    let reads = 0;
+    const reader: AttemptPageReader = async (limit, cursor) => {
+      reads++;
+      const start = cursor ? Number(cursor) : 0;
+      const end = Math.min(total, start + Math.min(limit, perRead));
+      return { items: Array.from({ length: end - start }, (_, n) => attempt(start + n)), nextCursor: end < total ? String(end) : null };
+    };
+    return { reader, reads: () => reads };
+  };
+
+  it('refuses, naming page, a page it would have to read past the budget to reach, after no more reads than the budget', async () => {
+    // 800 partitions: 4 reads. Attempts of ~200 KB come 5 a read: page 19 is 160 reads away.
+    const history = byteCutReader(10_000, 5);
+    const budget = historyReadBudget(800);
+    expect(historyPageProblem(19, 800, 200)).toBeUndefined();
+    await expect(readTiledeskHistoryPage(19, history.reader, 200, budget)).rejects.toMatchObject({
+      errors: [{ field: 'page', message: expect.stringMatching(/^too deep for this project's history \(its attempts are large/) }],
+    });
+    expect(history.reads()).toBe(budget);
+    expect(history.reads() * 800).toBeLessThanOrEqual(TILEDESK_HISTORY_QUERY_BUDGET);
+  });
+
+  it('ends a page being collected short at the budget instead of reading on', async () => {
+    const history = byteCutReader(10_000, 5);
+    const page = await readTiledeskHistoryPage(0, history.reader, 200, 4);
+    expect(page.map((entry) => entry.logId)).toEqual(Array.from({ length: 20 }, (_, n) => `log-${n}`));
+    expect(history.reads()).toBe(4);
+  });
+
+  it('reads as before when the budget is not reached', async () => {
+    const history = byteCutReader(10_000, 200);
+    const page = await readTiledeskHistoryPage(19, history.reader, 200, historyReadBudget(800));
+    expect(page.map((entry) => entry.logId)).toEqual(Array.from({ length: 40 }, (_, n) => `log-${760 + n}`));
+    expect(history.reads()).toBe(4);
   });
 });

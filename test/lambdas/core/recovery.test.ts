@@ -97,7 +97,10 @@ describe('recoverPage', () => {
         claim: async (logId: string) => !marked.has(logId) && Boolean(marked.add(logId)),
         release: async (logId: string) => void marked.delete(logId),
         read: async (logId: string) => attempts.find((a) => a.logId === logId),
-        enqueue: async (messages: DeliveryMessage[]) => void sent.push(...messages),
+        send: async (messages: DeliveryMessage[]) => {
+          sent.push(...messages);
+          return [];
+        },
       },
     };
   }
@@ -136,7 +139,7 @@ describe('recoverPage', () => {
 
   test('a delivery that could not be sent is not marked, so a retry of the call sends it', async () => {
     const world = ports([attempt('z', 'dead')]);
-    const failing = { ...world.ports, enqueue: () => Promise.reject(new Error('SQS down')) };
+    const failing = { ...world.ports, send: () => Promise.reject(new Error('SQS down')) };
     await expect(recoverPage(since, now, {}, failing)).rejects.toThrow('SQS down');
     expect(world.marked.size).toBe(0);
     expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 1 });
@@ -154,11 +157,27 @@ describe('recoverPage', () => {
     expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 3, alreadyRecovered: 0 });
   });
 
+  test('a send SQS took in part keeps the markers of what it took: a retry of the call sends only the rest', async () => {
+    const world = ports([attempt('p1', 'dead'), attempt('p2', 'dead'), attempt('p3', 'dead')]);
+    // SQS takes the first and third of the batch and refuses the second.
+    const partial = {
+      ...world.ports,
+      send: async (messages: DeliveryMessage[]) => {
+        world.sent.push(messages[0]!, messages[2]!);
+        return [{ index: 1, reason: 'InternalError' }];
+      },
+    };
+    await expect(recoverPage(since, now, {}, partial)).rejects.toThrow('SQS did not take 1 of 3 recovered deliveries: InternalError');
+    expect(world.marked.size).toBe(2);
+    expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 1, webhookIds: ['p2'], alreadyRecovered: 2 });
+    expect(world.sent.map((message) => message.webhookId).sort()).toEqual(['p1', 'p2', 'p3']);
+  });
+
   test('a call stopped mid-page (the function timed out) strands at most one slice of markers, not the page', async () => {
     const world = ports(Array.from({ length: 60 }, (_, index) => attempt(`t${String(index).padStart(2, '0')}`, 'dead')));
     let enqueued = 0;
     // The first slice goes out; the second never returns, as when Lambda stops the function.
-    const stalls = { ...world.ports, enqueue: (messages: DeliveryMessage[]) => (++enqueued === 1 ? world.ports.enqueue(messages) : new Promise<void>(() => {})) };
+    const stalls = { ...world.ports, send: (messages: DeliveryMessage[]) => (++enqueued === 1 ? world.ports.send(messages) : new Promise<never>(() => {})) };
     void recoverPage(since, now, {}, stalls, 25);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(world.sent).toHaveLength(25);
