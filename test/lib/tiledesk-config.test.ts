@@ -21,7 +21,7 @@ describe('Tiledesk sign-in settings', () => {
 
   it.each([
     [{ apiUrl: 'http://api.tiledesk.example', jwtSecretArn: SECRET_ARN }, /https:\/\//],
-    [{ apiUrl: API_URL }, /jwtSecretArn \(HS256\) or jwtPublicKey/],
+    [{ apiUrl: API_URL }, /tiledeskJwtSecretArn \(HS256\) or tiledeskJwtPublicKey/],
   ])('refuse a misconfiguration at synth: %j', (tiledeskSignIn, message) => {
     expect(() => StackTemplate.synth({ tiledeskSignIn })).toThrow(message);
   });
