@@ -235,7 +235,9 @@ test('the README walk-through works as written, from a fresh copy of the project
   await until(() => count(receiver!.output(), new RegExp(`verified msg_[0-9a-f-]+_${again._id} request\\.create`)) === 1, () => receiver!.output());
 
   await stopBackground();
-});
+  // A new user's whole walk-through, a dozen npm and CLI processes: 26 s alone, 39 s in CI's full
+  // run, and past jest's 60 s once when other work shared the two cores.
+}, 120_000);
 
 test("docs/api.md's operator.select example answers with the hook's choice", async () => {
   const [block, ...others] = codeBlocksOf(sectionOf(API_DOC, 'operator.select: choose the agent'));
