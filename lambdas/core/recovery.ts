@@ -141,26 +141,26 @@ export async function recoverPage(fromKey: string, now: Date, context: Omit<Reco
       const whole = await Promise.all(slice.map((attempt) => ports.read(attempt.logId)));
       const messages: DeliveryMessage[] = [];
       const sending: Attempt[] = [];
-      const unsendable: string[] = [];
+      const unsendable: Attempt[] = [];
       slice.forEach((attempt, index) => {
         const full = whole[index];
         const message = full && messageFromAttempt(full);
         if (message) {
           messages.push(message);
           sending.push(attempt);
-        } else unsendable.push(attempt.logId);
+        } else unsendable.push(attempt);
       });
       // What SQS took is sent and keeps its marker; only what it refused is taken back, so a
       // retry of the call sends nothing twice (the lanes are standard queues, without dedupe).
       const refused = await ports.send(messages);
       const notTaken = new Set(refused.map((entry) => entry.index));
       sent.push(...messages.filter((_, index) => !notTaken.has(index)).map((message) => message.webhookId));
-      unsent = [...sending.filter((_, index) => notTaken.has(index)), ...unsendable.map((logId) => slice.find((attempt) => attempt.logId === logId)!)];
+      unsent = [...sending.filter((_, index) => notTaken.has(index)), ...unsendable];
       if (refused.length > 0) throw new Error(`SQS did not take ${refused.length} of ${messages.length} recovered deliveries: ${refused[0]!.reason}`);
       unsent = [];
       // Nothing was sent for an attempt whose payload was not kept: its marker goes, so no later
       // call counts it as recovered.
-      await Promise.all(unsendable.map((logId) => ports.release(logId)));
+      await Promise.all(unsendable.map((attempt) => ports.release(attempt.logId)));
       unrecoverable += unsendable.length;
     }
   } catch (error) {
