@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
 import { UnauthenticatedError, ValidationError } from './errors';
-import { isKnownEvent } from './event-catalog';
+import { OPERATOR_SELECT_EVENT, isKnownEvent } from './event-catalog';
 import { CLAIM_CHECK_FIELD, reservedFieldsIn } from './claim-check';
 import { idSchema } from './subscription';
 import { TILEDESK_AUDIENCE, TiledeskKeys, verifyTiledeskToken } from './tiledesk-token';
@@ -95,6 +95,30 @@ export function readIngestRequest(
   const [reserved] = reservedFieldsIn([payload], () => `payload.${CLAIM_CHECK_FIELD}`);
   if (reserved) throw new ValidationError(`${reserved} is reserved`, [{ field: reserved, message: 'reserved for the service\'s own claim checks' }]);
   return { event: hook.event, payload, requestHash: createHash('sha256').update(rawBody).digest('base64url') };
+}
+
+/** Tiledesk's routing calls are a few kilobytes; a larger body over the source's limit gets the 429. */
+const UNVERIFIED_ROUTING_MAX_BYTES = 64 * 1024;
+
+/**
+ * What a request over its source's request limit gets when it says it is Tiledesk's routing
+ * call (`hook.event` operator.select) and carries the global subscription's `x-hook-secret`: the
+ * default routing, its own `payload` back, unverified (DESIGN §6: never an error to the
+ * platform; Tiledesk's whole egress is one source). It calls no hook and reveals nothing the
+ * caller did not send. Undefined for anything else, which gets the 429.
+ */
+export function routingOverSourceLimit(rawBody: string, hookSecretHeader: string | undefined, hookSecret: string | undefined): Record<string, unknown> | undefined {
+  if (!hookSecretHeader || hookSecret === undefined || !sameSecret(hookSecretHeader, hookSecret)) return undefined;
+  if (rawBody.length > UNVERIFIED_ROUTING_MAX_BYTES) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(rawBody);
+  } catch {
+    return undefined;
+  }
+  const { hook, payload } = (raw ?? {}) as { hook?: { event?: unknown }; payload?: unknown };
+  if (hook?.event !== OPERATOR_SELECT_EVENT || typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
+  return payload as Record<string, unknown>;
 }
 
 /** 401 unless the token was issued within the last `maxAgeSeconds` (and not in the future). */

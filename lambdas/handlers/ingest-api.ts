@@ -4,11 +4,11 @@ import { isAllowedSource, parseSourceAllowlist, plainAddress, sourceLimitKey } f
 import { parseRequestLimit } from '../core/request-limit';
 import { parseAllowlist } from '../core/address-policy';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
-import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthenticatedError, ValidationError } from '../core/errors';
+import { ForbiddenError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, UnauthenticatedError, ValidationError } from '../core/errors';
 import { CLAIM_CHECK_FIELD, TiledeskEvent, reservedFieldsIn } from '../core/claim-check';
 import { idSchema } from '../core/subscription';
 import { RoutingRequest, routingRequestSchema } from '../core/operator-select';
-import { IngestSettings, IngestedEvent, readIngestRequest } from '../core/tiledesk-ingest';
+import { IngestSettings, IngestedEvent, readIngestRequest, routingOverSourceLimit } from '../core/tiledesk-ingest';
 import { readPublicKey } from '../core/tiledesk-token';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
 import { createClaimCheckStore } from '../adapters/claim-check-store';
@@ -67,7 +67,7 @@ const MAX_INGEST_BODY_BYTES = 5 * 1024 * 1024;
 /**
  * `POST /tiledesk/ingest`: the webhook request of an unmodified tiledesk-server's global
  * subscriptions. The source must be allowed (when an allowlist is set, 403) and within its
- * request limit (429); the request verified (401/400) and its project within its events limit
+ * request limit (429; a routing call over it gets the default routing); the request verified (401/400) and its project within its events limit
  * (429; operator.select over its own share gets the default routing instead). A verified event is published to the bus once (Tiledesk's retries of the same request
  * are recognised) and answered 200 at once; operator.select is answered with the routing object
  * while Tiledesk waits. Refused requests publish nothing.
@@ -80,7 +80,17 @@ export async function ingestTiledeskRequest(event: ApiEvent): Promise<ApiResult>
     if (!isAllowedSource(source, sourceAllowlist)) {
       throw new ForbiddenError(`source address ${plainAddress(source)} is not in TILEDESK_INGEST_SOURCE_ALLOWLIST`);
     }
-    await limits.take('ingest-source', sourceLimitKey(source), sourceLimit, `source ${sourceLimitKey(source)}`);
+    const overSourceLimit = await limits.take('ingest-source', sourceLimitKey(source), sourceLimit, `source ${sourceLimitKey(source)}`).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    if (overSourceLimit !== undefined) {
+      const routing = overSourceLimit instanceof TooManyRequestsError ? await routingOverLimit(event) : undefined;
+      if (routing === undefined) throw overSourceLimit;
+      metrics.addMetric('OperatorSelectDefault', 'Count', 1);
+      metrics.addMetric('OperatorSelectOverLimit', 'Count', 1);
+      return jsonResponse(200, routing);
+    }
     ingested = readIngestRequest(rawBodyOf(event), event.headers?.['x-hook-secret'], await ingestSettings());
     const projectId = ingested.payload.id_project;
     // A routing call is counted by the router, in the project's own operator.select bucket,
@@ -111,6 +121,18 @@ export async function ingestTiledeskRequest(event: ApiEvent): Promise<ApiResult>
   } catch (error) {
     logger.error('Tiledesk event could not be published', error as Error);
     return jsonResponse(503, { success: false, msg: 'the event could not be published; retry' });
+  }
+}
+
+/**
+ * The default routing for a request over its source's limit that says it is Tiledesk's routing
+ * call ({@link routingOverSourceLimit}); undefined for any other, which gets the 429.
+ */
+async function routingOverLimit(event: ApiEvent): Promise<Record<string, unknown> | undefined> {
+  try {
+    return routingOverSourceLimit(rawBodyOf(event), event.headers?.['x-hook-secret'], await loadSecretSetting('TILEDESK_INGEST_HOOK_SECRET'));
+  } catch {
+    return undefined;
   }
 }
 

@@ -242,4 +242,33 @@ describe('per-source limit on ingest', () => {
     expect(statuses.filter((status) => status === 401).length).toBeGreaterThanOrEqual(8);
     expect(statuses).toContain(429);
   });
+
+  test("a routing call over it gets the default routing, never a 429 (DESIGN §6); an event, or a call without the hook secret, gets the 429", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const routing = { id_project: 'lim-source-routing', operators: [{ id_user: 'u1' }], departmentId: 'd1' };
+    const select = (headers?: Record<string, string>) => {
+      const signed = signedAgo(globalHook('operator.select', ingestUrl), routing, 0);
+      return postFrom(TILEDESK_ADDRESS, signed.body, { ...signed.headers, ...headers });
+    };
+    const publish = () => {
+      const signed = signedAgo(globalHook('lead.create', ingestUrl), { id_project: 'lim-source-routing' }, 0);
+      return postFrom(TILEDESK_ADDRESS, signed.body, signed.headers);
+    };
+    /** Spends the source's share (8 at 5/s) with junk until it answers 429. */
+    const exhaust = async () => {
+      for (let n = 0; n < 20; n++) if ((await postFrom(TILEDESK_ADDRESS, '{"junk":true}', { 'content-type': 'application/json' })).status === 429) return;
+      throw new Error('the source limit never answered 429');
+    };
+    // Three at once right after the share is spent: a refill (one per 200 ms) lets one through at most.
+    await exhaust();
+    const calls = await Promise.all([select(), select(), select()]);
+    expect(calls.map((call) => call.status)).toEqual([200, 200, 200]);
+    for (const call of calls) expect(call.json).toEqual(routing);
+    await exhaust();
+    const events = await Promise.all([publish(), publish(), publish()]);
+    expect(events.filter((reply) => reply.status === 429).length).toBeGreaterThanOrEqual(2);
+    await exhaust();
+    const forged = await Promise.all([0, 1, 2].map(() => select({ 'x-hook-secret': 'not-the-secret' })));
+    expect(forged.filter((reply) => reply.status === 429).length).toBeGreaterThanOrEqual(2);
+  });
 });
