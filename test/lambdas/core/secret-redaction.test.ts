@@ -11,8 +11,18 @@ describe('redactSecrets', () => {
     ['a Bearer value', 'authorization: Bearer abc.def.ghi', `authorization: Bearer ${REDACTED}`],
     ["Tiledesk's JWT scheme", 'JWT eyJh.eyJz.sig', `JWT ${REDACTED}`],
     ['a bare JSON Web Token', '"token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"', `"token":"${REDACTED}"`],
+    ['a JSON Web Token glued to a word by a dash', 'token=x-eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln;', `token=x-${REDACTED};`],
+    ['a JSON Web Token after dotted words', 'at a.b.eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln.rest', `at a.b.${REDACTED}.rest`],
+    ['an unsigned JSON Web Token (empty signature)', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0. end', `${REDACTED} end`],
   ])('redacts %s', (_what, text, expected) => {
     expect(redactSecrets(text, [secret])).toBe(expected);
+  });
+
+  it('redacts the base64 key of a whsec_ secret echoed without its prefix, in any spelling', () => {
+    const slashy = 'whsec_IfcJSfP4XN7h/DzYDqNDU1+ShSQ3vpsrVhv9z5hkHKo=';
+    const key = slashy.slice('whsec_'.length);
+    expect(redactSecrets(`{"key":"${key}"}`, [slashy])).toBe(`{"key":"${REDACTED}"}`);
+    expect(redactSecrets(`k=${encodeURIComponent(key)}`, [slashy])).toBe(`k=${REDACTED}`);
   });
 
   it('redacts a configured secret of any shape, but not short values that would match ordinary words', () => {
@@ -37,6 +47,8 @@ describe('redactSecrets', () => {
   it.each([
     ['eyJ- repeated (a JWT start that never reaches its dot)', 'eyJ-'],
     ['dots between JWT starts', '.eyJ'],
+    ['dashes and dots around JWT starts', 'x-eyJ.'],
+    ['JWT starts inside a word', 'keyJ'],
     ['whsec_ repeated', 'whsec_'],
     ['escaped characters of a whsec_ value', 'whsec_%2B\\u002F'],
     ['backslash runs in a whsec_ value', 'whsec_\\\\\\\\x'],
@@ -54,7 +66,7 @@ describe('redactSecrets', () => {
   }, 70_000);
 
   it('leaves ordinary text alone', () => {
-    const text = '{"received":true,"note":"bearer of good news","jwt":"no"}';
+    const text = '{"received":true,"note":"bearer of good news","jwt":"no","path":"a.keyJson.b.c","empty":"eyJ..x"}';
     expect(redactSecrets(text, [secret])).toBe(text);
   });
 });
