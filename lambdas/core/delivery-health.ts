@@ -218,7 +218,7 @@ export interface HealthView {
   held?: HeldView[];
 }
 
-export function healthView(health: DeliveryHealth, now: number, rateLimit?: number, toleranceMs = 500): HealthView {
+export function healthView(health: DeliveryHealth, now: number, rateLimit?: number, toleranceMs = 0): HealthView {
   const held: HeldView[] = [];
   if ((health.heldCount ?? 0) > 0) {
     // Parked deliveries go when the circuit lets them (its cool-down, then paced).

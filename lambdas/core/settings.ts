@@ -111,8 +111,12 @@ export const DELIVERY = {
   circuitMaxCooldownSeconds: 1_800,
   /** Longest wait SQS can give a message (DelaySeconds); longer waits hop in steps of this. */
   maxDelaySeconds: 900,
-  /** Burst a rate limit allows on top of its steady rate, in ms of the rate's worth. */
-  rateLimitToleranceMs: 500,
+  /**
+   * Burst a rate limit allows on top of its steady rate, in ms of the rate's worth. None: the
+   * slots are exactly 1/rate apart, so a second of them holds `rateLimit` (500 ms until
+   * 2026-12-05 let 1.5 × rate + 1 go in a backlog's first second, over a receiver's own limit).
+   */
+  rateLimitToleranceMs: 0,
   /**
    * Deliveries an open circuit parked are released once it closes, ramping up: at first this
    * many a second, doubled each second while the subscriber's answers stay good, up to the

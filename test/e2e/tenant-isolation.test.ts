@@ -5,6 +5,7 @@ import { UNREACHABLE_TARGET } from '../../lambdas/core/target-policy';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { eventually, logsOf, publish, subscribe } from '../support/pipeline';
 import { Receiver, startReceiver } from '../support/receiver';
+import { globalHook, notifierRequest, postRaw } from '../support/tiledesk-notifier';
 
 /**
  * Issue 20's findings on the API and the pipeline, each replayed against the local stack:
@@ -13,9 +14,11 @@ import { Receiver, startReceiver } from '../support/receiver';
  */
 let t: TestStack;
 const receivers: Receiver[] = [];
+const GLOBAL_SECRET = 'iso-global-secret';
+const HOOK_SECRET = 'iso-hook-secret-0123456789';
 
 beforeAll(async () => {
-  t = await startTestStack();
+  t = await startTestStack({ environment: { TILEDESK_GLOBAL_SECRET: GLOBAL_SECRET, TILEDESK_INGEST_HOOK_SECRET: HOOK_SECRET } });
 });
 afterAll(async () => {
   await Promise.all(receivers.map((receiver) => receiver.close()));
@@ -131,6 +134,21 @@ describe('payloads are delivered as published', () => {
     const raw = detailJson(projectId);
     const reply = await t.api('POST', `/${projectId}/events`, { token: t.platformToken(), rawBody: `{"event":"faq.create","payload":${raw}}` });
     expect(reply.status).toBe(202);
+    const [delivered] = await hook.waitFor(1);
+    expect(payloadText(delivered!.body)).toBe(raw);
+  });
+
+  test("through Tiledesk's ingest, the same", async () => {
+    const projectId = 'iso-proto-ingest';
+    const hook = await receiver();
+    await subscribe(t, projectId, 'faq.create', hook.url);
+    const raw = detailJson(projectId);
+    const { headers, body } = notifierRequest(globalHook('faq.create', `${t.stack.apiUrl}/tiledesk/ingest`), {}, { key: GLOBAL_SECRET, hookSecret: HOOK_SECRET });
+    // The notifier's body with this exact payload text in it (an object would lose `__proto__`).
+    const rawBody = body.replace('"payload":{}', `"payload":${raw}`);
+    expect(rawBody).toContain(raw);
+    const reply = await postRaw(`${t.stack.apiUrl}/tiledesk/ingest`, rawBody, headers);
+    expect(reply).toMatchObject({ status: 200, json: { success: true } });
     const [delivered] = await hook.waitFor(1);
     expect(payloadText(delivered!.body)).toBe(raw);
   });

@@ -14,6 +14,7 @@ import {
 import { DeliveryHealth, HEALTHY, healthView, rateBacklog, reserveRate } from '../../../lambdas/core/delivery-health';
 import { ParsedDeliveryMessage } from '../../../lambdas/core/delivery-message';
 import { Subscription } from '../../../lambdas/core/subscription';
+import { DELIVERY } from '../../../lambdas/core/settings';
 
 const now = Date.parse('2026-12-03T10:00:00Z');
 const subscription: Subscription = {
@@ -146,6 +147,17 @@ describe('rate limit (GCRA)', () => {
     }
     expect(busiest).toBeLessThanOrEqual(5 * 10.5 + 1);
     expect(slots.at(-1)! - now).toBeLessThan(200_000);
+  });
+
+  test("at the deployed tolerance a backlog's slots are 1/rate apart from the first: any second holds at most the rate", () => {
+    const { slots } = reserveRate(undefined, 5, 1000, now, DELIVERY.rateLimitToleranceMs);
+    expect(slots.slice(0, 6).map((slot) => slot - now)).toEqual([0, 200, 400, 600, 800, 1000]);
+    let busiest = 0;
+    for (let first = 0, last = 0; first < slots.length; first++) {
+      while (last < slots.length && slots[last]! < slots[first]! + 1000) last++;
+      busiest = Math.max(busiest, last - first);
+    }
+    expect(busiest).toBe(5);
   });
 
   test('the backlog a clock holds: how many reserved slots are still ahead, and the last one', () => {
