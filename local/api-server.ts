@@ -57,6 +57,24 @@ export interface ApiServer {
  */
 export const HTTP_API_LIMITS = { payloadBytes: 10 * 1024 * 1024, integrationTimeoutMs: 30_000 } as const;
 
+/**
+ * Lambda's own limits on a synchronous invocation, lower than the HTTP API's: 6 MB of event
+ * JSON in (6,291,456 bytes), and of result JSON out (6,291,556), each as serialized, so a JSON
+ * body's quotes count twice once escaped into the event's `body` string (the Lambda quotas page,
+ * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). Over the first
+ * API Gateway answers 413 `Request Too Long`; over the second the invocation fails and the
+ * caller gets a 502.
+ */
+export const LAMBDA_SYNC_LIMITS = { requestBytes: 6 * 1024 * 1024, responseBytes: 6 * 1024 * 1024 + 100 } as const;
+
+/**
+ * Whether `value` serializes past `limit` bytes. Below a sixth of it nothing can: JSON escapes
+ * one byte into at most six (`\u0001`), so small requests and answers cost no serialization.
+ */
+function serializesPast(value: unknown, rawBytes: number, limit: number): boolean {
+  return rawBytes * 6 > limit && Buffer.byteLength(JSON.stringify(value)) > limit;
+}
+
 interface CompiledRoute extends LocalRoute {
   method: string;
   pattern: RegExp;
@@ -188,6 +206,10 @@ async function serve(
         ...(authorization.context && { authorizer: { lambda: authorization.context } }),
       } as APIGatewayProxyEventV2WithLambdaAuthorizer<Record<string, unknown>>['requestContext'],
   };
+  if (serializesPast(event, body.length, LAMBDA_SYNC_LIMITS.requestBytes)) {
+    writeJson(res, 413, { message: 'Request Too Long' });
+    return;
+  }
   const { timeoutSeconds } = match.route;
   const integrationTimeoutMs = Math.min(match.route.integrationTimeoutMs ?? HTTP_API_LIMITS.integrationTimeoutMs, HTTP_API_LIMITS.integrationTimeoutMs);
   const functionTimedOut = timeoutSeconds * 1000 <= integrationTimeoutMs;
@@ -198,6 +220,10 @@ async function serve(
   if (!result) {
     // The function stopped at its timeout (a Lambda error: 500), or API Gateway stopped waiting first (503).
     writeJson(res, functionTimedOut ? 500 : 503, { message: functionTimedOut ? 'Internal Server Error' : 'Service Unavailable' });
+    return;
+  }
+  if (serializesPast(result, Buffer.byteLength(result.body ?? ''), LAMBDA_SYNC_LIMITS.responseBytes)) {
+    writeJson(res, 502, { message: 'Internal Server Error' });
     return;
   }
   res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);

@@ -37,6 +37,14 @@ test('every other route keeps the stage default, each route with its own bucket'
   expect((await post('/tiledesk/ingest', '{}')).status).not.toBe(429);
 });
 
+test("a body under 10 MB whose event JSON passes Lambda's 6 MB (its quotes escaped) gets 413 Request Too Long, as Lambda refuses the invocation", async () => {
+  await sleep(2500);
+  // 3.5 MB of quotes: 7 MB once escaped into the event's `body` string.
+  const reply = await post('/p1/events', '"'.repeat(3.5 * 1024 * 1024));
+  expect(reply.status).toBe(413);
+  expect(await reply.json()).toEqual({ message: 'Request Too Long' });
+});
+
 test('a body over the HTTP API payload limit (10 MB) gets 413 before any function runs', async () => {
   await sleep(2500);
   const reply = await post('/p1/events', 'x'.repeat(10 * 1024 * 1024 + 1));
