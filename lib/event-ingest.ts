@@ -71,7 +71,7 @@ function tiledeskIngestEnvironment(tiledesk: TiledeskIngestProps): Record<string
   if (enabled && !tiledesk.hookSecretArn) {
     throw new Error(
       'tiledeskHookSecretArn is required when Tiledesk ingest is enabled (tiledeskGlobalSecretArn or tiledeskGlobalPublicKey is set): ' +
-        "store the global subscriptions' secret (their x-hook-secret) in Secrets Manager and pass its ARN",
+        "store the global subscriptions' secret (their x-hook-secret; TILEDESK_INGEST_HOOK_SECRET locally) in Secrets Manager and pass its ARN",
     );
   }
   checkSecretArn('tiledeskGlobalSecretArn', tiledesk.globalSecretArn);

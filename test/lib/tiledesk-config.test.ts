@@ -64,7 +64,7 @@ describe('Tiledesk ingest settings', () => {
     [{ globalSecretArn: SECRET_ARN }],
     [{ globalPublicKey: '-----BEGIN PUBLIC KEY-----' }],
   ])('refuse ingest without the hook secret at synth, naming the setting: %j', (tiledeskIngest) => {
-    expect(() => StackTemplate.synth({ tiledeskIngest })).toThrow(/^tiledeskHookSecretArn is required when Tiledesk ingest is enabled/);
+    expect(() => StackTemplate.synth({ tiledeskIngest })).toThrow(/^tiledeskHookSecretArn is required when Tiledesk ingest is enabled.*TILEDESK_INGEST_HOOK_SECRET/);
   });
 
   it.each([
