@@ -92,7 +92,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   for (const route of routes) if (route.throttle) route.bucket = new TokenBucket(route.throttle.rateLimit, route.throttle.burstLimit);
   const server = createServer((req, res) => {
     serve(req, res, routes, options).catch((error: unknown) => {
-      writeJson(res, 500, { message: 'Internal Server Error', error: String(error) });
+      // A function error: API Gateway answers these words and nothing of the error; the
+      // developer running the stack sees it here.
+      process.stderr.write(`local API: ${req.method} ${req.url?.split('?')[0]} failed: ${String(error)}\n`);
+      writeJson(res, 500, { message: 'Internal Server Error' });
     });
   });
   await listen(server, options.port);
@@ -182,7 +185,7 @@ async function serve(
     rawPath: path,
     rawQueryString: query,
     headers,
-    queryStringParameters: query ? Object.fromEntries(new URLSearchParams(query)) : undefined,
+    queryStringParameters: query ? queryParameters(query) : undefined,
     pathParameters: match.params,
   };
   const { authorizer } = match.route;
@@ -228,6 +231,18 @@ async function serve(
   }
   res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
   res.end(result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? ''));
+}
+
+/**
+ * The query string as payload format 2.0 gives it: a parameter given twice is one value, its
+ * values joined by commas (`?page=0&page=1` is `"0,1"`), not the last one.
+ */
+function queryParameters(query: string): Record<string, string> {
+  const parameters: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(query)) {
+    parameters[name] = Object.hasOwn(parameters, name) ? `${parameters[name]},${value}` : value;
+  }
+  return parameters;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
@@ -192,7 +192,7 @@ export class SubscriptionStore {
     const projectId = previous.id_project;
     const guardChanged =
       subscriptionKeys.guard(previous.event, previous.target) !== subscriptionKeys.guard(next.event, next.target);
-    if (guardChanged) await this.claimGuard(projectId, next.event, next.target, next._id);
+    const claim = guardChanged ? await this.claimGuard(projectId, next.event, next.target, next._id) : undefined;
     try {
       await this.client.send(
         new PutCommand({
@@ -204,7 +204,7 @@ export class SubscriptionStore {
         }),
       );
     } catch (error) {
-      if (guardChanged) await this.releaseGuard(projectId, next.event, next.target, next._id);
+      if (claim !== undefined) await this.releaseLostClaim(next, claim);
       if (error instanceof ConditionalCheckFailedException) {
         throw new ConflictError('the subscription changed meanwhile; read it again and retry');
       }
@@ -220,32 +220,54 @@ export class SubscriptionStore {
     );
     if (!Attributes) {
       // A delete that failed after removing the item lands here when retried: the guards it left
-      // would list the id to the fan-out for good. Released now, the count they held with them.
-      if ((await this.releaseGuardsOf(projectId, subscriptionId)) > 0) await this.decrementCount(projectId);
+      // would list the id to the fan-out for good. Released now, and the count they held with
+      // them, unless the delete that removed the item counted it off (a concurrent one still
+      // running: one decrement per subscription, whoever writes its marker first).
+      if ((await this.releaseGuardsOf(projectId, subscriptionId)) > 0 && (await this.markDeleted(projectId, subscriptionId))) {
+        await this.decrementCount(projectId);
+      }
       return undefined;
     }
     const deleted = subscriptionFromItem(Attributes);
-    // Its logs outlive it (until their TTL); the marker keeps them in the project's history as long.
-    await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          [PK]: subscriptionKeys.project(projectId),
-          [SK]: `LOGGED#${subscriptionId}`,
-          [TABLE_KEYS.ttlAttribute]: Math.floor(Date.now() / 1000) + this.logRetentionDays * 86_400,
-          deletedAt: Date.now(),
-        },
-      }),
-    );
+    const countsOff = await this.markDeleted(projectId, subscriptionId);
     await this.releaseGuard(projectId, deleted.event, deleted.target, subscriptionId);
     // And any older guard an update could not release (its subscription moved to another event or target).
     await this.releaseGuardsOf(projectId, subscriptionId);
-    await this.decrementCount(projectId);
+    if (countsOff) await this.decrementCount(projectId);
     // Last, and never failing the delete: the next delete trims what this one could not.
     await this.trimDeletedMarkers(projectId).catch((error: unknown) =>
       logger.warn('deleted-subscription markers not trimmed; the next delete will', { projectId, error: String(error) }),
     );
     return deleted;
+  }
+
+  /**
+   * Writes the deleted subscription's marker, which keeps its logs in the project's history as
+   * long as they live (their TTL), if it is not there yet; true for the one call that wrote it,
+   * the one that counts the subscription off. Two concurrent DELETEs of one subscription (the
+   * second finding the item gone and its guards still there) each counted it off before, and a
+   * loop of them let a project past its subscription limit (a security probe, 2026-12-05).
+   */
+  private async markDeleted(projectId: string, subscriptionId: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            [PK]: subscriptionKeys.project(projectId),
+            [SK]: `LOGGED#${subscriptionId}`,
+            [TABLE_KEYS.ttlAttribute]: Math.floor(Date.now() / 1000) + this.logRetentionDays * 86_400,
+            deletedAt: Date.now(),
+          },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PK },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /**
@@ -333,18 +355,23 @@ export class SubscriptionStore {
     return { ...this.key(subscription.id_project, subscription._id), ...subscription };
   }
 
-  private async claimGuard(projectId: string, event: string, target: string, subscriptionId: string): Promise<void> {
+  /**
+   * Claims the (event, target) guard for `subscriptionId`; returns this claim's id, written on
+   * the guard, so that undoing the claim removes only this claim ({@link releaseLostClaim}).
+   */
+  private async claimGuard(projectId: string, event: string, target: string, subscriptionId: string): Promise<string> {
     const Key = { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.guard(event, target) };
+    const claimId = randomUUID();
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...Key, subscriptionId, claimedAt: Date.now() },
+          Item: { ...Key, subscriptionId, claimedAt: Date.now(), claimId },
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': PK },
         }),
       );
-      return;
+      return claimId;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
@@ -369,7 +396,33 @@ export class SubscriptionStore {
           : 'a subscription to this event and target already exists in this project',
       );
     }
-    await this.takeOverGuard(Key, holder, subscriptionId, event);
+    await this.takeOverGuard(Key, holder, subscriptionId, event, claimId);
+    return claimId;
+  }
+
+  /**
+   * Undoes a claim whose subscription write lost to a concurrent one. If the winner stored this
+   * very event and target (the same PUT sent twice: both claimed the guard, the holder being the
+   * subscription itself), the guard is the winner's too and stays; otherwise it goes, unless
+   * another request claimed it since. Releasing it unconditionally left a subscription that the
+   * fan-out, which finds subscribers by their guards, never saw again (a security probe).
+   */
+  private async releaseLostClaim(next: Subscription, claimId: string): Promise<void> {
+    const stored = await this.get(next.id_project, next._id);
+    const guard = subscriptionKeys.guard(next.event, next.target);
+    if (stored && subscriptionKeys.guard(stored.event, stored.target) === guard) return;
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { [PK]: subscriptionKeys.project(next.id_project), [SK]: guard },
+          ConditionExpression: 'subscriptionId = :id AND claimId = :claim',
+          ExpressionAttributeValues: { ':id': next._id, ':claim': claimId },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   /** Takes over a guard whose subscription no longer exists (left by an interrupted write). */
@@ -378,12 +431,13 @@ export class SubscriptionStore {
     holder: string | undefined,
     subscriptionId: string,
     event: string,
+    claimId: string,
   ): Promise<void> {
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...Key, subscriptionId, claimedAt: Date.now() },
+          Item: { ...Key, subscriptionId, claimedAt: Date.now(), claimId },
           ConditionExpression: holder ? 'subscriptionId = :holder' : 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: holder ? undefined : { '#pk': PK },
           ExpressionAttributeValues: holder ? { ':holder': holder } : undefined,

@@ -246,12 +246,12 @@ export function postSigned(
 export const isSuccess = (result: PostOutcome): boolean =>
   result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300 && !result.error;
 
-/** Why a message must not be POSTed any more, if it must not. */
 /** The attempt's payload: a reference to the event's stored one where it may, else a copy. */
 function loggedPayload(message: ParsedDeliveryMessage, attemptedAt: Date): Pick<LoggedAttempt, 'payload' | 'payloadWithEvent'> {
   return mayReferToStoredPayload(message, attemptedAt) ? { payloadWithEvent: true } : { payload: message.payload };
 }
 
+/** Why a message must not be POSTed any more, if it must not. */
 function skipReason(message: ParsedDeliveryMessage, subscription: Subscription | undefined): string | undefined {
   if (!subscription) return 'subscription deleted after the event was fanned out';
   if (subscription.id_project !== message.projectId) return 'subscription belongs to another project';

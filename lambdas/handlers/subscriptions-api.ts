@@ -7,7 +7,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../core/errors';
 import { DeliveryMessage, WakeMessage } from '../core/delivery-message';
 import { PostRequest } from '../core/deliver';
 import { historyPageProblem, historyReadBudget, readTiledeskHistoryPage } from '../core/history-page';
-import { logKeyAt, messageFromAttempt, recoverPage, waitingUntil } from '../core/recovery';
+import { TEST_PING_PREFIX, logKeyAt, messageFromAttempt, recoverPage, waitingUntil } from '../core/recovery';
 import { sendTestPing } from '../core/test-ping';
 import { stringifyJson } from '../core/json-text';
 import {
@@ -242,9 +242,14 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
       case 'POST /{projectId}/subscriptions/{id}/logs/{logId}/retry': {
         const subscription = assertAsynchronous(await getSubscription(projectId, requireId(id), deps));
         const attempt = await attemptLogs.get(projectId, subscription._id, logId ?? '');
+        if (attempt?.webhookId.startsWith(TEST_PING_PREFIX)) {
+          throw new ConflictError(`attempt ${logId} is a test ping: send a new one with POST /${projectId}/subscriptions/${subscription._id}/test`);
+        }
         const message = attempt && messageFromAttempt(attempt);
         if (!message) throw new NotFoundError(`no replayable attempt ${logId} for subscription ${subscription._id}`);
-        await enqueue([{ ...message, event: subscription.event }]);
+        // As logged: a subscription moved to another event since skips it (logged as skipped),
+        // rather than deliver the old event's payload under the new event's name.
+        await enqueue([message]);
         return jsonResponse(202, { enqueued: 1, webhookId: message.webhookId });
       }
       default:

@@ -3,6 +3,7 @@ import { OPERATOR_SELECT_ROUTE, SUBSCRIPTION_ROUTES, SubscriptionRoute } from '.
 import { signToken } from '../../lambdas/core/token';
 import { subscriptionOf } from '../support/api-expectations';
 import { ApiReply, TestStack, startTestStack } from '../support/local-stack-harness';
+import { eventually, logsOf, publish } from '../support/pipeline';
 import { Receiver, startReceiver } from '../support/receiver';
 
 /*
@@ -172,16 +173,17 @@ async function createAsOwner(projectId: string, target: string): Promise<Record<
   return view as unknown as Record<string, unknown>;
 }
 
-/** A project with one subscription and one real attempt log (from a test delivery). */
+/** A project with one subscription and one real attempt log (of a published event: a test ping's is not replayed). */
 async function seedProject(projectId: string): Promise<void> {
-  const token = ownerOf(projectId);
   const view = await createAsOwner(projectId, `${receiver.url}?fixture=${projectId}`);
   const subscriptionId = String(view._id);
-  const ping = await t.api('POST', `/${projectId}/subscriptions/${subscriptionId}/test`, { token });
-  if (ping.status !== 200 || typeof ping.body.logId !== 'string') {
-    throw new Error(`setup: test delivery in ${projectId} answered ${ping.status} ${ping.text}`);
-  }
-  fixtures[projectId] = { subscriptionId, logId: ping.body.logId };
+  await publish(t, [{ type: 'request.create', detail: { id_project: projectId, fixture: true } }]);
+  const [log] = await eventually(async () => {
+    const logs = await logsOf(t, projectId, subscriptionId);
+    expect(logs.map((entry) => entry.outcome)).toEqual(['delivered']);
+    return logs;
+  });
+  fixtures[projectId] = { subscriptionId, logId: String((log as unknown as { logId: string }).logId) };
 }
 
 /** The path's project and ids for a cell, per the column rules above. */

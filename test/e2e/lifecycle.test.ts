@@ -220,4 +220,63 @@ describe('replay one', () => {
     });
     expect(missing.status).toBe(404);
   });
+
+  test('a subscription moved to another event since skips the replay, rather than deliver the old payload under the new name', async () => {
+    const hook = await receiver();
+    const created = await subscribe(t, 'proj-replay-moved', 'department.create', hook.url);
+    await publish(t, [{ type: 'department.create', detail: { id_project: 'proj-replay-moved', name: 'Sales' } }]);
+    await hook.waitFor(1);
+    const [log] = await eventually(async () => {
+      const logs = await logsOf(t, 'proj-replay-moved', created._id);
+      expect(logs).toHaveLength(1);
+      return logs;
+    });
+    const token = owner('proj-replay-moved');
+    expect((await t.api('PUT', `/proj-replay-moved/subscriptions/${created._id}`, { token, body: { event: 'faq.create' } })).status).toBe(200);
+
+    const logId = (log as unknown as { logId: string }).logId;
+    expect((await t.api('POST', `/proj-replay-moved/subscriptions/${created._id}/logs/${logId}/retry`, { token })).status).toBe(202);
+    const skipped = await eventually(async () => {
+      const logs = await logsOf(t, 'proj-replay-moved', created._id);
+      expect(logs).toHaveLength(2);
+      return logs.find((entry) => entry.outcome === 'skipped');
+    });
+    expect(skipped).toMatchObject({ event: 'department.create', error: expect.stringMatching(/now listens to faq\.create/) });
+    expect(hook.received).toHaveLength(1);
+  });
+
+  test("a test ping's log is not replayed through the queue: 409 naming the test route", async () => {
+    const hook = await receiver();
+    const created = await subscribe(t, 'proj-replay-ping', 'lead.create', hook.url);
+    const token = owner('proj-replay-ping');
+    const ping = await t.api('POST', `/proj-replay-ping/subscriptions/${created._id}/test`, { token });
+    expect(ping.status).toBe(200);
+    const reply = await t.api('POST', `/proj-replay-ping/subscriptions/${created._id}/logs/${String(ping.body.logId)}/retry`, { token });
+    expect(reply.status).toBe(409);
+    expect(reply.body.msg).toMatch(/test ping: send a new one with POST .*\/test/);
+    await barrier(t, { afterRetries: 1 });
+    expect(hook.received).toHaveLength(1);
+  });
+});
+
+describe('concurrent changes of one subscription', () => {
+  test('the same PUT sent twice at once leaves the subscription routed: its events still arrive, and the pair still answers as a duplicate', async () => {
+    const first = await receiver();
+    const second = await receiver();
+    const token = owner('proj-double-put');
+    for (let round = 0; round < 3; round++) {
+      const created = await subscribe(t, 'proj-double-put', 'request.create', `${first.url}?round=${round}`);
+      const moved = `${second.url}?round=${round}`;
+      const replies = await Promise.all([0, 1].map(() => t.api('PUT', `/proj-double-put/subscriptions/${created._id}`, { token, body: { target: moved } })));
+      expect(replies.map((reply) => reply.status)).toContain(200);
+      // The pair is still guarded: creating it again answers the same subscription.
+      const again = await t.api('POST', '/proj-double-put/subscriptions', { token, body: { event: 'request.create', target: moved } });
+      expect(again.status).toBe(200);
+      expect(again.body._id).toBe(created._id);
+    }
+    await publish(t, [{ type: 'request.create', detail: { id_project: 'proj-double-put', n: 1 } }]);
+    // Each round's subscription gets the event at its new target.
+    expect(await second.waitFor(3)).toHaveLength(3);
+    expect(first.received).toHaveLength(0);
+  });
 });

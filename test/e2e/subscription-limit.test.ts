@@ -118,6 +118,21 @@ describe('the per-project subscription limit (SUBSCRIPTION_LIMIT=3)', () => {
     expect(again.headers.get('x-hook-secret')).toBe(first.body.secret);
   });
 
+  it('counts a subscription off once when it is deleted by several requests at once', async () => {
+    const { projectId, token } = newProject();
+    expect((await create(projectId, token)).status).toBe(200);
+    for (let round = 0; round < 8; round++) {
+      const temporary = subscriptionOf(await create(projectId, token))._id;
+      const statuses = await Promise.all([0, 1, 2].map(() => t.api('DELETE', `/${projectId}/subscriptions/${temporary}`, { token })));
+      expect(statuses.filter((reply) => reply.status === 200)).toHaveLength(1);
+    }
+    // One subscription stays: the project takes two more, and no third (each extra count-off let one more in).
+    expect((await create(projectId, token)).status).toBe(200);
+    expect((await create(projectId, token)).status).toBe(200);
+    expectError(await create(projectId, token), 409, /limit/);
+    expect(await listLength(projectId, token)).toBe(LIMIT);
+  });
+
   it('two concurrent identical creates both answer 200 with the one subscription stored', async () => {
     const { projectId, token } = newProject();
     const target = newTarget();

@@ -5,6 +5,15 @@ import { ApiServer, LocalRoute, startApiServer } from '../../local/api-server';
 
 const hang = () => new Promise<APIGatewayProxyStructuredResultV2>(() => undefined);
 const quick = async (): Promise<APIGatewayProxyStructuredResultV2> => ({ statusCode: 200, body: 'ok' });
+const throws = async (): Promise<APIGatewayProxyStructuredResultV2> => {
+  throw new Error('secret internals: table tiledesk-webhooks-table at 10.0.0.7');
+};
+const echoQuery = async (event: { queryStringParameters?: Record<string, string> }): Promise<APIGatewayProxyStructuredResultV2> => ({
+  statusCode: 200,
+  body: JSON.stringify(event.queryStringParameters ?? {}),
+});
+/** 3.5 MB of quotes: 7 MB of result JSON once escaped into the result's `body` string. */
+const quoted = async (): Promise<APIGatewayProxyStructuredResultV2> => ({ statusCode: 200, body: '"'.repeat(3.5 * 1024 * 1024) });
 
 let api: ApiServer;
 beforeAll(async () => {
@@ -21,6 +30,9 @@ beforeAll(async () => {
       route('GET /function-times-out', hang as LocalRoute['handler'], 1),
       route('GET /integration-times-out', hang as LocalRoute['handler'], 3, 500),
       route('GET /quick', quick as LocalRoute['handler'], 1, 500),
+      route('GET /throws', throws as LocalRoute['handler'], 1),
+      route('GET /echo-query', echoQuery as LocalRoute['handler'], 1),
+      route('GET /quoted', quoted as LocalRoute['handler'], 3),
     ],
   });
 });
@@ -50,4 +62,26 @@ test('an integration timeout shorter than the function’s answers 503, at the i
 test('a function that answers in time is passed through', async () => {
   const reply = await timed('/quick');
   expect(reply.status).toBe(200);
+});
+
+test("a function's error answers 500 with API Gateway's words and nothing of the error", async () => {
+  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    const reply = await fetch(`${api.url}/throws`);
+    expect(reply.status).toBe(500);
+    expect(await reply.text()).toBe(JSON.stringify({ message: 'Internal Server Error' }));
+  } finally {
+    stderr.mockRestore();
+  }
+});
+
+test('a query parameter given twice reaches the function as payload 2.0 gives it: its values joined by commas', async () => {
+  const reply = await fetch(`${api.url}/echo-query?page=0&page=1&limit=5`);
+  expect(await reply.json()).toEqual({ page: '0,1', limit: '5' });
+});
+
+test("a result over Lambda's 6 MB once serialized answers 502, as the invocation fails", async () => {
+  const reply = await fetch(`${api.url}/quoted`);
+  expect(reply.status).toBe(502);
+  expect(await reply.json()).toEqual({ message: 'Internal Server Error' });
 });
