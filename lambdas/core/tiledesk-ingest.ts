@@ -97,28 +97,31 @@ export function readIngestRequest(
   return { event: hook.event, payload, requestHash: createHash('sha256').update(rawBody).digest('base64url') };
 }
 
-/** Tiledesk's routing calls are a few kilobytes; a larger body over the source's limit gets the 429. */
-const UNVERIFIED_ROUTING_MAX_BYTES = 64 * 1024;
+/** A routing call's body at most, as the operator.select route takes one (its `agents` list grows with the project). */
+export const ROUTING_BODY_MAX_BYTES = 256 * 1024;
 
 /**
- * What a request over its source's request limit gets when it says it is Tiledesk's routing
- * call (`hook.event` operator.select) and carries the global subscription's `x-hook-secret`: the
- * default routing, its own `payload` back, unverified (DESIGN §6: never an error to the
- * platform; Tiledesk's whole egress is one source). It calls no hook and reveals nothing the
- * caller did not send. Undefined for anything else, which gets the 429.
+ * Whether a request over its source's request limit is Tiledesk's routing call, verified as
+ * every ingest request is ({@link readIngestRequest}: the hook secret, a fresh token issued
+ * for its hook): then it gets the default routing, its own payload back, rather than a 429
+ * (DESIGN §6: never an error to the platform; Tiledesk's whole egress is one source). The
+ * checks cost CPU only, no table read; the header is compared first and the size checked
+ * before any parsing, so a flood without the secret costs what a refusal did. It calls no hook.
  */
-export function routingOverSourceLimit(rawBody: string, hookSecretHeader: string | undefined, hookSecret: string | undefined): Record<string, unknown> | undefined {
-  if (!hookSecretHeader || hookSecret === undefined || !sameSecret(hookSecretHeader, hookSecret)) return undefined;
-  if (rawBody.length > UNVERIFIED_ROUTING_MAX_BYTES) return undefined;
-  let raw: unknown;
+export function routingOverSourceLimit(
+  rawBody: string,
+  hookSecretHeader: string | undefined,
+  settings: IngestSettings,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Record<string, unknown> | undefined {
+  if (!hookSecretHeader || !sameSecret(hookSecretHeader, settings.hookSecret)) return undefined;
+  if (Buffer.byteLength(rawBody) > ROUTING_BODY_MAX_BYTES) return undefined;
   try {
-    raw = JSON.parse(rawBody);
+    const ingested = readIngestRequest(rawBody, hookSecretHeader, settings, nowSeconds);
+    return ingested.event === OPERATOR_SELECT_EVENT ? ingested.payload : undefined;
   } catch {
     return undefined;
   }
-  const { hook, payload } = (raw ?? {}) as { hook?: { event?: unknown }; payload?: unknown };
-  if (hook?.event !== OPERATOR_SELECT_EVENT || typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
-  return payload as Record<string, unknown>;
 }
 
 /** 401 unless the token was issued within the last `maxAgeSeconds` (and not in the future). */

@@ -8,7 +8,7 @@ import { ForbiddenError, NotFoundError, PayloadTooLargeError, TooManyRequestsErr
 import { CLAIM_CHECK_FIELD, TiledeskEvent, reservedFieldsIn } from '../core/claim-check';
 import { idSchema } from '../core/subscription';
 import { RoutingRequest, routingRequestSchema } from '../core/operator-select';
-import { IngestSettings, IngestedEvent, readIngestRequest, routingOverSourceLimit } from '../core/tiledesk-ingest';
+import { IngestSettings, IngestedEvent, ROUTING_BODY_MAX_BYTES, readIngestRequest, routingOverSourceLimit } from '../core/tiledesk-ingest';
 import { readPublicKey } from '../core/tiledesk-token';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
 import { createClaimCheckStore } from '../adapters/claim-check-store';
@@ -88,7 +88,8 @@ export async function ingestTiledeskRequest(event: ApiEvent): Promise<ApiResult>
       const routing = overSourceLimit instanceof TooManyRequestsError ? await routingOverLimit(event) : undefined;
       if (routing === undefined) throw overSourceLimit;
       metrics.addMetric('OperatorSelectDefault', 'Count', 1);
-      metrics.addMetric('OperatorSelectOverLimit', 'Count', 1);
+      metrics.addMetric('OperatorSelectOverSourceLimit', 'Count', 1);
+      logger.info("routing call over its source's request limit: answered with Tiledesk's own routing", { projectId: routing.id_project });
       return jsonResponse(200, routing);
     }
     ingested = readIngestRequest(rawBodyOf(event), event.headers?.['x-hook-secret'], await ingestSettings());
@@ -129,8 +130,11 @@ export async function ingestTiledeskRequest(event: ApiEvent): Promise<ApiResult>
  * call ({@link routingOverSourceLimit}); undefined for any other, which gets the 429.
  */
 async function routingOverLimit(event: ApiEvent): Promise<Record<string, unknown> | undefined> {
+  const hookSecret = event.headers?.['x-hook-secret'];
+  // Before decoding anything: a refusal in a flood stays cheap.
+  if (!hookSecret || (event.body?.length ?? 0) > ROUTING_BODY_MAX_BYTES * 2) return undefined;
   try {
-    return routingOverSourceLimit(rawBodyOf(event), event.headers?.['x-hook-secret'], await loadSecretSetting('TILEDESK_INGEST_HOOK_SECRET'));
+    return routingOverSourceLimit(rawBodyOf(event), hookSecret, await ingestSettings());
   } catch {
     return undefined;
   }
