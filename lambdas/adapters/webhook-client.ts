@@ -13,6 +13,8 @@ export interface PostResult {
   headers: IncomingHttpHeaders;
   /** Response body, cut at the read limit, with secrets redacted (it is stored and shown). */
   body: string;
+  /** The same as received, unredacted: for a caller that acts on it (a routing answer), never stored. */
+  receivedBody?: string;
   durationMs: number;
   /**
    * The answer alone: from the request sent on a connected socket (after DNS, connect and TLS)
@@ -115,7 +117,10 @@ export function postWebhook(options: PostOptions): Promise<PostResult> {
   const secrets = Object.entries(options.headers)
     .filter(([name]) => name.toLowerCase() === 'x-hook-secret')
     .map(([, value]) => value);
-  const read = (chunks: Buffer[]): string => redactSecrets(Buffer.concat(chunks).toString('utf8'), secrets);
+  const read = (chunks: Buffer[]): { body: string; receivedBody: string } => {
+    const receivedBody = Buffer.concat(chunks).toString('utf8');
+    return { body: redactSecrets(receivedBody, secrets), receivedBody };
+  };
   const started = performance.now();
   const elapsed = (): number => Math.round(performance.now() - started);
   const url = new URL(options.url);
@@ -186,11 +191,11 @@ export function postWebhook(options: PostOptions): Promise<PostResult> {
         kept += Math.min(chunk.length, options.maxResponseBytes - kept);
         if (kept >= options.maxResponseBytes) {
           // Enough kept: stop reading and free the socket rather than draining a huge body.
-          finish({ statusCode: res.statusCode, headers: res.headers, body: read(chunks) });
+          finish({ statusCode: res.statusCode, headers: res.headers, ...read(chunks) });
           res.destroy();
         }
       });
-      res.on('end', () => finish({ statusCode: res.statusCode, headers: res.headers, body: read(chunks) }));
+      res.on('end', () => finish({ statusCode: res.statusCode, headers: res.headers, ...read(chunks) }));
       res.on('error', (error) =>
         finish({ statusCode: res.statusCode, headers: res.headers, body: '', error: error.message, errorKind: 'network' }),
       );

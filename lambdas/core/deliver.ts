@@ -25,7 +25,10 @@ export type Disposition =
 export interface PostOutcome {
   statusCode?: number;
   headers: Record<string, string | string[] | undefined>;
+  /** What is stored: secrets redacted. */
   body: string;
+  /** As received, for acting on (a routing answer); never stored. */
+  receivedBody?: string;
   durationMs: number;
   /** The answer alone, after DNS, connect and TLS; absent when the request was never sent. */
   answerMs?: number;

@@ -92,7 +92,8 @@ export async function selectOperators(
   if (!isSuccess(response)) return fallback(response.error ?? `hook answered ${response.statusCode}`);
   let answer: unknown;
   try {
-    answer = JSON.parse(response.body);
+    // The hook's own answer as it sent it: the redacted text is for the attempt log only.
+    answer = JSON.parse(response.receivedBody ?? response.body);
   } catch {
     return fallback('hook answer is not JSON');
   }

@@ -2,7 +2,7 @@ import { Webhook } from 'standardwebhooks';
 import { signToken } from '../../lambdas/core/token';
 import { SUBSCRIPTION_VIEW_KEYS, expectError, expectFieldError, hookOf } from '../support/api-expectations';
 import { ApiReply, TestStack, startTestStack } from '../support/local-stack-harness';
-import { LoggedAttempt, barrier, logsOf, subscribe } from '../support/pipeline';
+import { LoggedAttempt, barrier, eventually, logsOf, subscribe } from '../support/pipeline';
 import { Receiver, ReceivedRequest, Reply, startReceiver } from '../support/receiver';
 
 // A short hook timeout keeps the timeout case to a second.
@@ -154,6 +154,20 @@ describe('a hook that picks an agent', () => {
 
     expect(outcomeOf(reply)).toMatchObject({ status: 200, path: 'hook' });
     expect(reply.body).toEqual({ ...routingRequest(projectId), operators: [] });
+  });
+
+  test("reaches Tiledesk as the hook sent it, though credential-shaped values in it are redacted from the attempt log", async () => {
+    const projectId = 'opsel-pick-unredacted';
+    const jwtShaped = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MiJ9.c2lnbmF0dXJl';
+    const { subscription } = await hookFor(projectId, json(200, { operators: [{ id_user: 'u2', note: `x-${jwtShaped}`, avatar: 'Bearer 0123456789abcdef' }] }));
+
+    const reply = await select(projectId);
+
+    expect(outcomeOf(reply)).toMatchObject({ status: 200, path: 'hook' });
+    expect(reply.body).toMatchObject({ operators: [{ id_user: 'u2', note: `x-${jwtShaped}`, avatar: 'Bearer 0123456789abcdef' }] });
+    const log = await eventually(() => onlyLogOf(projectId, subscription._id));
+    expect(String(log.responseBody)).not.toContain(jwtShaped);
+    expect(String(log.responseBody)).not.toContain('0123456789abcdef');
   });
 
   test('overrides department and agents when its answer carries them', async () => {
