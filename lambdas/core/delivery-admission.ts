@@ -17,11 +17,25 @@ export const SLOT_SLACK_MS = 1000;
 
 /**
  * A delivery that reaches its reserved slot later than this (its function was busy, its queue
- * lagged) asks for a new slot instead: posting late deliveries at once would bunch them, and
- * over a 10 s window at 5/s a lateness of L allows 5·(10 + 0.5 + L) + 1, so L must stay under
- * 0.3 s for the 10 % margin.
+ * lagged, its batch's reads were slow) asks for a new slot instead: posting late deliveries at
+ * once would bunch them. Slots are 1/rate apart, so with a lateness of at most L a window W
+ * holds at most rate·(W + L) + 1 POSTs: 5·1.25 + 1 in a second at 5/s. Checked when the batch
+ * is admitted and again just before each POST ({@link lateForSlot}).
  */
 export const LATE_SLOT_MS = 250;
+
+/** True when a delivery holding a slot is more than {@link LATE_SLOT_MS} past it. */
+export const lateForSlot = (message: ParsedDeliveryMessage, now: number): boolean =>
+  message.rateSlotAt !== undefined && message.rateSlotAt < now - LATE_SLOT_MS;
+
+/**
+ * A delivery that missed its slot by the time of its POST (its batch's reads and writes took
+ * that long): sent back at once without it, to take a new one, rather than posted late.
+ */
+export function retakeSlot(queue: DeliveryLane, message: ParsedDeliveryMessage): Disposition {
+  const { rateSlotAt: _slot, notBefore: _notBefore, ...rest } = message;
+  return { kind: 'send', queue, message: rest, delaySeconds: 0 };
+}
 
 /** True when a message may be handled now (its wait, if any, is over or nearly so). */
 export const isDue = (message: ParsedDeliveryMessage, now: number): boolean =>
@@ -113,7 +127,7 @@ export function splitBySlot(
 ): { go: number[]; soon: number[]; early: number[]; fresh: number[] } {
   const split = { go: [] as number[], soon: [] as number[], early: [] as number[], fresh: [] as number[] };
   messages.forEach((message, index) => {
-    if (message.rateSlotAt === undefined || message.rateSlotAt < now - LATE_SLOT_MS) split.fresh.push(index);
+    if (message.rateSlotAt === undefined || lateForSlot(message, now)) split.fresh.push(index);
     else if (message.rateSlotAt <= now) split.go.push(index);
     else if (message.rateSlotAt <= now + SLOT_SLACK_MS) split.soon.push(index);
     else split.early.push(index);

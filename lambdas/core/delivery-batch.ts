@@ -10,6 +10,8 @@ import {
   isDue,
   SLOT_SLACK_MS,
   heldForSlot,
+  lateForSlot,
+  retakeSlot,
   splitBySlot,
   splitProbe,
   untilSlot,
@@ -180,8 +182,10 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
   const posted = await Promise.all(
     postable.map(async (entry): Promise<Handled | undefined> => {
       try {
-        // A delivery that came back just before its rate slot waits for it (under a second).
+        // A delivery that came back just before its rate slot waits for it (under a second); one
+        // that the batch's reads made miss it takes a new one rather than go late.
         await untilSlot(entry.job.message, Date.now());
+        if (lateForSlot(entry.job.message, Date.now())) return { entry, disposition: retakeSlot(lane, entry.job.message) };
         return { entry, ...(await deliverJob(entry.job, found.get(entry.job.message.subscriptionId), deps)) };
       } catch (error) {
         deps.report.error('delivery could not be handled; the message will be tried again', {

@@ -92,9 +92,16 @@ it(`holds a ${EVENTS}-event burst to rateLimit ${RATE}/s (+10 % over every 10 s 
   // rate × 1.25 + 1 starts; one more for the receipts' own timing (7 measured on a quiet
   // machine, 2026-12-05; the 500 ms tolerance before allowed rate × 1.5 + 1 in the first second
   // alone, and `test/lambdas/core/delivery-admission.test.ts` holds the slots' spacing exactly).
+  // Each delivery's first receipt: a duplicate (at least once) is not a POST the limit spaced.
+  const firstReceipts = new Map<string, number>();
+  for (const request of received) {
+    const id = String(request.headers['webhook-id']);
+    if (!firstReceipts.has(id)) firstReceipts.set(id, request.at);
+  }
+  const firstTimes = [...firstReceipts.values()].sort((a, b) => a - b);
   let busiestSecond = 0;
-  for (let first = 0, last = 0; first < times.length; first++) {
-    while (last < times.length && times[last]! < times[first]! + 1000) last++;
+  for (let first = 0, last = 0; first < firstTimes.length; first++) {
+    while (last < firstTimes.length && firstTimes[last]! < firstTimes[first]! + 1000) last++;
     busiestSecond = Math.max(busiestSecond, last - first);
   }
   console.log(`busiest second: ${busiestSecond} deliveries, busiest 10 s: ${busiest}`);

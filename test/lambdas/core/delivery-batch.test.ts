@@ -289,6 +289,26 @@ test('a retry of a delivery once held for a rate slot waits the whole schedule, 
   expect(sent[0]!.message.delaySeconds).toBeGreaterThanOrEqual(899);
 });
 
+test('a delivery whose batch reads make it miss its rate slot by more than 250 ms takes a new slot instead of posting late', async () => {
+  const { sent, deps, state } = world({ ...HEALTHY }, { ...subscription, rateLimit: 5 });
+  const getState = deps.stores.getState;
+  deps.stores.getState = async (keys) => {
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    return getState(keys);
+  };
+  // 100 ms past its slot when received (admitted to go), 500 ms past it once the reads are done.
+  const slotted = { ...(JSON.parse(message(1)) as ParsedDeliveryMessage), rateSlotAt: Date.now() - 100, notBefore: Date.now() - 100 };
+  const failed = await deliverBatch('fast', records([JSON.stringify(slotted)]), deps);
+  expect(failed).toEqual([]);
+  expect(state.posts).toBe(0);
+  expect(sent).toHaveLength(1);
+  expect(sent[0]!.message.delaySeconds).toBe(0);
+  const back = JSON.parse(sent[0]!.message.body) as ParsedDeliveryMessage;
+  expect(back).toMatchObject({ webhookId: slotted.webhookId, attempt: 1 });
+  expect(back.rateSlotAt).toBeUndefined();
+  expect(back.notBefore).toBeUndefined();
+});
+
 test('a message held for a rate slot further off than SQS can delay hops until its slot', async () => {
   const { sent, deps, state } = world({ ...HEALTHY }, { ...subscription, rateLimit: 1 });
   const slot = Date.now() + 2_000_000;
