@@ -1,4 +1,4 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
   BatchGetCommand,
@@ -6,6 +6,7 @@ import {
   BatchWriteCommand,
   BatchWriteCommandOutput,
   DynamoDBDocumentClient,
+  PutCommand,
   QueryCommandInput,
   paginateQuery,
 } from '@aws-sdk/lib-dynamodb';
@@ -74,5 +75,31 @@ export async function batchPut(client: DynamoDBDocumentClient, tableName: string
     const result: BatchWriteCommandOutput = await client.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
     requests = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
     if (round > 8 && requests.length > 0) throw new Error(`${requests.length} item(s) left unprocessed by DynamoDB`);
+  }
+}
+
+/**
+ * Writes `item` unless an item with its key exists (the partition key attribute `partitionKey`
+ * tells); true for the one caller that wrote it.
+ */
+export async function putIfAbsent(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  partitionKey: string,
+  item: Record<string, unknown>,
+): Promise<boolean> {
+  try {
+    await client.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': partitionKey },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
   }
 }

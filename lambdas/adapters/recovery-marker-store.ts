@@ -1,7 +1,6 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { DELIVERY, TABLE_KEYS } from '../core/settings';
-import { dynamoDocumentClient } from './aws-clients';
+import { dynamoDocumentClient, putIfAbsent } from './aws-clients';
 
 const { partitionKey: PK, sortKey: SK, ttlAttribute } = TABLE_KEYS;
 
@@ -21,26 +20,13 @@ export class RecoveryMarkerStore {
 
   /** Marks an attempt as recovered; true for the one caller that marked it first. */
   async claim(projectId: string, subscriptionId: string, logId: string, at: Date): Promise<boolean> {
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            [PK]: `RECOVERED#${projectId}#${subscriptionId}`,
-            [SK]: logId,
-            recoveredAt: at.toISOString(),
-            // The marker lives as long as the attempt it stands for could still be found.
-            [ttlAttribute]: Math.floor(at.getTime() / 1000) + this.ttlDays * 86_400,
-          },
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': PK },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return putIfAbsent(this.client, this.tableName, PK, {
+      [PK]: `RECOVERED#${projectId}#${subscriptionId}`,
+      [SK]: logId,
+      recoveredAt: at.toISOString(),
+      // The marker lives as long as the attempt it stands for could still be found.
+      [ttlAttribute]: Math.floor(at.getTime() / 1000) + this.ttlDays * 86_400,
+    });
   }
 
   /** Takes a marker back: its delivery could not be sent, so a later recover may send it. */

@@ -10,7 +10,7 @@ import { API, DELIVERY, TABLE_KEYS } from '../core/settings';
 import { OPERATOR_SELECT_EVENT, topicFamily } from '../core/event-catalog';
 import { ConflictError, DuplicateSubscriptionError } from '../core/errors';
 import { Subscription } from '../core/subscription';
-import { dynamoDocumentClient, queryAll } from './aws-clients';
+import { dynamoDocumentClient, putIfAbsent, queryAll } from './aws-clients';
 import { logger } from './observability';
 
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
@@ -249,25 +249,12 @@ export class SubscriptionStore {
    * loop of them let a project past its subscription limit (a security probe, 2026-12-05).
    */
   private async markDeleted(projectId: string, subscriptionId: string): Promise<boolean> {
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            [PK]: subscriptionKeys.project(projectId),
-            [SK]: `LOGGED#${subscriptionId}`,
-            [TABLE_KEYS.ttlAttribute]: Math.floor(Date.now() / 1000) + this.logRetentionDays * 86_400,
-            deletedAt: Date.now(),
-          },
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': PK },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return putIfAbsent(this.client, this.tableName, PK, {
+      [PK]: subscriptionKeys.project(projectId),
+      [SK]: `LOGGED#${subscriptionId}`,
+      [TABLE_KEYS.ttlAttribute]: Math.floor(Date.now() / 1000) + this.logRetentionDays * 86_400,
+      deletedAt: Date.now(),
+    });
   }
 
   /**
