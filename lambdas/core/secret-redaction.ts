@@ -52,6 +52,9 @@ function isTokenCharacter(code: number): boolean {
   return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 45 || code === 95;
 }
 
+/** The shortest header a JSON Web Token has: `{"alg":"none"}` is `eyJhbGciOiJub25lIn0`, 19 characters. */
+const MIN_HEADER_LENGTH = 19;
+
 /** Where the run of base64url characters starting at `from` ends. */
 function runEnd(text: string, from: number): number {
   let end = from;
@@ -74,7 +77,8 @@ function redactJwts(text: string): string {
   let from = 0;
   for (let at = text.indexOf('eyJ', from); at >= 0; at = text.indexOf('eyJ', from)) {
     const before = at > 0 ? text.charCodeAt(at - 1) : 0;
-    if (isTokenCharacter(before) && before !== 45 && before !== 95) {
+    const glued = before === 45 || before === 95;
+    if (isTokenCharacter(before) && !glued) {
       from = at + 3;
       continue;
     }
@@ -82,6 +86,12 @@ function redactJwts(text: string): string {
     if (text.charCodeAt(header) !== 46) {
       // No dot after this run: no `eyJ` inside it can start a token either.
       from = header;
+      continue;
+    }
+    if (glued && header - at < MIN_HEADER_LENGTH) {
+      // Glued to a word and shorter than any token's header: a file or image name
+      // (`file_eyJ.tar.gz`, `…/_eyJ3IjoxMDB9.v2.png`), not a credential.
+      from = header + 1;
       continue;
     }
     const payload = runEnd(text, header + 1);

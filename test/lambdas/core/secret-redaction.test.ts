@@ -66,7 +66,7 @@ describe('redactSecrets', () => {
   }, 70_000);
 
   it('leaves ordinary text alone', () => {
-    const text = '{"received":true,"note":"bearer of good news","jwt":"no","path":"a.keyJson.b.c","empty":"eyJ..x"}';
+    const text = '{"received":true,"note":"bearer of good news","jwt":"no","path":"a.keyJson.b.c","empty":"eyJ..x","file":"file_eyJ.tar.gz","img":"/i/_eyJ3IjoxMDB9.v2.png"}';
     expect(redactSecrets(text, [secret])).toBe(text);
   });
 });
