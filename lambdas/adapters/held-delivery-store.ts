@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE_KEYS } from '../core/settings';
 import { ParsedDeliveryMessage, deliveryMessageSchema } from '../core/delivery-message';
 import { stringifyJson } from '../core/json-text';
@@ -187,6 +187,32 @@ export class HeldDeliveryStore {
           ConditionExpression: '#wake = :expected',
           ExpressionAttributeNames: { '#wake': 'wakeAt' },
           ExpressionAttributeValues: { ':expected': expected },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  /**
+   * Sets the count to 0 when nothing is parked any more: parked items the table's TTL removed
+   * (held 14 days) were never counted off, and the health showed them held for good. The count
+   * is read before the partition and set only if still the one read, so a park that lands
+   * meanwhile (it writes its items, then counts) is never counted away.
+   */
+  async settleCount(projectId: string, subscriptionId: string): Promise<void> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: healthKey(projectId, subscriptionId), ConsistentRead: true }));
+    const seen = Number(Item?.heldCount ?? 0);
+    if (!(seen > 0) || (await this.oldest(projectId, subscriptionId, 1)).keys.length > 0) return;
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: healthKey(projectId, subscriptionId),
+          UpdateExpression: 'SET #held = :zero',
+          ConditionExpression: '#held = :seen',
+          ExpressionAttributeNames: { '#held': 'heldCount' },
+          ExpressionAttributeValues: { ':zero': 0, ':seen': seen },
         }),
       );
     } catch (error) {

@@ -87,6 +87,8 @@ export interface DeliveryStores {
   /** The oldest parked deliveries, their keys, and whether more remain. */
   oldestHeld(projectId: string, subscriptionId: string, limit: number): Promise<{ keys: string[]; messages: ParsedDeliveryMessage[]; more: boolean }>;
   removeHeld(projectId: string, subscriptionId: string, keys: string[]): Promise<void>;
+  /** Sets the parked count to 0 if nothing is parked (items the TTL removed were never counted off). */
+  settleHeld(projectId: string, subscriptionId: string): Promise<void>;
   /** Sets the wake-up time if `expected` is still stored (undefined: none is due); true for the winner. */
   scheduleWake(projectId: string, subscriptionId: string, expected: number | undefined, at: number, now: number): Promise<boolean>;
   clearWake(projectId: string, subscriptionId: string, expected: number): Promise<void>;

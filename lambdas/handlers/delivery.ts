@@ -83,6 +83,7 @@ export const deliveryDeps: DeliveryBatchDeps = {
     park: (...args) => heldDeliveries.park(...args),
     oldestHeld: (...args) => heldDeliveries.oldest(...args),
     removeHeld: (...args) => heldDeliveries.remove(...args),
+    settleHeld: (...args) => heldDeliveries.settleCount(...args),
     scheduleWake: (...args) => heldDeliveries.scheduleWake(...args),
     clearWake: (...args) => heldDeliveries.clearWake(...args),
   },

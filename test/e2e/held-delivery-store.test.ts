@@ -56,3 +56,20 @@ test('removing the same handles twice deletes and counts off once', async () => 
   expect((await store.oldest('p-held', 's-twice', 10)).messages.map((m) => m.webhookId)).toEqual(['msg_e3_s-twice']);
   expect(await heldCount('s-twice')).toBe(1);
 });
+
+test('the count is set to 0 once nothing is parked (items the TTL removed were never counted off), and only then', async () => {
+  const keys = await store.park('p-held', 's-expired', [message('s-expired', 1), message('s-expired', 2)], Date.now());
+  expect(await heldCount('s-expired')).toBe(2);
+  // One expires as DynamoDB's TTL would remove it: deleted without the store counting it off.
+  const { DeleteCommand } = await import('@aws-sdk/lib-dynamodb');
+  const first = keys[0]!.split('|')[1]!;
+  await client.send(new DeleteCommand({ TableName: t.stack.tableName, Key: { pk: 'HELD#p-held#s-expired', sk: first } }));
+  await store.settleCount('p-held', 's-expired');
+  expect(await heldCount('s-expired')).toBe(2);
+  // The other released as usual; the count still holds the expired one until settled.
+  const { keys: left } = await store.oldest('p-held', 's-expired', 10);
+  await store.remove('p-held', 's-expired', left);
+  expect(await heldCount('s-expired')).toBe(1);
+  await store.settleCount('p-held', 's-expired');
+  expect(await heldCount('s-expired')).toBe(0);
+});

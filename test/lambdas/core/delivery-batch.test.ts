@@ -20,7 +20,7 @@ const subscription = {
 } as Subscription;
 
 function world(health: DeliveryHealth, sub: Subscription = subscription) {
-  const state = { health: { ...health }, parked: new Map<string, ParsedDeliveryMessage>(), posts: 0 };
+  const state = { health: { ...health }, parked: new Map<string, ParsedDeliveryMessage>(), posts: 0, settled: 0 };
   const sent: { queue: string; message: QueuedMessage }[] = [];
   const attempts: Attempt[] = [];
   const deps: DeliveryBatchDeps = {
@@ -60,7 +60,11 @@ function world(health: DeliveryHealth, sub: Subscription = subscription) {
       },
       removeHeld: async (_p, _s, keys) => {
         for (const key of keys) state.parked.delete(key);
-        state.health.heldCount = state.parked.size;
+        state.health.heldCount = Math.max(0, (state.health.heldCount ?? 0) - keys.length);
+      },
+      settleHeld: async () => {
+        state.settled += 1;
+        if (state.parked.size === 0) state.health.heldCount = 0;
       },
       scheduleWake: async (_p, _s, expected, at, now) => {
         const due = state.health.wakeAt;
@@ -140,6 +144,30 @@ test('a wake-up after a reset releases the parked deliveries paced and then stop
   sent.length = 0;
   await deliverBatch('fast', records([next.message.body]), deps);
   expect(sent).toEqual([]);
+});
+
+test('a release that drains the partition with more counted than it took sets the count to 0 (parked items the TTL removed)', async () => {
+  const { state, deps } = world({ ...HEALTHY });
+  for (let n = 0; n < 3; n++) state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n)) as ParsedDeliveryMessage);
+  // Eight were parked; five expired in the table unreleased, never counted off.
+  state.health.heldCount = 8;
+  state.health.wakeAt = Date.now();
+  const wake = JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: state.health.wakeAt });
+  await deliverBatch('fast', records([wake]), deps);
+  expect(state.parked.size).toBe(0);
+  expect(state.settled).toBe(1);
+  expect(state.health.heldCount).toBe(0);
+});
+
+test('a release that drains exactly what was counted reads nothing more', async () => {
+  const { state, deps } = world({ ...HEALTHY });
+  for (let n = 0; n < 3; n++) state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n)) as ParsedDeliveryMessage);
+  state.health.heldCount = 3;
+  state.health.wakeAt = Date.now();
+  const wake = JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: state.health.wakeAt });
+  await deliverBatch('fast', records([wake]), deps);
+  expect(state.settled).toBe(0);
+  expect(state.health.heldCount).toBe(0);
 });
 
 test('a release ramps up: each wake-up doubles its pace while answers stay good, up to the maximum', async () => {
