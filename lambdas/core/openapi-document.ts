@@ -205,7 +205,7 @@ export const ROUTE_DOCS: Partial<Record<string, RouteDoc>> = {
   },
   'POST /{projectId}/subscriptions/{id}/logs/{logId}/retry': {
     summary: 'Resend one logged delivery under its webhook id',
-    description: '409 for operator.select, whose calls are synchronous.',
+    description: "409 for operator.select, whose calls are synchronous, and for a test ping's log (send a new one).",
     tag: 'Attempts',
     success: { 202: { description: 'Enqueued', schema: retryResultSchema } },
     errors: [...PROJECT_ERRORS, 404, 409],
