@@ -220,20 +220,22 @@ export class SubscriptionStore {
     );
     if (!Attributes) {
       // A delete that failed after removing the item lands here when retried: the guards it left
-      // would list the id to the fan-out for good. Released now, and the count they held with
-      // them, unless the delete that removed the item counted it off (a concurrent one still
-      // running: one decrement per subscription, whoever writes its marker first).
-      if ((await this.releaseGuardsOf(projectId, subscriptionId)) > 0 && (await this.markDeleted(projectId, subscriptionId))) {
-        await this.decrementCount(projectId);
-      }
+      // would list the id to the fan-out for good, so they are released now. The count is not
+      // touched here: only the one call whose DeleteItem removed the item counts it off.
+      await this.releaseGuardsOf(projectId, subscriptionId);
       return undefined;
     }
     const deleted = subscriptionFromItem(Attributes);
-    const countsOff = await this.markDeleted(projectId, subscriptionId);
+    // Counted off by the one call that removed the item (DeleteItem tells exactly one), at once:
+    // a delete that fails later leaves guards for its retry, never the count. Concurrent DELETEs
+    // each counted it off before (a loop took a project to 1,005 subscriptions, a security
+    // probe), and a first fix keyed on the history marker re-opened that once the marker was
+    // trimmed (a review). A crash between the two writes leaves the count one too high, the safe way.
+    await this.decrementCount(projectId);
+    await this.markDeleted(projectId, subscriptionId);
     await this.releaseGuard(projectId, deleted.event, deleted.target, subscriptionId);
     // And any older guard an update could not release (its subscription moved to another event or target).
     await this.releaseGuardsOf(projectId, subscriptionId);
-    if (countsOff) await this.decrementCount(projectId);
     // Last, and never failing the delete: the next delete trims what this one could not.
     await this.trimDeletedMarkers(projectId).catch((error: unknown) =>
       logger.warn('deleted-subscription markers not trimmed; the next delete will', { projectId, error: String(error) }),
@@ -241,15 +243,9 @@ export class SubscriptionStore {
     return deleted;
   }
 
-  /**
-   * Writes the deleted subscription's marker, which keeps its logs in the project's history as
-   * long as they live (their TTL), if it is not there yet; true for the one call that wrote it,
-   * the one that counts the subscription off. Two concurrent DELETEs of one subscription (the
-   * second finding the item gone and its guards still there) each counted it off before, and a
-   * loop of them let a project past its subscription limit (a security probe, 2026-12-05).
-   */
-  private async markDeleted(projectId: string, subscriptionId: string): Promise<boolean> {
-    return putIfAbsent(this.client, this.tableName, PK, {
+  /** The deleted subscription's marker: it keeps its logs in the project's history as long as they live (their TTL). */
+  private async markDeleted(projectId: string, subscriptionId: string): Promise<void> {
+    await putIfAbsent(this.client, this.tableName, PK, {
       [PK]: subscriptionKeys.project(projectId),
       [SK]: `LOGGED#${subscriptionId}`,
       [TABLE_KEYS.ttlAttribute]: Math.floor(Date.now() / 1000) + this.logRetentionDays * 86_400,

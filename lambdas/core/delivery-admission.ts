@@ -29,12 +29,18 @@ export const lateForSlot = (message: ParsedDeliveryMessage, now: number): boolea
   message.rateSlotAt !== undefined && message.rateSlotAt < now - LATE_SLOT_MS;
 
 /**
- * A delivery that missed its slot by the time of its POST (its batch's reads and writes took
- * that long): sent back at once without it, to take a new one, rather than posted late.
+ * Whether a delivery that missed its slot by the time of its POST (its batch's reads and writes
+ * took that long) is sent back for another rather than posted late: once per delivery (a second
+ * miss posts it, so sustained lag cannot starve it), and never a circuit's probe (one request
+ * cannot bunch, and its probe lease would hold the rest back).
  */
+export const retakesSlot = (job: { message: ParsedDeliveryMessage; probe?: boolean }, now: number): boolean =>
+  !job.probe && !job.message.slotRetaken && lateForSlot(job.message, now);
+
+/** The delivery sent back at once without its slot, to take a new one ({@link retakesSlot}). */
 export function retakeSlot(queue: DeliveryLane, message: ParsedDeliveryMessage): Disposition {
   const { rateSlotAt: _slot, notBefore: _notBefore, ...rest } = message;
-  return { kind: 'send', queue, message: rest, delaySeconds: 0 };
+  return { kind: 'send', queue, message: { ...rest, slotRetaken: true }, delaySeconds: 0 };
 }
 
 /** True when a message may be handled now (its wait, if any, is over or nearly so). */

@@ -10,8 +10,8 @@ import {
   isDue,
   SLOT_SLACK_MS,
   heldForSlot,
-  lateForSlot,
   retakeSlot,
+  retakesSlot,
   splitBySlot,
   splitProbe,
   untilSlot,
@@ -187,7 +187,10 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
         // A delivery that came back just before its rate slot waits for it (under a second); one
         // that the batch's reads made miss it takes a new one rather than go late.
         await untilSlot(entry.job.message, Date.now());
-        if (lateForSlot(entry.job.message, Date.now())) return { entry, disposition: retakeSlot(lane, entry.job.message) };
+        if (retakesSlot(entry.job, Date.now())) {
+          deps.report.metric('DeliveriesSlotRetaken', 1);
+          return { entry, disposition: retakeSlot(lane, entry.job.message) };
+        }
         return { entry, ...(await deliverJob(entry.job, found.get(entry.job.message.subscriptionId), deps)) };
       } catch (error) {
         deps.report.error('delivery could not be handled; the message will be tried again', {

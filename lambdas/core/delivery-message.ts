@@ -39,6 +39,11 @@ export const deliveryMessageSchema = z.object({
    * reserving again (a held delivery is re-sent once, for exactly its slot).
    */
   rateSlotAt: z.number().int().nonnegative().optional(),
+  /**
+   * It missed a slot once by the time of its POST and was sent back for another: a second miss
+   * posts it late rather than send it back again, so sustained lag cannot keep it from going.
+   */
+  slotRetaken: z.boolean().optional(),
 });
 export type DeliveryMessage = z.input<typeof deliveryMessageSchema>;
 export type ParsedDeliveryMessage = z.output<typeof deliveryMessageSchema>;

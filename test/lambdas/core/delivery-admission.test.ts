@@ -7,6 +7,7 @@ import {
   isDue,
   nextReleasePace,
   releaseDelays,
+  retakesSlot,
   splitBySlot,
   splitProbe,
   wakeDecision,
@@ -158,6 +159,15 @@ describe('rate limit (GCRA)', () => {
       busiest = Math.max(busiest, last - first);
     }
     expect(busiest).toBe(5);
+  });
+
+  test('a delivery late for its slot at its POST is sent back for another once, and never when it is a circuit probe', () => {
+    const message = { webhookId: 'w', rateSlotAt: now - 300 } as ParsedDeliveryMessage;
+    expect(retakesSlot({ message }, now)).toBe(true);
+    expect(retakesSlot({ message: { ...message, rateSlotAt: now - 200 } }, now)).toBe(false);
+    expect(retakesSlot({ message: { ...message, slotRetaken: true } }, now)).toBe(false);
+    expect(retakesSlot({ message, probe: true }, now)).toBe(false);
+    expect(retakesSlot({ message: { ...message, rateSlotAt: undefined } }, now)).toBe(false);
   });
 
   test('the backlog a clock holds: how many reserved slots are still ahead, and the last one', () => {

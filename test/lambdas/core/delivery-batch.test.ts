@@ -332,9 +332,15 @@ test('a delivery whose batch reads make it miss its rate slot by more than 250 m
   expect(sent).toHaveLength(1);
   expect(sent[0]!.message.delaySeconds).toBe(0);
   const back = JSON.parse(sent[0]!.message.body) as ParsedDeliveryMessage;
-  expect(back).toMatchObject({ webhookId: slotted.webhookId, attempt: 1 });
+  expect(back).toMatchObject({ webhookId: slotted.webhookId, attempt: 1, slotRetaken: true });
   expect(back.rateSlotAt).toBeUndefined();
   expect(back.notBefore).toBeUndefined();
+
+  // Late again for the slot it got then: posted, late, rather than sent back again.
+  sent.length = 0;
+  const lateAgain = { ...back, rateSlotAt: Date.now() - 100, notBefore: Date.now() - 100 };
+  await deliverBatch('fast', records([JSON.stringify(lateAgain)]), deps);
+  expect(state.posts).toBe(1);
 });
 
 test('a message held for a rate slot further off than SQS can delay hops until its slot', async () => {
