@@ -94,9 +94,10 @@ export class SubscriptionStore {
    * Stores a new subscription; DuplicateSubscriptionError (carrying the existing one) for the
    * same event and target again, ConflictError for a second operator.select or a full project.
    */
-  async create(subscription: Subscription, limit: number): Promise<void> {
+  async create(subscription: Subscription, limit: number): Promise<Subscription> {
     const { id_project: projectId, _id: subscriptionId } = subscription;
-    await this.claimGuard(projectId, subscription.event, subscription.target, subscriptionId);
+    const guardClaimId = await this.claimGuard(projectId, subscription.event, subscription.target, subscriptionId);
+    const stored: Subscription = { ...subscription, guardClaimId };
     try {
       await this.incrementCount(projectId, limit);
     } catch (error) {
@@ -107,7 +108,7 @@ export class SubscriptionStore {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: this.toItem(subscription),
+          Item: this.toItem(stored),
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': PK },
         }),
@@ -117,6 +118,7 @@ export class SubscriptionStore {
       await this.releaseGuard(projectId, subscription.event, subscription.target, subscriptionId);
       throw error;
     }
+    return stored;
   }
 
   /** Every subscription of a project, secrets included (callers strip them). */
@@ -197,7 +199,7 @@ export class SubscriptionStore {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: this.toItem(next),
+          Item: this.toItem(claim === undefined ? next : { ...next, guardClaimId: claim }),
           ConditionExpression: 'attribute_exists(#pk) AND #updatedAt = :previousUpdatedAt',
           ExpressionAttributeNames: { '#pk': PK, '#updatedAt': 'updatedAt' },
           ExpressionAttributeValues: { ':previousUpdatedAt': previous.updatedAt },
@@ -210,7 +212,10 @@ export class SubscriptionStore {
       }
       throw error;
     }
-    if (guardChanged) await this.releaseGuard(projectId, previous.event, previous.target, previous._id);
+    // Only the claim the previous version stored: a request that has moved the subscription back
+    // to that pair meanwhile re-claimed it, and its claim stays (a review found two PUTs there
+    // and back could leave the subscription unguarded: the fan-out never saw it again).
+    if (guardChanged) await this.releaseGuard(projectId, previous.event, previous.target, previous._id, previous.guardClaimId);
   }
 
   /** Deletes a subscription and its guard; returns what was deleted, if anything. */
@@ -369,6 +374,9 @@ export class SubscriptionStore {
       await new Promise((resolve) => setTimeout(resolve, waitMs));
       existing = await this.get(projectId, holder);
     }
+    // A holder that has moved to another event or target since (its update failed before
+    // releasing this guard) holds it no more: taken over, not a 409 for good.
+    if (existing && subscriptionKeys.guard(existing.event, existing.target) !== Key[SK]) existing = undefined;
     // The same event and target again; for operator.select, whose guard ignores the target,
     // only when the target is the same too (another one is a second hook: 409).
     if (existing && existing.target === target) throw new DuplicateSubscriptionError(existing);
@@ -393,7 +401,11 @@ export class SubscriptionStore {
   private async releaseLostClaim(next: Subscription, claimId: string): Promise<void> {
     const stored = await this.get(next.id_project, next._id);
     const guard = subscriptionKeys.guard(next.event, next.target);
-    if (stored && subscriptionKeys.guard(stored.event, stored.target) === guard) return;
+    if (stored && subscriptionKeys.guard(stored.event, stored.target) === guard) {
+      // The winner's claim is the one its item names: put it back on the guard if ours overwrote it.
+      if (stored.guardClaimId !== undefined && stored.guardClaimId !== claimId) await this.restoreClaim(next, claimId, stored.guardClaimId);
+      return;
+    }
     try {
       await this.client.send(
         new DeleteCommand({
@@ -401,6 +413,23 @@ export class SubscriptionStore {
           Key: { [PK]: subscriptionKeys.project(next.id_project), [SK]: guard },
           ConditionExpression: 'subscriptionId = :id AND claimId = :claim',
           ExpressionAttributeValues: { ':id': next._id, ':claim': claimId },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  /** Sets the guard's claim back to `theirs` if it still carries `mine`. */
+  private async restoreClaim(next: Subscription, mine: string, theirs: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: subscriptionKeys.project(next.id_project), [SK]: subscriptionKeys.guard(next.event, next.target) },
+          UpdateExpression: 'SET claimId = :theirs',
+          ConditionExpression: 'subscriptionId = :id AND claimId = :mine',
+          ExpressionAttributeValues: { ':id': next._id, ':mine': mine, ':theirs': theirs },
         }),
       );
     } catch (error) {
@@ -464,14 +493,15 @@ export class SubscriptionStore {
     return released;
   }
 
-  private async releaseGuard(projectId: string, event: string, target: string, subscriptionId: string): Promise<void> {
+  /** Releases the guard if it still names `subscriptionId` (and, when given, still carries `claimId`). */
+  private async releaseGuard(projectId: string, event: string, target: string, subscriptionId: string, claimId?: string): Promise<void> {
     try {
       await this.client.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.guard(event, target) },
-          ConditionExpression: 'subscriptionId = :id',
-          ExpressionAttributeValues: { ':id': subscriptionId },
+          ConditionExpression: claimId === undefined ? 'subscriptionId = :id' : 'subscriptionId = :id AND claimId = :claim',
+          ExpressionAttributeValues: claimId === undefined ? { ':id': subscriptionId } : { ':id': subscriptionId, ':claim': claimId },
         }),
       );
     } catch (error) {

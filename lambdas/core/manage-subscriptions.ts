@@ -14,10 +14,11 @@ import { Resolver, TargetPolicy, checkTargetAddress, checkTargetForm, normalizeT
 /** What managing subscriptions needs from storage. */
 export interface SubscriptionRepository {
   /**
-   * Stores a new subscription. DuplicateSubscriptionError when one with the same event and
-   * target exists; ConflictError for any other refusal (limit, a second operator.select).
+   * Stores a new subscription and returns it as stored (with the store's bookkeeping).
+   * DuplicateSubscriptionError when one with the same event and target exists; ConflictError
+   * for any other refusal (limit, a second operator.select).
    */
-  create(subscription: Subscription, limit: number): Promise<void>;
+  create(subscription: Subscription, limit: number): Promise<Subscription>;
   list(projectId: string): Promise<Subscription[]>;
   get(projectId: string, subscriptionId: string): Promise<Subscription | undefined>;
   replace(previous: Subscription, next: Subscription): Promise<void>;
@@ -81,12 +82,11 @@ export async function createSubscription(
     secret: newSigningSecret(),
   };
   try {
-    await deps.repository.create(subscription, deps.subscriptionLimit);
+    return { subscription: await deps.repository.create(subscription, deps.subscriptionLimit), created: true };
   } catch (error) {
     if (error instanceof DuplicateSubscriptionError) return { subscription: error.existing, created: false };
     throw error;
   }
-  return { subscription, created: true };
 }
 
 export async function listSubscriptions(projectId: string, deps: SubscriptionDeps): Promise<SubscriptionView[]> {

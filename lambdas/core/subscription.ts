@@ -15,6 +15,11 @@ export interface Subscription extends SubscriptionView {
   previousSecretExpiresAt?: string;
   /** Dead-lettered deliveries in a row; reaching the limit disables the subscription. */
   consecutiveDeadCount?: number;
+  /**
+   * The claim on its (event, target) uniqueness guard that this version stored (the store's
+   * own bookkeeping, never shown): a later move away releases that claim only, not a newer one.
+   */
+  guardClaimId?: string;
 }
 
 const eventSchema = z
@@ -66,6 +71,7 @@ export function toView({
   previousSecret: _previousSecret,
   previousSecretExpiresAt: _previousSecretExpiresAt,
   consecutiveDeadCount: _consecutiveDeadCount,
+  guardClaimId: _guardClaimId,
   ...view
 }: Subscription): SubscriptionView {
   return view;

@@ -93,7 +93,10 @@ describe('createSubscription', () => {
       updatedAt: T0.toISOString(),
       status: 'active',
       secret: expect.stringMatching(/^whsec_/),
+      // The store's claim on the (event, target) guard, never in a view.
+      guardClaimId: expect.stringMatching(/^[0-9a-f-]{36}$/),
     });
+    expect(toView(created)).not.toHaveProperty('guardClaimId');
     expect(await repository.get(p1, created._id)).toEqual(created);
   });
 
@@ -205,6 +208,8 @@ describe('updateSubscription', () => {
       ...before,
       target: 'https://other.example.com/in',
       updatedAt: later.toISOString(),
+      // A new claim on the new pair's guard.
+      guardClaimId: expect.not.stringMatching(before.guardClaimId!),
     });
   });
 
@@ -314,6 +319,71 @@ describe("the fan-out's lookup: a topic's subscribers, from their guards", () =>
     const { SubscriptionStore } = await import('../../lambdas/adapters/subscription-store');
     return new SubscriptionStore(t.stack.tableName);
   };
+
+  it("two updates there and back (T0 → T1, then T1 → T0 while the first still releases T0's guard) leave the subscription guarded at T0", async () => {
+    const { dynamoDocumentClient } = await import('../../lambdas/adapters/aws-clients');
+    const { SubscriptionStore, subscriptionKeys } = await import('../../lambdas/adapters/subscription-store');
+    const t0 = 'https://hooks.example.com/there';
+    const t1 = 'https://other.example.com/back';
+    const subscription = await create('request.create', t0);
+    // The first update's release of T0's guard waits until the second update has answered.
+    let reachedRelease!: () => void;
+    const atRelease = new Promise<void>((resolve) => (reachedRelease = resolve));
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const t0Guard = subscriptionKeys.guard('request.create', t0);
+    const paused = new Proxy(dynamoDocumentClient, {
+      get(target, name, receiver) {
+        if (name !== 'send') return Reflect.get(target, name, receiver);
+        return async (command: { constructor: { name: string }; input: { Key?: Record<string, unknown> } }) => {
+          if (command.constructor.name === 'DeleteCommand' && command.input.Key?.sk === t0Guard) {
+            reachedRelease();
+            await gate;
+          }
+          return target.send(command as never);
+        };
+      },
+    });
+    const first = new SubscriptionStore(t.stack.tableName, paused);
+    const second = await store();
+    const moved = { ...subscription, target: t1, updatedAt: '2024-05-01T10:01:00.000Z' };
+    const there = first.replace(subscription, moved);
+    await atRelease;
+    const stored = (await second.get(p1, subscription._id))!;
+    await second.replace(stored, { ...stored, target: t0, updatedAt: '2024-05-01T10:02:00.000Z' });
+    openGate();
+    await there;
+
+    expect((await second.get(p1, subscription._id))!.target).toBe(t0);
+    // Still found by the fan-out, and still the one subscription of its pair.
+    expect(await second.findByTopic(p1, 'request.create')).toEqual([subscription._id]);
+    const again = await createSubscription(p1, { event: 'request.create', target: t0 }, 'user-1', setUp().deps);
+    expect(again).toMatchObject({ created: false, subscription: { _id: subscription._id } });
+  });
+
+  it("a guard left by an update that failed before releasing it goes to the next subscription of that pair, not a 409 for good", async () => {
+    const { dynamoDocumentClient } = await import('../../lambdas/adapters/aws-clients');
+    const { subscriptionItemKey, subscriptionKeys } = await import('../../lambdas/adapters/subscription-store');
+    const { PutCommand, UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    const t0 = 'https://hooks.example.com/left';
+    const moved = await create('request.create', t0);
+    // Its update to another target wrote the item, then failed before releasing T0's guard
+    // (claimed long ago, so no create is in flight on it).
+    await dynamoDocumentClient.send(
+      new PutCommand({ TableName: t.stack.tableName, Item: { ...subscriptionItemKey(p1, moved._id), ...moved, target: 'https://other.example.com/now' } }),
+    );
+    await dynamoDocumentClient.send(
+      new UpdateCommand({
+        TableName: t.stack.tableName,
+        Key: { pk: subscriptionKeys.project(p1), sk: subscriptionKeys.guard('request.create', t0) },
+        UpdateExpression: 'SET claimedAt = :long_ago',
+        ExpressionAttributeValues: { ':long_ago': 0 },
+      }),
+    );
+    const next = await createSubscription(p1, { event: 'request.create', target: t0 }, 'user-1', setUp().deps);
+    expect(next.created).toBe(true);
+    expect(next.subscription._id).not.toBe(moved._id);
+  });
 
   it('lists every subscription of the topic in the project and nothing else, as soon as each change has answered', async () => {
     const subscriptions = await store();
