@@ -127,12 +127,16 @@ export class SettingsError extends Error {}
 /** Set and not blank, directly or as a Secrets Manager ARN (`<NAME>_ARN`), as the functions read it. */
 const isSet = (env: NodeJS.ProcessEnv, name: string): boolean => Boolean(env[name]?.trim() || env[`${name}_ARN`]?.trim());
 
+/** The Tiledesk key that turns ingest on (either one, or its `_ARN`), if one is set. */
+export const ingestEnabledBy = (env: NodeJS.ProcessEnv): string | undefined =>
+  ['TILEDESK_GLOBAL_SECRET', 'TILEDESK_GLOBAL_PUBLIC_KEY'].find((name) => isSet(env, name));
+
 /**
  * Ingest is on as soon as either Tiledesk key is set, and then the global subscriptions'
  * secret must be too: without it the `x-hook-secret` check would be skipped.
  */
 function checkIngestSettings(env: NodeJS.ProcessEnv): void {
-  const enabledBy = ['TILEDESK_GLOBAL_SECRET', 'TILEDESK_GLOBAL_PUBLIC_KEY'].find((name) => isSet(env, name));
+  const enabledBy = ingestEnabledBy(env);
   if (enabledBy && !isSet(env, 'TILEDESK_INGEST_HOOK_SECRET')) {
     throw new SettingsError(
       `TILEDESK_INGEST_HOOK_SECRET is required when Tiledesk ingest is enabled (${enabledBy} is set): ` +

@@ -5,7 +5,7 @@ import { ensureConsoleBuilt } from '../lib/console-build';
 import { lockDataDir } from '../local/data-dir-lock';
 import { LocalStack, startLocalStack } from '../local/local-stack';
 import { UsageError, runCli } from './cli';
-import { LocalSettings, SettingsError, localStackOptions, readLocalSettings } from './local-settings';
+import { LocalSettings, SettingsError, ingestEnabledBy, localStackOptions, readLocalSettings } from './local-settings';
 import { createServer } from 'node:net';
 
 /**
@@ -165,6 +165,5 @@ function stopOnSignalsAndOrphaning(stack: LocalStack, release: () => void): void
 
 /** Whether ingest takes requests: it is on once a Tiledesk key is set (checked with its hook secret). */
 function ingestState(): string {
-  const on = ['TILEDESK_GLOBAL_SECRET', 'TILEDESK_GLOBAL_PUBLIC_KEY'].some((name) => process.env[name]?.trim());
-  return on ? '(on; docs/tiledesk-compatibility.md)' : '(off: set TILEDESK_GLOBAL_SECRET and TILEDESK_INGEST_HOOK_SECRET; docs/tiledesk-compatibility.md)';
+  return ingestEnabledBy(process.env) ? '(on; docs/tiledesk-compatibility.md)' : '(off: set TILEDESK_GLOBAL_SECRET and TILEDESK_INGEST_HOOK_SECRET; docs/tiledesk-compatibility.md)';
 }

@@ -238,11 +238,13 @@ async function serve(
  * values joined by commas (`?page=0&page=1` is `"0,1"`), not the last one.
  */
 function queryParameters(query: string): Record<string, string> {
-  const parameters: Record<string, string> = {};
+  const parameters = new Map<string, string>();
   for (const [name, value] of new URLSearchParams(query)) {
-    parameters[name] = Object.hasOwn(parameters, name) ? `${parameters[name]},${value}` : value;
+    const earlier = parameters.get(name);
+    parameters.set(name, earlier === undefined ? value : `${earlier},${value}`);
   }
-  return parameters;
+  // As own keys, `__proto__` included (an assignment to it would set no key).
+  return Object.fromEntries(parameters);
 }
 
 /**

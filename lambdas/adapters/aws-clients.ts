@@ -79,27 +79,32 @@ export async function batchPut(client: DynamoDBDocumentClient, tableName: string
 }
 
 /**
+ * Whether a conditional write took place: false when its condition did not hold
+ * (ConditionalCheckFailedException); any other error goes up.
+ */
+export async function conditionally(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+/**
  * Writes `item` unless an item with its key exists (the partition key attribute `partitionKey`
  * tells); true for the one caller that wrote it.
  */
-export async function putIfAbsent(
-  client: DynamoDBDocumentClient,
-  tableName: string,
-  partitionKey: string,
-  item: Record<string, unknown>,
-): Promise<boolean> {
-  try {
-    await client.send(
+export function putIfAbsent(client: DynamoDBDocumentClient, tableName: string, partitionKey: string, item: Record<string, unknown>): Promise<boolean> {
+  return conditionally(
+    client.send(
       new PutCommand({
         TableName: tableName,
         Item: item,
         ConditionExpression: 'attribute_not_exists(#pk)',
         ExpressionAttributeNames: { '#pk': partitionKey },
       }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
+    ),
+  );
 }

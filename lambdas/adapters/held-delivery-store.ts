@@ -4,7 +4,7 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } fr
 import { TABLE_KEYS } from '../core/settings';
 import { ParsedDeliveryMessage, deliveryMessageSchema } from '../core/delivery-message';
 import { stringifyJson } from '../core/json-text';
-import { dynamoDocumentClient } from './aws-clients';
+import { conditionally, dynamoDocumentClient } from './aws-clients';
 import { subscriptionKeys } from './subscription-store';
 
 const { partitionKey: PK, sortKey: SK, ttlAttribute } = TABLE_KEYS;
@@ -156,9 +156,9 @@ export class HeldDeliveryStore {
    * (undefined: none is, or the stored one is overdue by a minute, so it was lost); true for
    * the one caller that set it, who then sends the message.
    */
-  async scheduleWake(projectId: string, subscriptionId: string, expected: number | undefined, at: number, now: number): Promise<boolean> {
-    try {
-      await this.client.send(
+  scheduleWake(projectId: string, subscriptionId: string, expected: number | undefined, at: number, now: number): Promise<boolean> {
+    return conditionally(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: healthKey(projectId, subscriptionId),
@@ -168,18 +168,14 @@ export class HeldDeliveryStore {
           ExpressionAttributeNames: { '#wake': 'wakeAt' },
           ExpressionAttributeValues: expected === undefined ? { ':at': at, ':stale': now - 60_000 } : { ':at': at, ':expected': expected },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   /** Clears the wake-up time if it is still `expected`: no wake-up is due any more. */
   async clearWake(projectId: string, subscriptionId: string, expected: number): Promise<void> {
-    try {
-      await this.client.send(
+    await conditionally(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: healthKey(projectId, subscriptionId),
@@ -188,10 +184,8 @@ export class HeldDeliveryStore {
           ExpressionAttributeNames: { '#wake': 'wakeAt' },
           ExpressionAttributeValues: { ':expected': expected },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 
   /**
@@ -204,8 +198,8 @@ export class HeldDeliveryStore {
     const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: healthKey(projectId, subscriptionId), ConsistentRead: true }));
     const seen = Number(Item?.heldCount ?? 0);
     if (!(seen > 0) || (await this.oldest(projectId, subscriptionId, 1)).keys.length > 0) return;
-    try {
-      await this.client.send(
+    await conditionally(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: healthKey(projectId, subscriptionId),
@@ -214,10 +208,8 @@ export class HeldDeliveryStore {
           ExpressionAttributeNames: { '#held': 'heldCount' },
           ExpressionAttributeValues: { ':zero': 0, ':seen': seen },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 
   private async count(projectId: string, subscriptionId: string, delta: number): Promise<void> {

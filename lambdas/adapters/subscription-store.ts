@@ -10,7 +10,7 @@ import { API, DELIVERY, TABLE_KEYS } from '../core/settings';
 import { OPERATOR_SELECT_EVENT, topicFamily } from '../core/event-catalog';
 import { ConflictError, DuplicateSubscriptionError } from '../core/errors';
 import { Subscription } from '../core/subscription';
-import { dynamoDocumentClient, putIfAbsent, queryAll } from './aws-clients';
+import { conditionally, dynamoDocumentClient, putIfAbsent, queryAll } from './aws-clients';
 import { logger } from './observability';
 
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
@@ -406,24 +406,13 @@ export class SubscriptionStore {
       if (stored.guardClaimId !== undefined && stored.guardClaimId !== claimId) await this.restoreClaim(next, claimId, stored.guardClaimId);
       return;
     }
-    try {
-      await this.client.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: { [PK]: subscriptionKeys.project(next.id_project), [SK]: guard },
-          ConditionExpression: 'subscriptionId = :id AND claimId = :claim',
-          ExpressionAttributeValues: { ':id': next._id, ':claim': claimId },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    await this.releaseGuard(next.id_project, next.event, next.target, next._id, claimId);
   }
 
   /** Sets the guard's claim back to `theirs` if it still carries `mine`. */
   private async restoreClaim(next: Subscription, mine: string, theirs: string): Promise<void> {
-    try {
-      await this.client.send(
+    await conditionally(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [PK]: subscriptionKeys.project(next.id_project), [SK]: subscriptionKeys.guard(next.event, next.target) },
@@ -431,10 +420,8 @@ export class SubscriptionStore {
           ConditionExpression: 'subscriptionId = :id AND claimId = :mine',
           ExpressionAttributeValues: { ':id': next._id, ':mine': mine, ':theirs': theirs },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 
   /** Takes over a guard whose subscription no longer exists (left by an interrupted write). */
@@ -495,18 +482,16 @@ export class SubscriptionStore {
 
   /** Releases the guard if it still names `subscriptionId` (and, when given, still carries `claimId`). */
   private async releaseGuard(projectId: string, event: string, target: string, subscriptionId: string, claimId?: string): Promise<void> {
-    try {
-      await this.client.send(
+    await conditionally(
+      this.client.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.guard(event, target) },
           ConditionExpression: claimId === undefined ? 'subscriptionId = :id' : 'subscriptionId = :id AND claimId = :claim',
           ExpressionAttributeValues: claimId === undefined ? { ':id': subscriptionId } : { ':id': subscriptionId, ':claim': claimId },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 
   private async incrementCount(projectId: string, limit: number): Promise<void> {

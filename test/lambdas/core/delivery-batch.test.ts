@@ -146,26 +146,27 @@ test('a wake-up after a reset releases the parked deliveries paced and then stop
   expect(sent).toEqual([]);
 });
 
-test('a release that drains the partition with more counted than it took sets the count to 0 (parked items the TTL removed)', async () => {
+/** Three deliveries parked, `counted` on the health item, and the wake-up that releases them run. */
+async function releaseThreeCounted(counted: number) {
   const { state, deps } = world({ ...HEALTHY });
   for (let n = 0; n < 3; n++) state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n)) as ParsedDeliveryMessage);
-  // Eight were parked; five expired in the table unreleased, never counted off.
-  state.health.heldCount = 8;
+  state.health.heldCount = counted;
   state.health.wakeAt = Date.now();
   const wake = JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: state.health.wakeAt });
   await deliverBatch('fast', records([wake]), deps);
+  return state;
+}
+
+test('a release that drains the partition with more counted than it took sets the count to 0 (parked items the TTL removed)', async () => {
+  // Eight were parked; five expired in the table unreleased, never counted off.
+  const state = await releaseThreeCounted(8);
   expect(state.parked.size).toBe(0);
   expect(state.settled).toBe(1);
   expect(state.health.heldCount).toBe(0);
 });
 
 test('a release that drains exactly what was counted reads nothing more', async () => {
-  const { state, deps } = world({ ...HEALTHY });
-  for (let n = 0; n < 3; n++) state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n)) as ParsedDeliveryMessage);
-  state.health.heldCount = 3;
-  state.health.wakeAt = Date.now();
-  const wake = JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: state.health.wakeAt });
-  await deliverBatch('fast', records([wake]), deps);
+  const state = await releaseThreeCounted(3);
   expect(state.settled).toBe(0);
   expect(state.health.heldCount).toBe(0);
 });
