@@ -97,7 +97,7 @@ export class SubscriptionStore {
   async create(subscription: Subscription, limit: number): Promise<Subscription> {
     const { id_project: projectId, _id: subscriptionId } = subscription;
     const guardClaimId = await this.claimGuard(projectId, subscription.event, subscription.target, subscriptionId);
-    const stored: Subscription = { ...subscription, guardClaimId };
+    const stored: Subscription = { ...subscription, guardClaimId, writeId: randomUUID() };
     try {
       await this.incrementCount(projectId, limit);
     } catch (error) {
@@ -114,11 +114,24 @@ export class SubscriptionStore {
         }),
       );
     } catch (error) {
+      // Stored after all: the answer was lost and the SDK's retry found the item it had written.
+      // Undoing it would leave a subscription without its guard, which the fan-out never sees.
+      if (await this.storedBy(stored, error)) return stored;
       await this.decrementCount(projectId);
       await this.releaseGuard(projectId, subscription.event, subscription.target, subscriptionId);
       throw error;
     }
     return stored;
+  }
+
+  /**
+   * Whether a conditional write that failed with `error` had in fact stored `written`: its answer
+   * was lost (a timeout, a 500 after the write) and the SDK's automatic retry of the same request
+   * then found its own item and failed the condition. The item's `writeId` tells.
+   */
+  private async storedBy(written: Subscription, error: unknown): Promise<boolean> {
+    if (!(error instanceof ConditionalCheckFailedException) || written.writeId === undefined) return false;
+    return (await this.get(written.id_project, written._id))?.writeId === written.writeId;
   }
 
   /** Every subscription of a project, secrets included (callers strip them). */
@@ -195,27 +208,37 @@ export class SubscriptionStore {
     const guardChanged =
       subscriptionKeys.guard(previous.event, previous.target) !== subscriptionKeys.guard(next.event, next.target);
     const claim = guardChanged ? await this.claimGuard(projectId, next.event, next.target, next._id) : undefined;
+    const written: Subscription = { ...next, ...(claim === undefined ? {} : { guardClaimId: claim }), writeId: randomUUID() };
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: this.toItem(claim === undefined ? next : { ...next, guardClaimId: claim }),
+          Item: this.toItem(written),
           ConditionExpression: 'attribute_exists(#pk) AND #updatedAt = :previousUpdatedAt',
           ExpressionAttributeNames: { '#pk': PK, '#updatedAt': 'updatedAt' },
           ExpressionAttributeValues: { ':previousUpdatedAt': previous.updatedAt },
         }),
       );
     } catch (error) {
+      // Applied after all (a lost answer retried by the SDK): answered as applied, not 409.
+      if (await this.storedBy(written, error)) return this.releaseMovedGuard(previous, guardChanged);
       if (claim !== undefined) await this.releaseLostClaim(next, claim);
       if (error instanceof ConditionalCheckFailedException) {
         throw new ConflictError('the subscription changed meanwhile; read it again and retry');
       }
       throw error;
     }
-    // Only the claim the previous version stored: a request that has moved the subscription back
-    // to that pair meanwhile re-claimed it, and its claim stays (a review found two PUTs there
-    // and back could leave the subscription unguarded: the fan-out never saw it again).
-    if (guardChanged) await this.releaseGuard(projectId, previous.event, previous.target, previous._id, previous.guardClaimId);
+    await this.releaseMovedGuard(previous, guardChanged);
+  }
+
+  /**
+   * After a replace that moved the subscription to another (event, target): its old guard, only
+   * the claim the previous version stored. A request that has moved the subscription back to that
+   * pair meanwhile re-claimed it, and its claim stays (a review found two PUTs there and back
+   * could leave the subscription unguarded: the fan-out never saw it again).
+   */
+  private async releaseMovedGuard(previous: Subscription, guardChanged: boolean): Promise<void> {
+    if (guardChanged) await this.releaseGuard(previous.id_project, previous.event, previous.target, previous._id, previous.guardClaimId);
   }
 
   /** Deletes a subscription and its guard; returns what was deleted, if anything. */
@@ -495,38 +518,39 @@ export class SubscriptionStore {
   }
 
   private async incrementCount(projectId: string, limit: number): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.counter },
-          UpdateExpression: 'ADD #n :one',
-          ConditionExpression: 'attribute_not_exists(#n) OR #n < :limit',
-          ExpressionAttributeNames: { '#n': 'subscriptionCount' },
-          ExpressionAttributeValues: { ':one': 1, ':limit': limit },
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        throw new ConflictError(`this project has reached its limit of ${limit} subscriptions`);
-      }
-      throw error;
+    if (!(await this.addToCount(projectId, 1, 'attribute_not_exists(#n) OR #n < :limit', { ':limit': limit }))) {
+      throw new ConflictError(`this project has reached its limit of ${limit} subscriptions`);
     }
   }
 
   private async decrementCount(projectId: string): Promise<void> {
-    await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.counter },
-        UpdateExpression: 'ADD #n :minusOne',
-        ConditionExpression: '#n > :zero',
-        ExpressionAttributeNames: { '#n': 'subscriptionCount' },
-        ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0 },
-      }),
-    ).catch((error: unknown) => {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    });
+    await this.addToCount(projectId, -1, '#n > :zero', { ':zero': 0 });
+  }
+
+  /**
+   * Adds `delta` to the project's subscription count if `condition` holds; whether it did. Each
+   * change names itself on the counter (`lastChange`), and a change already there is not made
+   * again: `ADD` is not idempotent, and an SDK retry of a request whose answer was lost would
+   * otherwise count twice (the condition failing on that retry is then read back to tell).
+   */
+  private async addToCount(projectId: string, delta: number, condition: string, values: Record<string, number>): Promise<boolean> {
+    const Key = { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.counter };
+    const changeId = randomUUID();
+    const added = await conditionally(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key,
+          UpdateExpression: 'ADD #n :delta SET #last = :change',
+          ConditionExpression: `(${condition}) AND (attribute_not_exists(#last) OR #last <> :change)`,
+          ExpressionAttributeNames: { '#n': 'subscriptionCount', '#last': 'lastChange' },
+          ExpressionAttributeValues: { ':delta': delta, ':change': changeId, ...values },
+        }),
+      ),
+    );
+    if (added) return true;
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }));
+    return Item?.lastChange === changeId;
   }
 }
 

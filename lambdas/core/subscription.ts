@@ -20,6 +20,12 @@ export interface Subscription extends SubscriptionView {
    * own bookkeeping, never shown): a later move away releases that claim only, not a newer one.
    */
   guardClaimId?: string;
+  /**
+   * Which write stored this version (the store's own bookkeeping, never shown): a write whose
+   * answer was lost and whose SDK retry then fails its own condition tells by it that it did
+   * take place.
+   */
+  writeId?: string;
 }
 
 const eventSchema = z
@@ -72,6 +78,7 @@ export function toView({
   previousSecretExpiresAt: _previousSecretExpiresAt,
   consecutiveDeadCount: _consecutiveDeadCount,
   guardClaimId: _guardClaimId,
+  writeId: _writeId,
   ...view
 }: Subscription): SubscriptionView {
   return view;
