@@ -6,10 +6,13 @@ import {
   BatchWriteCommand,
   BatchWriteCommandOutput,
   DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommandInput,
   paginateQuery,
 } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { TABLE_KEYS } from '../core/settings';
 import { sdkClient } from './observability';
 
 /**
@@ -92,19 +95,41 @@ export async function conditionally(write: Promise<unknown>): Promise<boolean> {
   }
 }
 
+/** The condition of a {@link putConditionally}. */
+export interface PutCondition {
+  ConditionExpression: string;
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, unknown>;
+}
+
 /**
- * Writes `item` unless an item with its key exists (the partition key attribute `partitionKey`
- * tells); true for the one caller that wrote it.
+ * Puts `item` (which holds the table's key) if `condition` holds; true for the one caller that
+ * wrote it. The item carries a random `writeId`: when the put's answer is lost after DynamoDB
+ * applied it (a timeout, a 500), the SDK's automatic retry sends the same request, finds the
+ * item and fails the condition, and only then is the item read back (one strongly consistent
+ * GetItem) to tell that write from a rival's. Without it such a caller read its own write as
+ * someone else's: an ingest request taken for a retry (its event never published), a recover
+ * that skipped what it had just claimed.
  */
-export function putIfAbsent(client: DynamoDBDocumentClient, tableName: string, partitionKey: string, item: Record<string, unknown>): Promise<boolean> {
-  return conditionally(
-    client.send(
-      new PutCommand({
-        TableName: tableName,
-        Item: item,
-        ConditionExpression: 'attribute_not_exists(#pk)',
-        ExpressionAttributeNames: { '#pk': partitionKey },
-      }),
-    ),
+export async function putConditionally(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  item: Record<string, unknown>,
+  condition: PutCondition,
+): Promise<boolean> {
+  const writeId = randomUUID();
+  if (await conditionally(client.send(new PutCommand({ TableName: tableName, Item: { ...item, writeId }, ...condition })))) return true;
+  const Key = { [TABLE_KEYS.partitionKey]: item[TABLE_KEYS.partitionKey], [TABLE_KEYS.sortKey]: item[TABLE_KEYS.sortKey] };
+  const { Item } = await client.send(
+    new GetCommand({ TableName: tableName, Key, ConsistentRead: true, ProjectionExpression: '#w', ExpressionAttributeNames: { '#w': 'writeId' } }),
   );
+  return Item?.writeId === writeId;
+}
+
+/** Writes `item` unless an item with its key exists; true for the one caller that wrote it. */
+export function putIfAbsent(client: DynamoDBDocumentClient, tableName: string, item: Record<string, unknown>): Promise<boolean> {
+  return putConditionally(client, tableName, item, {
+    ConditionExpression: 'attribute_not_exists(#pk)',
+    ExpressionAttributeNames: { '#pk': TABLE_KEYS.partitionKey },
+  });
 }

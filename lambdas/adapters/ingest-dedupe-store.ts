@@ -1,7 +1,6 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE_KEYS } from '../core/settings';
-import { dynamoDocumentClient } from './aws-clients';
+import { dynamoDocumentClient, putConditionally } from './aws-clients';
 
 const { partitionKey: PK, sortKey: SK, ttlAttribute } = TABLE_KEYS;
 
@@ -22,21 +21,12 @@ export class IngestDedupeStore {
   /** True when this request is new (the marker is now ours); false for a retry within the window. */
   async claim(requestHash: string, nowMs = Date.now()): Promise<boolean> {
     const nowSeconds = Math.floor(nowMs / 1000);
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...markerKey(requestHash), [ttlAttribute]: nowSeconds + this.windowSeconds },
-          ConditionExpression: 'attribute_not_exists(#pk) OR #ttl <= :now',
-          ExpressionAttributeNames: { '#pk': PK, '#ttl': ttlAttribute },
-          ExpressionAttributeValues: { ':now': nowSeconds },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return false;
-      throw error;
-    }
+    // A lost answer's retry finds its own marker: read back, not taken for Tiledesk's retry.
+    return putConditionally(this.client, this.tableName, { ...markerKey(requestHash), [ttlAttribute]: nowSeconds + this.windowSeconds }, {
+      ConditionExpression: 'attribute_not_exists(#pk) OR #ttl <= :now',
+      ExpressionAttributeNames: { '#pk': PK, '#ttl': ttlAttribute },
+      ExpressionAttributeValues: { ':now': nowSeconds },
+    });
   }
 
   /** Gives the marker up when publishing failed, so Tiledesk's retry is published. */

@@ -20,7 +20,7 @@ export class RecoveryMarkerStore {
 
   /** Marks an attempt as recovered; true for the one caller that marked it first. */
   async claim(projectId: string, subscriptionId: string, logId: string, at: Date): Promise<boolean> {
-    return putIfAbsent(this.client, this.tableName, PK, {
+    return putIfAbsent(this.client, this.tableName, {
       [PK]: `RECOVERED#${projectId}#${subscriptionId}`,
       [SK]: logId,
       recoveredAt: at.toISOString(),

@@ -273,7 +273,7 @@ export class SubscriptionStore {
 
   /** The deleted subscription's marker: it keeps its logs in the project's history as long as they live (their TTL). */
   private async markDeleted(projectId: string, subscriptionId: string): Promise<void> {
-    await putIfAbsent(this.client, this.tableName, PK, {
+    await putIfAbsent(this.client, this.tableName, {
       [PK]: subscriptionKeys.project(projectId),
       [SK]: `LOGGED#${subscriptionId}`,
       [TABLE_KEYS.ttlAttribute]: Math.floor(Date.now() / 1000) + this.logRetentionDays * 86_400,

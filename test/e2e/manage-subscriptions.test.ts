@@ -13,6 +13,7 @@ import {
 import { Subscription, toView } from '../../lambdas/core/subscription';
 import { Resolver } from '../../lambdas/core/target-policy';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
+import { clientLosingFirstAnswer } from '../support/lost-answer';
 
 /**
  * The subscription use cases over the real store: the DynamoDB adapter against dynalite, through
@@ -516,34 +517,17 @@ describe("the fan-out's lookup: a topic's subscribers, from their guards", () =>
 
 /**
  * Writes whose answer is lost after DynamoDB applied them (a timeout, a 500 after the write): the
- * SDK's own retry sends the same request again, which then finds its own write. Modelled below
- * the SDK's retry middleware, so its real retry re-sends the request.
+ * SDK's own retry sends the same request again, which then finds its own write.
  */
 describe('writes whose answer was lost, retried by the SDK', () => {
   const create = async (event: string, target: string, projectId = p1): Promise<Subscription> =>
     (await createSubscription(projectId, { event, target }, 'user-1', setUp().deps)).subscription;
 
   /** A store whose client loses the answer of the first request `matches` picks (once applied). */
-  async function storeLosingFirstAnswer(matches: (operation: string, body: string) => boolean) {
-    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-    const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
+  async function storeLosingFirstAnswer(matches: (operation: string, input: string) => boolean) {
     const { SubscriptionStore } = await import('../../lambdas/adapters/subscription-store');
-    const client = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
-    let lost = 0;
-    client.middlewareStack.add(
-      (next) => async (args) => {
-        const request = args.request as { headers: Record<string, string> };
-        const operation = String(request.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
-        const result = await next(args);
-        if (lost === 0 && matches(operation, JSON.stringify(args.input))) {
-          lost++;
-          throw Object.assign(new Error('the answer was lost'), { name: 'TimeoutError', $metadata: {} });
-        }
-        return result;
-      },
-      { step: 'deserialize', name: 'loseFirstAnswerForTest' },
-    );
-    return { store: new SubscriptionStore(t.stack.tableName, client), lostAnswers: () => lost };
+    const { client, lostAnswers } = clientLosingFirstAnswer(matches);
+    return { store: new SubscriptionStore(t.stack.tableName, client), lostAnswers };
   }
 
   const count = async (projectId: string) => {
