@@ -13,7 +13,6 @@ import {
 import { Subscription, toView } from '../../lambdas/core/subscription';
 import { Resolver } from '../../lambdas/core/target-policy';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
-import { clientLosingFirstAnswer } from '../support/lost-answer';
 
 /**
  * The subscription use cases over the real store: the DynamoDB adapter against dynalite, through
@@ -512,81 +511,5 @@ describe("the fan-out's lookup: a topic's subscribers, from their guards", () =>
       expect(input).toMatchObject({ ConsistentRead: true });
       expect(input).not.toHaveProperty('IndexName');
     }
-  });
-});
-
-/**
- * Writes whose answer is lost after DynamoDB applied them (a timeout, a 500 after the write): the
- * SDK's own retry sends the same request again, which then finds its own write.
- */
-describe('writes whose answer was lost, retried by the SDK', () => {
-  const create = async (event: string, target: string, projectId = p1): Promise<Subscription> =>
-    (await createSubscription(projectId, { event, target }, 'user-1', setUp().deps)).subscription;
-
-  /** A store whose client loses the answer of the first request `matches` picks (once applied). */
-  async function storeLosingFirstAnswer(matches: (operation: string, input: string) => boolean) {
-    const { SubscriptionStore } = await import('../../lambdas/adapters/subscription-store');
-    const { client, lostAnswers } = clientLosingFirstAnswer(matches);
-    return { store: new SubscriptionStore(t.stack.tableName, client), lostAnswers };
-  }
-
-  const count = async (projectId: string) => {
-    const { dynamoDocumentClient } = await import('../../lambdas/adapters/aws-clients');
-    const { subscriptionKeys } = await import('../../lambdas/adapters/subscription-store');
-    const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
-    const key = { pk: subscriptionKeys.project(projectId), sk: subscriptionKeys.counter };
-    return (await dynamoDocumentClient.send(new GetCommand({ TableName: t.stack.tableName, Key: key, ConsistentRead: true }))).Item?.subscriptionCount;
-  };
-
-  it('a create whose item write was applied answers with the subscription, guarded and counted once', async () => {
-    const { store, lostAnswers } = await storeLosingFirstAnswer((operation, body) => operation === 'PutItem' && body.includes('"SUB#'));
-    const created = await createSubscription(p1, { event: 'request.create', target: 'https://hooks.example.com/lost' }, 'user-1', setUp({ repository: store }).deps);
-    expect(lostAnswers()).toBe(1);
-    expect(created.created).toBe(true);
-    // Undone before: the item stayed without its guard or count, and the fan-out never saw it.
-    expect(await store.findByTopic(p1, 'request.create')).toEqual([created.subscription._id]);
-    expect((await store.get(p1, created.subscription._id))?.target).toBe('https://hooks.example.com/lost');
-    expect(await count(p1)).toBe(1);
-  });
-
-  it('a count change is made once', async () => {
-    const { store, lostAnswers } = await storeLosingFirstAnswer((operation, body) => operation === 'UpdateItem' && body.includes('"COUNT"'));
-    const created = await createSubscription(p1, { event: 'request.create', target: 'https://hooks.example.com/one' }, 'user-1', setUp({ repository: store }).deps);
-    expect(lostAnswers()).toBe(1);
-    expect(await count(p1)).toBe(1);
-    await deleteSubscription(p1, created.subscription._id, setUp({ repository: store }).deps);
-    expect(await count(p1)).toBe(0);
-  });
-
-  it('a count-off is made once too', async () => {
-    await create('request.create', 'https://hooks.example.com/stays');
-    const leaving = await create('request.create', 'https://hooks.example.com/leaves');
-    expect(await count(p1)).toBe(2);
-    const { store, lostAnswers } = await storeLosingFirstAnswer((operation, body) => operation === 'UpdateItem' && body.includes('"COUNT"'));
-    await deleteSubscription(p1, leaving._id, setUp({ repository: store }).deps);
-    expect(lostAnswers()).toBe(1);
-    expect(await count(p1)).toBe(1);
-  });
-
-  it('an update whose write was applied answers as applied (not 409) and moves the guard', async () => {
-    const before = await create('request.create', 'https://hooks.example.com/from');
-    const { store, lostAnswers } = await storeLosingFirstAnswer((operation, body) => operation === 'PutItem' && body.includes('"SUB#'));
-    const { deps } = setUp({ repository: store, now: () => new Date(T0.getTime() + 60_000) });
-    const view = await updateSubscription(p1, before._id, { target: 'https://other.example.com/to' }, deps);
-    expect(lostAnswers()).toBe(1);
-    expect(view.target).toBe('https://other.example.com/to');
-    expect(await store.findByTopic(p1, 'request.create')).toEqual([before._id]);
-    // The old pair's guard was released: the same event and target is a new subscription again.
-    const again = await createSubscription(p1, { event: 'request.create', target: 'https://hooks.example.com/from' }, 'user-1', setUp().deps);
-    expect(again.created).toBe(true);
-  });
-
-  it('a write that lost to another request is still answered as lost (409)', async () => {
-    const before = await create('request.create', 'https://hooks.example.com/raced');
-    const { deps } = setUp({ now: () => new Date(T0.getTime() + 60_000) });
-    await updateSubscription(p1, before._id, { status: 'disabled' }, deps);
-    const { SubscriptionStore } = await import('../../lambdas/adapters/subscription-store');
-    const stale = new SubscriptionStore(t.stack.tableName);
-    await expect(stale.replace(before, { ...before, status: 'active', updatedAt: '2024-05-01T10:05:00.000Z' })).rejects.toBeInstanceOf(ConflictError);
   });
 });
