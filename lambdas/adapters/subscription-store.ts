@@ -1,22 +1,15 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { API, DELIVERY, TABLE_KEYS } from '../core/settings';
-import { OPERATOR_SELECT_EVENT, topicFamily } from '../core/event-catalog';
-import { ConflictError, DuplicateSubscriptionError } from '../core/errors';
+import { topicFamily } from '../core/event-catalog';
+import { ConflictError } from '../core/errors';
 import { Subscription } from '../core/subscription';
 import { conditionally, dynamoDocumentClient, putIfAbsent, queryAll } from './aws-clients';
 import { logger } from './observability';
+import { SubscriptionGuards, guardKey } from './subscription-guards';
 
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
-
-/** How old a guard without its subscription must be before it counts as abandoned. */
-const ABANDONED_GUARD_MS = 60_000;
 
 /** Where one subscription lives. */
 export interface SubscriptionKey {
@@ -29,18 +22,9 @@ export const subscriptionKeys = {
   project: (projectId: string) => `PROJECT#${projectId}`,
   subscription: (subscriptionId: string) => `SUB#${subscriptionId}`,
   counter: 'COUNT',
-  /**
-   * The uniqueness guard of a subscription: one per (event, target) in a project, and a single
-   * one for operator.select whatever its target, so a conditional put enforces both rules.
-   */
-  guard: (event: string, target: string) =>
-    event === OPERATOR_SELECT_EVENT
-      ? `${GUARD_PREFIX}${OPERATOR_SELECT_EVENT}`
-      : `${GUARD_PREFIX}${event}#${createHash('sha256').update(target).digest('base64url')}`,
+  /** The uniqueness guard of a subscription ({@link guardKey}). */
+  guard: guardKey,
 };
-
-/** Every guard's sort key starts with it: `UNIQUE#{event}#{sha256 of target}` (no event name holds `#`). */
-const GUARD_PREFIX = 'UNIQUE#';
 
 /**
  * Subscriptions in DynamoDB. DynamoDB Local emulators have no transactions, so creation is a
@@ -55,7 +39,11 @@ export class SubscriptionStore {
     private readonly client = dynamoDocumentClient,
     /** How long a deleted subscription's attempt logs live: its marker for the project history lives as long. */
     private readonly logRetentionDays: number = DELIVERY.attemptLogTtlDays,
-  ) {}
+  ) {
+    this.guards = new SubscriptionGuards(tableName, client, (projectId, subscriptionId) => this.get(projectId, subscriptionId));
+  }
+
+  private readonly guards: SubscriptionGuards;
 
   /**
    * The subscriptions whose attempt logs a project's history reads: its subscriptions, and the
@@ -96,12 +84,12 @@ export class SubscriptionStore {
    */
   async create(subscription: Subscription, limit: number): Promise<Subscription> {
     const { id_project: projectId, _id: subscriptionId } = subscription;
-    const guardClaimId = await this.claimGuard(projectId, subscription.event, subscription.target, subscriptionId);
+    const guardClaimId = await this.guards.claim(projectId, subscription.event, subscription.target, subscriptionId);
     const stored: Subscription = { ...subscription, guardClaimId, writeId: randomUUID() };
     try {
       await this.incrementCount(projectId, limit);
     } catch (error) {
-      await this.releaseGuard(projectId, subscription.event, subscription.target, subscriptionId);
+      await this.guards.release(projectId, subscription.event, subscription.target, subscriptionId);
       throw error;
     }
     try {
@@ -118,7 +106,7 @@ export class SubscriptionStore {
       // Undoing it would leave a subscription without its guard, which the fan-out never sees.
       if (await this.storedBy(stored, error)) return stored;
       await this.decrementCount(projectId);
-      await this.releaseGuard(projectId, subscription.event, subscription.target, subscriptionId);
+      await this.guards.release(projectId, subscription.event, subscription.target, subscriptionId);
       throw error;
     }
     return stored;
@@ -172,31 +160,9 @@ export class SubscriptionStore {
     return (await this.findByTopicFamily(projectId, topicFamily(topic))).get(topic) ?? [];
   }
 
-  /**
-   * The ids of a project's subscriptions to every topic of a family (a catalog event and the
-   * topics that extend it, `topicFamily`), by topic: one strongly consistent Query of the guards
-   * starting `UNIQUE#{family}`, as {@link findByTopic} reads one topic's. A fan-out batch whose
-   * events select several refinements (channels) then costs one read per project and family.
-   */
-  async findByTopicFamily(projectId: string, family: string): Promise<Map<string, string[]>> {
-    const items = await queryAll(this.client, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :sk)',
-      ExpressionAttributeNames: { '#pk': PK, '#sk': SK, '#id': 'subscriptionId' },
-      ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':sk': `${GUARD_PREFIX}${family}` },
-      ProjectionExpression: '#sk, #id',
-      ConsistentRead: true,
-    });
-    const byTopic = new Map<string, Set<string>>();
-    for (const item of items) {
-      const sk = String(item[SK]);
-      const id = item.subscriptionId;
-      // `UNIQUE#{topic}#{hash of target}`; the hash (base64url) holds no '#'. operator.select's single guard has none.
-      const topic = sk === subscriptionKeys.guard(OPERATOR_SELECT_EVENT, '') ? OPERATOR_SELECT_EVENT : sk.slice(GUARD_PREFIX.length, sk.lastIndexOf('#'));
-      if (typeof id !== 'string' || (topic !== family && !topic.startsWith(`${family}.`))) continue;
-      byTopic.set(topic, (byTopic.get(topic) ?? new Set()).add(id));
-    }
-    return new Map([...byTopic].map(([topic, ids]) => [topic, [...ids]]));
+  /** The ids of a project's subscriptions to every topic of a family, by topic ({@link SubscriptionGuards.findByTopicFamily}). */
+  findByTopicFamily(projectId: string, family: string): Promise<Map<string, string[]>> {
+    return this.guards.findByTopicFamily(projectId, family);
   }
 
   /**
@@ -207,7 +173,7 @@ export class SubscriptionStore {
     const projectId = previous.id_project;
     const guardChanged =
       subscriptionKeys.guard(previous.event, previous.target) !== subscriptionKeys.guard(next.event, next.target);
-    const claim = guardChanged ? await this.claimGuard(projectId, next.event, next.target, next._id) : undefined;
+    const claim = guardChanged ? await this.guards.claim(projectId, next.event, next.target, next._id) : undefined;
     const written: Subscription = { ...next, ...(claim === undefined ? {} : { guardClaimId: claim }), writeId: randomUUID() };
     try {
       await this.client.send(
@@ -222,7 +188,7 @@ export class SubscriptionStore {
     } catch (error) {
       // Applied after all (a lost answer retried by the SDK): answered as applied, not 409.
       if (await this.storedBy(written, error)) return this.releaseMovedGuard(previous, guardChanged);
-      if (claim !== undefined) await this.releaseLostClaim(next, claim);
+      if (claim !== undefined) await this.guards.releaseLostClaim(next, claim);
       if (error instanceof ConditionalCheckFailedException) {
         throw new ConflictError('the subscription changed meanwhile; read it again and retry');
       }
@@ -238,7 +204,7 @@ export class SubscriptionStore {
    * could leave the subscription unguarded: the fan-out never saw it again).
    */
   private async releaseMovedGuard(previous: Subscription, guardChanged: boolean): Promise<void> {
-    if (guardChanged) await this.releaseGuard(previous.id_project, previous.event, previous.target, previous._id, previous.guardClaimId);
+    if (guardChanged) await this.guards.release(previous.id_project, previous.event, previous.target, previous._id, previous.guardClaimId);
   }
 
   /** Deletes a subscription and its guard; returns what was deleted, if anything. */
@@ -250,7 +216,7 @@ export class SubscriptionStore {
       // A delete that failed after removing the item lands here when retried: the guards it left
       // would list the id to the fan-out for good, so they are released now. The count is not
       // touched here: only the one call whose DeleteItem removed the item counts it off.
-      await this.releaseGuardsOf(projectId, subscriptionId);
+      await this.guards.releaseAllOf(projectId, subscriptionId);
       return undefined;
     }
     const deleted = subscriptionFromItem(Attributes);
@@ -261,9 +227,9 @@ export class SubscriptionStore {
     // trimmed (a review). A crash between the two writes leaves the count one too high, the safe way.
     await this.decrementCount(projectId);
     await this.markDeleted(projectId, subscriptionId);
-    await this.releaseGuard(projectId, deleted.event, deleted.target, subscriptionId);
+    await this.guards.release(projectId, deleted.event, deleted.target, subscriptionId);
     // And any older guard an update could not release (its subscription moved to another event or target).
-    await this.releaseGuardsOf(projectId, subscriptionId);
+    await this.guards.releaseAllOf(projectId, subscriptionId);
     // Last, and never failing the delete: the next delete trims what this one could not.
     await this.trimDeletedMarkers(projectId).catch((error: unknown) =>
       logger.warn('deleted-subscription markers not trimmed; the next delete will', { projectId, error: String(error) }),
@@ -366,157 +332,10 @@ export class SubscriptionStore {
     return { ...this.key(subscription.id_project, subscription._id), ...subscription };
   }
 
-  /**
-   * Claims the (event, target) guard for `subscriptionId`; returns this claim's id, written on
-   * the guard, so that undoing the claim removes only this claim ({@link releaseLostClaim}).
-   */
-  private async claimGuard(projectId: string, event: string, target: string, subscriptionId: string): Promise<string> {
-    const Key = { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.guard(event, target) };
-    const claimId = randomUUID();
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...Key, subscriptionId, claimedAt: Date.now(), claimId },
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': PK },
-        }),
-      );
-      return claimId;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
-    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }));
-    const holder = Item?.subscriptionId as string | undefined;
-    const claimedAt = Number(Item?.claimedAt ?? 0);
-    const inFlight = Date.now() - claimedAt < ABANDONED_GUARD_MS;
-    let existing = holder && holder !== subscriptionId ? await this.get(projectId, holder) : undefined;
-    // A rival create may hold the guard without having written its item yet (a few writes
-    // apart): wait for it briefly, so two racing identical creates both get the subscription.
-    for (let waitMs = 25; holder && holder !== subscriptionId && inFlight && !existing && waitMs <= 400; waitMs *= 2) {
-      await new Promise((resolve) => setTimeout(resolve, waitMs));
-      existing = await this.get(projectId, holder);
-    }
-    // A holder that has moved to another event or target since (its update failed before
-    // releasing this guard) holds it no more: taken over, not a 409 for good.
-    if (existing && subscriptionKeys.guard(existing.event, existing.target) !== Key[SK]) existing = undefined;
-    // The same event and target again; for operator.select, whose guard ignores the target,
-    // only when the target is the same too (another one is a second hook: 409).
-    if (existing && existing.target === target) throw new DuplicateSubscriptionError(existing);
-    if (holder && holder !== subscriptionId && (inFlight || existing)) {
-      throw new ConflictError(
-        event === OPERATOR_SELECT_EVENT
-          ? 'this project already has an operator.select subscription'
-          : 'a subscription to this event and target already exists in this project',
-      );
-    }
-    await this.takeOverGuard(Key, holder, subscriptionId, event, claimId);
-    return claimId;
-  }
-
-  /**
-   * Undoes a claim whose subscription write lost to a concurrent one. If the winner stored this
-   * very event and target (the same PUT sent twice: both claimed the guard, the holder being the
-   * subscription itself), the guard is the winner's too and stays; otherwise it goes, unless
-   * another request claimed it since. Releasing it unconditionally left a subscription that the
-   * fan-out, which finds subscribers by their guards, never saw again (a security probe).
-   */
-  private async releaseLostClaim(next: Subscription, claimId: string): Promise<void> {
-    const stored = await this.get(next.id_project, next._id);
-    const guard = subscriptionKeys.guard(next.event, next.target);
-    if (stored && subscriptionKeys.guard(stored.event, stored.target) === guard) {
-      // The winner's claim is the one its item names: put it back on the guard if ours overwrote it.
-      if (stored.guardClaimId !== undefined && stored.guardClaimId !== claimId) await this.restoreClaim(next, claimId, stored.guardClaimId);
-      return;
-    }
-    await this.releaseGuard(next.id_project, next.event, next.target, next._id, claimId);
-  }
-
   /** Sets the guard's claim back to `theirs` if it still carries `mine`. */
-  private async restoreClaim(next: Subscription, mine: string, theirs: string): Promise<void> {
-    await conditionally(
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { [PK]: subscriptionKeys.project(next.id_project), [SK]: subscriptionKeys.guard(next.event, next.target) },
-          UpdateExpression: 'SET claimId = :theirs',
-          ConditionExpression: 'subscriptionId = :id AND claimId = :mine',
-          ExpressionAttributeValues: { ':id': next._id, ':mine': mine, ':theirs': theirs },
-        }),
-      ),
-    );
-  }
-
   /** Takes over a guard whose subscription no longer exists (left by an interrupted write). */
-  private async takeOverGuard(
-    Key: Record<string, string>,
-    holder: string | undefined,
-    subscriptionId: string,
-    event: string,
-    claimId: string,
-  ): Promise<void> {
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...Key, subscriptionId, claimedAt: Date.now(), claimId },
-          ConditionExpression: holder ? 'subscriptionId = :holder' : 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: holder ? undefined : { '#pk': PK },
-          ExpressionAttributeValues: holder ? { ':holder': holder } : undefined,
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        throw new ConflictError(`a concurrent request created the same ${event} subscription`);
-      }
-      throw error;
-    }
-  }
-
   /** Releases every guard of the project still naming `subscriptionId`; how many it released. */
-  private async releaseGuardsOf(projectId: string, subscriptionId: string): Promise<number> {
-    const guards = await queryAll(this.client, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :guards)',
-      FilterExpression: 'subscriptionId = :id',
-      ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-      ExpressionAttributeValues: { ':pk': subscriptionKeys.project(projectId), ':guards': GUARD_PREFIX, ':id': subscriptionId },
-      ProjectionExpression: '#sk',
-      ConsistentRead: true,
-    });
-    let released = 0;
-    for (const guard of guards) {
-      try {
-        await this.client.send(
-          new DeleteCommand({
-            TableName: this.tableName,
-            Key: { [PK]: subscriptionKeys.project(projectId), [SK]: guard[SK] },
-            ConditionExpression: 'subscriptionId = :id',
-            ExpressionAttributeValues: { ':id': subscriptionId },
-          }),
-        );
-        released++;
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
-    }
-    return released;
-  }
-
   /** Releases the guard if it still names `subscriptionId` (and, when given, still carries `claimId`). */
-  private async releaseGuard(projectId: string, event: string, target: string, subscriptionId: string, claimId?: string): Promise<void> {
-    await conditionally(
-      this.client.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.guard(event, target) },
-          ConditionExpression: claimId === undefined ? 'subscriptionId = :id' : 'subscriptionId = :id AND claimId = :claim',
-          ExpressionAttributeValues: claimId === undefined ? { ':id': subscriptionId } : { ':id': subscriptionId, ':claim': claimId },
-        }),
-      ),
-    );
-  }
-
   private async incrementCount(projectId: string, limit: number): Promise<void> {
     if (!(await this.addToCount(projectId, 1, 'attribute_not_exists(#n) OR #n < :limit', { ':limit': limit }))) {
       throw new ConflictError(`this project has reached its limit of ${limit} subscriptions`);
