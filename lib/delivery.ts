@@ -4,7 +4,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, DELIVERY_RETENTION_SECONDS, DLQ_RETENTION_DAYS, DeliveryLane, checkRetrySchedule } from '../lambdas/core/settings';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, DELIVERY_RETENTION_SECONDS, DLQ_RETENTION_DAYS, DeliveryLane, FAN_OUT, checkRetrySchedule } from '../lambdas/core/settings';
 import { WebhookFunction } from './webhook-function';
 
 /** Props of {@link Delivery}. */
@@ -48,7 +48,10 @@ export class Delivery extends Construct {
     super(scope, id);
     const schedule = props.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
     checkRetrySchedule(schedule);
-    const queueDefaults = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
+    // Delivery messages carry whole payloads (an inline event's up to 256 KB, plus the message's
+    // own fields), so these queues take SQS's largest message, as the fan-out queue does: left
+    // unset, the SQS API reference gives 256 KiB, and the largest inline events were refused.
+    const queueDefaults = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, maxMessageSizeBytes: FAN_OUT.maxMessageSizeBytes } as const;
     this.dlq = new Queue(this, 'Dlq', { ...queueDefaults, retentionPeriod: Duration.days(DLQ_RETENTION_DAYS) });
     const laneQueue = (name: string) =>
       new Queue(this, name, {

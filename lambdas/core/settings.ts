@@ -58,8 +58,9 @@ export const FAN_OUT = {
    */
   messageGroupIdPath: '$.detail.id_project',
   /**
-   * `MaximumMessageSize` of the queues that carry whole events (fan-out queue, its DLQ, the rule's
-   * DLQ): SQS's largest, 1 MiB, above an event entry's 256 KB plus EventBridge's envelope.
+   * `MaximumMessageSize` of the queues that carry whole events or payloads (fan-out queue, its
+   * DLQ, the rule's DLQ, both delivery lanes and their DLQ): SQS's largest, 1 MiB, above an event
+   * entry's 256 KB plus EventBridge's envelope or a delivery message's fields.
    */
   maxMessageSizeBytes: 1_048_576,
 } as const;

@@ -68,8 +68,8 @@ export async function createQueues(
       VisibilityTimeout: String(visibilityOverrides.get(queue.logicalId) ?? queue.visibilityTimeoutSeconds),
       MessageRetentionPeriod: String(queue.retentionSeconds),
       DelaySeconds: String(queue.delaySeconds),
+      MaximumMessageSize: String(queue.maximumMessageSize),
     };
-    if (queue.maximumMessageSize !== undefined) attributes.MaximumMessageSize = String(queue.maximumMessageSize);
     if (queue.receiveWaitSeconds !== undefined) attributes.ReceiveMessageWaitTimeSeconds = String(queue.receiveWaitSeconds);
     if (queue.redrive) {
       attributes.RedrivePolicy = JSON.stringify({

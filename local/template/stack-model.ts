@@ -2,6 +2,9 @@ import { LOCAL_HANDLER_METADATA, LocalHandlerMetadata } from '../../lib/local-ha
 import type { CfnTemplate, CfnTemplateResource } from './synth';
 import { referencedLogicalId, referencedLogicalIds } from './intrinsics';
 
+/** `MaximumMessageSize` of a queue that does not set it, per the SQS API reference (CreateQueue). */
+export const SQS_DOCUMENTED_DEFAULT_MAXIMUM_MESSAGE_SIZE = 262_144;
+
 /** A Lambda function as the local runtime runs it. */
 export interface FunctionModel {
   logicalId: string;
@@ -21,7 +24,7 @@ export interface QueueModel {
   visibilityTimeoutSeconds: number;
   retentionSeconds: number;
   delaySeconds: number;
-  maximumMessageSize?: number;
+  maximumMessageSize: number;
   receiveWaitSeconds?: number;
   redrive?: { deadLetterQueueId: string; maxReceiveCount: number };
 }
@@ -152,7 +155,10 @@ export function readStackModel(template: CfnTemplate): StackModel {
       visibilityTimeoutSeconds: Number(p.VisibilityTimeout ?? 30),
       retentionSeconds: Number(p.MessageRetentionPeriod ?? 345_600),
       delaySeconds: Number(p.DelaySeconds ?? 0),
-      maximumMessageSize: p.MaximumMessageSize === undefined ? undefined : Number(p.MaximumMessageSize),
+      // Unset, the smaller of AWS's two documented defaults: the SQS API reference gives 262,144
+      // bytes (256 KiB) although the limit is now 1 MiB, and a queue left at 256 KiB on AWS must
+      // refuse the same messages here (fauxqs alone would take 1 MiB).
+      maximumMessageSize: Number(p.MaximumMessageSize ?? SQS_DOCUMENTED_DEFAULT_MAXIMUM_MESSAGE_SIZE),
       receiveWaitSeconds: p.ReceiveMessageWaitTimeSeconds === undefined ? undefined : Number(p.ReceiveMessageWaitTimeSeconds),
       redrive: deadLetterQueueId ? { deadLetterQueueId, maxReceiveCount: Number(redrive?.maxReceiveCount) } : undefined,
     };

@@ -1,6 +1,7 @@
 import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createClaimCheckStore } from '../../lambdas/adapters/claim-check-store';
 import { publishTiledeskEvents } from '../../lambdas/adapters/event-publisher';
+import { MAX_EVENT_ENTRY_BYTES, measuredBytes } from '../../lambdas/core/claim-check';
 import { CLAIM_CHECK } from '../../lambdas/core/settings';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { eventually, logsOf, subscribe } from '../support/pipeline';
@@ -84,6 +85,25 @@ describe('an event over EventBridge\'s 256 KB', () => {
 
     expect(reply).toMatchObject({ status: 202, body: { published: 1, claimChecked: 1 } });
     expect(payloadsOf(await receiver.waitFor(1))).toEqual([payload]);
+  });
+});
+
+describe("an event just under EventBridge's 256 KB, published inline", () => {
+  test("is delivered: its delivery message, over SQS's documented default size of 256 KiB, fits the delivery queues", async () => {
+    const projectId = 'inline-largest';
+    const { receiver, subscriptionId } = await subscribedReceiver(projectId, 'lead.create');
+    // The largest payload still published inline; its delivery message adds its own fields.
+    const payloadOf = (length: number) => ({ id_project: projectId, _id: 'lead-large', notes: 'n'.repeat(length) });
+    const inline = (length: number) => measuredBytes('lead.create', JSON.stringify(payloadOf(length))) <= MAX_EVENT_ENTRY_BYTES;
+    let length = 250_000;
+    for (let step = 8192; step >= 1; step /= 2) while (inline(length + step)) length += step;
+    const payload = payloadOf(length);
+
+    const reply = await t.api('POST', `/${projectId}/events`, { token: t.platformToken(), body: { event: 'lead.create', payload } });
+
+    expect(reply).toMatchObject({ status: 202, body: { published: 1, claimChecked: 0 } });
+    expect(payloadsOf(await receiver.waitFor(1))).toEqual([payload]);
+    await eventually(async () => expect((await logsOf(t, projectId, subscriptionId)).map((log) => log.outcome)).toEqual(['delivered']));
   });
 });
 

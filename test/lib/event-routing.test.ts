@@ -69,6 +69,13 @@ describe('queues that carry whole events', () => {
     const fanOutDlqId = (redrive.deadLetterTargetArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     expect(stack.resource('AWS::SQS::Queue', fanOutDlqId).Properties.MaximumMessageSize).toBe(1_048_576);
   });
+
+  it('so do the delivery lanes and their DLQ: a delivery message is a whole payload plus its own fields', () => {
+    // Every queue of the stack, then: none is left to a default (256 KiB in the SQS API reference).
+    const queues = Object.entries(stack.template.findResources('AWS::SQS::Queue'));
+    expect(queues.length).toBeGreaterThanOrEqual(6);
+    for (const [id, queue] of queues) expect([id, (queue as { Properties: { MaximumMessageSize?: number } }).Properties.MaximumMessageSize]).toEqual([id, 1_048_576]);
+  });
 });
 
 describe('event rule', () => {
