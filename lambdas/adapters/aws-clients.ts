@@ -13,13 +13,14 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { TABLE_KEYS } from '../core/settings';
+import { SDK_CLIENT_CONFIG } from './sdk-config';
 import { sdkClient } from './observability';
 
 /**
  * SDK clients, created once per container and shared by every adapter. Endpoints come from
  * the standard `AWS_ENDPOINT_URL` variable, which is how the local stack points them at itself.
  */
-export const dynamoDocumentClient = DynamoDBDocumentClient.from(sdkClient(new DynamoDBClient({})), {
+export const dynamoDocumentClient = DynamoDBDocumentClient.from(sdkClient(new DynamoDBClient({ ...SDK_CLIENT_CONFIG })), {
   marshallOptions: { removeUndefinedValues: true },
 });
 
@@ -27,7 +28,7 @@ export const dynamoDocumentClient = DynamoDBDocumentClient.from(sdkClient(new Dy
  * No MD5 of message bodies: the SDK would hash every body it sends and compare SQS's digest,
  * which HTTPS already guarantees; it was 2.5 % of the local stack's CPU (BENCHMARKS.md).
  */
-export const sqsClient = sdkClient(new SQSClient({ md5: false }));
+export const sqsClient = sdkClient(new SQSClient({ ...SDK_CLIENT_CONFIG, md5: false }));
 
 /** Every item a query matches, following LastEvaluatedKey through all pages. */
 export async function queryAll(client: DynamoDBDocumentClient, input: QueryCommandInput): Promise<Record<string, unknown>[]> {

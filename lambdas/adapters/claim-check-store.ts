@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import { ClaimCheck, checkClaimCheckBinding, claimCheckPrefixOf, readClaimCheck } from '../core/claim-check';
+import { SDK_CLIENT_CONFIG } from './sdk-config';
 import { sdkClient } from './observability';
 
 /**
@@ -11,7 +12,7 @@ import { sdkClient } from './observability';
  * path-style by itself.
  */
 let loadingS3: Promise<{ sdk: typeof S3Sdk; s3: S3Sdk.S3Client }> | undefined;
-const s3Sdk = () => (loadingS3 ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, s3: sdkClient(new sdk.S3Client({})) })));
+const s3Sdk = () => (loadingS3 ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, s3: sdkClient(new sdk.S3Client({ ...SDK_CLIENT_CONFIG })) })));
 
 /**
  * The deployment's claim-check bucket: the only one a claim check may name. Read from the

@@ -2,9 +2,10 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { EVENT_SOURCE } from '../core/settings';
 import { BusEntry, TiledeskEvent, batchEntries, toBusEntries } from '../core/claim-check';
 import { ClaimCheckStore } from './claim-check-store';
+import { SDK_CLIENT_CONFIG } from './sdk-config';
 import { sdkClient } from './observability';
 
-const eventBridge = sdkClient(new EventBridgeClient({}));
+const eventBridge = sdkClient(new EventBridgeClient({ ...SDK_CLIENT_CONFIG }));
 
 /** Some entries were not published; the caller answers an error so the producer sends them again. */
 export class PublishError extends Error {

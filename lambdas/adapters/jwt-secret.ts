@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { JWT_SECRET_CACHE } from '../core/settings';
+import { SDK_CLIENT_CONFIG } from './sdk-config';
 
 /** The versions of the API token signing secret that may verify a token. */
 export interface SigningSecretVersions {
@@ -135,7 +136,7 @@ export function secretReaderFor(
 ): () => Promise<SigningSecretVersions> {
   const { JWT_SECRET_ARN: secretArn, JWT_SECRET: secret } = env;
   if (secretArn) {
-    const secretsManager = client ?? new SecretsManagerClient({});
+    const secretsManager = client ?? new SecretsManagerClient({ ...SDK_CLIENT_CONFIG });
     return () => readSecretVersions(secretsManager, secretArn);
   }
   return async () => {

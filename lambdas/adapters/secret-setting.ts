@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { regionOfArn } from '../core/arn';
+import { SDK_CLIENT_CONFIG } from './sdk-config';
 
 const cache = new Map<string, Promise<string | undefined>>();
 
@@ -36,7 +37,7 @@ export function secretsClientFor(arn: string): SecretsManagerClient {
   const key = region ?? '';
   let client = clients.get(key);
   if (!client) {
-    client = new SecretsManagerClient(region ? { region } : {});
+    client = new SecretsManagerClient({ ...SDK_CLIENT_CONFIG, ...(region ? { region } : {}) });
     clients.set(key, client);
   }
   return client;

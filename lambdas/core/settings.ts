@@ -180,6 +180,16 @@ export function checkRetrySchedule(schedule: readonly number[]): void {
   }
 }
 
+
+/**
+ * Each AWS SDK call's HTTP attempt in the functions: how long to connect and how long to wait for
+ * the answer before the attempt fails as a TimeoutError and the SDK's standard retry (3 attempts)
+ * sends it again. Without them a stalled socket held a call until the function itself timed out
+ * (the SDK's only default is a 5–15 minute idle-socket timeout): a delivery batch then failed
+ * whole and came back after the queue's visibility timeout. DynamoDB and SQS answer in
+ * milliseconds; the local stack's emulators, on a saturated machine, in well under a second.
+ */
+export const AWS_CALLS = { connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000 } as const;
 /** Alarm thresholds (lib/monitoring.ts). */
 export const MONITORING = {
   /** A lane whose oldest message is older than this is falling behind. */
