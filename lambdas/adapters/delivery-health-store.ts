@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE_KEYS } from '../core/settings';
@@ -69,9 +70,13 @@ export class DeliveryHealthStore {
 
   /** Writes a new health if nobody changed it since `before` was read; false if somebody did. */
   async save(projectId: string, subscriptionId: string, before: DeliveryHealth, after: DeliveryHealth): Promise<boolean> {
-    const names: Record<string, string> = { '#v': 'version', '#ttl': TABLE_KEYS.ttlAttribute };
-    const values: Record<string, unknown> = { ':next': before.version + 1, ':ttl': ttlOf(Date.now()) };
-    const sets = ['#v = :next', '#ttl = :ttl'];
+    // Each save names itself (`writeId`): one whose answer was lost, retried by the SDK, fails its
+    // own version check, and is read back rather than taken for a rival's (its outcomes would be
+    // folded again on the re-read health: a failure counted twice).
+    const writeId = randomUUID();
+    const names: Record<string, string> = { '#v': 'version', '#ttl': TABLE_KEYS.ttlAttribute, '#w': 'writeId' };
+    const values: Record<string, unknown> = { ':next': before.version + 1, ':ttl': ttlOf(Date.now()), ':w': writeId };
+    const sets = ['#v = :next', '#ttl = :ttl', '#w = :w'];
     const removes: string[] = [];
     for (const [index, field] of HEALTH_FIELDS.entries()) {
       names[`#f${index}`] = field;
@@ -97,9 +102,12 @@ export class DeliveryHealthStore {
       );
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: healthKey(projectId, subscriptionId), ConsistentRead: true, ProjectionExpression: '#w', ExpressionAttributeNames: { '#w': 'writeId' } }),
+    );
+    return Item?.writeId === writeId;
   }
 
   /**

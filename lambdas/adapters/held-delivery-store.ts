@@ -1,5 +1,5 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE_KEYS } from '../core/settings';
 import { ParsedDeliveryMessage, deliveryMessageSchema } from '../core/delivery-message';
@@ -156,20 +156,29 @@ export class HeldDeliveryStore {
    * (undefined: none is, or the stored one is overdue by a minute, so it was lost); true for
    * the one caller that set it, who then sends the message.
    */
-  scheduleWake(projectId: string, subscriptionId: string, expected: number | undefined, at: number, now: number): Promise<boolean> {
-    return conditionally(
+  async scheduleWake(projectId: string, subscriptionId: string, expected: number | undefined, at: number, now: number): Promise<boolean> {
+    const Key = healthKey(projectId, subscriptionId);
+    // Each schedule names itself (`wakeId`): a write whose answer was lost, retried by the SDK,
+    // fails its own condition, and is read back rather than taken for a rival's. Read as lost,
+    // no wake-up message was sent and a quiet subscription's parked deliveries waited for good.
+    const wakeId = randomUUID();
+    const set = await conditionally(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: healthKey(projectId, subscriptionId),
-          UpdateExpression: 'SET #wake = :at',
+          Key,
+          UpdateExpression: 'SET #wake = :at, #wakeId = :wakeId',
           ConditionExpression:
             expected === undefined ? 'attribute_not_exists(#wake) OR #wake < :stale' : '#wake = :expected',
-          ExpressionAttributeNames: { '#wake': 'wakeAt' },
-          ExpressionAttributeValues: expected === undefined ? { ':at': at, ':stale': now - 60_000 } : { ':at': at, ':expected': expected },
+          ExpressionAttributeNames: { '#wake': 'wakeAt', '#wakeId': 'wakeId' },
+          ExpressionAttributeValues:
+            expected === undefined ? { ':at': at, ':wakeId': wakeId, ':stale': now - 60_000 } : { ':at': at, ':wakeId': wakeId, ':expected': expected },
         }),
       ),
     );
+    if (set) return true;
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }));
+    return Item?.wakeId === wakeId;
   }
 
   /** Clears the wake-up time if it is still `expected`: no wake-up is due any more. */

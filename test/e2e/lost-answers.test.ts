@@ -64,6 +64,32 @@ describe('markers written on condition that they are new', () => {
   });
 });
 
+describe("delivery state written on condition of what was read", () => {
+  const updatesHealth = (operation: string, input: string) => operation === 'UpdateItem' && input.includes('"HEALTH#');
+
+  it('a wake-up of held deliveries is scheduled by the writer whose answer was lost, who then sends it', async () => {
+    const { HeldDeliveryStore } = await import('../../lambdas/adapters/held-delivery-store');
+    const { client, lostAnswers } = clientLosingFirstAnswer(updatesHealth);
+    const now = Date.now();
+    expect(await new HeldDeliveryStore(t.stack.tableName, client).scheduleWake(p1, 'sub-1', undefined, now + 5_000, now)).toBe(true);
+    expect(lostAnswers()).toBe(1);
+    // A rival asking for the same wake-up is still refused: one message only.
+    expect(await new HeldDeliveryStore(t.stack.tableName).scheduleWake(p1, 'sub-1', undefined, now + 6_000, now)).toBe(false);
+  });
+
+  it("a health save is the saver's (its outcomes are not folded in twice), and a stale one still loses", async () => {
+    const { DeliveryHealthStore } = await import('../../lambdas/adapters/delivery-health-store');
+    const { HEALTHY } = await import('../../lambdas/core/delivery-health');
+    const { client, lostAnswers } = clientLosingFirstAnswer(updatesHealth);
+    const failedOnce = { ...HEALTHY, consecutiveFailures: 1 };
+    expect(await new DeliveryHealthStore(t.stack.tableName, client).save(p1, 'sub-1', HEALTHY, failedOnce)).toBe(true);
+    expect(lostAnswers()).toBe(1);
+    const store = new DeliveryHealthStore(t.stack.tableName);
+    expect(await store.get(p1, 'sub-1')).toMatchObject({ consecutiveFailures: 1, version: 1 });
+    expect(await store.save(p1, 'sub-1', HEALTHY, { ...HEALTHY, consecutiveFailures: 2 })).toBe(false);
+  });
+});
+
 describe('subscription writes whose answer was lost', () => {
   const create = async (event: string, target: string, projectId = p1): Promise<Subscription> =>
     (await createSubscription(projectId, { event, target }, 'user-1', setUp().deps)).subscription;
