@@ -37,12 +37,16 @@ export async function queryAll(client: DynamoDBDocumentClient, input: QueryComma
   return items;
 }
 
+/** How many times a batch request's unprocessed part is asked again (with a growing pause) before it is an error. */
+const UNPROCESSED_ROUNDS = 9;
+
 /** BatchGetItem takes at most 100 keys per request. */
 const BATCH_GET_KEYS = 100;
 
 /**
  * The items of `keys` that exist, read in requests of 100; keys DynamoDB leaves unprocessed
- * (throttling) are asked again after a short, growing pause. Order is not kept.
+ * (throttling) are asked again after a short, growing pause, ~5 s in all, then it throws.
+ * Order is not kept.
  */
 export async function batchGetAll(
   client: DynamoDBDocumentClient,
@@ -60,6 +64,8 @@ export async function batchGetAll(
       );
       items.push(...(result.Responses?.[tableName] ?? []));
       request = result.UnprocessedKeys?.[tableName]?.Keys;
+      // As batchPut: DynamoDB throttling for ~5 s is an error, not a loop until the function times out.
+      if (round >= UNPROCESSED_ROUNDS && request && request.length > 0) throw new Error(`${request.length} key(s) left unprocessed by DynamoDB`);
     }
   }
   return items;
@@ -78,7 +84,7 @@ export async function batchPut(client: DynamoDBDocumentClient, tableName: string
     if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** round)));
     const result: BatchWriteCommandOutput = await client.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
     requests = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
-    if (round > 8 && requests.length > 0) throw new Error(`${requests.length} item(s) left unprocessed by DynamoDB`);
+    if (round >= UNPROCESSED_ROUNDS && requests.length > 0) throw new Error(`${requests.length} item(s) left unprocessed by DynamoDB`);
   }
 }
 

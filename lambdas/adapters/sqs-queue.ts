@@ -1,9 +1,8 @@
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { SQS_BATCH, chunkBySize } from '../core/sqs-batch';
 import { sqsClient } from './aws-clients';
 
-/** SQS caps a batch request at 256 KiB and 10 entries. */
-const MAX_BATCH_BYTES = 256 * 1024;
-const MAX_BATCH_ENTRIES = 10;
+const MAX_BATCH_ENTRIES = SQS_BATCH.maxEntries;
 
 /** A body that was not sent, by its index in the caller's list, and why. */
 export interface Unsent {
@@ -45,7 +44,7 @@ export async function trySendMessages(
   let offset = 0;
   const outgoing = messages.map((message) => (typeof message === 'string' ? { body: message } : message));
   await Promise.all(
-    chunkBySize(outgoing).map(async (batch) => {
+    chunkBySize(outgoing, (message) => Buffer.byteLength(message.body)).map(async (batch) => {
       const first = offset;
       offset += batch.length;
       try {
@@ -77,24 +76,6 @@ export function describeUnsent(unsent: Unsent[]): string {
   const counts = new Map<string, number>();
   for (const { reason } of unsent) counts.set(reason, (counts.get(reason) ?? 0) + 1);
   return [...counts].map(([reason, count]) => (count > 1 ? `${reason} (×${count})` : reason)).join('; ');
-}
-
-function chunkBySize(messages: OutgoingMessage[]): OutgoingMessage[][] {
-  const batches: OutgoingMessage[][] = [];
-  let current: OutgoingMessage[] = [];
-  let size = 0;
-  for (const message of messages) {
-    const bytes = Buffer.byteLength(message.body);
-    if (current.length === MAX_BATCH_ENTRIES || (current.length > 0 && size + bytes > MAX_BATCH_BYTES)) {
-      batches.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(message);
-    size += bytes;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
 }
 
 /** A received message to be hidden for a while before it is retried. */

@@ -299,8 +299,11 @@ export type SubscriptionRoute = (typeof SUBSCRIPTION_ROUTES)[number];
 export const CORS = {
   allowMethods: ['GET', 'POST', 'PUT', 'DELETE'],
   allowHeaders: ['authorization', 'content-type'],
-  /** Response headers a browser script may read: the new secret, the operator.select route taken. */
-  exposeHeaders: ['x-hook-secret', 'x-operator-select-path', 'x-operator-select-reason'],
+  /**
+   * Response headers a browser script may read: the new secret, the operator.select route taken,
+   * and a 429's wait (`Retry-After` is not a CORS-safelisted header).
+   */
+  exposeHeaders: ['x-hook-secret', 'x-operator-select-path', 'x-operator-select-reason', 'retry-after'],
   maxAgeSeconds: 600,
 } as const;
 

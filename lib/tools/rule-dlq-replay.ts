@@ -6,6 +6,7 @@ import {
   SQSClient,
   SendMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
+import { chunkBySize } from '../../lambdas/core/sqs-batch';
 
 export interface ReplayResult {
   /** Events re-sent to the rule's target and deleted from the DLQ. */
@@ -65,7 +66,11 @@ export async function replayRuleDlq(sqs: SQSClient, dlqUrl: string, options: Rep
       }
       byTarget.set(target, [...(byTarget.get(target) ?? []), message]);
     }
-    for (const [target, messages] of byTarget) {
+    // Envelopes reach ~257 KB: ten of them would pass SendMessageBatch's total (BatchRequestTooLong).
+    const batches = [...byTarget].flatMap(([target, messages]) =>
+      chunkBySize(messages, (message) => Buffer.byteLength(message.Body ?? '')).map((batch) => [target, batch] as const),
+    );
+    for (const [target, messages] of batches) {
       const sent = await sendAll(sqs, target, messages, result);
       if (sent.length === 0) continue;
       const deleted = await sqs.send(

@@ -66,6 +66,27 @@ test('an event the fan-out queue refused is kept in the rule DLQ and replayed un
   expect(again[2]!.headers['webhook-id']).toBe(replayed.headers['webhook-id']);
 });
 
+test('large events are replayed in batches SendMessageBatch takes (ten envelopes of ~200 KB are over its total)', async () => {
+  const envelope = (n: number) =>
+    JSON.stringify({
+      version: '0',
+      id: `00000000-0000-4000-8000-00000000000${n}`,
+      'detail-type': 'request.create',
+      source: 'tiledesk',
+      account: '000000000000',
+      time: new Date().toISOString(),
+      region: 'us-east-1',
+      resources: [],
+      detail: { id_project: 'proj-rule-dlq-large', request_id: `r${n}`, first_text: 'y'.repeat(200_000) },
+    });
+  for (let n = 0; n < 6; n++) await sqs.send(new SendMessageCommand({ QueueUrl: t.stack.queues.ruleDlq.url, MessageBody: envelope(n) }));
+
+  const result = await replayRuleDlq(sqs, t.stack.queues.ruleDlq.url, { targetQueueUrl: t.stack.queues.fanOut.url });
+
+  expect(result).toEqual({ replayed: 6, left: [] });
+  expect(await peekQueue(t, t.stack.queues.ruleDlq.url)).toHaveLength(0);
+});
+
 test('a message that is not an EventBridge event is left in the DLQ, with the reason', async () => {
   await sqs.send(new SendMessageCommand({ QueueUrl: t.stack.queues.ruleDlq.url, MessageBody: 'not an event' }));
   const result = await replayRuleDlq(sqs, t.stack.queues.ruleDlq.url, { visibilityTimeoutSeconds: 0 });

@@ -140,6 +140,8 @@ describe('CORS for the dashboard', () => {
     const reply = await asDashboard('GET', '/td-owned/subscriptions', tiledeskToken('u-owner'));
     expect(reply.headers.get('access-control-allow-origin')).toBe(DASHBOARD);
     expect(reply.headers.get('access-control-expose-headers')).toContain('x-hook-secret');
+    // A 429's wait, readable by the dashboard's scripts too.
+    expect(reply.headers.get('access-control-expose-headers')).toContain('retry-after');
   });
 });
 

@@ -42,6 +42,12 @@ describe('batchGetAll', () => {
     expect(items.map((item) => item.pk).sort()).toEqual(keys.map((key) => key.pk).sort());
   });
 
+  it('gives up with an error when DynamoDB keeps leaving keys unprocessed, rather than asking until the function times out', async () => {
+    const { client, sent } = scriptedClient((command) => ({ Responses: { t: [] }, UnprocessedKeys: { t: { Keys: keysOf(command) } } }));
+    await expect(batchGetAll(client, 't', [{ pk: 'P', sk: 'S' }], true)).rejects.toThrow('1 key(s) left unprocessed by DynamoDB');
+    expect(sent).toHaveLength(10);
+  }, 15_000);
+
   it('sends nothing for no keys', async () => {
     const { client, sent } = scriptedClient(() => ({}));
     await expect(batchGetAll(client, 't', [], false)).resolves.toEqual([]);
