@@ -24,6 +24,7 @@ export async function publishTiledeskEvents(
   busName: string,
   events: readonly TiledeskEvent[],
   claimChecks: ClaimCheckStore | undefined,
+  client: Pick<EventBridgeClient, 'send'> = eventBridge,
 ): Promise<{ published: number; claimChecked: number }> {
   let claimChecked = 0;
   const entries = await toBusEntries(events, (payloadJson, projectId) => {
@@ -31,18 +32,37 @@ export async function publishTiledeskEvents(
     claimChecked++;
     return claimChecks.put(payloadJson, projectId);
   });
-  for (const batch of batchEntries(entries)) await putEvents(busName, batch);
+  for (const batch of batchEntries(entries)) await putEvents(client, busName, batch);
   return { published: entries.length, claimChecked };
 }
 
-async function putEvents(busName: string, batch: BusEntry[]): Promise<void> {
-  const result = await eventBridge.send(
-    new PutEventsCommand({
-      Entries: batch.map((entry) => ({ EventBusName: busName, Source: EVENT_SOURCE, DetailType: entry.detailType, Detail: entry.detail })),
-    }),
-  );
-  if ((result.FailedEntryCount ?? 0) > 0) {
-    const reasons = (result.Entries ?? []).filter((entry) => entry.ErrorCode).map((entry) => `${entry.ErrorCode}: ${entry.ErrorMessage}`);
-    throw new PublishError(`EventBridge refused ${result.FailedEntryCount} of ${batch.length} events: ${reasons.join('; ')}`);
+/** Per-entry errors EventBridge documents as passing: the entry is sent again, alone with the others that failed. */
+const TRANSIENT_ENTRY_ERRORS = new Set(['InternalFailure', 'ThrottlingException']);
+
+/** Sends of a batch's failed entries after the first, with a growing pause (100, 200, 400 ms). */
+const ENTRY_RETRIES = 3;
+
+/**
+ * Puts a batch, then sends again only the entries that failed for a passing reason. Before, any
+ * failed entry failed the whole call: the caller's retry then published the others a second
+ * time, under new event ids, so their receivers could not tell them from new events.
+ */
+async function putEvents(client: Pick<EventBridgeClient, 'send'>, busName: string, batch: BusEntry[]): Promise<void> {
+  let pending = batch;
+  for (let retry = 0; ; retry++) {
+    if (retry > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** retry));
+    const result = await client.send(
+      new PutEventsCommand({
+        Entries: pending.map((entry) => ({ EventBusName: busName, Source: EVENT_SOURCE, DetailType: entry.detailType, Detail: entry.detail })),
+      }),
+    );
+    if ((result.FailedEntryCount ?? 0) === 0) return;
+    const failed = (result.Entries ?? []).flatMap((entry, index) => (entry.ErrorCode && pending[index] ? [{ entry: pending[index], error: entry }] : []));
+    const permanent = failed.filter(({ error }) => !TRANSIENT_ENTRY_ERRORS.has(error.ErrorCode!));
+    if (permanent.length > 0 || retry === ENTRY_RETRIES || failed.length === 0) {
+      const reasons = [...new Set(failed.map(({ error }) => `${error.ErrorCode}: ${error.ErrorMessage}`))];
+      throw new PublishError(`EventBridge refused ${result.FailedEntryCount} of ${pending.length} events: ${reasons.join('; ')}`);
+    }
+    pending = failed.map(({ entry }) => entry);
   }
 }
