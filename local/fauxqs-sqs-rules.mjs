@@ -9,7 +9,8 @@
 //   the quiet tenants' messages first, then the noisy tenants', fewest in flight first.
 // - MessageGroupId is kept on standard queues (fauxqs drops it) and returned on receive.
 // - Messages older than the queue's MessageRetentionPeriod are deleted.
-// - DelaySeconds must be 0–900 per message.
+// - DelaySeconds must be 0–900 per message; a MessageGroupId 1–128 letters, digits and ASCII
+//   punctuation.
 // - A message moved to a DLQ by a redrive policy carries DeadLetterQueueSourceArn.
 // - A long poll returns when a message is there for it, or at its wait time: one waiting receive
 //   is woken per arrival, not all of them (fauxqs wakes every waiter, and all but one answer
@@ -341,13 +342,21 @@ function wrapActions(SqsRouter, SqsError) {
   const delayError = (value) =>
     `Value ${value} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= ${MAX_DELAY_SECONDS}.`;
   const invalidDelay = (value) => value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= MAX_DELAY_SECONDS);
+  // AWS: at most 128 characters, letters, digits and ASCII punctuation (SQS message quotas); fauxqs
+  // took any string, so a tenant id SQS refuses (a space, an accent) went through locally.
+  const groupIdError = (value) =>
+    value !== undefined && !/^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/.test(String(value))
+      ? `Value ${value} for parameter MessageGroupId is invalid. Reason: MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.`
+      : undefined;
+  const entryError = (entry) => (invalidDelay(entry?.DelaySeconds) ? delayError(entry.DelaySeconds) : groupIdError(entry?.MessageGroupId));
   const isStandard = (body, store) => {
     const queue = body?.QueueUrl ? store.getQueue(body.QueueUrl) : undefined;
     return queue !== undefined && !queue.isFifo();
   };
   const wrappers = {
     SendMessage: (handler) => (body, store, request) => {
-      if (invalidDelay(body?.DelaySeconds)) throw new SqsError('InvalidParameterValue', delayError(body.DelaySeconds));
+      const error = entryError(body);
+      if (error) throw new SqsError('InvalidParameterValue', error);
       sending = isStandard(body, store) && body.MessageGroupId ? [{ body: body.MessageBody, groupId: body.MessageGroupId }] : [];
       try {
         return handler(body, store, request);
@@ -357,17 +366,17 @@ function wrapActions(SqsRouter, SqsError) {
     },
     SendMessageBatch: (handler) => (body, store, request) => {
       const entries = Array.isArray(body?.Entries) ? body.Entries : [];
-      const refused = entries.filter((entry) => invalidDelay(entry.DelaySeconds));
-      const accepted = entries.filter((entry) => !invalidDelay(entry.DelaySeconds));
+      const refused = entries.filter((entry) => entryError(entry));
+      const accepted = entries.filter((entry) => !entryError(entry));
       if (accepted.length === 0 && refused.length > 0) {
-        return { Successful: [], Failed: refused.map((entry) => failedDelay(entry)) };
+        return { Successful: [], Failed: refused.map((entry) => failedEntry(entry)) };
       }
       sending = isStandard(body, store)
         ? accepted.filter((entry) => entry.MessageGroupId).map((entry) => ({ body: entry.MessageBody, groupId: entry.MessageGroupId }))
         : [];
       try {
         const result = handler({ ...body, Entries: accepted }, store, request);
-        return { ...result, Failed: [...(result.Failed ?? []), ...refused.map((entry) => failedDelay(entry))] };
+        return { ...result, Failed: [...(result.Failed ?? []), ...refused.map((entry) => failedEntry(entry))] };
       } finally {
         sending = [];
       }
@@ -384,8 +393,8 @@ function wrapActions(SqsRouter, SqsError) {
       return result;
     },
   };
-  function failedDelay(entry) {
-    return { Id: entry.Id, SenderFault: true, Code: 'InvalidParameterValue', Message: delayError(entry.DelaySeconds) };
+  function failedEntry(entry) {
+    return { Id: entry.Id, SenderFault: true, Code: 'InvalidParameterValue', Message: entryError(entry) };
   }
   const register = SqsRouter.prototype.register;
   SqsRouter.prototype.register = function (action, handler) {

@@ -257,6 +257,26 @@ describe('limits', () => {
     expect(Failed).toEqual([expect.objectContaining({ Id: 'late', Code: 'InvalidParameterValue', SenderFault: true })]);
   });
 
+  test('a MessageGroupId is 1–128 letters, digits and ASCII punctuation, per message and per batch entry', async () => {
+    const queue = await endpoint.createQueue('limits-group');
+    for (const bad of ['has space', 'accentué', 'x'.repeat(129)]) {
+      await expect(endpoint.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'x', MessageGroupId: bad }))).rejects.toThrow(
+        /MessageGroupId is invalid/,
+      );
+    }
+    const { Successful = [], Failed = [] } = await endpoint.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queue.url,
+        Entries: [
+          { Id: 'ok', MessageBody: 'ok', MessageGroupId: `a-Z_0.9:!"#$%&'()*+,/;<=>?@[\\]^\`{|}~${'x'.repeat(90)}` },
+          { Id: 'bad', MessageBody: 'bad', MessageGroupId: 'tab\there' },
+        ],
+      }),
+    );
+    expect(Successful.map((entry) => entry.Id)).toEqual(['ok']);
+    expect(Failed).toEqual([expect.objectContaining({ Id: 'bad', Code: 'InvalidParameterValue', SenderFault: true })]);
+  });
+
   test('a message body is at most 1 MiB (1,048,576 bytes)', async () => {
     const queue = await endpoint.createQueue('limits-size');
     await expect(endpoint.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'x'.repeat(1_048_576) }))).resolves.toBeDefined();
