@@ -1,11 +1,11 @@
-import { Aws, CfnRule, Duration, Fn, Stack, Token } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { CfnRule as CfnEventRule, EventBus, IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { parseExistingBus } from './setting-checks';
+import { parseExistingBus, requireStackRegion } from './setting-checks';
 import { stackOutput } from './stack-output';
 import { DLQ_RETENTION_DAYS, EVENT_RULE_PATTERN, FAN_OUT, TABLE_KEYS } from '../lambdas/core/settings';
 import { LEGACY_TOPIC_INDEX_QUERY, WebhookFunction, acknowledge } from './webhook-function';
@@ -60,7 +60,10 @@ export class EventRouting extends Construct {
         : EventBus.fromEventBusName(this, 'Bus', existing.name)
       : new EventBus(this, 'Bus', { eventBusName: props.busName ?? 'tiledesk' });
     this.busReference = existing?.arn ? props.existingBus! : this.bus.eventBusName;
-    if (existing?.arn) requireStackRegion(this, existing.arn.region);
+    // An EventBridge rule's SQS target must be in the rule's region, so an existing bus must be in the stack's.
+    if (existing?.arn) {
+      requireStackRegion(this, 'ExistingBusRegion', existing.arn.region, `existingBus is in ${existing.arn.region}: deploy the stack to that region (the rule's target queue must be in the bus's region)`);
+    }
 
     // These queues carry whole EventBridge events: a 256 KB entry arrives in an envelope
     // (id, account, time, region, …) a few hundred bytes larger, which SQS's long-standing default
@@ -145,19 +148,4 @@ export class EventRouting extends Construct {
     stackOutput(this, 'FanOutDlqUrl', this.fanOutDlq.queueUrl, 'Events the fan-out could not process');
     stackOutput(this, 'EventRuleDlqUrl', this.ruleDlq.queueUrl, 'Events EventBridge could not put on the fan-out queue (npm run replay-rule-dlq)');
   }
-}
-
-/**
- * An EventBridge rule's SQS target must be in the rule's region, so an existing bus must be in
- * the stack's: refused at synth when both regions are known, and otherwise by a template rule
- * that CloudFormation checks before creating anything.
- */
-function requireStackRegion(scope: Construct, busRegion: string): void {
-  const stackRegion = Stack.of(scope).region;
-  const message = `existingBus is in ${busRegion}: deploy the stack to that region (the rule's target queue must be in the bus's region)`;
-  if (!Token.isUnresolved(stackRegion)) {
-    if (stackRegion !== busRegion) throw new Error(`${message}, not ${stackRegion}`);
-    return;
-  }
-  new CfnRule(scope, 'ExistingBusRegion', { assertions: [{ assert: Fn.conditionEquals(Aws.REGION, busRegion), assertDescription: message }] });
 }

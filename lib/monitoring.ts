@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import { IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
@@ -18,7 +18,8 @@ import { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ATTEMPT_OUTCOMES } from '../lambdas/core/attempt';
 import { MONITORING } from '../lambdas/core/settings';
-import { checkTopicArn } from './setting-checks';
+import { regionOfArn } from '../lambdas/core/arn';
+import { checkTopicArn, requireStackRegion } from './setting-checks';
 
 /** A DLQ to watch and what the on-call engineer does when it holds messages. */
 export interface WatchedDlq {
@@ -63,6 +64,12 @@ export class Monitoring extends Construct {
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
     checkTopicArn('alarmTopicArn', props.alarmTopicArn);
+    // CloudWatch alarm actions notify only a topic of the alarm's own region: another region's
+    // topic fails the deploy ("Invalid region … specified").
+    const topicRegion = props.alarmTopicArn && !Token.isUnresolved(props.alarmTopicArn) ? regionOfArn(props.alarmTopicArn) : undefined;
+    if (topicRegion) {
+      requireStackRegion(this, 'AlarmTopicRegion', topicRegion, `alarmTopicArn is in ${topicRegion}: alarms notify only a topic in their own region; deploy the stack there or give a topic in its region`);
+    }
     const topic = props.alarmTopicArn ? Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : undefined;
     const alarm = (alarmId: string, description: string, metric: IMetric, threshold: number) => {
       const created = new Alarm(this, alarmId, {

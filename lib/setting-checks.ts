@@ -1,4 +1,5 @@
-import { Token } from 'aws-cdk-lib';
+import { Aws, CfnRule, Fn, Stack, Token } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
 import { publicKeyProblem } from '../lambdas/core/tiledesk-token';
 
 /**
@@ -42,6 +43,20 @@ const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 export function checkTopicArn(setting: string, arn: string | undefined): void {
   if (arn === undefined || Token.isUnresolved(arn) || TOPIC_ARN.test(arn)) return;
   throw new Error(`${setting} must be an SNS topic's ARN (arn:aws:sns:<region>:<account>:<topic>); got ${arn}`);
+}
+
+/**
+ * Requires the stack to be deployed to `region` (a resource it must live beside): refused at
+ * synth, with `message` and the stack's region, when both are known; otherwise by a template rule
+ * (`ruleId`) that CloudFormation checks before creating anything.
+ */
+export function requireStackRegion(scope: Construct, ruleId: string, region: string, message: string): void {
+  const stackRegion = Stack.of(scope).region;
+  if (!Token.isUnresolved(stackRegion)) {
+    if (stackRegion !== region) throw new Error(`${message}, not ${stackRegion}`);
+    return;
+  }
+  new CfnRule(scope, ruleId, { assertions: [{ assert: Fn.conditionEquals(Aws.REGION, region), assertDescription: message }] });
 }
 
 /** An event bus's name (1–256 of EventBridge's `[/\.\-_A-Za-z0-9]`, `/` for partner buses), or its ARN. */

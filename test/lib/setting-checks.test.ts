@@ -55,6 +55,15 @@ describe('checkTopicArn', () => {
     expect(() => checkTopicArn('alarmTopicArn', 'not-an-arn')).toThrow(/^alarmTopicArn must be an SNS topic's ARN .*; got not-an-arn$/);
     expect(() => StackTemplate.synth({ alarmTopicArn: 'arn:aws:sqs:eu-west-1:123456789012:q' })).toThrow(/^alarmTopicArn must be an SNS topic's ARN/);
   });
+
+  it("alarmTopicArn must be in the stack's region (alarms notify only their own region's topics): refused at synth, or checked by CloudFormation", () => {
+    const topic = 'arn:aws:sns:eu-west-1:123456789012:alarms';
+    const env = (region: string) => ({ region, account: '123456789012' });
+    expect(() => StackTemplate.synth({ alarmTopicArn: topic, env: env('us-east-1') })).toThrow(/^alarmTopicArn is in eu-west-1: .*, not us-east-1$/);
+    expect(() => StackTemplate.synth({ alarmTopicArn: topic, env: env('eu-west-1') })).not.toThrow();
+    const rules = (StackTemplate.synth({ alarmTopicArn: topic }).template.toJSON() as { Rules: Record<string, { Assertions: { Assert: unknown }[] }> }).Rules;
+    expect(Object.values(rules).map((rule) => rule.Assertions[0]!.Assert)).toContainEqual({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'eu-west-1'] });
+  });
 });
 
 describe('parseExistingBus', () => {
