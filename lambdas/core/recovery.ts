@@ -99,7 +99,17 @@ export interface RecoverPorts {
   read(logId: string): Promise<Attempt | undefined>;
   /** Sends messages to the fast lane; returns those SQS did not take, by index, with the reason. */
   send(messages: DeliveryMessage[]): Promise<{ index: number; reason: string }[]>;
+  /** How long the call may still run (the function's remaining time); unbounded when absent. */
+  timeLeftMs?(): number;
 }
+
+/**
+ * A recover call starts no new slice with less time than this left: it answers with the page's
+ * own key as `nextCursor`, and the next call goes on where it stopped (what it sent counts there
+ * as already recovered). A function stopped by its timeout mid-slice runs no clean-up, and that
+ * slice's markers would count as recovered without their deliveries having been sent.
+ */
+export const RECOVER_SLICE_RESERVE_MS = 3_000;
 
 /** The answer of one recover call (the API's, `api-types.ts`). */
 export type RecoverResult = RecoverAnswer;
@@ -128,6 +138,9 @@ export async function recoverPage(fromKey: string, now: Date, context: Omit<Reco
   let unsent: Attempt[] = [];
   try {
     for (let start = 0; start < chosen.length; start += sendPage) {
+      if (start > 0 && ports.timeLeftMs !== undefined && ports.timeLeftMs() < RECOVER_SLICE_RESERVE_MS) {
+        return { recovered: sent.length, webhookIds: sent, alreadyRecovered, unrecoverable, nextCursor: fromKey };
+      }
       const candidates = chosen.slice(start, start + sendPage);
       const claims = await Promise.allSettled(candidates.map((attempt) => ports.claim(attempt.logId)));
       const slice = candidates.filter((_, index) => {

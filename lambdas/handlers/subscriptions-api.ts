@@ -1,3 +1,4 @@
+import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import { API, DELIVERY, REQUEST_LIMITS, SUBSCRIPTIONS_FUNCTION, TABLE_KEYS } from '../core/settings';
 import { parseRequestLimit } from '../core/request-limit';
@@ -120,7 +121,7 @@ const RECOVER_SCAN_PER_SHARD = 250;
 const recoveryMarkers = new RecoveryMarkerStore(config.TABLE_NAME);
 
 /** Routes the subscription API's requests (routes declared in `lambdas/core/settings.ts`). */
-export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
+export async function handleApiRequest(event: ApiEvent, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<ApiResult> {
   metrics.addMetric('ApiRequest', 'Count', 1);
   try {
     if (event.routeKey === 'GET /events') {
@@ -229,6 +230,7 @@ export async function handleApiRequest(event: ApiEvent): Promise<ApiResult> {
           release: (logId) => recoveryMarkers.release(projectId, subscriptionId, logId),
           read: (logId) => attemptLogs.get(projectId, subscriptionId, logId),
           send: trySend,
+          ...(context ? { timeLeftMs: () => context.getRemainingTimeInMillis() } : {}),
         });
         logger.info('deliveries recovered', {
           projectId,

@@ -137,6 +137,21 @@ describe('recoverPage', () => {
     expect(new Set(world.sent.map((message) => message.webhookId)).size).toBe(7);
   });
 
+  test('a call running out of time starts no new slice and answers the same page again, from which the next call goes on', async () => {
+    const log = Array.from({ length: 5 }, (_, index) => attempt(`t${index}`, 'dead'));
+    const world = ports(log);
+    // Time for one slice of 2, then the function's deadline is near.
+    let left = 10_000;
+    const slow = { ...world.ports, timeLeftMs: () => left, send: async (messages: DeliveryMessage[]) => ((left = 2_000), world.ports.send(messages)) };
+    const first = await recoverPage(since, now, {}, slow, 2);
+    expect(first).toMatchObject({ recovered: 2, nextCursor: since });
+    // Nothing was claimed past what was sent: the rest still goes, once.
+    expect([...world.marked].sort()).toEqual(log.slice(0, 2).map((entry) => entry.logId));
+    const second = await recoverPage(first.nextCursor!, now, {}, world.ports, 2);
+    expect(second).toMatchObject({ recovered: 3, alreadyRecovered: 2, nextCursor: null });
+    expect(world.sent.map((message) => message.webhookId).sort()).toEqual(['t0', 't1', 't2', 't3', 't4']);
+  });
+
   test('a delivery that could not be sent is not marked, so a retry of the call sends it', async () => {
     const world = ports([attempt('z', 'dead')]);
     const failing = { ...world.ports, send: () => Promise.reject(new Error('SQS down')) };
