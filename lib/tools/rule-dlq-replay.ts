@@ -94,7 +94,8 @@ async function sendAll(sqs: SQSClient, queueUrl: string, messages: Message[], re
   const response = await sqs.send(
     new SendMessageBatchCommand({
       QueueUrl: queueUrl,
-      Entries: messages.map((message, n) => ({ Id: String(n), MessageBody: message.Body })),
+      // The tenant the rule target gives the fan-out queue's fair queue (`$.detail.id_project`).
+      Entries: messages.map((message, n) => ({ Id: String(n), MessageBody: message.Body, ...groupOf(message.Body) })),
     }),
   );
   for (const failed of response.Failed ?? []) {
@@ -102,6 +103,12 @@ async function sendAll(sqs: SQSClient, queueUrl: string, messages: Message[], re
     if (message) result.left.push({ messageId: message.MessageId!, reason: `the target refused it again: ${failed.Code} ${failed.Message ?? ''}`.trim() });
   }
   return (response.Successful ?? []).map((entry) => messages[Number(entry.Id)]).filter((message): message is Message => !!message);
+}
+
+/** The envelope's project as its `MessageGroupId`, as the rule target sets it; none when it has no string one. */
+function groupOf(body: string | undefined): { MessageGroupId?: string } {
+  const projectId = (JSON.parse(body ?? '{}') as { detail?: { id_project?: unknown } }).detail?.id_project;
+  return typeof projectId === 'string' ? { MessageGroupId: projectId } : {};
 }
 
 /** Why a DLQ message is not an EventBridge event envelope, if it is not. */
