@@ -11,6 +11,9 @@ import { SubscriptionGuards, guardKey } from './subscription-guards';
 
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 
+/** A deletion claim older than this was left by a crash: longer than any function that deletes runs (60 s at most). */
+const DELETE_CLAIM_STALE_MS = 120_000;
+
 /** Where one subscription lives. */
 export interface SubscriptionKey {
   projectId: string;
@@ -207,24 +210,84 @@ export class SubscriptionStore {
     if (guardChanged) await this.guards.release(previous.id_project, previous.event, previous.target, previous._id, previous.guardClaimId);
   }
 
-  /** Deletes a subscription and its guard; returns what was deleted, if anything. */
+  /**
+   * Deletes a subscription and its guard; returns what was deleted, if anything (nothing when it
+   * is not there, or another request is deleting it). Taken in two writes so that exactly one
+   * request, and only it, knows it removed the item, even when DynamoDB's answer is lost: the
+   * request first claims the deletion on the item (`deleteId`), then deletes the item on
+   * condition that it still carries that claim. Only the claim's holder can remove it, so a
+   * condition that fails on an item no longer there was this request's own delete, applied with
+   * its answer lost and retried by the SDK (before, that retry found nothing: the DELETE answered
+   * 404, the subscription was never counted off and left the history).
+   */
   async delete(projectId: string, subscriptionId: string): Promise<Subscription | undefined> {
-    const { Attributes } = await this.client.send(
-      new DeleteCommand({ TableName: this.tableName, Key: this.key(projectId, subscriptionId), ReturnValues: 'ALL_OLD' }),
-    );
-    if (!Attributes) {
-      // A delete that failed after removing the item lands here when retried: the guards it left
-      // would list the id to the fan-out for good, so they are released now. The count is not
-      // touched here: only the one call whose DeleteItem removed the item counts it off.
-      await this.guards.releaseAllOf(projectId, subscriptionId);
-      return undefined;
+    for (let round = 0; round < 3; round++) {
+      const claim = await this.claimDeletion(projectId, subscriptionId);
+      if (claim === 'absent') {
+        // A delete that failed after removing the item lands here when retried: the guards it left
+        // would list the id to the fan-out for good, so they are released now. The count is not
+        // touched here: only the request that removed the item counts it off.
+        await this.guards.releaseAllOf(projectId, subscriptionId);
+        return undefined;
+      }
+      if (claim === 'claimed by another') return undefined;
+      const removed = await conditionally(
+        this.client.send(
+          new DeleteCommand({
+            TableName: this.tableName,
+            Key: this.key(projectId, subscriptionId),
+            ConditionExpression: '#d = :mine',
+            ExpressionAttributeNames: { '#d': 'deleteId' },
+            ExpressionAttributeValues: { ':mine': claim.deleteId },
+          }),
+        ),
+      );
+      // Still there without the claim: a PUT replaced the item meanwhile; claim it again.
+      if (!removed && (await this.get(projectId, subscriptionId))) continue;
+      await this.afterDelete(projectId, subscriptionId, claim.subscription);
+      const { deleteId: _deleteId, deleteClaimedAt: _deleteClaimedAt, ...deleted } = claim.subscription;
+      return deleted;
     }
-    const deleted = subscriptionFromItem(Attributes);
-    // Counted off by the one call that removed the item (DeleteItem tells exactly one), at once:
-    // a delete that fails later leaves guards for its retry, never the count. Concurrent DELETEs
-    // each counted it off before (a loop took a project to 1,005 subscriptions, a security
-    // probe), and a first fix keyed on the history marker re-opened that once the marker was
-    // trimmed (a review). A crash between the two writes leaves the count one too high, the safe way.
+    throw new ConflictError('the subscription changed meanwhile; retry the delete');
+  }
+
+  /**
+   * Claims the deletion of a subscription: its item, with this claim on it; 'absent' when there is
+   * none; 'claimed by another' while another request's claim is fresh. A claim older than any
+   * function that deletes can run (the API's 10 s, the delivery's 60 s) was left by a crash, and
+   * is taken over. A claim whose answer was lost is read back as this one's.
+   */
+  private async claimDeletion(projectId: string, subscriptionId: string): Promise<'absent' | 'claimed by another' | { subscription: Subscription; deleteId: string }> {
+    const deleteId = randomUUID();
+    const now = Date.now();
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(projectId, subscriptionId),
+          UpdateExpression: 'SET #d = :mine, #at = :now',
+          ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#d) OR #at < :stale)',
+          ExpressionAttributeNames: { '#pk': PK, '#d': 'deleteId', '#at': 'deleteClaimedAt' },
+          ExpressionAttributeValues: { ':mine': deleteId, ':now': now, ':stale': now - DELETE_CLAIM_STALE_MS },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { subscription: subscriptionFromItem(Attributes!), deleteId };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    const stored = await this.get(projectId, subscriptionId);
+    if (!stored) return 'absent';
+    return stored.deleteId === deleteId ? { subscription: stored, deleteId } : 'claimed by another';
+  }
+
+  /** What follows the removal of a subscription's item, by the one request that removed it. */
+  private async afterDelete(projectId: string, subscriptionId: string, deleted: Subscription): Promise<void> {
+    // Counted off by the one request that removed the item, at once: a delete that fails later
+    // leaves guards for its retry, never the count. Concurrent DELETEs each counted it off before
+    // (a loop took a project to 1,005 subscriptions, a security probe), and a first fix keyed on
+    // the history marker re-opened that once the marker was trimmed (a review). A crash between
+    // the two writes leaves the count one too high, the safe way.
     await this.decrementCount(projectId);
     await this.markDeleted(projectId, subscriptionId);
     await this.guards.release(projectId, deleted.event, deleted.target, subscriptionId);
@@ -234,7 +297,6 @@ export class SubscriptionStore {
     await this.trimDeletedMarkers(projectId).catch((error: unknown) =>
       logger.warn('deleted-subscription markers not trimmed; the next delete will', { projectId, error: String(error) }),
     );
-    return deleted;
   }
 
   /** The deleted subscription's marker: it keeps its logs in the project's history as long as they live (their TTL). */

@@ -26,6 +26,9 @@ export interface Subscription extends SubscriptionView {
    * take place.
    */
   writeId?: string;
+  /** The request deleting it, and since when (epoch ms): set just before its item is removed. */
+  deleteId?: string;
+  deleteClaimedAt?: number;
 }
 
 const eventSchema = z
@@ -79,6 +82,8 @@ export function toView({
   consecutiveDeadCount: _consecutiveDeadCount,
   guardClaimId: _guardClaimId,
   writeId: _writeId,
+  deleteId: _deleteId,
+  deleteClaimedAt: _deleteClaimedAt,
   ...view
 }: Subscription): SubscriptionView {
   return view;

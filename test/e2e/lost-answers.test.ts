@@ -139,6 +139,28 @@ describe('subscription writes whose answer was lost', () => {
     expect(await count(p1)).toBe(1);
   });
 
+  it('a delete whose item removal was applied answers with the subscription, counts it off once and keeps its logs in the history', async () => {
+    const { store, lostAnswers } = await storeLosingFirstAnswer((operation, input) => operation === 'DeleteItem' && input.includes('"SUB#'));
+    await create('request.create', 'https://hooks.example.com/stays');
+    const leaving = await create('request.create', 'https://hooks.example.com/leaves');
+    const deleted = await deleteSubscription(p1, leaving._id, setUp({ repository: store }).deps);
+    expect(lostAnswers()).toBe(1);
+    // Before: the retry found nothing, answered 404, and neither counted it off nor marked it.
+    expect(deleted).toMatchObject({ _id: leaving._id });
+    expect(deleted).not.toHaveProperty('deleteId');
+    expect(await count(p1)).toBe(1);
+    expect(await store.logOwners(p1)).toContain(leaving._id);
+    expect(await store.findByTopic(p1, 'request.create')).not.toContain(leaving._id);
+  });
+
+  it('a delete claim whose answer was lost is still this request\'s', async () => {
+    const { store, lostAnswers } = await storeLosingFirstAnswer((operation, input) => operation === 'UpdateItem' && input.includes('"deleteId"'));
+    const leaving = await create('request.create', 'https://hooks.example.com/claimed');
+    expect(await deleteSubscription(p1, leaving._id, setUp({ repository: store }).deps)).toMatchObject({ _id: leaving._id });
+    expect(lostAnswers()).toBe(1);
+    expect(await count(p1)).toBe(0);
+  });
+
   it('an update whose write was applied answers as applied (not 409) and moves the guard', async () => {
     const before = await create('request.create', 'https://hooks.example.com/from');
     const { store, lostAnswers } = await storeLosingFirstAnswer((operation, body) => operation === 'PutItem' && body.includes('"SUB#'));
