@@ -191,10 +191,19 @@ async function serve(
   const { authorizer } = match.route;
   const authorization = !authorizer
     ? { isAuthorized: true, context: undefined }
-    : ((await authorizer.handler(
-        { ...common, cookies: [], type: 'REQUEST', routeArn: `arn:local:${match.route.routeKey}`, identitySource: [], requestContext },
-        localLambdaContext(authorizer.functionName, authorizer.timeoutSeconds),
-      )) as AuthorizerResult);
+    : await withinTimeout<AuthorizerResult>(
+        authorizer.handler(
+          { ...common, cookies: [], type: 'REQUEST', routeArn: `arn:local:${match.route.routeKey}`, identitySource: [], requestContext },
+          localLambdaContext(authorizer.functionName, authorizer.timeoutSeconds),
+        ),
+        authorizer.timeoutSeconds * 1000,
+      );
+  // An authorizer that timed out, or answered something other than a simple response (a boolean
+  // `isAuthorized`), is an error to API Gateway: 500, the request never reaches its route.
+  if (typeof authorization?.isAuthorized !== 'boolean') {
+    writeJson(res, 500, { message: 'Internal Server Error' });
+    return;
+  }
   if (!authorization.isAuthorized) {
     writeJson(res, 403, { message: 'Forbidden' });
     return;
@@ -252,13 +261,13 @@ function queryParameters(query: string): Record<string, string> {
  * passed: Lambda would have stopped it there, so a call that only succeeds locally because it
  * may run longer fails here as it would when deployed. (The handler's promise settles on its own.)
  */
-async function withinTimeout(call: unknown, timeoutMs: number): Promise<APIGatewayProxyStructuredResultV2 | undefined> {
+async function withinTimeout<Result = APIGatewayProxyStructuredResultV2>(call: unknown, timeoutMs: number): Promise<Result | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), timeoutMs);
   });
   try {
-    return await Promise.race([call as Promise<APIGatewayProxyStructuredResultV2>, expired]);
+    return await Promise.race([call as Promise<Result>, expired]);
   } finally {
     clearTimeout(timer);
   }

@@ -24,6 +24,11 @@ beforeAll(async () => {
     timeoutSeconds,
     integrationTimeoutMs,
   });
+  /** A quick route behind an authorizer that answers `answer`, with a 1 s timeout. */
+  const guarded = (routeKey: string, answer: () => Promise<unknown>): LocalRoute => ({
+    ...route(routeKey, quick as LocalRoute['handler'], 1),
+    authorizer: { functionName: `${routeKey} authorizer`, handler: answer as never, timeoutSeconds: 1 },
+  });
   api = await startApiServer({
     port: 0,
     routes: [
@@ -33,6 +38,9 @@ beforeAll(async () => {
       route('GET /throws', throws as LocalRoute['handler'], 1),
       route('GET /echo-query', echoQuery as LocalRoute['handler'], 1),
       route('GET /quoted', quoted as LocalRoute['handler'], 3),
+      guarded('GET /slow-authorizer', async () => new Promise((resolve) => setTimeout(() => resolve({ isAuthorized: true }), 1_500))),
+      guarded('GET /string-authorizer', async () => ({ isAuthorized: 'false' })),
+      guarded('GET /denying-authorizer', async () => ({ isAuthorized: false })),
     ],
   });
 });
@@ -89,4 +97,12 @@ test("a result over Lambda's 6 MB once serialized answers 502, as the invocation
   const reply = await fetch(`${api.url}/quoted`);
   expect(reply.status).toBe(502);
   expect(await reply.json()).toEqual({ message: 'Internal Server Error' });
+});
+
+test('an authorizer past its timeout, or answering anything but a boolean isAuthorized, is an error (500); the route never runs', async () => {
+  const slow = await timed('/slow-authorizer');
+  expect(slow).toMatchObject({ status: 500, body: { message: 'Internal Server Error' } });
+  expect(slow.ms).toBeLessThan(1_450);
+  expect(await timed('/string-authorizer')).toMatchObject({ status: 500, body: { message: 'Internal Server Error' } });
+  expect(await timed('/denying-authorizer')).toMatchObject({ status: 403, body: { message: 'Forbidden' } });
 });
