@@ -5,6 +5,7 @@ import {
   BatchGetCommandOutput,
   BatchWriteCommand,
   BatchWriteCommandOutput,
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -93,12 +94,22 @@ export async function batchPut(client: DynamoDBDocumentClient, tableName: string
  * (ConditionalCheckFailedException); any other error goes up.
  */
 export async function conditionally(write: Promise<unknown>): Promise<boolean> {
+  return (await conditionalWrite(write)) === 'written';
+}
+
+/**
+ * How a conditional write ended: `written`; `refused` (its condition did not hold, at its first
+ * try); or `refused on a retry`: the SDK sent it again (a timeout, a 500) and the condition failed
+ * then, so the write may be this request's own, applied with its answer lost, and only reading
+ * it back tells. Any other error goes up.
+ */
+export async function conditionalWrite(write: Promise<unknown>): Promise<'written' | 'refused' | 'refused on a retry'> {
   try {
     await write;
-    return true;
+    return 'written';
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    return (error.$metadata?.attempts ?? 1) > 1 ? 'refused on a retry' : 'refused';
   }
 }
 
@@ -113,8 +124,8 @@ export interface PutCondition {
  * Puts `item` (which holds the table's key) if `condition` holds; true for the one caller that
  * wrote it. The item carries a random `writeId`: when the put's answer is lost after DynamoDB
  * applied it (a timeout, a 500), the SDK's automatic retry sends the same request, finds the
- * item and fails the condition, and only then is the item read back (one strongly consistent
- * GetItem) to tell that write from a rival's. Without it such a caller read its own write as
+ * item and fails the condition, and only then (a refusal on a retry, not a plain one) is the item
+ * read back (one strongly consistent GetItem) to tell that write from a rival's. Without it such a caller read its own write as
  * someone else's: an ingest request taken for a retry (its event never published), a recover
  * that skipped what it had just claimed.
  */
@@ -125,12 +136,24 @@ export async function putConditionally(
   condition: PutCondition,
 ): Promise<boolean> {
   const writeId = randomUUID();
-  if (await conditionally(client.send(new PutCommand({ TableName: tableName, Item: { ...item, writeId }, ...condition })))) return true;
   const Key = { [TABLE_KEYS.partitionKey]: item[TABLE_KEYS.partitionKey], [TABLE_KEYS.sortKey]: item[TABLE_KEYS.sortKey] };
-  const { Item } = await client.send(
-    new GetCommand({ TableName: tableName, Key, ConsistentRead: true, ProjectionExpression: '#w', ExpressionAttributeNames: { '#w': 'writeId' } }),
-  );
-  return Item?.writeId === writeId;
+  try {
+    const outcome = await conditionalWrite(client.send(new PutCommand({ TableName: tableName, Item: { ...item, writeId }, ...condition })));
+    if (outcome !== 'refused on a retry') return outcome === 'written';
+    const { Item } = await client.send(
+      new GetCommand({ TableName: tableName, Key, ConsistentRead: true, ProjectionExpression: '#w', ExpressionAttributeNames: { '#w': 'writeId' } }),
+    );
+    return Item?.writeId === writeId;
+  } catch (error) {
+    // The put may have been applied (its answer lost, the retries failing) or the read-back may
+    // have failed: the caller sees an error and will not use the item, so it goes, if it is this
+    // request's (else a marker would stand for a write its caller gave up: ingest's retry taken
+    // for a duplicate, its event never published). Best effort: the error is what is reported.
+    await client
+      .send(new DeleteCommand({ TableName: tableName, Key, ConditionExpression: '#w = :mine', ExpressionAttributeNames: { '#w': 'writeId' }, ExpressionAttributeValues: { ':mine': writeId } }))
+      .catch(() => undefined);
+    throw error;
+  }
 }
 
 /** Writes `item` unless an item with its key exists; true for the one caller that wrote it. */

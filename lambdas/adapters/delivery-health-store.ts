@@ -3,7 +3,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE_KEYS } from '../core/settings';
 import { DeliveryHealth, HEALTHY, reserveRate } from '../core/delivery-health';
-import { batchGetAll, dynamoDocumentClient } from './aws-clients';
+import { batchGetAll, conditionalWrite, dynamoDocumentClient } from './aws-clients';
 import { SubscriptionKey, subscriptionKeys } from './subscription-store';
 
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
@@ -89,8 +89,8 @@ export class DeliveryHealthStore {
       }
     }
     if (before.version > 0) values[':v'] = before.version;
-    try {
-      await this.client.send(
+    const outcome = await conditionalWrite(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: healthKey(projectId, subscriptionId),
@@ -99,11 +99,9 @@ export class DeliveryHealthStore {
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),
-      );
-      return true;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
+    if (outcome !== 'refused on a retry') return outcome === 'written';
     const { Item } = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: healthKey(projectId, subscriptionId), ConsistentRead: true, ProjectionExpression: '#w', ExpressionAttributeNames: { '#w': 'writeId' } }),
     );

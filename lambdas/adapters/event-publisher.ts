@@ -61,7 +61,8 @@ async function putEvents(client: Pick<EventBridgeClient, 'send'>, busName: strin
     const permanent = failed.filter(({ error }) => !TRANSIENT_ENTRY_ERRORS.has(error.ErrorCode!));
     if (permanent.length > 0 || retry === ENTRY_RETRIES || failed.length === 0) {
       const reasons = [...new Set(failed.map(({ error }) => `${error.ErrorCode}: ${error.ErrorMessage}`))];
-      throw new PublishError(`EventBridge refused ${result.FailedEntryCount} of ${pending.length} events: ${reasons.join('; ')}`);
+      const retried = retry > 0 ? ` (${pending.length} still failing after ${retry} more send${retry > 1 ? 's' : ''})` : '';
+      throw new PublishError(`EventBridge refused ${result.FailedEntryCount} of ${batch.length} events${retried}: ${reasons.join('; ')}`);
     }
     pending = failed.map(({ entry }) => entry);
   }

@@ -135,6 +135,7 @@ export class SubscriptionGuards {
     await this.release(next.id_project, next.event, next.target, next._id, claimId);
   }
 
+  /** Sets the guard's claim back to `theirs` if it still carries `mine`. */
   private async restoreClaim(next: Subscription, mine: string, theirs: string): Promise<void> {
     await conditionally(
       this.client.send(
@@ -149,6 +150,7 @@ export class SubscriptionGuards {
     );
   }
 
+  /** Takes over a guard whose subscription no longer exists (left by an interrupted write). */
   private async takeOverGuard(
     Key: Record<string, string>,
     holder: string | undefined,
@@ -174,6 +176,7 @@ export class SubscriptionGuards {
     }
   }
 
+  /** Releases every guard of the project still naming `subscriptionId`; how many it released. */
   async releaseAllOf(projectId: string, subscriptionId: string): Promise<number> {
     const guards = await queryAll(this.client, {
       TableName: this.tableName,
@@ -203,6 +206,7 @@ export class SubscriptionGuards {
     return released;
   }
 
+  /** Releases the guard if it still names `subscriptionId` (and, when given, still carries `claimId`). */
   async release(projectId: string, event: string, target: string, subscriptionId: string, claimId?: string): Promise<void> {
     await conditionally(
       this.client.send(

@@ -5,7 +5,7 @@ import { API, DELIVERY, TABLE_KEYS } from '../core/settings';
 import { topicFamily } from '../core/event-catalog';
 import { ConflictError } from '../core/errors';
 import { Subscription } from '../core/subscription';
-import { conditionally, dynamoDocumentClient, putIfAbsent, queryAll } from './aws-clients';
+import { conditionalWrite, conditionally, dynamoDocumentClient, putIfAbsent, queryAll } from './aws-clients';
 import { logger } from './observability';
 import { SubscriptionGuards, guardKey } from './subscription-guards';
 
@@ -121,7 +121,8 @@ export class SubscriptionStore {
    * then found its own item and failed the condition. The item's `writeId` tells.
    */
   private async storedBy(written: Subscription, error: unknown): Promise<boolean> {
-    if (!(error instanceof ConditionalCheckFailedException) || written.writeId === undefined) return false;
+    // A refusal at the first try is a rival's write: nothing to read back.
+    if (!(error instanceof ConditionalCheckFailedException) || (error.$metadata?.attempts ?? 1) <= 1 || written.writeId === undefined) return false;
     return (await this.get(written.id_project, written._id))?.writeId === written.writeId;
   }
 
@@ -394,44 +395,52 @@ export class SubscriptionStore {
     return { ...this.key(subscription.id_project, subscription._id), ...subscription };
   }
 
-  /** Sets the guard's claim back to `theirs` if it still carries `mine`. */
-  /** Takes over a guard whose subscription no longer exists (left by an interrupted write). */
-  /** Releases every guard of the project still naming `subscriptionId`; how many it released. */
-  /** Releases the guard if it still names `subscriptionId` (and, when given, still carries `claimId`). */
   private async incrementCount(projectId: string, limit: number): Promise<void> {
-    if (!(await this.addToCount(projectId, 1, 'attribute_not_exists(#n) OR #n < :limit', { ':limit': limit }))) {
+    if (!(await this.changeCount(projectId, 1, (count) => count < limit, false))) {
       throw new ConflictError(`this project has reached its limit of ${limit} subscriptions`);
     }
   }
 
   private async decrementCount(projectId: string): Promise<void> {
-    await this.addToCount(projectId, -1, '#n > :zero', { ':zero': 0 });
+    await this.changeCount(projectId, -1, (count) => count > 0, true);
   }
 
   /**
-   * Adds `delta` to the project's subscription count if `condition` holds; whether it did. Each
-   * change names itself on the counter (`lastChange`), and a change already there is not made
-   * again: `ADD` is not idempotent, and an SDK retry of a request whose answer was lost would
-   * otherwise count twice (the condition failing on that retry is then read back to tell).
+   * Moves the project's subscription count by `delta` if `allowed` holds for it; whether it did.
+   * A compare-and-set on the count just read (`ADD` is not idempotent: an SDK retry of an applied
+   * write whose answer was lost would count twice), naming itself on the counter (`lastChange`)
+   * so that a refusal on a retry can be read back as this change. When it cannot tell (a rival
+   * changed the count between the lost answer and the retry), `ambiguousMeansDone` decides:
+   * true for a count-off, false for a count-on, so a count that cannot be known is one too high
+   * (a project refused one subscription early), never too low (a project past its limit).
    */
-  private async addToCount(projectId: string, delta: number, condition: string, values: Record<string, number>): Promise<boolean> {
+  private async changeCount(projectId: string, delta: number, allowed: (count: number) => boolean, ambiguousMeansDone: boolean): Promise<boolean> {
     const Key = { [PK]: subscriptionKeys.project(projectId), [SK]: subscriptionKeys.counter };
-    const changeId = randomUUID();
-    const added = await conditionally(
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key,
-          UpdateExpression: 'ADD #n :delta SET #last = :change',
-          ConditionExpression: `(${condition}) AND (attribute_not_exists(#last) OR #last <> :change)`,
-          ExpressionAttributeNames: { '#n': 'subscriptionCount', '#last': 'lastChange' },
-          ExpressionAttributeValues: { ':delta': delta, ':change': changeId, ...values },
-        }),
-      ),
-    );
-    if (added) return true;
-    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }));
-    return Item?.lastChange === changeId;
+    const read = async () => (await this.client.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }))).Item;
+    for (let round = 0; round < 8; round++) {
+      const counter = await read();
+      const count = counter?.subscriptionCount === undefined ? undefined : Number(counter.subscriptionCount);
+      if (!allowed(count ?? 0)) return false;
+      const changeId = randomUUID();
+      const outcome = await conditionalWrite(
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key,
+            UpdateExpression: 'SET #n = :next, #last = :change',
+            ConditionExpression: count === undefined ? 'attribute_not_exists(#n)' : '#n = :count',
+            ExpressionAttributeNames: { '#n': 'subscriptionCount', '#last': 'lastChange' },
+            ExpressionAttributeValues: { ':next': (count ?? 0) + delta, ':change': changeId, ...(count === undefined ? {} : { ':count': count }) },
+          }),
+        ),
+      );
+      if (outcome === 'written') return true;
+      if (outcome === 'refused on a retry') {
+        if ((await read())?.lastChange === changeId) return true;
+        if (ambiguousMeansDone) return true;
+      }
+    }
+    throw new ConflictError("the project's subscriptions changed meanwhile; retry");
   }
 }
 

@@ -180,7 +180,6 @@ export function checkRetrySchedule(schedule: readonly number[]): void {
   }
 }
 
-
 /**
  * Each AWS SDK call's HTTP attempt in the functions: how long to connect and how long to wait for
  * the answer before the attempt fails as a TimeoutError and the SDK's standard retry (3 attempts)

@@ -53,6 +53,22 @@ describe('markers written on condition that they are new', () => {
     expect(await new IngestDedupeStore(t.stack.tableName, 300).claim(hash)).toBe(false);
   });
 
+  it("ingest: a marker whose write failed for its writer (the read-back failing too) is taken back, so Tiledesk's retry is published", async () => {
+    const { IngestDedupeStore } = await import('../../lambdas/adapters/ingest-dedupe-store');
+    const { client } = clientLosingFirstAnswer(putsMarker('INGEST#'));
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        if ((args.request as { headers: Record<string, string> }).headers['x-amz-target']?.endsWith('.GetItem')) throw new Error('the read-back failed');
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'failReadBackForTest' },
+    );
+    const hash = `lost-${++runs}`;
+    await expect(new IngestDedupeStore(t.stack.tableName, 300, client).claim(hash)).rejects.toThrow('the read-back failed');
+    // The caller answered an error: Tiledesk sends the request again, and it is new.
+    expect(await new IngestDedupeStore(t.stack.tableName, 300).claim(hash)).toBe(true);
+  });
+
   it('recover: the attempt is claimed by the recover that wrote its marker, and only by it', async () => {
     const { RecoveryMarkerStore } = await import('../../lambdas/adapters/recovery-marker-store');
     const { client, lostAnswers } = clientLosingFirstAnswer(putsMarker('RECOVERED#'));
@@ -86,7 +102,18 @@ describe("delivery state written on condition of what was read", () => {
     expect(lostAnswers()).toBe(1);
     const store = new DeliveryHealthStore(t.stack.tableName);
     expect(await store.get(p1, 'sub-1')).toMatchObject({ consecutiveFailures: 1, version: 1 });
-    expect(await store.save(p1, 'sub-1', HEALTHY, { ...HEALTHY, consecutiveFailures: 2 })).toBe(false);
+    // A plain refusal (a rival's write, at the first try) reads nothing back: the hot path pays no extra read.
+    const recording = clientLosingFirstAnswer(() => false);
+    const operations: string[] = [];
+    recording.client.middlewareStack.add(
+      (next) => async (args) => {
+        operations.push(String((args.request as { headers: Record<string, string> }).headers['x-amz-target']).split('.').pop()!);
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'recordForTest' },
+    );
+    expect(await new DeliveryHealthStore(t.stack.tableName, recording.client).save(p1, 'sub-1', HEALTHY, { ...HEALTHY, consecutiveFailures: 2 })).toBe(false);
+    expect(operations).toEqual(['UpdateItem']);
   });
 });
 
@@ -95,9 +122,9 @@ describe('subscription writes whose answer was lost', () => {
     (await createSubscription(projectId, { event, target }, 'user-1', setUp().deps)).subscription;
 
   /** A store whose client loses the answer of the first request `matches` picks (once applied). */
-  async function storeLosingFirstAnswer(matches: (operation: string, input: string) => boolean) {
+  async function storeLosingFirstAnswer(matches: (operation: string, input: string) => boolean, meanwhile?: () => Promise<unknown>) {
     const { SubscriptionStore } = await import('../../lambdas/adapters/subscription-store');
-    const { client, lostAnswers } = clientLosingFirstAnswer(matches);
+    const { client, lostAnswers } = clientLosingFirstAnswer(matches, meanwhile);
     return { store: new SubscriptionStore(t.stack.tableName, client), lostAnswers };
   }
 
@@ -127,6 +154,24 @@ describe('subscription writes whose answer was lost', () => {
     expect(await count(p1)).toBe(1);
     await deleteSubscription(p1, created.subscription._id, setUp({ repository: store }).deps);
     expect(await count(p1)).toBe(0);
+  });
+
+  it('a count change whose retry comes after a rival change is not made twice: the count is never too low', async () => {
+    const updatesCount = (operation: string, input: string) => operation === 'UpdateItem' && input.includes('"COUNT"');
+    const [a, b] = [await create('request.create', 'https://hooks.example.com/a'), await create('request.create', 'https://hooks.example.com/b')];
+    await create('request.create', 'https://hooks.example.com/c');
+    expect(await count(p1)).toBe(3);
+    // A's count-off is applied, B's delete counts off in the window, then A's retry: 1 stays, not 0.
+    const { store, lostAnswers } = await storeLosingFirstAnswer(updatesCount, () => deleteSubscription(p1, b._id, setUp().deps));
+    await deleteSubscription(p1, a._id, setUp({ repository: store }).deps);
+    expect(lostAnswers()).toBe(1);
+    expect(await count(p1)).toBe(1);
+    // A count-on with a rival create in the window: at most one too high (it cannot tell), never counted short.
+    const second = await storeLosingFirstAnswer(updatesCount, () => create('request.create', 'https://hooks.example.com/rival'));
+    await createSubscription(p1, { event: 'request.create', target: 'https://hooks.example.com/d' }, 'user-1', setUp({ repository: second.store }).deps);
+    expect(second.lostAnswers()).toBe(1);
+    expect(await count(p1)).toBeGreaterThanOrEqual(3);
+    expect(await count(p1)).toBeLessThanOrEqual(4);
   });
 
   it('a count-off is made once too', async () => {
