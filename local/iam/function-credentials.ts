@@ -3,10 +3,17 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 /**
  * Which function's code is running: the logical id of its `AWS::Lambda::Function` in the
- * synthesized template. Set by the local runtime around each invocation and each event source,
- * inherited by every promise and timer the code starts.
+ * synthesized template, and its invocation's deadline. Set by the local runtime around each
+ * invocation and each event source, inherited by every promise and timer the code starts.
  */
-const runningFunction = new AsyncLocalStorage<string>();
+const runningFunction = new AsyncLocalStorage<RunningFunction>();
+
+/** The function whose code is running, and until when its invocation may run (epoch ms). */
+interface RunningFunction {
+  logicalId: string;
+  /** The invocation's deadline, from its context; none for an event source's own calls. */
+  deadlineMs?: number;
+}
 
 /**
  * Runs `handler` as the function `logicalId`: every AWS SDK call it makes, however deep and
@@ -18,16 +25,28 @@ export function asFunction<Args extends unknown[], Result>(
   handler: (...args: Args) => Result,
 ): (...args: Args) => Result {
   installFunctionCredentials();
-  return (...args) => runningFunction.run(logicalId, () => handler(...args));
+  return (...args) => {
+    const context = args[1] as { getRemainingTimeInMillis?: () => number } | undefined;
+    const deadlineMs = typeof context?.getRemainingTimeInMillis === 'function' ? Date.now() + context.getRemainingTimeInMillis() : undefined;
+    return runningFunction.run({ logicalId, deadlineMs }, () => handler(...args));
+  };
 }
 
 /** The logical id of the function whose code is running, if any. */
-export const runningFunctionId = (): string | undefined => runningFunction.getStore();
+export const runningFunctionId = (): string | undefined => runningFunction.getStore()?.logicalId;
 
 /** Runs `work` (and everything it starts) as the function `logicalId`. */
 export function runAsFunction<Result>(logicalId: string, work: () => Result): Result {
   installFunctionCredentials();
-  return runningFunction.run(logicalId, work);
+  return runningFunction.run({ logicalId }, work);
+}
+
+/** What an AWS call made after its invocation's timeout fails with: it never left the function. */
+export class InvocationEndedError extends Error {
+  constructor(logicalId: string) {
+    super(`${logicalId}: the invocation passed its timeout, where Lambda stops it; this AWS call was not sent`);
+    this.name = 'InvocationEndedError';
+  }
 }
 
 let installed = false;
@@ -43,7 +62,13 @@ export function installFunctionCredentials(): void {
   installed = true;
   const send = NodeHttpHandler.prototype.handle;
   NodeHttpHandler.prototype.handle = function handle(this: NodeHttpHandler, request, options) {
-    const logicalId = runningFunction.getStore();
+    const running = runningFunction.getStore();
+    const logicalId = running?.logicalId;
+    // Lambda stops an invocation at its timeout (its environment is reset): nothing the handler
+    // still had running gets out. The local runtime can only stop waiting for the handler, so its
+    // late AWS calls are refused here (before, a timed-out fan-out went on sending all its
+    // deliveries, where on AWS it sends part; a fidelity audit).
+    if (running?.deadlineMs !== undefined && Date.now() > running.deadlineMs) return Promise.reject(new InvocationEndedError(running.logicalId));
     const authorization = request.headers.authorization;
     if (logicalId && authorization) request.headers.authorization = withAccessKeyId(authorization, logicalId);
     return send.call(this, request, options);
