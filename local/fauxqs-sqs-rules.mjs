@@ -24,6 +24,8 @@ export const NOISY_MIN_IN_FLIGHT = 30;
 export const NOISY_PROCESSING_SHARE = 0.1;
 /** What "recent" processing time means here; AWS does not give its window. */
 export const PROCESSING_WINDOW_MS = 60_000;
+/** A noisy tenant that has sent nothing for this long is quiet again (AWS: 5 consecutive minutes). */
+export const NOISY_SILENCE_MS = 5 * 60_000;
 /** SQS's bounds for a message's DelaySeconds. */
 const MAX_DELAY_SECONDS = 900;
 /** How often a queue is swept for messages past their retention period. */
@@ -87,6 +89,12 @@ function keepGroupIdsOnStandardQueues(SqsStore) {
 function serveFairly(SqsQueue) {
   const dequeue = SqsQueue.prototype.dequeue;
   const deleteMessage = SqsQueue.prototype.deleteMessage;
+  const enqueue = SqsQueue.prototype.enqueue;
+  // When each tenant last sent: a noisy tenant silent for 5 minutes is quiet again.
+  SqsQueue.prototype.enqueue = function (message) {
+    if (!this.isFifo()) (this.lastSentAt ??= new Map()).set(tenantOf(message), Date.now());
+    return enqueue.call(this, message);
+  };
   SqsQueue.prototype.dequeue = function (maxCount, visibilityTimeout, dlqResolver) {
     const now = Date.now();
     if (!this.isFifo()) {
@@ -98,6 +106,8 @@ function serveFairly(SqsQueue) {
       const entry = this.inflightMessages.get(message.ReceiptHandle);
       if (entry) entry.receivedAt = now;
     }
+    // A receive that takes a noisy tenant's last waiting message ends its backlog.
+    if (!this.isFifo()) releaseNoisyTenants(this, now);
     return received;
   };
   // A consumer's processing time is the span from receive to delete.
@@ -226,16 +236,23 @@ function wakeOneReceiveAtATime(SqsQueue) {
 /**
  * Puts the ready messages in the order a fair queue serves them: quiet tenants' messages first
  * in queue order, then each noisy tenant's, the one with fewest messages in flight first. With
- * no noisy tenant the order is left alone.
+ * no noisy tenant the order is left alone. A tenant found noisy stays noisy until its backlog is
+ * consumed (no ready message of it left) or it has sent nothing for 5 minutes, as AWS documents
+ * ("How Amazon SQS fair queues work": when a noisy neighbor becomes quiet); before 2026-12-05 it
+ * was judged afresh at every receive, and a burst's tenant whose in-flight count dipped under 30
+ * competed with the quiet ones again.
  */
 function orderFairly(queue, now) {
+  releaseNoisyTenants(queue, now);
+  const found = queue.noisyTenants ?? new Set();
   if (queue.messages.length < 2) return;
   const inFlight = new Map();
   for (const entry of queue.inflightMessages.values()) {
     const tenant = tenantOf(entry.message);
     inFlight.set(tenant, (inFlight.get(tenant) ?? 0) + 1);
   }
-  const noisy = new Set();
+  const noisy = found;
+  queue.noisyTenants = noisy;
   const total = queue.inflightMessages.size;
   for (const [tenant, count] of inFlight) {
     if (count >= NOISY_MIN_IN_FLIGHT && count / total > NOISY_CONCURRENCY_SHARE) noisy.add(tenant);
@@ -255,6 +272,16 @@ function orderFairly(queue, now) {
   if (loud.size === 0) return;
   const byLoad = [...loud.entries()].sort(([a], [b]) => (inFlight.get(a) ?? 0) - (inFlight.get(b) ?? 0));
   queue.messages = quiet.concat(...byLoad.map(([, messages]) => messages));
+}
+
+/** Noisy tenants whose backlog is consumed (none of their messages ready) or silent for 5 minutes are quiet again. */
+function releaseNoisyTenants(queue, now) {
+  const found = queue.noisyTenants;
+  if (!found || found.size === 0) return;
+  const waiting = new Set(queue.messages.map(tenantOf));
+  for (const tenant of found) {
+    if (!waiting.has(tenant) || now - (queue.lastSentAt?.get(tenant) ?? 0) > NOISY_SILENCE_MS) found.delete(tenant);
+  }
 }
 
 /**
