@@ -39,7 +39,7 @@ describe('CORS', () => {
       AllowOrigins: [DASHBOARD],
       AllowMethods: ['GET', 'POST', 'PUT', 'DELETE'],
       AllowHeaders: ['authorization', 'content-type'],
-      ExposeHeaders: ['x-hook-secret', 'x-operator-select-path', 'x-operator-select-reason'],
+      ExposeHeaders: ['x-hook-secret', 'x-operator-select-path', 'x-operator-select-reason', 'retry-after'],
       MaxAge: 600,
     });
   });
