@@ -104,15 +104,21 @@ export interface RecoverPorts {
 }
 
 /**
- * A recover call starts no new slice with less time than this left: it answers with the page's
- * own key as `nextCursor`, and the next call goes on where it stopped (what it sent counts there
- * as already recovered). A function stopped by its timeout mid-slice runs no clean-up, and that
+ * A recover call that has sent something starts no new slice with less time than this left: it
+ * answers with the page's own key as `nextCursor`, and the next call goes on where it stopped
+ * (what it sent counts there as already recovered; each call sends at least one new slice). A function stopped by its timeout mid-slice runs no clean-up, and that
  * slice's markers would count as recovered without their deliveries having been sent.
  */
 export const RECOVER_SLICE_RESERVE_MS = 3_000;
 
 /** The answer of one recover call (the API's, `api-types.ts`). */
 export type RecoverResult = RecoverAnswer;
+
+/**
+ * A key as the API's cursor (`{14 digits}-{10 hex}`): the first page's key is a time alone, and
+ * `-0000000000` sorts before every log id of that millisecond.
+ */
+const asCursor = (key: string): string => (key.includes('-') ? key : `${key}-0000000000`);
 
 /** The first log key of attempts made at or after a time (log ids begin with epoch ms). */
 export const logKeyAt = (time: Date): string => time.getTime().toString().padStart(14, '0');
@@ -138,8 +144,10 @@ export async function recoverPage(fromKey: string, now: Date, context: Omit<Reco
   let unsent: Attempt[] = [];
   try {
     for (let start = 0; start < chosen.length; start += sendPage) {
-      if (start > 0 && ports.timeLeftMs !== undefined && ports.timeLeftMs() < RECOVER_SLICE_RESERVE_MS) {
-        return { recovered: sent.length, webhookIds: sent, alreadyRecovered, unrecoverable, nextCursor: fromKey };
+      // Stopped only after this call has taken something new, so every call moves on.
+      const movedOn = sent.length + unrecoverable > 0;
+      if (movedOn && ports.timeLeftMs !== undefined && ports.timeLeftMs() < RECOVER_SLICE_RESERVE_MS) {
+        return { recovered: sent.length, webhookIds: sent, alreadyRecovered, unrecoverable, nextCursor: asCursor(fromKey) };
       }
       const candidates = chosen.slice(start, start + sendPage);
       const claims = await Promise.allSettled(candidates.map((attempt) => ports.claim(attempt.logId)));

@@ -2,6 +2,7 @@ import { Attempt } from '../../../lambdas/core/attempt';
 import { DeliveryMessage } from '../../../lambdas/core/delivery-message';
 import { HEALTHY } from '../../../lambdas/core/delivery-health';
 import { logKeyAt, messageFromAttempt, planRecovery, recoverPage, waitingUntil } from '../../../lambdas/core/recovery';
+import { recoverSchema } from '../../../lambdas/core/api-schemas';
 
 const now = new Date('2026-11-23T12:00:00Z');
 let sequence = 0;
@@ -144,12 +145,29 @@ describe('recoverPage', () => {
     let left = 10_000;
     const slow = { ...world.ports, timeLeftMs: () => left, send: async (messages: DeliveryMessage[]) => ((left = 2_000), world.ports.send(messages)) };
     const first = await recoverPage(since, now, {}, slow, 2);
-    expect(first).toMatchObject({ recovered: 2, nextCursor: since });
+    expect(first).toMatchObject({ recovered: 2, nextCursor: `${since}-0000000000` });
+    // A cursor the API takes back, though the first page began at a time alone.
+    expect(recoverSchema.safeParse({ since: now.toISOString(), cursor: first.nextCursor }).success).toBe(true);
     // Nothing was claimed past what was sent: the rest still goes, once.
     expect([...world.marked].sort()).toEqual(log.slice(0, 2).map((entry) => entry.logId));
     const second = await recoverPage(first.nextCursor!, now, {}, world.ports, 2);
     expect(second).toMatchObject({ recovered: 3, alreadyRecovered: 2, nextCursor: null });
     expect(world.sent.map((message) => message.webhookId).sort()).toEqual(['t0', 't1', 't2', 't3', 't4']);
+  });
+
+  test('a call short of time from its start still sends a slice of its own before it stops, so following the cursor ends', async () => {
+    const log = Array.from({ length: 6 }, (_, index) => attempt(`u${index}`, 'dead'));
+    const world = ports(log);
+    const hurried = { ...world.ports, timeLeftMs: () => 0 };
+    let cursor: string | null = since;
+    const calls: number[] = [];
+    while (cursor && calls.length < 10) {
+      const result: { recovered: number; nextCursor: string | null } = await recoverPage(cursor, now, {}, hurried, 2);
+      calls.push(result.recovered);
+      cursor = result.nextCursor;
+    }
+    expect(calls).toEqual([2, 2, 2]);
+    expect(new Set(world.sent.map((message) => message.webhookId)).size).toBe(6);
   });
 
   test('a delivery that could not be sent is not marked, so a retry of the call sends it', async () => {
