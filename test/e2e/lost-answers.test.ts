@@ -174,6 +174,26 @@ describe('subscription writes whose answer was lost', () => {
     expect(await count(p1)).toBeLessThanOrEqual(4);
   });
 
+  it('a count-off retried after a rival brought the count back to the value it read is not made again (ABA)', async () => {
+    const updatesCount = (operation: string, input: string) => operation === 'UpdateItem' && input.includes('"COUNT"');
+    await create('request.create', 'https://hooks.example.com/stays');
+    const leaving = await create('request.create', 'https://hooks.example.com/aba');
+    expect(await count(p1)).toBe(2);
+    // Our count-off takes 2 to 1 with its answer lost; a create takes 1 back to 2; then the retry.
+    const { store, lostAnswers } = await storeLosingFirstAnswer(updatesCount, () => create('request.create', 'https://hooks.example.com/rival-aba'));
+    await deleteSubscription(p1, leaving._id, setUp({ repository: store }).deps);
+    expect(lostAnswers()).toBe(1);
+    expect(await count(p1)).toBe(2);
+  });
+
+  it('concurrent creates in one project take turns on the count, none refused for it', async () => {
+    const replies = await Promise.all(
+      Array.from({ length: 12 }, (_, n) => createSubscription(p1, { event: 'request.create', target: `https://hooks.example.com/many-${n}` }, 'user-1', setUp().deps)),
+    );
+    expect(replies.every((reply) => reply.created)).toBe(true);
+    expect(await count(p1)).toBe(12);
+  });
+
   it('a count-off is made once too', async () => {
     await create('request.create', 'https://hooks.example.com/stays');
     const leaving = await create('request.create', 'https://hooks.example.com/leaves');
