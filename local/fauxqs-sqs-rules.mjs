@@ -92,7 +92,8 @@ function serveFairly(SqsQueue) {
   const enqueue = SqsQueue.prototype.enqueue;
   // When each tenant last sent: a noisy tenant silent for 5 minutes is quiet again.
   SqsQueue.prototype.enqueue = function (message) {
-    if (!this.isFifo()) (this.lastSentAt ??= new Map()).set(tenantOf(message), Date.now());
+    // Grouped tenants only: an ungrouped message is a tenant of its own, gone once received.
+    if (!this.isFifo() && message.messageGroupId !== undefined) (this.lastSentAt ??= new Map()).set(message.messageGroupId, Date.now());
     return enqueue.call(this, message);
   };
   SqsQueue.prototype.dequeue = function (maxCount, visibilityTimeout, dlqResolver) {
@@ -106,8 +107,6 @@ function serveFairly(SqsQueue) {
       const entry = this.inflightMessages.get(message.ReceiptHandle);
       if (entry) entry.receivedAt = now;
     }
-    // A receive that takes a noisy tenant's last waiting message ends its backlog.
-    if (!this.isFifo()) releaseNoisyTenants(this, now);
     return received;
   };
   // A consumer's processing time is the span from receive to delete.
@@ -243,16 +242,20 @@ function wakeOneReceiveAtATime(SqsQueue) {
  * competed with the quiet ones again.
  */
 function orderFairly(queue, now) {
-  releaseNoisyTenants(queue, now);
-  const found = queue.noisyTenants ?? new Set();
-  if (queue.messages.length < 2) return;
+  const found = (queue.noisyTenants ??= new Set());
+  for (const tenant of found) if (now - (queue.lastSentAt?.get(tenant) ?? 0) > NOISY_SILENCE_MS) found.delete(tenant);
+  if (queue.messages.length < 2) {
+    // A backlog of at most one message: every other noisy tenant's is consumed.
+    const left = queue.messages.length === 1 ? tenantOf(queue.messages[0]) : undefined;
+    for (const tenant of found) if (tenant !== left) found.delete(tenant);
+    return;
+  }
   const inFlight = new Map();
   for (const entry of queue.inflightMessages.values()) {
     const tenant = tenantOf(entry.message);
     inFlight.set(tenant, (inFlight.get(tenant) ?? 0) + 1);
   }
   const noisy = found;
-  queue.noisyTenants = noisy;
   const total = queue.inflightMessages.size;
   for (const [tenant, count] of inFlight) {
     if (count >= NOISY_MIN_IN_FLIGHT && count / total > NOISY_CONCURRENCY_SHARE) noisy.add(tenant);
@@ -269,19 +272,11 @@ function orderFairly(queue, now) {
     else if (loud.has(tenant)) loud.get(tenant).push(message);
     else loud.set(tenant, [message]);
   }
+  // A noisy tenant with no message waiting has had its backlog consumed: quiet again.
+  for (const tenant of noisy) if (!loud.has(tenant)) noisy.delete(tenant);
   if (loud.size === 0) return;
   const byLoad = [...loud.entries()].sort(([a], [b]) => (inFlight.get(a) ?? 0) - (inFlight.get(b) ?? 0));
   queue.messages = quiet.concat(...byLoad.map(([, messages]) => messages));
-}
-
-/** Noisy tenants whose backlog is consumed (none of their messages ready) or silent for 5 minutes are quiet again. */
-function releaseNoisyTenants(queue, now) {
-  const found = queue.noisyTenants;
-  if (!found || found.size === 0) return;
-  const waiting = new Set(queue.messages.map(tenantOf));
-  for (const tenant of found) {
-    if (!waiting.has(tenant) || now - (queue.lastSentAt?.get(tenant) ?? 0) > NOISY_SILENCE_MS) found.delete(tenant);
-  }
 }
 
 /**

@@ -111,6 +111,9 @@ function groupOf(body: string | undefined): { MessageGroupId?: string } {
   return typeof projectId === 'string' ? { MessageGroupId: projectId } : {};
 }
 
+/** SQS's rule for a MessageGroupId: 1–128 letters, digits and ASCII punctuation. */
+const MESSAGE_GROUP_ID = /^[!-~]{1,128}$/;
+
 /** Why a DLQ message is not an EventBridge event envelope, if it is not. */
 function envelopeProblem(body: string | undefined): string | undefined {
   let envelope: unknown;
@@ -125,6 +128,11 @@ function envelopeProblem(body: string | undefined): string | undefined {
     if (typeof fields[key] !== 'string') return `the body is not an EventBridge event (no ${key})`;
   }
   if (typeof fields.detail !== 'object' || fields.detail === null) return 'the body is not an EventBridge event (no detail)';
+  const projectId = (fields.detail as { id_project?: unknown }).id_project;
+  if (typeof projectId === 'string' && !MESSAGE_GROUP_ID.test(projectId)) {
+    // Why EventBridge could not deliver it: a replay would be refused the same way.
+    return 'its id_project is not a valid SQS MessageGroupId (1-128 ASCII letters, digits, punctuation): the fan-out queue refuses it; publish it again with a valid one';
+  }
   return undefined;
 }
 

@@ -93,10 +93,10 @@ test("an event whose id_project SQS refuses as a MessageGroupId (a PutEvents pub
     const bodies = await peekQueue(t, t.stack.queues.ruleDlq.url);
     expect(bodies.map((body) => JSON.parse(body).id)).toEqual([entry!.EventId]);
   });
-  // A replay gives it the same tenant (MessageGroupId) as the rule target does: refused again, left with the reason.
+  // A replay would give it the same tenant (MessageGroupId) as the rule target does, refused again: left, with the reason.
   const result = await replayRuleDlq(sqs, t.stack.queues.ruleDlq.url, { targetQueueUrl: t.stack.queues.fanOut.url, visibilityTimeoutSeconds: 0 });
   expect(result.replayed).toBe(0);
-  expect(result.left).toEqual([{ messageId: expect.any(String), reason: expect.stringMatching(/^the target refused it again: InvalidParameterValue .*MessageGroupId/) }]);
+  expect(result.left).toEqual([{ messageId: expect.any(String), reason: expect.stringMatching(/^its id_project is not a valid SQS MessageGroupId/) }]);
   await sqs.send(new PurgeQueueCommand({ QueueUrl: t.stack.queues.ruleDlq.url }));
 });
 
