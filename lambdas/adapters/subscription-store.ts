@@ -181,7 +181,9 @@ export class SubscriptionStore {
     const guardChanged =
       subscriptionKeys.guard(previous.event, previous.target) !== subscriptionKeys.guard(next.event, next.target);
     const claim = guardChanged ? await this.guards.claim(projectId, next.event, next.target, next._id) : undefined;
-    const written: Subscription = { ...next, ...(claim === undefined ? {} : { guardClaimId: claim }), writeId: randomUUID() };
+    // Never a deletion claim read with `previous`: a DELETE in flight then finds its claim gone and claims again.
+    const { deleteId: _deleteId, deleteClaimedAt: _deleteClaimedAt, ...unclaimed } = next;
+    const written: Subscription = { ...unclaimed, ...(claim === undefined ? {} : { guardClaimId: claim }), writeId: randomUUID() };
     try {
       await this.client.send(
         new PutCommand({
