@@ -5,6 +5,7 @@
  * them — subscription, uniqueness guard, per-project counter — so the fan-out's guard query
  * sees a table like one built through the API, only faster.
  */
+import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, BatchWriteCommandOutput, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { API, TABLE_KEYS } from '../lambdas/core/settings';
@@ -72,6 +73,9 @@ export async function insertUnrelatedSubscriptions(
       updatedAt: now,
       status: 'active',
       secret: newSigningSecret(),
+      // The store's bookkeeping, as SubscriptionStore writes it.
+      guardClaimId: randomUUID(),
+      writeId: randomUUID(),
     };
     items.push(
       {
@@ -84,6 +88,7 @@ export async function insertUnrelatedSubscriptions(
         [SK]: subscriptionKeys.guard(subscription.event, subscription.target),
         subscriptionId: subscription._id,
         claimedAt: Date.now(),
+        claimId: subscription.guardClaimId,
       },
     );
   });
