@@ -24,8 +24,6 @@ export const NOISY_MIN_IN_FLIGHT = 30;
 export const NOISY_PROCESSING_SHARE = 0.1;
 /** What "recent" processing time means here; AWS does not give its window. */
 export const PROCESSING_WINDOW_MS = 60_000;
-/** A noisy tenant that has sent nothing for this long is quiet again (AWS: 5 consecutive minutes). */
-export const NOISY_SILENCE_MS = 5 * 60_000;
 /** SQS's bounds for a message's DelaySeconds. */
 const MAX_DELAY_SECONDS = 900;
 /** How often a queue is swept for messages past their retention period. */
@@ -89,13 +87,6 @@ function keepGroupIdsOnStandardQueues(SqsStore) {
 function serveFairly(SqsQueue) {
   const dequeue = SqsQueue.prototype.dequeue;
   const deleteMessage = SqsQueue.prototype.deleteMessage;
-  const enqueue = SqsQueue.prototype.enqueue;
-  // When each tenant last sent: a noisy tenant silent for 5 minutes is quiet again.
-  SqsQueue.prototype.enqueue = function (message) {
-    // Grouped tenants only: an ungrouped message is a tenant of its own, gone once received.
-    if (!this.isFifo() && message.messageGroupId !== undefined) (this.lastSentAt ??= new Map()).set(message.messageGroupId, Date.now());
-    return enqueue.call(this, message);
-  };
   SqsQueue.prototype.dequeue = function (maxCount, visibilityTimeout, dlqResolver) {
     const now = Date.now();
     if (!this.isFifo()) {
@@ -235,27 +226,18 @@ function wakeOneReceiveAtATime(SqsQueue) {
 /**
  * Puts the ready messages in the order a fair queue serves them: quiet tenants' messages first
  * in queue order, then each noisy tenant's, the one with fewest messages in flight first. With
- * no noisy tenant the order is left alone. A tenant found noisy stays noisy until its backlog is
- * consumed (no ready message of it left) or it has sent nothing for 5 minutes, as AWS documents
- * ("How Amazon SQS fair queues work": when a noisy neighbor becomes quiet); before 2026-12-05 it
- * was judged afresh at every receive, and a burst's tenant whose in-flight count dipped under 30
- * competed with the quiet ones again.
+ * no noisy tenant the order is left alone. Detection is judged afresh at each receive (AWS: the
+ * prioritization lasts until the noisy tenant's shares drop to levels comparable to the quiet
+ * ones'; docs/design.md §3.14 on the sticky reading tried and taken out).
  */
 function orderFairly(queue, now) {
-  const found = (queue.noisyTenants ??= new Set());
-  for (const tenant of found) if (now - (queue.lastSentAt?.get(tenant) ?? 0) > NOISY_SILENCE_MS) found.delete(tenant);
-  if (queue.messages.length < 2) {
-    // A backlog of at most one message: every other noisy tenant's is consumed.
-    const left = queue.messages.length === 1 ? tenantOf(queue.messages[0]) : undefined;
-    for (const tenant of found) if (tenant !== left) found.delete(tenant);
-    return;
-  }
+  if (queue.messages.length < 2) return;
   const inFlight = new Map();
   for (const entry of queue.inflightMessages.values()) {
     const tenant = tenantOf(entry.message);
     inFlight.set(tenant, (inFlight.get(tenant) ?? 0) + 1);
   }
-  const noisy = found;
+  const noisy = new Set();
   const total = queue.inflightMessages.size;
   for (const [tenant, count] of inFlight) {
     if (count >= NOISY_MIN_IN_FLIGHT && count / total > NOISY_CONCURRENCY_SHARE) noisy.add(tenant);
@@ -272,8 +254,6 @@ function orderFairly(queue, now) {
     else if (loud.has(tenant)) loud.get(tenant).push(message);
     else loud.set(tenant, [message]);
   }
-  // A noisy tenant with no message waiting has had its backlog consumed: quiet again.
-  for (const tenant of noisy) if (!loud.has(tenant)) noisy.delete(tenant);
   if (loud.size === 0) return;
   const byLoad = [...loud.entries()].sort(([a], [b]) => (inFlight.get(a) ?? 0) - (inFlight.get(b) ?? 0));
   queue.messages = quiet.concat(...byLoad.map(([, messages]) => messages));
