@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { SQS_BATCH, chunkBySize } from '../core/sqs-batch';
+import { SQS_BATCH, chunkBySize } from '../core/batching';
 import { sqsClient } from './aws-clients';
 
 const MAX_BATCH_ENTRIES = SQS_BATCH.maxEntries;

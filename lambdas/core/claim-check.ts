@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { CLAIM_CHECK, EVENT_SOURCE } from './settings';
 import { EVENT_REFINEMENTS, readPath } from './event-catalog';
 import { SQS_UNSAFE_CHARACTERS, escapeSqsUnsafe, jsonText, stringifyJson } from './json-text';
+import { chunkBySize } from './batching';
 
 /**
  * Events over EventBridge's entry limit travel as a claim check: the payload is stored aside
@@ -163,22 +164,12 @@ export function readClaimCheck(detail: Record<string, unknown>): ClaimCheck | un
  * each. An entry over the limit on its own (which {@link toBusEntries} never makes) throws.
  */
 export function batchEntries(entries: readonly BusEntry[]): BusEntry[][] {
-  const batches: BusEntry[][] = [];
-  let current: BusEntry[] = [];
-  let size = 0;
-  for (const entry of entries) {
+  const sized = entries.map((entry) => {
     const bytes = measuredBytes(entry.detailType, entry.detail);
     if (bytes > MAX_EVENT_ENTRY_BYTES) throw new Error(`an event entry of ${bytes} bytes exceeds EventBridge's 256 KB`);
-    if (current.length === 10 || size + bytes > MAX_EVENT_ENTRY_BYTES) {
-      batches.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(entry);
-    size += bytes;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
+    return { entry, bytes };
+  });
+  return chunkBySize(sized, ({ bytes }) => bytes, { maxEntries: 10, maxBytes: MAX_EVENT_ENTRY_BYTES }).map((batch) => batch.map(({ entry }) => entry));
 }
 
 function shortString(value: unknown): string | undefined {

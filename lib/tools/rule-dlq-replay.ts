@@ -6,7 +6,7 @@ import {
   SQSClient,
   SendMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
-import { chunkBySize } from '../../lambdas/core/sqs-batch';
+import { chunkBySize } from '../../lambdas/core/batching';
 
 export interface ReplayResult {
   /** Events re-sent to the rule's target and deleted from the DLQ. */

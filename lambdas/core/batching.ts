@@ -6,16 +6,20 @@
 export const SQS_BATCH = { maxEntries: 10, maxBytes: 256 * 1024 } as const;
 
 /**
- * `items` in order, cut into batches of at most {@link SQS_BATCH}'s entries whose sizes
- * (`bytesOf`) add up to at most its bytes; an item larger than that is a batch of its own.
+ * `items` in order, cut into batches of at most `limits.maxEntries` whose sizes (`bytesOf`) add
+ * up to at most `limits.maxBytes` (SQS's by default); an item larger than that is a batch of its own.
  */
-export function chunkBySize<T>(items: readonly T[], bytesOf: (item: T) => number): T[][] {
+export function chunkBySize<T>(
+  items: readonly T[],
+  bytesOf: (item: T) => number,
+  limits: { maxEntries: number; maxBytes: number } = SQS_BATCH,
+): T[][] {
   const batches: T[][] = [];
   let current: T[] = [];
   let size = 0;
   for (const item of items) {
     const bytes = bytesOf(item);
-    if (current.length === SQS_BATCH.maxEntries || (current.length > 0 && size + bytes > SQS_BATCH.maxBytes)) {
+    if (current.length === limits.maxEntries || (current.length > 0 && size + bytes > limits.maxBytes)) {
       batches.push(current);
       current = [];
       size = 0;
