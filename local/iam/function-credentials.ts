@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { Agent as HttpAgent, ClientRequest } from 'node:http';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 /**
@@ -44,7 +45,7 @@ export function runAsFunction<Result>(logicalId: string, work: () => Result): Re
 /** What an AWS call made after its invocation's timeout fails with: it never left the function. */
 export class InvocationEndedError extends Error {
   constructor(logicalId: string) {
-    super(`${logicalId}: the invocation passed its timeout, where Lambda stops it; this AWS call was not sent`);
+    super(`${logicalId}: the invocation passed its timeout, where Lambda stops it; this request was not sent`);
     this.name = 'InvocationEndedError';
   }
 }
@@ -61,6 +62,22 @@ export function installFunctionCredentials(): void {
   if (installed) return;
   installed = true;
   const send = NodeHttpHandler.prototype.handle;
+  // Any other HTTP request through an agent (the webhook client's POSTs): none leaves after the deadline either.
+  const addRequest = (HttpAgent.prototype as unknown as { addRequest: (request: ClientRequest, ...rest: unknown[]) => void }).addRequest;
+  (HttpAgent.prototype as unknown as { addRequest: typeof addRequest }).addRequest = function (this: HttpAgent, request, ...rest) {
+    const running = runningFunction.getStore();
+    if (running?.deadlineMs !== undefined && Date.now() > running.deadlineMs) {
+      // Never given a socket, so a destroy alone would not emit: the request fails as a refused connection would.
+      const error = new InvocationEndedError(running.logicalId);
+      process.nextTick(() => {
+        request.destroy(error);
+        request.emit('error', error);
+        request.emit('close');
+      });
+      return;
+    }
+    return addRequest.call(this, request, ...rest);
+  };
   NodeHttpHandler.prototype.handle = function handle(this: NodeHttpHandler, request, options) {
     const running = runningFunction.getStore();
     const logicalId = running?.logicalId;

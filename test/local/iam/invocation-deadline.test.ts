@@ -1,15 +1,17 @@
-import { createServer, Server } from 'node:http';
+import { Agent as HttpAgent, createServer, request as httpRequest, Server } from 'node:http';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { InvocationEndedError, asFunction } from '../../../local/iam/function-credentials';
 
 /*
  * Lambda stops an invocation at its timeout; the local runtime can only stop waiting for it. An
- * AWS call its handler still makes after the deadline must not leave: refused before it is sent.
+ * AWS call or HTTP request its handler still makes after the deadline must not leave: refused
+ * before it is sent.
  * (A loopback endpoint that records what reaches it.)
  */
 let server: Server;
 const received: string[] = [];
 let client: DynamoDBClient;
+let endpointUrl: string;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -17,8 +19,8 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' }).end('{}');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  endpointUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  client = new DynamoDBClient({ endpoint: endpointUrl, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
 });
 afterAll(() => new Promise((resolve) => server.close(resolve)));
 
@@ -39,6 +41,29 @@ test('an AWS call made within the invocation goes out; one made after its timeou
   expect(outcomes[0]).toMatchObject({ $metadata: { httpStatusCode: 200 } });
   expect(outcomes[1]).toBeInstanceOf(InvocationEndedError);
   expect(received).toEqual(['DynamoDB_20120810.GetItem']);
+});
+
+test('nor does a plain HTTP request (a webhook POST) made after the timeout', async () => {
+  received.length = 0;
+  const post = () =>
+    new Promise<number>((resolve, reject) => {
+      const request = httpRequest(`${endpointUrl}/hook`, { method: 'POST', agent: new HttpAgent({ keepAlive: true }) }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      request.on('error', reject);
+      request.end('{}');
+    });
+  const outcomes: unknown[] = [];
+  const handler = asFunction('DeliveryFunction', async (_event: unknown, _context: unknown) => {
+    outcomes.push(await post());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    outcomes.push(await post().catch((error: unknown) => error));
+  });
+  await handler({}, contextWith(200));
+  expect(outcomes[0]).toBe(200);
+  expect(outcomes[1]).toBeInstanceOf(InvocationEndedError);
+  expect(received).toHaveLength(1);
 });
 
 test('outside an invocation (an event source, a test, a tool) nothing is refused', async () => {
