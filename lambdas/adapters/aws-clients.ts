@@ -109,8 +109,37 @@ export async function conditionalWrite(write: Promise<unknown>): Promise<'writte
     return 'written';
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    return (error.$metadata?.attempts ?? 1) > 1 ? 'refused on a retry' : 'refused';
+    return isRefusalOnRetry(error) ? 'refused on a retry' : 'refused';
   }
+}
+
+/** A failed condition met by the SDK's retry (`$metadata.attempts` > 1): the write may be the request's own, applied with its answer lost. */
+export function isRefusalOnRetry(error: unknown): boolean {
+  return error instanceof ConditionalCheckFailedException && (error.$metadata?.attempts ?? 1) > 1;
+}
+
+/** One attribute of an item, read strongly consistently (a write's read-back). */
+export async function readAttribute(client: DynamoDBDocumentClient, tableName: string, Key: Record<string, unknown>, attribute: string): Promise<unknown> {
+  const { Item } = await client.send(new GetCommand({ TableName: tableName, Key, ConsistentRead: true, ProjectionExpression: '#a', ExpressionAttributeNames: { '#a': attribute } }));
+  return Item?.[attribute];
+}
+
+/**
+ * Whether a conditional write that names itself (`id` in `attribute` of the item at `Key`) took
+ * place. A refusal on a retry is read back, so a write applied with its answer lost counts as
+ * this request's; a plain refusal reads nothing.
+ */
+export async function writtenBy(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  Key: Record<string, unknown>,
+  attribute: string,
+  id: string,
+  write: Promise<unknown>,
+): Promise<boolean> {
+  const outcome = await conditionalWrite(write);
+  if (outcome !== 'refused on a retry') return outcome === 'written';
+  return (await readAttribute(client, tableName, Key, attribute)) === id;
 }
 
 /** The condition of a {@link putConditionally}. */
@@ -138,12 +167,7 @@ export async function putConditionally(
   const writeId = randomUUID();
   const Key = { [TABLE_KEYS.partitionKey]: item[TABLE_KEYS.partitionKey], [TABLE_KEYS.sortKey]: item[TABLE_KEYS.sortKey] };
   try {
-    const outcome = await conditionalWrite(client.send(new PutCommand({ TableName: tableName, Item: { ...item, writeId }, ...condition })));
-    if (outcome !== 'refused on a retry') return outcome === 'written';
-    const { Item } = await client.send(
-      new GetCommand({ TableName: tableName, Key, ConsistentRead: true, ProjectionExpression: '#w', ExpressionAttributeNames: { '#w': 'writeId' } }),
-    );
-    return Item?.writeId === writeId;
+    return await writtenBy(client, tableName, Key, 'writeId', writeId, client.send(new PutCommand({ TableName: tableName, Item: { ...item, writeId }, ...condition })));
   } catch (error) {
     // The put may have been applied (its answer lost, the retries failing) or the read-back may
     // have failed: the caller sees an error and will not use the item, so it goes, if it is this

@@ -3,7 +3,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE_KEYS } from '../core/settings';
 import { DeliveryHealth, HEALTHY, reserveRate } from '../core/delivery-health';
-import { batchGetAll, conditionalWrite, dynamoDocumentClient } from './aws-clients';
+import { batchGetAll, dynamoDocumentClient, writtenBy } from './aws-clients';
 import { SubscriptionKey, subscriptionKeys } from './subscription-store';
 
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
@@ -89,7 +89,12 @@ export class DeliveryHealthStore {
       }
     }
     if (before.version > 0) values[':v'] = before.version;
-    const outcome = await conditionalWrite(
+    return writtenBy(
+      this.client,
+      this.tableName,
+      healthKey(projectId, subscriptionId),
+      'writeId',
+      writeId,
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -101,11 +106,6 @@ export class DeliveryHealthStore {
         }),
       ),
     );
-    if (outcome !== 'refused on a retry') return outcome === 'written';
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: healthKey(projectId, subscriptionId), ConsistentRead: true, ProjectionExpression: '#w', ExpressionAttributeNames: { '#w': 'writeId' } }),
-    );
-    return Item?.writeId === writeId;
   }
 
   /**

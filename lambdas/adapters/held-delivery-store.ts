@@ -4,7 +4,7 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } fr
 import { TABLE_KEYS } from '../core/settings';
 import { ParsedDeliveryMessage, deliveryMessageSchema } from '../core/delivery-message';
 import { stringifyJson } from '../core/json-text';
-import { conditionalWrite, conditionally, dynamoDocumentClient } from './aws-clients';
+import { conditionally, dynamoDocumentClient, writtenBy } from './aws-clients';
 import { subscriptionKeys } from './subscription-store';
 
 const { partitionKey: PK, sortKey: SK, ttlAttribute } = TABLE_KEYS;
@@ -162,7 +162,12 @@ export class HeldDeliveryStore {
     // fails its own condition, and is read back rather than taken for a rival's. Read as lost,
     // no wake-up message was sent and a quiet subscription's parked deliveries waited for good.
     const wakeId = randomUUID();
-    const outcome = await conditionalWrite(
+    return writtenBy(
+      this.client,
+      this.tableName,
+      Key,
+      'wakeId',
+      wakeId,
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -176,9 +181,6 @@ export class HeldDeliveryStore {
         }),
       ),
     );
-    if (outcome !== 'refused on a retry') return outcome === 'written';
-    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }));
-    return Item?.wakeId === wakeId;
   }
 
   /** Clears the wake-up time if it is still `expected`: no wake-up is due any more. */

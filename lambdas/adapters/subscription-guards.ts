@@ -25,7 +25,8 @@ export function guardKey(event: string, target: string): string {
     : `${GUARD_PREFIX}${event}#${createHash('sha256').update(target).digest('base64url')}`;
 }
 
-const projectKey = (projectId: string) => `PROJECT#${projectId}`;
+/** The partition of a project's subscriptions, their guards, counter and health. */
+export const projectKey = (projectId: string): string => `PROJECT#${projectId}`;
 
 /**
  * The uniqueness guards of a project's subscriptions (`PROJECT#{p}` / `UNIQUE#…`, naming their

@@ -5,9 +5,9 @@ import { API, DELIVERY, TABLE_KEYS } from '../core/settings';
 import { topicFamily } from '../core/event-catalog';
 import { ConflictError } from '../core/errors';
 import { Subscription } from '../core/subscription';
-import { conditionalWrite, conditionally, dynamoDocumentClient, putIfAbsent, queryAll } from './aws-clients';
+import { conditionalWrite, conditionally, dynamoDocumentClient, isRefusalOnRetry, putIfAbsent, queryAll, readAttribute } from './aws-clients';
 import { logger } from './observability';
-import { SubscriptionGuards, guardKey } from './subscription-guards';
+import { SubscriptionGuards, guardKey, projectKey } from './subscription-guards';
 
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 
@@ -25,7 +25,7 @@ export interface SubscriptionKey {
 
 /** The DynamoDB items behind subscriptions (DESIGN: one table, keys in `lambdas/core/settings.ts`). */
 export const subscriptionKeys = {
-  project: (projectId: string) => `PROJECT#${projectId}`,
+  project: projectKey,
   subscription: (subscriptionId: string) => `SUB#${subscriptionId}`,
   counter: 'COUNT',
   /** The uniqueness guard of a subscription ({@link guardKey}). */
@@ -125,8 +125,8 @@ export class SubscriptionStore {
    */
   private async storedBy(written: Subscription, error: unknown): Promise<boolean> {
     // A refusal at the first try is a rival's write: nothing to read back.
-    if (!(error instanceof ConditionalCheckFailedException) || (error.$metadata?.attempts ?? 1) <= 1 || written.writeId === undefined) return false;
-    return (await this.get(written.id_project, written._id))?.writeId === written.writeId;
+    if (!isRefusalOnRetry(error) || written.writeId === undefined) return false;
+    return (await readAttribute(this.client, this.tableName, this.key(written.id_project, written._id), 'writeId')) === written.writeId;
   }
 
   /** Every subscription of a project, secrets included (callers strip them). */
@@ -457,7 +457,7 @@ export class SubscriptionStore {
       );
       if (outcome === 'written') return true;
       if (outcome === 'refused on a retry') {
-        if ((await read())?.lastChange === changeId) return true;
+        if ((await readAttribute(this.client, this.tableName, Key, 'lastChange')) === changeId) return true;
         if (ambiguousMeansDone) return true;
       }
     }
