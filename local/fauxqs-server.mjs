@@ -8,7 +8,8 @@ import { installSqsRules } from './fauxqs-sqs-rules.mjs';
 listenOnLoopbackOnly();
 await acceptSupplementaryCharacters();
 // Fair queues, retention, DelaySeconds bounds and DLQ sources, as AWS documents them.
-await installSqsRules();
+// FAUXQS_DUPLICATE_RATE: the share of receives that leave a copy behind (SQS's at-least-once).
+await installSqsRules({ duplicateRate: Number(process.env.FAUXQS_DUPLICATE_RATE ?? 0) });
 // With a data folder (the local stack's DATA_DIR), queues and their messages outlive a restart.
 const dataDir = process.env.FAUXQS_DATA_DIR || undefined;
 const server = await startFauxqs({ port: Number(process.env.FAUXQS_PORT ?? 0), logger: false, ...(dataDir ? { dataDir } : {}) });

@@ -15,6 +15,9 @@
 // - A long poll returns when a message is there for it, or at its wait time: one waiting receive
 //   is woken per arrival, not all of them (fauxqs wakes every waiter, and all but one answer
 //   empty at once; on AWS an empty answer comes at the end of the wait).
+// - At least once, when asked (`duplicateRate`, 0 unless set): a received message leaves a copy
+//   behind, ready at once, as when a server holding a copy was unavailable at the receive; the
+//   copy is received again by a later receive, even after the original was deleted.
 
 /** Share of the queue's in-flight messages above which a tenant can be noisy. */
 export const NOISY_CONCURRENCY_SHARE = 0.1;
@@ -36,7 +39,7 @@ const SUPPORTED_FAUXQS = /^2\.4\./;
  * Installs the rules into fauxqs's classes. Call before `startFauxqs`: the router registers its
  * handlers while the server is built.
  */
-export async function installSqsRules() {
+export async function installSqsRules({ duplicateRate = 0 } = {}) {
   const base = import.meta.resolve('fauxqs');
   const load = (relative) => import(new globalThis.URL(relative, base).href);
   const { readFile } = await import('node:fs/promises');
@@ -55,6 +58,7 @@ export async function installSqsRules() {
   serveFairly(SqsQueue);
   wakeOneReceiveAtATime(SqsQueue);
   expireMessages(SqsQueue);
+  if (duplicateRate > 0) leaveCopiesBehind(SqsQueue, duplicateRate);
   wrapActions(SqsRouter, SqsError);
 }
 
@@ -219,6 +223,34 @@ function wakeOneReceiveAtATime(SqsQueue) {
       this.waking = false;
       if (this.messages.length > 0) this.notifyWaiters();
     }
+    return received;
+  };
+}
+
+/**
+ * SQS's at-least-once delivery on standard queues: "one of the servers that stores a copy of a
+ * message might be unavailable when you receive or delete a message. If this occurs, the copy of
+ * the message isn't deleted on the server that is unavailable, and you might get that message
+ * copy again when you receive messages" (Amazon SQS at-least-once delivery). With probability
+ * `rate` a received message leaves such a copy: same id, body, attributes and group, its receive
+ * count as before this receive, ready at once at the front of the queue, so the next receive
+ * may take it while the original is still being handled, or after it was deleted. A copy leaves
+ * no copy of its own (each message arrives at most twice), and is not persisted (the local
+ * stack refuses the rate with a data folder: a copy's delete would remove the original's row).
+ */
+function leaveCopiesBehind(SqsQueue, rate) {
+  const dequeue = SqsQueue.prototype.dequeue;
+  SqsQueue.prototype.dequeue = function (maxCount, visibilityTimeout, dlqResolver) {
+    const received = dequeue.call(this, maxCount, visibilityTimeout, dlqResolver);
+    if (this.isFifo()) return received;
+    let left = false;
+    for (const message of received) {
+      const original = this.inflightMessages.get(message.ReceiptHandle)?.message;
+      if (!original || original.isCopy || Math.random() >= rate) continue;
+      this.messages.unshift({ ...original, approximateReceiveCount: original.approximateReceiveCount - 1, isCopy: true });
+      left = true;
+    }
+    if (left) this.notifyWaiters();
     return received;
   };
 }

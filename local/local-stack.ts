@@ -111,6 +111,11 @@ export interface LocalStackOptions {
    * @default true
    */
   functionThread?: boolean;
+  /**
+   * Share of SQS receives that leave a copy of the message behind, received again later (SQS
+   * standard queues deliver at least once: docs/design.md §3.14). Not with `dataDir`. @default 0
+   */
+  sqsDuplicateRate?: number;
   /** Receives errors of the in-process event sources. */
   onError?: (error: unknown) => void;
   /** Told when an event source lets a batch go because its function stayed throttled. */
@@ -184,6 +189,7 @@ export const LOCAL_TARGET_ALLOWLIST = '127.0.0.0/8,::1,localhost';
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   checkDeliveryTimeouts(options);
+  checkDuplicateRate(options);
   const template = await cachedTemplate(stackProps(options), WHERE.stackName);
   const model = readStackModel(template);
   const place: LocalPlace = { ...WHERE, names: localNames(template, WHERE.stackName) };
@@ -191,7 +197,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     const [dynamo, fauxqs] = await Promise.all([
       startEmulatorProcess('dynalite', 'dynalite-server.mjs', { DYNALITE_OPTIONS: JSON.stringify(dynaliteOptions(options.dataDir)) }),
-      startEmulatorProcess('fauxqs', 'fauxqs-server.mjs', { FAUXQS_PORT: '0', FAUXQS_DATA_DIR: sqsDataDir(options.dataDir) }),
+      startEmulatorProcess('fauxqs', 'fauxqs-server.mjs', {
+        FAUXQS_PORT: '0',
+        FAUXQS_DATA_DIR: sqsDataDir(options.dataDir),
+        FAUXQS_DUPLICATE_RATE: String(options.sqsDuplicateRate ?? 0),
+      }),
     ]);
     cleanups.push(() => dynamo.stop(), () => fauxqs.stop());
 
@@ -345,6 +355,13 @@ function checkDeliveryTimeouts(options: LocalStackOptions): void {
         'Lambda refuses an SQS event source whose queue visibility timeout is shorter than its function timeout',
     );
   }
+}
+
+function checkDuplicateRate({ sqsDuplicateRate: rate, dataDir }: LocalStackOptions): void {
+  if (rate === undefined || rate === 0) return;
+  if (!(rate > 0 && rate <= 1)) throw new Error(`sqsDuplicateRate must be between 0 and 1, not ${rate}`);
+  // A copy shares its original's message id, which keys fauxqs's stored rows.
+  if (dataDir) throw new Error('sqsDuplicateRate cannot be used with dataDir: copies of messages are not stored');
 }
 
 /** The deployed stack's props for these options: the template is synthesized with them. */

@@ -329,6 +329,14 @@ test('the local stack refuses the same, naming its two settings, before it start
   );
 });
 
+test('the local stack refuses an SQS copy rate outside 0–1, or with a data folder, before it starts anything', async () => {
+  const { startLocalStack } = await import('../../local/local-stack');
+  await expect(startLocalStack({ port: 0, awsPort: 0, jwtSecret: 'x', sqsDuplicateRate: 1.5 })).rejects.toThrow('sqsDuplicateRate must be between 0 and 1, not 1.5');
+  await expect(startLocalStack({ port: 0, awsPort: 0, jwtSecret: 'x', sqsDuplicateRate: 0.1, dataDir: '/nonexistent' })).rejects.toThrow(
+    'sqsDuplicateRate cannot be used with dataDir',
+  );
+});
+
 test('reserved concurrency leaves the account its minimum unreserved executions', () => {
   expect(() => new LambdaConcurrency(limits, { delivery: limits.accountConcurrency })).toThrow(/Lambda keeps at least 10 unreserved/);
 });

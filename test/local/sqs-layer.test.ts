@@ -1,7 +1,7 @@
 // The local SQS layer (fauxqs with local/fauxqs-sqs-rules.mjs, behind the local AWS endpoint)
 // does what AWS documents where fauxqs alone would not: fair queues on MessageGroupId, message
 // move tasks with DeadLetterQueueSourceArn (kept across a DATA_DIR restart), retention expiry,
-// DelaySeconds and size limits.
+// DelaySeconds and size limits; when asked, at-least-once delivery's copies.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -295,4 +295,39 @@ describe('limits', () => {
     await new Promise((resolve) => setTimeout(resolve, 12_000));
     expect((await receive(queue.url, 10, 0)).map((message) => message.Body)).toEqual(['young']);
   }, 90_000);
+});
+
+describe('at-least-once delivery (duplicateRate)', () => {
+  let copying: SqsEndpoint;
+  beforeAll(async () => {
+    copying = await startSqsEndpoint({ duplicateRate: 1 });
+  });
+  afterAll(() => copying.stop());
+
+  test('a received message comes again, same id and body, even after it was deleted; a copy leaves no copy', async () => {
+    const queue = await copying.createQueue('copies');
+    await copying.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'once', MessageGroupId: 'tenant' }));
+    const receiveAll = async () =>
+      (await copying.sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10, VisibilityTimeout: 300, MessageSystemAttributeNames: ['All'] }))).Messages ?? [];
+    const [first] = await receiveAll();
+    expect(first?.Body).toBe('once');
+    await copying.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queue.url, Entries: [{ Id: 'a', ReceiptHandle: first!.ReceiptHandle! }] }));
+    const [copy, ...more] = await receiveAll();
+    expect(more).toEqual([]);
+    expect(copy).toMatchObject({ MessageId: first!.MessageId, Body: 'once' });
+    expect(copy!.ReceiptHandle).not.toBe(first!.ReceiptHandle);
+    // The copy's server never saw the first receive: its count starts again from there.
+    expect(copy!.Attributes).toMatchObject({ ApproximateReceiveCount: '1', MessageGroupId: 'tenant' });
+    await copying.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queue.url, Entries: [{ Id: 'a', ReceiptHandle: copy!.ReceiptHandle! }] }));
+    expect(await receiveAll()).toEqual([]);
+  });
+
+  test('FIFO queues keep exactly-once processing', async () => {
+    const queue = await copying.createQueue('copies.fifo', { FifoQueue: 'true', ContentBasedDeduplication: 'true' });
+    await copying.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'once', MessageGroupId: 'g' }));
+    const { Messages = [] } = await copying.sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10 }));
+    await copying.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queue.url, Entries: [{ Id: 'a', ReceiptHandle: Messages[0]!.ReceiptHandle! }] }));
+    const again = await copying.sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10 }));
+    expect(again.Messages ?? []).toEqual([]);
+  });
 });

@@ -10,7 +10,8 @@
  *    and before logging them.
  *    Every (event, subscription) pair must end delivered (the receiver answered 2xx) or in the
  *    DLQ, with its attempts logged; every body must carry the published payload byte for byte
- *    and a signature `standardwebhooks` accepts; duplicates are counted.
+ *    and a signature `standardwebhooks` accepts; duplicates are counted. SQS leaves a copy of
+ *    2 % of the messages received (RELIABILITY_SQS_DUPLICATE_RATE), as it may on AWS.
  *    Beside them (unless RELIABILITY_BAD_NEIGHBOURS=0), a second project's subscriber whose
  *    endpoint never answers gets a tenth as many events, and one event in fifty of the chaos
  *    project carries a payload nested 3,000 levels deep (DynamoDB refuses maps past 32): the
@@ -47,6 +48,11 @@ const VISIBILITY_TIMEOUT_SECONDS = 10;
 /** Injected failures: share of fan-out records, share of delivery batches. */
 const FAN_OUT_THROW_RATE = 0.02;
 const DELIVERY_THROW_RATE = 0.01;
+/**
+ * Share of SQS receives that leave a copy of the message behind (standard queues deliver at
+ * least once; docs/design.md §3.14): events fanned out twice, deliveries handled twice.
+ */
+const SQS_DUPLICATE_RATE = Number(env.RELIABILITY_SQS_DUPLICATE_RATE ?? 0.02);
 /**
  * How long pairs may take to settle before the unsettled ones count as lost. Pairs whose
  * subscription's circuit opened wait out cool-downs (then 30 s, doubled after each failed
@@ -116,6 +122,7 @@ async function main(): Promise<void> {
     circuitCooldownSeconds: CIRCUIT_COOLDOWN_SECONDS,
     deliveryConcurrency: 8,
     fanOutConcurrency: 2,
+    sqsDuplicateRate: SQS_DUPLICATE_RATE,
     // The run swaps fanOutDeps and deliveryDeps in this process: the functions run here too.
     functionThread: false,
     onError: (error) => {
@@ -549,7 +556,7 @@ function startReceiver(seed: number): Promise<ReceiverProcess> {
 
 
 function printReport(counts: Record<string, number>, burst: Record<string, number>, unexpectedErrors: string[], totalSeconds: number): void {
-  console.log(`\nreliability run, seed ${SEED} (RELIABILITY_SEED=${SEED} repeats the receiver's and the injected failures' draws)`);
+  console.log(`\nreliability run, seed ${SEED} (RELIABILITY_SEED=${SEED} repeats the receiver's and the injected failures' draws; SQS copies of ${SQS_DUPLICATE_RATE * 100} % of the messages received are drawn afresh)`);
   console.log(
     `chaos: ${EVENTS} events × ${SUBSCRIPTIONS} subscriptions, retries after ${RETRY_SCHEDULE.join(', ')} s, timeout ${DELIVERY_TIMEOUT_MS} ms, ` +
       `circuit cool-down ${CIRCUIT_COOLDOWN_SECONDS} s`,

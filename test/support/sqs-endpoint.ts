@@ -13,10 +13,15 @@ export interface SqsEndpoint {
 
 /**
  * Starts fauxqs and the local AWS endpoint in front of it (SQS only) on free loopback ports;
- * with `dataDir`, fauxqs keeps its queues there (the local stack's DATA_DIR).
+ * with `dataDir`, fauxqs keeps its queues there (the local stack's DATA_DIR); with `duplicateRate`,
+ * that share of receives leaves a copy of the message behind (SQS's at-least-once delivery).
  */
-export async function startSqsEndpoint(options: { dataDir?: string } = {}): Promise<SqsEndpoint> {
-  const fauxqs: EmulatorProcess = await startEmulatorProcess('fauxqs', 'fauxqs-server.mjs', { FAUXQS_PORT: '0', FAUXQS_DATA_DIR: options.dataDir ?? '' });
+export async function startSqsEndpoint(options: { dataDir?: string; duplicateRate?: number } = {}): Promise<SqsEndpoint> {
+  const fauxqs: EmulatorProcess = await startEmulatorProcess('fauxqs', 'fauxqs-server.mjs', {
+    FAUXQS_PORT: '0',
+    FAUXQS_DATA_DIR: options.dataDir ?? '',
+    FAUXQS_DUPLICATE_RATE: String(options.duplicateRate ?? 0),
+  });
   const holder: { sqs?: SQSClient } = {};
   let endpoint: AwsEndpoint;
   try {
