@@ -16,6 +16,8 @@ const COUNT_CHANGE_ROUNDS = 20;
 
 /** A deletion claim older than this was left by a crash: longer than any function that deletes runs (60 s at most). */
 const DELETE_CLAIM_STALE_MS = 120_000;
+/** Webhook ids a dead streak keeps, so a delivery dying twice counts once (`countDead`). */
+const DEAD_IDS_KEPT = 20;
 
 /** Where one subscription lives. */
 export interface SubscriptionKey {
@@ -338,26 +340,9 @@ export class SubscriptionStore {
    * Counts a dead-lettered delivery; once `limit` are dead in a row the subscription is
    * disabled with `reason`. Returns true when this call disabled it.
    */
-  async recordDeadDelivery(projectId: string, subscriptionId: string, limit: number, reason: string): Promise<boolean> {
-    let count: number;
-    try {
-      const { Attributes } = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: this.key(projectId, subscriptionId),
-          UpdateExpression: 'ADD #dead :one',
-          ConditionExpression: 'attribute_exists(#pk)',
-          ExpressionAttributeNames: { '#dead': 'consecutiveDeadCount', '#pk': PK },
-          ExpressionAttributeValues: { ':one': 1 },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      count = Number(Attributes?.consecutiveDeadCount ?? 0);
-      if (count < limit || Attributes?.status !== 'active') return false;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+  async recordDeadDelivery(projectId: string, subscriptionId: string, webhookId: string, limit: number, reason: string): Promise<boolean> {
+    const count = await this.countDead(projectId, subscriptionId, webhookId);
+    if (count === undefined || count.value < limit || count.status !== 'active') return false;
     try {
       await this.client.send(
         new UpdateCommand({
@@ -382,15 +367,65 @@ export class SubscriptionStore {
   }
 
   /** Clears the dead-delivery streak after a success. */
+  /**
+   * Counts a dead delivery towards the streak once per webhook id: SQS can hand a delivery out
+   * twice, and both copies can die. The streak's first `DEAD_IDS_KEPT` ids are kept on the item
+   * (a string set, so adding one twice is one); past them the count goes on without ids. An id
+   * already there (a copy, or the SDK's retry of this very write) leaves the count as it is.
+   * Undefined when the subscription is gone.
+   */
+  private async countDead(projectId: string, subscriptionId: string, webhookId: string): Promise<{ value: number; status: unknown } | undefined> {
+    const names = { '#dead': 'consecutiveDeadCount', '#ids': 'deadWebhookIds', '#pk': PK };
+    const read = (item: Record<string, unknown> | undefined) => item && { value: Number(item.consecutiveDeadCount ?? 0), status: item.status };
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(projectId, subscriptionId),
+          UpdateExpression: 'ADD #dead :one, #ids :id',
+          ConditionExpression: 'attribute_exists(#pk) AND NOT contains(#ids, :webhookId) AND (attribute_not_exists(#dead) OR #dead < :kept)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':one': 1, ':id': new Set([webhookId]), ':webhookId': webhookId, ':kept': DEAD_IDS_KEPT },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return read(Attributes);
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // Rare (a copy, a long streak, a deleted subscription): read which.
+      const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: this.key(projectId, subscriptionId), ConsistentRead: true }));
+      if (!Item) return undefined;
+      if ((Item.deadWebhookIds as Set<string> | undefined)?.has(webhookId)) return read(Item);
+    }
+    // A streak past the ids kept counts on without them.
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(projectId, subscriptionId),
+          UpdateExpression: 'ADD #dead :one',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#dead': names['#dead'], '#pk': PK },
+          ExpressionAttributeValues: { ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return read(Attributes);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
   async resetDeadDeliveries(projectId: string, subscriptionId: string): Promise<void> {
     await this.client
       .send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: this.key(projectId, subscriptionId),
-          UpdateExpression: 'SET #dead = :zero',
+          UpdateExpression: 'SET #dead = :zero REMOVE #ids',
           ConditionExpression: '#dead > :zero',
-          ExpressionAttributeNames: { '#dead': 'consecutiveDeadCount' },
+          ExpressionAttributeNames: { '#dead': 'consecutiveDeadCount', '#ids': 'deadWebhookIds' },
           ExpressionAttributeValues: { ':zero': 0 },
         }),
       )

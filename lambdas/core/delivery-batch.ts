@@ -78,8 +78,8 @@ export interface DeliveryStores {
     knownTat: number | undefined,
     toleranceMs: number,
   ): Promise<number[] | undefined>;
-  /** Counts a dead delivery; true when that disabled the subscription. */
-  recordDeadDelivery(projectId: string, subscriptionId: string, limit: number, reason: string): Promise<boolean>;
+  /** Counts a dead delivery towards auto-disable, once per webhook id; true when it disabled the subscription. */
+  recordDeadDelivery(projectId: string, subscriptionId: string, webhookId: string, limit: number, reason: string): Promise<boolean>;
   resetDeadDeliveries(projectId: string, subscriptionId: string): Promise<void>;
   /** Parks deliveries an open circuit holds (and counts them on the health item). */
   /** Returns the parked deliveries' keys (as `oldestHeld` gives them, for `removeHeld`). */
@@ -429,6 +429,7 @@ async function trackDeadStreaks(attempts: Attempt[], found: Map<string, Subscrip
       const disabled = await deps.stores.recordDeadDelivery(
         attempt.projectId,
         attempt.subscriptionId,
+        attempt.webhookId,
         limit,
         `${limit} deliveries in a row exhausted their retries`,
       );

@@ -123,6 +123,7 @@ export async function updateSubscription(
   if (changes.status === 'active') {
     delete next.disabledReason;
     next.consecutiveDeadCount = 0;
+    delete next.deadWebhookIds;
   } else if (changes.status === 'disabled' && previous.status !== 'disabled') {
     next.disabledReason = 'disabled through the API';
   }

@@ -16,6 +16,11 @@ export interface Subscription extends SubscriptionView {
   /** Dead-lettered deliveries in a row; reaching the limit disables the subscription. */
   consecutiveDeadCount?: number;
   /**
+   * The webhook ids that streak counted (its first `DEAD_IDS_KEPT`): a delivery that SQS handed
+   * out twice can die twice, and counts once (docs/design.md §3.14).
+   */
+  deadWebhookIds?: Set<string>;
+  /**
    * The claim on its (event, target) uniqueness guard that this version stored (the store's
    * own bookkeeping, never shown): a later move away releases that claim only, not a newer one.
    */
@@ -80,6 +85,7 @@ export function toView({
   previousSecret: _previousSecret,
   previousSecretExpiresAt: _previousSecretExpiresAt,
   consecutiveDeadCount: _consecutiveDeadCount,
+  deadWebhookIds: _deadWebhookIds,
   guardClaimId: _guardClaimId,
   writeId: _writeId,
   deleteId: _deleteId,
