@@ -201,14 +201,16 @@ export class HeldDeliveryStore {
 
   /**
    * Sets the count to 0 when nothing is parked any more: parked items the table's TTL removed
-   * (held 14 days) were never counted off, and the health showed them held for good. The count
+   * (held 14 days) were never counted off, and the health showed them held for good; and two
+   * parks of one delivery at once (a copy SQS handed out), one of which failed to count it,
+   * could leave it counted off without ever being counted (-1). The count
    * is read before the partition and set only if still the one read, so a park that lands
    * meanwhile (it writes its items, then counts) is never counted away.
    */
   async settleCount(projectId: string, subscriptionId: string): Promise<void> {
     const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: healthKey(projectId, subscriptionId), ConsistentRead: true }));
     const seen = Number(Item?.heldCount ?? 0);
-    if (!(seen > 0) || (await this.oldest(projectId, subscriptionId, 1)).keys.length > 0) return;
+    if (seen === 0 || (await this.oldest(projectId, subscriptionId, 1)).keys.length > 0) return;
     await conditionally(
       this.client.send(
         new UpdateCommand({

@@ -123,8 +123,9 @@ export async function wakeUp(
   // wake-up is not sent, this one is due again, to be received again.
   if ((await deps.stores.oldestHeld(projectId, subscriptionId, 1)).keys.length > 0) {
     await sendWake(health.lane, projectId, subscriptionId, undefined, decision.nextAt, deps, undefined, wake.wakeAt);
-  } else if ((health.heldCount ?? 0) > messages.length) {
-    // Drained, yet more were counted than this release took: the rest expired unreleased.
+  } else if ((health.heldCount ?? 0) !== messages.length) {
+    // Drained, yet the count was not what this release took: the rest expired unreleased, or a
+    // park raced by its own copy left the count one short.
     await deps.stores.settleHeld(projectId, subscriptionId);
   }
 }

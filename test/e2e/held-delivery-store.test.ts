@@ -1,7 +1,7 @@
 // Parked deliveries against dynalite: a release removes only the park of an item it read, so a
 // delivery parked again under the same key (its circuit reopened) before the release's delete
 // stays parked; and a handle removed twice (a duplicate wake-up) counts off once.
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ParsedDeliveryMessage } from '../../lambdas/core/delivery-message';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 
@@ -72,4 +72,17 @@ test('the count is set to 0 once nothing is parked (items the TTL removed were n
   expect(await heldCount('s-expired')).toBe(1);
   await store.settleCount('p-held', 's-expired');
   expect(await heldCount('s-expired')).toBe(0);
+});
+
+test('a count left below zero is set back to 0 once nothing is parked', async () => {
+  await client.send(
+    new UpdateCommand({
+      TableName: t.stack.tableName,
+      Key: { pk: 'PROJECT#p-held', sk: 'HEALTH#s-negative' },
+      UpdateExpression: 'SET heldCount = :minus',
+      ExpressionAttributeValues: { ':minus': -1 },
+    }),
+  );
+  await store.settleCount('p-held', 's-negative');
+  expect(await heldCount('s-negative')).toBe(0);
 });

@@ -165,6 +165,14 @@ test('a release that drains the partition with more counted than it took sets th
   expect(state.health.heldCount).toBe(0);
 });
 
+test('a release that drains the partition with fewer counted than it took sets the count to 0 (a park raced by its copy)', async () => {
+  // Three parked, two counted: one park of a delivery and its copy at once failed to count it.
+  const state = await releaseThreeCounted(2);
+  expect(state.parked.size).toBe(0);
+  expect(state.settled).toBe(1);
+  expect(state.health.heldCount).toBe(0);
+});
+
 test('a release that drains exactly what was counted reads nothing more', async () => {
   const state = await releaseThreeCounted(3);
   expect(state.settled).toBe(0);
