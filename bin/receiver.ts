@@ -74,9 +74,9 @@ async function serve(options: { verifier: Webhook; port: number; toFail: number;
       }
       const duplicate = seen.has(id);
       seen.add(id);
-      const { hook, payload } = JSON.parse(body) as { hook: { event: string }; payload: unknown };
-      console.log(`${duplicate ? 'duplicate' : 'verified'} ${id} ${hook.event} ${JSON.stringify(payload)}`);
-      if (hook.event === 'operator.select' && options.select) {
+      const { event, payload } = webhookBody(body);
+      console.log(`${duplicate ? 'duplicate' : 'verified'} ${id} ${event} ${JSON.stringify(payload)}`);
+      if (event === 'operator.select' && options.select) {
         const answer = JSON.stringify({ operators: [{ id_user: options.select }] });
         console.log(`answered operator.select with ${answer}`);
         res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
@@ -98,6 +98,18 @@ async function serve(options: { verifier: Webhook; port: number; toFail: number;
   const { port } = server.address() as AddressInfo;
   console.log(`receiver on http://127.0.0.1:${port}/hook — it answers on every path of this port (e.g. /hook, /select), verifying with the subscription's secret`);
   if (options.toFail > 0) console.log(`it answers 500 to the first ${options.toFail} verified request(s), on purpose (--fail), then 200`);
+}
+
+/**
+ * The event and payload of a verified body (JSON: the verifier parsed it). The stack always
+ * sends Tiledesk's `{hook, timestamp, payload, token}`; a request signed by hand may carry any
+ * JSON, printed whole rather than ending the receiver.
+ */
+function webhookBody(body: string): { event: string; payload: unknown } {
+  const parsed: unknown = JSON.parse(body);
+  const { hook, payload } = (parsed !== null && typeof parsed === 'object' ? parsed : {}) as { hook?: { event?: unknown }; payload?: unknown };
+  if (typeof hook?.event === 'string') return { event: hook.event, payload };
+  return { event: '(no hook.event)', payload: parsed };
 }
 
 /**

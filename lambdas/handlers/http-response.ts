@@ -101,11 +101,14 @@ export function parseBody<T extends z.ZodType>(event: ApiEvent, schema: T): z.in
   const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : event.body;
   if (text && Buffer.byteLength(text) > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
   try {
-    raw = JSON.parse(text || 'null');
+    raw = text?.trim() ? JSON.parse(text) : null;
   } catch {
     throw new ValidationError('body must be valid JSON', [{ field: 'body', message: 'invalid JSON' }]);
   }
   assertShallow(raw, 'body');
+  if (!text?.trim() && !schema.safeParse(null).success) {
+    throw new ValidationError('invalid body: the body is empty; send a JSON object', [{ field: 'body', message: 'empty: a JSON object is expected' }]);
+  }
   return parseWith(schema, raw, 'body');
 }
 

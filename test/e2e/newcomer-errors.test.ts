@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { Server, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { REPO_ROOT } from '../support/npm-run';
 import { eventually, logsOf, publish, subscribe } from '../support/pipeline';
@@ -13,7 +14,7 @@ import { markedEnv, markedProcesses, waitForNoMarkedProcess } from '../support/p
  */
 let t: TestStack;
 let plainHttp: Server;
-let receiver: { child: ChildProcess; marker: string; output: () => string } | undefined;
+let receiver: { child: ChildProcess; marker: string; output: () => string; port?: string; secret: string } | undefined;
 const PROJECT = 'newcomer';
 
 beforeAll(async () => {
@@ -58,16 +59,40 @@ test("a receiver started with another subscription's secret answers 401 naming t
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  receiver = { child, marker: marked.marker, output: () => output };
+  receiver = { child, marker: marked.marker, output: () => output, secret: first.secret };
   const banner = await eventually(() => {
     const match = /receiver on http:\/\/127\.0\.0\.1:(\d+)\/hook — it answers on every path/.exec(output);
     expect(match).not.toBeNull();
     return match!;
   });
+  receiver.port = banner[1];
 
   const second = await subscribe(t, PROJECT, 'request.create', `http://127.0.0.1:${banner[1]}/hook`);
   const ping = await t.api('POST', `/${PROJECT}/subscriptions/${second._id}/test`, { token: owner() });
   expect(ping.body).toMatchObject({ outcome: 'failed', statusCode: 401 });
   expect(ping.body.responseBody).toContain(`the secret given with --secret is not the one of subscription ${second._id}`);
   expect(output).toContain(`REJECTED POST /hook: No matching signature found: the secret given with --secret is not the one of subscription ${second._id}`);
+});
+
+test('the receiver prints a verified request that is not a Tiledesk webhook, and stays up', async () => {
+  expect(receiver?.port).toBeDefined();
+  const signer = new Webhook(receiver!.secret);
+  const post = async (id: string, body: string) => {
+    const at = new Date();
+    const response = await fetch(`http://127.0.0.1:${receiver!.port}/hook`, {
+      method: 'POST',
+      headers: { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signer.sign(id, at, body) },
+      body,
+    });
+    return response.status;
+  };
+  expect(await post('msg_by_hand_1', '{"hello":1}')).toBe(200);
+  // The verifier (standardwebhooks) refuses a body that is not JSON: 401, and the receiver goes on.
+  expect(await post('msg_by_hand_2', 'not json')).toBe(401);
+  expect(await post('msg_by_hand_3', '[1,2]')).toBe(200);
+  await eventually(() => {
+    expect(receiver!.output()).toContain('verified msg_by_hand_1 (no hook.event) {"hello":1}');
+    expect(receiver!.output()).toContain('verified msg_by_hand_3 (no hook.event) [1,2]');
+  });
+  expect(receiver!.child.exitCode).toBeNull();
 });

@@ -95,7 +95,10 @@ describe('POST /{projectId}/subscriptions', () => {
     it('refuses an empty body', async () => {
       const { projectId, token } = newProject();
       const reply = await t.api('POST', `/${projectId}/subscriptions`, { token });
-      expectFieldError(reply, 'body');
+      expectFieldError(reply, 'body', /^empty: a JSON object is expected$/);
+      expect(reply.body.msg).toBe('invalid body: the body is empty; send a JSON object');
+      // The same for a body of blanks (curl -d '').
+      expectFieldError(await t.api('POST', `/${projectId}/subscriptions`, { token, rawBody: ' ' }), 'body', /^empty/);
     });
 
     it('refuses a body without event', async () => {
