@@ -12,6 +12,9 @@ import { CORS } from '../lambdas/core/settings';
 import { closeServer, listen } from './aws-endpoint';
 import { localLambdaContext } from './lambda-context';
 
+/** The most an HTTP API waits for a Lambda authorizer's answer ("Timeout for Lambda authorizer response", HTTP API quotas). */
+export const HTTP_API_AUTHORIZER_TIMEOUT_MS = 10_000;
+
 /** Middy-wrapped handlers take a third options argument the local runtime never passes. */
 type AuthorizerHandler = (event: APIGatewayRequestAuthorizerEventV2, context: Context, ...rest: never[]) => unknown;
 
@@ -196,7 +199,8 @@ async function serve(
           { ...common, cookies: [], type: 'REQUEST', routeArn: `arn:local:${match.route.routeKey}`, identitySource: [], requestContext },
           localLambdaContext(authorizer.functionName, authorizer.timeoutSeconds),
         ),
-        authorizer.timeoutSeconds * 1000,
+        // API Gateway waits at most 10 s for a Lambda authorizer, whatever the function's timeout.
+        Math.min(authorizer.timeoutSeconds * 1000, HTTP_API_AUTHORIZER_TIMEOUT_MS),
       );
   // An authorizer that timed out, or answered something other than a simple response (a boolean
   // `isAuthorized`), is an error to API Gateway: 500, the request never reaches its route.
@@ -238,7 +242,7 @@ async function serve(
     writeJson(res, 502, { message: 'Internal Server Error' });
     return;
   }
-  res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
+  res.writeHead(result.statusCode ?? 200, integrationHeaders(result.headers as Record<string, string> | undefined, options.corsOrigins));
   res.end(result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? ''));
 }
 
@@ -271,6 +275,16 @@ async function withinTimeout<Result = APIGatewayProxyStructuredResultV2>(call: u
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The function's response headers as API Gateway passes them on: with CORS configured, "API
+ * Gateway ignores CORS headers returned from your backend integration" (Configuring CORS for an
+ * HTTP API), so its own (set above, or none for an origin not allowed) are the only ones.
+ */
+function integrationHeaders(headers: Record<string, string> | undefined, corsOrigins: readonly string[] | undefined): Record<string, string> | undefined {
+  if (!headers || !corsOrigins?.length) return headers;
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !name.toLowerCase().startsWith('access-control-')));
 }
 
 /** The CORS headers of a response to `req`: none unless its Origin is allowed. */

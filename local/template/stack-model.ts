@@ -276,6 +276,15 @@ function readApis(template: CfnTemplate): ApiModel[] {
         if (authorizer && (authorizer.AuthorizerType !== 'REQUEST' || authorizer.EnableSimpleResponses !== true)) {
           throw new TemplateModelError(`route ${routeId}: the local API server runs Lambda REQUEST authorizers with simple responses only`);
         }
+        // API Gateway itself answers 401 to a request missing an identity source, without the
+        // authorizer, and caches an answer by those sources for the TTL (300 s when unset): the
+        // API's own 401 body and per-project answers need neither, and the local server models
+        // neither, so a template that sets them is refused rather than run differently.
+        if (authorizer && ((authorizer.IdentitySource as unknown[] | undefined)?.length || authorizer.AuthorizerResultTtlInSeconds !== 0)) {
+          throw new TemplateModelError(
+            `route ${routeId}: the local API server runs authorizers without identity sources and without result caching (IdentitySource [], AuthorizerResultTtlInSeconds 0)`,
+          );
+        }
         if (p.AuthorizationType !== 'NONE' && p.AuthorizationType !== 'CUSTOM') {
           throw new TemplateModelError(`route ${routeId}: authorization ${String(p.AuthorizationType)} is not modelled locally`);
         }

@@ -143,6 +143,15 @@ describe('CORS for the dashboard', () => {
     // A 429's wait, readable by the dashboard's scripts too.
     expect(reply.headers.get('access-control-expose-headers')).toContain('retry-after');
   });
+
+  test("with CORS configured, a function's own CORS headers are ignored, as API Gateway ignores them", async () => {
+    // GET /openapi.json's function answers `access-control-allow-origin: *`.
+    const elsewhere = await fetch(`${t.stack.apiUrl}/openapi.json`, { headers: { origin: 'https://evil.example' } });
+    expect(elsewhere.status).toBe(200);
+    expect(elsewhere.headers.get('access-control-allow-origin')).toBeNull();
+    const fromDashboard = await fetch(`${t.stack.apiUrl}/openapi.json`, { headers: { origin: DASHBOARD } });
+    expect(fromDashboard.headers.get('access-control-allow-origin')).toBe(DASHBOARD);
+  });
 });
 
 describe('Tiledesk down', () => {

@@ -56,3 +56,18 @@ test('the model reads the settings the template deploys', () => {
   expect(rule?.targets[0]).toMatchObject({ retry: { maximumRetryAttempts: 185, maximumEventAgeSeconds: 86_400 }, deadLetterQueueId: expect.any(String) });
   expect(model.apis[0]!.cors).toMatchObject({ AllowOrigins: ['https://panel.example'] });
 });
+
+test.each([
+  ['an identity source', { IdentitySource: ['$request.header.Authorization'] }],
+  ['a result cache', { AuthorizerResultTtlInSeconds: 300 }],
+  ['no TTL (API Gateway then caches 300 s)', { AuthorizerResultTtlInSeconds: undefined }],
+])('an authorizer with %s is refused: API Gateway would answer 401 or cached answers itself', (_name, change) => {
+  const changed: CfnTemplate = structuredClone(defaults);
+  const authorizerId = Object.keys(changed.Resources).find((id) => changed.Resources[id]!.Type === 'AWS::ApiGatewayV2::Authorizer')!;
+  const properties = changed.Resources[authorizerId]!.Properties!;
+  // The deployed template's own: no identity source, no cache.
+  expect(properties).toMatchObject({ IdentitySource: [], AuthorizerResultTtlInSeconds: 0 });
+  Object.assign(properties, change);
+  for (const [key, value] of Object.entries(change)) if (value === undefined) delete properties[key];
+  expect(() => readStackModel(changed)).toThrow('the local API server runs authorizers without identity sources and without result caching');
+});
