@@ -3,7 +3,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE_KEYS } from '../core/settings';
 import { DeliveryHealth, HEALTHY, reserveRate } from '../core/delivery-health';
-import { batchGetAll, dynamoDocumentClient, writtenBy } from './aws-clients';
+import { batchGetAll, dynamoDocumentClient, putIfAbsent, writtenBy } from './aws-clients';
 import { SubscriptionKey, subscriptionKeys } from './subscription-store';
 
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
@@ -129,6 +129,21 @@ export class DeliveryHealthStore {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+  }
+
+  /**
+   * Takes a reserved rate slot for the one delivery about to use it: true for the first caller.
+   * A delivery held for its slot carries it (`rateSlotAt`), and SQS can hand that message out
+   * twice (at-least-once); the copy finds the slot taken and asks for a slot of its own, so the
+   * receiver never gets two POSTs in one slot. One item per slot (its own partition, so a fast
+   * limit spreads its writes), gone by TTL an hour later.
+   */
+  async claimRateSlot(projectId: string, subscriptionId: string, slotAt: number): Promise<boolean> {
+    return putIfAbsent(this.client, this.tableName, {
+      [PK]: `RATESLOT#${projectId}#${subscriptionId}#${slotAt}`,
+      [SK]: 'slot',
+      [TABLE_KEYS.ttlAttribute]: Math.floor(slotAt / 1000) + 3600,
+    });
   }
 
   /**

@@ -78,6 +78,8 @@ export interface DeliveryStores {
     knownTat: number | undefined,
     toleranceMs: number,
   ): Promise<number[] | undefined>;
+  /** Takes a reserved slot for the delivery about to use it; false when a copy of it took it first. */
+  claimRateSlot(projectId: string, subscriptionId: string, slotAt: number): Promise<boolean>;
   /** Counts a dead delivery towards auto-disable, once per webhook id; true when it disabled the subscription. */
   recordDeadDelivery(projectId: string, subscriptionId: string, webhookId: string, limit: number, reason: string): Promise<boolean>;
   resetDeadDeliveries(projectId: string, subscriptionId: string): Promise<void>;
@@ -314,8 +316,18 @@ async function admit(
     );
     const early = split.early.map((index) => admitted[index]!);
     for (const entry of early) handled.push({ entry, disposition: heldForSlot(lane, entry.job.message, entry.job.message.rateSlotAt!, now, deps.maxDelaySeconds) });
-    const go = [...split.go, ...split.soon].map((index) => admitted[index]!);
-    const fresh = split.fresh.map((index) => admitted[index]!);
+    const slotted = [...split.go, ...split.soon].map((index) => admitted[index]!);
+    // A held delivery's slot is taken before its POST: SQS may have handed its message out twice
+    // (at-least-once), and the copy that finds the slot taken asks for a slot of its own, so the
+    // receiver never gets two POSTs in one slot (DESIGN §4: rateLimit is never exceeded).
+    const claims = await Promise.all(
+      slotted.map((entry) => deps.stores.claimRateSlot(subscription.id_project, subscription._id, entry.job.message.rateSlotAt!)),
+    );
+    const go = slotted.filter((_, index) => claims[index]);
+    const copies = slotted.filter((_, index) => !claims[index]);
+    for (const entry of copies) entry.job = { ...entry.job, message: { ...entry.job.message, rateSlotAt: undefined } };
+    if (copies.length > 0) deps.report.metric('DeliveriesSlotTakenByCopy', copies.length);
+    const fresh = [...split.fresh.map((index) => admitted[index]!), ...copies];
     if (fresh.length > 0) {
       const slots = await deps.stores.reserveRate(
         subscription.id_project,

@@ -78,6 +78,7 @@ export const deliveryDeps: DeliveryBatchDeps = {
     saveHealth: (projectId, subscriptionId, before, after) => healthStore.save(projectId, subscriptionId, before, after),
     claimProbe: (projectId, subscriptionId, now, until) => healthStore.claimProbe(projectId, subscriptionId, now, until),
     reserveRate: (...args) => healthStore.reserve(...args),
+    claimRateSlot: (...args) => healthStore.claimRateSlot(...args),
     recordDeadDelivery: (...args) => subscriptions.recordDeadDelivery(...args),
     resetDeadDeliveries: (projectId, subscriptionId) => subscriptions.resetDeadDeliveries(projectId, subscriptionId),
     park: (...args) => heldDeliveries.park(...args),

@@ -91,7 +91,7 @@ it('releases what an open circuit held, and its held count returns to zero', asy
   }, 30_000);
 }, 120_000);
 
-it('keeps a rate limit for distinct deliveries; a copy of a held delivery goes in its slot', async () => {
+it('keeps a rate limit with every delivery message coming twice: a copy of a held delivery takes a slot of its own', async () => {
   const projectId = 'p-rate-twice';
   const hook = await receiver();
   const owner = t.tokenFor({ [projectId]: 'owner' });
@@ -106,13 +106,11 @@ it('keeps a rate limit for distinct deliveries; a copy of a held delivery goes i
   );
   await eventually(() => expect(byWebhookId(hook.received).size).toBe(10), 60_000);
   await new Promise((resolve) => setTimeout(resolve, 3_000));
-  // Each delivery's first POST keeps the limit: no second holds more than 2 of them.
-  const firsts = [...byWebhookId(hook.received).values()].map((requests) => requests[0]!.at).sort((a, b) => a - b);
-  for (const start of firsts) expect(firsts.filter((at) => at >= start && at < start + 1000).length).toBeLessThanOrEqual(2);
-  // A copy SQS hands out again carries its original's reserved slot (docs/design.md §3.3), so
-  // it goes in that slot: an extra POST of the same webhook-id beside it, never a new one.
-  for (const requests of byWebhookId(hook.received).values()) {
-    const pairs = requests.slice(1).filter((request) => request.at - requests[0]!.at < 500);
-    expect(pairs.every((request) => request.headers['webhook-id'] === requests[0]!.headers['webhook-id'])).toBe(true);
-  }
+  // Every POST, copies included, within the limit's documented bound: a POST starts at most
+  // 250 ms after its slot, so a second holds at most 2 × 1.25 + 1 (docs/api.md, "Rate limit").
+  const times = hook.received.map((request) => request.at).sort((a, b) => a - b);
+  for (const start of times) expect(times.filter((at) => at >= start && at < start + 1000).length).toBeLessThanOrEqual(3);
+  // And no two POSTs share a slot (slots are 500 ms apart, a POST lags its slot by 250 ms at
+  // most; a copy in its original's slot came some 20 ms after it).
+  for (let index = 1; index < times.length; index++) expect(times[index]! - times[index - 1]!).toBeGreaterThan(100);
 }, 120_000);

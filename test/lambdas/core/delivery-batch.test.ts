@@ -20,7 +20,7 @@ const subscription = {
 } as Subscription;
 
 function world(health: DeliveryHealth, sub: Subscription = subscription) {
-  const state = { health: { ...health }, parked: new Map<string, ParsedDeliveryMessage>(), posts: 0, settled: 0 };
+  const state = { health: { ...health }, parked: new Map<string, ParsedDeliveryMessage>(), posts: 0, settled: 0, slotsTaken: new Set<number>(), reserved: 0 };
   const sent: { queue: string; message: QueuedMessage }[] = [];
   const attempts: Attempt[] = [];
   const deps: DeliveryBatchDeps = {
@@ -46,7 +46,15 @@ function world(health: DeliveryHealth, sub: Subscription = subscription) {
         return true;
       },
       claimProbe: async () => true,
-      reserveRate: async () => undefined,
+      reserveRate: async (_p, _s, _rate, wanted) => {
+        state.reserved += wanted;
+        return undefined;
+      },
+      claimRateSlot: async (_p, _s, slotAt) => {
+        if (state.slotsTaken.has(slotAt)) return false;
+        state.slotsTaken.add(slotAt);
+        return true;
+      },
       recordDeadDelivery: async () => false,
       resetDeadDeliveries: async () => undefined,
       park: async (_p, _s, messages) => {
@@ -294,6 +302,20 @@ test('quick answers are counted on the answer alone, so a far receiver with a sl
   answerMs = DELIVERY.quickAnswerMs - 50;
   for (let n = 0; n < DELIVERY.quickAnswersToReturn; n++) await deliverBatch('slow', records([message(n % 10)]), deps);
   expect(state.health.lane).toBe('fast');
+});
+
+test('a delivery held for its rate slot and its SQS copy: one POST in the slot, the copy asks for a slot of its own', async () => {
+  const { sent, deps, state } = world({ ...HEALTHY }, { ...subscription, rateLimit: 5 });
+  const slotted = JSON.stringify({ ...(JSON.parse(message(1)) as ParsedDeliveryMessage), rateSlotAt: Date.now() - 50, notBefore: Date.now() - 50 });
+  await deliverBatch('fast', records([slotted]), deps);
+  expect(state.posts).toBe(1);
+  expect(state.reserved).toBe(0);
+  await deliverBatch('fast', records([slotted]), deps);
+  expect(state.posts).toBe(1);
+  // Asked for a new slot (the fake has none to give: held for a contended wait, no POST).
+  expect(state.reserved).toBe(1);
+  expect(sent).toHaveLength(1);
+  expect(JSON.parse(sent[0]!.message.body)).not.toHaveProperty('rateSlotAt');
 });
 
 test('a retry of a delivery once held for a rate slot waits the whole schedule, hop after hop, not its old slot', async () => {
