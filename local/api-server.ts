@@ -161,9 +161,7 @@ async function serve(
     writeJson(res, 413, { message: 'Request Entity Too Large' });
     return;
   }
-  const headers = Object.fromEntries(
-    Object.entries(req.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(',') : (value ?? '')]),
-  );
+  const { headers, cookies } = payloadHeaders(req.rawHeaders);
   const requestContext = {
     accountId: '000000000000',
     apiId: 'local',
@@ -188,6 +186,7 @@ async function serve(
     rawPath: path,
     rawQueryString: query,
     headers,
+    ...(cookies.length > 0 ? { cookies } : {}),
     queryStringParameters: query ? queryParameters(query) : undefined,
     pathParameters: match.params,
   };
@@ -196,7 +195,7 @@ async function serve(
     ? { isAuthorized: true, context: undefined }
     : await withinTimeout<AuthorizerResult>(
         authorizer.handler(
-          { ...common, cookies: [], type: 'REQUEST', routeArn: `arn:local:${match.route.routeKey}`, identitySource: [], requestContext },
+          { cookies: [], ...common, type: 'REQUEST', routeArn: `arn:local:${match.route.routeKey}`, identitySource: [], requestContext },
           localLambdaContext(authorizer.functionName, authorizer.timeoutSeconds),
         ),
         // API Gateway waits at most 10 s for a Lambda authorizer, whatever the function's timeout.
@@ -244,6 +243,25 @@ async function serve(
   }
   res.writeHead(result.statusCode ?? 200, integrationHeaders(result.headers as Record<string, string> | undefined, options.corsOrigins));
   res.end(result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? ''));
+}
+
+/**
+ * Request headers as payload format 2.0 gives them: names lowercased, a header given twice one
+ * value joined by commas ("Duplicate headers are combined with commas", Lambda integrations for
+ * HTTP APIs; Node keeps only the first of some, e.g. `authorization`, and joins others with
+ * `, `), and cookies out of the headers into `cookies` ("All cookie headers in the request are
+ * combined with commas and added to the cookies field").
+ */
+function payloadHeaders(rawHeaders: readonly string[]): { headers: Record<string, string>; cookies: string[] } {
+  const headers = new Map<string, string>();
+  const cookies: string[] = [];
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index]!.toLowerCase();
+    const value = rawHeaders[index + 1]!;
+    if (name === 'cookie') cookies.push(...value.split(';').map((cookie) => cookie.trim()).filter(Boolean));
+    else headers.set(name, headers.has(name) ? `${headers.get(name)},${value}` : value);
+  }
+  return { headers: Object.fromEntries(headers), cookies };
 }
 
 /**

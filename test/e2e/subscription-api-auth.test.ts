@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import * as http from 'node:http';
 import { signToken } from '../../lambdas/core/token';
 import { callWithAuthorization, expectError, subscriptionsOf } from '../support/api-expectations';
 import { apiProjects } from '../support/api-projects';
@@ -29,6 +30,25 @@ describe('authentication (401) and authorization (403)', () => {
     callWithAuthorization(t.stack.apiUrl, `/${projectId}/subscriptions`, authorization);
 
   const unauthorized = { status: 401, body: { success: false, msg: expect.stringMatching(/\S/) } };
+
+  it('answers 401 to two Authorization headers: API Gateway joins them with a comma, which is no token', async () => {
+    const { projectId, token } = newProject();
+    const status = await new Promise<number>((resolve, reject) => {
+      const url = new URL(`${t.stack.apiUrl}/${projectId}/subscriptions`);
+      const request = http.request(
+        { host: url.hostname, port: url.port, path: url.pathname, method: 'GET', headers: ['host', url.host, 'authorization', `Bearer ${token}`, 'authorization', `Bearer ${token}`] },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        },
+      );
+      request.on('error', reject);
+      request.end();
+    });
+    expect(status).toBe(401);
+    // One of them alone is accepted.
+    expect((await listAs(projectId, `Bearer ${token}`)).status).toBe(200);
+  });
 
   it('answers 401 without an Authorization header', async () => {
     const { projectId } = newProject();
