@@ -4,11 +4,12 @@ import { Attempt, LoggedAttempt } from '../core/attempt';
 import { ValidationError } from '../core/errors';
 import { stringifyJson } from '../core/json-text';
 import { LOG_ID, ReadAttempt, attemptItems, attemptsOf, itemIdOf, logKeys, shardOf } from './attempt-log-items';
-import { BATCH_WRITE_ITEMS, batchPut, dynamoDocumentClient, queryAll } from './aws-clients';
+import { BATCH_WRITE_ITEMS, batchPut, dynamoDocumentClient, isExpired, queryAll } from './aws-clients';
 import { EventPayloadStore, storedEventKey } from './event-payload-store';
 import { logger, metrics } from './observability';
 
-const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
+const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL } = TABLE_KEYS;
+
 
 /**
  * Where logs live (`attempt-log-items.ts`): a subscription's attempts spread over
@@ -101,7 +102,7 @@ export class AttemptLogStore {
         Key: { [PK]: logKeys.subscription(projectId, subscriptionId, shardOf(logId)), [SK]: itemIdOf(logId) },
       }),
     );
-    const found = Item ? attemptsOf(Item).filter((read) => read.attempt.logId === logId) : [];
+    const found = Item && !isExpired(Item) ? attemptsOf(Item).filter((read) => read.attempt.logId === logId) : [];
     return found.length > 0 ? (await this.withPayloads(found))[0] : undefined;
   }
 
@@ -146,10 +147,11 @@ export class AttemptLogStore {
             KeyConditionExpression: '#pk = :pk AND #sk >= :from',
             // The sort key too: a shard's last item gives the page's cut (without it every cut
             // read "undefined", every item was dropped and recover stopped past 250 a shard).
-            ProjectionExpression: ['#sk', ...LIGHT_ATTRIBUTES.map((_, index) => `#a${index}`)].join(', '),
+            ProjectionExpression: ['#sk', '#ttl', ...LIGHT_ATTRIBUTES.map((_, index) => `#a${index}`)].join(', '),
             ExpressionAttributeNames: {
               '#pk': PK,
               '#sk': SK,
+              '#ttl': TTL,
               ...Object.fromEntries(LIGHT_ATTRIBUTES.map((name, index) => [`#a${index}`, name])),
             },
             ExpressionAttributeValues: { ':pk': logKeys.subscription(projectId, subscriptionId, shard), ':from': fromKey },
@@ -161,7 +163,12 @@ export class AttemptLogStore {
     );
     const cuts = perShardPages.filter((page) => page.more && page.items.length > 0).map((page) => String(page.items.at(-1)![SK]));
     const nextKey = cuts.length > 0 ? cuts.reduce((a, b) => (a < b ? a : b)) : undefined;
-    const items = perShardPages.flatMap((page) => page.items).filter((item) => nextKey === undefined || String(item[SK]) < nextKey);
+    // Expired items are dropped after the cut (a filter on the query would leave a shard whose
+    // page was all expired without a last key, and the page would end too early).
+    const now = Date.now();
+    const items = perShardPages
+      .flatMap((page) => page.items)
+      .filter((item) => (nextKey === undefined || String(item[SK]) < nextKey) && !isExpired(item, now));
     return { attempts: items.flatMap(attemptsOf).map((read) => read.attempt), nextKey };
   }
 
@@ -206,12 +213,20 @@ export class AttemptLogStore {
         }),
       );
       for (const item of page.Items ?? []) {
+        // Newest first: past an expired item, the rest of the partition is older and expired too
+        // (but for the seconds a group spans), so the stream ends rather than read them all.
+        if (isExpired(item, now)) {
+          stream.next = undefined;
+          stream.done = true;
+          return;
+        }
         const attempts = attemptsOf(item).reverse();
         stream.buffer.push(...(before ? attempts.filter((read) => read.attempt.logId < before) : attempts));
       }
       stream.next = page.LastEvaluatedKey;
       stream.done = page.LastEvaluatedKey === undefined;
     };
+    const now = Date.now();
     const streams: Stream[] = partitions.map((key) => ({ key, buffer: [], done: false }));
     const items: ReadAttempt[] = [];
     while (items.length < limit) {

@@ -187,3 +187,12 @@ export function putIfAbsent(client: DynamoDBDocumentClient, tableName: string, i
     ExpressionAttributeNames: { '#pk': TABLE_KEYS.partitionKey },
   });
 }
+
+/**
+ * Whether an item's TTL (`expiresAt`, epoch seconds) has passed. DynamoDB deletes expired items
+ * only "typically within two days of expiration", and until then "items that have expired and
+ * not been deleted will still show up in reads, queries, and scans" (UpdateTimeToLive): readers
+ * that rely on an expiry check it themselves rather than on when the deletion happens to run.
+ */
+export const isExpired = (item: Record<string, unknown>, nowMs = Date.now()): boolean =>
+  typeof item[TABLE_KEYS.ttlAttribute] === 'number' && (item[TABLE_KEYS.ttlAttribute] as number) * 1000 <= nowMs;

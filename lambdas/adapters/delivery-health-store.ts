@@ -3,7 +3,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE_KEYS } from '../core/settings';
 import { DeliveryHealth, HEALTHY, reserveRate } from '../core/delivery-health';
-import { batchGetAll, dynamoDocumentClient, putIfAbsent, writtenBy } from './aws-clients';
+import { batchGetAll, dynamoDocumentClient, isExpired, putIfAbsent, writtenBy } from './aws-clients';
 import { SubscriptionKey, subscriptionKeys } from './subscription-store';
 
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
@@ -228,6 +228,10 @@ export function healthsOf(keys: SubscriptionKey[], items: Record<string, unknown
 
 function fromItem(item: Record<string, unknown>): DeliveryHealth {
   const health: DeliveryHealth = { ...HEALTHY, version: Number(item.version ?? 0) };
+  // Past its TTL (30 quiet days) the subscription is healthy again, whether or not DynamoDB has
+  // deleted the item yet: expired items stay readable until it does, within about two days. The
+  // version is kept, so the next save's condition still holds, and it writes every field.
+  if (isExpired(item)) return health;
   for (const field of HEALTH_FIELDS) {
     if (item[field] !== undefined) (health as unknown as Record<string, unknown>)[field] = item[field];
   }

@@ -5,7 +5,7 @@ import { API, DELIVERY, TABLE_KEYS } from '../core/settings';
 import { topicFamily } from '../core/event-catalog';
 import { ConflictError } from '../core/errors';
 import { Subscription } from '../core/subscription';
-import { conditionalWrite, conditionally, dynamoDocumentClient, isRefusalOnRetry, putIfAbsent, queryAll, readAttribute } from './aws-clients';
+import { conditionalWrite, conditionally, dynamoDocumentClient, isExpired, isRefusalOnRetry, putIfAbsent, queryAll, readAttribute } from './aws-clients';
 import { logger } from './observability';
 import { SubscriptionGuards, guardKey, projectKey } from './subscription-guards';
 
@@ -83,7 +83,8 @@ export class SubscriptionStore {
     const markers = await this.idsWithPrefix(projectId, 'LOGGED#', ['deletedAt', TABLE_KEYS.ttlAttribute]);
     const deletedAt = (marker: Record<string, unknown>) =>
       Number(marker.deletedAt ?? (Number(marker[TABLE_KEYS.ttlAttribute] ?? 0) - this.logRetentionDays * 86_400) * 1000);
-    return markers.sort((a, b) => deletedAt(b) - deletedAt(a));
+    // A marker past its TTL stands for logs past theirs: left out, deleted by DynamoDB or not.
+    return markers.filter((marker) => !isExpired(marker)).sort((a, b) => deletedAt(b) - deletedAt(a));
   }
 
   /**

@@ -28,7 +28,8 @@ beforeAll(async () => {
   // 300 KB events would take a receiver and minutes; the listing is what is under test.
   const { AttemptLogStore } = await import('../../lambdas/adapters/attempt-log-store');
   const { newLogId } = await import('../../lambdas/core/attempt');
-  const start = Date.parse('2026-11-01T00:00:00Z');
+  // Recent: attempts past their retention (7 days) are not listed (test/e2e/expired-items.test.ts).
+  const start = Date.now() - ATTEMPTS * 1000 - 60_000;
   written = Array.from({ length: ATTEMPTS }, (_, n) => {
     const at = new Date(start + n * 1000);
     return {
