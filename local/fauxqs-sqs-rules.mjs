@@ -234,8 +234,9 @@ function wakeOneReceiveAtATime(SqsQueue) {
  * copy again when you receive messages" (Amazon SQS at-least-once delivery). With probability
  * `rate` a received message leaves such a copy: same id, body, attributes and group, its receive
  * count as before this receive, ready at once at the front of the queue, so the next receive
- * may take it while the original is still being handled, or after it was deleted. A copy leaves
- * no copy of its own (each message arrives at most twice), and is not persisted (the local
+ * may take it while the original is still being handled, or after it was deleted. A message
+ * leaves one copy at most, and a copy none (each message is one more time at most: its receives
+ * by visibility timeout aside), and a copy is not persisted (the local
  * stack refuses the rate with a data folder: a copy's delete would remove the original's row).
  */
 function leaveCopiesBehind(SqsQueue, rate) {
@@ -246,7 +247,9 @@ function leaveCopiesBehind(SqsQueue, rate) {
     let left = false;
     for (const message of received) {
       const original = this.inflightMessages.get(message.ReceiptHandle)?.message;
-      if (!original || original.isCopy || Math.random() >= rate) continue;
+      // One copy per message: not of a copy, nor again when the original comes back.
+      if (!original || original.isCopy || original.copied || Math.random() >= rate) continue;
+      original.copied = true;
       this.messages.unshift({ ...original, approximateReceiveCount: original.approximateReceiveCount - 1, isCopy: true });
       left = true;
     }

@@ -135,12 +135,14 @@ export class DeliveryHealthStore {
    * Takes a reserved rate slot for the one delivery about to use it: true for the first caller.
    * A delivery held for its slot carries it (`rateSlotAt`), and SQS can hand that message out
    * twice (at-least-once); the copy finds the slot taken and asks for a slot of its own, so the
-   * receiver never gets two POSTs in one slot. One item per slot (its own partition, so a fast
-   * limit spreads its writes), gone by TTL an hour later.
+   * receiver never gets two POSTs in one slot. One item per slot and delivery (its own partition,
+   * so a fast limit spreads its writes), gone by TTL an hour later.
    */
-  async claimRateSlot(projectId: string, subscriptionId: string, slotAt: number): Promise<boolean> {
+  async claimRateSlot(projectId: string, subscriptionId: string, slotAt: number, webhookId: string): Promise<boolean> {
     return putIfAbsent(this.client, this.tableName, {
-      [PK]: `RATESLOT#${projectId}#${subscriptionId}#${slotAt}`,
+      // Slots are whole milliseconds, so above 1,000/s two deliveries can share one: the key names
+      // the delivery too, and only its copy (same webhook id, same slot) finds it taken.
+      [PK]: `RATESLOT#${projectId}#${subscriptionId}#${slotAt}#${webhookId}`,
       [SK]: 'slot',
       [TABLE_KEYS.ttlAttribute]: Math.floor(slotAt / 1000) + 3600,
     });

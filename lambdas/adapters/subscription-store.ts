@@ -16,8 +16,11 @@ const COUNT_CHANGE_ROUNDS = 20;
 
 /** A deletion claim older than this was left by a crash: longer than any function that deletes runs (60 s at most). */
 const DELETE_CLAIM_STALE_MS = 120_000;
-/** Webhook ids a dead streak keeps, so a delivery dying twice counts once (`countDead`). */
-const DEAD_IDS_KEPT = 20;
+/**
+ * Webhook ids a dead streak keeps at most, so a delivery dying twice counts once (`countDead`):
+ * all of a streak's up to the auto-disable limit (5 by default), the first 100 of a longer one.
+ */
+const DEAD_IDS_KEPT = 100;
 
 /** Where one subscription lives. */
 export interface SubscriptionKey {
@@ -342,7 +345,7 @@ export class SubscriptionStore {
    * disabled with `reason`. Returns true when this call disabled it.
    */
   async recordDeadDelivery(projectId: string, subscriptionId: string, webhookId: string, limit: number, reason: string): Promise<boolean> {
-    const count = await this.countDead(projectId, subscriptionId, webhookId);
+    const count = await this.countDead(projectId, subscriptionId, webhookId, Math.min(limit, DEAD_IDS_KEPT));
     if (count === undefined || count.value < limit || count.status !== 'active') return false;
     try {
       await this.client.send(
@@ -370,12 +373,12 @@ export class SubscriptionStore {
   /** Clears the dead-delivery streak after a success. */
   /**
    * Counts a dead delivery towards the streak once per webhook id: SQS can hand a delivery out
-   * twice, and both copies can die. The streak's first `DEAD_IDS_KEPT` ids are kept on the item
-   * (a string set, so adding one twice is one); past them the count goes on without ids. An id
+   * twice, and both copies can die. The streak's first `kept` ids are kept on the item (a string
+   * set, so adding one twice is one); past them the count goes on without ids. An id
    * already there (a copy, or the SDK's retry of this very write) leaves the count as it is.
    * Undefined when the subscription is gone.
    */
-  private async countDead(projectId: string, subscriptionId: string, webhookId: string): Promise<{ value: number; status: unknown } | undefined> {
+  private async countDead(projectId: string, subscriptionId: string, webhookId: string, kept: number): Promise<{ value: number; status: unknown } | undefined> {
     const names = { '#dead': 'consecutiveDeadCount', '#ids': 'deadWebhookIds', '#pk': PK };
     const read = (item: Record<string, unknown> | undefined) => item && { value: Number(item.consecutiveDeadCount ?? 0), status: item.status };
     try {
@@ -386,7 +389,7 @@ export class SubscriptionStore {
           UpdateExpression: 'ADD #dead :one, #ids :id',
           ConditionExpression: 'attribute_exists(#pk) AND NOT contains(#ids, :webhookId) AND (attribute_not_exists(#dead) OR #dead < :kept)',
           ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ':one': 1, ':id': new Set([webhookId]), ':webhookId': webhookId, ':kept': DEAD_IDS_KEPT },
+          ExpressionAttributeValues: { ':one': 1, ':id': new Set([webhookId]), ':webhookId': webhookId, ':kept': kept },
           ReturnValues: 'ALL_NEW',
         }),
       );

@@ -79,7 +79,7 @@ export interface DeliveryStores {
     toleranceMs: number,
   ): Promise<number[] | undefined>;
   /** Takes a reserved slot for the delivery about to use it; false when a copy of it took it first. */
-  claimRateSlot(projectId: string, subscriptionId: string, slotAt: number): Promise<boolean>;
+  claimRateSlot(projectId: string, subscriptionId: string, slotAt: number, webhookId: string): Promise<boolean>;
   /** Counts a dead delivery towards auto-disable, once per webhook id; true when it disabled the subscription. */
   recordDeadDelivery(projectId: string, subscriptionId: string, webhookId: string, limit: number, reason: string): Promise<boolean>;
   resetDeadDeliveries(projectId: string, subscriptionId: string): Promise<void>;
@@ -321,7 +321,7 @@ async function admit(
     // (at-least-once), and the copy that finds the slot taken asks for a slot of its own, so the
     // receiver never gets two POSTs in one slot (DESIGN §4: rateLimit is never exceeded).
     const claims = await Promise.all(
-      slotted.map((entry) => deps.stores.claimRateSlot(subscription.id_project, subscription._id, entry.job.message.rateSlotAt!)),
+      slotted.map((entry) => deps.stores.claimRateSlot(subscription.id_project, subscription._id, entry.job.message.rateSlotAt!, entry.job.message.webhookId)),
     );
     const go = slotted.filter((_, index) => claims[index]);
     const copies = slotted.filter((_, index) => !claims[index]);

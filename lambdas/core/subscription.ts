@@ -16,7 +16,7 @@ export interface Subscription extends SubscriptionView {
   /** Dead-lettered deliveries in a row; reaching the limit disables the subscription. */
   consecutiveDeadCount?: number;
   /**
-   * The webhook ids that streak counted (its first `DEAD_IDS_KEPT`): a delivery that SQS handed
+   * The webhook ids that streak counted (up to the limit, 100 at most): a delivery that SQS handed
    * out twice can die twice, and counts once (docs/design.md §3.14).
    */
   deadWebhookIds?: Set<string>;

@@ -4,6 +4,7 @@
 // events, both lanes' deliveries, wake-ups of parked deliveries — and the service must still keep
 // its promises: one webhook-id per event and subscription, the same signed request each time,
 // attempt logs that tell the truth, held counts that return to zero, rate limits kept.
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { eventually, logsOf, publish, subscribe } from '../support/pipeline';
 import { Receiver, ReceivedRequest, startReceiver } from '../support/receiver';
@@ -19,6 +20,9 @@ afterAll(async () => {
   await t?.stop();
   await Promise.all(receivers.map((receiver) => receiver.close()));
 });
+
+// Loaded once the stack has set the endpoint, as a function's module would be.
+const client = async () => (await import('../../lambdas/adapters/aws-clients')).dynamoDocumentClient;
 
 async function receiver(reply?: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
   const started = await startReceiver(reply);
@@ -88,6 +92,9 @@ it('releases what an open circuit held, and its held count returns to zero', asy
     const reply = await t.api('GET', `/${projectId}/subscriptions/${_id}`, { token: owner });
     expect(reply.body.health).toMatchObject({ circuit: 'closed' });
     expect((reply.body.health as { held?: unknown[] }).held).toBeUndefined();
+    // The stored count itself (the API shows only counts above 0): back to 0, not below.
+    const { Item } = await (await client()).send(new GetCommand({ TableName: t.stack.tableName, Key: { pk: `PROJECT#${projectId}`, sk: `HEALTH#${_id}` }, ConsistentRead: true }));
+    expect(Number(Item?.heldCount ?? 0)).toBe(0);
   }, 30_000);
 }, 120_000);
 

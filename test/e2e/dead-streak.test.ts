@@ -40,10 +40,18 @@ test('a success clears the streak and its ids', async () => {
   expect(await store.recordDeadDelivery(PROJECT, id, 'msg_e3', 3, 'three in a row')).toBe(true);
 });
 
-test('past the ids kept, a long streak counts on', async () => {
+test('past the ids kept (the limit, 100 at most), a long streak counts on', async () => {
   const id = await subscriptionNamed('long');
-  for (let n = 1; n < 25; n++) expect(await store.recordDeadDelivery(PROJECT, id, `msg_e${n}`, 25, 'long')).toBe(false);
-  expect(await store.recordDeadDelivery(PROJECT, id, 'msg_e25', 25, 'long')).toBe(true);
+  for (let n = 1; n < 105; n++) expect(await store.recordDeadDelivery(PROJECT, id, `msg_e${n}`, 105, 'long')).toBe(false);
+  expect(await store.recordDeadDelivery(PROJECT, id, 'msg_e105', 105, 'long')).toBe(true);
+});
+
+test('with a limit of 30, a copy of the 25th death still counts once', async () => {
+  const id = await subscriptionNamed('thirty');
+  for (let n = 1; n <= 25; n++) await store.recordDeadDelivery(PROJECT, id, `msg_e${n}`, 30, 'thirty');
+  expect(await store.recordDeadDelivery(PROJECT, id, 'msg_e25', 30, 'thirty')).toBe(false);
+  for (let n = 26; n < 30; n++) expect(await store.recordDeadDelivery(PROJECT, id, `msg_e${n}`, 30, 'thirty')).toBe(false);
+  expect(await store.recordDeadDelivery(PROJECT, id, 'msg_e30', 30, 'thirty')).toBe(true);
 });
 
 test('a deleted subscription counts nothing', async () => {

@@ -20,7 +20,7 @@ const subscription = {
 } as Subscription;
 
 function world(health: DeliveryHealth, sub: Subscription = subscription) {
-  const state = { health: { ...health }, parked: new Map<string, ParsedDeliveryMessage>(), posts: 0, settled: 0, slotsTaken: new Set<number>(), reserved: 0 };
+  const state = { health: { ...health }, parked: new Map<string, ParsedDeliveryMessage>(), posts: 0, settled: 0, slotsTaken: new Set<string>(), reserved: 0 };
   const sent: { queue: string; message: QueuedMessage }[] = [];
   const attempts: Attempt[] = [];
   const deps: DeliveryBatchDeps = {
@@ -50,9 +50,10 @@ function world(health: DeliveryHealth, sub: Subscription = subscription) {
         state.reserved += wanted;
         return undefined;
       },
-      claimRateSlot: async (_p, _s, slotAt) => {
-        if (state.slotsTaken.has(slotAt)) return false;
-        state.slotsTaken.add(slotAt);
+      claimRateSlot: async (_p, _s, slotAt, webhookId) => {
+        const key = `${slotAt}#${webhookId}`;
+        if (state.slotsTaken.has(key)) return false;
+        state.slotsTaken.add(key);
         return true;
       },
       recordDeadDelivery: async () => false,
@@ -316,6 +317,15 @@ test('a delivery held for its rate slot and its SQS copy: one POST in the slot, 
   expect(state.reserved).toBe(1);
   expect(sent).toHaveLength(1);
   expect(JSON.parse(sent[0]!.message.body)).not.toHaveProperty('rateSlotAt');
+});
+
+test('two deliveries held for the same millisecond slot (a limit above 1,000/s) both go', async () => {
+  const { deps, state } = world({ ...HEALTHY }, { ...subscription, rateLimit: 2000 });
+  const slot = Date.now() - 50;
+  const held = (n: number) => JSON.stringify({ ...(JSON.parse(message(n)) as ParsedDeliveryMessage), rateSlotAt: slot, notBefore: slot });
+  await deliverBatch('fast', records([held(1), held(2)]), deps);
+  expect(state.posts).toBe(2);
+  expect(state.reserved).toBe(0);
 });
 
 test('a retry of a delivery once held for a rate slot waits the whole schedule, hop after hop, not its old slot', async () => {
