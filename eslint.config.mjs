@@ -13,6 +13,16 @@ export default tseslint.config(
     },
   },
   {
+    // Lambda freezes an execution environment once the handler answers: a promise nobody awaits
+    // may run much later or never (the local runtime refuses its AWS calls, local/iam).
+    files: ['lambdas/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     files: ['**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', setInterval: 'readonly', setTimeout: 'readonly', Buffer: 'readonly' } },
   },

@@ -14,6 +14,21 @@ interface RunningFunction {
   logicalId: string;
   /** The invocation's deadline, from its context; none for an event source's own calls. */
   deadlineMs?: number;
+  /** Set once the handler has answered: Lambda then freezes the execution environment. */
+  returned?: boolean;
+}
+
+/**
+ * Why a request of the running invocation may not leave, if it may not: past its deadline
+ * (Lambda stops the invocation), or after its handler answered (Lambda freezes the environment
+ * until its next invocation, if there is one: work left running then may run much later or
+ * never, so locally it never does).
+ */
+function endedInvocation(running: RunningFunction | undefined): InvocationEndedError | undefined {
+  if (!running) return undefined;
+  if (running.returned) return new InvocationEndedError(running.logicalId, 'returned');
+  if (running.deadlineMs !== undefined && Date.now() > running.deadlineMs) return new InvocationEndedError(running.logicalId, 'timeout');
+  return undefined;
 }
 
 /**
@@ -29,7 +44,15 @@ export function asFunction<Args extends unknown[], Result>(
   return (...args) => {
     const context = args[1] as { getRemainingTimeInMillis?: () => number } | undefined;
     const deadlineMs = typeof context?.getRemainingTimeInMillis === 'function' ? Date.now() + context.getRemainingTimeInMillis() : undefined;
-    return runningFunction.run({ logicalId, deadlineMs }, () => handler(...args));
+    const running: RunningFunction = { logicalId, deadlineMs };
+    const result = runningFunction.run(running, () => handler(...args));
+    if (!(result instanceof Promise)) {
+      running.returned = true;
+      return result;
+    }
+    return result.finally(() => {
+      running.returned = true;
+    }) as Result;
   };
 }
 
@@ -44,8 +67,12 @@ export function runAsFunction<Result>(logicalId: string, work: () => Result): Re
 
 /** What an AWS call made after its invocation's timeout fails with: it never left the function. */
 export class InvocationEndedError extends Error {
-  constructor(logicalId: string) {
-    super(`${logicalId}: the invocation passed its timeout, where Lambda stops it; this request was not sent`);
+  constructor(logicalId: string, why: 'timeout' | 'returned' = 'timeout') {
+    super(
+      why === 'timeout'
+        ? `${logicalId}: the invocation passed its timeout, where Lambda stops it; this request was not sent`
+        : `${logicalId}: the invocation had already answered, and Lambda freezes its environment then (work left running resumes at a later invocation, or never); this request was not sent`,
+    );
     this.name = 'InvocationEndedError';
   }
 }
@@ -62,13 +89,12 @@ export function installFunctionCredentials(): void {
   if (installed) return;
   installed = true;
   const send = NodeHttpHandler.prototype.handle;
-  // Any other HTTP request through an agent (the webhook client's POSTs): none leaves after the deadline either.
+  // Any other HTTP request through an agent (the webhook client's POSTs): none leaves after the deadline, or the answer, either.
   const addRequest = (HttpAgent.prototype as unknown as { addRequest: (request: ClientRequest, ...rest: unknown[]) => void }).addRequest;
   (HttpAgent.prototype as unknown as { addRequest: typeof addRequest }).addRequest = function (this: HttpAgent, request, ...rest) {
-    const running = runningFunction.getStore();
-    if (running?.deadlineMs !== undefined && Date.now() > running.deadlineMs) {
+    const error = endedInvocation(runningFunction.getStore());
+    if (error) {
       // Never given a socket, so a destroy alone would not emit: the request fails as a refused connection would.
-      const error = new InvocationEndedError(running.logicalId);
       process.nextTick(() => {
         request.destroy(error);
         request.emit('error', error);
@@ -85,7 +111,8 @@ export function installFunctionCredentials(): void {
     // still had running gets out. The local runtime can only stop waiting for the handler, so its
     // late AWS calls are refused here (before, a timed-out fan-out went on sending all its
     // deliveries, where on AWS it sends part; a fidelity audit).
-    if (running?.deadlineMs !== undefined && Date.now() > running.deadlineMs) return Promise.reject(new InvocationEndedError(running.logicalId));
+    const ended = endedInvocation(running);
+    if (ended) return Promise.reject(ended);
     const authorization = request.headers.authorization;
     if (logicalId && authorization) request.headers.authorization = withAccessKeyId(authorization, logicalId);
     return send.call(this, request, options);

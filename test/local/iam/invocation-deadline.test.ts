@@ -3,9 +3,9 @@ import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { InvocationEndedError, asFunction } from '../../../local/iam/function-credentials';
 
 /*
- * Lambda stops an invocation at its timeout; the local runtime can only stop waiting for it. An
- * AWS call or HTTP request its handler still makes after the deadline must not leave: refused
- * before it is sent.
+ * Lambda stops an invocation at its timeout, and freezes its environment once the handler has
+ * answered; the local runtime can only stop waiting for it. An AWS call or HTTP request its
+ * handler still makes after either must not leave: refused before it is sent.
  * (A loopback endpoint that records what reaches it.)
  */
 let server: Server;
@@ -64,6 +64,22 @@ test('nor does a plain HTTP request (a webhook POST) made after the timeout', as
   expect(outcomes[0]).toBe(200);
   expect(outcomes[1]).toBeInstanceOf(InvocationEndedError);
   expect(received).toHaveLength(1);
+});
+
+test('an AWS call or POST left running after the handler answered is refused, unsent: Lambda freezes the environment then', async () => {
+  received.length = 0;
+  let late: Promise<unknown> | undefined;
+  const handler = asFunction('FanOutFunction', async (_event: unknown, _context: unknown) => {
+    await read();
+    // Not awaited: it starts after the answer, as a floating promise's next step would.
+    late = new Promise((resolve) => setTimeout(resolve, 50)).then(() => read()).catch((error: unknown) => error);
+    return 'answered';
+  });
+  expect(await handler({}, contextWith(60_000))).toBe('answered');
+  const outcome = await late;
+  expect(outcome).toBeInstanceOf(InvocationEndedError);
+  expect(String((outcome as Error).message)).toMatch(/had already answered/);
+  expect(received).toEqual(['DynamoDB_20120810.GetItem']);
 });
 
 test('outside an invocation (an event source, a test, a tool) nothing is refused', async () => {
