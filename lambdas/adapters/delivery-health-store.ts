@@ -170,10 +170,15 @@ export class DeliveryHealthStore {
           new UpdateCommand({
             TableName: this.tableName,
             Key: healthKey(projectId, subscriptionId),
-            UpdateExpression: 'SET #tat = :next',
+            // The TTL too: an item whose clock is in use does not expire under it.
+            UpdateExpression: 'SET #tat = :next, #ttl = :ttl',
             ConditionExpression: tat === undefined ? 'attribute_not_exists(#tat)' : '#tat = :previous',
-            ExpressionAttributeNames: { '#tat': 'rateTat' },
-            ExpressionAttributeValues: tat === undefined ? { ':next': reservation.tat } : { ':next': reservation.tat, ':previous': tat },
+            ExpressionAttributeNames: { '#tat': 'rateTat', '#ttl': TABLE_KEYS.ttlAttribute },
+            ExpressionAttributeValues: {
+              ':next': reservation.tat,
+              ':ttl': ttlOf(Date.now()),
+              ...(tat === undefined ? {} : { ':previous': tat }),
+            },
           }),
         );
         return reservation.slots;
@@ -230,12 +235,17 @@ export function healthsOf(keys: SubscriptionKey[], items: Record<string, unknown
 
 function fromItem(item: Record<string, unknown>): DeliveryHealth {
   const health: DeliveryHealth = { ...HEALTHY, version: Number(item.version ?? 0) };
-  // Past its TTL (30 quiet days) the subscription is healthy again, whether or not DynamoDB has
-  // deleted the item yet: expired items stay readable until it does, within about two days. The
-  // version is kept, so the next save's condition still holds, and it writes every field.
-  if (isExpired(item)) return health;
-  for (const field of HEALTH_FIELDS) {
-    if (item[field] !== undefined) (health as unknown as Record<string, unknown>)[field] = item[field];
+  // Past its TTL (30 quiet days) the breaker and lane are healthy again, whether or not DynamoDB
+  // has deleted the item yet: expired items stay readable until it does, within about two days.
+  // The version is kept, so the next save's condition still holds, and it writes every one of
+  // these fields. The rate clock, parked count and wake-up time are read as stored: their own
+  // conditional writes compare against the stored values (a clock read as absent could never be
+  // moved again: every delivery held until DynamoDB deleted the item), and an old clock is in
+  // the past anyway.
+  if (!isExpired(item)) {
+    for (const field of HEALTH_FIELDS) {
+      if (item[field] !== undefined) (health as unknown as Record<string, unknown>)[field] = item[field];
+    }
   }
   if (item.rateTat !== undefined) health.rateTat = Number(item.rateTat);
   if (item.heldCount !== undefined) health.heldCount = Number(item.heldCount);

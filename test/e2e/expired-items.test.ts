@@ -85,3 +85,24 @@ test('a health item past its TTL (30 quiet days) reads as healthy, not as its ol
   // Delivered at once, not held for the old circuit's hour.
   await hook.waitFor(before + 1, 15_000);
 });
+
+test("a rate-limited subscription's expired health item still has its clock moved: the next delivery goes", async () => {
+  const projectId = 'p-expired-rate';
+  const token = t.tokenFor({ [projectId]: 'owner' });
+  const created = await t.api('POST', `/${projectId}/subscriptions`, { token, body: { event: 'request.create', target: hook.url, rateLimit: 5 } });
+  expect(created.status).toBe(200);
+  const id = created.body._id as string;
+  // Its clock's last slot a month ago, the item expired but not deleted.
+  await client.send(
+    new PutCommand({
+      TableName: t.stack.tableName,
+      Item: { pk: `PROJECT#${projectId}`, sk: `HEALTH#${id}`, version: 3, circuit: 'closed', lane: 'fast', consecutiveFailures: 0, quickAnswers: 0, rateTat: Date.now() - 30 * 86_400_000, expiresAt: past() },
+    }),
+  );
+  const before = hook.received.length;
+  await publish(t, [{ type: 'request.create', detail: { id_project: projectId, n: 1 } }]);
+  await hook.waitFor(before + 1, 15_000);
+  // And the item in use lives on: the reservation gave it a new TTL.
+  const { Items = [] } = await client.send(new QueryCommand({ TableName: t.stack.tableName, KeyConditionExpression: 'pk = :pk AND sk = :sk', ExpressionAttributeValues: { ':pk': `PROJECT#${projectId}`, ':sk': `HEALTH#${id}` } }));
+  expect(Number(Items[0]?.expiresAt)).toBeGreaterThan(Date.now() / 1000);
+});
