@@ -64,7 +64,10 @@ export class EventPayloadStore {
     return stored;
   }
 
-  /** The stored payloads of these events, by `storedEventKey`; an expired one is absent. */
+  /**
+   * The stored payloads of these events, by `storedEventKey`; one DynamoDB has deleted is absent
+   * (an expired one it has not is still returned: payloads outlive the attempts that refer to them).
+   */
   async get(events: { projectId: string; eventId: string }[]): Promise<Map<string, Record<string, unknown>>> {
     // Each event once (BatchGetItem refuses duplicate keys); items come back by their table key,
     // mapped to their event's key without parsing it.
