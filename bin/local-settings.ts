@@ -85,6 +85,11 @@ const schema = z.object({
     return raw;
   }),
   INGEST_TOKEN_MAX_AGE_SECONDS: wholeNumber('whole seconds, e.g. 300'),
+  SQS_DUPLICATE_RATE: setting((raw) => {
+    const rate = Number(raw);
+    if (!/^(0|1|0?\.\d+)$/.test(raw.trim()) || !(rate >= 0 && rate <= 1)) throw new Error('use a share from 0 to 1, e.g. 0.05');
+    return rate;
+  }),
   PROJECT_ID: setting((raw) => {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new Error('use letters, digits, - and _ (at most 64), e.g. demo-project');
     return raw;
@@ -117,6 +122,7 @@ type SettingFromEnvironment =
   | 'webhookOrigin'
   | 'corsOrigins'
   | 'ingestTokenMaxAgeSeconds'
+  | 'sqsDuplicateRate'
   | 'projectApiLimit'
   | 'projectEventsLimit'
   | 'ingestSourceLimit';
@@ -203,6 +209,9 @@ export function readLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
   if (timeouts) throw new SettingsError(timeouts);
   const apiPort = settings.PORT ?? 3000;
   const awsPort = settings.AWS_PORT ?? 4566;
+  if (settings.SQS_DUPLICATE_RATE && settings.DATA_DIR) {
+    throw new SettingsError('SQS_DUPLICATE_RATE cannot be used with DATA_DIR: copies of messages are not kept across restarts');
+  }
   if (apiPort !== 0 && apiPort === awsPort) {
     throw new SettingsError(`PORT and AWS_PORT are both ${apiPort}: give them different ports (0 picks a free one)`);
   }
@@ -221,6 +230,7 @@ export function readLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
     corsOrigins: settings.CORS_ORIGINS,
     testPingTimeoutMs: settings.TEST_PING_TIMEOUT_MS,
     ingestTokenMaxAgeSeconds: settings.INGEST_TOKEN_MAX_AGE_SECONDS,
+    sqsDuplicateRate: settings.SQS_DUPLICATE_RATE,
     projectApiLimit,
     projectEventsLimit,
     ingestSourceLimit,

@@ -50,3 +50,10 @@ test('unset limits keep the stack’s defaults; a malformed one is refused namin
   expect(localStackOptions(settings)).toMatchObject({ projectApiLimit: undefined, ingestTokenMaxAgeSeconds: undefined, testPingTimeoutMs: undefined });
   expect(() => readLocalSettings({ PROJECT_EVENTS_LIMIT: 'fast' })).toThrow(/^PROJECT_EVENTS_LIMIT=fast is not valid/);
 });
+
+test('SQS_DUPLICATE_RATE reaches the stack; a share outside 0–1, or with DATA_DIR, is refused naming it', () => {
+  expect(localStackOptions(readLocalSettings({ PORT: '0', AWS_PORT: '0', SQS_DUPLICATE_RATE: '0.05' }))).toMatchObject({ sqsDuplicateRate: 0.05 });
+  expect(() => readLocalSettings({ SQS_DUPLICATE_RATE: '5%' })).toThrow(/^SQS_DUPLICATE_RATE=5% is not valid: use a share from 0 to 1/);
+  expect(() => readLocalSettings({ SQS_DUPLICATE_RATE: '1.5' })).toThrow(/^SQS_DUPLICATE_RATE=1.5 is not valid/);
+  expect(() => readLocalSettings({ SQS_DUPLICATE_RATE: '0.1', DATA_DIR: '/tmp/x' })).toThrow(/^SQS_DUPLICATE_RATE cannot be used with DATA_DIR/);
+});
