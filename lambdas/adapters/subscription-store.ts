@@ -370,7 +370,6 @@ export class SubscriptionStore {
     }
   }
 
-  /** Clears the dead-delivery streak after a success. */
   /**
    * Counts a dead delivery towards the streak once per webhook id: SQS can hand a delivery out
    * twice, and both copies can die. The streak's first `kept` ids are kept on the item (a string
@@ -421,6 +420,7 @@ export class SubscriptionStore {
     }
   }
 
+  /** Clears the dead-delivery streak, and the webhook ids it counted, after a success. */
   async resetDeadDeliveries(projectId: string, subscriptionId: string): Promise<void> {
     await this.client
       .send(
