@@ -10,7 +10,6 @@ import { logger, metrics } from './observability';
 
 const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL } = TABLE_KEYS;
 
-
 /**
  * Where logs live (`attempt-log-items.ts`): a subscription's attempts spread over
  * `attemptLogShards` partition keys, so one busy subscription can log that many times the ~1,000

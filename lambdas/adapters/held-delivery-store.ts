@@ -200,15 +200,14 @@ export class HeldDeliveryStore {
   }
 
   /**
-   * Sets the count to 0 when nothing is parked any more: parked items the table's TTL removed
-   * (held 14 days) were never counted off, and the health showed them held for good; and two
-   * parks of one delivery at once (a copy SQS handed out), one of which failed to count it,
-   * could leave it counted off without ever being counted (-1). The price of the latter: a park
-   * that wrote its items and had not counted them yet when a release took them (-N) is set to 0
-   * here, and its count then shows N held until its own wake-up finds the partition empty and
-   * settles it again (before, -N and +N met at 0). The count
-   * is read before the partition and set only if still the one read, so a park that lands
-   * meanwhile (it writes its items, then counts) is never counted away.
+   * Sets the count to 0 when nothing is parked any more, whichever way it is off:
+   * - above 0: parked items the table's TTL removed (held 14 days) were never counted off;
+   * - below 0: two parks of one delivery at once (a copy SQS handed out), one of which failed to
+   *   count it, counted it off without ever counting it. The price: a park that wrote its items
+   *   and had not counted them yet when a release took them (-N) is set to 0 here, and then
+   *   shows N held until its own wake-up finds the partition empty and settles it again.
+   * The count is read before the partition and set only if still the one read, so a park that
+   * lands meanwhile (it writes its items, then counts) is never counted away.
    */
   async settleCount(projectId: string, subscriptionId: string): Promise<void> {
     const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: healthKey(projectId, subscriptionId), ConsistentRead: true }));

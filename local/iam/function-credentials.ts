@@ -65,7 +65,7 @@ export function runAsFunction<Result>(logicalId: string, work: () => Result): Re
   return runningFunction.run({ logicalId }, work);
 }
 
-/** What an AWS call made after its invocation's timeout fails with: it never left the function. */
+/** What an AWS call or POST made after its invocation's timeout or answer fails with: it never left the function. */
 export class InvocationEndedError extends Error {
   constructor(logicalId: string, why: 'timeout' | 'returned' = 'timeout') {
     super(
