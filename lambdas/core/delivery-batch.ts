@@ -17,7 +17,7 @@ import {
   untilSlot,
 } from './delivery-admission';
 import { DeliveryHealth, HealthSettings, PostSignal, foldSignals, healthNeedsWrite } from './delivery-health';
-import { ParsedDeliveryMessage, WakeMessage, deliveryMessageSchema, wakeMessageSchema } from './delivery-message';
+import { ParsedDeliveryMessage, WakeMessage, deliveryMessageSchema, deliveryPackSchema, wakeMessageSchema } from './delivery-message';
 import { parked, sendWake, toQueued, wakeUp } from './held-release';
 import type { Subscription } from './subscription';
 
@@ -139,11 +139,10 @@ interface Handled {
  * to be handled fails only that message. Returns the ids of the messages to receive again.
  */
 export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[], deps: DeliveryBatchDeps): Promise<string[]> {
-  const failures: string[] = [];
-  const changes: VisibilityChange[] = [];
+  // By message id: a pack's deliveries share their record, which is received again once.
+  const failures = new Map<string, VisibilityChange>();
   const retryLater = (entry: { messageId: string; receiptHandle: string }, visibilitySeconds: number) => {
-    failures.push(entry.messageId);
-    changes.push({ receiptHandle: entry.receiptHandle, visibilitySeconds });
+    if (!failures.has(entry.messageId)) failures.set(entry.messageId, { receiptHandle: entry.receiptHandle, visibilitySeconds });
   };
   const entries: Entry[] = [];
   const wakes: { record: ReceivedMessage; wake: WakeMessage }[] = [];
@@ -154,13 +153,18 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
       wakes.push({ record, wake: wake.data });
       continue;
     }
-    const parsed = deliveryMessageSchema.safeParse(json);
+    // A pack (deliveries of one subscription, §3.20) gives an entry per delivery, all on the
+    // record: when any of them cannot be handled the pack comes again whole, and those that were
+    // handled go again under their webhook-ids (at-least-once, as SQS's own copies).
+    const parsed = isPack(json) ? deliveryPackSchema.safeParse(json) : deliveryMessageSchema.safeParse(json);
     if (!parsed.success) {
       deps.report.error('malformed delivery message, sending it towards the DLQ', { messageId: record.messageId });
       retryLater(record, 0);
       continue;
     }
-    entries.push({ messageId: record.messageId, receiptHandle: record.receiptHandle, job: { message: parsed.data, lane } });
+    for (const message of 'pack' in parsed.data ? parsed.data.pack : [parsed.data]) {
+      entries.push({ messageId: record.messageId, receiptHandle: record.receiptHandle, job: { message, lane } });
+    }
   }
 
   const now = Date.now();
@@ -230,7 +234,11 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
     }
   }
 
-  for (const entry of await sendOn(handled, deps)) retryLater(entry, 10);
+  // A record received again anyway (a pack with a delivery that could not be handled) brings
+  // its deliveries again: sending them on too would fork their retry chains.
+  const goingOn = handled.filter(({ entry }) => !failures.has(entry.messageId));
+  for (const entry of await sendOn(goingOn, deps)) retryLater(entry, 10);
+  const changes = [...failures.values()];
   if (changes.length > 0) {
     // Throwing here would redeliver the batch's successes; these retry anyway, after the
     // queue's visibility timeout.
@@ -240,7 +248,7 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
       }),
     );
   }
-  return failures;
+  return [...failures.keys()];
 }
 
 /**
@@ -466,6 +474,8 @@ function groupBy<T, K>(items: T[], keyOf: (item: T) => K): Map<K, T[]> {
   }
   return groups;
 }
+
+const isPack = (json: unknown): boolean => typeof json === 'object' && json !== null && 'pack' in json;
 
 function safeJson(text: string): unknown {
   try {

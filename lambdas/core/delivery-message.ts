@@ -48,6 +48,20 @@ export const deliveryMessageSchema = z.object({
 export type DeliveryMessage = z.input<typeof deliveryMessageSchema>;
 export type ParsedDeliveryMessage = z.output<typeof deliveryMessageSchema>;
 
+/**
+ * Several deliveries of one subscription in one message: the fan-out packs a subscription's
+ * deliveries of a batch together (docs/design.md §3.20), so a busy subscriber costs one SQS
+ * send, receive and delete per pack rather than per delivery. Each is handled as if it had come
+ * alone; the pack is received again whole when any of them could not be handled.
+ */
+export const deliveryPackSchema = z.object({ pack: z.array(deliveryMessageSchema).min(1) });
+
+/** The most deliveries a pack carries, and its largest body (SQS's batch budget, so a send takes several). */
+export const DELIVERY_PACK = { maxEntries: 10, maxBytes: 256 * 1024 } as const;
+
+/** A pack's body from its deliveries' bodies, as they would have been sent alone. */
+export const packBody = (bodies: string[]): string => `{"pack":[${bodies.join(',')}]}`;
+
 /** The webhook id of an event for one subscription; never contains `.` (it is signed as `{id}.{ts}.{body}`). */
 export const webhookIdOf = (eventId: string, subscriptionId: string): string =>
   `msg_${eventId}_${subscriptionId}`.replace(/\./g, '-');

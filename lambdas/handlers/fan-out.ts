@@ -1,7 +1,8 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod';
-import { DeliveryMessage } from '../core/delivery-message';
+import { DELIVERY_PACK, DeliveryMessage, packBody } from '../core/delivery-message';
+import { chunkBySize } from '../core/batching';
 import { MalformedEventError, SubscriberLookup, lookupByFamily, parseEnvelope, planDeliveries } from '../core/fan-out';
 import { DELIVERY } from '../core/settings';
 import { isPublishedEvent } from '../core/event-catalog';
@@ -103,13 +104,13 @@ export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatc
   // messages was not sent is retried whole; those that were sent then go again under the same
   // webhook-id (at-least-once).
   const sendable = planned.filter((entry) => !failedIds.has(entry.messageId));
-  const messages = sendable.length > 0 ? await withStoredPayloads(sendable.map((entry) => entry.delivery)) : [];
-  const unsent: Unsent[] = sendable.length > 0 ? await fanOutDeps.enqueue(messages) : [];
-  for (const { index } of unsent) failedIds.add(sendable[index]!.messageId);
+  const packs = sendable.length > 0 ? await packed(sendable) : [];
+  const unsent: Unsent[] = packs.length > 0 ? await fanOutDeps.enqueue(packs.map((pack) => pack.message)) : [];
+  for (const { index } of unsent) for (const messageId of packs[index]!.messageIds) failedIds.add(messageId);
   if (unsent.length > 0) {
     logger.warn('SQS did not take some delivery messages; their events will retry', {
       unsent: unsent.length,
-      of: sendable.length,
+      of: packs.length,
       reasons: describeUnsent(unsent),
     });
     metrics.addMetric('DeliveryMessagesUnsent', 'Count', unsent.length);
@@ -133,23 +134,45 @@ export async function fanOut(event: SQSEvent, context: Context): Promise<SQSBatc
   return { batchItemFailures: event.Records.filter((record) => failedIds.has(record.messageId)).map((record) => ({ itemIdentifier: record.messageId })) };
 }
 
+/** A delivery message to send: one delivery or a pack, and the events whose deliveries it carries. */
+interface Pack {
+  message: OutgoingMessage;
+  messageIds: string[];
+}
+
 /**
- * The delivery messages of a batch, the payload of each event with two or more deliveries stored
- * once first (one write for the batch) so their attempts refer to it (docs/design.md §3.18); an
- * event with one delivery is cheaper logged with its payload, as one item. The project is the
- * tenant of the fair delivery queue; bodies are written without recursion, so no nesting a
- * client can publish makes this throw.
+ * The delivery messages of a batch. The payload of each event with two or more deliveries is
+ * stored once first (one write for the batch) so their attempts refer to it (docs/design.md
+ * §3.18); an event with one delivery is cheaper logged with its payload, as one item. A
+ * subscription's deliveries of the batch go in packs of up to ten (§3.20): one SQS message
+ * each, so a busy subscriber costs one send, receive and delete per pack; a lone delivery goes
+ * as itself. The project is the tenant of the fair delivery queue; bodies are written without
+ * recursion, so no nesting a client can publish makes this throw.
  */
-async function withStoredPayloads(deliveries: DeliveryMessage[]): Promise<OutgoingMessage[]> {
+async function packed(planned: Planned[]): Promise<Pack[]> {
+  const deliveries = planned.map((entry) => entry.delivery);
   const keys = deliveries.map(storedEventKey);
   const perEvent = new Map<string, number>();
   for (const key of keys) perEvent.set(key, (perEvent.get(key) ?? 0) + 1);
   const shared = deliveries.filter((_, index) => perEvent.get(keys[index]!)! >= 2);
   const stored = shared.length > 0 ? await fanOutDeps.storePayloads(shared) : new Set<string>();
-  return deliveries.map((delivery, index) => ({
-    body: stringifyJson(stored.has(keys[index]!) ? { ...delivery, payloadStored: true } : delivery),
-    groupId: delivery.projectId,
-  }));
+  const bodies = deliveries.map((delivery, index) => stringifyJson(stored.has(keys[index]!) ? { ...delivery, payloadStored: true } : delivery));
+  const bySubscription = new Map<string, number[]>();
+  deliveries.forEach((delivery, index) => {
+    const key = JSON.stringify([delivery.projectId, delivery.subscriptionId]);
+    const indices = bySubscription.get(key);
+    if (indices) indices.push(index);
+    else bySubscription.set(key, [index]);
+  });
+  return [...bySubscription.values()].flatMap((indices) =>
+    chunkBySize(indices, (index) => Buffer.byteLength(bodies[index]!), DELIVERY_PACK).map((pack) => ({
+      message: {
+        body: pack.length === 1 ? bodies[pack[0]!]! : packBody(pack.map((index) => bodies[index]!)),
+        groupId: deliveries[pack[0]!]!.projectId,
+      },
+      messageIds: pack.map((index) => planned[index]!.messageId),
+    })),
+  );
 }
 
 export const handler = instrument(fanOut);

@@ -462,8 +462,10 @@ async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<string[]> {
     const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
     if (Messages.length === 0) return ids;
     for (const message of Messages) {
-      const body = JSON.parse(message.Body ?? '{}') as { webhookId?: string; id?: string };
-      ids.push(body.webhookId ?? body.id ?? '');
+      const body = JSON.parse(message.Body ?? '{}') as { webhookId?: string; id?: string; pack?: { webhookId: string }[] };
+      // A pack of deliveries (docs/design.md §3.20) dead-lettered as poison carries several.
+      if (body.pack) ids.push(...body.pack.map((delivery) => delivery.webhookId));
+      else ids.push(body.webhookId ?? body.id ?? '');
     }
     await sqs.send(
       new DeleteMessageBatchCommand({

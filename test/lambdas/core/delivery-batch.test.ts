@@ -3,7 +3,7 @@
 import { Attempt } from '../../../lambdas/core/attempt';
 import { DeliveryBatchDeps, QueuedMessage, deliverBatch } from '../../../lambdas/core/delivery-batch';
 import { DeliveryHealth, HEALTHY } from '../../../lambdas/core/delivery-health';
-import { ParsedDeliveryMessage } from '../../../lambdas/core/delivery-message';
+import { ParsedDeliveryMessage, packBody } from '../../../lambdas/core/delivery-message';
 import { DELIVERY } from '../../../lambdas/core/settings';
 import { Subscription } from '../../../lambdas/core/subscription';
 
@@ -455,4 +455,44 @@ test('a probe that closes the circuit while SQS refuses the wake-up: the batch s
   expect(state.health.circuit).toBe('closed');
   expect(state.health.wakeAt).toBe(leaseEnd);
   expect(state.parked.size).toBe(8);
+});
+
+describe('a pack of deliveries (one subscription, one message)', () => {
+  const pack = (...ns: number[]) => packBody(ns.map(message));
+
+  test('each delivery of a pack is POSTed and logged as if it had come alone, and the pack is acknowledged', async () => {
+    const { state, attempts, deps } = world(HEALTHY);
+    const failed = await deliverBatch('fast', records([pack(1, 2, 3), message(4)]), deps);
+    expect(failed).toEqual([]);
+    expect(state.posts).toBe(4);
+    expect(attempts.map((attempt) => [attempt.webhookId, attempt.outcome])).toEqual([
+      ['msg_e1_s1', 'delivered'],
+      ['msg_e2_s1', 'delivered'],
+      ['msg_e3_s1', 'delivered'],
+      ['msg_e4_s1', 'delivered'],
+    ]);
+  });
+
+  test('a pack with a malformed delivery goes towards the DLQ whole, and the other messages are still handled', async () => {
+    const { state, deps } = world(HEALTHY);
+    const bad = packBody([message(1), JSON.stringify({ webhookId: 'msg_e2_s1' })]);
+    const failed = await deliverBatch('fast', records([bad, message(3)]), deps);
+    expect(failed).toEqual(['m0']);
+    expect(state.posts).toBe(1);
+  });
+
+  test('a pack one of whose deliveries cannot be handled is received again once, and its others send nothing on (no second retry chain)', async () => {
+    const { state, sent, deps } = world(HEALTHY);
+    deps.retry = { ...deps.retry, schedule: [5] };
+    deps.post = async (request) => {
+      state.posts += 1;
+      if (request.headers['webhook-id'] === 'msg_e1_s1') throw new Error('the handler broke');
+      return { statusCode: 500, headers: {}, body: '', durationMs: 5 };
+    };
+    const failed = await deliverBatch('fast', records([pack(1, 2, 3), message(4)]), deps);
+    expect(failed).toEqual(['m0']);
+    expect(state.posts).toBe(4);
+    // Message 4 failed alone and waits for its retry; the pack's 2 and 3 come again with it.
+    expect(sent.map(({ message: queued }) => (JSON.parse(queued.body) as { webhookId: string }).webhookId)).toEqual(['msg_e4_s1']);
+  });
 });
