@@ -3,7 +3,7 @@
 // delivery still arrives once, signed, with its own webhook-id and payload, and is logged.
 import type { Context, SQSEvent } from 'aws-lambda';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
-import { eventually, logsOf, subscribe } from '../support/pipeline';
+import { eventBridgeEnvelope, eventually, logsOf, subscribe } from '../support/pipeline';
 import { Receiver, startReceiver } from '../support/receiver';
 
 let t: TestStack;
@@ -31,17 +31,7 @@ const batchOf = (events: { id: string; projectId: string; n: number }[]): SQSEve
   Records: events.map(({ id, projectId, n }) => ({
     messageId: `record-${id}`,
     receiptHandle: `handle-${id}`,
-    body: JSON.stringify({
-      version: '0',
-      id,
-      'detail-type': 'request.create',
-      source: 'tiledesk',
-      account: '000000000000',
-      time: new Date().toISOString(),
-      region: 'us-east-1',
-      resources: [],
-      detail: { id_project: projectId, n },
-    }),
+    body: eventBridgeEnvelope(id, 'request.create', { id_project: projectId, n }),
     attributes: { ApproximateReceiveCount: '1' } as SQSEvent['Records'][number]['attributes'],
     messageAttributes: {},
     md5OfBody: '',

@@ -3,7 +3,7 @@ import { webhookIdOf } from '../../lambdas/core/delivery-message';
 import { replayRuleDlq } from '../../lib/tools/rule-dlq-replay';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 import { runNpm } from '../support/npm-run';
-import { eventually, peekQueue, publish, subscribe } from '../support/pipeline';
+import { eventBridgeEnvelope, eventually, peekQueue, publish, subscribe } from '../support/pipeline';
 import { Receiver, startReceiver } from '../support/receiver';
 
 let t: TestStack;
@@ -68,16 +68,10 @@ test('an event the fan-out queue refused is kept in the rule DLQ and replayed un
 
 test('large events are replayed in batches SendMessageBatch takes (ten envelopes of ~200 KB are over its total)', async () => {
   const envelope = (n: number) =>
-    JSON.stringify({
-      version: '0',
-      id: `00000000-0000-4000-8000-00000000000${n}`,
-      'detail-type': 'request.create',
-      source: 'tiledesk',
-      account: '000000000000',
-      time: new Date().toISOString(),
-      region: 'us-east-1',
-      resources: [],
-      detail: { id_project: 'proj-rule-dlq-large', request_id: `r${n}`, first_text: 'y'.repeat(200_000) },
+    eventBridgeEnvelope(`00000000-0000-4000-8000-00000000000${n}`, 'request.create', {
+      id_project: 'proj-rule-dlq-large',
+      request_id: `r${n}`,
+      first_text: 'y'.repeat(200_000),
     });
   for (let n = 0; n < 6; n++) await sqs.send(new SendMessageCommand({ QueueUrl: t.stack.queues.ruleDlq.url, MessageBody: envelope(n) }));
 

@@ -110,3 +110,17 @@ export async function barrier(stack: TestStack, { afterRetries = 0 } = {}): Prom
     await sentinel.close();
   }
 }
+
+/** An event as EventBridge writes it to an SQS target (the fan-out queue's message body). */
+export const eventBridgeEnvelope = (id: string, type: string, detail: Record<string, unknown>): string =>
+  JSON.stringify({
+    version: '0',
+    id,
+    'detail-type': type,
+    source: 'tiledesk',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: [],
+    detail,
+  });
