@@ -63,14 +63,16 @@ export class StageTrace {
           started: invocation.startedAt,
         };
         const body = parse(record.body);
-        if (typeof body?.webhookId === 'string') {
-          const list = deliveries.get(body.webhookId) ?? [];
+        // A pack (docs/design.md §3.20) carries several deliveries, each seen with the record.
+        const carried = Array.isArray(body?.pack) ? (body.pack as Record<string, unknown>[]) : body ? [body] : [];
+        for (const delivery of carried) {
+          if (typeof delivery.webhookId !== 'string') continue;
+          const list = deliveries.get(delivery.webhookId) ?? [];
           list.push(seen);
-          deliveries.set(body.webhookId, list);
-          if (typeof body.eventId === 'string') eventIds.set(body.webhookId, body.eventId);
-        } else if (typeof body?.id === 'string' && 'detail' in body && !fanOuts.has(body.id)) {
-          fanOuts.set(body.id, seen);
+          deliveries.set(delivery.webhookId, list);
+          if (typeof delivery.eventId === 'string') eventIds.set(delivery.webhookId, delivery.eventId);
         }
+        if (typeof body?.id === 'string' && 'detail' in body && !fanOuts.has(body.id)) fanOuts.set(body.id, seen);
       }
     }
     const rows: StageRow[] = [];

@@ -33,7 +33,7 @@ export const itemIdOf = (logId: string): string => logId.slice(0, ITEM_ID_LENGTH
 /** The shard of a log id: its item id's last (random, hex) digit, spread over the shards. */
 export const shardOf = (logId: string): number => parseInt(itemIdOf(logId).slice(-1), 16) % TABLE_KEYS.attemptLogShards;
 
-/** The most attempts one group item holds (a delivery batch is at most 10 messages). */
+/** The most attempts one group item holds (a subscription's attempts of one invocation: up to 10 packs of 10). */
 const MAX_GROUP = 25;
 
 /** DynamoDB's item limit is 400 KB; the rest is margin for our estimate of the other attributes. */

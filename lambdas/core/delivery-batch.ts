@@ -111,6 +111,8 @@ export interface DeliveryBatchDeps extends DeliveryDeps {
     heldReleaseBatch: number;
     heldReleaseFirstPerSecond: number;
     heldReleaseMaxPerSecond: number;
+    /** POSTs to one subscriber at once from an invocation. */
+    postsAtOncePerSubscription: number;
   };
 }
 
@@ -119,6 +121,13 @@ interface Entry {
   messageId: string;
   receiptHandle: string;
   job: DeliveryJob;
+}
+
+/** A message to send for an entry (a re-send SQS refused, or a pack's delivery going on alone). */
+interface Resend {
+  entry: Entry;
+  queue: DeliveryLane | 'dlq';
+  message: QueuedMessage;
 }
 
 /** What became of a message in this invocation. */
@@ -144,6 +153,14 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
   const retryLater = (entry: { messageId: string; receiptHandle: string }, visibilitySeconds: number) => {
     if (!failures.has(entry.messageId)) failures.set(entry.messageId, { receiptHandle: entry.receiptHandle, visibilitySeconds });
   };
+  // A delivery of a pack that cannot be handled goes on alone (the rest of its pack is handled
+  // and the pack acknowledged); a lone message is received again, its receive counted (poison).
+  const packs = new Set<string>();
+  const alone: Resend[] = [];
+  const handleAgain = (entry: Entry, seconds: number, queue: DeliveryLane | 'dlq' = lane, message = toQueued(entry.job.message, seconds, true)) => {
+    if (packs.has(entry.messageId)) alone.push({ entry, queue, message });
+    else retryLater(entry, seconds);
+  };
   const entries: Entry[] = [];
   const wakes: { record: ReceivedMessage; wake: WakeMessage }[] = [];
   for (const record of records) {
@@ -154,14 +171,14 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
       continue;
     }
     // A pack (deliveries of one subscription, §3.20) gives an entry per delivery, all on the
-    // record: when any of them cannot be handled the pack comes again whole, and those that were
-    // handled go again under their webhook-ids (at-least-once, as SQS's own copies).
+    // record; one that cannot be handled goes on alone (`handleAgain`).
     const parsed = isPack(json) ? deliveryPackSchema.safeParse(json) : deliveryMessageSchema.safeParse(json);
     if (!parsed.success) {
       deps.report.error('malformed delivery message, sending it towards the DLQ', { messageId: record.messageId });
       retryLater(record, 0);
       continue;
     }
+    if ('pack' in parsed.data) packs.add(record.messageId);
     for (const message of 'pack' in parsed.data ? parsed.data.pack : [parsed.data]) {
       entries.push({ messageId: record.messageId, receiptHandle: record.receiptHandle, job: { message, lane } });
     }
@@ -184,11 +201,23 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
   const { subscriptions: found, healths } = await deps.stores.getState(keys);
   const postable: Entry[] = [];
   for (const [subscriptionId, group] of groupBy(due, (entry) => entry.job.message.subscriptionId)) {
-    postable.push(...(await admit(lane, group, found.get(subscriptionId), healths.get(subscriptionId)!, now, handled, deps)));
+    try {
+      postable.push(...(await admit(lane, group, found.get(subscriptionId), healths.get(subscriptionId)!, now, handled, deps)));
+    } catch (error) {
+      // One subscription's stores failing (a throttled rate clock, a probe claim) holds only its own deliveries.
+      deps.report.error('deliveries could not be admitted; they will be tried again', { subscriptionId, error: String(error) });
+      const decided = new Set(handled.map((result) => result.entry));
+      for (const entry of group) if (!decided.has(entry)) handleAgain(entry, 30);
+    }
   }
 
-  const posted = await Promise.all(
-    postable.map(async (entry): Promise<Handled | undefined> => {
+  // A subscriber gets at most `postsAtOncePerSubscription` POSTs at once from an invocation
+  // (packs bring up to 100 of its deliveries): the rest follow as those end.
+  const posted = await inWaves(
+    postable,
+    (entry) => entry.job.message.subscriptionId,
+    deps.settings.postsAtOncePerSubscription,
+    async (entry): Promise<Handled | undefined> => {
       try {
         // A delivery that came back just before its rate slot waits for it (under a second); one
         // that the batch's reads made miss it takes a new one rather than go late.
@@ -203,10 +232,10 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
           webhookId: entry.job.message.webhookId,
           error: String(error),
         });
-        retryLater(entry, 30);
+        handleAgain(entry, 30);
         return undefined;
       }
-    }),
+    },
   );
   for (const result of posted) if (result) handled.push(result);
   await Promise.all(
@@ -234,10 +263,14 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
     }
   }
 
-  // A record received again anyway (a pack with a delivery that could not be handled) brings
-  // its deliveries again: sending them on too would fork their retry chains.
-  const goingOn = handled.filter(({ entry }) => !failures.has(entry.messageId));
-  for (const entry of await sendOn(goingOn, deps)) retryLater(entry, 10);
+  for (const { entry, queue, message } of await sendOn(handled, deps)) handleAgain(entry, 10, queue, message);
+  // What goes on alone is sent once more; SQS refusing again, the whole pack is received again
+  // (its deliveries whose messages were taken then run twice, as an SQS copy's would).
+  for (const [queue, list] of groupBy(alone, (item) => item.queue)) {
+    const unsent = await deps.send(queue, list.map((item) => item.message));
+    if (unsent.length > 0) deps.report.metric('DeliveryMessagesUnsent', unsent.length);
+    for (const { index } of unsent) retryLater(list[index]!.entry, 10);
+  }
   const changes = [...failures.values()];
   if (changes.length > 0) {
     // Throwing here would redeliver the batch's successes; these retry anyway, after the
@@ -412,11 +445,11 @@ async function updateHealth(handled: Handled[], healths: Map<string, DeliveryHea
   );
 }
 
-/** Sends every message that goes on; returns the entries whose message SQS did not take. */
-async function sendOn(handled: Handled[], deps: DeliveryBatchDeps): Promise<Entry[]> {
+/** Sends every message that goes on; returns those SQS did not take, with their entries. */
+async function sendOn(handled: Handled[], deps: DeliveryBatchDeps): Promise<Resend[]> {
   const sends = handled.flatMap(({ entry, disposition }) => (disposition.kind === 'send' ? [{ entry, send: disposition }] : []));
   const byQueue = groupBy(sends, ({ send }) => send.queue);
-  const failed: Entry[] = [];
+  const failed: Resend[] = [];
   await Promise.all(
     [...byQueue].map(async ([queue, results]) => {
       const messages = results.map(({ send }) => toQueued(send.message, send.delaySeconds, queue !== 'dlq'));
@@ -431,7 +464,7 @@ async function sendOn(handled: Handled[], deps: DeliveryBatchDeps): Promise<Entr
         });
         deps.report.metric('DeliveryMessagesUnsent', unsent.length);
       }
-      for (const { index } of unsent) failed.push(results[index]!.entry);
+      for (const { index } of unsent) failed.push({ entry: results[index]!.entry, queue, message: messages[index]! });
     }),
   );
   return failed;
@@ -464,6 +497,23 @@ async function trackDeadStreaks(attempts: Attempt[], found: Map<string, Subscrip
       await deps.stores.resetDeadDeliveries(attempt.projectId, attempt.subscriptionId);
     }
   }
+}
+
+/**
+ * Runs `work` on every item, at most `atOnce` at a time for items of one key (keys run side by
+ * side); results in the items' order.
+ */
+async function inWaves<T, R>(items: T[], keyOf: (item: T) => string, atOnce: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  const indexed = items.map((item, index) => ({ item, index }));
+  await Promise.all(
+    [...groupBy(indexed, ({ item }) => keyOf(item)).values()].map(async (group) => {
+      for (let start = 0; start < group.length; start += atOnce) {
+        await Promise.all(group.slice(start, start + atOnce).map(async ({ item, index }) => (results[index] = await work(item))));
+      }
+    }),
+  );
+  return results;
 }
 
 function groupBy<T, K>(items: T[], keyOf: (item: T) => K): Map<K, T[]> {

@@ -82,6 +82,13 @@ export const DELIVERY = {
   /** Upper bound of concurrent fast-lane delivery Lambdas, so a burst cannot flood subscribers. */
   maxConcurrency: 20,
   /**
+   * POSTs one invocation makes to one subscriber at once; the rest of its deliveries follow as
+   * those end. With packs (docs/design.md §3.20) a batch can carry 100 deliveries of one
+   * subscriber: this keeps what a burst sends a subscriber at once where a batch of single
+   * messages kept it, at most `maxConcurrency` × 10.
+   */
+  postsAtOncePerSubscription: 10,
+  /**
    * Upper bound of concurrent slow-lane delivery Lambdas: slow subscribers share only these. A
    * batch's POSTs run at once, so a batch lasts about its slowest answer: 50 × 10 / 3 s ≈ 166
    * deliveries/s for subscribers answering in 3 s, 50/s for 10 s (docs/design.md §3.2).

@@ -481,18 +481,86 @@ describe('a pack of deliveries (one subscription, one message)', () => {
     expect(state.posts).toBe(1);
   });
 
-  test('a pack one of whose deliveries cannot be handled is received again once, and its others send nothing on (no second retry chain)', async () => {
-    const { state, sent, deps } = world(HEALTHY);
-    deps.retry = { ...deps.retry, schedule: [5] };
+  const ids = (list: { message: QueuedMessage }[]) => list.map(({ message: queued }) => (JSON.parse(queued.body) as { webhookId: string; attempt: number }));
+
+  test('a delivery of a pack that cannot be handled goes on alone, unchanged; the rest of its pack is handled and the pack acknowledged', async () => {
+    const { state, sent, attempts, deps } = world(HEALTHY);
     deps.post = async (request) => {
       state.posts += 1;
       if (request.headers['webhook-id'] === 'msg_e1_s1') throw new Error('the handler broke');
       return { statusCode: 500, headers: {}, body: '', durationMs: 5 };
     };
     const failed = await deliverBatch('fast', records([pack(1, 2, 3), message(4)]), deps);
-    expect(failed).toEqual(['m0']);
+    expect(failed).toEqual([]);
     expect(state.posts).toBe(4);
-    // Message 4 failed alone and waits for its retry; the pack's 2 and 3 come again with it.
-    expect(sent.map(({ message: queued }) => (JSON.parse(queued.body) as { webhookId: string }).webhookId)).toEqual(['msg_e4_s1']);
+    // 2, 3 and 4 failed and wait for their retry (attempt 2); 1 goes again as it came (attempt 1), in 30 s.
+    expect(attempts.map((attempt) => attempt.webhookId).sort()).toEqual(['msg_e2_s1', 'msg_e3_s1', 'msg_e4_s1']);
+    expect(ids(sent).map(({ webhookId, attempt }) => `${webhookId}#${attempt}`).sort()).toEqual(['msg_e1_s1#1', 'msg_e2_s1#2', 'msg_e3_s1#2', 'msg_e4_s1#2']);
+    expect(sent.find(({ message: queued }) => queued.body.includes('msg_e1_s1'))!.message.delaySeconds).toBe(30);
+  });
+
+  test('a lone message that cannot be handled is received again (its receives counted towards the DLQ), as before packs', async () => {
+    const { sent, deps } = world(HEALTHY);
+    deps.post = async () => {
+      throw new Error('the handler broke');
+    };
+    expect(await deliverBatch('fast', records([message(1)]), deps)).toEqual(['m0']);
+    expect(sent).toEqual([]);
+  });
+
+  test('a re-send SQS refuses is sent once more alone; refused again, the pack is received again', async () => {
+    for (const refusals of [1, 2]) {
+      const { sent, deps } = world(HEALTHY);
+      deps.post = async () => ({ statusCode: 500, headers: {}, body: '', durationMs: 5 });
+      let refused = 0;
+      deps.send = async (queue, messages) => {
+        const unsent = messages.flatMap((queued, index) => (queued.body.includes('msg_e2_s1') && refused < refusals ? [{ index, reason: 'Throttled' }] : []));
+        refused += unsent.length;
+        messages.forEach((queued, index) => {
+          if (!unsent.some((item) => item.index === index)) sent.push({ queue, message: queued });
+        });
+        return unsent;
+      };
+      const failed = await deliverBatch('fast', records([pack(1, 2, 3)]), deps);
+      expect(failed).toEqual(refusals === 1 ? [] : ['m0']);
+      expect(ids(sent).map(({ webhookId, attempt }) => `${webhookId}#${attempt}`).sort()).toEqual(
+        refusals === 1 ? ['msg_e1_s1#2', 'msg_e2_s1#2', 'msg_e3_s1#2'] : ['msg_e1_s1#2', 'msg_e3_s1#2'],
+      );
+    }
+  });
+
+  test("one subscription's stores failing holds its own deliveries only: the rest of the batch is delivered", async () => {
+    const limited = { ...subscription, _id: 's2', rateLimit: 5 } as Subscription;
+    const { state, sent, deps } = world(HEALTHY);
+    const getState = deps.stores.getState;
+    deps.stores.getState = async (keys) => {
+      const read = await getState(keys);
+      read.subscriptions.set('s2', limited);
+      return read;
+    };
+    deps.stores.reserveRate = async () => {
+      throw new Error('Throttled');
+    };
+    const other = (n: number) => message(n).replace(/s1/g, 's2');
+    const failed = await deliverBatch('fast', records([pack(1, 2), other(3), packBody([other(4), other(5)])]), deps);
+    expect(failed).toEqual(['m1']);
+    expect(state.posts).toBe(2);
+    expect(ids(sent).map(({ webhookId }) => webhookId).sort()).toEqual(['msg_e4_s2', 'msg_e5_s2']);
+  });
+
+  test('a subscriber gets at most postsAtOncePerSubscription POSTs at once from one invocation', async () => {
+    const { deps } = world(HEALTHY);
+    let open = 0;
+    let most = 0;
+    deps.post = async () => {
+      open += 1;
+      most = Math.max(most, open);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      open -= 1;
+      return { statusCode: 200, headers: {}, body: '', durationMs: 5 };
+    };
+    const tens = [0, 1, 2].map((pack) => packBody(Array.from({ length: 9 }, (_, n) => message(pack * 9 + n + 1))));
+    expect(await deliverBatch('fast', records(tens), deps)).toEqual([]);
+    expect(most).toBe(DELIVERY.postsAtOncePerSubscription);
   });
 });
