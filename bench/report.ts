@@ -25,7 +25,7 @@ const LABELS: Record<string, string> = {
   lambdaInvocationsPerDelivery: 'throughput phase: fan-out + delivery invocations',
   fanOutDynamoRequestsPerEvent_alone: `only the ${SUBSCRIPTIONS_PER_EVENT} subscriptions; deliveries held back`,
   fanOutDynamoRequestsPerEvent_10kOthers: `plus ${UNRELATED_SUBSCRIPTIONS} subscriptions of other projects and topics`,
-  fanOutMsPerEvent_alone: `first PutEvents until the delivery queue holds every message, / ${FAN_OUT_EVENTS} events, median of ${FAN_OUT_ROUNDS}`,
+  fanOutMsPerEvent_alone: `first PutEvents until the fan-out queue is empty, / ${FAN_OUT_EVENTS} events, median of ${FAN_OUT_ROUNDS}`,
   fanOutMsPerEvent_10kOthers: `the same with the ${UNRELATED_SUBSCRIPTIONS} others in the table`,
   costUsdPerMillion_chat3kb: 'cost shape (a), breakdown below',
   costUsdPerMillion_lowTraffic: 'cost shape (b), breakdown below',
