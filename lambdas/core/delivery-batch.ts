@@ -236,6 +236,15 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
         return undefined;
       }
     },
+    {
+      // A subscriber that missed the fast lane's deadline is in the slow lane now: the rest of its
+      // deliveries go there without a POST, so it holds this invocation for one deadline, not ten.
+      after: (wave) => lane === 'fast' && wave.some((result) => result?.signal?.fastLaneTimeout === true),
+      instead: (entry): Handled => {
+        deps.report.metric('DeliveriesToSlowLane', 1);
+        return { entry, disposition: held([entry.job.message], 'slow', () => 0, now, deps.maxDelaySeconds)[0]! };
+      },
+    },
   );
   for (const result of posted) if (result) handled.push(result);
   await Promise.all(
@@ -501,15 +510,26 @@ async function trackDeadStreaks(attempts: Attempt[], found: Map<string, Subscrip
 
 /**
  * Runs `work` on every item, at most `atOnce` at a time for items of one key (keys run side by
- * side); results in the items' order.
+ * side); results in the items' order. Once a wave of a key makes `stop.after` true, the rest of
+ * that key's items get `stop.instead` without `work`.
  */
-async function inWaves<T, R>(items: T[], keyOf: (item: T) => string, atOnce: number, work: (item: T) => Promise<R>): Promise<R[]> {
+async function inWaves<T, R>(
+  items: T[],
+  keyOf: (item: T) => string,
+  atOnce: number,
+  work: (item: T) => Promise<R>,
+  stop: { after: (wave: R[]) => boolean; instead: (item: T) => R },
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   const indexed = items.map((item, index) => ({ item, index }));
   await Promise.all(
     [...groupBy(indexed, ({ item }) => keyOf(item)).values()].map(async (group) => {
       for (let start = 0; start < group.length; start += atOnce) {
-        await Promise.all(group.slice(start, start + atOnce).map(async ({ item, index }) => (results[index] = await work(item))));
+        const wave = await Promise.all(group.slice(start, start + atOnce).map(async ({ item, index }) => (results[index] = await work(item))));
+        if (stop.after(wave)) {
+          for (const { item, index } of group.slice(start + atOnce)) results[index] = stop.instead(item);
+          return;
+        }
       }
     }),
   );

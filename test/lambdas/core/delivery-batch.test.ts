@@ -563,4 +563,21 @@ describe('a pack of deliveries (one subscription, one message)', () => {
     expect(await deliverBatch('fast', records(tens), deps)).toEqual([]);
     expect(most).toBe(DELIVERY.postsAtOncePerSubscription);
   });
+
+  test('a subscriber that misses the fast lane deadline in one wave gets the rest of its deliveries forwarded to the slow lane, without a POST', async () => {
+    const { state, sent, attempts, deps } = world(HEALTHY);
+    deps.answerTimeoutMs = { fast: DELIVERY.fastLaneAnswerMs };
+    deps.post = async () => {
+      state.posts += 1;
+      return { headers: {}, body: '', durationMs: 560, answerMs: 500, error: 'no answer within 500 ms of the request', errorKind: 'timeout' };
+    };
+    const packs = [0, 1, 2].map((pack) => packBody(Array.from({ length: 9 }, (_, n) => message(pack * 9 + n + 1))));
+    expect(await deliverBatch('fast', records(packs), deps)).toEqual([]);
+    expect(state.posts).toBe(DELIVERY.postsAtOncePerSubscription);
+    expect(attempts).toHaveLength(DELIVERY.postsAtOncePerSubscription);
+    // All 27 go to the slow lane: the 10 POSTed as their retry at once, the 17 others as they came.
+    expect(sent.map(({ queue }) => queue)).toEqual(Array(27).fill('slow'));
+    expect(new Set(ids(sent).map(({ webhookId }) => webhookId)).size).toBe(27);
+    expect(state.health.lane).toBe('slow');
+  });
 });
