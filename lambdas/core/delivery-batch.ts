@@ -157,7 +157,8 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
   // and the pack acknowledged); a lone message is received again, its receive counted (poison).
   const packs = new Set<string>();
   const alone: Resend[] = [];
-  const handleAgain = (entry: Entry, seconds: number, queue: DeliveryLane | 'dlq' = lane, message = toQueued(entry.job.message, seconds, true)) => {
+  // Its rate slot (if any) will have passed: it reserves a new one when it comes.
+  const handleAgain = (entry: Entry, seconds: number, queue: DeliveryLane | 'dlq' = lane, message = toQueued({ ...entry.job.message, rateSlotAt: undefined }, seconds, true)) => {
     if (packs.has(entry.messageId)) alone.push({ entry, queue, message });
     else retryLater(entry, seconds);
   };
@@ -211,12 +212,15 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
     }
   }
 
-  // A subscriber gets at most `postsAtOncePerSubscription` POSTs at once from an invocation
-  // (packs bring up to 100 of its deliveries): the rest follow as those end.
-  const posted = await inWaves(
+  // A subscriber gets at most `postsAtOncePerSubscription` POSTs at once from a fast-lane
+  // invocation (packs bring up to 100 of its deliveries): the rest follow as those end. Not a
+  // rate-limited one (its slots pace its POSTs, and a wait here would make them miss their
+  // slots), nor in the slow lane (its 10 s deadline, ten times over, would pass the function's
+  // timeout; its messages come alone, unless a pack was redriven there).
+  const posted = await inPools(
     postable,
     (entry) => entry.job.message.subscriptionId,
-    deps.settings.postsAtOncePerSubscription,
+    (subscriptionId) => (lane === 'fast' && !found.get(subscriptionId)?.rateLimit ? deps.settings.postsAtOncePerSubscription : Infinity),
     async (entry): Promise<Handled | undefined> => {
       try {
         // A delivery that came back just before its rate slot waits for it (under a second); one
@@ -239,10 +243,15 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
     {
       // A subscriber that missed the fast lane's deadline is in the slow lane now: the rest of its
       // deliveries go there without a POST, so it holds this invocation for one deadline, not ten.
-      after: (wave) => lane === 'fast' && wave.some((result) => result?.signal?.fastLaneTimeout === true),
-      instead: (entry): Handled => {
-        deps.report.metric('DeliveriesToSlowLane', 1);
-        return { entry, disposition: held([entry.job.message], 'slow', () => 0, now, deps.maxDelaySeconds)[0]! };
+      // One that failed enough times in a row to open its circuit gets no more POSTs either: the
+      // rest come back in a second, to find the circuit open and be parked.
+      after: (results) => slowNow(lane, results) || failingNow(results, deps.settings.circuitFailuresToOpen),
+      instead: (entry, results): Handled => {
+        if (slowNow(lane, results)) {
+          deps.report.metric('DeliveriesToSlowLane', 1);
+          return { entry, disposition: held([entry.job.message], 'slow', () => 0, now, deps.maxDelaySeconds)[0]! };
+        }
+        return { entry, disposition: held([entry.job.message], lane, () => 1, now, deps.maxDelaySeconds)[0]! };
       },
     },
   );
@@ -422,36 +431,47 @@ async function updateHealth(handled: Handled[], healths: Map<string, DeliveryHea
   }
   await Promise.all(
     [...signals].map(async ([subscriptionId, { projectId, signals: list }]) => {
-      let before = healths.get(subscriptionId)!;
-      for (let round = 0; round < 3; round++) {
-        const { health: after, transitions } = foldSignals(before, list, deps.settings);
-        if (!healthNeedsWrite(before, after)) return;
-        if (await deps.stores.saveHealth(projectId, subscriptionId, before, after)) {
-          for (const transition of transitions) {
-            deps.report.metric(TRANSITION_METRICS[transition], 1);
-            deps.report.info(`subscription health: ${transition}`, { projectId, subscriptionId });
-          }
-          // The probe closed the circuit: what it held is released now. The wake-up due (the
-          // probe's, at the end of its lease, scheduled maybe after `before` was read) is taken
-          // over, so the release does not wait for it.
-          if (transitions.includes('circuit-closed') && (after.heldCount ?? 0) > 0) {
-            const { wakeAt } = await deps.stores.getHealth(projectId, subscriptionId);
-            // Not sent, the wake-up taken over is due again (sendWake puts it back): the release
-            // then starts at the end of the probe's lease, and this batch's POSTs still count.
-            await sendWake(after.lane, projectId, subscriptionId, wakeAt, Date.now(), deps).catch((error: unknown) =>
-              deps.report.warn('could not start the release of held deliveries at once; it starts when the wake-up due comes', {
-                subscriptionId,
-                error: String(error),
-              }),
-            );
-          }
-          return;
-        }
-        before = await deps.stores.getHealth(projectId, subscriptionId);
+      try {
+        await saveSignals(subscriptionId, projectId, list, healths.get(subscriptionId)!, deps);
+      } catch (error) {
+        // The POSTs are done: failing the batch would POST them all again. The next batch's
+        // answers are folded into the health as it is stored.
+        deps.report.error("delivery health not saved; this batch's answers are not counted in it", { subscriptionId, error: String(error) });
       }
-      deps.report.warn('delivery health not updated: it kept changing under concurrent deliveries', { subscriptionId });
     }),
   );
+}
+
+/** Folds one subscription's POST outcomes into its health and stores them, three tries against concurrent writes. */
+async function saveSignals(subscriptionId: string, projectId: string, list: PostSignal[], read: DeliveryHealth, deps: DeliveryBatchDeps): Promise<void> {
+  let before = read;
+  for (let round = 0; round < 3; round++) {
+    const { health: after, transitions } = foldSignals(before, list, deps.settings);
+    if (!healthNeedsWrite(before, after)) return;
+    if (await deps.stores.saveHealth(projectId, subscriptionId, before, after)) {
+      for (const transition of transitions) {
+        deps.report.metric(TRANSITION_METRICS[transition], 1);
+        deps.report.info(`subscription health: ${transition}`, { projectId, subscriptionId });
+      }
+      // The probe closed the circuit: what it held is released now. The wake-up due (the
+      // probe's, at the end of its lease, scheduled maybe after `before` was read) is taken
+      // over, so the release does not wait for it.
+      if (transitions.includes('circuit-closed') && (after.heldCount ?? 0) > 0) {
+        const { wakeAt } = await deps.stores.getHealth(projectId, subscriptionId);
+        // Not sent, the wake-up taken over is due again (sendWake puts it back): the release
+        // then starts at the end of the probe's lease, and this batch's POSTs still count.
+        await sendWake(after.lane, projectId, subscriptionId, wakeAt, Date.now(), deps).catch((error: unknown) =>
+          deps.report.warn('could not start the release of held deliveries at once; it starts when the wake-up due comes', {
+            subscriptionId,
+            error: String(error),
+          }),
+        );
+      }
+      return;
+    }
+    before = await deps.stores.getHealth(projectId, subscriptionId);
+  }
+  deps.report.warn('delivery health not updated: it kept changing under concurrent deliveries', { subscriptionId });
 }
 
 /** Sends every message that goes on; returns those SQS did not take, with their entries. */
@@ -486,54 +506,86 @@ async function sendOn(handled: Handled[], deps: DeliveryBatchDeps): Promise<Rese
 async function trackDeadStreaks(attempts: Attempt[], found: Map<string, Subscription>, deps: DeliveryBatchDeps): Promise<void> {
   const limit = deps.settings.autoDisableAfterDead;
   for (const attempt of attempts) {
-    const action = deadStreakAction(attempt, found.get(attempt.subscriptionId));
-    if (action === 'record-dead') {
-      const disabled = await deps.stores.recordDeadDelivery(
-        attempt.projectId,
-        attempt.subscriptionId,
-        attempt.webhookId,
-        limit,
-        `${limit} deliveries in a row exhausted their retries`,
-      );
-      if (disabled) {
-        deps.report.warn('subscription disabled after repeated dead deliveries', {
-          projectId: attempt.projectId,
-          subscriptionId: attempt.subscriptionId,
-        });
-        deps.report.metric('SubscriptionAutoDisabled', 1);
-      }
-    } else if (action === 'reset') {
-      await deps.stores.resetDeadDeliveries(attempt.projectId, attempt.subscriptionId);
+    try {
+      await trackDeadStreak(attempt, found, limit, deps);
+    } catch (error) {
+      // As for health: the POST is done, and failing the batch would POST it all again.
+      deps.report.error('dead streak not updated', { subscriptionId: attempt.subscriptionId, webhookId: attempt.webhookId, error: String(error) });
     }
   }
 }
 
+/** One attempt's part in its subscription's dead streak: counted when it died, cleared when it went through. */
+async function trackDeadStreak(attempt: Attempt, found: Map<string, Subscription>, limit: number, deps: DeliveryBatchDeps): Promise<void> {
+  const action = deadStreakAction(attempt, found.get(attempt.subscriptionId));
+  if (action === 'record-dead') {
+    const disabled = await deps.stores.recordDeadDelivery(
+      attempt.projectId,
+      attempt.subscriptionId,
+      attempt.webhookId,
+      limit,
+      `${limit} deliveries in a row exhausted their retries`,
+    );
+    if (disabled) {
+      deps.report.warn('subscription disabled after repeated dead deliveries', {
+        projectId: attempt.projectId,
+        subscriptionId: attempt.subscriptionId,
+      });
+      deps.report.metric('SubscriptionAutoDisabled', 1);
+    }
+  } else if (action === 'reset') {
+    await deps.stores.resetDeadDeliveries(attempt.projectId, attempt.subscriptionId);
+  }
+}
+
 /**
- * Runs `work` on every item, at most `atOnce` at a time for items of one key (keys run side by
- * side); results in the items' order. Once a wave of a key makes `stop.after` true, the rest of
- * that key's items get `stop.instead` without `work`.
+ * Runs `work` on every item, at most `atOnceOf(key)` at a time for items of one key (keys run
+ * side by side; the next item starts as soon as one ends); results in the items' order. Once a
+ * result of a key makes `stop.after` true for the results of that key so far, its items not yet
+ * started get `stop.instead` without `work`.
  */
-async function inWaves<T, R>(
+async function inPools<T, R>(
   items: T[],
   keyOf: (item: T) => string,
-  atOnce: number,
+  atOnceOf: (key: string) => number,
   work: (item: T) => Promise<R>,
-  stop: { after: (wave: R[]) => boolean; instead: (item: T) => R },
+  stop: { after: (results: R[]) => boolean; instead: (item: T, results: R[]) => R },
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   const indexed = items.map((item, index) => ({ item, index }));
   await Promise.all(
-    [...groupBy(indexed, ({ item }) => keyOf(item)).values()].map(async (group) => {
-      for (let start = 0; start < group.length; start += atOnce) {
-        const wave = await Promise.all(group.slice(start, start + atOnce).map(async ({ item, index }) => (results[index] = await work(item))));
-        if (stop.after(wave)) {
-          for (const { item, index } of group.slice(start + atOnce)) results[index] = stop.instead(item);
-          return;
+    [...groupBy(indexed, ({ item }) => keyOf(item))].map(async ([key, group]) => {
+      const done: R[] = [];
+      let next = 0;
+      let stopped = false;
+      const runner = async (): Promise<void> => {
+        while (next < group.length) {
+          const { item, index } = group[next++]!;
+          if (stopped) {
+            results[index] = stop.instead(item, done);
+            continue;
+          }
+          const result = await work(item);
+          results[index] = result;
+          done.push(result);
+          if (!stopped && stop.after(done)) stopped = true;
         }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(atOnceOf(key), group.length) }, runner));
     }),
   );
   return results;
+}
+
+/** A fast-lane POST of these missed the lane's deadline: the subscriber is in the slow lane now. */
+const slowNow = (lane: DeliveryLane, results: (Handled | undefined)[]): boolean =>
+  lane === 'fast' && results.some((result) => result?.signal?.fastLaneTimeout === true);
+
+/** The last `limit` POSTs of these (in the order they ended) all failed: enough to open a circuit. */
+function failingNow(results: (Handled | undefined)[], limit: number): boolean {
+  let failedInARow = 0;
+  for (const result of results) if (result?.signal) failedInARow = result.signal.ok ? 0 : failedInARow + 1;
+  return failedInARow >= limit;
 }
 
 function groupBy<T, K>(items: T[], keyOf: (item: T) => K): Map<K, T[]> {

@@ -564,6 +564,67 @@ describe('a pack of deliveries (one subscription, one message)', () => {
     expect(most).toBe(DELIVERY.postsAtOncePerSubscription);
   });
 
+  const withSlot = (n: number, slot: number, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ ...(JSON.parse(message(n)) as object), rateSlotAt: slot, notBefore: slot, ...extra });
+
+  test('a rate-limited subscriber on time for its slots loses none to a wait for other POSTs (its slots pace it, not the POSTs-at-once cap)', async () => {
+    const { state, sent, deps } = world(HEALTHY, { ...subscription, rateLimit: 20 } as Subscription);
+    const start = Date.now() + 100;
+    deps.post = async () => {
+      state.posts += 1;
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      return { statusCode: 200, headers: {}, body: '', durationMs: 600 };
+    };
+    const bodies = Array.from({ length: 18 }, (_, n) => withSlot(n, start + n * 50));
+    expect(await deliverBatch('fast', records([packBody(bodies.slice(0, 9)), packBody(bodies.slice(9))]), deps)).toEqual([]);
+    expect({ posts: state.posts, sentBack: sent.length }).toEqual({ posts: 18, sentBack: 0 });
+  });
+
+  test('admission failing after some of the group were decided sends each delivery on once', async () => {
+    const { sent, deps } = world(HEALTHY, { ...subscription, rateLimit: 5 } as Subscription);
+    deps.stores.reserveRate = async () => {
+      throw new Error('Throttled');
+    };
+    // Held for its slot (decided) before the reservation for the other two throws.
+    const early = withSlot(1, Date.now() + 5000, { notBefore: Date.now() - 1000 });
+    expect(await deliverBatch('fast', records([packBody([early, message(2), message(3)])]), deps)).toEqual([]);
+    expect(ids(sent).map(({ webhookId }) => webhookId).sort()).toEqual(['msg_e1_s1', 'msg_e2_s1', 'msg_e3_s1']);
+  });
+
+  test("a health or dead-streak write failing after the POSTs does not fail the batch (it would POST them all again)", async () => {
+    const { state, sent, deps } = world(HEALTHY);
+    deps.post = async () => {
+      state.posts += 1;
+      return { statusCode: 500, headers: {}, body: '', durationMs: 5 };
+    };
+    deps.stores.saveHealth = async () => {
+      throw new Error('ProvisionedThroughputExceededException');
+    };
+    deps.stores.resetDeadDeliveries = async () => {
+      throw new Error('ProvisionedThroughputExceededException');
+    };
+    expect(await deliverBatch('fast', records([packBody([message(1), message(2)]), message(3)]), deps)).toEqual([]);
+    expect(state.posts).toBe(3);
+    expect(sent).toHaveLength(3);
+  });
+
+  test('a subscriber failing enough times in a row to open its circuit gets no more POSTs from the invocation: the rest come back in a second', async () => {
+    const { state, sent, deps } = world(HEALTHY);
+    deps.post = async () => {
+      state.posts += 1;
+      return { statusCode: 500, headers: {}, body: '', durationMs: 5 };
+    };
+    const packs = [0, 1, 2].map((pack) => packBody(Array.from({ length: 9 }, (_, n) => message(pack * 9 + n + 1))));
+    expect(await deliverBatch('fast', records(packs), deps)).toEqual([]);
+    // Ten start together, and each that ends starts the next until five have failed in a row:
+    // at most four more start after that.
+    expect(state.posts).toBeLessThanOrEqual(DELIVERY.postsAtOncePerSubscription + DELIVERY.circuitFailuresToOpen - 1);
+    const back = ids(sent).filter(({ attempt }) => attempt === 1);
+    expect(back).toHaveLength(27 - state.posts);
+    expect(sent.filter(({ message: queued }) => queued.delaySeconds === 1)).toHaveLength(27 - state.posts);
+    expect(state.health.circuit).toBe('open');
+  });
+
   test('a subscriber that misses the fast lane deadline in one wave gets the rest of its deliveries forwarded to the slow lane, without a POST', async () => {
     const { state, sent, attempts, deps } = world(HEALTHY);
     deps.answerTimeoutMs = { fast: DELIVERY.fastLaneAnswerMs };
