@@ -1,11 +1,9 @@
 import type { DeliveryLane } from './settings';
-import type { Attempt, LoggedAttempt } from './attempt';
+import type { LoggedAttempt } from './attempt';
 import { DeliveryDeps, DeliveryJob, Disposition, deferred, deliverJob } from './deliver';
 import {
-  TRANSITION_METRICS,
   admissionOf,
   contendedWaits,
-  deadStreakAction,
   held,
   isDue,
   SLOT_SLACK_MS,
@@ -16,9 +14,11 @@ import {
   splitProbe,
   untilSlot,
 } from './delivery-admission';
-import { DeliveryHealth, HealthSettings, PostSignal, foldSignals, healthNeedsWrite } from './delivery-health';
+import { DeliveryHealth, HealthSettings, PostSignal } from './delivery-health';
 import { ParsedDeliveryMessage, WakeMessage, deliveryMessageSchema, deliveryPackSchema, wakeMessageSchema } from './delivery-message';
-import { parked, sendWake, toQueued, wakeUp } from './held-release';
+import { updateHealth, trackDeadStreaks } from './delivery-outcomes';
+import { parked, toQueued, wakeUp } from './held-release';
+import { groupBy, inPools } from './in-pools';
 import type { Subscription } from './subscription';
 
 /** A message as the event source hands it over. */
@@ -272,7 +272,11 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
 
   const attempts = handled.flatMap((result) => (result.attempt ? [result.attempt] : []));
   await deps.writeAttempts(attempts);
-  await updateHealth(handled, healths, deps);
+  await updateHealth(
+    handled.flatMap(({ entry, signal }) => (signal ? [{ projectId: entry.job.message.projectId, subscriptionId: entry.job.message.subscriptionId, signal }] : [])),
+    healths,
+    deps,
+  );
   await trackDeadStreaks(attempts, found, deps);
   for (const attempt of attempts) {
     deps.report.metric(`Attempt_${attempt.outcome}`, 1);
@@ -419,61 +423,6 @@ async function admit(
   return admitted;
 }
 
-/** Folds each subscription's POST outcomes into its health and stores what changed. */
-async function updateHealth(handled: Handled[], healths: Map<string, DeliveryHealth>, deps: DeliveryBatchDeps): Promise<void> {
-  const signals = new Map<string, { projectId: string; signals: PostSignal[] }>();
-  for (const { entry, signal } of handled) {
-    if (!signal) continue;
-    const { projectId, subscriptionId } = entry.job.message;
-    const current = signals.get(subscriptionId) ?? { projectId, signals: [] };
-    current.signals.push(signal);
-    signals.set(subscriptionId, current);
-  }
-  await Promise.all(
-    [...signals].map(async ([subscriptionId, { projectId, signals: list }]) => {
-      try {
-        await saveSignals(subscriptionId, projectId, list, healths.get(subscriptionId)!, deps);
-      } catch (error) {
-        // The POSTs are done: failing the batch would POST them all again. The next batch's
-        // answers are folded into the health as it is stored.
-        deps.report.error("delivery health not saved; this batch's answers are not counted in it", { subscriptionId, error: String(error) });
-      }
-    }),
-  );
-}
-
-/** Folds one subscription's POST outcomes into its health and stores them, three tries against concurrent writes. */
-async function saveSignals(subscriptionId: string, projectId: string, list: PostSignal[], read: DeliveryHealth, deps: DeliveryBatchDeps): Promise<void> {
-  let before = read;
-  for (let round = 0; round < 3; round++) {
-    const { health: after, transitions } = foldSignals(before, list, deps.settings);
-    if (!healthNeedsWrite(before, after)) return;
-    if (await deps.stores.saveHealth(projectId, subscriptionId, before, after)) {
-      for (const transition of transitions) {
-        deps.report.metric(TRANSITION_METRICS[transition], 1);
-        deps.report.info(`subscription health: ${transition}`, { projectId, subscriptionId });
-      }
-      // The probe closed the circuit: what it held is released now. The wake-up due (the
-      // probe's, at the end of its lease, scheduled maybe after `before` was read) is taken
-      // over, so the release does not wait for it.
-      if (transitions.includes('circuit-closed') && (after.heldCount ?? 0) > 0) {
-        const { wakeAt } = await deps.stores.getHealth(projectId, subscriptionId);
-        // Not sent, the wake-up taken over is due again (sendWake puts it back): the release
-        // then starts at the end of the probe's lease, and this batch's POSTs still count.
-        await sendWake(after.lane, projectId, subscriptionId, wakeAt, Date.now(), deps).catch((error: unknown) =>
-          deps.report.warn('could not start the release of held deliveries at once; it starts when the wake-up due comes', {
-            subscriptionId,
-            error: String(error),
-          }),
-        );
-      }
-      return;
-    }
-    before = await deps.stores.getHealth(projectId, subscriptionId);
-  }
-  deps.report.warn('delivery health not updated: it kept changing under concurrent deliveries', { subscriptionId });
-}
-
 /** Sends every message that goes on; returns those SQS did not take, with their entries. */
 async function sendOn(handled: Handled[], deps: DeliveryBatchDeps): Promise<Resend[]> {
   const sends = handled.flatMap(({ entry, disposition }) => (disposition.kind === 'send' ? [{ entry, send: disposition }] : []));
@@ -499,84 +448,6 @@ async function sendOn(handled: Handled[], deps: DeliveryBatchDeps): Promise<Rese
   return failed;
 }
 
-/**
- * Auto-disable: a subscription whose deliveries die `autoDisableAfterDead` times in a row
- * is disabled; a success clears the streak (one write, only when there is a streak).
- */
-async function trackDeadStreaks(attempts: Attempt[], found: Map<string, Subscription>, deps: DeliveryBatchDeps): Promise<void> {
-  const limit = deps.settings.autoDisableAfterDead;
-  for (const attempt of attempts) {
-    try {
-      await trackDeadStreak(attempt, found, limit, deps);
-    } catch (error) {
-      // As for health: the POST is done, and failing the batch would POST it all again.
-      deps.report.error('dead streak not updated', { subscriptionId: attempt.subscriptionId, webhookId: attempt.webhookId, error: String(error) });
-    }
-  }
-}
-
-/** One attempt's part in its subscription's dead streak: counted when it died, cleared when it went through. */
-async function trackDeadStreak(attempt: Attempt, found: Map<string, Subscription>, limit: number, deps: DeliveryBatchDeps): Promise<void> {
-  const action = deadStreakAction(attempt, found.get(attempt.subscriptionId));
-  if (action === 'record-dead') {
-    const disabled = await deps.stores.recordDeadDelivery(
-      attempt.projectId,
-      attempt.subscriptionId,
-      attempt.webhookId,
-      limit,
-      `${limit} deliveries in a row exhausted their retries`,
-    );
-    if (disabled) {
-      deps.report.warn('subscription disabled after repeated dead deliveries', {
-        projectId: attempt.projectId,
-        subscriptionId: attempt.subscriptionId,
-      });
-      deps.report.metric('SubscriptionAutoDisabled', 1);
-    }
-  } else if (action === 'reset') {
-    await deps.stores.resetDeadDeliveries(attempt.projectId, attempt.subscriptionId);
-  }
-}
-
-/**
- * Runs `work` on every item, at most `atOnceOf(key)` at a time for items of one key (keys run
- * side by side; the next item starts as soon as one ends); results in the items' order. Once a
- * result of a key makes `stop.after` true for the results of that key so far, its items not yet
- * started get `stop.instead` without `work`.
- */
-async function inPools<T, R>(
-  items: T[],
-  keyOf: (item: T) => string,
-  atOnceOf: (key: string) => number,
-  work: (item: T) => Promise<R>,
-  stop: { after: (results: R[]) => boolean; instead: (item: T, results: R[]) => R },
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  const indexed = items.map((item, index) => ({ item, index }));
-  await Promise.all(
-    [...groupBy(indexed, ({ item }) => keyOf(item))].map(async ([key, group]) => {
-      const done: R[] = [];
-      let next = 0;
-      let stopped = false;
-      const runner = async (): Promise<void> => {
-        while (next < group.length) {
-          const { item, index } = group[next++]!;
-          if (stopped) {
-            results[index] = stop.instead(item, done);
-            continue;
-          }
-          const result = await work(item);
-          results[index] = result;
-          done.push(result);
-          if (!stopped && stop.after(done)) stopped = true;
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(atOnceOf(key), group.length) }, runner));
-    }),
-  );
-  return results;
-}
-
 /** A fast-lane POST of these missed the lane's deadline: the subscriber is in the slow lane now. */
 const slowNow = (lane: DeliveryLane, results: (Handled | undefined)[]): boolean =>
   lane === 'fast' && results.some((result) => result?.signal?.fastLaneTimeout === true);
@@ -586,15 +457,6 @@ function failingNow(results: (Handled | undefined)[], limit: number): boolean {
   let failedInARow = 0;
   for (const result of results) if (result?.signal) failedInARow = result.signal.ok ? 0 : failedInARow + 1;
   return failedInARow >= limit;
-}
-
-function groupBy<T, K>(items: T[], keyOf: (item: T) => K): Map<K, T[]> {
-  const groups = new Map<K, T[]>();
-  for (const item of items) {
-    const key = keyOf(item);
-    groups.set(key, [...(groups.get(key) ?? []), item]);
-  }
-  return groups;
 }
 
 const isPack = (json: unknown): boolean => typeof json === 'object' && json !== null && 'pack' in json;

@@ -52,7 +52,8 @@ export type ParsedDeliveryMessage = z.output<typeof deliveryMessageSchema>;
  * Several deliveries of one subscription in one message: the fan-out packs a subscription's
  * deliveries of a batch together (docs/design.md §3.20), so a busy subscriber costs one SQS
  * send, receive and delete per pack rather than per delivery. Each is handled as if it had come
- * alone; the pack is received again whole when any of them could not be handled.
+ * alone; one that cannot be handled goes on alone, as its own message, and the pack is received
+ * again whole only if SQS will not take that message either.
  */
 export const deliveryPackSchema = z.object({ pack: z.array(deliveryMessageSchema).min(1) });
 

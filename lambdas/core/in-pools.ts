@@ -1,0 +1,50 @@
+/** Running a batch's work a few at a time per key (lambdas/core/delivery-batch.ts's POSTs per subscriber). */
+
+/**
+ * Runs `work` on every item, at most `atOnceOf(key)` at a time for items of one key (keys run
+ * side by side; the next item starts as soon as one ends); results in the items' order. Once a
+ * result of a key makes `stop.after` true for the results of that key so far, its items not yet
+ * started get `stop.instead` without `work`.
+ */
+export async function inPools<T, R>(
+  items: T[],
+  keyOf: (item: T) => string,
+  atOnceOf: (key: string) => number,
+  work: (item: T) => Promise<R>,
+  stop: { after: (results: R[]) => boolean; instead: (item: T, results: R[]) => R },
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  const indexed = items.map((item, index) => ({ item, index }));
+  await Promise.all(
+    [...groupBy(indexed, ({ item }) => keyOf(item))].map(async ([key, group]) => {
+      const done: R[] = [];
+      let next = 0;
+      let stopped = false;
+      const runner = async (): Promise<void> => {
+        while (next < group.length) {
+          const { item, index } = group[next++]!;
+          if (stopped) {
+            results[index] = stop.instead(item, done);
+            continue;
+          }
+          const result = await work(item);
+          results[index] = result;
+          done.push(result);
+          if (!stopped && stop.after(done)) stopped = true;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(atOnceOf(key), group.length) }, runner));
+    }),
+  );
+  return results;
+}
+
+/** `items` by `keyOf`, each group in the items' order. */
+export function groupBy<T, K>(items: T[], keyOf: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    groups.set(key, [...(groups.get(key) ?? []), item]);
+  }
+  return groups;
+}
