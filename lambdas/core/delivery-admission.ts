@@ -176,6 +176,11 @@ export function wakeDecision(
   const gate = gateOf(health, now, () => 0);
   if (gate.kind === 'wait') return { kind: 'later', at: now + gate.seconds * 1000 };
   if (gate.kind === 'probe') return { kind: 'release', count: 1, nextAt: now + probeLeaseMs, probe: true };
+  return drainDecision(now, release);
+}
+
+/** A release round at `release.perSecond`, whatever the circuit: at least a batch, a second's worth. */
+export function drainDecision(now: number, release: { batch: number; perSecond: number }): WakeDecision {
   const count = Math.max(release.batch, Math.floor(release.perSecond));
   return { kind: 'release', count, nextAt: now + Math.ceil((count / release.perSecond) * 1000) };
 }

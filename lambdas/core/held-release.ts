@@ -4,7 +4,7 @@
  * reset). Split from `delivery-batch.ts`, which calls these for each batch.
  */
 import type { DeliveryLane } from './settings';
-import { delayUntil, nextReleasePace, releaseDelays, wakeDecision } from './delivery-admission';
+import { delayUntil, drainDecision, nextReleasePace, releaseDelays, wakeDecision } from './delivery-admission';
 import type { DeliveryBatchDeps, QueuedMessage } from './delivery-batch';
 import type { DeliveryHealth } from './delivery-health';
 import type { ParsedDeliveryMessage, WakeMessage } from './delivery-message';
@@ -94,10 +94,16 @@ export async function wakeUp(
 ): Promise<void> {
   if (health.wakeAt !== wake.wakeAt) return;
   const { projectId, subscriptionId } = wake;
+  // A disabled or deleted subscription's deliveries are logged as skipped when they come, without
+  // a POST: they drain at the most a second whatever the circuit says (one per probe lease, they
+  // took days for a large backlog, past their items' 14-day TTL).
+  const inactive = !subscription || subscription.status !== 'active';
   // A wake-up sent under a higher maximum (before a deployment lowered it) is held to the new one.
-  const pace = Math.min(wake.pace ?? deps.settings.heldReleaseFirstPerSecond, deps.settings.heldReleaseMaxPerSecond);
-  const perSecond = Math.min(subscription?.rateLimit ?? Infinity, pace);
-  const decision = wakeDecision(health, now, deps.timeoutMs[health.lane] + 5000, { batch: deps.settings.heldReleaseBatch, perSecond });
+  const pace = inactive ? deps.settings.heldReleaseMaxPerSecond : Math.min(wake.pace ?? deps.settings.heldReleaseFirstPerSecond, deps.settings.heldReleaseMaxPerSecond);
+  const perSecond = inactive ? pace : Math.min(subscription.rateLimit ?? Infinity, pace);
+  const decision = inactive
+    ? drainDecision(now, { batch: deps.settings.heldReleaseBatch, perSecond })
+    : wakeDecision(health, now, deps.timeoutMs[health.lane] + 5000, { batch: deps.settings.heldReleaseBatch, perSecond });
   if (decision.kind === 'later') {
     await sendWake(health.lane, projectId, subscriptionId, wake.wakeAt, decision.at, deps);
     return;

@@ -155,6 +155,30 @@ test('a wake-up after a reset releases the parked deliveries paced and then stop
   expect(sent).toEqual([]);
 });
 
+test("a disabled subscription's parked deliveries drain at the most a second, whatever its circuit (each is logged skipped when it comes)", async () => {
+  const disabled = { ...subscription, status: 'disabled' } as Subscription;
+  // Half-open: an active subscription would get one probe per lease.
+  const { state, sent, deps } = world({ ...HEALTHY, circuit: 'open', openUntil: Date.now() - 1000, consecutiveFailures: 5 }, disabled);
+  for (let n = 0; n < 150; n++) state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n % 10)) as ParsedDeliveryMessage);
+  state.health.heldCount = 150;
+  state.health.wakeAt = Date.now();
+  const wake = JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: state.health.wakeAt });
+
+  await deliverBatch('fast', records([wake]), deps);
+  const released = sent.filter(({ message: queued }) => !queued.body.includes('release-held'));
+  expect(released).toHaveLength(DELIVERY.heldReleaseMaxPerSecond);
+  expect(state.parked.size).toBe(50);
+  const next = JSON.parse(sent.find(({ message: queued }) => queued.body.includes('release-held'))!.message.body) as { wakeAt: number };
+  expect(next.wakeAt - Date.now()).toBeLessThanOrEqual(1000);
+
+  // And an active one in the same state gets one probe.
+  const active = world({ ...HEALTHY, circuit: 'open', openUntil: Date.now() - 1000, consecutiveFailures: 5 });
+  for (let n = 0; n < 150; n++) active.state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n % 10)) as ParsedDeliveryMessage);
+  active.state.health.wakeAt = Date.now();
+  await deliverBatch('fast', records([JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: active.state.health.wakeAt })]), active.deps);
+  expect(active.sent.filter(({ message: queued }) => !queued.body.includes('release-held'))).toHaveLength(1);
+});
+
 /** Three deliveries parked, `counted` on the health item, and the wake-up that releases them run. */
 async function releaseThreeCounted(counted: number) {
   const { state, deps } = world({ ...HEALTHY });
