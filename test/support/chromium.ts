@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { BrowserContext, Page, chromium } from 'playwright-core';
@@ -14,6 +14,10 @@ export interface Browser {
 
 /** A headless Chromium with a fresh profile, removed on close. */
 export async function launchChromium(viewport = { width: 1200, height: 900 }): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    // What a fresh machine's first `npm test` meets: say how to get it, not Playwright's path error.
+    throw new Error(`the browser tests need Debian's Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (as root)`);
+  }
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'console-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
