@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { TABLE_KEYS } from '../core/settings';
+import { DELIVERY, TABLE_KEYS } from '../core/settings';
 import { ParsedDeliveryMessage, deliveryMessageSchema } from '../core/delivery-message';
 import { stringifyJson } from '../core/json-text';
 import { conditionally, dynamoDocumentClient, writtenBy } from './aws-clients';
@@ -9,8 +9,8 @@ import { subscriptionKeys } from './subscription-store';
 
 const { partitionKey: PK, sortKey: SK, ttlAttribute } = TABLE_KEYS;
 
-/** A held delivery is kept this long at most (SQS's longest retention, what a queue would give). */
-const HELD_TTL_SECONDS = 14 * 86_400;
+/** A held delivery is kept this long at most (`DELIVERY.heldTtlDays`). */
+const HELD_TTL_SECONDS = DELIVERY.heldTtlDays * 86_400;
 
 const heldPartition = (projectId: string, subscriptionId: string): string => `HELD#${projectId}#${subscriptionId}`;
 const healthKey = (projectId: string, subscriptionId: string): Record<string, string> => ({

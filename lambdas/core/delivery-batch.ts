@@ -113,6 +113,8 @@ export interface DeliveryBatchDeps extends DeliveryDeps {
     heldReleaseMaxPerSecond: number;
     /** POSTs to one subscriber at once from an invocation. */
     postsAtOncePerSubscription: number;
+    /** A disabled subscription's held deliveries published this long ago are released to be logged skipped. */
+    heldSkipAfterDays: number;
   };
 }
 

@@ -94,14 +94,18 @@ export async function wakeUp(
 ): Promise<void> {
   if (health.wakeAt !== wake.wakeAt) return;
   const { projectId, subscriptionId } = wake;
-  // A disabled or deleted subscription's deliveries are logged as skipped when they come, without
-  // a POST: they drain at the most a second whatever the circuit says (one per probe lease, they
-  // took days for a large backlog, past their items' 14-day TTL).
-  const inactive = !subscription || subscription.status !== 'active';
+  if (subscription && subscription.status !== 'active') {
+    await wakeDisabled(wake, health, now, deps);
+    return;
+  }
+  // A deleted subscription's deliveries are logged as skipped when they come, without a POST:
+  // they drain at the most a second whatever the circuit says (one per probe lease, a large
+  // backlog took days, past its items' TTL).
+  const deleted = !subscription;
   // A wake-up sent under a higher maximum (before a deployment lowered it) is held to the new one.
-  const pace = inactive ? deps.settings.heldReleaseMaxPerSecond : Math.min(wake.pace ?? deps.settings.heldReleaseFirstPerSecond, deps.settings.heldReleaseMaxPerSecond);
-  const perSecond = inactive ? pace : Math.min(subscription.rateLimit ?? Infinity, pace);
-  const decision = inactive
+  const pace = deleted ? deps.settings.heldReleaseMaxPerSecond : Math.min(wake.pace ?? deps.settings.heldReleaseFirstPerSecond, deps.settings.heldReleaseMaxPerSecond);
+  const perSecond = deleted ? pace : Math.min(subscription.rateLimit ?? Infinity, pace);
+  const decision = deleted
     ? drainDecision(now, { batch: deps.settings.heldReleaseBatch, perSecond })
     : wakeDecision(health, now, deps.timeoutMs[health.lane] + 5000, { batch: deps.settings.heldReleaseBatch, perSecond });
   if (decision.kind === 'later') {
@@ -134,6 +138,38 @@ export async function wakeUp(
     // park raced by its own copy left the count one short.
     await deps.stores.settleHeld(projectId, subscriptionId);
   }
+}
+
+/**
+ * A disabled subscription's wake-up. Its held deliveries wait for it to be enabled again (the
+ * health reset that enabling does releases them), except those published `heldSkipAfterDays`
+ * ago: released now, they are logged `skipped` when they come (recoverable) rather than removed
+ * unlogged by their items' TTL. It looks again after SQS's longest delay, or a second after
+ * releasing a page (more may be as old); with nothing held, the wake-ups stop.
+ */
+async function wakeDisabled(wake: WakeMessage, health: DeliveryHealth, now: number, deps: DeliveryBatchDeps): Promise<void> {
+  const { projectId, subscriptionId } = wake;
+  const [oldest] = (await deps.stores.oldestHeld(projectId, subscriptionId, 1)).messages;
+  if (!oldest) {
+    await deps.stores.clearWake(projectId, subscriptionId, wake.wakeAt);
+    if ((health.heldCount ?? 0) !== 0) await deps.stores.settleHeld(projectId, subscriptionId);
+    return;
+  }
+  const cutoff = now - deps.settings.heldSkipAfterDays * 86_400_000;
+  if (!(Date.parse(oldest.publishedAt) < cutoff)) {
+    await sendWake(health.lane, projectId, subscriptionId, wake.wakeAt, now + deps.maxDelaySeconds * 1000, deps);
+    return;
+  }
+  const { keys, messages } = await deps.stores.oldestHeld(projectId, subscriptionId, deps.settings.heldReleaseMaxPerSecond);
+  const old = messages.flatMap((message, index) => (Date.parse(message.publishedAt) < cutoff ? [index] : []));
+  const unsent = await deps.send(
+    health.lane,
+    old.map((index) => toQueued(messages[index]!, 0, true)),
+  );
+  if (unsent.length > 0) throw new Error(`released deliveries not sent: ${unsent[0]!.reason}`);
+  await deps.stores.removeHeld(projectId, subscriptionId, old.map((index) => keys[index]!));
+  deps.report.metric('HeldDeliveriesReleased', old.length);
+  await sendWake(health.lane, projectId, subscriptionId, wake.wakeAt, now + 1000, deps);
 }
 
 /** A delivery message as sent to a lane: fair (grouped by project) unless it goes to the DLQ. */

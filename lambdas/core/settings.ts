@@ -135,6 +135,14 @@ export const DELIVERY = {
   heldReleaseBatch: 10,
   heldReleaseFirstPerSecond: 10,
   heldReleaseMaxPerSecond: 100,
+  /** A held delivery's item is kept this long at most (SQS's longest retention, what a queue would give). */
+  heldTtlDays: 14,
+  /**
+   * A disabled subscription's held deliveries wait for it to be enabled again, except those
+   * published this long ago: they are released to be logged `skipped` (recoverable) before their
+   * items' TTL removes them unlogged. Its wake-up looks every 15 minutes (SQS's longest delay).
+   */
+  heldSkipAfterDays: 13,
   /** ± fraction applied to each retry delay. */
   jitter: 0.2,
   /** Bounds within which a subscriber's Retry-After is honoured, in seconds. */

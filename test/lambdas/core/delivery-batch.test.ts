@@ -155,28 +155,66 @@ test('a wake-up after a reset releases the parked deliveries paced and then stop
   expect(sent).toEqual([]);
 });
 
-test("a disabled subscription's parked deliveries drain at the most a second, whatever its circuit (each is logged skipped when it comes)", async () => {
-  const disabled = { ...subscription, status: 'disabled' } as Subscription;
-  // Half-open: an active subscription would get one probe per lease.
-  const { state, sent, deps } = world({ ...HEALTHY, circuit: 'open', openUntil: Date.now() - 1000, consecutiveFailures: 5 }, disabled);
-  for (let n = 0; n < 150; n++) state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n % 10)) as ParsedDeliveryMessage);
-  state.health.heldCount = 150;
-  state.health.wakeAt = Date.now();
-  const wake = JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: state.health.wakeAt });
+describe('held deliveries of a subscription that is not active', () => {
+  const DAY = 86_400_000;
+  /** `count` parked deliveries published `ageDays` ago, oldest first. */
+  const park = (state: ReturnType<typeof world>['state'], count: number, ageDays: number, from = 0) => {
+    for (let n = from; n < from + count; n++) {
+      const publishedAt = new Date(Date.now() - ageDays * DAY + n).toISOString();
+      state.parked.set(`${publishedAt}#msg_e${n}_s1`, { ...(JSON.parse(message(n % 10)) as ParsedDeliveryMessage), webhookId: `msg_e${n}_s1`, publishedAt });
+    }
+    state.health.heldCount = state.parked.size;
+  };
+  const wakeOf = (state: ReturnType<typeof world>['state']) =>
+    JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: state.health.wakeAt });
+  const released = (sent: ReturnType<typeof world>['sent']) => sent.filter(({ message: queued }) => !queued.body.includes('release-held'));
+  const nextWake = (sent: ReturnType<typeof world>['sent']) =>
+    JSON.parse(sent.find(({ message: queued }) => queued.body.includes('release-held'))!.message.body) as { wakeAt: number };
+  // Half-open: an active subscription would get one probe.
+  const halfOpen = () => ({ ...HEALTHY, circuit: 'open' as const, openUntil: Date.now() - 1000, consecutiveFailures: 5, wakeAt: Date.now() });
 
-  await deliverBatch('fast', records([wake]), deps);
-  const released = sent.filter(({ message: queued }) => !queued.body.includes('release-held'));
-  expect(released).toHaveLength(DELIVERY.heldReleaseMaxPerSecond);
-  expect(state.parked.size).toBe(50);
-  const next = JSON.parse(sent.find(({ message: queued }) => queued.body.includes('release-held'))!.message.body) as { wakeAt: number };
-  expect(next.wakeAt - Date.now()).toBeLessThanOrEqual(1000);
+  test('a disabled one keeps them for when it is enabled again (the reset releases them), looking again in 15 minutes', async () => {
+    const { state, sent, deps } = world(halfOpen(), { ...subscription, status: 'disabled' } as Subscription);
+    park(state, 150, 1);
+    await deliverBatch('fast', records([wakeOf(state)]), deps);
+    expect(released(sent)).toEqual([]);
+    expect(state.parked.size).toBe(150);
+    expect(nextWake(sent).wakeAt - Date.now()).toBeGreaterThan(890_000);
+  });
 
-  // And an active one in the same state gets one probe.
-  const active = world({ ...HEALTHY, circuit: 'open', openUntil: Date.now() - 1000, consecutiveFailures: 5 });
-  for (let n = 0; n < 150; n++) active.state.parked.set(`msg_e${n}_s1`, JSON.parse(message(n % 10)) as ParsedDeliveryMessage);
-  active.state.health.wakeAt = Date.now();
-  await deliverBatch('fast', records([JSON.stringify({ wake: 'release-held', projectId: 'p1', subscriptionId: 's1', wakeAt: active.state.health.wakeAt })]), active.deps);
-  expect(active.sent.filter(({ message: queued }) => !queued.body.includes('release-held'))).toHaveLength(1);
+  test("a disabled one's deliveries about to outlive their items' TTL are released (to be logged skipped), oldest first, and it looks again a second later", async () => {
+    const { state, sent, deps } = world(halfOpen(), { ...subscription, status: 'disabled' } as Subscription);
+    park(state, 30, DELIVERY.heldSkipAfterDays + 0.5);
+    park(state, 20, 2, 30);
+    await deliverBatch('fast', records([wakeOf(state)]), deps);
+    expect(released(sent)).toHaveLength(30);
+    expect(state.parked.size).toBe(20);
+    expect(nextWake(sent).wakeAt - Date.now()).toBeLessThanOrEqual(1000);
+  });
+
+  test('a disabled one with nothing held stops its wake-ups', async () => {
+    const { state, sent, deps } = world(halfOpen(), { ...subscription, status: 'disabled' } as Subscription);
+    await deliverBatch('fast', records([wakeOf(state)]), deps);
+    expect(sent).toEqual([]);
+    expect(state.health.wakeAt).toBeUndefined();
+  });
+
+  test("a deleted one's drain at the release's most a second, whatever its circuit (each logged skipped when it comes)", async () => {
+    const { state, sent, deps } = world(halfOpen());
+    deps.stores.getState = async (keys) => ({ subscriptions: new Map(), healths: new Map(keys.map((key) => [key.subscriptionId, { ...state.health }])) });
+    park(state, 150, 1);
+    await deliverBatch('fast', records([wakeOf(state)]), deps);
+    expect(released(sent)).toHaveLength(DELIVERY.heldReleaseMaxPerSecond);
+    expect(state.parked.size).toBe(50);
+    expect(nextWake(sent).wakeAt - Date.now()).toBeLessThanOrEqual(1000);
+  });
+
+  test('an active one in the same state gets one probe', async () => {
+    const { state, sent, deps } = world(halfOpen());
+    park(state, 150, 1);
+    await deliverBatch('fast', records([wakeOf(state)]), deps);
+    expect(released(sent)).toHaveLength(1);
+  });
 });
 
 /** Three deliveries parked, `counted` on the health item, and the wake-up that releases them run. */
