@@ -1,4 +1,4 @@
-/** Running a batch's work a few at a time per key (lambdas/core/delivery-batch.ts's POSTs per subscriber). */
+// Running a batch's work a few at a time per key (lambdas/core/delivery-batch.ts's POSTs per subscriber).
 
 /**
  * Runs `work` on every item, at most `atOnceOf(key)` at a time for items of one key (keys run
