@@ -36,6 +36,9 @@ export const historyReadBudget = (partitions: number): number =>
 
 const USE_THE_CURSOR = 'use limit and cursor to read further back';
 
+/** Time a history page keeps for answering once it stops reading. */
+const TIME_MARGIN_MS = 1000;
+
 /**
  * Why page `page` of a history merging `partitions` partitions is refused before reading (too
  * deep for one request even if every read brings `chunkLimit` attempts), or undefined. Page 0
@@ -58,26 +61,39 @@ export type AttemptPageReader = (limit: number, cursor: string | undefined) => P
  * listing, whose pages may hold fewer attempts than asked (they end at about 1 MB), so it
  * reads on until it has skipped and collected enough or the history ends.
  */
-export async function readTiledeskHistoryPage(page: number, read: AttemptPageReader, chunkLimit: number, maxReads = Infinity): Promise<Attempt[]> {
+export async function readTiledeskHistoryPage(
+  page: number,
+  read: AttemptPageReader,
+  chunkLimit: number,
+  maxReads = Infinity,
+  timeLeftMs?: () => number,
+): Promise<Attempt[]> {
   const skip = page * TILEDESK_HISTORY_PAGE_SIZE;
   const wanted = skip + TILEDESK_HISTORY_PAGE_SIZE;
   const entries: Attempt[] = [];
   let seen = 0;
   let reads = 0;
+  let slowestReadMs = 0;
   let cursor: string | undefined;
   do {
     // Reads end at ~1 MB of attempts, so large payloads take more reads than the arithmetic of
     // `historyPageProblem` assumes: past the budget, a page still being skipped to is refused,
     // and a page being collected ends short (its remaining attempts are on the cursor listing).
-    if (reads >= maxReads) {
+    // So too when the function's time would not hold another read as slow as the slowest so far
+    // (slow storage, a busy machine): a 400 naming page, not the 5xx of a timeout.
+    const outOfTime = timeLeftMs !== undefined && reads > 0 && timeLeftMs() < 2 * slowestReadMs + TIME_MARGIN_MS;
+    if (reads >= maxReads || outOfTime) {
       if (seen < skip) {
-        const message = `too deep for this project's history (its attempts are large: the pages before it take more than ${maxReads} reads); ${USE_THE_CURSOR}`;
+        const why = outOfTime ? 'the pages before it take longer to read than one request may' : `its attempts are large: the pages before it take more than ${maxReads} reads`;
+        const message = `too deep for this project's history (${why}); ${USE_THE_CURSOR}`;
         throw new ValidationError(`page: ${message}`, [{ field: 'page', message }]);
       }
       break;
     }
     reads++;
+    const readStarted = Date.now();
     const { items, nextCursor } = await read(Math.min(chunkLimit, wanted - seen), cursor);
+    slowestReadMs = Math.max(slowestReadMs, Date.now() - readStarted);
     for (const attempt of items) {
       if (seen >= skip && entries.length < TILEDESK_HISTORY_PAGE_SIZE) entries.push(attempt);
       seen++;

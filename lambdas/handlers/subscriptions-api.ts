@@ -186,7 +186,8 @@ export async function handleApiRequest(event: ApiEvent, context?: Pick<Context, 
           const tooDeep = historyPageProblem(page, partitions, API.logsPageSizeMax);
           if (tooDeep) throw new ValidationError(`page: ${tooDeep}`, [{ field: 'page', message: tooDeep }]);
           const read = (limit: number, cursor: string | undefined) => attemptLogs.listByProject(projectId, owners, limit, cursor);
-          return jsonResponse(200, await readTiledeskHistoryPage(page, read, API.logsPageSizeMax, historyReadBudget(partitions)));
+          const timeLeftMs = context ? () => context.getRemainingTimeInMillis() : undefined;
+          return jsonResponse(200, await readTiledeskHistoryPage(page, read, API.logsPageSizeMax, historyReadBudget(partitions), timeLeftMs));
         }
         const { limit, cursor } = parseWith(pageQuerySchema, query, 'query');
         return jsonResponse(200, await attemptLogs.listByProject(projectId, owners, limit, cursor));

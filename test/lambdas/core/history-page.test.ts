@@ -136,6 +136,23 @@ describe('readTiledeskHistoryPage within its read budget (reads end at ~1 MB, so
     expect(history.reads() * 800).toBeLessThanOrEqual(TILEDESK_HISTORY_QUERY_BUDGET);
   });
 
+  it('refuses, naming page, when the time left would not hold another read as slow as the slowest so far (a 400, not a timeout)', async () => {
+    const history = byteCutReader(10_000, 200);
+    const slow: AttemptPageReader = async (limit, cursor) => {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return history.reader(limit, cursor);
+    };
+    let left = 1050;
+    const timeLeft = () => (left -= 10);
+    await expect(readTiledeskHistoryPage(19, slow, 200, historyReadBudget(800), timeLeft)).rejects.toMatchObject({
+      errors: [{ field: 'page', message: expect.stringMatching(/^too deep for this project's history \(the pages before it take longer to read than one request may\)/) }],
+    });
+    expect(history.reads()).toBe(1);
+    // With the time, the same page is read whole.
+    const plenty = byteCutReader(10_000, 200);
+    expect(await readTiledeskHistoryPage(19, plenty.reader, 200, historyReadBudget(800), () => 10_000)).toHaveLength(40);
+  });
+
   it('ends a page being collected short at the budget instead of reading on', async () => {
     const history = byteCutReader(10_000, 5);
     const page = await readTiledeskHistoryPage(0, history.reader, 200, 4);
