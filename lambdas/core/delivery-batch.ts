@@ -18,7 +18,8 @@ import { DeliveryHealth, HealthSettings, PostSignal } from './delivery-health';
 import { ParsedDeliveryMessage, WakeMessage, deliveryMessageSchema, deliveryPackSchema, wakeMessageSchema } from './delivery-message';
 import { updateHealth, trackDeadStreaks } from './delivery-outcomes';
 import { parked, toQueued, wakeUp } from './held-release';
-import { groupBy, inPools } from './in-pools';
+import { groupBy } from './group-by';
+import { inPools } from './in-pools';
 import type { Subscription } from './subscription';
 
 /** A message as the event source hands it over. */

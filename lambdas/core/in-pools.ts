@@ -1,4 +1,5 @@
 // Running a batch's work a few at a time per key (lambdas/core/delivery-batch.ts's POSTs per subscriber).
+import { groupBy } from './group-by';
 
 /**
  * Runs `work` on every item, at most `atOnceOf(key)` at a time for items of one key (keys run
@@ -37,14 +38,4 @@ export async function inPools<T, R>(
     }),
   );
   return results;
-}
-
-/** `items` by `keyOf`, each group in the items' order. */
-export function groupBy<T, K>(items: T[], keyOf: (item: T) => K): Map<K, T[]> {
-  const groups = new Map<K, T[]>();
-  for (const item of items) {
-    const key = keyOf(item);
-    groups.set(key, [...(groups.get(key) ?? []), item]);
-  }
-  return groups;
 }

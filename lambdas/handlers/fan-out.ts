@@ -3,6 +3,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import * as z from 'zod';
 import { DELIVERY_PACK, DeliveryMessage, packBody } from '../core/delivery-message';
 import { chunkBySize } from '../core/batching';
+import { groupBy } from '../core/group-by';
 import { MalformedEventError, SubscriberLookup, lookupByFamily, parseEnvelope, planDeliveries } from '../core/fan-out';
 import { DELIVERY } from '../core/settings';
 import { isPublishedEvent } from '../core/event-catalog';
@@ -157,13 +158,10 @@ async function packed(planned: Planned[]): Promise<Pack[]> {
   const shared = deliveries.filter((_, index) => perEvent.get(keys[index]!)! >= 2);
   const stored = shared.length > 0 ? await fanOutDeps.storePayloads(shared) : new Set<string>();
   const bodies = deliveries.map((delivery, index) => stringifyJson(stored.has(keys[index]!) ? { ...delivery, payloadStored: true } : delivery));
-  const bySubscription = new Map<string, number[]>();
-  deliveries.forEach((delivery, index) => {
-    const key = JSON.stringify([delivery.projectId, delivery.subscriptionId]);
-    const indices = bySubscription.get(key);
-    if (indices) indices.push(index);
-    else bySubscription.set(key, [index]);
-  });
+  const bySubscription = groupBy(
+    deliveries.map((_, index) => index),
+    (index) => JSON.stringify([deliveries[index]!.projectId, deliveries[index]!.subscriptionId]),
+  );
   return [...bySubscription.values()].flatMap((indices) =>
     chunkBySize(indices, (index) => Buffer.byteLength(bodies[index]!), DELIVERY_PACK).map((pack) => ({
       message: {
