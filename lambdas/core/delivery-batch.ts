@@ -246,9 +246,10 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
     {
       // A subscriber that missed the fast lane's deadline is in the slow lane now: the rest of its
       // deliveries go there without a POST, so it holds this invocation for one deadline, not ten.
-      // One that failed enough times in a row to open its circuit gets no more POSTs either: the
-      // rest come back in a second, to find the circuit open and be parked.
-      after: (results) => slowNow(lane, results) || failingNow(results, deps.settings.circuitFailuresToOpen),
+      // One that failed enough times in a row to open its circuit (counting the failures its
+      // health already had) gets no more POSTs either: the rest come back in a second, to find
+      // the circuit open and be parked.
+      after: (results) => slowNow(lane, results) || failingNow(results, deps.settings.circuitFailuresToOpen, healths),
       instead: (entry, results): Handled => {
         if (slowNow(lane, results)) {
           deps.report.metric('DeliveriesToSlowLane', 1);
@@ -456,8 +457,13 @@ const slowNow = (lane: DeliveryLane, results: (Handled | undefined)[]): boolean 
   lane === 'fast' && results.some((result) => result?.signal?.fastLaneTimeout === true);
 
 /** The last `limit` POSTs of these (in the order they ended) all failed: enough to open a circuit. */
-function failingNow(results: (Handled | undefined)[], limit: number): boolean {
-  let failedInARow = 0;
+/**
+ * Whether a subscriber's results so far end in `limit` failures in a row, the failures its
+ * health had before this invocation (all subscriptions' health in `healths`) counted first.
+ */
+function failingNow(results: (Handled | undefined)[], limit: number, healths: ReadonlyMap<string, DeliveryHealth>): boolean {
+  const subscriptionId = results.find((result) => result !== undefined)?.entry.job.message.subscriptionId;
+  let failedInARow = (subscriptionId === undefined ? undefined : healths.get(subscriptionId)?.consecutiveFailures) ?? 0;
   for (const result of results) if (result?.signal) failedInARow = result.signal.ok ? 0 : failedInARow + 1;
   return failedInARow >= limit;
 }

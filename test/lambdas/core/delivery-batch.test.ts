@@ -687,6 +687,20 @@ describe('a pack of deliveries (one subscription, one message)', () => {
     expect(state.health.circuit).toBe('open');
   });
 
+  test('failures its health already counted bring the stop sooner: at 4 in a row, the first failure of the invocation ends its POSTs', async () => {
+    const { state, sent, deps } = world({ ...HEALTHY, consecutiveFailures: DELIVERY.circuitFailuresToOpen - 1 });
+    deps.post = async () => {
+      state.posts += 1;
+      return { statusCode: 500, headers: {}, body: '', durationMs: 5 };
+    };
+    const packs = [0, 1, 2].map((pack) => packBody(Array.from({ length: 9 }, (_, n) => message(pack * 9 + n + 1))));
+    expect(await deliverBatch('fast', records(packs), deps)).toEqual([]);
+    // The first wave of ten had started; none after it (counting this invocation alone, four more would).
+    expect(state.posts).toBe(DELIVERY.postsAtOncePerSubscription);
+    expect(sent.filter(({ message: queued }) => queued.delaySeconds === 1)).toHaveLength(27 - state.posts);
+    expect(state.health.circuit).toBe('open');
+  });
+
   test('a subscriber that misses the fast lane deadline in one wave gets the rest of its deliveries forwarded to the slow lane, without a POST', async () => {
     const { state, sent, attempts, deps } = world(HEALTHY);
     deps.answerTimeoutMs = { fast: DELIVERY.fastLaneAnswerMs };
