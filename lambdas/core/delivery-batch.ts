@@ -456,10 +456,10 @@ async function sendOn(handled: Handled[], deps: DeliveryBatchDeps): Promise<Rese
 const slowNow = (lane: DeliveryLane, results: (Handled | undefined)[]): boolean =>
   lane === 'fast' && results.some((result) => result?.signal?.fastLaneTimeout === true);
 
-/** The last `limit` POSTs of these (in the order they ended) all failed: enough to open a circuit. */
 /**
- * Whether a subscriber's results so far end in `limit` failures in a row, the failures its
- * health had before this invocation (all subscriptions' health in `healths`) counted first.
+ * Whether a subscriber's results so far (in the order they ended) end in `limit` failures in a
+ * row, enough to open its circuit: the failures its health had before this invocation (every
+ * subscription's health is in `healths`) counted first.
  */
 function failingNow(results: (Handled | undefined)[], limit: number, healths: ReadonlyMap<string, DeliveryHealth>): boolean {
   const subscriptionId = results.find((result) => result !== undefined)?.entry.job.message.subscriptionId;

@@ -85,7 +85,15 @@ export function intrinsicResolver(template: CfnTemplate, context: LocalArnContex
   const attribute = (logicalId: string, name: string): string => {
     const resource = template.Resources[logicalId];
     if (!resource) throw new Error(`policy refers to ${logicalId}, which is not in the template`);
-    return resourceAttribute(resource.Type, context.physicalName(logicalId) ?? logicalId, name, context);
+    const physical = context.physicalName(logicalId) ?? logicalId;
+    if (resource.Type === 'AWS::Events::Rule') return ruleAttribute(physical, busNameOf(resource.Properties?.EventBusName), name, context);
+    return resourceAttribute(resource.Type, physical, name, context);
+  };
+  /** A rule's bus by name (`EventBusName` takes a name or an ARN); `default` when absent. */
+  const busNameOf = (bus: unknown): string => {
+    if (bus === undefined) return 'default';
+    const value = String(resolve(bus));
+    return value.startsWith('arn:') ? value.slice(value.lastIndexOf('/') + 1) : value;
   };
   const resolve = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(resolve);
@@ -116,6 +124,19 @@ export function intrinsicResolver(template: CfnTemplate, context: LocalArnContex
 }
 
 /**
+ * `Ref` or `Fn::GetAtt Arn` of an `AWS::Events::Rule`: on a custom bus its ARN is
+ * `rule/<bus>/<name>` and its `Ref` is `<bus>|<name>`; on the default bus, `rule/<name>` and the
+ * name (the resource's "Return values" in the CloudFormation reference). The queue policies that
+ * let EventBridge send for a rule name it in `aws:SourceArn`.
+ */
+function ruleAttribute(name: string, bus: string, attribute: string, { region, account }: LocalArnContext): string {
+  const custom = bus !== 'default';
+  if (attribute === 'Ref') return custom ? `${bus}|${name}` : name;
+  if (attribute === 'Arn') return `arn:aws:events:${region}:${account}:rule/${custom ? `${bus}/` : ''}${name}`;
+  throw new Error(`the local stack cannot resolve ${attribute} of AWS::Events::Rule (${name}) in a policy`);
+}
+
+/**
  * `Ref` or `Fn::GetAtt` of a resource (in a role, queue or bucket policy), built as AWS builds it from the resource's physical name
  * (each type's "Return values" in the CloudFormation reference).
  */
@@ -130,9 +151,6 @@ function resourceAttribute(type: string, name: string, attribute: string, { regi
     },
     'AWS::Events::EventBus': { Ref: name, Name: name, Arn: `arn:aws:events:${region}:${account}:event-bus/${name}` },
     'AWS::S3::Bucket': { Ref: name, Arn: `arn:aws:s3:::${name}` },
-    // A rule on a custom bus is `rule/<bus>/<name>` on AWS; only queue policies' conditions on
-    // EventBridge's own sends name it, which no function call meets.
-    'AWS::Events::Rule': { Ref: name, Arn: `arn:aws:events:${region}:${account}:rule/${name}` },
     'AWS::Lambda::Function': { Ref: name, Arn: `arn:aws:lambda:${region}:${account}:function:${name}` },
     // A secret's ARN ends in six random characters; the local ones are fixed.
     'AWS::SecretsManager::Secret': { Ref: `arn:aws:secretsmanager:${region}:${account}:secret:${name}-local0` },
