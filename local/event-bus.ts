@@ -20,6 +20,8 @@ export interface EventEnvelope {
 /** A rule: an EventBridge pattern, the queue its matches go to, and the target's settings. */
 export interface LocalRule {
   name: string;
+  /** The rule's ARN, as EventBridge names it to the queues' policies (`aws:SourceArn`) and in dead letters. */
+  arn: string;
   pattern: Readonly<Record<string, unknown>>;
   queueUrl: string;
   queueArn: string;
@@ -29,6 +31,7 @@ export interface LocalRule {
    * as on AWS (the PutEvents entry succeeded when the bus accepted it).
    */
   deadLetterQueueUrl?: string;
+  deadLetterQueueArn?: string;
   /**
    * `SqsParameters.MessageGroupId`: a constant, or a JSON path into the event (`$.detail.id_project`)
    * evaluated for each event. @default none
@@ -49,6 +52,12 @@ export interface LocalEventBusOptions {
   rules: LocalRule[];
   /** EventBridge's side of SQS (`awsSideSqs` in the stack; an SDK client does as well). */
   sqs: AwsSideSqs;
+  /**
+   * Whether the queue `queueArn` lets EventBridge send to it for `rule`: its queue policy must
+   * allow `events.amazonaws.com` (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html).
+   * @default every queue does
+   */
+  queuePermits?: (queueArn: string, rule: LocalRule) => Promise<boolean>;
 }
 
 /**
@@ -183,9 +192,28 @@ async function deliver(options: LocalEventBusOptions, matched: Match[]): Promise
   const byRule = new Map<LocalRule, Match[]>();
   for (const item of matched) byRule.set(item.rule, [...(byRule.get(item.rule) ?? []), item]);
   for (const [rule, items] of byRule) {
-    const failed = await sendToTarget(options, rule, items);
+    const failed = (await permitted(options, rule.queueArn, rule)) ? await sendToTarget(options, rule, items) : items.map((item) => noPermission(item, rule.queueArn, rule));
     for (const failure of failed) await handleFailure(options, rule, failure, 0);
   }
+}
+
+/** Whether EventBridge may send to the queue for the rule (its queue policy); a failing check is a refusal. */
+async function permitted(options: LocalEventBusOptions, queueArn: string, rule: LocalRule): Promise<boolean> {
+  if (!options.queuePermits) return true;
+  return options.queuePermits(queueArn, rule).catch(() => false);
+}
+
+/**
+ * A send the queue's policy does not allow: not retried (EventBridge sends such events to the
+ * rule's dead-letter queue at once, https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
+ */
+function noPermission(item: Match, queueArn: string, rule: LocalRule): TargetFailure {
+  return {
+    item,
+    code: 'NO_PERMISSIONS',
+    message: `EventBridge is not authorized to perform sqs:SendMessage on ${queueArn}: its queue policy does not allow events.amazonaws.com for ${rule.arn}`,
+    retryable: false,
+  };
 }
 
 interface TargetFailure {
@@ -232,7 +260,7 @@ async function handleFailure(options: LocalEventBusOptions, rule: LocalRule, fai
   const ageMs = Date.now() - Date.parse(failure.item.envelope.time);
   const exhausted = attempts >= policy.maximumRetryAttempts ? 'MaximumRetryAttempts' : ageMs + delayMs > policy.maximumEventAgeSeconds * 1000 ? 'MaximumEventAge' : undefined;
   if (!failure.retryable || exhausted) {
-    if (rule.deadLetterQueueUrl) await sendToDeadLetterQueue(options, rule, rule.deadLetterQueueUrl, failure, attempts, exhausted ?? 'MaximumRetryAttempts');
+    if (rule.deadLetterQueueUrl) await sendToDeadLetterQueue(options, rule, failure, attempts, exhausted ?? 'MaximumRetryAttempts');
     return;
   }
   setTimeout(() => {
@@ -268,19 +296,22 @@ function targetBody(rule: LocalRule, envelope: EventEnvelope): string {
 async function sendToDeadLetterQueue(
   options: LocalEventBusOptions,
   rule: LocalRule,
-  deadLetterQueueUrl: string,
   { item: { envelope }, code, message }: TargetFailure,
   attempts: number,
   condition: string,
 ): Promise<void> {
   const text = (value: string) => ({ DataType: 'String', StringValue: value });
   try {
+    // The dead-letter queue's policy must allow EventBridge too.
+    if (rule.deadLetterQueueArn && !(await permitted(options, rule.deadLetterQueueArn, rule))) {
+      throw new Error(`its queue policy does not allow events.amazonaws.com for ${rule.arn} (sqs:SendMessage on ${rule.deadLetterQueueArn})`);
+    }
     await options.sqs.send(
       new SendMessageCommand({
-        QueueUrl: deadLetterQueueUrl,
+        QueueUrl: rule.deadLetterQueueUrl,
         MessageBody: stringifyJson(envelope),
         MessageAttributes: {
-          RULE_ARN: text(`arn:aws:events:${options.region}:${options.account}:rule/${options.busName}/${rule.name}`),
+          RULE_ARN: text(rule.arn),
           TARGET_ARN: text(rule.queueArn),
           ERROR_CODE: text(code),
           ERROR_MESSAGE: text(message.slice(0, 1024)),

@@ -208,6 +208,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const late: { sqs?: SQSClient; awsSide?: AwsSideSqs; busName?: string } = {};
     let eventBus: LocalActionHandler | undefined;
     const rules: LocalRule[] = [];
+    // Each function calls AWS as its logical id, under its role's policies from the template;
+    // EventBridge sends to a queue only if its queue policy allows it.
+    const permissions = localPermissions(template, {
+      region: place.region,
+      account: place.account,
+      physicalName: (logicalId) => localResourceName(template, place, logicalId),
+    });
     const endpoint: AwsEndpoint = await startAwsEndpoint({
       port: options.awsPort ?? 4566,
       dynamoDbUrl: dynamo.address,
@@ -217,14 +224,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       sqsExtensions: localMessageMoves(() => late.sqs!),
       // Built on first use (the SQS client exists only once the endpoint is up), then reused.
       events: (action, body) =>
-        (eventBus ??= localEventBus({ busName: late.busName!, region: place.region, account: place.account, rules, sqs: late.awsSide! }))(action, body),
+        (eventBus ??= localEventBus({
+          busName: late.busName!,
+          region: place.region,
+          account: place.account,
+          rules,
+          sqs: late.awsSide!,
+          queuePermits: (queueArn, rule) => permissions.serviceMay('events.amazonaws.com', 'sqs:SendMessage', queueArn, rule.arn),
+        }))(action, body),
       onRequest: options.onAwsRequest,
-      // Each function calls AWS as its logical id, under its role's policies from the template.
-      permissions: localPermissions(template, {
-        region: place.region,
-        account: place.account,
-        physicalName: (logicalId) => localResourceName(template, place, logicalId),
-      }),
+      permissions,
       meter: options.meter,
     });
     cleanups.push(() => endpoint.stop());
@@ -254,7 +263,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const resolve = (value: unknown) => resolveValue(value, { ...place, resources: values });
     const outputs = Object.fromEntries(Object.entries(model.outputs).map(([name, value]) => [name, resolve(value)]));
     late.busName = busNameOf(model, resolve);
-    rules.push(...localRules(model, place, queueRefs));
+    rules.push(...localRules(model, place, queueRefs, permissions.arnOf));
 
     Object.assign(
       process.env,
@@ -453,14 +462,16 @@ function busNameOf(model: StackModel, resolve: (value: unknown) => string): stri
 }
 
 /** Each rule target as the local bus delivers to it. */
-function localRules(model: StackModel, place: LocalPlace, queues: ReadonlyMap<string, QueueRef>): LocalRule[] {
+function localRules(model: StackModel, place: LocalPlace, queues: ReadonlyMap<string, QueueRef>, arnOf: (logicalId: string) => string): LocalRule[] {
   return model.rules.flatMap((rule) =>
     rule.targets.map((target): LocalRule => ({
       name: physicalName(place, rule.logicalId),
+      arn: arnOf(rule.logicalId),
       pattern: rule.pattern,
       queueUrl: queues.get(target.queueId)!.url,
       queueArn: queues.get(target.queueId)!.arn,
       deadLetterQueueUrl: target.deadLetterQueueId ? queues.get(target.deadLetterQueueId)?.url : undefined,
+      deadLetterQueueArn: target.deadLetterQueueId ? queues.get(target.deadLetterQueueId)?.arn : undefined,
       messageGroupId: target.messageGroupId,
       retry: target.retry,
       input: target.input,

@@ -1,7 +1,7 @@
 import { getDenialReasons, runSimulation } from '@cloud-copilot/iam-simulate';
 import { CfnTemplate } from '../template/synth';
 import { Denial, ServiceResponse, accessDeniedResponse, denialMessage } from './access-denied';
-import { FunctionRole, LocalArnContext, PolicyDocument, functionRoles } from './role-policies';
+import { FunctionRole, LocalArnContext, PolicyDocument, functionRoles, intrinsicResolver } from './role-policies';
 import { resourcePolicies } from './resource-policies';
 import { AwsRequest, RequiredPermission, requiredPermissions } from './required-permissions';
 
@@ -14,6 +14,15 @@ export interface LocalPermissions {
    * or undefined when it may (and always for an administrator's key).
    */
   authorize(accessKeyId: string | undefined, request: AwsRequest): Promise<ServiceResponse | undefined>;
+  /**
+   * Whether an AWS service (`events.amazonaws.com`), acting for the resource `sourceArn` (a
+   * rule, see {@link arnOf}), may make `action` on `resourceArn`. A service principal has no
+   * identity policy: the resource's own policy (a queue policy) must allow it, with its
+   * `aws:SourceArn` and `aws:SourceAccount` conditions.
+   */
+  serviceMay(servicePrincipal: string, action: string, resourceArn: string, sourceArn: string): Promise<boolean>;
+  /** The ARN of the template's resource `logicalId`, as a policy's `Fn::GetAtt … Arn` gives it. */
+  arnOf(logicalId: string): string;
 }
 
 /** Decisions kept per function, action and resource; object keys of S3 make this grow, hence the cap. */
@@ -30,6 +39,9 @@ type Decision = { allowed: true } | ({ allowed: false } & Denial);
 export function localPermissions(template: CfnTemplate, context: LocalArnContext): LocalPermissions {
   const roles = functionRoles(template, context);
   const resourcePolicyOf = resourcePolicies(template, context);
+  const resolve = intrinsicResolver(template, context);
+  const arnOf = (logicalId: string): string => String(resolve({ 'Fn::GetAtt': [logicalId, 'Arn'] }));
+  const serviceDecisions = new Map<string, Promise<boolean>>();
   const decisions = new Map<string, Promise<Decision>>();
   const decide = (role: FunctionRole, permission: RequiredPermission): Promise<Decision> => {
     const key = `${role.functionLogicalId} ${permission.action} ${permission.resource} ${JSON.stringify(permission.context ?? {})}`;
@@ -55,7 +67,47 @@ export function localPermissions(template: CfnTemplate, context: LocalArnContext
       }
       return undefined;
     },
+    serviceMay(servicePrincipal, action, resourceArn, sourceArn) {
+      const key = `${servicePrincipal} ${action} ${resourceArn} ${sourceArn}`;
+      let decision = serviceDecisions.get(key);
+      if (!decision) {
+        decision = simulateService(servicePrincipal, action, resourceArn, sourceArn, context.account, resourcePolicyOf(resourceArn));
+        serviceDecisions.set(key, decision);
+        decision.catch(() => serviceDecisions.delete(key));
+      }
+      return decision;
+    },
+    arnOf,
   };
+}
+
+/** A service principal's call, for a source resource of the account, judged on the resource's policy alone. */
+async function simulateService(
+  servicePrincipal: string,
+  action: string,
+  resourceArn: string,
+  sourceArn: string,
+  account: string,
+  resourcePolicy: PolicyDocument | undefined,
+): Promise<boolean> {
+  if (!resourcePolicy) return false;
+  const result = await runSimulation(
+    {
+      request: {
+        principal: servicePrincipal,
+        action,
+        resource: { resource: resourceArn, accountId: account },
+        contextVariables: { 'aws:SecureTransport': 'true', 'aws:SourceArn': sourceArn, 'aws:SourceAccount': account },
+      },
+      identityPolicies: [],
+      resourcePolicy,
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+    },
+    {},
+  );
+  if (result.resultType === 'error') throw new Error(`the IAM evaluator refused ${action} on ${resourceArn}: ${JSON.stringify(result.errors)}`);
+  return result.overallResult === 'Allowed';
 }
 
 async function simulate(

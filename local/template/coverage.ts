@@ -96,7 +96,7 @@ export const IGNORED_TYPES: Reasons = {
   'AWS::IAM::Role': 'not built as a resource: the IAM evaluation at the local AWS endpoint reads each function\'s role from the template (local/iam)',
   'AWS::IAM::Policy': 'not built as a resource: the IAM evaluation at the local AWS endpoint reads the policies attached to each role (local/iam)',
   'AWS::Lambda::Permission': 'API Gateway\'s permission to invoke the functions behind its routes; locally the API server is the only caller of those functions',
-  'AWS::SQS::QueuePolicy': 'not built as a resource: the IAM evaluation applies it to the functions\' calls (as made over TLS); the bus\'s own sends are the local EventBridge\'s',
+  'AWS::SQS::QueuePolicy': 'not built as a resource: the IAM evaluation applies it to the functions\' calls (as made over TLS) and to the local EventBridge\'s sends (events.amazonaws.com for each rule)',
   'AWS::S3::BucketPolicy': 'not built as a resource: the IAM evaluation applies it to the functions\' calls (as made over TLS)',
   'AWS::SecretsManager::Secret': 'the local endpoint serves no Secrets Manager; the local stack gives the secret\'s value in the environment (JWT_SECRET)',
   'AWS::SNS::Subscription': 'alarm notifications; the local stack raises no alarms',

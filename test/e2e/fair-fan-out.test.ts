@@ -34,7 +34,7 @@ it('sends each event to the fan-out queue with its project as the message group'
     busName: t.stack.busName,
     region: 'us-east-1',
     account: '000000000000',
-    rules: [{ name: 'probe', pattern: EVENT_RULE_PATTERN, queueUrl: QueueUrl!, queueArn: 'arn:aws:sqs:us-east-1:000000000000:probe', messageGroupId: FAN_OUT.messageGroupIdPath }],
+    rules: [{ name: 'probe', arn: 'arn:aws:events:us-east-1:000000000000:rule/probe', pattern: EVENT_RULE_PATTERN, queueUrl: QueueUrl!, queueArn: 'arn:aws:sqs:us-east-1:000000000000:probe', messageGroupId: FAN_OUT.messageGroupIdPath }],
     sqs,
   });
   const detail = (projectId: string, n: number) => JSON.stringify({ id_project: projectId, n });

@@ -38,7 +38,15 @@ async function received(url: string, count: number): Promise<Message[]> {
   return messages;
 }
 
-async function busWith(rule: Partial<LocalRule>) {
+/** What one more receive (a 1 s long poll) finds: an empty queue gives []. */
+async function receivedAtOnce(url: string): Promise<Message[]> {
+  const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+  return Messages;
+}
+
+const RULE_ARN = 'arn:aws:events:us-east-1:000000000000:rule/tiledesk/rule';
+
+async function busWith(rule: Partial<LocalRule>, queuePermits?: (queueArn: string, rule: LocalRule) => Promise<boolean>) {
   const target = await queue(rule.messageGroupId !== undefined);
   const dlq = await queue();
   const bus = localEventBus({
@@ -46,7 +54,19 @@ async function busWith(rule: Partial<LocalRule>) {
     region: 'us-east-1',
     account: '000000000000',
     sqs,
-    rules: [{ name: 'rule', pattern: { source: ['tiledesk'] }, queueUrl: target.url, queueArn: target.arn, deadLetterQueueUrl: dlq.url, ...rule }],
+    rules: [
+      {
+        name: 'rule',
+        arn: RULE_ARN,
+        pattern: { source: ['tiledesk'] },
+        queueUrl: target.url,
+        queueArn: target.arn,
+        deadLetterQueueUrl: dlq.url,
+        deadLetterQueueArn: dlq.arn,
+        ...rule,
+      },
+    ],
+    queuePermits,
   });
   const put = async (entries: unknown[]) => bus('PutEvents', Buffer.from(JSON.stringify({ Entries: entries })));
   return { target, dlq, put };
@@ -78,7 +98,7 @@ test('an event without the path\'s value goes to the rule DLQ, and the PutEvents
   expect(reply.body).toMatchObject({ FailedEntryCount: 0 });
   const [dead] = await received(dlq.url, 1);
   expect(dead?.MessageAttributes?.ERROR_CODE?.StringValue).toBe('InvalidParameter');
-  expect(await received(target.url, 0)).toEqual([]);
+  expect(await receivedAtOnce(target.url)).toEqual([]);
 });
 
 test('PutEvents counts 256 KB as EventBridge does: the entries\' fields, not the request\'s JSON', async () => {
@@ -93,4 +113,35 @@ test('PutEvents counts 256 KB as EventBridge does: the entries\' fields, not the
   const refused = await put([big, big]);
   expect(refused).toMatchObject({ status: 400, body: { __type: 'ValidationException' } });
   expect(await put(Array.from({ length: 11 }, () => entry({ id_project: 'p' })))).toMatchObject({ status: 400 });
+});
+
+test("a queue whose policy does not let EventBridge send for the rule gets nothing; the event goes to the rule's DLQ at once, not retried", async () => {
+  const asked: string[] = [];
+  const { target, dlq, put } = await busWith({}, async (queueArn, rule) => {
+    asked.push(`${queueArn} ${rule.arn}`);
+    return queueArn !== target.arn;
+  });
+  const reply = await put([entry({ id_project: 'p' })]);
+  // The entry itself succeeded: EventBridge accepted the event.
+  expect(reply.body).toMatchObject({ FailedEntryCount: 0 });
+  const [dead] = await received(dlq.url, 1);
+  expect(dead?.MessageAttributes?.ERROR_CODE?.StringValue).toBe('NO_PERMISSIONS');
+  expect(dead?.MessageAttributes?.RETRY_ATTEMPTS?.StringValue).toBe('0');
+  expect(dead?.MessageAttributes?.RULE_ARN?.StringValue).toBe(RULE_ARN);
+  expect(dead?.MessageAttributes?.ERROR_MESSAGE?.StringValue).toContain('events.amazonaws.com');
+  expect(await receivedAtOnce(target.url)).toEqual([]);
+  expect(asked).toEqual([`${target.arn} ${RULE_ARN}`, `${dlq.arn} ${RULE_ARN}`]);
+});
+
+test("an event is lost, said in one line, when neither the queue's nor the DLQ's policy lets EventBridge send", async () => {
+  const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  try {
+    const { target, dlq, put } = await busWith({}, async () => false);
+    expect((await put([entry({ id_project: 'p' })])).body).toMatchObject({ FailedEntryCount: 0 });
+    expect(await receivedAtOnce(dlq.url)).toEqual([]);
+    expect(await receivedAtOnce(target.url)).toEqual([]);
+    expect(errors.mock.calls.map(([line]) => String(line))).toEqual([expect.stringMatching(/NO_PERMISSIONS.*its queue policy does not allow events\.amazonaws\.com.*InvocationsFailedToBeSentToDlq/)]);
+  } finally {
+    errors.mockRestore();
+  }
 });
