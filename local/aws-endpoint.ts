@@ -41,8 +41,20 @@ export interface AwsRequestDetail {
 
 export interface AwsEndpoint {
   url: string;
+  /**
+   * SQS's JSON protocol answered in this process, exactly as a request to `url` would be
+   * (counted, authorized by `caller`, metered, forwarded to fauxqs): for what AWS runs itself
+   * (Lambda's pollers, EventBridge's sender), whose CPU on AWS is not the functions'.
+   */
+  sqs: DirectSqs;
   stop(): Promise<void>;
 }
+
+/**
+ * An SQS action with its JSON body and the headers an SDK would send (`authorization` names the
+ * caller by its access key id: a function's logical id).
+ */
+export type DirectSqs = (call: { action: string; body: string; headers: Record<string, string>; signal?: AbortSignal }) => Promise<{ status: number; body: string }>;
 
 /**
  * One local AWS endpoint for every SDK client: it routes each request by its protocol
@@ -59,8 +71,14 @@ export async function startAwsEndpoint(options: AwsEndpointOptions): Promise<Aws
   server.keepAliveTimeout = 60_000;
   await listen(server, options.port);
   const { port } = server.address() as AddressInfo;
+  const host = `127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}`,
+    sqs: async ({ action, body, headers, signal }) => {
+      const caller = accessKeyIdOf(headers.authorization);
+      const answer = await sqsCall(options, { action, body: Buffer.from(body), caller, host, headers: { ...headers, host }, signal });
+      return { status: answer.status, body: answer.body };
+    },
     stop: () => closeServer(server),
   };
 }
@@ -112,20 +130,17 @@ async function route(
     return;
   }
   if (prefix === 'AmazonSQS') {
-    const receive = action === 'ReceiveMessage';
-    if (!receive) options.onRequest?.('sqs', action, { caller });
-    const authorization = await authorizeFunction(req, res, options, 'sqs', action);
-    if (authorization.refused) {
-      if (receive) options.onRequest?.('sqs', action, { caller, empty: true });
-      return;
-    }
-    const extension = options.sqsExtensions?.(action);
-    if (extension) await answerLocally(req, res, action, extension, 'application/x-amz-json-1.0', authorization.body);
-    else
-      await forwardSqs(req, res, options.sqsUrl, authorization.body, (body, response) => {
-        meter?.sqs(action, body, response);
-        if (receive) options.onRequest?.('sqs', action, { caller, empty: !/"Messages"\s*:\s*\[\s*\{/.test(response) });
-      });
+    const answer = await sqsCall(options, {
+      action,
+      body: await readBody(req),
+      caller,
+      host: String(req.headers.host ?? '127.0.0.1'),
+      headers: req.headers,
+      method: req.method,
+      path: req.url,
+    });
+    res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) });
+    res.end(answer.body);
     return;
   }
   if (prefix === 'AWSEvents') {
@@ -160,25 +175,71 @@ async function authorizeFunction(
   const caller = accessKeyIdOf(req.headers.authorization);
   if (!options.permissions?.isFunctionKey(caller)) return { refused: false };
   const body = service === 's3' ? undefined : await readBody(req);
-  let parsed: Record<string, unknown> | undefined;
-  try {
-    parsed = body ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : undefined;
-  } catch {
-    parsed = undefined; // the service answers malformed JSON itself
-  }
-  const refusal = await options.permissions.authorize(caller, {
-    service,
-    operation,
-    body: parsed ?? {},
-    method: req.method ?? 'GET',
-    path: req.url ?? '/',
-  });
+  const refusal = await authorizeCall(options, caller, service, operation, body, req.method, req.url);
   if (refusal) {
     res.writeHead(refusal.status, { ...refusal.headers, 'content-length': String(Buffer.byteLength(refusal.body)) });
     res.end(refusal.body);
     return { refused: true };
   }
   return { refused: false, body };
+}
+
+/** The service's access-denied answer when the function `caller` may not make this call (see `authorizeFunction`). */
+async function authorizeCall(
+  options: AwsEndpointOptions,
+  caller: string | undefined,
+  service: LocalService,
+  operation: string,
+  body: Buffer | undefined,
+  method = 'POST',
+  path = '/',
+): Promise<ServiceResponse | undefined> {
+  if (!options.permissions?.isFunctionKey(caller)) return undefined;
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    parsed = body ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : undefined;
+  } catch {
+    parsed = undefined; // the service answers malformed JSON itself
+  }
+  return options.permissions.authorize(caller, { service, operation, body: parsed ?? {}, method, path });
+}
+
+/** One SQS request, however it came (over HTTP or {@link AwsEndpoint.sqs}). */
+interface SqsRequest {
+  action: string;
+  body: Buffer;
+  caller: string | undefined;
+  /** This endpoint's host and port as the caller addressed it: queue URLs are given back on it. */
+  host: string;
+  headers: IncomingMessage['headers'];
+  method?: string;
+  path?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Counts, authorizes, and answers an SQS request: a refusal, the local extension's answer
+ * (message move tasks), or fauxqs's, metered.
+ */
+async function sqsCall(options: AwsEndpointOptions, call: SqsRequest): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
+  const { action, caller } = call;
+  const receive = action === 'ReceiveMessage';
+  if (!receive) options.onRequest?.('sqs', action, { caller });
+  const refusal = await authorizeCall(options, caller, 'sqs', action, call.body, call.method, call.path);
+  if (refusal) {
+    if (receive) options.onRequest?.('sqs', action, { caller, empty: true });
+    return { status: refusal.status, headers: refusal.headers ?? {}, body: refusal.body };
+  }
+  const extension = options.sqsExtensions?.(action);
+  if (extension) {
+    const result = await extension(action, call.body);
+    return { status: result.status, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: JSON.stringify(result.body) };
+  }
+  const meter = options.meter?.active ? options.meter : undefined;
+  return forwardSqs(call, options.sqsUrl, (body, response) => {
+    meter?.sqs(action, body, response);
+    if (receive) options.onRequest?.('sqs', action, { caller, empty: !/"Messages"\s*:\s*\[\s*\{/.test(response) });
+  });
 }
 
 /**
@@ -209,22 +270,23 @@ async function answerLocally(
  * endpoint's own address on the way out, and back on the way in.
  */
 async function forwardSqs(
-  req: IncomingMessage,
-  res: ServerResponse,
+  call: SqsRequest,
   upstream: string,
-  readAlready?: Buffer,
   meter?: (request: string, response: string) => void,
-): Promise<void> {
-  const host = String(req.headers.host ?? '127.0.0.1');
-  const port = host.split(':')[1] ?? '80';
-  const ours = `http://${host}/`;
+): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
+  const port = call.host.split(':')[1] ?? '80';
+  const ours = `http://${call.host}/`;
   const theirs = (region: string): string => `http://sqs.${region}.localhost:${port}/`;
-  const body = (readAlready ?? (await readBody(req))).toString('utf8').replace(/http:\/\/(?:127\.0\.0\.1|localhost):\d+\//g, theirs('us-east-1'));
+  const body = call.body.toString('utf8').replace(/http:\/\/(?:127\.0\.0\.1|localhost):\d+\//g, theirs('us-east-1'));
   const response = await new Promise<{ status: number; headers: IncomingMessage['headers']; body: string }>(
     (resolve, reject) => {
       const upstreamRequest = request(
-        new URL(req.url ?? '/', upstream),
-        { method: req.method, headers: { ...req.headers, 'content-length': String(Buffer.byteLength(body)) } },
+        new URL(call.path ?? '/', upstream),
+        {
+          method: call.method ?? 'POST',
+          headers: { ...call.headers, 'content-length': String(Buffer.byteLength(body)) },
+          ...(call.signal ? { signal: call.signal } : {}),
+        },
         (upstreamResponse) => {
           const chunks: Buffer[] = [];
           upstreamResponse.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -244,11 +306,8 @@ async function forwardSqs(
   );
   meter?.(body, response.body);
   const rewritten = response.body.replace(/http:\/\/sqs\.[a-z0-9-]+\.localhost:\d+\//g, ours);
-  res.writeHead(response.status, {
-    ...response.headers,
-    'content-length': String(Buffer.byteLength(rewritten)),
-  });
-  res.end(rewritten);
+  const { 'content-length': _length, ...headers } = response.headers;
+  return { status: response.status, headers, body: rewritten };
 }
 
 /**

@@ -244,7 +244,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     setProcessAwsEnvironment(endpoint.url);
     // Lambda's own pollers and EventBridge's sender: AWS's CPU, not the functions'.
-    late.awsSide = awsSideSqs(endpoint.url, place.region);
+    late.awsSide = awsSideSqs(endpoint.sqs, place.region);
     // Creating queues and moving messages: the SDK, as a tool would.
     const sqs = awsSideSqsClient();
     late.sqs = sqs;
