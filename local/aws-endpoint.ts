@@ -76,8 +76,14 @@ export async function startAwsEndpoint(options: AwsEndpointOptions): Promise<Aws
     url: `http://${host}`,
     sqs: async ({ action, body, headers, signal }) => {
       const caller = accessKeyIdOf(headers.authorization);
-      const answer = await sqsCall(options, { action, body: Buffer.from(body), caller, host, headers: { ...headers, host }, signal });
-      return { status: answer.status, body: answer.body };
+      try {
+        const answer = await sqsCall(options, { action, body: Buffer.from(body), caller, host, headers: { ...headers, host }, signal });
+        return { status: answer.status, body: answer.body };
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        // As the HTTP route answers an exception (and the SDK's retry takes a 500 as transient).
+        return { status: 500, body: JSON.stringify({ __type: 'InternalFailure', message: String(error) }) };
+      }
     },
     stop: () => closeServer(server),
   };

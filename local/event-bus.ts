@@ -192,15 +192,35 @@ async function deliver(options: LocalEventBusOptions, matched: Match[]): Promise
   const byRule = new Map<LocalRule, Match[]>();
   for (const item of matched) byRule.set(item.rule, [...(byRule.get(item.rule) ?? []), item]);
   for (const [rule, items] of byRule) {
-    const failed = (await permitted(options, rule.queueArn, rule)) ? await sendToTarget(options, rule, items) : items.map((item) => noPermission(item, rule.queueArn, rule));
+    const failed = await sendPermitted(options, rule, items);
     for (const failure of failed) await handleFailure(options, rule, failure, 0);
   }
 }
 
-/** Whether EventBridge may send to the queue for the rule (its queue policy); a failing check is a refusal. */
-async function permitted(options: LocalEventBusOptions, queueArn: string, rule: LocalRule): Promise<boolean> {
+/**
+ * Whether EventBridge may send to the queue for the rule (its queue policy). A check that fails
+ * (the local evaluator threw) says so and counts as a send that failed: retried, as a transient
+ * error would be, not dead-lettered as a refusal the policy never made.
+ */
+async function permitted(options: LocalEventBusOptions, queueArn: string, rule: LocalRule): Promise<boolean | 'unknown'> {
   if (!options.queuePermits) return true;
-  return options.queuePermits(queueArn, rule).catch(() => false);
+  try {
+    return await options.queuePermits(queueArn, rule);
+  } catch (error) {
+    console.error(`[local EventBridge] rule ${rule.name}: could not evaluate the policy of ${queueArn}: ${(error as Error).message.slice(0, 300)}`);
+    return 'unknown';
+  }
+}
+
+/**
+ * Sends to the rule's queue what its policy lets EventBridge send. The permission is asked again
+ * at each retry, as AWS would find a policy changed meanwhile.
+ */
+async function sendPermitted(options: LocalEventBusOptions, rule: LocalRule, items: Match[]): Promise<TargetFailure[]> {
+  const permission = await permitted(options, rule.queueArn, rule);
+  if (permission === true) return sendToTarget(options, rule, items);
+  if (permission === false) return items.map((item) => noPermission(item, rule.queueArn, rule));
+  return items.map((item) => ({ item, code: 'INTERNAL_ERROR', message: 'the target queue policy could not be evaluated', retryable: true }));
 }
 
 /**
@@ -264,7 +284,7 @@ async function handleFailure(options: LocalEventBusOptions, rule: LocalRule, fai
     return;
   }
   setTimeout(() => {
-    void sendToTarget(options, rule, [failure.item]).then(async ([again]) => {
+    void sendPermitted(options, rule, [failure.item]).then(async ([again]) => {
       if (again) await handleFailure(options, rule, again, attempts + 1);
     });
   }, delayMs).unref();
@@ -303,7 +323,7 @@ async function sendToDeadLetterQueue(
   const text = (value: string) => ({ DataType: 'String', StringValue: value });
   try {
     // The dead-letter queue's policy must allow EventBridge too.
-    if (rule.deadLetterQueueArn && !(await permitted(options, rule.deadLetterQueueArn, rule))) {
+    if (rule.deadLetterQueueArn && (await permitted(options, rule.deadLetterQueueArn, rule)) !== true) {
       throw new Error(`its queue policy does not allow events.amazonaws.com for ${rule.arn} (sqs:SendMessage on ${rule.deadLetterQueueArn})`);
     }
     await options.sqs.send(

@@ -249,7 +249,7 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
       // One that failed enough times in a row to open its circuit (counting the failures its
       // health already had) gets no more POSTs either: the rest come back in a second, to find
       // the circuit open and be parked.
-      after: (results) => slowNow(lane, results) || failingNow(results, deps.settings.circuitFailuresToOpen, healths),
+      after: (results, subscriptionId) => slowNow(lane, results) || failingNow(results, deps.settings.circuitFailuresToOpen, healths.get(subscriptionId)),
       instead: (entry, results): Handled => {
         if (slowNow(lane, results)) {
           deps.report.metric('DeliveriesToSlowLane', 1);
@@ -457,13 +457,14 @@ const slowNow = (lane: DeliveryLane, results: (Handled | undefined)[]): boolean 
   lane === 'fast' && results.some((result) => result?.signal?.fastLaneTimeout === true);
 
 /**
- * Whether a subscriber's results so far (in the order they ended) end in `limit` failures in a
- * row, enough to open its circuit: the failures its health had before this invocation (every
- * subscription's health is in `healths`) counted first.
+ * Whether a subscriber's results so far (in the order they ended) end in `limit` failed POSTs in
+ * a row, enough to open its circuit: the failures its health had before this invocation counted
+ * first, once this invocation has POSTed (results without a POST, a skipped delivery of a
+ * disabled subscription or a retaken slot, say nothing of the subscriber).
  */
-function failingNow(results: (Handled | undefined)[], limit: number, healths: ReadonlyMap<string, DeliveryHealth>): boolean {
-  const subscriptionId = results.find((result) => result !== undefined)?.entry.job.message.subscriptionId;
-  let failedInARow = (subscriptionId === undefined ? undefined : healths.get(subscriptionId)?.consecutiveFailures) ?? 0;
+function failingNow(results: (Handled | undefined)[], limit: number, health: DeliveryHealth | undefined): boolean {
+  if (!results.some((result) => result?.signal)) return false;
+  let failedInARow = health?.consecutiveFailures ?? 0;
   for (const result of results) if (result?.signal) failedInARow = result.signal.ok ? 0 : failedInARow + 1;
   return failedInARow >= limit;
 }

@@ -12,7 +12,7 @@ export async function inPools<T, R>(
   keyOf: (item: T) => string,
   atOnceOf: (key: string) => number,
   work: (item: T) => Promise<R>,
-  stop: { after: (results: R[]) => boolean; instead: (item: T, results: R[]) => R },
+  stop: { after: (results: R[], key: string) => boolean; instead: (item: T, results: R[]) => R },
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   const indexed = items.map((item, index) => ({ item, index }));
@@ -31,7 +31,7 @@ export async function inPools<T, R>(
           const result = await work(item);
           results[index] = result;
           done.push(result);
-          if (!stopped && stop.after(done)) stopped = true;
+          if (!stopped && stop.after(done, key)) stopped = true;
         }
       };
       await Promise.all(Array.from({ length: Math.min(atOnceOf(key), group.length) }, runner));

@@ -93,7 +93,8 @@ export function intrinsicResolver(template: CfnTemplate, context: LocalArnContex
   const busNameOf = (bus: unknown): string => {
     if (bus === undefined) return 'default';
     const value = String(resolve(bus));
-    return value.startsWith('arn:') ? value.slice(value.lastIndexOf('/') + 1) : value;
+    // A partner bus's name has slashes of its own (`aws.partner/…/…`).
+    return value.startsWith('arn:') ? value.slice(value.indexOf(':event-bus/') + ':event-bus/'.length) : value;
   };
   const resolve = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(resolve);

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { startAwsEndpoint } from '../../local/aws-endpoint';
 import { runAsFunction } from '../../local/iam/function-credentials';
 import { awsSideSqs } from '../../local/runtime/aws-side-sqs';
 import { awsSideSqsClient } from '../../local/runtime/event-source-mappings';
@@ -62,9 +63,9 @@ it(`the pollers' own client answers a send while ${LONG_POLLS} long polls wait o
   expect(await pollsEndedBeforeSend(awsSideSqs(endpoint.url, 'us-east-1'))).toBe(0);
 });
 
-it("the pollers' client speaks SQS's JSON protocol: messages and their attributes come back as the SDK reads them", async () => {
-  const sqs = awsSideSqs(endpoint.url, 'us-east-1');
-  const queue = await endpoint.createQueue('aws-side-json');
+it.each(['over HTTP', 'in-process'])("the pollers' client speaks SQS's JSON protocol (%s): messages and their attributes come back as the SDK reads them", async (way) => {
+  const sqs = awsSideSqs(way === 'over HTTP' ? endpoint.url : endpoint.direct, 'us-east-1');
+  const queue = await endpoint.createQueue(`aws-side-json-${way === 'over HTTP' ? 'http' : 'direct'}`);
   const attribute = { DataType: 'String', StringValue: 'kept' };
   await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: '{"a":"é"}', MessageAttributes: { NAME: attribute } }));
   const { Messages = [] } = await sqs.send(
@@ -119,6 +120,32 @@ it("the pollers' client tries a 5xx again, as the SDK's standard retry mode does
   } finally {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+it("in-process, an exception of the endpoint is a 500 InternalFailure, as over HTTP, and tried again as the SDK would", async () => {
+  let calls = 0;
+  const local = await startAwsEndpoint({
+    port: 0,
+    dynamoDbUrl: 'http://127.0.0.1:9',
+    sqsUrl: 'http://127.0.0.1:9',
+    events: async () => ({ status: 400, body: {} }),
+    sqsExtensions: (action) =>
+      action === 'ListMessageMoveTasks'
+        ? async () => {
+            calls += 1;
+            throw new Error('move tasks broke');
+          }
+        : undefined,
+  });
+  try {
+    const failure = await awsSideSqs(local.sqs, 'us-east-1')
+      .send(new ListMessageMoveTasksCommand({ SourceArn: 'arn:aws:sqs:us-east-1:000000000000:q' }))
+      .catch((error: unknown) => error);
+    expect(failure).toMatchObject({ name: 'InternalFailure', $metadata: { httpStatusCode: 500 }, $fault: 'server' });
+    expect(calls).toBe(3);
+  } finally {
+    await local.stop();
   }
 });
 

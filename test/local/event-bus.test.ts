@@ -145,3 +145,22 @@ test("an event is lost, said in one line, when neither the queue's nor the DLQ's
     errors.mockRestore();
   }
 });
+
+test('a policy that cannot be evaluated is said in one line and retried, not taken for a refusal', async () => {
+  const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  try {
+    let asked = 0;
+    const { target, dlq, put } = await busWith({}, async () => {
+      asked += 1;
+      if (asked === 1) throw new Error('evaluator broke');
+      return true;
+    });
+    expect((await put([entry({ id_project: 'p' })])).body).toMatchObject({ FailedEntryCount: 0 });
+    // Retried after about a second (EventBridge's backoff), and delivered then.
+    expect(await received(target.url, 1)).toHaveLength(1);
+    expect(await receivedAtOnce(dlq.url)).toEqual([]);
+    expect(errors.mock.calls.map(([line]) => String(line))).toEqual([expect.stringContaining('could not evaluate the policy of')]);
+  } finally {
+    errors.mockRestore();
+  }
+});

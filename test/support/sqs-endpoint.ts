@@ -7,6 +7,8 @@ import { localMessageMoves } from '../../local/message-move';
 export interface SqsEndpoint {
   sqs: SQSClient;
   url: string;
+  /** The endpoint's in-process SQS entry, as the local stack hands it to Lambda's pollers. */
+  direct: AwsEndpoint['sqs'];
   createQueue(name: string, attributes?: Record<string, string>): Promise<{ url: string; arn: string }>;
   stop(): Promise<void>;
 }
@@ -45,6 +47,7 @@ export async function startSqsEndpoint(options: { dataDir?: string; duplicateRat
   return {
     sqs,
     url: endpoint.url,
+    direct: endpoint.sqs,
     async createQueue(name, attributes = {}) {
       const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
       const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));

@@ -701,6 +701,15 @@ describe('a pack of deliveries (one subscription, one message)', () => {
     expect(state.health.circuit).toBe('open');
   });
 
+  test("a disabled subscriber's stored failures stop nothing: its deliveries are all logged skipped in one invocation, none POSTed or sent back", async () => {
+    const { state, sent, attempts, deps } = world({ ...HEALTHY, consecutiveFailures: 7 }, { ...subscription, status: 'disabled' } as Subscription);
+    const packs = [0, 1, 2].map((pack) => packBody(Array.from({ length: 9 }, (_, n) => message(pack * 9 + n + 1))));
+    expect(await deliverBatch('fast', records(packs), deps)).toEqual([]);
+    expect(state.posts).toBe(0);
+    expect(sent).toEqual([]);
+    expect(attempts.map((attempt) => attempt.outcome)).toEqual(Array.from({ length: 27 }, () => 'skipped'));
+  });
+
   test('a subscriber that misses the fast lane deadline in one wave gets the rest of its deliveries forwarded to the slow lane, without a POST', async () => {
     const { state, sent, attempts, deps } = world(HEALTHY);
     deps.answerTimeoutMs = { fast: DELIVERY.fastLaneAnswerMs };
