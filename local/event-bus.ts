@@ -323,8 +323,10 @@ async function sendToDeadLetterQueue(
   const text = (value: string) => ({ DataType: 'String', StringValue: value });
   try {
     // The dead-letter queue's policy must allow EventBridge too.
-    if (rule.deadLetterQueueArn && (await permitted(options, rule.deadLetterQueueArn, rule)) !== true) {
-      throw new Error(`its queue policy does not allow events.amazonaws.com for ${rule.arn} (sqs:SendMessage on ${rule.deadLetterQueueArn})`);
+    const permission = rule.deadLetterQueueArn ? await permitted(options, rule.deadLetterQueueArn, rule) : true;
+    if (permission !== true) {
+      const why = permission === false ? `does not allow events.amazonaws.com for ${rule.arn}` : 'could not be evaluated';
+      throw new Error(`its queue policy ${why} (sqs:SendMessage on ${rule.deadLetterQueueArn})`);
     }
     await options.sqs.send(
       new SendMessageCommand({
