@@ -1,4 +1,5 @@
 import { localPermissions } from '../../../local/iam/local-permissions';
+import { intrinsicResolver } from '../../../local/iam/role-policies';
 import { localNames, localResourceName } from '../../../local/runtime/local-resources';
 import { CfnTemplate, synthesizeTemplate } from '../../../local/template/synth';
 
@@ -54,4 +55,20 @@ it("refuses it the fan-out queue once the queue policy loses EventBridge's state
   document.Statement = document.Statement.filter((statement) => statement.Principal?.Service !== 'events.amazonaws.com');
   expect(document.Statement.length).toBe(before - 1);
   await expect(mayEventBridgeSend(copy, 'EventsFanOutQueue')).resolves.toBe(false);
+});
+
+it('resolves a rule on a custom bus as CloudFormation does: Ref <bus>|<name>, a bus named by its ARN (a partner bus keeps its slashes)', () => {
+  const rules: CfnTemplate = {
+    Resources: {
+      OnOwnBus: { Type: 'AWS::Events::Rule', Properties: { EventBusName: 'orders' } },
+      OnPartnerBus: { Type: 'AWS::Events::Rule', Properties: { EventBusName: 'arn:aws:events:us-east-1:000000000000:event-bus/aws.partner/acme.com/123/stream' } },
+      OnDefaultBus: { Type: 'AWS::Events::Rule', Properties: {} },
+    },
+  };
+  const resolve = intrinsicResolver(rules, { ...place, physicalName: (logicalId) => logicalId.toLowerCase() });
+  expect(resolve({ Ref: 'OnOwnBus' })).toBe('orders|onownbus');
+  expect(resolve({ 'Fn::GetAtt': ['OnOwnBus', 'Arn'] })).toBe('arn:aws:events:us-east-1:000000000000:rule/orders/onownbus');
+  expect(resolve({ 'Fn::GetAtt': ['OnPartnerBus', 'Arn'] })).toBe('arn:aws:events:us-east-1:000000000000:rule/aws.partner/acme.com/123/stream/onpartnerbus');
+  expect(resolve({ Ref: 'OnDefaultBus' })).toBe('ondefaultbus');
+  expect(resolve({ 'Fn::GetAtt': ['OnDefaultBus', 'Arn'] })).toBe('arn:aws:events:us-east-1:000000000000:rule/ondefaultbus');
 });
