@@ -8,6 +8,7 @@ import type { Attempt } from './attempt';
 import { TRANSITION_METRICS, deadStreakAction } from './delivery-admission';
 import type { DeliveryBatchDeps } from './delivery-batch';
 import { DeliveryHealth, PostSignal, foldSignals, healthNeedsWrite } from './delivery-health';
+import { groupBy } from './group-by';
 import { sendWake } from './held-release';
 import type { Subscription } from './subscription';
 
@@ -20,16 +21,11 @@ export interface PostOutcomeOf {
 
 /** Folds each subscription's POST outcomes into its health and stores what changed. */
 export async function updateHealth(outcomes: PostOutcomeOf[], healths: Map<string, DeliveryHealth>, deps: DeliveryBatchDeps): Promise<void> {
-  const signals = new Map<string, { projectId: string; signals: PostSignal[] }>();
-  for (const { projectId, subscriptionId, signal } of outcomes) {
-    const current = signals.get(subscriptionId) ?? { projectId, signals: [] };
-    current.signals.push(signal);
-    signals.set(subscriptionId, current);
-  }
   await Promise.all(
-    [...signals].map(async ([subscriptionId, { projectId, signals: list }]) => {
+    [...groupBy(outcomes, (outcome) => outcome.subscriptionId)].map(async ([subscriptionId, group]) => {
       try {
-        await saveSignals(subscriptionId, projectId, list, healths.get(subscriptionId)!, deps);
+        const list = group.map((outcome) => outcome.signal);
+        await saveSignals(subscriptionId, group[0]!.projectId, list, healths.get(subscriptionId)!, deps);
       } catch (error) {
         // The POSTs are done: failing the batch would POST them all again. The next batch's
         // answers are folded into the health as it is stored.
