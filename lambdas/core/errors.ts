@@ -79,6 +79,52 @@ export class ServiceUnavailableError extends Error {
   }
 }
 
+/**
+ * Error names AWS services use for "slow down" (DynamoDB's on-demand and partition limits, SQS,
+ * EventBridge, S3, Secrets Manager); the SDK has retried them already when one reaches a handler.
+ */
+const AWS_THROTTLING_NAMES = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'LimitExceededException',
+  'SlowDown',
+]);
+/** Node's errors for a connection to an AWS endpoint that failed or was cut. */
+const CONNECTION_ERROR_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
+
+/**
+ * Whether an error is an AWS service being busy or briefly unreachable, after the SDK's own
+ * retries: throttled, answering 5xx, or its connection timed out or was cut. Such a request can
+ * be sent again as it was, so the API answers 503 with `Retry-After`, not 500. Only errors the
+ * SDK raised count (they carry `$metadata`): a fault of this code stays a 500.
+ */
+export function isAwsBusy(error: unknown): boolean {
+  // Not `instanceof Error`: Node's own errors (a refused connection) may come from another realm.
+  if (typeof error !== 'object' || error === null) return false;
+  const { $metadata, $retryable, code, name } = error as {
+    $metadata?: { httpStatusCode?: number } | null;
+    $retryable?: { throttling?: boolean };
+    code?: unknown;
+    name?: unknown;
+  };
+  if (typeof $metadata !== 'object' || $metadata === null) return false;
+  const status = $metadata.httpStatusCode ?? 0;
+  return (
+    AWS_THROTTLING_NAMES.has(String(name)) ||
+    $retryable?.throttling === true ||
+    status === 429 ||
+    status >= 500 ||
+    name === 'TimeoutError' ||
+    CONNECTION_ERROR_CODES.has(String(code))
+  );
+}
+
 /** Over a per-tenant request limit: 429, with `Retry-After` in seconds. */
 export class TooManyRequestsError extends Error {
   constructor(

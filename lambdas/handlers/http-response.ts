@@ -10,6 +10,7 @@ import {
   TooManyRequestsError,
   UnauthenticatedError,
   ValidationError,
+  isAwsBusy,
 } from '../core/errors';
 import { MAX_JSON_DEPTH, jsonDepth, stringifyJson } from '../core/json-text';
 import { Principal, ROLES, canManageProject } from '../core/token';
@@ -32,8 +33,19 @@ export function jsonResponse(statusCode: number, body: unknown, headers: Record<
   };
 }
 
-/** The one place errors become HTTP statuses; anything unexpected is logged and is a 500. */
+/** Seconds a client is asked to wait when an AWS service was busy (the SDK has retried already). */
+export const BUSY_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * The one place errors become HTTP statuses. An AWS service throttling, failing or unreachable
+ * after the SDK's retries is a 503 with `Retry-After` (the request may be sent again as it
+ * was); anything else unexpected is logged and is a 500.
+ */
 export function errorResponse(error: unknown): ApiResult {
+  if (isAwsBusy(error)) {
+    logger.warn('an AWS service was busy or unreachable; answered 503', { error: String(error), name: (error as Error).name });
+    return jsonResponse(503, { success: false, msg: 'the service is busy; retry shortly' }, { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) });
+  }
   const status = statusOf(error);
   if (status === 500) {
     logger.error('unexpected error', error as Error);
