@@ -93,8 +93,10 @@ export class EventRouting extends Construct {
           deadLetterQueue: this.ruleDlq,
           retryAttempts: 185,
           maxEventAge: Duration.hours(24),
-          // A standard queue with a MessageGroupId is a fair queue; CDK passes it on as is.
-          messageGroupId: FAN_OUT.messageGroupIdPath,
+          // No messageGroupId: EventBridge sends SqsParameters.MessageGroupId as written (dynamic
+          // paths are documented for ECS, HTTP, Redshift and SageMaker target parameters only), so
+          // a path would make every event one tenant. The fan-out queue is not fair by project
+          // (docs/design.md §3.2, "The fan-out queue").
         }),
       ],
     });

@@ -33,8 +33,11 @@ export interface LocalRule {
   deadLetterQueueUrl?: string;
   deadLetterQueueArn?: string;
   /**
-   * `SqsParameters.MessageGroupId`: a constant, or a JSON path into the event (`$.detail.id_project`)
-   * evaluated for each event. @default none
+   * `SqsParameters.MessageGroupId`, sent with every message as written, a value that looks like a
+   * JSON path included: EventBridge documents dynamic paths for the fields of `EcsParameters`,
+   * `HttpParameters`, `RedshiftDataParameters` and `SageMakerPipelineParameters` only
+   * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-targets.html, "Dynamic path
+   * parameters"). @default none
    */
   messageGroupId?: string;
   /** The target's retry policy. @default EventBridge's: 185 attempts within 24 hours */
@@ -245,17 +248,8 @@ interface TargetFailure {
 
 async function sendToTarget(options: LocalEventBusOptions, rule: LocalRule, items: Match[]): Promise<TargetFailure[]> {
   const failures: TargetFailure[] = [];
-  const entries: { Id: string; MessageBody: string; MessageGroupId?: string }[] = [];
-  items.forEach((item, n) => {
-    const groupId = rule.messageGroupId === undefined ? undefined : (targetParameter(rule.messageGroupId, item.envelope) ?? null);
-    if (groupId === null) {
-      // EventBridge documents no value for a path the event lacks; refusing is the strict reading.
-      failures.push({ item, code: 'InvalidParameter', message: `MessageGroupId path ${rule.messageGroupId} is not in the event`, retryable: false });
-      return;
-    }
-    entries.push({ Id: String(n), MessageBody: targetBody(rule, item.envelope), ...(groupId === undefined ? {} : { MessageGroupId: groupId }) });
-  });
-  if (entries.length === 0) return failures;
+  const group = rule.messageGroupId === undefined ? {} : { MessageGroupId: rule.messageGroupId };
+  const entries = items.map((item, n) => ({ Id: String(n), MessageBody: targetBody(rule, item.envelope), ...group }));
   try {
     const response = await options.sqs.send(new SendMessageBatchCommand({ QueueUrl: rule.queueUrl, Entries: entries }));
     for (const refused of response.Failed ?? []) {
@@ -350,17 +344,6 @@ async function sendToDeadLetterQueue(
         `and so did its dead-letter queue (${(error as Error).message.slice(0, 200)}); AWS counts this as InvocationsFailedToBeSentToDlq`,
     );
   }
-}
-
-/**
- * A target parameter's value for one event: a value that is wholly a JSON path in dot notation
- * (`$.detail.id_project`) is read from the event, anything else is static. A path that reaches no
- * scalar value gives undefined (the entry then fails, as a malformed target parameter would).
- */
-export function targetParameter(value: string, envelope: EventEnvelope): string | undefined {
-  if (!value.startsWith('$.')) return value;
-  const node = valueAtPath(value, envelope);
-  return typeof node === 'string' || typeof node === 'number' || typeof node === 'boolean' ? String(node) : undefined;
 }
 
 /**

@@ -52,12 +52,6 @@ export const FAN_OUT = {
    */
   maxConcurrency: 10,
   /**
-   * The rule target's `SqsParameters.MessageGroupId`, a dynamic path EventBridge evaluates per
-   * event: the project is the tenant of the fan-out queue (an SQS fair queue), so one project's
-   * burst does not hold another's lone events (docs/design.md §3.2).
-   */
-  messageGroupIdPath: '$.detail.id_project',
-  /**
    * `MaximumMessageSize` of the queues that carry whole events or payloads (fan-out queue, its
    * DLQ, the rule's DLQ, both delivery lanes and their DLQ): SQS's largest, 1 MiB, above an event
    * entry's 256 KB plus EventBridge's envelope or a delivery message's fields.

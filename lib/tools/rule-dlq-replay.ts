@@ -94,8 +94,8 @@ async function sendAll(sqs: SQSClient, queueUrl: string, messages: Message[], re
   const response = await sqs.send(
     new SendMessageBatchCommand({
       QueueUrl: queueUrl,
-      // The tenant the rule target gives the fan-out queue's fair queue (`$.detail.id_project`).
-      Entries: messages.map((message, n) => ({ Id: String(n), MessageBody: message.Body, ...groupOf(message.Body) })),
+      // As the rule target sends them: the body alone, no message group (docs/design.md §3.2).
+      Entries: messages.map((message, n) => ({ Id: String(n), MessageBody: message.Body })),
     }),
   );
   for (const failed of response.Failed ?? []) {
@@ -104,15 +104,6 @@ async function sendAll(sqs: SQSClient, queueUrl: string, messages: Message[], re
   }
   return (response.Successful ?? []).map((entry) => messages[Number(entry.Id)]).filter((message): message is Message => !!message);
 }
-
-/** The envelope's project as its `MessageGroupId`, as the rule target sets it; none when it has no string one. */
-function groupOf(body: string | undefined): { MessageGroupId?: string } {
-  const projectId = (JSON.parse(body ?? '{}') as { detail?: { id_project?: unknown } }).detail?.id_project;
-  return typeof projectId === 'string' ? { MessageGroupId: projectId } : {};
-}
-
-/** SQS's rule for a MessageGroupId: 1–128 letters, digits and ASCII punctuation. */
-const MESSAGE_GROUP_ID = /^[!-~]{1,128}$/;
 
 /** Why a DLQ message is not an EventBridge event envelope, if it is not. */
 function envelopeProblem(body: string | undefined): string | undefined {
@@ -128,11 +119,6 @@ function envelopeProblem(body: string | undefined): string | undefined {
     if (typeof fields[key] !== 'string') return `the body is not an EventBridge event (no ${key})`;
   }
   if (typeof fields.detail !== 'object' || fields.detail === null) return 'the body is not an EventBridge event (no detail)';
-  const projectId = (fields.detail as { id_project?: unknown }).id_project;
-  if (typeof projectId === 'string' && !MESSAGE_GROUP_ID.test(projectId)) {
-    // Why EventBridge could not deliver it: a replay would be refused the same way.
-    return 'its id_project is not a valid SQS MessageGroupId (1-128 ASCII letters, digits, punctuation): the fan-out queue refuses it; publish it again with a valid one';
-  }
   return undefined;
 }
 

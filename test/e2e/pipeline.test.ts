@@ -296,18 +296,19 @@ describe('subscription changes', () => {
 });
 
 describe('bad events', () => {
-  // The rule target's MessageGroupId is the path $.detail.id_project: with no value there the
-  // target cannot be sent to, and EventBridge dead-letters the event to the rule's DLQ (kept,
-  // replayable with npm run replay-rule-dlq), before the fan-out ever sees it.
-  test('an event without id_project ends in the event rule DLQ', async () => {
+  // The rule does not read the event (its target sets no message group, docs/design.md §3.2):
+  // an event published to the bus without id_project reaches the fan-out, which can route it to
+  // no project and sends it towards the fan-out DLQ, kept there with its body.
+  test('an event without id_project ends in the fan-out DLQ', async () => {
     const [entry] = await publish(t, [{ type: 'request.create', detail: { request_id: 'no-project' } }]);
     const dead = await eventually(async () => {
-      const bodies = await peekQueue(t, t.stack.queues.ruleDlq.url);
+      const bodies = await peekQueue(t, t.stack.queues.fanOutDlq.url);
       const mine = bodies.map((body) => JSON.parse(body)).find((envelope) => envelope.id === entry?.EventId);
       expect(mine).toBeDefined();
       return mine;
     }, 30_000);
     expect(dead.detail).toEqual({ request_id: 'no-project' });
+    expect(await peekQueue(t, t.stack.queues.ruleDlq.url)).toEqual([]);
   });
 
   test('PutEvents refuses an entry whose Detail is not JSON, and accepts the others', async () => {

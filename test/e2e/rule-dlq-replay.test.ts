@@ -1,4 +1,4 @@
-import { PurgeQueueCommand, SQSClient, SendMessageCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { SQSClient, SendMessageCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { webhookIdOf } from '../../lambdas/core/delivery-message';
 import { replayRuleDlq } from '../../lib/tools/rule-dlq-replay';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
@@ -79,19 +79,6 @@ test('large events are replayed in batches SendMessageBatch takes (ten envelopes
 
   expect(result).toEqual({ replayed: 6, left: [] });
   expect(await peekQueue(t, t.stack.queues.ruleDlq.url)).toHaveLength(0);
-});
-
-test("an event whose id_project SQS refuses as a MessageGroupId (a PutEvents publisher's) lands in the rule DLQ, as on AWS", async () => {
-  const [entry] = await publish(t, [{ type: 'request.create', detail: { id_project: 'not a tenant id', request_id: 'spaced' } }]);
-  await eventually(async () => {
-    const bodies = await peekQueue(t, t.stack.queues.ruleDlq.url);
-    expect(bodies.map((body) => JSON.parse(body).id)).toEqual([entry!.EventId]);
-  });
-  // A replay would give it the same tenant (MessageGroupId) as the rule target does, refused again: left, with the reason.
-  const result = await replayRuleDlq(sqs, t.stack.queues.ruleDlq.url, { targetQueueUrl: t.stack.queues.fanOut.url, visibilityTimeoutSeconds: 0 });
-  expect(result.replayed).toBe(0);
-  expect(result.left).toEqual([{ messageId: expect.any(String), reason: expect.stringMatching(/^its id_project is not a valid SQS MessageGroupId/) }]);
-  await sqs.send(new PurgeQueueCommand({ QueueUrl: t.stack.queues.ruleDlq.url }));
 });
 
 test('a message that is not an EventBridge event is left in the DLQ, with the reason', async () => {

@@ -96,10 +96,9 @@ describe('event rule', () => {
     expect(target.DeadLetterConfig).toEqual({ Arn: getAtt(ruleDlqId) });
   });
 
-  it('makes the fan-out queue fair: the project, read from each event, is its message group (tenant)', () => {
-    expect(stack.onlyRuleTarget().SqsParameters).toEqual({ MessageGroupId: '$.detail.id_project' });
-    expect(FAN_OUT.messageGroupIdPath).toBe('$.detail.id_project');
-    // A fair queue is a standard queue: FIFO would serialize each project's events.
+  it('gives the fan-out queue no message group: EventBridge would send a path as written, every event one tenant', () => {
+    expect(stack.onlyRuleTarget().SqsParameters).toBeUndefined();
+    // A standard queue: FIFO would serialize the events of a group.
     expect(stack.resource('AWS::SQS::Queue', fanOutQueueId).Properties.FifoQueue).toBeUndefined();
   });
 
