@@ -13,6 +13,7 @@ import {
   paginateQuery,
 } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
+import { AwsBusyError } from '../core/errors';
 import { TABLE_KEYS } from '../core/settings';
 import { SDK_CLIENT_CONFIG } from './sdk-config';
 import { sdkClient } from './observability';
@@ -66,7 +67,7 @@ export async function batchGetAll(
       items.push(...(result.Responses?.[tableName] ?? []));
       request = result.UnprocessedKeys?.[tableName]?.Keys;
       // As batchPut: DynamoDB throttling for ~5 s is an error, not a loop until the function times out.
-      if (round >= UNPROCESSED_ROUNDS && request && request.length > 0) throw new Error(`${request.length} key(s) left unprocessed by DynamoDB`);
+      if (round >= UNPROCESSED_ROUNDS && request && request.length > 0) throw new AwsBusyError(`${request.length} key(s) left unprocessed by DynamoDB`);
     }
   }
   return items;
@@ -85,7 +86,7 @@ export async function batchPut(client: DynamoDBDocumentClient, tableName: string
     if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** round)));
     const result: BatchWriteCommandOutput = await client.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
     requests = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
-    if (round >= UNPROCESSED_ROUNDS && requests.length > 0) throw new Error(`${requests.length} item(s) left unprocessed by DynamoDB`);
+    if (round >= UNPROCESSED_ROUNDS && requests.length > 0) throw new AwsBusyError(`${requests.length} item(s) left unprocessed by DynamoDB`);
   }
 }
 

@@ -1,5 +1,6 @@
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { SQS_BATCH, chunkBySize } from '../core/batching';
+import { AwsBusyError, isAwsBusy } from '../core/errors';
 import { sqsClient } from './aws-clients';
 
 const MAX_BATCH_ENTRIES = SQS_BATCH.maxEntries;
@@ -8,6 +9,8 @@ const MAX_BATCH_ENTRIES = SQS_BATCH.maxEntries;
 export interface Unsent {
   index: number;
   reason: string;
+  /** SQS was busy or failed on its side (throttled, 5xx, unreachable): sending it again may work. */
+  busy?: boolean;
 }
 
 /** A message to send: its body, how long SQS keeps it hidden first, and its tenant. */
@@ -26,7 +29,8 @@ export interface OutgoingMessage {
 export async function sendMessages(queueUrl: string, messages: (string | OutgoingMessage)[], client = sqsClient): Promise<void> {
   const unsent = await trySendMessages(queueUrl, messages, client);
   if (unsent.length > 0) {
-    throw new Error(`SQS did not take ${unsent.length} of ${messages.length} message(s): ${describeUnsent(unsent)}`);
+    const message = `SQS did not take ${unsent.length} of ${messages.length} message(s): ${describeUnsent(unsent)}`;
+    throw unsent.every((entry) => entry.busy) ? new AwsBusyError(message) : new Error(message);
   }
 }
 
@@ -60,11 +64,12 @@ export async function trySendMessages(
           }),
         );
         for (const failure of result.Failed ?? []) {
-          unsent.push({ index: Number(failure.Id), reason: `${failure.Code ?? 'refused'}: ${failure.Message ?? ''}`.trim() });
+          // SenderFault false: SQS's side failed this entry, not what was sent.
+          unsent.push({ index: Number(failure.Id), reason: `${failure.Code ?? 'refused'}: ${failure.Message ?? ''}`.trim(), busy: failure.SenderFault === false });
         }
       } catch (error) {
         const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        unsent.push(...batch.map((_, index) => ({ index: first + index, reason })));
+        unsent.push(...batch.map((_, index) => ({ index: first + index, reason, busy: isAwsBusy(error) })));
       }
     }),
   );

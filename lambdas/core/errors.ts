@@ -80,6 +80,18 @@ export class ServiceUnavailableError extends Error {
 }
 
 /**
+ * An AWS service stayed busy after the SDK's own retries in a way our adapters noticed without
+ * an SDK error to pass on (DynamoDB leaving batch items unprocessed, SQS refusing every entry of a
+ * batch on its side): 503 with `Retry-After`, as {@link isAwsBusy} errors are.
+ */
+export class AwsBusyError extends ServiceUnavailableError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AwsBusyError';
+  }
+}
+
+/**
  * Error names AWS services use for "slow down" (DynamoDB's on-demand and partition limits, SQS,
  * EventBridge, S3, Secrets Manager); the SDK has retried them already when one reaches a handler.
  */
@@ -105,6 +117,7 @@ const CONNECTION_ERROR_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', '
  * SDK raised count (they carry `$metadata`): a fault of this code stays a 500.
  */
 export function isAwsBusy(error: unknown): boolean {
+  if (error instanceof AwsBusyError) return true;
   // Not `instanceof Error`: Node's own errors (a refused connection) may come from another realm.
   if (typeof error !== 'object' || error === null) return false;
   const { $metadata, $retryable, code, name } = error as {

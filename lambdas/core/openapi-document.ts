@@ -65,7 +65,7 @@ const ERROR_RESPONSES = {
   413: ['PayloadTooLarge', 'The request body is over the route’s limit'],
   429: ['TooManyRequests', 'Over the project’s request limit (or, on ingest, the source’s); retry after `Retry-After` seconds'],
   500: ['InternalError', 'An unexpected error; the message says no more'],
-  503: ['Unavailable', 'The events could not be published now; retry'],
+  503: ['Unavailable', 'A service the request needs is busy or unreachable (an AWS service throttling or failing, Tiledesk’s sign-in, the bus); send it again after `Retry-After` seconds'],
 } as const;
 type ErrorStatus = keyof typeof ERROR_RESPONSES;
 
@@ -352,7 +352,7 @@ function operation(route: string, doc: RouteDoc | undefined): JsonSchema {
         : Object.fromEntries((answer.contentTypes ?? ['application/octet-stream']).map((type) => [type, { schema: { type: 'string' } }])),
     };
   }
-  const errorStatuses = new Set<ErrorStatus>(doc.public ? doc.errors : [...doc.errors, 401, 500]);
+  const errorStatuses = new Set<ErrorStatus>(doc.public ? doc.errors : [...doc.errors, 401, 500, 503]);
   if (LIMITED_ROUTES.has(route)) errorStatuses.add(429);
   for (const status of [...errorStatuses].sort()) {
     responses[status] = { $ref: `#/components/responses/${ERROR_RESPONSES[status][0]}` };
@@ -470,7 +470,7 @@ export function buildOpenApiDocument(routes: readonly string[] = API_ROUTES): Js
           name,
           {
             description,
-            ...(name === 'TooManyRequests' && {
+            ...((name === 'TooManyRequests' || name === 'Unavailable') && {
               headers: { 'Retry-After': { description: 'Seconds after which a request will pass', schema: { type: 'integer', minimum: 1 } } },
             }),
             content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },

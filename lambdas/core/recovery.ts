@@ -1,4 +1,5 @@
 import { DELIVERY } from './settings';
+import { AwsBusyError } from './errors';
 import { DeliveryHealth, rateBacklog } from './delivery-health';
 import type { Subscription } from './subscription';
 import { Attempt } from './attempt';
@@ -97,8 +98,8 @@ export interface RecoverPorts {
   release(logId: string): Promise<void>;
   /** The attempt whole, with its payload. */
   read(logId: string): Promise<Attempt | undefined>;
-  /** Sends messages to the fast lane; returns those SQS did not take, by index, with the reason. */
-  send(messages: DeliveryMessage[]): Promise<{ index: number; reason: string }[]>;
+  /** Sends messages to the fast lane; returns those SQS did not take, by index, with the reason (and whether SQS was busy). */
+  send(messages: DeliveryMessage[]): Promise<{ index: number; reason: string; busy?: boolean }[]>;
   /** How long the call may still run (the function's remaining time); unbounded when absent. */
   timeLeftMs?(): number;
 }
@@ -177,7 +178,11 @@ export async function recoverPage(fromKey: string, now: Date, context: Omit<Reco
       const notTaken = new Set(refused.map((entry) => entry.index));
       sent.push(...messages.filter((_, index) => !notTaken.has(index)).map((message) => message.webhookId));
       unsent = [...sending.filter((_, index) => notTaken.has(index)), ...unsendable];
-      if (refused.length > 0) throw new Error(`SQS did not take ${refused.length} of ${messages.length} recovered deliveries: ${refused[0]!.reason}`);
+      if (refused.length > 0) {
+        const message = `SQS did not take ${refused.length} of ${messages.length} recovered deliveries: ${refused[0]!.reason}`;
+        // SQS busy for all of them: a 503, and the same recover sent again sends only what is left.
+        throw refused.every((entry) => entry.busy) ? new AwsBusyError(message) : new Error(message);
+      }
       unsent = [];
       // Nothing was sent for an attempt whose payload was not kept: its marker goes, so no later
       // call counts it as recovered.

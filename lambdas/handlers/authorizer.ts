@@ -1,6 +1,6 @@
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
 import * as z from 'zod';
-import { UnauthenticatedError } from '../core/errors';
+import { UnauthenticatedError, isAwsBusy } from '../core/errors';
 import { INVALID_SIGNATURE, Principal, readAuthorizationHeader, readTokenHeader, verifyRs256Token, verifyToken } from '../core/token';
 import { readConfig } from '../adapters/config';
 import { createJwksSource } from '../adapters/jwks';
@@ -93,11 +93,14 @@ export async function authorize(
       },
     };
   } catch (error) {
-    if (error instanceof TiledeskUnavailableError) {
-      logger.warn('Tiledesk sign-in unavailable', { reason: error.message });
+    // Tiledesk or an AWS service (the signing secret's Secrets Manager) could not answer: the
+    // request gets 503 with Retry-After from the API function, never a grant, nor a 500.
+    if (error instanceof TiledeskUnavailableError || isAwsBusy(error)) {
+      const reason = error instanceof TiledeskUnavailableError ? error.message : 'the service is busy; retry shortly';
+      logger.warn('sign-in unavailable', { reason, error: String(error) });
       return {
         isAuthorized: true,
-        context: { authenticated: false, userId: '', projects: '{}', platform: false, reason: error.message, unavailable: true },
+        context: { authenticated: false, userId: '', projects: '{}', platform: false, reason, unavailable: true },
       };
     }
     if (!(error instanceof UnauthenticatedError)) throw error;

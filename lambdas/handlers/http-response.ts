@@ -15,7 +15,7 @@ import {
 import { MAX_JSON_DEPTH, jsonDepth, stringifyJson } from '../core/json-text';
 import { Principal, ROLES, canManageProject } from '../core/token';
 import type { AuthorizerContext } from './authorizer';
-import { logger } from '../adapters/observability';
+import { logger, metrics } from '../adapters/observability';
 
 export type ApiEvent = APIGatewayProxyEventV2WithLambdaAuthorizer<AuthorizerContext>;
 export type ApiResult = APIGatewayProxyStructuredResultV2;
@@ -33,18 +33,26 @@ export function jsonResponse(statusCode: number, body: unknown, headers: Record<
   };
 }
 
-/** Seconds a client is asked to wait when an AWS service was busy (the SDK has retried already). */
+/** Seconds a client is asked to wait on a 503 (when an AWS service was busy, the SDK has retried already). */
 export const BUSY_RETRY_AFTER_SECONDS = 2;
+
+/** A 503: the request may be sent again as it was, after `Retry-After`. */
+export function unavailableResponse(msg: string): ApiResult {
+  return jsonResponse(503, { success: false, msg }, { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) });
+}
 
 /**
  * The one place errors become HTTP statuses. An AWS service throttling, failing or unreachable
  * after the SDK's retries is a 503 with `Retry-After` (the request may be sent again as it
- * was); anything else unexpected is logged and is a 500.
+ * was), logged with the call's request id and counted (`AwsBusy`); anything else unexpected is
+ * logged and is a 500.
  */
 export function errorResponse(error: unknown): ApiResult {
   if (isAwsBusy(error)) {
-    logger.warn('an AWS service was busy or unreachable; answered 503', { error: String(error), name: (error as Error).name });
-    return jsonResponse(503, { success: false, msg: 'the service is busy; retry shortly' }, { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) });
+    const { name, message, stack, $metadata } = error as Error & { $metadata?: { requestId?: string; attempts?: number; httpStatusCode?: number } };
+    logger.warn('an AWS service was busy or unreachable; answered 503', { name, message, stack, ...$metadata });
+    metrics.addMetric('AwsBusy', 'Count', 1);
+    return unavailableResponse('the service is busy; retry shortly');
   }
   const status = statusOf(error);
   if (status === 500) {
@@ -57,6 +65,7 @@ export function errorResponse(error: unknown): ApiResult {
   };
   if (error instanceof ValidationError && error.errors.length > 0) body.errors = error.errors;
   if (error instanceof TooManyRequestsError) return jsonResponse(status, body, { 'retry-after': String(error.retryAfterSeconds) });
+  if (status === 503) return unavailableResponse(body.msg);
   return jsonResponse(status, body);
 }
 

@@ -4,7 +4,7 @@ import { isAllowedSource, parseSourceAllowlist, plainAddress, sourceLimitKey } f
 import { parseRequestLimit } from '../core/request-limit';
 import { parseAllowlist } from '../core/address-policy';
 import { OPERATOR_SELECT_EVENT } from '../core/event-catalog';
-import { ForbiddenError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, UnauthenticatedError, ValidationError } from '../core/errors';
+import { ForbiddenError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, UnauthenticatedError, ValidationError, isAwsBusy } from '../core/errors';
 import { CLAIM_CHECK_FIELD, TiledeskEvent, reservedFieldsIn } from '../core/claim-check';
 import { idSchema } from '../core/subscription';
 import { RoutingRequest, routingRequestSchema } from '../core/operator-select';
@@ -21,7 +21,7 @@ import { operatorSelectRouter } from '../adapters/operator-select-router';
 import { loadSecretSetting } from '../adapters/secret-setting';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { postWebhook } from '../adapters/webhook-client';
-import { ApiEvent, ApiResult, assertCanManage, errorResponse, jsonResponse, parseWith, principalOf } from './http-response';
+import { ApiEvent, ApiResult, assertCanManage, errorResponse, jsonResponse, parseWith, principalOf, unavailableResponse } from './http-response';
 import { exampleRequestSchema, publishedEventSchema, publishedListSchema } from '../core/api-schemas';
 import { exampleEventFor } from '../core/event-payloads';
 
@@ -98,8 +98,11 @@ export async function ingestTiledeskRequest(event: ApiEvent): Promise<ApiResult>
     // and over it gets the default routing: Tiledesk must get an answer, never a 429.
     if (ingested.event !== OPERATOR_SELECT_EVENT) await limits.take('events', projectId, eventsLimit, `project ${projectId}`);
   } catch (error) {
-    metrics.addMetric('TiledeskIngestRefused', 'Count', 1);
-    logger.info('Tiledesk request refused', { reason: (error as Error).message });
+    // A busy table (the dedupe or the limits) is no refusal: errorResponse logs and counts it.
+    if (!isAwsBusy(error)) {
+      metrics.addMetric('TiledeskIngestRefused', 'Count', 1);
+      logger.info('Tiledesk request refused', { reason: (error as Error).message });
+    }
     return errorResponse(error);
   }
   if (ingested.event === OPERATOR_SELECT_EVENT) return jsonResponse(200, await routeOperatorSelect(ingested.payload));
@@ -121,7 +124,7 @@ export async function ingestTiledeskRequest(event: ApiEvent): Promise<ApiResult>
     return jsonResponse(200, { success: true });
   } catch (error) {
     logger.error('Tiledesk event could not be published', error as Error);
-    return jsonResponse(503, { success: false, msg: 'the event could not be published; retry' });
+    return unavailableResponse('the event could not be published; retry');
   }
 }
 
@@ -237,7 +240,7 @@ export async function publishEvents(event: ApiEvent): Promise<ApiResult> {
     return jsonResponse(202, { success: true, published, claimChecked });
   } catch (error) {
     logger.error('events could not be published', error as Error);
-    return jsonResponse(503, { success: false, msg: 'the events could not be published; retry' });
+    return unavailableResponse('the events could not be published; retry');
   }
 }
 
@@ -271,7 +274,7 @@ export async function publishExample(event: ApiEvent): Promise<ApiResult> {
     return jsonResponse(202, { success: true, published: 1, event: example.event, payload: example.payload });
   } catch (error) {
     logger.error('the example event could not be published', error as Error);
-    return jsonResponse(503, { success: false, msg: 'the example event could not be published; retry' });
+    return unavailableResponse('the example event could not be published; retry');
   }
 }
 

@@ -1,4 +1,5 @@
 import { Attempt } from '../../../lambdas/core/attempt';
+import { AwsBusyError } from '../../../lambdas/core/errors';
 import { DeliveryMessage } from '../../../lambdas/core/delivery-message';
 import { HEALTHY } from '../../../lambdas/core/delivery-health';
 import { logKeyAt, messageFromAttempt, planRecovery, recoverPage, waitingUntil } from '../../../lambdas/core/recovery';
@@ -200,10 +201,26 @@ describe('recoverPage', () => {
         return [{ index: 1, reason: 'InternalError' }];
       },
     };
-    await expect(recoverPage(since, now, {}, partial)).rejects.toThrow('SQS did not take 1 of 3 recovered deliveries: InternalError');
+    const refused = await recoverPage(since, now, {}, partial).catch((error: unknown) => error);
+    expect(refused).toEqual(new Error('SQS did not take 1 of 3 recovered deliveries: InternalError'));
+    // A refusal SQS does not say is its own (busy) is not "busy": a 500, as a fault of the request would be.
+    expect(refused).not.toBeInstanceOf(AwsBusyError);
     expect(world.marked.size).toBe(2);
     expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 1, webhookIds: ['p2'], alreadyRecovered: 2 });
     expect(world.sent.map((message) => message.webhookId).sort()).toEqual(['p1', 'p2', 'p3']);
+  });
+
+  test('SQS busy for every refused delivery: an AwsBusyError (503 with Retry-After), and a retry sends only the rest', async () => {
+    const world = ports([attempt('b1', 'dead'), attempt('b2', 'dead')]);
+    const busy = {
+      ...world.ports,
+      send: async (messages: DeliveryMessage[]) => {
+        world.sent.push(messages[0]!);
+        return [{ index: 1, reason: 'RequestThrottled: Rate exceeded', busy: true }];
+      },
+    };
+    await expect(recoverPage(since, now, {}, busy)).rejects.toBeInstanceOf(AwsBusyError);
+    expect(await recoverPage(since, now, {}, world.ports)).toMatchObject({ recovered: 1, webhookIds: ['b2'], alreadyRecovered: 1 });
   });
 
   test('a call stopped mid-page (the function timed out) strands at most one slice of markers, not the page', async () => {

@@ -78,6 +78,51 @@ describe('errorResponse of AWS errors, after the SDK retried', () => {
     expect(errorResponse(error).statusCode).toBe(503);
   }, 30_000);
 
+  it('SQS throttling the send of the adapter the API uses: an AwsBusyError, 503', async () => {
+    const { errorResponse } = await clients();
+    const { sendMessages } = await import('../../../lambdas/adapters/sqs-queue');
+    answer = (_request, response) => {
+      response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-query-error': 'RequestThrottled;Sender' });
+      response.end(JSON.stringify({ __type: 'com.amazonaws.sqs#RequestThrottled', message: 'Rate exceeded' }));
+    };
+    const error = await errorOf(() => sendMessages(`${endpoint}/000000000000/q`, ['a', 'b']));
+    expect((error as Error).name).toBe('AwsBusyError');
+    expect(errorResponse(error).statusCode).toBe(503);
+  }, 30_000);
+
+  it("SQS failing a batch's entries on its side (SenderFault false) is busy; refusing what was sent is not", async () => {
+    const { errorResponse } = await clients();
+    const { sendMessages } = await import('../../../lambdas/adapters/sqs-queue');
+    const failing = (senderFault: boolean) => (_request: IncomingMessage, response: ServerResponse) => {
+      response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+      response.end(JSON.stringify({ Successful: [], Failed: [{ Id: '0', SenderFault: senderFault, Code: senderFault ? 'InvalidMessageContents' : 'InternalError', Message: 'no' }] }));
+    };
+    answer = failing(false);
+    expect(errorResponse(await errorOf(() => sendMessages(`${endpoint}/000000000000/q`, ['a']))).statusCode).toBe(503);
+    answer = failing(true);
+    expect(errorResponse(await errorOf(() => sendMessages(`${endpoint}/000000000000/q`, ['a']))).statusCode).toBe(500);
+  });
+
+  it('DynamoDB leaving batch keys unprocessed round after round (throttled): 503', async () => {
+    const { errorResponse } = await clients();
+    const { batchGetAll, dynamoDocumentClient } = await import('../../../lambdas/adapters/aws-clients');
+    answer = (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+      response.end(JSON.stringify({ Responses: { t: [] }, UnprocessedKeys: { t: { Keys: [{ pk: { S: 'a' }, sk: { S: 'b' } }] } } }));
+    };
+    const error = await errorOf(() => batchGetAll(dynamoDocumentClient, 't', [{ pk: 'a', sk: 'b' }], false));
+    expect(error).toEqual(expect.objectContaining({ name: 'AwsBusyError', message: '1 key(s) left unprocessed by DynamoDB' }));
+    expect(errorResponse(error).statusCode).toBe(503);
+  }, 30_000);
+
+  it('every 503 carries Retry-After, a sign-in service unavailable too', async () => {
+    const { errorResponse, BUSY_RETRY_AFTER_SECONDS } = await clients();
+    const { ServiceUnavailableError } = await import('../../../lambdas/core/errors');
+    const result = errorResponse(new ServiceUnavailableError('Tiledesk did not answer'));
+    expect(result).toMatchObject({ statusCode: 503, headers: { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) } });
+    expect(JSON.parse(result.body as string)).toEqual({ success: false, msg: 'Tiledesk did not answer' });
+  });
+
   it('an AWS endpoint that does not answer in time: 503', async () => {
     const { errorResponse } = await clients();
     const { DynamoDBClient, GetItemCommand } = await import('@aws-sdk/client-dynamodb');
@@ -113,4 +158,22 @@ describe('errorResponse of AWS errors, after the SDK retried', () => {
     expect(result.statusCode).toBe(500);
     expect(JSON.parse(result.body as string)).toEqual({ success: false, msg: 'Internal error' });
   });
+});
+
+describe('the authorizer when the signing secret cannot be read (Secrets Manager throttling)', () => {
+  it('passes the request on as unavailable: the API answers 503 with Retry-After, never a grant nor a 500', async () => {
+    process.env.JWT_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt';
+    answer = (_request, response) => {
+      response.writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'ThrottlingException' });
+      response.end(JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }));
+    };
+    const { authorize } = await import('../../../lambdas/handlers/authorizer');
+    const { errorResponse, principalOf } = await import('../../../lambdas/handlers/http-response');
+    const hs256 = `${Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"u"}').toString('base64url')}.c2ln`;
+    const decision = await authorize({ headers: { authorization: `Bearer ${hs256}` }, pathParameters: { projectId: 'p1' } } as never);
+    expect(decision).toMatchObject({ isAuthorized: true, context: { authenticated: false, unavailable: true } });
+    const request = { requestContext: { authorizer: { lambda: decision.context } } } as never;
+    const result = errorResponse(await errorOf(async () => principalOf(request)));
+    expect(result).toMatchObject({ statusCode: 503, headers: { 'retry-after': '2' } });
+  }, 30_000);
 });
