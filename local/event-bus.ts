@@ -284,7 +284,7 @@ async function handleFailure(options: LocalEventBusOptions, rule: LocalRule, fai
   }, delayMs).unref();
 }
 
-/** The value at a JSON path of the dotted form EventBridge's target parameters take (`$.detail.id_project`). */
+/** The value at a JSON path of the dotted form EventBridge's `InputPath` takes (`$.detail`). */
 function valueAtPath(jsonPath: string, value: unknown): unknown {
   if (jsonPath === '$') return value;
   let node: unknown = value;

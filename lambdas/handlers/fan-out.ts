@@ -7,6 +7,7 @@ import { groupBy } from '../core/group-by';
 import { MalformedEventError, SubscriberLookup, lookupByFamily, parseEnvelope, planDeliveries } from '../core/fan-out';
 import { DELIVERY } from '../core/settings';
 import { isPublishedEvent } from '../core/event-catalog';
+import { idSchema } from '../core/subscription';
 import { stringifyJson } from '../core/json-text';
 import { readConfig } from '../adapters/config';
 import { EventPayloadStore, StoredEvent, storedEventKey } from '../adapters/event-payload-store';
@@ -70,6 +71,17 @@ async function planRecord(
       projectId: envelope.detail.id_project,
     });
     metrics.addMetric('UnknownEventType', 'Count', 1);
+  }
+  if (!idSchema.safeParse(envelope.detail.id_project).success) {
+    // The rule reads nothing of the event, so any id_project arrives here; the API gives none of
+    // this form a subscription (ids are idSchema's), so it reaches no one: said, not looked up.
+    logger.warn('id_project is no project id the API can have: no subscription can match it, so the event reaches no one', {
+      eventId: envelope.id,
+      event: envelope['detail-type'],
+      projectId: envelope.detail.id_project.slice(0, 200),
+    });
+    metrics.addMetric('UnknownProject', 'Count', 1);
+    return;
   }
   const deliveries = await planDeliveries(envelope, findSubscribers);
   for (const delivery of deliveries) planned.push({ messageId: record.messageId, delivery });

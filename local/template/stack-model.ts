@@ -55,7 +55,7 @@ export interface RuleTargetModel {
   id: string;
   queueId: string;
   deadLetterQueueId?: string;
-  /** `SqsParameters.MessageGroupId`: a constant, or a JSON path (`$.detail.id_project`) read from each event. */
+  /** `SqsParameters.MessageGroupId`, sent as written (EventBridge reads no path there: docs/design.md §3.2). */
   messageGroupId?: string;
   /** A constant JSON text sent instead of the event (`Input`). */
   input?: string;

@@ -11,17 +11,11 @@ beforeAll(async () => {
 afterAll(() => fauxqs.stop());
 
 let queueCount = 0;
-/**
- * A queue to target. The group id is checked on a FIFO queue: fauxqs keeps a standard queue's
- * MessageGroupId only once its SQS layer serves fair queues (issue 17, part C).
- */
-async function queue(fifo = false): Promise<{ url: string; arn: string }> {
+/** A standard queue to target (with a MessageGroupId, a fair one). */
+async function queue(): Promise<{ url: string; arn: string }> {
   queueCount += 1;
   const { QueueUrl } = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: `bus-target-${queueCount}${fifo ? '.fifo' : ''}`,
-      Attributes: fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'true' } : {},
-    }),
+    new CreateQueueCommand({ QueueName: `bus-target-${queueCount}` }),
   );
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
   return { url: QueueUrl!, arn: Attributes!.QueueArn! };
@@ -47,7 +41,6 @@ async function receivedAtOnce(url: string): Promise<Message[]> {
 const RULE_ARN = 'arn:aws:events:us-east-1:000000000000:rule/tiledesk/rule';
 
 async function busWith(rule: Partial<LocalRule>, queuePermits?: (queueArn: string, rule: LocalRule) => Promise<boolean>) {
-  // A standard queue: with a MessageGroupId it is a fair queue (a FIFO one would hand out one message of a group at a time).
   const target = await queue();
   const dlq = await queue();
   const bus = localEventBus({
