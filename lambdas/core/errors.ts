@@ -107,8 +107,8 @@ const AWS_THROTTLING_NAMES = new Set([
   'LimitExceededException',
   'SlowDown',
 ]);
-/** Node's errors for a connection to an AWS endpoint that failed or was cut. */
-const CONNECTION_ERROR_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
+/** Node's errors for a connection to an AWS endpoint that failed or was cut, or a DNS answer that failed for now. */
+const CONNECTION_ERROR_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
 
 /**
  * Whether an error is an AWS service being busy or briefly unreachable, after the SDK's own
@@ -132,7 +132,8 @@ export function isAwsBusy(error: unknown): boolean {
     AWS_THROTTLING_NAMES.has(String(name)) ||
     $retryable?.throttling === true ||
     status === 429 ||
-    status >= 500 ||
+    // 501 Not Implemented is a request the service will never take: a fault of this code.
+    (status >= 500 && status !== 501) ||
     name === 'TimeoutError' ||
     CONNECTION_ERROR_CODES.has(String(code))
   );
