@@ -140,6 +140,9 @@ describe('errorResponse of AWS errors, after the SDK retried', () => {
     // with the SDK's $metadata. Jest's sandbox would wrap it and drop the code, so it is built here.
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4566'), { code: 'ECONNREFUSED', $metadata: { attempts: 3, totalRetryDelay: 150 } });
     expect(errorResponse(refused).statusCode).toBe(503);
+    expect(errorResponse(Object.assign(new Error('getaddrinfo EAI_AGAIN dynamodb.us-east-1.amazonaws.com'), { code: 'EAI_AGAIN', $metadata: { attempts: 3 } })).statusCode).toBe(503);
+    // 501: a request the service will never take, not a busy one.
+    expect(errorResponse(Object.assign(new Error('Not Implemented'), { name: 'NotImplemented', $metadata: { httpStatusCode: 501 } })).statusCode).toBe(500);
     // The same error without the SDK's $metadata did not come from an AWS call: a fault of this code.
     expect(errorResponse(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4566'), { code: 'ECONNREFUSED' })).statusCode).toBe(500);
   });
