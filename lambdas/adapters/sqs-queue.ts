@@ -1,6 +1,6 @@
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { SQS_BATCH, chunkBySize } from '../core/batching';
-import { AwsBusyError, isAwsBusy } from '../core/errors';
+import { isAwsBusy, sqsRefusal } from '../core/errors';
 import { sqsClient } from './aws-clients';
 
 const MAX_BATCH_ENTRIES = SQS_BATCH.maxEntries;
@@ -30,7 +30,7 @@ export async function sendMessages(queueUrl: string, messages: (string | Outgoin
   const unsent = await trySendMessages(queueUrl, messages, client);
   if (unsent.length > 0) {
     const message = `SQS did not take ${unsent.length} of ${messages.length} message(s): ${describeUnsent(unsent)}`;
-    throw unsent.every((entry) => entry.busy) ? new AwsBusyError(message) : new Error(message);
+    throw sqsRefusal(message, unsent);
   }
 }
 

@@ -91,6 +91,11 @@ export class AwsBusyError extends ServiceUnavailableError {
   }
 }
 
+/** The error for messages SQS did not take: busy when SQS refused every one of them on its side, a plain Error otherwise. */
+export function sqsRefusal(message: string, refused: readonly { busy?: boolean }[]): Error {
+  return refused.every((entry) => entry.busy) ? new AwsBusyError(message) : new Error(message);
+}
+
 /**
  * Error names AWS services use for "slow down" (DynamoDB's on-demand and partition limits, SQS,
  * EventBridge, S3, Secrets Manager); the SDK has retried them already when one reaches a handler.

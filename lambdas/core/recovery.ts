@@ -1,5 +1,5 @@
 import { DELIVERY } from './settings';
-import { AwsBusyError } from './errors';
+import { sqsRefusal } from './errors';
 import { DeliveryHealth, rateBacklog } from './delivery-health';
 import type { Subscription } from './subscription';
 import { Attempt } from './attempt';
@@ -181,7 +181,7 @@ export async function recoverPage(fromKey: string, now: Date, context: Omit<Reco
       if (refused.length > 0) {
         const message = `SQS did not take ${refused.length} of ${messages.length} recovered deliveries: ${refused[0]!.reason}`;
         // SQS busy for all of them: a 503, and the same recover sent again sends only what is left.
-        throw refused.every((entry) => entry.busy) ? new AwsBusyError(message) : new Error(message);
+        throw sqsRefusal(message, refused);
       }
       unsent = [];
       // Nothing was sent for an attempt whose payload was not kept: its marker goes, so no later
