@@ -1,5 +1,6 @@
-import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { SQS_BATCH, chunkBySize } from '../core/batching';
+import type { ReceivedMessage } from '../core/delivery-batch';
 import { isAwsBusy, sqsRefusal } from '../core/errors';
 import { sqsClient } from './aws-clients';
 
@@ -105,6 +106,32 @@ export async function changeVisibility(queueUrl: string, changes: VisibilityChan
     if (result.Failed && result.Failed.length > 0) {
       const reasons = result.Failed.map((failure) => `${failure.Code}: ${failure.Message}`).join('; ');
       throw new Error(`could not reschedule ${result.Failed.length} message(s): ${reasons}`);
+    }
+  }
+}
+
+/**
+ * Up to ten of the queue's visible messages, without waiting for more: a short poll
+ * (`WaitTimeSeconds` 0, whatever the queue's default), hidden for the queue's visibility timeout.
+ */
+export async function receiveVisible(queueUrl: string, client = sqsClient): Promise<ReceivedMessage[]> {
+  const { Messages } = await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: MAX_BATCH_ENTRIES, WaitTimeSeconds: 0 }));
+  return (Messages ?? []).flatMap(({ MessageId, ReceiptHandle, Body }) =>
+    MessageId && ReceiptHandle && Body !== undefined ? [{ messageId: MessageId, receiptHandle: ReceiptHandle, body: Body }] : [],
+  );
+}
+
+/** Deletes received messages, ten per call; throws if SQS kept any (they return after their visibility timeout). */
+export async function deleteMessages(queueUrl: string, receiptHandles: string[], client = sqsClient): Promise<void> {
+  for (let start = 0; start < receiptHandles.length; start += MAX_BATCH_ENTRIES) {
+    const result = await client.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: receiptHandles.slice(start, start + MAX_BATCH_ENTRIES).map((receiptHandle, index) => ({ Id: String(index), ReceiptHandle: receiptHandle })),
+      }),
+    );
+    if (result.Failed && result.Failed.length > 0) {
+      throw new Error(`SQS did not delete ${result.Failed.length} message(s): ${result.Failed.map((failure) => `${failure.Code}: ${failure.Message}`).join('; ')}`);
     }
   }
 }

@@ -1,8 +1,9 @@
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, DELIVERY_LANES, DeliveryLane } from '../core/settings';
 import { parseAllowlist } from '../core/address-policy';
 import { DeliveryBatchDeps, deliverBatch as deliverBatchOf } from '../core/delivery-batch';
+import { workWhileHeld } from '../core/work-while-held';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
 import { resolveClaimCheckedPayload } from '../adapters/claim-check-store';
 import { readConfig, secondsList } from '../adapters/config';
@@ -10,7 +11,7 @@ import { DeliveryHealthStore } from '../adapters/delivery-health-store';
 import { readDeliveryState } from '../adapters/delivery-state-store';
 import { HeldDeliveryStore } from '../adapters/held-delivery-store';
 import { instrument, logger, metrics } from '../adapters/observability';
-import { changeVisibility, trySendMessages } from '../adapters/sqs-queue';
+import { changeVisibility, deleteMessages, receiveVisible, trySendMessages } from '../adapters/sqs-queue';
 import { SubscriptionStore } from '../adapters/subscription-store';
 import { postWebhook } from '../adapters/webhook-client';
 
@@ -108,11 +109,29 @@ export const deliveryDeps: DeliveryBatchDeps = {
   settings: { ...DELIVERY, autoDisableAfterDead: config.AUTO_DISABLE_AFTER_DEAD, circuitCooldownSeconds: config.CIRCUIT_COOLDOWN_SECONDS },
 };
 
-/** The batch handler of one lane: every decision is `deliverBatch`'s (lambdas/core/delivery-batch.ts). */
+/**
+ * The batch handler of one lane: every decision is `deliverBatch`'s (lambdas/core/delivery-batch.ts).
+ * A fast-lane batch that a slow receiver holds takes more of the lane's messages meanwhile
+ * (lambdas/core/work-while-held.ts), while over half the function's time is left.
+ */
 export const deliverBatchIn =
   (lane: DeliveryLane) =>
-  async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    const failed = await deliverBatchOf(lane, event.Records, deliveryDeps);
+  async (event: SQSEvent, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SQSBatchResponse> => {
+    const batch = deliverBatchOf(lane, event.Records, deliveryDeps);
+    const failed =
+      lane === 'fast' && context
+        ? await workWhileHeld(batch, {
+            afterMs: DELIVERY.workWhileHeldAfterMs,
+            idleMs: DELIVERY.workWhileHeldIdleMs,
+            hasTimeFor: () => context.getRemainingTimeInMillis() > (DELIVERY.functionTimeoutSeconds * 1000) / 2,
+            queue: {
+              receive: () => receiveVisible(queueUrls.fast),
+              remove: (messages) => deleteMessages(queueUrls.fast, messages.map((message) => message.receiptHandle)),
+            },
+            handle: (messages) => deliverBatchOf('fast', messages, deliveryDeps),
+            report: deliveryDeps.report,
+          })
+        : await batch;
     return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
   };
 
