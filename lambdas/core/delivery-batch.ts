@@ -20,6 +20,7 @@ import { updateHealth, trackDeadStreaks } from './delivery-outcomes';
 import { parked, toQueued, wakeUp } from './held-release';
 import { groupBy } from './group-by';
 import { inPools } from './in-pools';
+import { OpenPosts } from './open-posts';
 import type { Subscription } from './subscription';
 
 /** A message as the event source hands it over. */
@@ -150,7 +151,13 @@ interface Handled {
  * message. Attempt logs cannot be refused for what a client sent, and one message's failure
  * to be handled fails only that message. Returns the ids of the messages to receive again.
  */
-export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[], deps: DeliveryBatchDeps): Promise<string[]> {
+export async function deliverBatch(
+  lane: DeliveryLane,
+  records: ReceivedMessage[],
+  deps: DeliveryBatchDeps,
+  /** The invocation's open deliveries, when it handles more than one batch at once. */
+  openPosts: OpenPosts = new OpenPosts(),
+): Promise<string[]> {
   // By message id: a pack's deliveries share their record, which is received again once.
   const failures = new Map<string, VisibilityChange>();
   const retryLater = (entry: { messageId: string; receiptHandle: string }, visibilitySeconds: number) => {
@@ -233,7 +240,12 @@ export async function deliverBatch(lane: DeliveryLane, records: ReceivedMessage[
           deps.report.metric('DeliveriesSlotRetaken', 1);
           return { entry, disposition: retakeSlot(lane, entry.job.message) };
         }
-        return { entry, ...(await deliverJob(entry.job, found.get(entry.job.message.subscriptionId), deps)) };
+        const done = openPosts.begin(entry.job.message.subscriptionId);
+        try {
+          return { entry, ...(await deliverJob(entry.job, found.get(entry.job.message.subscriptionId), deps)) };
+        } finally {
+          done();
+        }
       } catch (error) {
         deps.report.error('delivery could not be handled; the message will be tried again', {
           webhookId: entry.job.message.webhookId,
@@ -470,6 +482,13 @@ function failingNow(results: (Handled | undefined)[], limit: number, health: Del
 }
 
 const isPack = (json: unknown): boolean => typeof json === 'object' && json !== null && 'pack' in json;
+
+/** The subscriptions a delivery queue's message is for: a delivery's, a pack's, a wake-up's (none if unreadable). */
+export function subscriptionsOf(record: ReceivedMessage): string[] {
+  const json = safeJson(record.body) as { subscriptionId?: unknown; pack?: unknown } | undefined;
+  const ids = Array.isArray(json?.pack) ? (json.pack as { subscriptionId?: unknown }[]).map((delivery) => delivery?.subscriptionId) : [json?.subscriptionId];
+  return [...new Set(ids.filter((id): id is string => typeof id === 'string'))];
+}
 
 function safeJson(text: string): unknown {
   try {

@@ -100,14 +100,15 @@ export const DELIVERY = {
   fastLaneAnswerMs: 500,
   fastLaneTimeoutMs: 1_000,
   /**
-   * A fast-lane batch still running after this long (a receiver is slow to answer, and the event
-   * source's poller waits with it) makes its invocation take more of the lane's messages meanwhile,
-   * so that receivers holding every poller do not hold other projects' deliveries
-   * (docs/design.md §3.2). Well above a healthy batch's run, a few tens of ms.
+   * A fast-lane delivery open this long (a receiver slow to answer, and the event source's poller
+   * waiting with it) makes its invocation take more of the lane's messages meanwhile, so that
+   * receivers holding every poller do not hold other projects' deliveries (docs/design.md §3.2).
+   * Under the quick answer (250 ms) and well over a healthy answer on loopback (a few ms).
    */
-  workWhileHeldAfterMs: 100,
-  /** The wait between receives of a held invocation that found the lane empty. */
+  workWhileHeldAfterMs: 150,
+  /** The first wait between short polls of a held invocation that found the lane empty; doubled up to the maximum. */
   workWhileHeldIdleMs: 50,
+  workWhileHeldIdleMaxMs: 200,
   /**
    * Answers this quick (after the request was sent), this many in a row in the slow lane, bring
    * a subscription back to the fast lane: half the fast lane's answer deadline, so a subscriber

@@ -2,7 +2,8 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY, DELIVERY_LANES, DeliveryLane } from '../core/settings';
 import { parseAllowlist } from '../core/address-policy';
-import { DeliveryBatchDeps, deliverBatch as deliverBatchOf } from '../core/delivery-batch';
+import { DeliveryBatchDeps, deliverBatch as deliverBatchOf, subscriptionsOf } from '../core/delivery-batch';
+import { OpenPosts } from '../core/open-posts';
 import { workWhileHeld } from '../core/work-while-held';
 import { AttemptLogStore } from '../adapters/attempt-log-store';
 import { resolveClaimCheckedPayload } from '../adapters/claim-check-store';
@@ -117,23 +118,30 @@ export const deliveryDeps: DeliveryBatchDeps = {
 export const deliverBatchIn =
   (lane: DeliveryLane) =>
   async (event: SQSEvent, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SQSBatchResponse> => {
-    const batch = deliverBatchOf(lane, event.Records, deliveryDeps);
-    const failed =
-      lane === 'fast' && context
-        ? await workWhileHeld(batch, {
-            afterMs: DELIVERY.workWhileHeldAfterMs,
-            idleMs: DELIVERY.workWhileHeldIdleMs,
-            hasTimeFor: () => context.getRemainingTimeInMillis() > (DELIVERY.functionTimeoutSeconds * 1000) / 2,
-            queue: {
-              receive: () => receiveVisible(queueUrls.fast),
-              remove: (messages) => deleteMessages(queueUrls.fast, messages.map((message) => message.receiptHandle)),
-            },
-            handle: (messages) => deliverBatchOf('fast', messages, deliveryDeps),
-            report: deliveryDeps.report,
-          })
-        : await batch;
-    return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+    if (lane !== 'fast' || !context) return batchResponse(await deliverBatchOf(lane, event.Records, deliveryDeps));
+    const openPosts = new OpenPosts();
+    const failed = await workWhileHeld(deliverBatchOf(lane, event.Records, deliveryDeps, openPosts), {
+      afterMs: DELIVERY.workWhileHeldAfterMs,
+      checkEveryMs: DELIVERY.workWhileHeldIdleMs / 2,
+      idleMs: DELIVERY.workWhileHeldIdleMs,
+      idleMaxMs: DELIVERY.workWhileHeldIdleMaxMs,
+      openPosts,
+      subscriptionsOf,
+      setAsideMax: DELIVERY.batchSize,
+      hasTimeFor: () => context.getRemainingTimeInMillis() > (DELIVERY.functionTimeoutSeconds * 1000) / 2,
+      queue: {
+        receive: () => receiveVisible(queueUrls.fast),
+        remove: (messages) => deleteMessages(queueUrls.fast, messages.map((message) => message.receiptHandle)),
+        release: (messages, seconds) => changeVisibility(queueUrls.fast, messages.map(({ receiptHandle }) => ({ receiptHandle, visibilitySeconds: seconds }))),
+      },
+      handle: (messages) => deliverBatchOf('fast', messages, deliveryDeps, openPosts),
+      retrySeconds: 30,
+      report: deliveryDeps.report,
+    });
+    return batchResponse(failed);
   };
+
+const batchResponse = (failed: string[]): SQSBatchResponse => ({ batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) });
 
 /** The function's own lane (DELIVERY_LANE); the local stack builds both with {@link deliverBatchIn}. */
 export const deliverBatch = deliverBatchIn(config.DELIVERY_LANE);

@@ -56,4 +56,7 @@ it('delivers another project’s event while hanging receivers hold every fast-l
   const fastLaneRequests = held.slice(0, POLLERS);
   await eventually(() => expect(fastLaneRequests.every((request) => request.closedAt !== undefined)).toBe(true), 15_000);
   expect(fastLaneRequests.every((request) => request.closedAt! > receipt!.at)).toBe(true);
+  // The held invocation deleted what it delivered: it does not come again.
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  expect(healthy.received).toHaveLength(1);
 }, 60_000);

@@ -1,6 +1,8 @@
 // The batch use case over in-memory stores and queues: packs of deliveries (one subscription's,
 // in one SQS message), a subscriber's POSTs at once, and what stops them.
-import { QueuedMessage, deliverBatch } from '../../../lambdas/core/delivery-batch';
+import { QueuedMessage, deliverBatch, subscriptionsOf } from '../../../lambdas/core/delivery-batch';
+import { OpenPosts } from '../../../lambdas/core/open-posts';
+import { workWhileHeld } from '../../../lambdas/core/work-while-held';
 import { HEALTHY } from '../../../lambdas/core/delivery-health';
 import { packBody } from '../../../lambdas/core/delivery-message';
 import { DELIVERY } from '../../../lambdas/core/settings';
@@ -111,6 +113,44 @@ describe('a pack of deliveries (one subscription, one message)', () => {
     };
     const tens = [0, 1, 2].map((pack) => packBody(Array.from({ length: 9 }, (_, n) => message(pack * 9 + n + 1))));
     expect(await deliverBatch('fast', records(tens), deps)).toEqual([]);
+    expect(most).toBe(DELIVERY.postsAtOncePerSubscription);
+  });
+
+  test('a held invocation’s taken messages add no POSTs at once to a subscriber its batch is still POSTing to', async () => {
+    const { deps } = world(HEALTHY);
+    let open = 0;
+    let most = 0;
+    deps.post = async () => {
+      open += 1;
+      most = Math.max(most, open);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      open -= 1;
+      return { statusCode: 200, headers: {}, body: '', durationMs: 150 };
+    };
+    const packsOf = (first: number) => [0, 1, 2].map((pack) => packBody(Array.from({ length: 9 }, (_, n) => message(first + pack * 9 + n))));
+    const waiting = records(packsOf(100)).map((record) => ({ ...record, messageId: `taken-${record.messageId}` }));
+    const openPosts = new OpenPosts();
+    const removed: string[] = [];
+    const failed = await workWhileHeld(deliverBatch('fast', records(packsOf(1)), deps, openPosts), {
+      afterMs: 50,
+      checkEveryMs: 5,
+      idleMs: 5,
+      idleMaxMs: 20,
+      openPosts,
+      subscriptionsOf,
+      setAsideMax: 10,
+      hasTimeFor: () => true,
+      queue: {
+        receive: async () => waiting.splice(0, 10),
+        remove: async (messages) => void removed.push(...messages.map((taken) => taken.messageId)),
+        release: async () => undefined,
+      },
+      handle: (messages) => deliverBatch('fast', messages, deps, openPosts),
+      retrySeconds: 30,
+      report: deps.report,
+    });
+    expect(failed).toEqual([]);
+    expect(removed).toHaveLength(3);
     expect(most).toBe(DELIVERY.postsAtOncePerSubscription);
   });
 
