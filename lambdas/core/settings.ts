@@ -100,12 +100,12 @@ export const DELIVERY = {
   fastLaneAnswerMs: 500,
   fastLaneTimeoutMs: 1_000,
   /**
-   * A fast-lane delivery open this long (a receiver slow to answer, and the event source's poller
-   * waiting with it) makes its invocation take more of the lane's messages meanwhile, so that
-   * receivers holding every poller do not hold other projects' deliveries (docs/design.md §3.2).
-   * Under the quick answer (250 ms) and well over a healthy answer on loopback (a few ms).
+   * A fast-lane batch still running after this long (a receiver slow to answer or a rate slot
+   * awaited, and the event source's poller waiting with it) makes its invocation take more of
+   * the lane's messages meanwhile, so that receivers holding every poller do not hold other
+   * projects' deliveries (docs/design.md §3.2). A healthy batch runs a few tens of ms.
    */
-  workWhileHeldAfterMs: 150,
+  workWhileHeldAfterMs: 100,
   /** The first wait between short polls of a held invocation that found the lane empty; doubled up to the maximum. */
   workWhileHeldIdleMs: 50,
   workWhileHeldIdleMaxMs: 200,

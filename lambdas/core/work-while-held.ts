@@ -14,10 +14,8 @@ export interface LaneQueue {
 }
 
 export interface WorkWhileHeldOptions {
-  /** A delivery open this long holds the batch: the invocation starts taking more. */
+  /** How long the event source's batch runs before the invocation starts taking more. */
   afterMs: number;
-  /** How often to look whether the batch is held yet. */
-  checkEveryMs: number;
   /** The first wait after a receive that found nothing; doubled at each empty one, up to `idleMaxMs`. */
   idleMs: number;
   idleMaxMs: number;
@@ -41,8 +39,8 @@ export interface WorkWhileHeldOptions {
 }
 
 /**
- * Waits for `batch`. Once one of the invocation's deliveries has been open `afterMs` (a receiver
- * is slow to answer, and the event source's poller waits with it), receives the lane's visible
+ * Waits for `batch`. If it has not ended after `afterMs` (a receiver is slow to answer, or a
+ * rate slot is awaited, and the event source's poller waits with it), receives the lane's visible
  * messages and handles them one batch at a time until `batch` ends or time runs short. Their
  * handling is the event source's: those handled are deleted, those reported failed are left to
  * return (the handler has set their visibility). Messages for a subscriber the invocation is
@@ -62,7 +60,7 @@ export async function workWhileHeld<T>(batch: Promise<T>, options: WorkWhileHeld
       ended = true;
     },
   );
-  while (!ended && options.openPosts.longestOpenMs() < options.afterMs) await pauseUnless(end, options.checkEveryMs);
+  await pauseUnless(end, options.afterMs);
   const setAside: ReceivedMessage[] = [];
   let idleMs = options.idleMs;
   while (!ended && options.hasTimeFor() && setAside.length < options.setAsideMax) {

@@ -122,7 +122,6 @@ export const deliverBatchIn =
     const openPosts = new OpenPosts();
     const failed = await workWhileHeld(deliverBatchOf(lane, event.Records, deliveryDeps, openPosts), {
       afterMs: DELIVERY.workWhileHeldAfterMs,
-      checkEveryMs: DELIVERY.workWhileHeldIdleMs / 2,
       idleMs: DELIVERY.workWhileHeldIdleMs,
       idleMaxMs: DELIVERY.workWhileHeldIdleMaxMs,
       openPosts,

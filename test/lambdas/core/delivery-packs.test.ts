@@ -133,7 +133,6 @@ describe('a pack of deliveries (one subscription, one message)', () => {
     const removed: string[] = [];
     const failed = await workWhileHeld(deliverBatch('fast', records(packsOf(1)), deps, openPosts), {
       afterMs: 50,
-      checkEveryMs: 5,
       idleMs: 5,
       idleMaxMs: 20,
       openPosts,
