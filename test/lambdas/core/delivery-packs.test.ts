@@ -100,33 +100,31 @@ describe('a pack of deliveries (one subscription, one message)', () => {
     expect(ids(sent).map(({ webhookId }) => webhookId).sort()).toEqual(['msg_e4_s2', 'msg_e5_s2']);
   });
 
-  test('a subscriber gets at most postsAtOncePerSubscription POSTs at once from one invocation', async () => {
-    const { deps } = world(HEALTHY);
+  /** Makes every POST answer 200 after `ms`; the returned function tells the most POSTs that were open at once. */
+  const countPostsAtOnce = (deps: ReturnType<typeof world>['deps'], ms: number): (() => number) => {
     let open = 0;
     let most = 0;
     deps.post = async () => {
       open += 1;
       most = Math.max(most, open);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, ms));
       open -= 1;
-      return { statusCode: 200, headers: {}, body: '', durationMs: 5 };
+      return { statusCode: 200, headers: {}, body: '', durationMs: ms };
     };
+    return () => most;
+  };
+
+  test('a subscriber gets at most postsAtOncePerSubscription POSTs at once from one invocation', async () => {
+    const { deps } = world(HEALTHY);
+    const most = countPostsAtOnce(deps, 5);
     const tens = [0, 1, 2].map((pack) => packBody(Array.from({ length: 9 }, (_, n) => message(pack * 9 + n + 1))));
     expect(await deliverBatch('fast', records(tens), deps)).toEqual([]);
-    expect(most).toBe(DELIVERY.postsAtOncePerSubscription);
+    expect(most()).toBe(DELIVERY.postsAtOncePerSubscription);
   });
 
   test('a held invocation’s taken messages add no POSTs at once to a subscriber its batch is still POSTing to', async () => {
     const { deps } = world(HEALTHY);
-    let open = 0;
-    let most = 0;
-    deps.post = async () => {
-      open += 1;
-      most = Math.max(most, open);
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      open -= 1;
-      return { statusCode: 200, headers: {}, body: '', durationMs: 150 };
-    };
+    const most = countPostsAtOnce(deps, 150);
     const packsOf = (first: number) => [0, 1, 2].map((pack) => packBody(Array.from({ length: 9 }, (_, n) => message(first + pack * 9 + n))));
     const waiting = records(packsOf(100)).map((record) => ({ ...record, messageId: `taken-${record.messageId}` }));
     const openPosts = new OpenPosts();
@@ -150,7 +148,7 @@ describe('a pack of deliveries (one subscription, one message)', () => {
     });
     expect(failed).toEqual([]);
     expect(removed).toHaveLength(3);
-    expect(most).toBe(DELIVERY.postsAtOncePerSubscription);
+    expect(most()).toBe(DELIVERY.postsAtOncePerSubscription);
   });
 
   const withSlot = (n: number, slot: number, extra: Record<string, unknown> = {}) =>
