@@ -1,5 +1,6 @@
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { DELIVERY, TABLE_KEYS } from '../core/settings';
+import { AWS_CALLS, DELIVERY, TABLE_KEYS } from '../core/settings';
+import { atMostAtOnce } from '../core/in-pools';
 import { Attempt, LoggedAttempt } from '../core/attempt';
 import { ValidationError } from '../core/errors';
 import { stringifyJson } from '../core/json-text';
@@ -229,10 +230,11 @@ export class AttemptLogStore {
     const streams: Stream[] = partitions.map((key) => ({ key, buffer: [], done: false }));
     const items: ReadAttempt[] = [];
     while (items.length < limit) {
-      // A partition read dry but not done may hold the newest item left: read it on first.
+      // A partition read dry but not done may hold the newest item left: read it on first (a
+      // few at a time, AWS_CALLS.callsAtOnce: a first page reads every partition).
       let dry = streams.filter((stream) => stream.buffer.length === 0 && !stream.done);
       while (dry.length > 0) {
-        await Promise.all(dry.map(read));
+        await atMostAtOnce(dry, AWS_CALLS.callsAtOnce, read);
         dry = dry.filter((stream) => stream.buffer.length === 0 && !stream.done);
       }
       let newest: Stream | undefined;

@@ -12,7 +12,7 @@ export async function inPools<T, R>(
   keyOf: (item: T) => string,
   atOnceOf: (key: string) => number,
   work: (item: T) => Promise<R>,
-  stop: { after: (results: R[], key: string) => boolean; instead: (item: T, results: R[]) => R },
+  stop?: { after: (results: R[], key: string) => boolean; instead: (item: T, results: R[]) => R },
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   const indexed = items.map((item, index) => ({ item, index }));
@@ -24,18 +24,23 @@ export async function inPools<T, R>(
       const runner = async (): Promise<void> => {
         while (next < group.length) {
           const { item, index } = group[next++]!;
-          if (stopped) {
+          if (stopped && stop) {
             results[index] = stop.instead(item, done);
             continue;
           }
           const result = await work(item);
           results[index] = result;
           done.push(result);
-          if (!stopped && stop.after(done, key)) stopped = true;
+          if (!stopped && stop?.after(done, key)) stopped = true;
         }
       };
       await Promise.all(Array.from({ length: Math.min(atOnceOf(key), group.length) }, runner));
     }),
   );
   return results;
+}
+
+/** Runs `work` on every item, at most `atOnce` at a time; results in the items' order. */
+export function atMostAtOnce<T, R>(items: T[], atOnce: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  return inPools(items, () => '', () => atOnce, work);
 }

@@ -206,8 +206,14 @@ export function checkRetrySchedule(schedule: readonly number[]): void {
  * (the SDK's only default is a 5–15 minute idle-socket timeout): a delivery batch then failed
  * whole and came back after the queue's visibility timeout. DynamoDB and SQS answer in
  * milliseconds; the local stack's emulators, on a saturated machine, in well under a second.
+ *
+ * The request timeout runs from the moment the call is made, including the time it waits for
+ * one of the client's 50 sockets (the SDK's Node handler's default `maxSockets`). So work that
+ * makes many calls at once on one client makes at most `callsAtOnce` at a time: 800 queries
+ * started together (a project history merging 100 subscriptions' log shards) queued 16 deep
+ * for a socket, and on a busy machine the last ones timed out without ever being sent (503).
  */
-export const AWS_CALLS = { connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000 } as const;
+export const AWS_CALLS = { connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000, callsAtOnce: 40 } as const;
 /** Alarm thresholds (lib/monitoring.ts). */
 export const MONITORING = {
   /** A lane whose oldest message is older than this is falling behind. */

@@ -5,7 +5,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Attempt } from '../../lambdas/core/attempt';
-import { TABLE_KEYS } from '../../lambdas/core/settings';
+import { AWS_CALLS, TABLE_KEYS } from '../../lambdas/core/settings';
 import { TestStack, startTestStack } from '../support/local-stack-harness';
 
 let t: TestStack;
@@ -19,7 +19,9 @@ beforeAll(async () => {
   store = new AttemptLogStore(t.stack.tableName);
   const start = Date.now() - COUNT * 1000;
   const attempts: Attempt[] = Array.from({ length: COUNT }, (_, n) => ({
-    logId: `${String(start + n * 1000).padStart(14, '0')}-${randomBytes(5).toString('hex')}`,
+    // The shard is the id's last hex digit: each subscription's ids cycle through all 16 of them
+    // (random ones left a shard empty now and then: 8 × (7/8)^60, one run in 400).
+    logId: `${String(start + n * 1000).padStart(14, '0')}-${randomBytes(5).toString('hex').slice(0, 9)}${(Math.floor(n / 2) % 16).toString(16)}`,
     projectId: PROJECT,
     subscriptionId: n % 2 === 0 ? 'sub-a' : 'sub-b',
     webhookId: `msg_${n}`,
@@ -89,4 +91,30 @@ it("pages recover's light listing oldest first, each attempt once, with a log id
   }
   expect(seen).toHaveLength(COUNT / 2);
   expect(new Set(seen).size).toBe(COUNT / 2);
+});
+
+it('merges a large history at most AWS_CALLS.callsAtOnce queries at a time, so none times out waiting for a socket', async () => {
+  // 100 subscriptions: 800 partitions, all read dry at once. Started together, they queued for
+  // the SDK's 50 sockets with their request timeouts running, and on a busy machine the last
+  // ones timed out unsent (the history answered 503).
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: t.stack.awsEndpoint }));
+  const send = client.send.bind(client) as (command: unknown) => Promise<unknown>;
+  let inFlight = 0;
+  let most = 0;
+  Object.assign(client, {
+    send: async (command: unknown) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        return await send(command);
+      } finally {
+        inFlight--;
+      }
+    },
+  });
+  const { AttemptLogStore } = await import('../../lambdas/adapters/attempt-log-store');
+  const counted = new AttemptLogStore(t.stack.tableName, undefined, client);
+  const owners = ['sub-a', 'sub-b', ...Array.from({ length: 98 }, (_, n) => `sub-empty-${n}`)];
+  const page = await counted.listByProject(PROJECT, owners, 40);
+  expect(page.items).toHaveLength(40);
+  expect(most).toBe(AWS_CALLS.callsAtOnce);
 });
