@@ -31,6 +31,8 @@ const HEALTH_FIELDS = [
   'probeUntil',
   'lane',
   'quickAnswers',
+  'slowSpells',
+  'fastSince',
   'lastSuccessAt',
   'lastFailureAt',
 ] as const;

@@ -19,6 +19,13 @@ export interface DeliveryHealth {
   lane: DeliveryLane;
   /** Quick answers in a row while in the slow lane. */
   quickAnswers: number;
+  /**
+   * The slow-lane spells in a row that followed a return to the fast lane within
+   * `laneRepeatWindowSeconds` (1 for a first one): each doubles the quick answers the next return takes.
+   */
+  slowSpells?: number;
+  /** Epoch ms of the last return to the fast lane. */
+  fastSince?: number;
   lastSuccessAt?: string;
   lastFailureAt?: string;
   /** Rate limit clock (GCRA's theoretical arrival time), epoch ms. */
@@ -40,6 +47,20 @@ export interface HealthSettings {
   circuitMaxCooldownSeconds: number;
   quickAnswerMs: number;
   quickAnswersToReturn: number;
+  /** The most quick answers a return ever takes, however often the subscriber went back. */
+  quickAnswersToReturnMax: number;
+  /** A move to the slow lane this soon after a return to the fast one makes the next return twice as hard. */
+  laneRepeatWindowSeconds: number;
+}
+
+/**
+ * Quick answers in a row that bring a subscription in the slow lane back: `quickAnswersToReturn`
+ * after a first spell, doubled for each spell that followed a return within the window, so a
+ * receiver that answers quickly only to hang again holds the fast lane's pollers ever more rarely.
+ */
+export function quickAnswersToReturn(health: Pick<DeliveryHealth, 'slowSpells'>, settings: HealthSettings): number {
+  const doublings = Math.max(0, (health.slowSpells ?? 1) - 1);
+  return Math.min(settings.quickAnswersToReturnMax, settings.quickAnswersToReturn * 2 ** Math.min(doublings, 30));
 }
 
 /** One POST's outcome as far as health is concerned. */
@@ -90,7 +111,8 @@ export type HealthTransition = 'circuit-opened' | 'circuit-closed' | 'circuit-re
  * Folds a batch's POST outcomes for one subscription (in order) into its health. Opens the
  * circuit after the configured failures in a row; a failure while half-open (the probe) reopens
  * it with twice the cool-down; a success closes it. A fast-lane timeout moves the subscription
- * to the slow lane; quick answers in a row there bring it back.
+ * to the slow lane; quick answers in a row there bring it back ({@link quickAnswersToReturn}: more
+ * each time it went back soon after a return).
  */
 export function foldSignals(
   health: DeliveryHealth,
@@ -102,8 +124,11 @@ export function foldSignals(
   for (const signal of signals) {
     const iso = new Date(signal.at).toISOString();
     if (signal.fastLaneTimeout && next.lane === 'fast') {
+      const soonAfterReturn = next.fastSince !== undefined && signal.at - next.fastSince < settings.laneRepeatWindowSeconds * 1000;
       next.lane = 'slow';
       next.quickAnswers = 0;
+      next.slowSpells = soonAfterReturn ? (next.slowSpells ?? 1) + 1 : 1;
+      delete next.fastSince;
       transitions.push('lane-slow');
     }
     if (signal.ok) {
@@ -118,9 +143,10 @@ export function foldSignals(
       }
       if (next.lane === 'slow' && !signal.fastLaneTimeout) {
         next.quickAnswers = signal.durationMs < settings.quickAnswerMs ? next.quickAnswers + 1 : 0;
-        if (next.quickAnswers >= settings.quickAnswersToReturn) {
+        if (next.quickAnswers >= quickAnswersToReturn(next, settings)) {
           next.lane = 'fast';
           next.quickAnswers = 0;
+          next.fastSince = signal.at;
           transitions.push('lane-fast');
         }
       }

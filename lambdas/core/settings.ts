@@ -116,6 +116,14 @@ export const DELIVERY = {
    */
   quickAnswerMs: 250,
   quickAnswersToReturn: 10,
+  /**
+   * A subscriber moved to the slow lane again within this long of its return needs twice the
+   * quick answers to return the next time, up to the maximum (64 times the first: 640): a
+   * receiver that answers quickly only to hang again cannot hold a fast-lane poller for the
+   * answer deadline every eleven deliveries.
+   */
+  laneRepeatWindowSeconds: 3_600,
+  quickAnswersToReturnMax: 640,
   /** Consecutive failures (error, timeout, non-2xx) that open a subscription's circuit. */
   circuitFailuresToOpen: 5,
   /** The open circuit's first cool-down, doubled at each failed probe up to the maximum. */

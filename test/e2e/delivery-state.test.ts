@@ -48,3 +48,16 @@ test("a delivery batch's subscriptions and their health come from one BatchGetIt
   expect(state.healths.get(second)).toMatchObject({ consecutiveFailures: 3, circuit: 'open', version: 1 });
   expect(state.healths.get('sub-that-was-deleted')).toEqual({ ...HEALTHY });
 });
+
+test("the slow lane's memory is stored with the health: spells in a row and the last return", async () => {
+  const { DeliveryHealthStore } = await import('../../lambdas/adapters/delivery-health-store');
+  const subscriptionId = await subscribe('state-c');
+  const health = new DeliveryHealthStore(t.stack.tableName);
+  const slow = { ...HEALTHY, lane: 'slow' as const, slowSpells: 3 };
+  expect(await health.save('state-c', subscriptionId, { ...HEALTHY }, slow)).toBe(true);
+  const read = await health.get('state-c', subscriptionId);
+  expect(read).toMatchObject({ lane: 'slow', slowSpells: 3, version: 1 });
+  const back = { ...read, lane: 'fast' as const, fastSince: Date.now() };
+  expect(await health.save('state-c', subscriptionId, read, back)).toBe(true);
+  expect(await health.get('state-c', subscriptionId)).toMatchObject({ lane: 'fast', slowSpells: 3, fastSince: back.fastSince, version: 2 });
+});
