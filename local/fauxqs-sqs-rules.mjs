@@ -18,6 +18,9 @@
 // - At least once, when asked (`duplicateRate`, 0 unless set): a received message leaves a copy
 //   behind, ready at once, as when a server holding a copy was unavailable at the receive; the
 //   copy is received again by a later receive, even after the original was deleted.
+// - A short poll (WaitTimeSeconds 0) asks some of the servers a standard queue's messages are
+//   kept on, at random, so it may miss messages a later receive returns, or answer empty while
+//   messages wait; a long poll asks every server.
 
 /** Share of the queue's in-flight messages above which a tenant can be noisy. */
 export const NOISY_CONCURRENCY_SHARE = 0.1;
@@ -27,6 +30,14 @@ export const NOISY_MIN_IN_FLIGHT = 30;
 export const NOISY_PROCESSING_SHARE = 0.1;
 /** What "recent" processing time means here; AWS does not give its window. */
 export const PROCESSING_WINDOW_MS = 60_000;
+/**
+ * Servers a standard queue's messages are spread over, and how many of them a short poll asks.
+ * AWS says only that a short poll asks a subset of its servers, chosen by a weighted random
+ * distribution; these numbers are its guide's picture of one (Amazon SQS short and long
+ * polling): messages on five servers, a short poll that returns those of four.
+ */
+export const SHORT_POLL_SERVERS = 5;
+export const SHORT_POLL_SERVERS_ASKED = 4;
 /** SQS's bounds for a message's DelaySeconds. */
 const MAX_DELAY_SECONDS = 900;
 /** How often a queue is swept for messages past their retention period. */
@@ -59,6 +70,7 @@ export async function installSqsRules({ duplicateRate = 0 } = {}) {
   wakeOneReceiveAtATime(SqsQueue);
   expireMessages(SqsQueue);
   if (duplicateRate > 0) leaveCopiesBehind(SqsQueue, duplicateRate);
+  askSomeServersOnShortPolls(SqsQueue);
   wrapActions(SqsRouter, SqsError);
 }
 
@@ -259,6 +271,62 @@ function leaveCopiesBehind(SqsQueue, rate) {
 }
 
 /**
+ * The servers the short poll being answered asks, set by the ReceiveMessage action around the
+ * synchronous part of fauxqs's handler, which is where a receive's first dequeue happens (a long
+ * poll's later ones come after an await, with this unset).
+ */
+let askedServers;
+
+/** A random set of SHORT_POLL_SERVERS_ASKED of the SHORT_POLL_SERVERS servers. */
+function someServers() {
+  const servers = Array.from({ length: SHORT_POLL_SERVERS }, (_, server) => server);
+  for (let index = servers.length - 1; index > 0; index--) {
+    const other = Math.floor(Math.random() * (index + 1));
+    [servers[index], servers[other]] = [servers[other], servers[index]];
+  }
+  return new Set(servers.slice(0, SHORT_POLL_SERVERS_ASKED));
+}
+
+/** The server a message is kept on, drawn when it is first asked for. */
+function serverOf(message) {
+  message.server ??= Math.floor(Math.random() * SHORT_POLL_SERVERS);
+  return message.server;
+}
+
+/**
+ * SQS's short poll asks a random subset of the servers and answers at once, so a receive may
+ * miss messages that a later one returns, and with few messages it may return none: "you might
+ * not receive any messages in a particular ReceiveMessage response; in which case you should
+ * repeat the request" (the `ReceiveMessage` reference; Amazon SQS short and long polling). The
+ * ready messages on the servers not asked are set aside for the dequeue and put back in their
+ * places after it. Long polls ask every server; FIFO queues are left as they are.
+ */
+function askSomeServersOnShortPolls(SqsQueue) {
+  const dequeue = SqsQueue.prototype.dequeue;
+  SqsQueue.prototype.dequeue = function (maxCount, visibilityTimeout, dlqResolver) {
+    const asked = askedServers;
+    askedServers = undefined;
+    if (!asked || this.isFifo()) return dequeue.call(this, maxCount, visibilityTimeout, dlqResolver);
+    this.processTimers();
+    const all = this.messages;
+    const reachable = all.filter((message) => asked.has(serverOf(message)));
+    if (reachable.length === all.length) return dequeue.call(this, maxCount, visibilityTimeout, dlqResolver);
+    const offered = new Set(reachable);
+    this.messages = reachable;
+    try {
+      return dequeue.call(this, maxCount, visibilityTimeout, dlqResolver);
+    } finally {
+      // Taken (received or moved to a DLQ): those offered and no longer ready; any that became
+      // ready during the dequeue are kept too.
+      const left = new Set(this.messages);
+      const arrived = this.messages.filter((message) => !offered.has(message));
+      this.messages = all.filter((message) => !offered.has(message) || left.has(message)).concat(arrived);
+      if (this.messages.length > 0) this.notifyWaiters();
+    }
+  };
+}
+
+/**
  * Puts the ready messages in the order a fair queue serves them: quiet tenants' messages first
  * in queue order, then each noisy tenant's, the one with fewest messages in flight first. With
  * no noisy tenant the order is left alone. Detection is judged afresh at each receive (AWS: the
@@ -419,10 +487,18 @@ function wrapActions(SqsRouter, SqsError) {
       }
     },
     ReceiveMessage: (handler) => async (body, store, request) => {
-      const result = await handler(body, store, request);
+      const queue = store.getQueue(body?.QueueUrl);
+      const waitSeconds = body?.WaitTimeSeconds ?? Number(queue?.attributes.ReceiveMessageWaitTimeSeconds ?? 0);
+      askedServers = queue && Number(waitSeconds) === 0 ? someServers() : undefined;
+      let answer;
+      try {
+        answer = handler(body, store, request);
+      } finally {
+        askedServers = undefined;
+      }
+      const result = await answer;
       const names = [...(body?.AttributeNames ?? []), ...(body?.MessageSystemAttributeNames ?? [])];
       if (!result.Messages || !(names.includes('All') || names.includes('DeadLetterQueueSourceArn'))) return result;
-      const queue = store.getQueue(body.QueueUrl);
       for (const message of result.Messages) {
         const source = queue?.inflightMessages.get(message.ReceiptHandle)?.message.deadLetterQueueSourceArn;
         if (source) message.Attributes = { ...message.Attributes, DeadLetterQueueSourceArn: source };

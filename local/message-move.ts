@@ -144,7 +144,9 @@ async function move(sqs: SQSClient, source: KnownQueue, queues: KnownQueue[], ta
           QueueUrl: source.url,
           MaxNumberOfMessages: Math.min(10, task.MaxNumberOfMessagesPerSecond ?? 10),
           VisibilityTimeout: 30,
-          WaitTimeSeconds: 0,
+          // A long poll asks every server: a short one may answer empty while messages wait,
+          // and the task ends at the first empty answer (AWS's own move task reads them all).
+          WaitTimeSeconds: 1,
           MessageSystemAttributeNames: ['All'],
           MessageAttributeNames: ['All'],
         }),

@@ -17,7 +17,8 @@ async function drain(queueUrl: string): Promise<string[]> {
   const client = new SQSClient({});
   const bodies: string[] = [];
   for (;;) {
-    const { Messages = [] } = await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60 }));
+    // A long poll: a short one asks some of SQS's servers and may answer empty while messages wait.
+    const { Messages = [] } = await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60 }));
     if (Messages.length === 0) return bodies;
     bodies.push(...Messages.map((message) => message.Body ?? ''));
   }

@@ -1,7 +1,8 @@
 // The local SQS layer (fauxqs with local/fauxqs-sqs-rules.mjs, behind the local AWS endpoint)
 // does what AWS documents where fauxqs alone would not: fair queues on MessageGroupId, message
 // move tasks with DeadLetterQueueSourceArn (kept across a DATA_DIR restart), retention expiry,
-// DelaySeconds and size limits; when asked, at-least-once delivery's copies.
+// DelaySeconds and size limits; short polls that ask some of the servers; when asked,
+// at-least-once delivery's copies.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -41,7 +42,7 @@ async function hold(queueUrl: string, count: number): Promise<Message[]> {
   const held: Message[] = [];
   while (held.length < count) {
     const { Messages = [] } = await endpoint.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: Math.min(10, count - held.length), VisibilityTimeout: 300 }),
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: Math.min(10, count - held.length), VisibilityTimeout: 300, WaitTimeSeconds: 1 }),
     );
     if (Messages.length === 0) throw new Error(`only ${held.length} of ${count} messages to hold`);
     held.push(...Messages);
@@ -55,6 +56,8 @@ async function receive(queueUrl: string, max = 10, visibilityTimeout = 300): Pro
       QueueUrl: queueUrl,
       MaxNumberOfMessages: max,
       VisibilityTimeout: visibilityTimeout,
+      // A long poll asks every server (a short poll may miss ready messages).
+      WaitTimeSeconds: 1,
       MessageSystemAttributeNames: ['All'],
       MessageAttributeNames: ['All'],
     }),
@@ -145,6 +148,42 @@ describe('long polling', () => {
   });
 });
 
+describe('short polls (WaitTimeSeconds 0)', () => {
+  const poll = async (queueUrl: string, waitSeconds: number): Promise<string[]> => {
+    const { Messages = [] } = await endpoint.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0, WaitTimeSeconds: waitSeconds }),
+    );
+    return Messages.map((message) => message.Body ?? '');
+  };
+
+  test('a short poll may answer empty while a message waits; a later one returns it, and a long poll always does', async () => {
+    const queue = await endpoint.createQueue('short-poll-one');
+    await send(queue.url, 'tenant', 1, 'only');
+    const answers = [];
+    for (let n = 0; n < 200; n++) answers.push((await poll(queue.url, 0)).length);
+    // Each asks 4 of 5 servers: about 40 of 200 miss it (none missing it: 0.8^200).
+    expect(answers.filter((count) => count === 0).length).toBeGreaterThan(10);
+    expect(answers.filter((count) => count === 1).length).toBeGreaterThan(100);
+    for (let n = 0; n < 20; n++) expect(await poll(queue.url, 1)).toEqual(['only0']);
+  });
+
+  test('short polls of ten ready messages return some of them each, all of them between them, none twice in an answer', async () => {
+    const queue = await endpoint.createQueue('short-poll-ten');
+    await send(queue.url, 'tenant', 10, 'm');
+    const seen = new Set<string>();
+    let short = 0;
+    for (let n = 0; n < 50; n++) {
+      const bodies = await poll(queue.url, 0);
+      expect(new Set(bodies).size).toBe(bodies.length);
+      if (bodies.length < 10) short++;
+      for (const body of bodies) seen.add(body);
+    }
+    expect(short).toBeGreaterThan(0);
+    expect(seen.size).toBe(10);
+    expect((await poll(queue.url, 1)).sort()).toEqual(Array.from({ length: 10 }, (_, n) => `m${n}`).sort());
+  });
+});
+
 describe('message move tasks', () => {
   test('without DestinationArn, a message goes back to its source queue; one sent to the DLQ directly fails the task and stays', async () => {
     const dlq = await endpoint.createQueue('move-dlq');
@@ -202,8 +241,8 @@ describe('message move tasks', () => {
           RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 1 }),
         });
         await first.sqs.send(new SendMessageCommand({ QueueUrl: source.url, MessageBody: 'kept', MessageGroupId: 'p1' }));
-        await first.sqs.send(new ReceiveMessageCommand({ QueueUrl: source.url, VisibilityTimeout: 0 }));
-        expect((await first.sqs.send(new ReceiveMessageCommand({ QueueUrl: source.url, VisibilityTimeout: 0 }))).Messages ?? []).toHaveLength(0);
+        await first.sqs.send(new ReceiveMessageCommand({ QueueUrl: source.url, VisibilityTimeout: 0, WaitTimeSeconds: 1 }));
+        expect((await first.sqs.send(new ReceiveMessageCommand({ QueueUrl: source.url, VisibilityTimeout: 0, WaitTimeSeconds: 1 }))).Messages ?? []).toHaveLength(0);
       } finally {
         await first.stop();
       }
@@ -212,13 +251,13 @@ describe('message move tasks', () => {
       try {
         const { QueueUrl: dlqUrl } = await second.sqs.send(new GetQueueUrlCommand({ QueueName: `restart-dlq${suffix}` }));
         const { Messages = [] } = await second.sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: dlqUrl, VisibilityTimeout: 0, MessageSystemAttributeNames: ['All'] }),
+          new ReceiveMessageCommand({ QueueUrl: dlqUrl, VisibilityTimeout: 0, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }),
         );
         expect(Messages.map((message) => [message.Body, message.Attributes?.DeadLetterQueueSourceArn])).toEqual([['kept', source.arn]]);
         const { Attributes } = await second.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
         expect(await runMoveTask(Attributes!.QueueArn!, undefined, second.sqs)).toMatchObject({ Status: 'COMPLETED', ApproximateNumberOfMessagesMoved: 1 });
         const { QueueUrl: sourceUrl } = await second.sqs.send(new GetQueueUrlCommand({ QueueName: `restart-source${suffix}` }));
-        const { Messages: back = [] } = await second.sqs.send(new ReceiveMessageCommand({ QueueUrl: sourceUrl }));
+        const { Messages: back = [] } = await second.sqs.send(new ReceiveMessageCommand({ QueueUrl: sourceUrl, WaitTimeSeconds: 1 }));
         expect(back.map((message) => message.Body)).toEqual(['kept']);
       } finally {
         await second.stop();
@@ -308,7 +347,7 @@ describe('at-least-once delivery (duplicateRate)', () => {
     const queue = await copying.createQueue('copies');
     await copying.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'once', MessageGroupId: 'tenant' }));
     const receiveAll = async () =>
-      (await copying.sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10, VisibilityTimeout: 300, MessageSystemAttributeNames: ['All'] }))).Messages ?? [];
+      (await copying.sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10, VisibilityTimeout: 300, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }))).Messages ?? [];
     const [first] = await receiveAll();
     expect(first?.Body).toBe('once');
     await copying.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queue.url, Entries: [{ Id: 'a', ReceiptHandle: first!.ReceiptHandle! }] }));

@@ -459,7 +459,8 @@ async function queueEmpty(sqs: SQSClient, queueUrl: string): Promise<boolean> {
 async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<string[]> {
   const ids: string[] = [];
   for (;;) {
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    // A long poll: a short one asks some of SQS's servers and may answer empty while messages wait.
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
     if (Messages.length === 0) return ids;
     for (const message of Messages) {
       const body = JSON.parse(message.Body ?? '{}') as { webhookId?: string; id?: string; pack?: { webhookId: string }[] };
