@@ -33,7 +33,8 @@ export const CHAT_PAYLOAD_BYTES = 3000;
  * What the local stack cannot show and AWS bills: the platform's START/END/REPORT log lines of
  * each invocation (about this many bytes together), and the event source mappings' idle polling
  * (Lambda keeps 5 pollers per SQS mapping, each long-polling 20 s; the local pollers wait 1 s,
- * so their empty receives are replaced by these).
+ * so their empty long polls are replaced by these; a held invocation's empty short polls are
+ * billed as they are).
  */
 const PLATFORM_LOG_BYTES_PER_INVOCATION = 330;
 const AWS_POLLERS_PER_MAPPING = 5;
@@ -165,7 +166,7 @@ export function price(shape: CostShape, counts: BillingCounts, run: ShapeRun): S
 
   const awsIdlePolls = (MAPPINGS * AWS_POLLERS_PER_MAPPING * run.seconds) / AWS_POLL_WAIT_SECONDS;
   const sqs = counts.sqsRequests - counts.sqsEmptyReceives + awsIdlePolls;
-  add('sqs', sqs, p.sqsRequest, `${perDelivery(sqs).toFixed(3)} requests/delivery (64 KB chunks; ${counts.sqsEmptyReceives} local empty receives replaced by ${awsIdlePolls.toFixed(0)} of Lambda's 20 s polls)`);
+  add('sqs', sqs, p.sqsRequest, `${perDelivery(sqs).toFixed(3)} requests/delivery (64 KB chunks; ${counts.sqsEmptyReceives} local empty long polls replaced by ${awsIdlePolls.toFixed(0)} of Lambda's 20 s polls)`);
   add('dynamoDbWrites', counts.dynamoWriteUnits, p.dynamoWriteUnit, `${perDelivery(counts.dynamoWriteUnits).toFixed(3)} WRU/delivery`);
   add('dynamoDbReads', counts.dynamoReadUnits, p.dynamoReadUnit, `${perDelivery(counts.dynamoReadUnits).toFixed(3)} RRU/delivery`);
   const gbMonths = counts.dynamoStoredByteSeconds / GB / SECONDS_PER_MONTH;

@@ -136,8 +136,10 @@ export interface BillingCounts {
   eventBridgeEvents: number;
   sqsRequests: number;
   /**
-   * Receives that returned nothing (also in `sqsRequests`): the local pollers wait 1 s where
-   * Lambda's wait 20 s, so a cost model may put AWS's polling in their place.
+   * Long polls that returned nothing (also in `sqsRequests`): the local pollers wait 1 s where
+   * Lambda's wait 20 s, so a cost model may put AWS's polling in their place. A short poll's
+   * empty answer (a held invocation taking more of its queue) is not one of them: AWS bills it
+   * as it is.
    */
   sqsEmptyReceives: number;
   dynamoWriteUnits: number;
@@ -216,7 +218,7 @@ export class BillingMeter {
       return;
     }
     const answer = parse(response) as SqsWire;
-    if (action === 'ReceiveMessage' && !answer.Messages?.length) this.counts.sqsEmptyReceives += 1;
+    if (action === 'ReceiveMessage' && !answer.Messages?.length && Number(request.WaitTimeSeconds ?? 0) > 0) this.counts.sqsEmptyReceives += 1;
     this.counts.sqsRequests += sqsRequestUnits(action, request, answer);
   }
 
@@ -425,6 +427,7 @@ interface SqsMessageWire {
 }
 interface SqsWire extends SqsMessageWire {
   QueueUrl?: string;
+  WaitTimeSeconds?: number;
   Entries?: SqsMessageWire[];
   Messages?: SqsMessageWire[];
 }

@@ -317,10 +317,13 @@ function askSomeServersOnShortPolls(SqsQueue) {
       return dequeue.call(this, maxCount, visibilityTimeout, dlqResolver);
     } finally {
       // Taken (received or moved to a DLQ): those offered and no longer ready; any that became
-      // ready during the dequeue are kept too.
+      // ready during the dequeue are kept too, at-least-once copies at the front, where
+      // `leaveCopiesBehind` puts them.
       const left = new Set(this.messages);
       const arrived = this.messages.filter((message) => !offered.has(message));
-      this.messages = all.filter((message) => !offered.has(message) || left.has(message)).concat(arrived);
+      const copies = arrived.filter((message) => message.isCopy);
+      const others = arrived.filter((message) => !message.isCopy);
+      this.messages = copies.concat(all.filter((message) => !offered.has(message) || left.has(message)), others);
       if (this.messages.length > 0) this.notifyWaiters();
     }
   };

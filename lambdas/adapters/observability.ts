@@ -5,6 +5,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Context } from 'aws-lambda';
+import { limitCallsAtOnce } from './calls-at-once';
 
 /** The one configured logger and metrics of every function (service name from env). */
 export const logger = new Logger({ serviceName: 'tiledesk-webhooks' });
@@ -28,13 +29,16 @@ function createTracer(): Tracer {
 }
 
 /**
- * An AWS SDK client as every function uses it: traced when tracing is on, and without the SDK's
+ * An AWS SDK client as every function uses it: traced when tracing is on, with at most
+ * `AWS_CALLS.callsAtOnce` calls under way (`calls-at-once.ts`), and without the SDK's
  * logger middleware. That middleware builds a redacted copy of every command's input and output
  * (walking the command's schema) for the client's logger, which by default discards it: ~1 % of
  * the delivery path's CPU, for nothing, as no client here is given a logger.
  */
 export function sdkClient<T extends { middlewareStack: { remove(name: string): boolean } }>(client: T): T {
   client.middlewareStack.remove('loggerMiddleware');
+  // At most AWS_CALLS.callsAtOnce calls under way, so none times out waiting for a socket.
+  limitCallsAtOnce(client);
   return tracer ? tracer.captureAWSv3Client(client) : client;
 }
 

@@ -123,7 +123,10 @@ export function foldSignals(
   const transitions: HealthTransition[] = [];
   for (const signal of signals) {
     const iso = new Date(signal.at).toISOString();
-    if (signal.fastLaneTimeout && next.lane === 'fast') {
+    // A timeout from before the last return (a batch that read the health before it, folding
+    // again after a conflicting save) is not a new spell: the spell it ended is over.
+    const beforeReturn = next.fastSince !== undefined && signal.at < next.fastSince;
+    if (signal.fastLaneTimeout && next.lane === 'fast' && !beforeReturn) {
       const soonAfterReturn = next.fastSince !== undefined && signal.at - next.fastSince < settings.laneRepeatWindowSeconds * 1000;
       next.lane = 'slow';
       next.quickAnswers = 0;

@@ -215,11 +215,12 @@ export function checkRetrySchedule(schedule: readonly number[]): void {
  * whole and came back after the queue's visibility timeout. DynamoDB and SQS answer in
  * milliseconds; the local stack's emulators, on a saturated machine, in well under a second.
  *
- * The request timeout runs from the moment the call is made, including the time it waits for
- * one of the client's 50 sockets (the SDK's Node handler's default `maxSockets`). So work that
- * makes many calls at once on one client makes at most `callsAtOnce` at a time: 800 queries
- * started together (a project history merging 100 subscriptions' log shards) queued 16 deep
- * for a socket, and on a busy machine the last ones timed out without ever being sent (503).
+ * Both timeouts run from the moment a call reaches the SDK's Node handler, including the time it
+ * waits there for one of the client's 50 sockets (the handler's default `maxSockets`): a call
+ * queued for a socket fails after 3 s unsent. So each client lets at most `callsAtOnce` calls
+ * under way (`lambdas/adapters/calls-at-once.ts`); the others wait before the SDK's steps. 800
+ * queries started together (a project history merging 100 subscriptions' log shards) queued 16
+ * deep for a socket, and on a busy machine the last ones timed out without being sent (503).
  */
 export const AWS_CALLS = { connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000, callsAtOnce: 40 } as const;
 /** Alarm thresholds (lib/monitoring.ts). */

@@ -36,6 +36,14 @@ describe('SQS: each 64 KB chunk of a request is one request', () => {
     expect(sqsRequestUnits('DeleteMessageBatch', { Entries: Array.from({ length: 10 }, () => ({})) }, {})).toBe(1);
   });
 
+  test("an empty long poll is counted apart (the local pollers' wait stands in for Lambda's 20 s polls); an empty short poll is not", () => {
+    const meter = new BillingMeter({});
+    meter.sqs('ReceiveMessage', JSON.stringify({ QueueUrl: 'q', WaitTimeSeconds: 1 }), '{}');
+    meter.sqs('ReceiveMessage', JSON.stringify({ QueueUrl: 'q', WaitTimeSeconds: 0 }), '{}');
+    meter.sqs('ReceiveMessage', JSON.stringify({ QueueUrl: 'q', WaitTimeSeconds: 1 }), JSON.stringify({ Messages: [{ Body: 'x' }] }));
+    expect(meter.counts).toMatchObject({ sqsRequests: 3, sqsEmptyReceives: 1 });
+  });
+
   test('message attributes count toward the size', () => {
     const attributes = { big: { DataType: 'String', StringValue: 'y'.repeat(2 * KB) } };
     expect(sqsRequestUnits('SendMessage', { MessageBody: 'x'.repeat(63 * KB), MessageAttributes: attributes }, {})).toBe(2);

@@ -361,6 +361,22 @@ describe('at-least-once delivery (duplicateRate)', () => {
     expect(await receiveAll()).toEqual([]);
   });
 
+  test('a copy left by a short poll is at the front of the queue, as one left by a long poll', async () => {
+    for (let run = 0; run < 10; run++) {
+      const queue = await copying.createQueue(`copies-short-${run}`);
+      await copying.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queue.url,
+          Entries: Array.from({ length: 10 }, (_, index) => ({ Id: `m${index}`, MessageBody: `m${index}`, MessageGroupId: 'tenant' })),
+        }),
+      );
+      let first: Message | undefined;
+      while (!first) [first] = (await copying.sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 1, WaitTimeSeconds: 0, VisibilityTimeout: 300 }))).Messages ?? [];
+      const [next] = (await copying.sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 1, WaitTimeSeconds: 1, VisibilityTimeout: 300 }))).Messages ?? [];
+      expect(next?.MessageId).toBe(first.MessageId);
+    }
+  });
+
   test('FIFO queues keep exactly-once processing', async () => {
     const queue = await copying.createQueue('copies.fifo', { FifoQueue: 'true', ContentBasedDeduplication: 'true' });
     await copying.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'once', MessageGroupId: 'g' }));

@@ -23,7 +23,7 @@ describe('tracing', () => {
   test.each([undefined, 'false', 'TRUE', '1'])('is off unless POWERTOOLS_TRACE_ENABLED is exactly "true" (%s)', (value) => {
     const observability = loadWithTracing(value);
     expect(observability.tracer).toBeUndefined();
-    const client = { send: jest.fn(), middlewareStack: { remove: jest.fn(() => true) } };
+    const client = { send: jest.fn(), middlewareStack: { remove: jest.fn(() => true), add: jest.fn() } };
     expect(observability.sdkClient(client)).toBe(client);
   });
 
@@ -36,12 +36,13 @@ describe('tracing', () => {
 });
 
 describe('sdkClient', () => {
-  test("takes the SDK's logger middleware off a real client, and its commands still resolve", async () => {
+  test("takes the SDK's logger middleware off a real client, limits its calls at once, and its commands still resolve", async () => {
     const { sdkClient } = loadWithTracing('false');
     const { SQSClient, GetQueueUrlCommand } = await import('@aws-sdk/client-sqs');
     const client = sdkClient(new SQSClient({ region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }));
     const names = () => client.middlewareStack.identify().map((entry) => entry.split(' ')[0]);
     expect(names()).not.toContain('loggerMiddleware');
+    expect(names()).toContain('callsAtOnceMiddleware');
     expect(new SQSClient({ region: 'us-east-1' }).middlewareStack.identify().map((entry) => entry.split(' ')[0])).toContain('loggerMiddleware');
     // Answered before it leaves the process: what is asserted is the stack without the logger.
     client.middlewareStack.add(() => async () => ({ output: { QueueUrl: 'q', $metadata: {} }, response: {} }) as never, { step: 'finalizeRequest' });

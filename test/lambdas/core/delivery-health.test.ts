@@ -73,3 +73,10 @@ test('a health stored before lanes had a memory (no slowSpells) returns after th
   const stored: DeliveryHealth = { ...HEALTHY, lane: 'slow', quickAnswers: 3 };
   expect(answerQuickly(stored, 100, start).returnedAfter).toBe(DELIVERY.quickAnswersToReturn - 3);
 });
+
+test('a fast-lane timeout from before the last return (folded again after a conflicting save) starts no new spell', () => {
+  const returned: DeliveryHealth = { ...HEALTHY, lane: 'fast', slowSpells: 1, fastSince: start };
+  const { health, transitions } = foldSignals(returned, [hang(start - 300)], DELIVERY);
+  expect(transitions).toEqual([]);
+  expect(health).toMatchObject({ lane: 'fast', slowSpells: 1, fastSince: start });
+});
