@@ -105,7 +105,7 @@ function printBanner(stack: LocalStack, settings: LocalSettings): void {
       `  JWT secret          ${settings.jwtSecretFromEnv ? '(from JWT_SECRET)' : '(default; set JWT_SECRET to change)'}`,
       `  Lambda concurrency  ${stack.lambdaLimits}`,
       `  deliveries          ${describeDeliveries(settings)}`,
-      ...(settings.sqsDuplicateRate ? [`  SQS copies          ${settings.sqsDuplicateRate * 100} % of messages come once more (SQS_DUPLICATE_RATE; receivers deduplicate on webhook-id)`] : []),
+      ...(settings.sqsDuplicateRate ? [`  SQS copies          ${settings.sqsDuplicateRate * 100} % of the messages at each queue come once more (SQS_DUPLICATE_RATE; receivers deduplicate on webhook-id)`] : []),
       `  data                ${settings.dataDir ? `table, queues and S3 objects kept in ${settings.dataDir}` : 'in memory'}`,
       '',
       `Admin token (owner of project "${project}", 24 h):`,

@@ -89,7 +89,7 @@ async function serve(options: { verifier: Webhook; port: number; toFail: number;
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'EADDRINUSE'
-          ? new UsageError(`--port ${options.port} is in use: choose another port (0 picks a free one)`)
+          ? new UsageError(`--port ${options.port} is in use: is another receiver still running? Stop it (a subscription's target names its port), or choose another port (0 picks a free one)`)
           : error,
       ),
     );

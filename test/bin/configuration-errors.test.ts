@@ -165,7 +165,7 @@ describe('command-line tools', () => {
       const secret = `whsec_${Buffer.alloc(24, 7).toString('base64')}`;
       expectOneLine(
         await runMarked('receiver', ['--secret', secret, '--port', String(port)]),
-        new RegExp(`^--port ${port} is in use: choose another port \\(0 picks a free one\\)$`),
+        new RegExp(`^--port ${port} is in use: is another receiver still running\\? Stop it \\(a subscription's target names its port\\), or choose another port \\(0 picks a free one\\)$`),
       );
     } finally {
       server.close();

@@ -159,6 +159,8 @@ test('two subscribers, ten events in one batch: each one\'s attempts share items
   await publish(t, details.map((detail) => ({ type: 'lead.create', detail })));
   const attemptItems = await eventually(async () => {
     expect(hook.received.filter((request) => request.path.endsWith('/grouped'))).toHaveLength(10);
+    // The attempts are logged after their POSTs: wait until all ten are.
+    expect(await logs(projectId, subscriber._id)).toHaveLength(10);
     return (await items(`LOGS#${projectId}#`)).filter((item) => String(item.pk).startsWith(`LOGS#${projectId}#${subscriber._id}#`));
   }, 30_000);
   // Fewer items than attempts: at least one group of two or more (batches of up to ten).
